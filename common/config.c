@@ -1,0 +1,560 @@
+/* config.c — the schema of every key, YAML loading, flags, secrets. */
+#include "config.h"
+#include "log.h"
+#include "rp.h"
+#include "yamltree.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum kind { S, I, N, B, D, L, M };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	const char *def; /* S/I/N/B/D: text; L/M: JSON; NULL: unset */
+};
+
+#define DEF_QUERY "histogram_quantile(0.95, sum(rate(ome_transcoding_duration_seconds_bucket[5m])) by (le))"
+
+static const struct key schema[] = {
+	{ "cluster", S, "rp" },
+	{ "runpod.api_url", S, "https://api.runpod.io/v2" },
+	{ "runpod.graphql_url", S, "https://api.runpod.io/graphql" },
+	{ "runpod.api_key_file", S, NULL },
+	{ "runpod.gpu_types", L, "[\"NVIDIA RTX 6000 Ada Generation\",\"NVIDIA A100 80GB PCIe\",\"NVIDIA RTX A6000\"]" },
+	{ "runpod.data_centers", L, "[]" },
+	{ "runpod.cloud", S, "SECURE" },
+	{ "runpod.order", S, "preference" },
+	{ "runpod.spot", B, "false" },
+	{ "runpod.spot_fallback", B, "false" },
+	{ "runpod.max_bid_per_gpu", N, "1.0" },
+	{ "runpod.image", S, "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04" },
+	{ "runpod.disk_gb", I, "50" },
+	{ "runpod.gpu_count", I, "1" },
+	{ "runpod.ports", L, "[\"22/tcp\"]" },
+	{ "runpod.env", M, "{}" },
+	{ "runpod.max_nodes", I, "50" },
+	{ "runpod.ready_timeout", D, "20m" },
+	{ "runpod.poll_interval", D, "2s" },
+	{ "runpod.request_timeout", D, "30s" },
+	{ "runpod.terminate_after", D, "24h" },
+	{ "runpod.concurrency", I, "16" },
+	{ "ssh.user", S, "root" },
+	{ "ssh.identity_file", S, "/etc/rp/id_ed25519" },
+	{ "ssh.known_hosts", S, NULL }, /* default: $RP_STATE_DIR/known_hosts */
+	{ "ssh.port", I, "22" },
+	{ "ssh.connect_timeout", D, "10s" },
+	{ "ssh.command_timeout", D, "5m" },
+	{ "ssh.concurrency", I, "16" },
+	{ "kube.kubeconfig", S, NULL }, /* default: $KUBECONFIG, ~/.kube/config */
+	{ "kube.labels", L, "[\"nvidia.com/gpu=true\",\"gpu-type=runpod\"]" },
+	{ "kube.taints", L, "[]" },
+	{ "kube.bootstrap", S, "kubeadm" },
+	{ "kube.worker_command", S, "rp-worker" },
+	{ "kube.forwards", L, "[]" },
+	{ "kube.token_ttl", D, "1h" },
+	{ "kube.join_timeout", D, "5m" },
+	{ "kafka.bootstrap_servers", S, "localhost:9092" },
+	{ "kafka.group", L, "[\"ome-transcoder-consumer\"]" },
+	{ "kafka.topic", L, "[\"video-transcode\"]" },
+	{ "kafka.lag_threshold", I, "5" },
+	{ "kafka.offset_policy", S, "latest" },
+	{ "kafka.timeout", D, "5s" },
+	{ "prometheus.url", S, "http://localhost:9090" },
+	{ "prometheus.query", S, DEF_QUERY },
+	{ "prometheus.threshold", N, "30" },
+	{ "prometheus.timeout", D, "5s" },
+	{ "scale.idle", D, "60s" },
+	{ "scale.cooldown", D, "5m" },
+	{ "scale.step", S, "10%" },
+	{ "drain.timeout", D, "5m" },
+	{ "drain.checkpoint_command", S, NULL },
+	{ "s3.endpoint", S, "http://localhost:9000" },
+	{ "s3.bucket", S, "checkpoint" },
+	{ "s3.region", S, "us-east-1" },
+	{ "s3.access_key_file", S, NULL },
+	{ "s3.secret_key_file", S, NULL },
+	{ "s3.encryption_key_file", S, NULL },
+	{ "s3.multipart_threshold", I, "16777216" },
+	{ "s3.part_size", I, "8388608" },
+	{ "s3.parallel", I, "8" },
+	{ "s3.timeout", D, "60s" },
+	{ "cost.prices", M,
+	  "{\"NVIDIA RTX 6000 Ada Generation\":{\"on_demand\":0.69,\"spot\":0.35},"
+	  "\"NVIDIA A100 80GB PCIe\":{\"on_demand\":1.89,\"spot\":0.95},"
+	  "\"NVIDIA RTX A6000\":{\"on_demand\":0.89,\"spot\":0.44}}" },
+	{ "cost.baseline", M, "{\"monthly_capex\":500,\"power_kw\":2,\"kwh_price\":0.15,\"gpus\":2}" },
+	{ "cost.baseline_gpu", S, "NVIDIA A100 80GB PCIe" },
+	{ "cost.hours_per_month", N, "730" },
+	{ "cost.egress_per_gb", N, "0.07" },
+	{ NULL, S, NULL }
+};
+
+struct rp_config {
+	char *path;
+	cJSON *vals;  /* flat: key -> value (typed) */
+	cJSON *where; /* flat: key -> "file:line" | "flag" | "default" */
+	cJSON *appended; /* keys already appended to by flags */
+};
+
+static const struct key *find(const char *name)
+{
+	for (const struct key *k = schema; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+static int is_section(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (const struct key *k = schema; k->name; k++)
+		if (!strncmp(k->name, prefix, n) && k->name[n] == '.')
+			return 1;
+	return 0;
+}
+
+int rp_parse_duration(const char *s, double *secs)
+{
+	double total = 0;
+	int any = 0;
+	if (!s || !*s)
+		return -1;
+	const char *p = s;
+	while (*p) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (end == p || errno || v < 0 || !isfinite(v))
+			return -1;
+		p = end;
+		double mul;
+		if (!strncmp(p, "ms", 2)) {
+			mul = 0.001;
+			p += 2;
+		} else if (*p == 's') {
+			mul = 1;
+			p++;
+		} else if (*p == 'm') {
+			mul = 60;
+			p++;
+		} else if (*p == 'h') {
+			mul = 3600;
+			p++;
+		} else if (*p == 'd') {
+			mul = 86400;
+			p++;
+		} else if (*p == 0 && !any) {
+			mul = 1; /* bare number: seconds */
+		} else {
+			return -1;
+		}
+		total += v * mul;
+		any = 1;
+	}
+	if (total > 1e9)
+		return -1;
+	*secs = total;
+	return 0;
+}
+
+/* Scalars in free-form maps: numbers and booleans when unquoted. */
+static cJSON *scalar_auto(const cJSON *n)
+{
+	const char *s = n->valuestring;
+	if (!rp_yaml_quoted(n)) {
+		char *end;
+		double v = strtod(s, &end);
+		if (*s && !*end && isfinite(v))
+			return cJSON_CreateNumber(v);
+		if (!strcmp(s, "true"))
+			return cJSON_CreateTrue();
+		if (!strcmp(s, "false"))
+			return cJSON_CreateFalse();
+	}
+	return cJSON_CreateString(s);
+}
+
+static cJSON *auto_tree(const cJSON *n)
+{
+	if (cJSON_IsString(n))
+		return scalar_auto(n);
+	cJSON *out = cJSON_IsArray(n) ? cJSON_CreateArray() : cJSON_CreateObject();
+	for (const cJSON *c = n->child; c; c = c->next) {
+		if (cJSON_IsArray(n))
+			cJSON_AddItemToArray(out, auto_tree(c));
+		else
+			cJSON_AddItemToObject(out, c->string, auto_tree(c));
+	}
+	return out;
+}
+
+/* Convert text or a YAML node to the key's type.  n may be NULL (text). */
+static cJSON *typed(const struct key *k, const char *text, const cJSON *n, char **why)
+{
+	if (n && (k->kind == L || k->kind == M)) {
+		if (k->kind == L) {
+			cJSON *a = cJSON_CreateArray();
+			if (cJSON_IsString(n)) {
+				cJSON_AddItemToArray(a, cJSON_CreateString(n->valuestring));
+				return a;
+			}
+			for (const cJSON *c = n->child; c; c = c->next) {
+				if (cJSON_IsObject(n)) { /* mapping form: k: v -> "k=v" */
+					if (!cJSON_IsString(c))
+						goto bad_list;
+					char *kv = rp_xasprintf("%s=%s", c->string, c->valuestring);
+					cJSON_AddItemToArray(a, cJSON_CreateString(kv));
+					free(kv);
+				} else if (cJSON_IsString(c)) {
+					cJSON_AddItemToArray(a, cJSON_CreateString(c->valuestring));
+				} else {
+					goto bad_list;
+				}
+			}
+			return a;
+		bad_list:
+			cJSON_Delete(a);
+			*why = rp_xstrdup("expected a list of strings");
+			return NULL;
+		}
+		if (!cJSON_IsObject(n)) {
+			*why = rp_xstrdup("expected a mapping");
+			return NULL;
+		}
+		return auto_tree(n);
+	}
+	if (n) {
+		if (!cJSON_IsString(n)) {
+			*why = rp_xstrdup("expected a single value, not a list or mapping");
+			return NULL;
+		}
+		text = n->valuestring;
+	}
+	char *end;
+	switch (k->kind) {
+	case S:
+		return cJSON_CreateString(text);
+	case I: {
+		errno = 0;
+		long v = strtol(text, &end, 10);
+		if (!*text || *end || errno) {
+			*why = rp_xasprintf("expected an integer, got '%.60s'", text);
+			return NULL;
+		}
+		if (v < 0) {
+			*why = rp_xasprintf("must not be negative, got '%.60s'", text);
+			return NULL;
+		}
+		return cJSON_CreateNumber((double)v);
+	}
+	case N: {
+		double v = strtod(text, &end);
+		if (!*text || *end || !isfinite(v)) {
+			*why = rp_xasprintf("expected a number, got '%.60s'", text);
+			return NULL;
+		}
+		if (v < 0) {
+			*why = rp_xasprintf("must not be negative, got '%.60s'", text);
+			return NULL;
+		}
+		return cJSON_CreateNumber(v);
+	}
+	case B:
+		if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "on"))
+			return cJSON_CreateTrue();
+		if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "off"))
+			return cJSON_CreateFalse();
+		*why = rp_xasprintf("expected true or false, got '%.60s'", text);
+		return NULL;
+	case D: {
+		double v;
+		if (rp_parse_duration(text, &v) < 0) {
+			*why = rp_xasprintf("expected a duration like 60s, 5m or 1h, got '%.60s'", text);
+			return NULL;
+		}
+		return cJSON_CreateNumber(v);
+	}
+	case L: {
+		cJSON *a = cJSON_CreateArray();
+		if (*text) {
+			char *dup = rp_xstrdup(text), *save = NULL;
+			for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				cJSON_AddItemToArray(a, cJSON_CreateString(t));
+			free(dup);
+		}
+		return a;
+	}
+	case M: {
+		cJSON *j = cJSON_Parse(text);
+		if (!cJSON_IsObject(j)) {
+			cJSON_Delete(j);
+			*why = rp_xstrdup("expected a JSON object");
+			return NULL;
+		}
+		return j;
+	}
+	}
+	return NULL;
+}
+
+static void put(struct rp_config *c, const char *key, cJSON *v, const char *where)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(c->vals, key);
+	cJSON_DeleteItemFromObjectCaseSensitive(c->where, key);
+	cJSON_AddItemToObject(c->vals, key, v);
+	cJSON_AddItemToObject(c->where, key, cJSON_CreateString(where));
+}
+
+static int walk(struct rp_config *c, const cJSON *obj, const char *prefix, char **err)
+{
+	for (const cJSON *e = obj->child; e; e = e->next) {
+		char *key = *prefix ? rp_xasprintf("%s.%s", prefix, e->string) : rp_xstrdup(e->string);
+		const struct key *k = find(key);
+		int line = rp_yaml_line(e);
+		if (k) {
+			char *why = NULL;
+			cJSON *v = typed(k, NULL, e, &why);
+			if (!v) {
+				*err = rp_xasprintf("%s:%d: key '%s': %s", c->path, line, key, why);
+				free(why);
+				free(key);
+				return -1;
+			}
+			char *w = rp_xasprintf("%s:%d", c->path, line);
+			put(c, key, v, w);
+			free(w);
+		} else if (is_section(key) && cJSON_IsObject(e)) {
+			if (walk(c, e, key, err) < 0) {
+				free(key);
+				return -1;
+			}
+		} else if (is_section(key)) {
+			*err = rp_xasprintf("%s:%d: key '%s': expected a mapping", c->path, line, key);
+			free(key);
+			return -1;
+		} else {
+			*err = rp_xasprintf("%s:%d: unknown key '%s'", c->path, line, key);
+			free(key);
+			return -1;
+		}
+		free(key);
+	}
+	return 0;
+}
+
+struct rp_config *rp_config_load(const char *path, char **err)
+{
+	struct rp_config *c = rp_xcalloc(1, sizeof *c);
+	c->vals = cJSON_CreateObject();
+	c->where = cJSON_CreateObject();
+	c->appended = cJSON_CreateObject();
+	*err = NULL;
+	for (const struct key *k = schema; k->name; k++) {
+		if (!k->def)
+			continue;
+		char *why = NULL;
+		cJSON *v = typed(k, k->def, NULL, &why);
+		if (!v)
+			rp_fatal(RP_EXIT_FAIL, "bad default for %s: %s", k->name, why);
+		put(c, k->name, v, "default");
+	}
+	int explicit = 1;
+	if (!path || !*path) {
+		path = getenv("RP_CONFIG");
+		if (!path || !*path) {
+			path = "/etc/rp/config.yaml";
+			explicit = 0;
+		}
+	}
+	c->path = rp_xstrdup(path);
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (!explicit && errno == ENOENT) {
+			free(c->path);
+			c->path = rp_xstrdup("(defaults)");
+			return c;
+		}
+		*err = rp_xasprintf("%s: cannot read config: %s", path, strerror(errno));
+		rp_config_free(c);
+		return NULL;
+	}
+	cJSON *doc = rp_yaml_load(path, err);
+	if (!doc) {
+		rp_config_free(c);
+		return NULL;
+	}
+	if (!cJSON_IsObject(doc)) {
+		*err = rp_xasprintf("%s:%d: the config must be a mapping of keys", path, rp_yaml_line(doc));
+		cJSON_Delete(doc);
+		rp_config_free(c);
+		return NULL;
+	}
+	int r = walk(c, doc, "", err);
+	cJSON_Delete(doc);
+	if (r < 0) {
+		rp_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rp_config_free(struct rp_config *c)
+{
+	if (!c)
+		return;
+	cJSON_Delete(c->vals);
+	cJSON_Delete(c->where);
+	cJSON_Delete(c->appended);
+	free(c->path);
+	free(c);
+}
+
+const char *rp_config_path(const struct rp_config *c)
+{
+	return c->path;
+}
+
+int rp_cfg_set(struct rp_config *c, const char *key, const char *value, char **err)
+{
+	const struct key *k = find(key);
+	if (!k) {
+		*err = rp_xasprintf("unknown config key '%s'", key);
+		return -1;
+	}
+	char *why = NULL;
+	cJSON *v = typed(k, value, NULL, &why);
+	if (!v) {
+		*err = rp_xasprintf("key '%s': %s", key, why);
+		free(why);
+		return -1;
+	}
+	put(c, key, v, "flag");
+	return 0;
+}
+
+int rp_cfg_append(struct rp_config *c, const char *key, const char *value, char **err)
+{
+	const struct key *k = find(key);
+	if (!k || k->kind != L) {
+		*err = rp_xasprintf("config key '%s' is not a list", key);
+		return -1;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(c->appended, key)) {
+		cJSON_AddItemToObject(c->appended, key, cJSON_CreateTrue());
+		put(c, key, cJSON_CreateArray(), "flag");
+	}
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(c->vals, key), cJSON_CreateString(value));
+	return 0;
+}
+
+static const cJSON *get(const struct rp_config *c, const char *key, enum kind want)
+{
+	const struct key *k = find(key);
+	if (!k || (k->kind != want && !(want == N && (k->kind == I || k->kind == D)))) {
+		fprintf(stderr, "%s: internal error: config key '%s' read as the wrong type\n", rp_prog, key);
+		abort();
+	}
+	return cJSON_GetObjectItemCaseSensitive(c->vals, key);
+}
+
+const char *rp_cfg_str(const struct rp_config *c, const char *key)
+{
+	const cJSON *v = get(c, key, S);
+	return v ? v->valuestring : NULL;
+}
+
+double rp_cfg_num(const struct rp_config *c, const char *key)
+{
+	const cJSON *v = get(c, key, N);
+	return v ? v->valuedouble : 0;
+}
+
+long rp_cfg_int(const struct rp_config *c, const char *key)
+{
+	const cJSON *v = get(c, key, I);
+	return v ? (long)v->valuedouble : 0;
+}
+
+int rp_cfg_bool(const struct rp_config *c, const char *key)
+{
+	return cJSON_IsTrue(get(c, key, B));
+}
+
+double rp_cfg_dur(const struct rp_config *c, const char *key)
+{
+	const cJSON *v = get(c, key, D);
+	return v ? v->valuedouble : 0;
+}
+
+const cJSON *rp_cfg_json(const struct rp_config *c, const char *key)
+{
+	const struct key *k = find(key);
+	if (!k || (k->kind != L && k->kind != M)) {
+		fprintf(stderr, "%s: internal error: config key '%s' is not a list or map\n", rp_prog, key);
+		abort();
+	}
+	return cJSON_GetObjectItemCaseSensitive(c->vals, key);
+}
+
+const char *rp_cfg_where(const struct rp_config *c, const char *key)
+{
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(c->where, key);
+	return w ? w->valuestring : "unset";
+}
+
+char *rp_cfg_secret(const struct rp_config *c, const char *file_key, const char *envname, char **err)
+{
+	const char *path = rp_cfg_str(c, file_key);
+	*err = NULL;
+	if (path && *path) {
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			*err = rp_xasprintf("%s (%s, from %s): cannot read: %s", file_key, path,
+					    rp_cfg_where(c, file_key), strerror(errno));
+			return NULL;
+		}
+		if (st.st_mode & 077) {
+			*err = rp_xasprintf("%s (%s): secret file must not be readable by group or others "
+					    "(mode %04o; chmod 600 it)", file_key, path, (unsigned)(st.st_mode & 07777));
+			return NULL;
+		}
+		size_t len;
+		char *s = rp_read_file(path, 65536, &len);
+		if (!s) {
+			*err = rp_xasprintf("%s (%s): cannot read: %s", file_key, path, strerror(errno));
+			return NULL;
+		}
+		while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+			s[--len] = 0;
+		if (!len || memchr(s, '\n', len)) {
+			free(s);
+			*err = rp_xasprintf("%s (%s): expected one line holding the secret", file_key, path);
+			return NULL;
+		}
+		rp_log_secret(s);
+		return s;
+	}
+	const char *e = envname ? getenv(envname) : NULL;
+	if (e && *e) {
+		rp_log_secret(e);
+		return rp_xstrdup(e);
+	}
+	*err = rp_xasprintf("no secret: set %s in %s or the environment variable %s", file_key,
+			    c->path, envname ? envname : "(none)");
+	return NULL;
+}
+
+void rp_config_dump(const struct rp_config *c, FILE *f)
+{
+	for (const struct key *k = schema; k->name; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->vals, k->name);
+		char *s = v ? cJSON_PrintUnformatted(v) : rp_xstrdup("(unset)");
+		fprintf(f, "%-28s %-50s # %s\n", k->name, s, rp_cfg_where(c, k->name));
+		free(s);
+	}
+}

@@ -1,0 +1,77 @@
+/* http.h — the one HTTP client (libcurl) of the toolkit.
+ *
+ * Promises:
+ *  - Timeouts always (connect 10 s, total 30 s unless set); TLS verified
+ *    unless the caller pins its own CA (ca_pem/cainfo) — never switched off.
+ *  - Retries with exponential backoff and full jitter (0.25 s doubling, cap
+ *    8 s), up to `retries` extra attempts: a 429 or 503 with Retry-After is
+ *    retried for any method (the server did not act), Retry-After honoured
+ *    (capped at max_retry_after); other 5xx and transport errors are
+ *    retried only for idempotent methods (GET HEAD PUT DELETE OPTIONS, or
+ *    req->idempotent = 1).  A POST is never blindly retried.
+ *  - The response body is capped at max_body (default 16 MiB): a larger
+ *    body fails with "response too large".
+ *  - The bearer token goes in a header, never in a URL or a log line.
+ *  - rp_http_multi() runs many requests at once over curl_multi, each with
+ *    the same retry rules.
+ */
+#ifndef RP_HTTP_H
+#define RP_HTTP_H
+#include <stddef.h>
+#include <stdio.h>
+
+struct rp_http_req {
+	const char *method;          /* default GET */
+	const char *url;
+	const char *const *headers;  /* NULL-terminated "Name: value" */
+	const char *bearer;          /* Authorization: Bearer … */
+	const char *content_type;    /* for a body */
+	const void *body;
+	size_t body_len;
+	FILE *upload;                /* stream the body from here instead (body_len bytes) */
+	FILE *download;              /* write a 2xx body here instead of memory */
+	double timeout;              /* total, seconds (default 30) */
+	double connect_timeout;      /* default 10 */
+	int retries;                 /* extra attempts allowed (default 0) */
+	int idempotent;              /* -1/0: by method; 1: force idempotent */
+	double max_retry_after;      /* cap on a server's Retry-After (default 60) */
+	size_t max_body;             /* default 16 MiB */
+	const char *cainfo;          /* CA bundle file */
+	const char *ca_pem;          /* CA in memory (PEM) */
+	const char *cert_pem;        /* client certificate (PEM, in memory) */
+	const char *key_pem;         /* client key (PEM, in memory) */
+	const char *aws_sigv4;       /* CURLOPT_AWS_SIGV4 provider string */
+	const char *userpwd;         /* with aws_sigv4: "access:secret" */
+	int want_headers;            /* keep response headers */
+	void (*progress)(void *arg, double now, double total); /* optional */
+	void *progress_arg;
+};
+
+struct rp_http_resp {
+	long status;                 /* 0 when no HTTP answer */
+	char *body;                  /* NUL-terminated (NULL if downloaded) */
+	size_t len;
+	double retry_after;          /* seconds, from the last answer; -1 none */
+	char *headers;               /* raw header block, if want_headers */
+	int attempts;
+	int timed_out;               /* the last attempt timed out */
+	char err[256];               /* transport error text, when status 0 */
+};
+
+void rp_http_global_init(void);
+/* 0: an HTTP answer (any status) is in resp; -1: no answer (resp->err). */
+int rp_http_do(const struct rp_http_req *req, struct rp_http_resp *resp);
+/* Run n requests, up to `parallel` at once; each resp filled like
+ * rp_http_do; returns the number of requests without an HTTP answer. */
+int rp_http_multi(const struct rp_http_req *reqs, struct rp_http_resp *resps, size_t n,
+		  int parallel);
+void rp_http_resp_free(struct rp_http_resp *resp);
+/* Value of a response header (case-insensitive), malloc'd, or NULL. */
+char *rp_http_header(const struct rp_http_resp *resp, const char *name);
+/* One-line description: "HTTP 503: <first 200 bytes of body>" or the
+ * transport error; static buffer. */
+const char *rp_http_errstr(const struct rp_http_resp *resp);
+/* URL-escape a component (malloc'd). */
+char *rp_http_escape(const char *s);
+
+#endif

@@ -1,0 +1,237 @@
+/* kube.c — kubeconfig and API requests. */
+#include "kube.h"
+#include "log.h"
+#include "rp.h"
+#include "yamltree.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+struct rp_kube {
+	char *server;
+	char *ca_pem;
+	char *token;
+	char *cert_pem, *key_pem;
+};
+
+static const cJSON *named(const cJSON *list, const char *name, const char *field)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
+		if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+			return cJSON_GetObjectItemCaseSensitive(e, field);
+	}
+	return NULL;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *b64dec(const char *in)
+{
+	size_t n = strlen(in);
+	unsigned char *out = rp_xmalloc(n + 4);
+	int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (len < 0) {
+		free(out);
+		return NULL;
+	}
+	while (n && in[n - 1] == '=') { /* DecodeBlock counts padding */
+		len--;
+		n--;
+	}
+	out[len] = 0;
+	return (char *)out;
+}
+
+/* Inline data (base64) or a file path, relative to the kubeconfig's dir. */
+static char *material(const cJSON *o, const char *datakey, const char *filekey, const char *dir,
+		      char **err)
+{
+	const char *d = str(o, datakey);
+	if (d) {
+		char *v = b64dec(d);
+		if (!v)
+			*err = rp_xasprintf("kubeconfig: %s is not valid base64", datakey);
+		return v;
+	}
+	const char *f = str(o, filekey);
+	if (!f)
+		return NULL;
+	char *path = (f[0] == '/') ? rp_xstrdup(f) : rp_xasprintf("%s/%s", dir, f);
+	char *v = rp_read_file(path, 1 << 20, NULL);
+	if (!v)
+		*err = rp_xasprintf("kubeconfig: %s %s: %s", filekey, path, strerror(errno));
+	free(path);
+	return v;
+}
+
+struct rp_kube *rp_kube_open(const char *path, char **err)
+{
+	*err = NULL;
+	char *home = NULL;
+	if (!path || !*path)
+		path = getenv("KUBECONFIG");
+	if (path && strchr(path, ':'))
+		*strchr((char *)(path = home = rp_xstrdup(path)), ':') = 0;
+	if (!path || !*path) {
+		const char *h = getenv("HOME");
+		path = home = rp_xasprintf("%s/.kube/config", h ? h : "");
+	}
+	cJSON *doc = rp_yaml_load(path, err);
+	if (!doc) {
+		free(home);
+		return NULL;
+	}
+	char *dir = rp_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		strcpy(dir, ".");
+	struct rp_kube *k = rp_xcalloc(1, sizeof *k);
+	const char *ctxname = str(doc, "current-context");
+	const cJSON *ctx = ctxname ? named(cJSON_GetObjectItemCaseSensitive(doc, "contexts"), ctxname, "context")
+				   : NULL;
+	if (!ctx) {
+		const cJSON *cs = cJSON_GetObjectItemCaseSensitive(doc, "contexts");
+		if (cJSON_GetArraySize(cs) == 1)
+			ctx = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cs, 0), "context");
+	}
+	const char *cname = ctx ? str(ctx, "cluster") : NULL;
+	const char *uname = ctx ? str(ctx, "user") : NULL;
+	const cJSON *cl = cname ? named(cJSON_GetObjectItemCaseSensitive(doc, "clusters"), cname, "cluster") : NULL;
+	const cJSON *us = uname ? named(cJSON_GetObjectItemCaseSensitive(doc, "users"), uname, "user") : NULL;
+	if (!cl || !str(cl, "server")) {
+		*err = rp_xasprintf("%s: no cluster server for the current context", path);
+		goto bad;
+	}
+	const char *insecure = str(cl, "insecure-skip-tls-verify");
+	if (insecure && !strcmp(insecure, "true")) {
+		*err = rp_xasprintf("%s: insecure-skip-tls-verify is refused: pin the cluster CA", path);
+		goto bad;
+	}
+	k->server = rp_xstrdup(str(cl, "server"));
+	size_t sl = strlen(k->server);
+	if (sl && k->server[sl - 1] == '/')
+		k->server[sl - 1] = 0;
+	k->ca_pem = material(cl, "certificate-authority-data", "certificate-authority", dir, err);
+	if (*err)
+		goto bad;
+	if (us) {
+		const char *t = str(us, "token");
+		if (t) {
+			k->token = rp_xstrdup(t);
+		} else if (str(us, "tokenFile")) {
+			k->token = rp_read_file(str(us, "tokenFile"), 65536, NULL);
+			if (!k->token) {
+				*err = rp_xasprintf("%s: tokenFile %s: %s", path, str(us, "tokenFile"), strerror(errno));
+				goto bad;
+			}
+			k->token[strcspn(k->token, "\r\n")] = 0;
+		}
+		k->cert_pem = material(us, "client-certificate-data", "client-certificate", dir, err);
+		if (*err)
+			goto bad;
+		k->key_pem = material(us, "client-key-data", "client-key", dir, err);
+		if (*err)
+			goto bad;
+	}
+	if (k->token)
+		rp_log_secret(k->token);
+	cJSON_Delete(doc);
+	free(dir);
+	free(home);
+	return k;
+bad:
+	cJSON_Delete(doc);
+	free(dir);
+	free(home);
+	rp_kube_free(k);
+	return NULL;
+}
+
+void rp_kube_free(struct rp_kube *k)
+{
+	if (!k)
+		return;
+	free(k->server);
+	free(k->ca_pem);
+	free(k->token);
+	free(k->cert_pem);
+	free(k->key_pem);
+	free(k);
+}
+
+const char *rp_kube_server(const struct rp_kube *k)
+{
+	return k->server;
+}
+
+const char *rp_kube_ca_pem(const struct rp_kube *k)
+{
+	return k->ca_pem;
+}
+
+void rp_kube_prep(struct rp_kube *k, struct rp_http_req *req, const char *path, char **url_out)
+{
+	*url_out = rp_xasprintf("%s%s", k->server, path);
+	req->url = *url_out;
+	req->ca_pem = k->ca_pem;
+	req->bearer = k->token;
+	req->cert_pem = k->cert_pem;
+	req->key_pem = k->key_pem;
+	if (!req->timeout)
+		req->timeout = 30;
+	if (!req->connect_timeout)
+		req->connect_timeout = 5;
+}
+
+const char *rp_kube_errmsg(long status, const cJSON *out)
+{
+	static char buf[512];
+	const char *m = out ? str(out, "message") : NULL;
+	snprintf(buf, sizeof buf, "HTTP %ld%s%s", status, m ? ": " : "", m ? m : "");
+	return buf;
+}
+
+int rp_kube_call(struct rp_kube *k, const char *method, const char *path, const char *ctype,
+		 const cJSON *body, long *status, cJSON **out, char **err)
+{
+	struct rp_http_req req = { .method = method };
+	struct rp_http_resp resp;
+	char *url, *b = NULL;
+	const char *hdrs[] = { "Accept: application/json", NULL };
+	*err = NULL;
+	if (out)
+		*out = NULL;
+	rp_kube_prep(k, &req, path, &url);
+	req.headers = hdrs;
+	if (body) {
+		b = cJSON_PrintUnformatted(body);
+		req.body = b;
+		req.body_len = strlen(b);
+		req.content_type = ctype ? ctype : "application/json";
+	}
+	req.retries = (!method || !strcmp(method, "GET")) ? 3 : 0;
+	int r = rp_http_do(&req, &resp);
+	free(url);
+	free(b);
+	if (r < 0) {
+		*err = rp_xasprintf("kubernetes API %s: %s", k->server, rp_http_errstr(&resp));
+		rp_http_resp_free(&resp);
+		return -1;
+	}
+	*status = resp.status;
+	if (out && resp.body && resp.len)
+		*out = cJSON_Parse(resp.body);
+	rp_http_resp_free(&resp);
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* kube.h — a small Kubernetes API client over the toolkit's HTTP client.
+ *
+ * Promises:
+ *  - rp_kube_open() reads a kubeconfig (path given, else kube.kubeconfig,
+ *    else $KUBECONFIG, else ~/.kube/config): current-context, the
+ *    cluster's server and CA (certificate-authority-data or file), the
+ *    user's bearer token (token / tokenFile) or client certificate.  TLS
+ *    is always verified against that CA (insecure-skip-tls-verify is
+ *    refused).  The token is registered with the log redactor.
+ *  - rp_kube_call() sends one request (path like "/api/v1/nodes"), parses
+ *    a JSON answer, and retries GETs on 5xx/timeouts.  Errors are one line:
+ *    the API's Status message when there is one.
+ *  - rp_kube_prep() fills an rp_http_req with the server's auth and TLS so
+ *    callers can run many requests at once with rp_http_multi().
+ */
+#ifndef RP_KUBE_H
+#define RP_KUBE_H
+#include <cjson/cJSON.h>
+#include "http.h"
+
+struct rp_kube;
+
+struct rp_kube *rp_kube_open(const char *kubeconfig, char **err);
+void rp_kube_free(struct rp_kube *k);
+const char *rp_kube_server(const struct rp_kube *k);
+const char *rp_kube_ca_pem(const struct rp_kube *k); /* NULL if none */
+
+/* body may be NULL; ctype defaults to application/json.  Returns 0 with
+ * *status (and *out: parsed JSON or NULL, caller frees) on an HTTP answer;
+ * -1 + *err when no answer came.  out may be NULL. */
+int rp_kube_call(struct rp_kube *k, const char *method, const char *path, const char *ctype,
+		 const cJSON *body, long *status, cJSON **out, char **err);
+/* The message of a Status object (or the body excerpt), static buffer. */
+const char *rp_kube_errmsg(long status, const cJSON *out);
+/* Fill req's url (server + path), TLS and auth fields; the strings stay
+ * owned by k and the path copy by the caller (url is malloc'd into
+ * *url_out: free it after the request). */
+void rp_kube_prep(struct rp_kube *k, struct rp_http_req *req, const char *path, char **url_out);
+
+#endif

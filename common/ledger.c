@@ -1,0 +1,151 @@
+/* ledger.c — append with flock+fsync; tolerant reader. */
+#include "ledger.h"
+#include "record.h"
+#include "rp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+const char *rp_ledger_path(void)
+{
+	static char path[4096];
+	snprintf(path, sizeof path, "%s/ledger.jsonl", rp_state_dir());
+	return path;
+}
+
+cJSON *rp_ledger_event(const char *event)
+{
+	cJSON *r = rp_rec_new("ledger");
+	cJSON_AddStringToObject(r, "event", event);
+	return r;
+}
+
+int rp_ledger_append(cJSON *rec, char **err)
+{
+	*err = NULL;
+	if (!cJSON_GetObjectItemCaseSensitive(rec, "ts")) {
+		char ts[40];
+		cJSON_AddStringToObject(rec, "ts", rp_rfc3339(rp_now(), ts, sizeof ts));
+	}
+	if (rp_mkdir_p(rp_state_dir(), 0750) < 0) {
+		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
+		return -1;
+	}
+	const char *path = rp_ledger_path();
+	char *line = cJSON_PrintUnformatted(rec);
+	if (!line)
+		rp_fatal(RP_EXIT_FAIL, "out of memory");
+	size_t n = strlen(line);
+	line = rp_xrealloc(line, n + 2);
+	line[n++] = '\n';
+	line[n] = 0;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		*err = rp_xasprintf("unable to open ledger %s: %s", path, strerror(errno));
+		free(line);
+		return -1;
+	}
+	int rc = -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			*err = rp_xasprintf("unable to lock ledger %s: %s", path, strerror(errno));
+			goto out;
+		}
+	/* A torn line left by a writer that crashed mid-write was never
+	 * synced, so its caller never went on: cut it off (we hold the lock)
+	 * rather than glue our line onto it. */
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (end > 0) {
+		char last;
+		if (pread(fd, &last, 1, end - 1) == 1 && last != '\n') {
+			off_t cut = end - 1;
+			char c;
+			while (cut > 0 && pread(fd, &c, 1, cut - 1) == 1 && c != '\n')
+				cut--;
+			fprintf(stderr, "%s: warning: ledger %s: dropping a torn last line (%lld bytes)\n",
+				rp_prog, path, (long long)(end - cut));
+			if (ftruncate(fd, cut) < 0) {
+				*err = rp_xasprintf("unable to repair ledger %s: %s", path, strerror(errno));
+				goto out;
+			}
+			end = cut;
+		}
+	}
+	ssize_t w = write(fd, line, n);
+	if (w != (ssize_t)n) {
+		int e = w < 0 ? errno : ENOSPC;
+		/* Cut back a partial line so the ledger stays parseable. */
+		if (w > 0 && ftruncate(fd, end) < 0) {
+			/* nothing more we can do; the reader tolerates it */
+		}
+		*err = rp_xasprintf("unable to write ledger %s: %s", path, strerror(e));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		*err = rp_xasprintf("unable to sync ledger %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd); /* releases the lock */
+	free(line);
+	return rc;
+}
+
+int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err)
+{
+	*err = NULL;
+	if (torn)
+		*torn = 0;
+	if (!path)
+		path = rp_ledger_path();
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long line = 0, bad = 0;
+	int rc = 0;
+	while ((n = getline(&buf, &cap, f)) >= 0) {
+		line++;
+		int complete = n > 0 && buf[n - 1] == '\n';
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			buf[--n] = 0;
+		if (!n)
+			continue;
+		if (bad) { /* a bad line followed by more lines: not a torn tail */
+			*err = rp_xasprintf("%s:%ld: malformed ledger line", path, bad);
+			rc = -1;
+			break;
+		}
+		cJSON *o = cJSON_Parse(buf);
+		if (!cJSON_IsObject(o)) {
+			cJSON_Delete(o);
+			bad = line;
+			(void)complete;
+			continue;
+		}
+		int stop = cb(o, line, arg);
+		cJSON_Delete(o);
+		if (stop)
+			break;
+	}
+	if (!rc && ferror(f)) {
+		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (!rc && bad && torn)
+		*torn = bad;
+	free(buf);
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* ledger.h — the append-only record of every pod event.
+ *
+ * Promises:
+ *  - The ledger is $RP_STATE_DIR/ledger.jsonl: one JSON object per line,
+ *    {"type":"ledger","event":E,"ts":…, "id":…, …}.  Events: launched,
+ *    ready, launch_failed, joined, join_failed, drained, terminated,
+ *    terminate_failed, reaped, preempted.
+ *  - rp_ledger_append() returns only after the line is on disk (write +
+ *    fsync under an exclusive flock), so nothing that costs money happens
+ *    before its line is durable.  A line is written with one write(2).
+ *  - The reader tolerates (and reports) a torn last line; a malformed line
+ *    elsewhere is an error naming its line number.
+ */
+#ifndef RP_LEDGER_H
+#define RP_LEDGER_H
+#include <cjson/cJSON.h>
+
+/* Path of the ledger (static buffer). */
+const char *rp_ledger_path(void);
+/* Make an event record: {"type":"ledger","event":event,"ts":now}. */
+cJSON *rp_ledger_event(const char *event);
+/* Append (adds ts if missing). 0 ok; -1 with *err. */
+int rp_ledger_append(cJSON *rec, char **err);
+
+/* Called for each record; return non-zero to stop. */
+typedef int (*rp_ledger_cb)(const cJSON *rec, long line, void *arg);
+/* Read path (NULL: the default ledger). 0 ok (a missing ledger is empty),
+ * -1 + *err on I/O error or a malformed line that is not the last.
+ * *torn is set to the line number of a torn last line, else 0. */
+int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err);
+
+#endif

@@ -1,0 +1,84 @@
+/* rp.h — the toolkit-wide contract: exit codes, the error shape, small
+ * helpers every binary uses.
+ *
+ * Promises:
+ *  - RP_EXIT_* are the only exit codes a binary returns (see rp(7)).
+ *  - rp_fatal() prints "PROG: fatal: MESSAGE" on one line and exits with
+ *    the code given; rp_warn() prints "PROG: warning: MESSAGE".
+ *  - rp_x*alloc never return NULL (they die with exit 1 on OOM).
+ *  - rp_finish() flushes stdout and turns a write error (EPIPE, ENOSPC)
+ *    into a non-zero status: a tool never reports success for records it
+ *    could not deliver.
+ */
+#ifndef RP_H
+#define RP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
+
+enum {
+	RP_EXIT_OK = 0,      /* done */
+	RP_EXIT_FAIL = 1,    /* failed */
+	RP_EXIT_USAGE = 2,   /* usage or bad input */
+	RP_EXIT_PARTIAL = 3, /* partly done: some records failed */
+	RP_EXIT_TEMP = 75    /* temporary: try again next tick (EX_TEMPFAIL) */
+};
+
+extern const char *rp_prog; /* set by rp_init() */
+
+void rp_init(const char *argv0);
+_Noreturn void rp_fatal(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void rp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void rp_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int rp_finish(int code);
+
+void *rp_xmalloc(size_t n);
+void *rp_xcalloc(size_t n, size_t m);
+void *rp_xrealloc(void *p, size_t n);
+char *rp_xstrdup(const char *s);
+char *rp_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer; always NUL-terminated. */
+struct rp_buf {
+	char *data;
+	size_t len, cap;
+};
+void rp_buf_add(struct rp_buf *b, const void *p, size_t n);
+void rp_buf_addf(struct rp_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void rp_buf_adds(struct rp_buf *b, const char *s);
+void rp_buf_free(struct rp_buf *b);
+
+/* Time. */
+double rp_now(void);         /* wall clock, seconds since the epoch */
+double rp_mono(void);        /* monotonic seconds */
+void rp_sleep(double secs);
+/* RFC 3339 UTC with milliseconds: 2026-11-28T08:15:20.123Z; buf >= 32. */
+char *rp_rfc3339(double t, char *buf, size_t n);
+/* Parse RFC 3339 (Z or +hh:mm); -1 on error. */
+int rp_parse_rfc3339(const char *s, double *out);
+
+/* Files. */
+int rp_mkdir_p(const char *path, unsigned mode);
+/* Write whole file atomically (temp + fsync + rename); 0 or -1/errno. */
+int rp_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
+/* Read whole file (cap bytes max); NULL on error (errno set). */
+char *rp_read_file(const char *path, size_t cap, size_t *len);
+
+/* Short random id of n lowercase hex/alnum chars (n < 32). */
+void rp_rand_id(char *out, size_t n);
+/* Hex sha256 of data into out[65]. */
+void rp_sha256_hex(const void *data, size_t n, char out[65]);
+
+/* $RP_STATE_DIR or /var/lib/rp. */
+const char *rp_state_dir(void);
+
+/* Safe identifier: [A-Za-z0-9._-]+, not "." or "..", <= 128 bytes. */
+int rp_safe_name(const char *s);
+
+#endif
