@@ -23,6 +23,7 @@ UNITS   := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPSRC := $(sort $(wildcard tests/helpers/*.c))
 HELPERS := $(HELPSRC:tests/helpers/%.c=$(BUILD)/tests/%)
 
+.SECONDARY:
 .PHONY: all test check clean install demo bench fuzz deps lint units
 all: $(TOOLS:%=$(BIN)/%)
 

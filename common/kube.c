@@ -235,3 +235,79 @@ int rp_kube_call(struct rp_kube *k, const char *method, const char *path, const 
 	rp_http_resp_free(&resp);
 	return 0;
 }
+
+int rp_kube_list(struct rp_kube *k, const char *path, cJSON **list, const cJSON **items, char **err)
+{
+	long st;
+	*list = NULL;
+	*items = NULL;
+	if (rp_kube_call(k, "GET", path, NULL, NULL, &st, list, err) < 0)
+		return RP_EXIT_TEMP;
+	if (st != 200) {
+		*err = rp_xasprintf("kubernetes API GET %s: %s", path, rp_kube_errmsg(st, *list));
+		cJSON_Delete(*list);
+		*list = NULL;
+		return st >= 500 ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+	}
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(*list, "items");
+	if (!cJSON_IsArray(it)) {
+		*err = rp_xasprintf("kubernetes API GET %s: answer has no items", path);
+		cJSON_Delete(*list);
+		*list = NULL;
+		return RP_EXIT_FAIL;
+	}
+	*items = it;
+	return 0;
+}
+
+static const cJSON *meta(const cJSON *o, const char *field)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"), field);
+}
+
+const char *rp_kube_label(const cJSON *obj, const char *key)
+{
+	return str(meta(obj, "labels"), key);
+}
+
+const char *rp_kube_annotation(const cJSON *obj, const char *key)
+{
+	return str(meta(obj, "annotations"), key);
+}
+
+int rp_kube_pod_is_mirror(const cJSON *pod)
+{
+	return rp_kube_annotation(pod, "kubernetes.io/config.mirror") != NULL;
+}
+
+int rp_kube_pod_is_daemonset(const cJSON *pod)
+{
+	const cJSON *o;
+	cJSON_ArrayForEach(o, meta(pod, "ownerReferences"))
+	{
+		const char *kind = str(o, "kind");
+		const cJSON *ctl = cJSON_GetObjectItemCaseSensitive(o, "controller");
+		if (kind && !strcmp(kind, "DaemonSet") && cJSON_IsTrue(ctl))
+			return 1;
+	}
+	return 0;
+}
+
+int rp_kube_pod_is_finished(const cJSON *pod)
+{
+	const char *ph = str(cJSON_GetObjectItemCaseSensitive(pod, "status"), "phase");
+	return ph && (!strcmp(ph, "Succeeded") || !strcmp(ph, "Failed"));
+}
+
+int rp_kube_node_ready(const cJSON *node)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "status"),
+								 "conditions"))
+	{
+		const char *t = str(c, "type"), *s = str(c, "status");
+		if (t && s && !strcmp(t, "Ready"))
+			return !strcmp(s, "True");
+	}
+	return 0;
+}

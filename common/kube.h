@@ -38,3 +38,18 @@ const char *rp_kube_errmsg(long status, const cJSON *out);
 void rp_kube_prep(struct rp_kube *k, struct rp_http_req *req, const char *path, char **url_out);
 
 #endif
+
+/* GET a list (e.g. "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1");
+ * *items is the borrowed "items" array of *list (caller frees *list).
+ * 0 ok; RP_EXIT_* code + *err otherwise. */
+int rp_kube_list(struct rp_kube *k, const char *path, cJSON **list, const cJSON **items, char **err);
+/* Pod classification as kubectl drain sees it. */
+int rp_kube_pod_is_mirror(const cJSON *pod);
+int rp_kube_pod_is_daemonset(const cJSON *pod);
+/* Succeeded or Failed. */
+int rp_kube_pod_is_finished(const cJSON *pod);
+/* metadata.labels[key] of an object, or NULL. */
+const char *rp_kube_label(const cJSON *obj, const char *key);
+const char *rp_kube_annotation(const cJSON *obj, const char *key);
+/* Node condition Ready == "True". */
+int rp_kube_node_ready(const cJSON *node);
