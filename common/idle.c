@@ -1,0 +1,208 @@
+/* idle.c — since when each burst node has been idle (see idle.h).
+ *
+ * The marks live in $RP_STATE_DIR/idle.json as
+ *   {"idle_since":{"NODE":"2026-11-28T08:15:20.123Z", ...}}
+ * A refresh holds an flock on $RP_STATE_DIR/idle.lock for its
+ * read-modify-write, so rp-lagwatch and rp-drain running at once never lose
+ * each other's marks.  A node that is gone from the API loses its mark.
+ *
+ * The RunPod pod behind a node is read from the label or annotation
+ * "rp.io/pod-id" (set by rp-join); "pod_id" is null when neither is there.
+ */
+#include "idle.h"
+#include "rp.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define BURST_SELECTOR "gpu-type%3Drunpod"
+
+static int busy_pod(const cJSON *pod)
+{
+	return !rp_kube_pod_is_daemonset(pod) && !rp_kube_pod_is_mirror(pod) &&
+	       !rp_kube_pod_is_finished(pod);
+}
+
+static const char *node_name(const cJSON *node)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(node, "metadata"), "name");
+	return cJSON_IsString(n) ? n->valuestring : NULL;
+}
+
+/* 1 idle, 0 busy, -1 error (*err). */
+static int node_idle(struct rp_kube *k, const char *name, char **err)
+{
+	char *esc = rp_http_escape(name);
+	char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
+	cJSON *list;
+	const cJSON *items, *pod;
+	free(esc);
+	int r = rp_kube_list(k, path, &list, &items, err);
+	free(path);
+	if (r)
+		return -1;
+	int idle = 1;
+	cJSON_ArrayForEach(pod, items)
+	{
+		/* A stand-in or an old server may ignore the field selector. */
+		const cJSON *nn = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(pod, "spec"), "nodeName");
+		if (!cJSON_IsString(nn) || strcmp(nn->valuestring, name))
+			continue;
+		if (busy_pod(pod)) {
+			idle = 0;
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	return idle;
+}
+
+static cJSON *load_marks(const char *path)
+{
+	size_t n;
+	char *s = rp_read_file(path, 1 << 20, &n);
+	cJSON *j = s ? cJSON_Parse(s) : NULL;
+	free(s);
+	cJSON *m = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "idle_since") : NULL;
+	cJSON_Delete(j);
+	if (!cJSON_IsObject(m)) {
+		if (s)
+			rp_logw("idle marks unreadable, starting afresh", "file", path);
+		cJSON_Delete(m);
+		m = cJSON_CreateObject();
+	}
+	return m;
+}
+
+int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
+{
+	const char *dir = rp_state_dir();
+	cJSON *list = NULL, *marks = NULL, *fresh = NULL, *out = NULL;
+	const cJSON *items, *node;
+	char *file = NULL, *lock = NULL;
+	int lfd = -1, rc;
+
+	*err = NULL;
+	if (nodes)
+		*nodes = NULL;
+	rc = rp_kube_list(k, "/api/v1/nodes?labelSelector=" BURST_SELECTOR, &list, &items, err);
+	if (rc)
+		return rc;
+
+	if (rp_mkdir_p(dir, 0700) < 0) {
+		*err = rp_xasprintf("state dir %s: %s", dir, strerror(errno));
+		rc = RP_EXIT_FAIL;
+		goto out;
+	}
+	file = rp_xasprintf("%s/idle.json", dir);
+	lock = rp_xasprintf("%s/idle.lock", dir);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+		*err = rp_xasprintf("%s: %s", lock, strerror(errno));
+		rc = RP_EXIT_FAIL;
+		goto out;
+	}
+	marks = load_marks(file);
+	fresh = cJSON_CreateObject();
+	out = cJSON_CreateArray();
+
+	cJSON_ArrayForEach(node, items)
+	{
+		const char *name = node_name(node);
+		if (!name)
+			continue;
+		int idle = node_idle(k, name, err);
+		if (idle < 0) {
+			rc = RP_EXIT_TEMP;
+			goto out;
+		}
+		double since = -1;
+		if (idle) {
+			const cJSON *m = cJSON_GetObjectItemCaseSensitive(marks, name);
+			if (!cJSON_IsString(m) || rp_parse_rfc3339(m->valuestring, &since) < 0 ||
+			    since > now)
+				since = now;
+			char ts[40];
+			cJSON_AddStringToObject(fresh, name, rp_rfc3339(since, ts, sizeof ts));
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "node", name);
+		const char *pid = rp_kube_label(node, "rp.io/pod-id");
+		if (!pid)
+			pid = rp_kube_annotation(node, "rp.io/pod-id");
+		if (pid)
+			cJSON_AddStringToObject(o, "pod_id", pid);
+		else
+			cJSON_AddNullToObject(o, "pod_id");
+		if (since >= 0) {
+			char ts[40];
+			cJSON_AddStringToObject(o, "idle_since", rp_rfc3339(since, ts, sizeof ts));
+			cJSON_AddNumberToObject(o, "idle_s", (double)(long long)((now - since) * 1000) / 1000);
+		} else {
+			cJSON_AddNullToObject(o, "idle_since");
+			cJSON_AddNumberToObject(o, "idle_s", 0);
+		}
+		cJSON_AddBoolToObject(o, "ready", rp_kube_node_ready(node));
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(node, "spec"), "unschedulable");
+		cJSON_AddBoolToObject(o, "cordoned", cJSON_IsTrue(u));
+		cJSON_AddItemToArray(out, o);
+	}
+
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddItemToObject(doc, "idle_since", fresh);
+	fresh = NULL;
+	char *txt = cJSON_Print(doc);
+	cJSON_Delete(doc);
+	size_t len = strlen(txt);
+	txt = rp_xrealloc(txt, len + 2);
+	txt[len++] = '\n';
+	txt[len] = 0;
+	if (rp_write_atomic(file, txt, len, 0600) < 0) {
+		*err = rp_xasprintf("%s: %s", file, strerror(errno));
+		rc = RP_EXIT_FAIL;
+	}
+	free(txt);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (!rc && nodes) {
+		*nodes = out;
+		out = NULL;
+	}
+	cJSON_Delete(out);
+	cJSON_Delete(fresh);
+	cJSON_Delete(marks);
+	cJSON_Delete(list);
+	free(file);
+	free(lock);
+	return rc;
+}
+
+int rp_idle_select(struct rp_kube *k, double now, double min_idle, cJSON **names, char **err)
+{
+	cJSON *nodes, *n;
+	*names = NULL;
+	int rc = rp_idle_refresh(k, now, &nodes, err);
+	if (rc)
+		return rc;
+	*names = cJSON_CreateArray();
+	cJSON_ArrayForEach(n, nodes)
+	{
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(n, "idle_since");
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(n, "node");
+		double since;
+		if (cJSON_IsString(s) && rp_parse_rfc3339(s->valuestring, &since) == 0 &&
+		    now - since >= min_idle)
+			cJSON_AddItemToArray(*names, cJSON_CreateString(nm->valuestring));
+	}
+	cJSON_Delete(nodes);
+	return 0;
+}
