@@ -41,6 +41,15 @@ REST v2 (problem+json errors {"title","status","detail","errors"?}):
      # only with include=AVAILABILITY:
      "availability":"HIGH",                      # best level over the data centres
      "dataCenters":[{"id":"EU-RO-1","name":"Romania","availability":"HIGH"}, ...]}
+  Default catalog (GPU ids exact; $/GPU/h secure, community, secureSpot, communitySpot):
+    NVIDIA RTX 6000 Ada Generation  0.77 0.74 0.39 0.37   48 GB
+    NVIDIA A100 80GB PCIe           1.64 1.19 0.82 0.60   80 GB
+    NVIDIA A100-SXM4-80GB           1.74 1.39 0.89 0.70   80 GB
+    NVIDIA RTX A6000                0.49 0.33 0.25 0.17   48 GB
+    NVIDIA L40S                     0.86 0.79 0.43 0.40   48 GB
+  Data centres: EU-RO-1, US-TX-3, CA-MTL-1, EU-SE-1 (levels per GPU in
+  DEFAULT_CATALOG below; e.g. RTX 6000 Ada is NONE in EU-SE-1).  Without
+  dataCenterIds a create lands in the first of these with stock.
   Availability levels: NONE|LOW|MEDIUM|HIGH.  A (gpu, dc) at NONE answers
   creates with the capacity 400, like an exhausted pool.
 
@@ -87,7 +96,9 @@ Admin (no auth, JSON) under /_admin:
        availability: {DC: LEVEL}}} (an unknown id adds a GPU),
        capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears),
        forbidden ([{gpu, dc}]), fail_next ([{match:"POST /v2/pods"|"gql:podRentInterruptable"|"*",
-       status, retry_after, count, detail}], appended), create_then_timeout
+       status, retry_after, count, detail}], appended; "METHOD /path*" prefixes
+       work; on /graphql a 4xx answers 200 + errors[] like RunPod, 429/5xx stay
+       HTTP), create_then_timeout
        (N | {count, sleep (s, default 30), mode:"sleep"|"drop"}), boot_fail
        ({gpu?, count?, status:"EXITED"|"ERROR"} or null)
   POST /_admin/preempt    {"id", "terminate"?:false} spot pod -> EXITED (or TERMINATED),
@@ -1043,8 +1054,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self._admin(path, body)
             op = self._gql_opname(body) if path == "/graphql" else None
             self._api(path, q, body, op)
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):
             pass
+        except Exception as ex:     # a stand-in bug: answer 500 and say so
+            import traceback
+            traceback.print_exc()
+            if self._status is None:
+                try:
+                    self._problem(500, "runpod.py internal error: %s" % ex)
+                except OSError:
+                    pass
         finally:
             if not path.startswith("/_admin"):
                 self._log(body, op)
@@ -1086,8 +1105,13 @@ class Handler(BaseHTTPRequestHandler):
                 h["RateLimit"] = '"minute";r=0;t=%d' % ra + rl["RateLimit"][rl["RateLimit"].index(","):]
             elif fail.get("retry_after") is not None:
                 h["Retry-After"] = int(fail["retry_after"])
-            return self._problem(s, fail.get("detail") or DEFAULT_DETAIL.get(s, TITLES.get(s, "Error")),
-                                 fail.get("errors"), h)
+            detail = fail.get("detail") or DEFAULT_DETAIL.get(s, TITLES.get(s, "Error"))
+            if path == "/graphql" and s in (400, 402, 403, 404, 409, 422):
+                # GraphQL answers client-side failures as 200 + errors[]
+                code = {402: "PAYMENT_REQUIRED", 403: "FORBIDDEN"}.get(s, "BAD_USER_INPUT")
+                return self._send(200, {"errors": [{"message": detail, "extensions": {"code": code}}],
+                                        "data": None}, headers=rl)
+            return self._problem(s, detail, fail.get("errors"), h)
         self._rl = rl
         try:
             if path == "/graphql":
@@ -1262,11 +1286,11 @@ class Handler(BaseHTTPRequestHandler):
                     data[alias] = v if t is S else gql_project(t, v, sub)
             except GqlError as e:
                 data[alias] = None
-                errors.append({"message": e.message, "locations": [], "path": [alias],
+                errors.append({"message": e.message, "path": [alias],
                                "extensions": {"code": e.code}})
             except ApiError as e:
                 data[alias] = None
-                errors.append({"message": e.detail, "locations": [], "path": [alias],
+                errors.append({"message": e.detail, "path": [alias],
                                "extensions": {"code": e.code or "INTERNAL_SERVER_ERROR"}})
         if hang:
             return self._hang(hang)

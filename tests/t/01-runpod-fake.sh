@@ -160,7 +160,11 @@ is "spot pod visible over v2" "$(podf "$S1" '[.interruptible,.cost]|@json')" '[t
 admin config '{"capacity":[{"gpu":"NVIDIA L40S"}]}'
 gql 'mutation { podRentInterruptable(input:{name:"demo-spot-b", imageName:"i", gpuTypeId:"NVIDIA L40S", bidPerGpu:1.0}) { id } }' >/dev/null
 is "spot capacity: exact text in errors[]" "$(jb '.errors[0].message')" "$CAP"
-admin config '{"capacity":[]}'
+admin config '{"capacity":"*"}'
+is "capacity \"*\" refuses every GPU" "$(req POST /v2/pods '{"name":"w","image":"i","gpu":{"id":"NVIDIA A100 80GB PCIe"}}')/$(jb .detail)" "400/$CAP"
+admin config '{"capacity":[],"fail_next":[{"match":"gql:podRentInterruptable","status":402}]}'
+st=$(gql 'mutation { podRentInterruptable(input:{name:"demo-spot-c", imageName:"i", gpuTypeId:"NVIDIA L40S", bidPerGpu:1.0}) { id } }')
+is "GraphQL 402 injection: 200 + errors[]" "$st/$(jb '.errors|length')/$(jb .data)" "200/1/null"
 gqlpod() { gql "query { pod(input:{podId:\"$1\"}) { id desiredStatus runtime { ports { ip isIpPublic privatePort publicPort type } } } }" >/dev/null; jb "$2"; }
 gql_ready() { [ "$(gqlpod "$1" '.data.pod.runtime != null')" = true ]; }
 ok "spot pod gets runtime ports over GraphQL" eventually 5 gql_ready "$S1"
@@ -184,6 +188,14 @@ is "alive before terminateAfter" "$(req GET "/v2/pods/$D1")" 200
 gone() { [ "$(req GET "/v2/pods/$1")" = 404 ]; }
 ok "terminated when terminateAfter passes" eventually 6 gone "$D1"
 like "admin: terminated by the switch" "$(curl -s "$U/_admin/state" | jq -r --arg i "$D1" '.pods[]|select(.id==$i)|.lastStatusChange')" 'terminateAfter'
+
+# --- ssh pinning ---------------------------------------------------------------
+admin config "{\"ssh_pin\":\"$H2\"}"
+req POST /v2/pods '{"name":"demo-pin","image":"i","gpu":{"id":"NVIDIA RTX A6000"}}' >/dev/null
+N1=$(jb .id)
+ok "pinned pod boots" eventually 5 pod_is "$N1" '.ssh.direct != null' true
+is "pinned pod on the pinned sshd" "$(podf "$N1" '"\(.ssh.direct.host):\(.ssh.direct.port)"')" "$H2"
+admin config '{"ssh_pin":null}'
 
 # --- boot failure --------------------------------------------------------------
 admin config '{"boot_fail":{"gpu":"*","count":1,"status":"EXITED"}}'
