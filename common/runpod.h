@@ -19,6 +19,7 @@
 #define RP_RUNPOD_H
 #include <cjson/cJSON.h>
 #include "config.h"
+#include "http.h"
 
 struct rp_runpod;
 
@@ -34,5 +35,70 @@ int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char 
 int rp_runpod_terminate(struct rp_runpod *rp, const char *id, char **err);
 /* GET /catalog/gpus?include=AVAILABILITY&product=POD; array of GPUs. */
 int rp_runpod_catalog(struct rp_runpod *rp, cJSON **gpus, char **err);
+
+/* ---- Creating pods (extension used by rp-launch) ------------------------
+ * A create is split in prep / done so the caller can run many at once
+ * with rp_http_multi(); rp_runpod_create() does both for one pod.
+ * On-demand goes to REST v2 POST /pods; spot (spec.spot) to GraphQL
+ * podRentInterruptable with bidPerGpu and terminateAfter. */
+enum rp_runpod_outcome {
+	RP_RUNPOD_CREATED = 0, /* *pod set (v2 shape, for spot a v2-like subset) */
+	RP_RUNPOD_CAPACITY,    /* "no longer any instances available": next candidate */
+	RP_RUNPOD_FORBIDDEN,   /* 403: no access to that pool: skip it */
+	RP_RUNPOD_PAYMENT,     /* 402 / insufficient balance: stop everything */
+	RP_RUNPOD_INVALID,     /* 422 / GraphQL input error: a request bug, never retried */
+	RP_RUNPOD_BID,         /* spot bid under the current minimum */
+	RP_RUNPOD_UNKNOWN,     /* 5xx, timeout, no answer: may have been created */
+	RP_RUNPOD_RATE,        /* 429 still after the allowed Retry-After waits */
+	RP_RUNPOD_REFUSED      /* any other refusal (400 rule, 401, ...) */
+};
+
+struct rp_runpod_spec {
+	const char *name, *image, *gpu, *dc, *cloud; /* dc may be NULL: any */
+	int gpu_count, disk_gb;
+	const cJSON *ports;          /* array of "22/tcp"; NULL: ["22/tcp"] */
+	const cJSON *env;            /* object of strings, may be NULL */
+	int spot;
+	double bid_per_gpu;          /* spot only, USD/h per GPU */
+	const char *terminate_after; /* spot only: RFC 3339 dead-man time, or NULL */
+};
+
+/* One prepared call: req points into url/body (owned here). */
+struct rp_runpod_call {
+	struct rp_http_req req;
+	char *url, *body;
+	int spot;
+};
+
+void rp_runpod_create_prep(struct rp_runpod *rp, const struct rp_runpod_spec *s,
+			   struct rp_runpod_call *c);
+/* Classify the answer; *pod on RP_RUNPOD_CREATED; *err one line otherwise
+ * (for RP_RUNPOD_INVALID it lists the field errors). */
+int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
+			  const struct rp_http_resp *resp, cJSON **pod, char **err);
+void rp_runpod_call_free(struct rp_runpod_call *c);
+int rp_runpod_create(struct rp_runpod *rp, const struct rp_runpod_spec *s, cJSON **pod, char **err);
+/* DELETE /pods/{id} for many ids at once; rcs[i] as rp_runpod_terminate. */
+void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size_t n,
+			      int *rcs, char **errs);
+
+/* Live spot floor per GPU (GraphQL gpuTypes lowestPrice.minimumBidPrice)
+ * for gpu_count GPUs in dc (NULL: any) on the secure or community cloud.
+ * *stock gets the stock status ("High", ...) or NULL when not offered
+ * (malloc'd).  RP_EXIT_* code. */
+int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, const char *dc,
+			 int secure, double *min_bid, char **stock, char **err);
+
+/* Field access that tolerates the shapes (v2, GraphQL): */
+const char *rp_runpod_pod_status(const cJSON *pod);   /* v2 status or desiredStatus */
+double rp_runpod_pod_cost(const cJSON *pod);          /* cost / costPerHr (number or string) */
+/* ssh.direct host/port, else the runtime port for private 22; 0 found. */
+int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port);
+/* On-demand price per GPU from a catalog GPU entry for cloud (SECURE or
+ * COMMUNITY); -1 when absent. */
+double rp_runpod_catalog_price(const cJSON *gpu, const char *cloud, int spot);
+/* Availability of a catalog entry in dc (NULL: the overall level):
+ * "NONE".."HIGH", or NULL when the catalog does not say. */
+const char *rp_runpod_catalog_avail(const cJSON *gpu, const char *dc);
 
 #endif
