@@ -358,9 +358,9 @@ struct rp_config *rp_config_load(const char *path, char **err)
 		if (!k->def)
 			continue;
 		char *why = NULL;
-		cJSON *v = typed(k, k->def, NULL, &why);
+		cJSON *v = (k->kind == L || k->kind == M) ? cJSON_Parse(k->def) : typed(k, k->def, NULL, &why);
 		if (!v)
-			rp_fatal(RP_EXIT_FAIL, "bad default for %s: %s", k->name, why);
+			rp_fatal(RP_EXIT_FAIL, "bad default for %s: %s", k->name, why ? why : "JSON");
 		put(c, k->name, v, "default");
 	}
 	int explicit = 1;

@@ -43,7 +43,7 @@ int rp_ledger_append(cJSON *rec, char **err)
 	line = rp_xrealloc(line, n + 2);
 	line[n++] = '\n';
 	line[n] = 0;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		*err = rp_xasprintf("unable to open ledger %s: %s", path, strerror(errno));
 		free(line);
