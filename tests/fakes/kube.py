@@ -1387,6 +1387,30 @@ def api_resources(group, version):
             "resources": out}
 
 
+def gv_path(g, v):
+    return "api/" + v if not g else "apis/%s/%s" % (g, v)
+
+
+OPENAPI_HASH = hashlib.sha512(K8S_VERSION.encode()).hexdigest().upper()
+
+
+def openapi_v3(group, version):
+    """Just enough OpenAPI v3 for kubectl's field-validation probe: every
+    PATCH operation accepts fieldValidation, so kubectl leaves validation
+    to the server (which here accepts unknown fields) and computes its
+    patches from its built-in types.  No schemas are served."""
+    paths = {}
+    fv = {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+    for r, (g, v, kind, nsd, _, _) in RES.items():
+        if g != group or v != version:
+            continue
+        base = "/" + gv_path(g, v) + ("/namespaces/{namespace}/" if nsd else "/") + r + "/{name}"
+        paths[base] = {"patch": {"x-kubernetes-group-version-kind": {"group": g, "version": v, "kind": kind},
+                                 "parameters": [fv], "responses": {}}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": K8S_VERSION}, "paths": paths,
+            "components": {"schemas": {}}}
+
+
 # ---------------------------------------------------------------- HTTP
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -1501,6 +1525,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         if method == "GET" and path == "/api/v1":
             return self.send_json(200, api_resources("", "v1"))
+        if method == "GET" and path == "/openapi/v3":
+            gvs = [("", "v1")] + GROUPS
+            return self.send_json(200, {"paths": {gv_path(g, v): {"serverRelativeURL": "/openapi/v3/%s?hash=%s"
+                                                                  % (gv_path(g, v), OPENAPI_HASH)} for g, v in gvs}})
+        if method == "GET" and path.startswith("/openapi/v3/"):
+            for g, v in [("", "v1")] + GROUPS:
+                if path == "/openapi/v3/" + gv_path(g, v):
+                    return self.send_json(200, openapi_v3(g, v))
         parts = path.strip("/").split("/")
         if parts[0] == "apis" and len(parts) == 2 and method == "GET":
             for g, v in GROUPS:
