@@ -29,6 +29,11 @@ REST v2 (problem+json errors {"title","status","detail","errors"?}):
   GET    /v2/catalog/gpus[?include=AVAILABILITY&product=POD]   {"gpus":[GpuType]}
   GET    /v2/catalog/gpus/{id}                                GpuType | 404
   GET    /v2/catalog/datacenters[?include=GPU_AVAILABILITY]   {"dataCenters":[...]}
+  GET    /v2/billing/pods[?startTime&endTime&bucketSize=hour|day|week|month|year&podId&lastN]
+         {"records":[{startTime,endTime,podId,totalAmount,gpuAmount,cpuAmount,diskAmount}],
+          "metadata":{query,recordCount,uniquePodCount,totals}}: the exact rate x time
+         each pod was billed (while PROVISIONING/STARTING/RUNNING), per UTC bucket.
+  /v1/...                     410 Gone (v1 was retired on 2026-11-15)
 
   Catalog GpuType shape (schema fields, plus the GraphQL-style price names so a
   client can read prices without a second API):
@@ -103,12 +108,14 @@ Admin (no auth, JSON) under /_admin:
        ({gpu?, count?, status:"EXITED"|"ERROR"} or null)
   POST /_admin/preempt    {"id", "terminate"?:false} spot pod -> EXITED (or TERMINATED),
                           lastStatusChange "Outbid: ...", cost 0, runtime null
-  POST /_admin/pod        {"id", "cost"?, "ssh"?: "h:p", "status"?} patch one pod
+  POST /_admin/pod        {"id", "cost"?, "ssh"?: "h:p", "status"?, "lastStatusChange"?,
+                          "backdate"?: seconds} patch one pod; backdate shifts its
+                          times (and billing) into the past, for cost tests
   POST /_admin/reset      forget pods, requests, config (back to startup)
   GET  /_admin/ping       {"ok":true}
 
 What it does not implement: PATCH /v2/pods/{id}, templates, network volumes,
-billing, account ssh-keys, CPU flavour availability, v1 REST, GraphQL
+storage billing, account ssh-keys, CPU flavour availability, v1 REST, GraphQL
 fragments/directives, podResume/podBidResume.
 """
 
@@ -227,7 +234,7 @@ class ApiError(Exception):
 
 
 TITLES = {400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-          404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+          404: "Not Found", 409: "Conflict", 410: "Gone", 422: "Unprocessable Entity", 429: "Too Many Requests",
           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
           504: "Gateway Timeout"}
 DEFAULT_DETAIL = {402: "Insufficient balance: your account balance is too low to deploy this pod.",
@@ -422,17 +429,87 @@ class State:
                  started=None, boot_fail=fail, ssh=self.next_ssh(),
                  terminate_after=spec.get("terminate_after"), stop_after=spec.get("stop_after"),
                  last_status_change="Rented by User: %s" % jsdate(now), status_since=now,
-                 via=spec.get("via", "rest"), history=[("PROVISIONING", iso(now))])
+                 via=spec.get("via", "rest"), history=[("PROVISIONING", now)], segments=[])
         self.pods[pid] = p
+        self._bill(p, now)
         return p
 
     def _set(self, p, st, t, lsc=None):
         p["status"], p["status_since"] = st, t
-        p["history"].append((st, iso(t)))
+        p["history"].append((st, t))
         if lsc:
             p["last_status_change"] = lsc
         if st not in ("RUNNING",):
             p["ready"] = False
+        self._bill(p, t)
+
+    def _bill(self, p, t):
+        """Keep p["segments"] = [[start, end|None, $/h]]: what the pod is billed, and when."""
+        seg = p["segments"]
+        rate = self.cost(p)
+        if seg and seg[-1][1] is None:
+            if seg[-1][2] == rate:
+                return
+            seg[-1][1] = max(t, seg[-1][0])
+        if rate > 0:
+            seg.append([t, None, rate])
+
+    def billing(self, start, end, bucket, pod_filter):
+        """v2 /billing/pods records: per pod and bucket, amount = sum of rate x time."""
+        def floor(t):
+            d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+            if bucket == "hour":
+                d = d.replace(minute=0, second=0, microsecond=0)
+            else:
+                d = d.replace(hour=0, minute=0, second=0, microsecond=0)
+                if bucket == "week":
+                    d -= datetime.timedelta(days=d.weekday())
+                elif bucket == "month":
+                    d = d.replace(day=1)
+                elif bucket == "year":
+                    d = d.replace(month=1, day=1)
+            return d
+
+        def nxt(d):
+            if bucket == "hour":
+                return d + datetime.timedelta(hours=1)
+            if bucket == "day":
+                return d + datetime.timedelta(days=1)
+            if bucket == "week":
+                return d + datetime.timedelta(days=7)
+            if bucket == "month":
+                return d.replace(year=d.year + (d.month == 12), month=d.month % 12 + 1)
+            return d.replace(year=d.year + 1)
+        recs = []
+        for p in self.pods.values():
+            if pod_filter and p["id"] != pod_filter:
+                continue
+            d = floor(start)
+            while d.timestamp() < end:
+                b0, b1 = max(d.timestamp(), start), min(nxt(d).timestamp(), end)
+                amt = 0.0
+                for s0, s1, rate in p["segments"]:
+                    lo, hi = max(s0, b0), min(s1 if s1 is not None else end, b1)
+                    if hi > lo:
+                        amt += rate * (hi - lo) / 3600.0
+                if amt > 0:
+                    recs.append({"startTime": iso(d.timestamp()), "endTime": iso(nxt(d).timestamp()),
+                                 "podId": p["id"], "totalAmount": round(amt, 8), "gpuAmount": round(amt, 8),
+                                 "cpuAmount": 0.0, "diskAmount": 0.0})
+                d = nxt(d)
+        recs.sort(key=lambda r: (r["startTime"], r["podId"]))
+        return recs
+
+    def backdate(self, p, secs):
+        """Shift every time of a pod into the past (for cost tests)."""
+        for k in ("created", "t_starting", "t_running", "t_ready", "started", "status_since"):
+            if p.get(k) is not None:
+                p[k] -= secs
+        p["history"] = [(st, t - secs) for st, t in p["history"]]
+        for seg in p["segments"]:
+            seg[0] -= secs
+            if seg[1] is not None:
+                seg[1] -= secs
 
     def advance(self, now):
         for p in self.pods.values():
@@ -577,7 +654,8 @@ class State:
     def admin_pod(self, p, now):
         o = self.v2(p, now)
         o["_internal"] = {"ssh": p["ssh"], "price": p["price"], "bid": p["bid"], "via": p["via"],
-                          "history": p["history"], "terminateAfter": iso(p["terminate_after"]),
+                          "history": [(s_, iso(t_)) for s_, t_ in p["history"]],
+                          "segments": [[iso(a_), iso(b_), r_] for a_, b_, r_ in p["segments"]], "terminateAfter": iso(p["terminate_after"]),
                           "stopAfter": iso(p["stop_after"]), "ready": p["ready"]}
         return o
 
@@ -1131,9 +1209,34 @@ class Handler(BaseHTTPRequestHandler):
     def _rest(self, path, q, body):
         st, m, rl = self.st, self.command, self._rl
         parts = path.split("/")[1:]
+        if parts[:1] == ["v1"]:
+            raise ApiError(410, "REST API v1 was retired on 2026-11-15; use https://api.runpod.io/v2.")
         if parts[:1] != ["v2"]:
             raise ApiError(404, "No route for %s %s" % (m, path))
         parts = parts[1:]
+        if parts == ["billing", "pods"] and m == "GET":
+            now = time.time()
+            bucket = (q.get("bucketSize") or ["day"])[0]
+            if bucket not in ("hour", "day", "week", "month", "year"):
+                raise ApiError(422, "The request does not match the schema.",
+                               ["bucketSize: must be one of hour, day, week, month, year"])
+            try:
+                end = parse_when(q["endTime"][0], now) if "endTime" in q else now
+                start = parse_when(q["startTime"][0], now) if "startTime" in q else end - 7 * 86400
+            except ValueError as ex:
+                raise ApiError(422, "The request does not match the schema.", ["startTime/endTime: %s" % ex])
+            pid = (q.get("podId") or [None])[0]
+            with st.lock:
+                st.advance(now)
+                recs = st.billing(start, end, bucket, pid)
+            if "lastN" in q:
+                recs = recs[-int(q["lastN"][0]):]
+            tot = {k: round(sum(r[k] for r in recs), 8) for k in ("totalAmount", "gpuAmount", "cpuAmount",
+                                                                   "diskAmount")}
+            return self._send(200, {"records": recs, "metadata": {
+                "query": {"startTime": iso(start), "endTime": iso(end), "bucketSize": bucket, "podId": pid},
+                "recordCount": len(recs), "uniquePodCount": len({r["podId"] for r in recs}), "totals": tot}},
+                headers=rl)
         if parts == ["pods"] and m == "POST":
             return self._create(self._json_body(body))
         if parts == ["pods"] and m == "GET":
@@ -1386,8 +1489,11 @@ class Handler(BaseHTTPRequestHandler):
                         return self._send(409, {"error": "pod already terminated"})
                     st._set(p, "TERMINATED" if b.get("terminate") else "EXITED", now, "Outbid: %s" % jsdate(now))
                 else:
+                    if b.get("backdate"):
+                        st.backdate(p, float(b["backdate"]))
                     if "cost" in b:
                         p["cost_override"] = b["cost"]
+                        st._bill(p, now)
                     if b.get("ssh"):
                         p["ssh"] = b["ssh"]
                     if b.get("status") in ("PROVISIONING", "STARTING", "RUNNING", "EXITED", "ERROR", "TERMINATED"):

@@ -223,6 +223,17 @@ num_ge "latency adds to every call" "$(( (t1 - t0) / 1000000 ))" 450
 admin config '{"latency":0}'
 admin pod "{\"id\":\"$P1\",\"cost\":2.5}"
 is "admin per-pod cost" "$(podf "$P1" .cost)" 2.5
+# billing: a pod backdated 2 h and then stopped was billed price x 2 h
+req POST /v2/pods '{"name":"demo-bill","image":"i","gpu":{"id":"NVIDIA RTX A6000","count":2}}' >/dev/null
+BL=$(jb .id)
+admin pod "{\"id\":\"$BL\",\"backdate\":7200}"
+req POST "/v2/pods/$BL/action" '{"action":"stop"}' >/dev/null
+is "billing: 200" "$(req GET "/v2/billing/pods?bucketSize=hour&podId=$BL")" 200
+total=$(jb .metadata.totals.totalAmount)
+num_ge "billing: 2 h x 0.98/h" "$total" 1.959
+num_le "billing: ... and no more" "$total" 1.962
+is "billing: hourly records" "$(jb '[.records[]|select(.podId=="'"$BL"'")]|length >= 2')" true
+is "v1 is retired: 410" "$(req GET /v1/pods)" 410
 curl -s "$U/_admin/requests" >"$T_TMP/reqs"
 is "request log records create bodies" "$(jq -r '[.[]|select(.method=="POST" and .path=="/v2/pods" and .body.name=="demo-burst-a")]|length > 0' "$T_TMP/reqs")" true
 is "request log has statuses" "$(jq -r '[.[]|select(.status==429)]|length' "$T_TMP/reqs")" 1
