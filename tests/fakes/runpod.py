@@ -1361,6 +1361,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise GqlError("Must provide query string.", "BAD_REQUEST")
             kind, _, sel = GqlParser(doc["query"], doc.get("variables") or {}).document(doc.get("operationName"))
             for alias, name, args, sub in sel:
+                if name == "__typename":
+                    continue
                 if name not in ROOT[kind]:
                     raise GqlError('Cannot query field "%s" on type "%s".' % (name, kind.capitalize()))
                 t = ROOT[kind][name]
@@ -1378,6 +1380,9 @@ class Handler(BaseHTTPRequestHandler):
                               headers=self._rl)
         data, errors, hang = {}, [], None
         for alias, name, args, sub in sel:
+            if name == "__typename":
+                data[alias] = kind.capitalize()
+                continue
             try:
                 with st.lock:
                     now = time.time()
