@@ -75,7 +75,9 @@ GraphQL POST /graphql  {"query": "...", "variables": {...}, "operationName"?}.
   A small real parser: operations, aliases, arguments (literals, variables,
   objects, lists), nested selection sets; no fragments or directives.  Only
   fields that exist are answered; an unknown field is a validation error
-  (HTTP 400, Apollo style).  Resolver errors answer HTTP 200 with
+  (HTTP 400, Apollo style).  Field lists follow the public GraphQL types
+  (Pod has podType INTERRUPTABLE|RESERVED but no `interruptible`; Machine has
+  dataCenterId, gpuTypeId, location, podHostId, secureCloud ...).  Resolver errors answer HTTP 200 with
   {"errors":[{"message","path","extensions":{"code"}}],"data":null}.
   Mutations: podRentInterruptable(input) (spot, bidPerGpu required and >=
   lowestPrice.minimumBidPrice), podFindAndDeployOnDemand(input), podStop(input:{podId}),
@@ -644,11 +646,21 @@ class State:
                 "env": ["%s=%s" % kv for kv in p["env"].items()], "ports": ",".join(p["ports"]),
                 "podType": "INTERRUPTABLE" if p["interruptible"] else "RESERVED",
                 "uptimeSeconds": int(now - p["t_ready"]) if ready else 0,
-                "machineId": "m-" + p["id"][:10], "locked": False,
-                "interruptible": p["interruptible"], "lastStartedAt": iso(p["started"]),
-                "machine": {"podHostId": "%s-64410f2a" % p["id"], "gpuDisplayName": e.get("displayName"),
-                            "location": p["dc"], "dataCenterId": p["dc"], "gpuTypeId": p["gpu_id"],
-                            "secureCloud": p["cloud"] == "SECURE"},
+                "machineId": "m-" + p["id"][:10], "locked": False, "createdAt": iso(p["created"]),
+                "lastStartedAt": iso(p["started"]), "dockerId": None, "port": None, "templateId": None,
+                "version": 0, "volumeEncrypted": False,
+                "lowestBidPriceToResume": (e.get("secureSpotPrice") if p["cloud"] == "SECURE"
+                                           else e.get("communitySpotPrice")) if p["interruptible"] else None,
+                "networkVolumeId": None, "cpuFlavorId": p["cpu"]["id"] if p["cpu"] else None,
+                "machineType": "GPU" if p["gpu_id"] else "CPU", "costMultiplier": 1,
+                "consumerUserId": "user_fake_0001", "containerRegistryAuthId": None,
+                "machine": {"id": "m-" + p["id"][:10], "podHostId": "%s-64410f2a" % p["id"],
+                            "gpuDisplayName": e.get("displayName"), "location": p["dc"], "dataCenterId": p["dc"],
+                            "gpuTypeId": p["gpu_id"], "secureCloud": p["cloud"] == "SECURE",
+                            "supportPublicIp": True, "costPerHr": str(c), "currentPricePerGpu": str(p["price"]),
+                            "gpuAvailable": 2, "listed": True, "machineType": "GPU" if p["gpu_id"] else "CPU",
+                            "maxDownloadSpeedMbps": 2500, "maxUploadSpeedMbps": 2000, "minPodGpuCount": 1,
+                            "cpuCount": 32},
                 "runtime": runtime}
 
     def admin_pod(self, p, now):
@@ -909,10 +921,16 @@ GQL_TYPES = {
     "Pod": {"id": S, "name": S, "desiredStatus": S, "lastStatusChange": S, "costPerHr": S,
             "adjustedCostPerHr": S, "gpuCount": S, "vcpuCount": S, "memoryInGb": S, "containerDiskInGb": S,
             "volumeInGb": S, "volumeMountPath": S, "imageName": S, "dockerArgs": S, "env": S, "ports": S,
-            "podType": S, "uptimeSeconds": S, "machineId": S, "locked": S, "interruptible": S,
-            "lastStartedAt": S, "machine": "PodMachine", "runtime": "PodRuntime"},
-    "PodMachine": {"podHostId": S, "gpuDisplayName": S, "location": S, "dataCenterId": S, "gpuTypeId": S,
-                   "secureCloud": S},
+            "podType": S, "uptimeSeconds": S, "machineId": S, "locked": S, "createdAt": S,
+            "lastStartedAt": S, "dockerId": S, "port": S, "templateId": S, "version": S, "volumeEncrypted": S,
+            "lowestBidPriceToResume": S, "networkVolumeId": S, "cpuFlavorId": S, "machineType": S,
+            "costMultiplier": S, "consumerUserId": S, "containerRegistryAuthId": S,
+            "machine": "PodMachine", "runtime": "PodRuntime"},
+    # No "interruptible" on the GraphQL Pod (that is a REST field): spot shows as podType INTERRUPTABLE.
+    "PodMachine": {"id": S, "podHostId": S, "gpuDisplayName": S, "location": S, "dataCenterId": S,
+                   "gpuTypeId": S, "secureCloud": S, "supportPublicIp": S, "costPerHr": S,
+                   "currentPricePerGpu": S, "gpuAvailable": S, "listed": S, "machineType": S,
+                   "maxDownloadSpeedMbps": S, "maxUploadSpeedMbps": S, "minPodGpuCount": S, "cpuCount": S},
     "PodRuntime": {"uptimeInSeconds": S, "ports": "PodRuntimePorts", "gpus": "PodRuntimeGpus",
                    "container": "PodRuntimeContainer"},
     "PodRuntimePorts": {"ip": S, "isIpPublic": S, "privatePort": S, "publicPort": S, "type": S},

@@ -171,6 +171,8 @@ ok "spot pod gets runtime ports over GraphQL" eventually 5 gql_ready "$S1"
 like "GraphQL runtime port for 22" "$(gqlpod "$S1" '.data.pod.runtime.ports[0]|[.isIpPublic,.privatePort,.type]|@json')" '^\[true,22,"tcp"\]$'
 st=$(gql 'query { pod(input:{podId:"x"}) { id nosuchfield } }')
 like "unknown field is a validation error" "$(jb '.errors[0].message')" 'Cannot query field "nosuchfield"'
+gql 'query { pod(input:{podId:"x"}) { id interruptible } }' >/dev/null
+like "GraphQL Pod has no 'interruptible' (a REST field)" "$(jb '.errors[0].message')" 'Cannot query field "interruptible" on type "Pod"'
 gql 'query { myself { pods { id name } } }' >/dev/null
 is "myself.pods lists live pods" "$(jb '[.data.myself.pods[].id]|sort|@json')" "$(jq -nc --arg a "$P1" --arg b "$S1" '[$a,$b]|sort')"
 
