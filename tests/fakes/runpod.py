@@ -956,6 +956,38 @@ ROOT = {
 }
 
 
+_CREATE_IN = ("cloudType containerDiskInGb countryCode dockerArgs env gpuCount gpuTypeId imageName minDisk "
+              "minDownload minMemoryInGb minUpload minVcpuCount name networkVolumeId port ports startJupyter "
+              "startSsh stopAfter supportPublicIp templateId terminateAfter volumeInGb volumeKey volumeMountPath "
+              "dataCenterId cudaVersion allowedCudaVersions minCudaVersion containerRegistryAuthId compliance").split()
+GQL_INPUTS = {
+    "podRentInterruptable": ("PodRentInterruptableInput", set(_CREATE_IN + ["bidPerGpu"]), ["bidPerGpu"]),
+    "podFindAndDeployOnDemand": ("PodFindAndDeployOnDemandInput",
+                                 set(_CREATE_IN + "aiApiId deployCost gpuTypeIdList savingsPlan instanceIds "
+                                                  "computeType".split()), []),
+    "podTerminate": ("PodTerminateInput", {"podId"}, ["podId"]),
+    "podStop": ("PodStopInput", {"podId", "incrementVersion"}, ["podId"]),
+    "pod": ("PodFilter", {"podId"}, ["podId"]),
+}
+
+
+def gql_check_input(field, args):
+    """Input objects are validated before anything runs, as a GraphQL server does."""
+    if field not in GQL_INPUTS:
+        return
+    tname, allowed, required = GQL_INPUTS[field]
+    inp = args.get("input")
+    if not isinstance(inp, dict):
+        raise GqlError('Field "%s" argument "input" of type "%s!" is required, but it was not provided.'
+                       % (field, tname))
+    for k in inp:
+        if k not in allowed:
+            raise GqlError('Field "%s" is not defined by type "%s".' % (k, tname))
+    for k in required:
+        if inp.get(k) is None:
+            raise GqlError('Field "%s.%s" of required type was not provided.' % (tname, k))
+
+
 def gql_check(typ, sel, where):
     """Validate a selection set against GQL_TYPES before running anything."""
     fields = GQL_TYPES[typ]
@@ -1384,6 +1416,7 @@ class Handler(BaseHTTPRequestHandler):
                 if name not in ROOT[kind]:
                     raise GqlError('Cannot query field "%s" on type "%s".' % (name, kind.capitalize()))
                 t = ROOT[kind][name]
+                gql_check_input(name, args)
                 if t is S and sub is not None:
                     raise GqlError('Field "%s" must not have a selection since type has no subfields.' % name)
                 if t is not S:

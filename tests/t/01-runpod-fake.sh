@@ -171,6 +171,10 @@ ok "spot pod gets runtime ports over GraphQL" eventually 5 gql_ready "$S1"
 like "GraphQL runtime port for 22" "$(gqlpod "$S1" '.data.pod.runtime.ports[0]|[.isIpPublic,.privatePort,.type]|@json')" '^\[true,22,"tcp"\]$'
 st=$(gql 'query { pod(input:{podId:"x"}) { id nosuchfield } }')
 like "unknown field is a validation error" "$(jb '.errors[0].message')" 'Cannot query field "nosuchfield"'
+st=$(gql "$SPOT" '{"input":{"name":"s","imageName":"i","gpuTypeId":"NVIDIA RTX A6000","bidPerGpu":0.3,"interruptible":true}}')
+is "unknown input field: validation error" "$st/$(jb '.errors[0].message')" '400/Field "interruptible" is not defined by type "PodRentInterruptableInput".'
+st=$(gql "$SPOT" '{"input":{"name":"s","imageName":"i","gpuTypeId":"NVIDIA RTX A6000"}}')
+like "spot without bidPerGpu: validation error" "$st/$(jb '.errors[0].message')" '^400/.*bidPerGpu'
 gql 'query { pod(input:{podId:"x"}) { id interruptible } }' >/dev/null
 like "GraphQL Pod has no 'interruptible' (a REST field)" "$(jb '.errors[0].message')" 'Cannot query field "interruptible" on type "Pod"'
 gql 'query { myself { pods { id name } } }' >/dev/null
