@@ -58,6 +58,8 @@ static const struct key schema[] = {
 	{ "kube.forwards", L, "[]" },
 	{ "kube.token_ttl", D, "1h" },
 	{ "kube.join_timeout", D, "5m" },
+	{ "kube.api_server_endpoint", S, NULL }, /* rp-join: default host:port of the kubeconfig server */
+	{ "kube.startup_taint", S, "rp.io/starting:NoSchedule" }, /* rp-join: removed once Ready */
 	{ "kafka.bootstrap_servers", S, "localhost:9092" },
 	{ "kafka.group", L, "[\"ome-transcoder-consumer\"]" },
 	{ "kafka.topic", L, "[\"video-transcode\"]" },
@@ -76,7 +78,7 @@ static const struct key schema[] = {
 	{ "drain.force", B, "false" },
 	{ "drain.delete_emptydir_data", B, "false" },
 	{ "drain.terminate_timeout", D, "2m" },
-	{ "drain.worker_stop_command", S, "pkill -TERM -f rp-worker" },
+	{ "drain.worker_stop_command", S, "pkill -TERM -f '[r]p-worker'" },
 	{ "drain.worker_marker", S, ".rp-worker/checkpointed" },
 	{ "s3.endpoint", S, "http://localhost:9000" },
 	{ "s3.bucket", S, "checkpoint" },

@@ -1,0 +1,762 @@
+/* drain.c — cordon, kubectl's pod filters, concurrent eviction, the
+ * checkpoint hook, termination, tunnel and Node clean-up. */
+#include "drain.h"
+#include "log.h"
+#include "rp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { ST_EVICT, ST_WAIT, ST_DONE, ST_FAILED };
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+const char *rp_drain_refusal(const cJSON *node)
+{
+	static char buf[256];
+	const char *t = rp_kube_label(node, "gpu-type");
+	const char *a;
+	if (!t || strcmp(t, "runpod")) {
+		snprintf(buf, sizeof buf, "not a burst node (gpu-type=%s): never drained", t ? t : "<none>");
+		return buf;
+	}
+	a = rp_kube_annotation(node, "cluster-autoscaler.kubernetes.io/scale-down-disabled");
+	if (a && !strcmp(a, "true"))
+		return "opted out of scale-down (cluster-autoscaler.kubernetes.io/scale-down-disabled=true)";
+	a = rp_kube_annotation(node, "karpenter.sh/do-not-disrupt");
+	if (a && !strcmp(a, "true"))
+		return "opted out of scale-down (karpenter.sh/do-not-disrupt=true)";
+	return NULL;
+}
+
+const char *rp_drain_pod_id(const cJSON *node)
+{
+	const char *id = rp_kube_annotation(node, RP_DRAIN_POD_ID);
+	return id && *id ? id : NULL;
+}
+
+/* ---- cordon ---- */
+
+int rp_drain_cordon(struct rp_kube *k, const char *node, int undo, char **err)
+{
+	char *path = rp_xasprintf("/api/v1/nodes/%s", node);
+	int rc = RP_EXIT_FAIL;
+	*err = NULL;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		long st;
+		cJSON *n = NULL, *out = NULL;
+		free(*err);
+		*err = NULL;
+		if (rp_kube_call(k, "GET", path, NULL, NULL, &st, &n, err) < 0) {
+			rc = RP_EXIT_TEMP;
+			break;
+		}
+		if (st != 200) {
+			*err = rp_xasprintf("node %s: %s", node, rp_kube_errmsg(st, n));
+			cJSON_Delete(n);
+			rc = st == 404 ? RP_EXIT_USAGE : st >= 500 ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+			break;
+		}
+		const char *rv = str(get(n, "metadata"), "resourceVersion");
+		cJSON *taints = cJSON_CreateArray(), *t;
+		int have = 0;
+		cJSON_ArrayForEach(t, get(get(n, "spec"), "taints"))
+		{
+			const char *key = str(t, "key"), *eff = str(t, "effect");
+			if (key && !strcmp(key, RP_DRAIN_TAINT) && eff && !strcmp(eff, "NoSchedule")) {
+				have = 1;
+				if (undo)
+					continue;
+			}
+			cJSON_AddItemToArray(taints, cJSON_Duplicate(t, 1));
+		}
+		if (!undo && !have) {
+			cJSON *nt = cJSON_CreateObject();
+			cJSON_AddStringToObject(nt, "key", RP_DRAIN_TAINT);
+			cJSON_AddStringToObject(nt, "effect", "NoSchedule");
+			cJSON_AddItemToArray(taints, nt);
+		}
+		cJSON *patch = cJSON_CreateObject();
+		cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+		if (rv)
+			cJSON_AddStringToObject(md, "resourceVersion", rv);
+		cJSON *spec = cJSON_AddObjectToObject(patch, "spec");
+		if (undo)
+			cJSON_AddNullToObject(spec, "unschedulable");
+		else
+			cJSON_AddTrueToObject(spec, "unschedulable");
+		if (cJSON_GetArraySize(taints)) {
+			cJSON_AddItemToObject(spec, "taints", taints);
+		} else {
+			cJSON_Delete(taints);
+			cJSON_AddNullToObject(spec, "taints");
+		}
+		cJSON_Delete(n);
+		int r = rp_kube_call(k, "PATCH", path, "application/merge-patch+json", patch, &st, &out, err);
+		cJSON_Delete(patch);
+		if (r < 0) {
+			rc = RP_EXIT_TEMP;
+			break;
+		}
+		if (st == 200) {
+			cJSON_Delete(out);
+			rc = 0;
+			break;
+		}
+		*err = rp_xasprintf("%s node %s: %s", undo ? "uncordon" : "cordon", node, rp_kube_errmsg(st, out));
+		cJSON_Delete(out);
+		rc = st >= 500 ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+		if (st != 409)
+			break;
+		rp_debug("node changed under us, again", "node", node);
+	}
+	free(path);
+	return rc;
+}
+
+/* ---- which pods (kubectl's filters) ---- */
+
+static const cJSON *controller_of(const cJSON *pod)
+{
+	const cJSON *o;
+	cJSON_ArrayForEach(o, get(get(pod, "metadata"), "ownerReferences"))
+	{
+		if (cJSON_IsTrue(get(o, "controller")))
+			return o;
+	}
+	return NULL;
+}
+
+static int has_emptydir(const cJSON *pod)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, get(get(pod, "spec"), "volumes"))
+	{
+		const cJSON *e = get(v, "emptyDir");
+		if (e && !cJSON_IsNull(e))
+			return 1;
+	}
+	return 0;
+}
+
+static void note(cJSON *list, const char *ns, const char *name, const char *why)
+{
+	char *s = rp_xasprintf("%s/%s: %s", ns, name, why);
+	cJSON_AddItemToArray(list, cJSON_CreateString(s));
+	free(s);
+}
+
+/* kubectl's daemonSetFilter: 1 keep going, 0 skip, -1 error (noted),
+ * -2 API trouble (*err). */
+static int ds_filter(struct rp_kube *k, const cJSON *pod, const char *ns, const char *name,
+		     const struct rp_drain_opts *o, struct rp_drain_plan *p, char **err)
+{
+	const cJSON *c = controller_of(pod);
+	const char *kind = c ? str(c, "kind") : NULL;
+	if (!kind || strcmp(kind, "DaemonSet") || rp_kube_pod_is_finished(pod))
+		return 1;
+	const char *ds = str(c, "name");
+	char *path = rp_xasprintf("/apis/apps/v1/namespaces/%s/daemonsets/%s", ns, ds ? ds : "");
+	long st;
+	cJSON *out = NULL;
+	int r = rp_kube_call(k, "GET", path, NULL, NULL, &st, &out, err);
+	free(path);
+	if (r < 0)
+		return -2;
+	int res;
+	if (st == 200) {
+		note(p->warnings, ns, name, "ignoring DaemonSet-managed Pod");
+		res = 0;
+	} else if (st == 404 && o->force) {
+		note(p->warnings, ns, name, "deleting Pod of a DaemonSet that is gone");
+		res = 1;
+	} else {
+		note(p->errors, ns, name, rp_kube_errmsg(st, out));
+		res = -1;
+	}
+	cJSON_Delete(out);
+	return res;
+}
+
+static int add_pod(struct rp_drain_plan *p, const cJSON *pod)
+{
+	const cJSON *md = get(pod, "metadata");
+	p->pods = rp_xrealloc(p->pods, (p->n + 1) * sizeof *p->pods);
+	struct rp_drain_pod *d = &p->pods[p->n++];
+	memset(d, 0, sizeof *d);
+	d->ns = rp_xstrdup(str(md, "namespace") ? str(md, "namespace") : "default");
+	d->name = rp_xstrdup(str(md, "name"));
+	d->uid = str(md, "uid") ? rp_xstrdup(str(md, "uid")) : NULL;
+	const char *job = rp_kube_label(pod, RP_DRAIN_JOB);
+	d->job = job ? rp_xstrdup(job) : NULL;
+	d->state = ST_EVICT;
+	return 0;
+}
+
+static int classify(struct rp_kube *k, const cJSON *pod, const struct rp_drain_opts *o,
+		    struct rp_drain_plan *p, char **err)
+{
+	const cJSON *md = get(pod, "metadata");
+	const char *ns = str(md, "namespace") ? str(md, "namespace") : "default";
+	const char *name = str(md, "name");
+	if (!name)
+		return 0;
+	int finished = rp_kube_pod_is_finished(pod);
+	int r = ds_filter(k, pod, ns, name, o, p, err);
+	if (r == -2)
+		return -1;
+	if (r <= 0) {
+		if (r == 0)
+			p->skipped++;
+		return 0;
+	}
+	if (rp_kube_pod_is_mirror(pod)) {
+		p->skipped++;
+		return 0;
+	}
+	if (!finished && has_emptydir(pod)) {
+		if (!o->delete_emptydir) {
+			note(p->errors, ns, name, "Pods with local storage (use --delete-emptydir-data to override)");
+			return 0;
+		}
+		note(p->warnings, ns, name, "deleting Pod with local storage");
+	}
+	if (!finished && !controller_of(pod)) {
+		if (!o->force) {
+			note(p->errors, ns, name, "Pods that declare no controller (use --force to override)");
+			return 0;
+		}
+		note(p->warnings, ns, name, "deleting Pod that declares no controller");
+	}
+	return add_pod(p, pod);
+}
+
+int rp_drain_plan(struct rp_kube *k, const char *node, const struct rp_drain_opts *o,
+		  struct rp_drain_plan *p, char **err)
+{
+	memset(p, 0, sizeof *p);
+	p->warnings = cJSON_CreateArray();
+	p->errors = cJSON_CreateArray();
+	*err = NULL;
+	char *cont = NULL;
+	char *sel = rp_xasprintf("spec.nodeName=%s", node);
+	char *esel = rp_http_escape(sel);
+	char *lsel = o->pod_selector ? rp_http_escape(o->pod_selector) : NULL;
+	int rc = 0;
+	free(sel);
+	do {
+		char *ec = cont ? rp_http_escape(cont) : NULL;
+		char *path = rp_xasprintf("/api/v1/pods?fieldSelector=%s&limit=500%s%s%s%s", esel,
+					  lsel ? "&labelSelector=" : "", lsel ? lsel : "", ec ? "&continue=" : "",
+					  ec ? ec : "");
+		cJSON *list;
+		const cJSON *items, *pod;
+		free(ec);
+		rc = rp_kube_list(k, path, &list, &items, err);
+		free(path);
+		if (rc)
+			break;
+		cJSON_ArrayForEach(pod, items)
+		{
+			if (classify(k, pod, o, p, err) < 0) {
+				rc = RP_EXIT_TEMP;
+				break;
+			}
+		}
+		free(cont);
+		cont = NULL;
+		const char *c = str(get(list, "metadata"), "continue");
+		if (c && *c)
+			cont = rp_xstrdup(c);
+		cJSON_Delete(list);
+	} while (!rc && cont);
+	free(cont);
+	free(esel);
+	free(lsel);
+	return rc;
+}
+
+void rp_drain_plan_free(struct rp_drain_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->pods[i].ns);
+		free(p->pods[i].name);
+		free(p->pods[i].uid);
+		free(p->pods[i].job);
+	}
+	free(p->pods);
+	cJSON_Delete(p->warnings);
+	cJSON_Delete(p->errors);
+	memset(p, 0, sizeof *p);
+}
+
+char *rp_drain_jobs(const struct rp_drain_plan *p)
+{
+	struct rp_buf b = { 0 };
+	rp_buf_adds(&b, "");
+	for (size_t i = 0; i < p->n; i++) {
+		const char *j = p->pods[i].job;
+		size_t k;
+		if (!j || !rp_safe_name(j))
+			continue;
+		for (k = 0; k < i; k++)
+			if (p->pods[k].job && !strcmp(p->pods[k].job, j))
+				break;
+		if (k < i)
+			continue;
+		rp_buf_addf(&b, "%s%s", b.len ? " " : "", j);
+	}
+	return b.data;
+}
+
+/* ---- eviction ---- */
+
+static int has_cause(const cJSON *status, const char *type)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, get(get(status, "details"), "causes"))
+	{
+		const char *t = str(c, "type");
+		if (t && !strcmp(t, type))
+			return 1;
+	}
+	return 0;
+}
+
+int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_drain_opts *o,
+		   double deadline, size_t *evicted, char **err)
+{
+	double retry = o->retry_delay > 0 ? o->retry_delay : 5;
+	double poll = o->poll > 0 ? o->poll : 1;
+	int par = o->parallel > 0 ? o->parallel : 32;
+	const char *hdrs[] = { "Accept: application/json", NULL };
+	struct rp_http_req *reqs = rp_xcalloc(p->n ? p->n : 1, sizeof *reqs);
+	struct rp_http_resp *resps = rp_xcalloc(p->n ? p->n : 1, sizeof *resps);
+	size_t *idx = rp_xcalloc(p->n ? p->n : 1, sizeof *idx);
+	char **urls = rp_xcalloc(p->n ? p->n : 1, sizeof *urls);
+	char **bodies = rp_xcalloc(p->n ? p->n : 1, sizeof *bodies);
+	size_t failed = 0;
+	int rc = 0;
+	*err = NULL;
+	*evicted = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		p->pods[i].state = ST_EVICT;
+		p->pods[i].next = 0;
+	}
+	for (;;) {
+		double now = rp_mono(), soonest = 0;
+		size_t m = 0, open = 0;
+		for (size_t i = 0; i < p->n; i++) {
+			struct rp_drain_pod *d = &p->pods[i];
+			if (d->state == ST_DONE || d->state == ST_FAILED)
+				continue;
+			open++;
+			if (d->next <= now)
+				idx[m++] = i;
+			else if (!soonest || d->next < soonest)
+				soonest = d->next;
+		}
+		if (!open)
+			break;
+		if (deadline > 0 && now >= deadline) {
+			struct rp_buf b = { 0 };
+			size_t shown = 0;
+			for (size_t i = 0; i < p->n; i++) {
+				struct rp_drain_pod *d = &p->pods[i];
+				if (d->state == ST_DONE || d->state == ST_FAILED)
+					continue;
+				if (shown++ < 5)
+					rp_buf_addf(&b, "%s%s/%s", shown > 1 ? ", " : "", d->ns, d->name);
+			}
+			*err = rp_xasprintf("global timeout reached: %zu pod%s not gone (%s%s)", open,
+					    open == 1 ? "" : "s", b.data ? b.data : "", shown > 5 ? ", …" : "");
+			rp_buf_free(&b);
+			rc = RP_EXIT_PARTIAL;
+			break;
+		}
+		if (!m) {
+			double until = soonest;
+			if (deadline > 0 && deadline < until)
+				until = deadline;
+			if (until > now)
+				rp_sleep(until - now);
+			continue;
+		}
+		double left = deadline > 0 ? deadline - now : 30;
+		for (size_t j = 0; j < m; j++) {
+			struct rp_drain_pod *d = &p->pods[idx[j]];
+			struct rp_http_req *r = &reqs[j];
+			memset(r, 0, sizeof *r);
+			r->headers = hdrs;
+			r->timeout = left < 30 ? (left < 1 ? 1 : left) : 30;
+			char *path;
+			if (d->state == ST_WAIT) {
+				path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s", d->ns, d->name);
+				r->method = "GET";
+				r->retries = 0;
+			} else if (o->disable_eviction) {
+				path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s", d->ns, d->name);
+				r->method = "DELETE";
+				if (o->grace_period >= 0)
+					bodies[j] = rp_xasprintf("{\"gracePeriodSeconds\":%ld}", o->grace_period);
+			} else {
+				path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s/eviction", d->ns, d->name);
+				r->method = "POST";
+				cJSON *ev = cJSON_CreateObject();
+				cJSON_AddStringToObject(ev, "apiVersion", "policy/v1");
+				cJSON_AddStringToObject(ev, "kind", "Eviction");
+				cJSON *md = cJSON_AddObjectToObject(ev, "metadata");
+				cJSON_AddStringToObject(md, "name", d->name);
+				cJSON_AddStringToObject(md, "namespace", d->ns);
+				cJSON *dop = cJSON_AddObjectToObject(ev, "deleteOptions");
+				if (o->grace_period >= 0)
+					cJSON_AddNumberToObject(dop, "gracePeriodSeconds", (double)o->grace_period);
+				bodies[j] = cJSON_PrintUnformatted(ev);
+				cJSON_Delete(ev);
+			}
+			if (bodies[j]) {
+				r->body = bodies[j];
+				r->body_len = strlen(bodies[j]);
+				r->content_type = "application/json";
+			}
+			rp_kube_prep(k, r, path, &urls[j]);
+			free(path);
+		}
+		rp_http_multi(reqs, resps, m, par);
+		now = rp_mono();
+		for (size_t j = 0; j < m; j++) {
+			struct rp_drain_pod *d = &p->pods[idx[j]];
+			struct rp_http_resp *s = &resps[j];
+			cJSON *body = s->body && s->len ? cJSON_Parse(s->body) : NULL;
+			char *who = rp_xasprintf("%s/%s", d->ns, d->name);
+			if (d->state == ST_WAIT) {
+				const char *uid = str(get(body, "metadata"), "uid");
+				if (s->status == 404 || (s->status == 200 && uid && d->uid && strcmp(uid, d->uid))) {
+					d->state = ST_DONE;
+					(*evicted)++;
+					rp_info("pod gone", "pod", who);
+				} else {
+					if (s->status != 200)
+						rp_debug("pod wait", "pod", who, "error", rp_http_errstr(s));
+					d->next = now + poll;
+				}
+			} else if (s->status >= 200 && s->status < 300) {
+				rp_info("evicted", "pod", who);
+				d->state = ST_WAIT;
+				d->next = now; /* like kubectl: look at once */
+			} else if (s->status == 404) {
+				d->state = ST_DONE;
+				(*evicted)++;
+				rp_info("pod gone", "pod", who);
+			} else if (s->status == 429 ||
+				   (s->status == 403 && has_cause(body, "NamespaceTerminating"))) {
+				char rs[16];
+				snprintf(rs, sizeof rs, "%g", retry);
+				rp_info("eviction refused, will retry", "pod", who, "retry_s", rs, "why",
+					rp_kube_errmsg(s->status, body));
+				d->next = now + retry;
+			} else if (s->status == 0) {
+				rp_logw("eviction got no answer, will retry", "pod", who, "error", s->err);
+				d->next = now + poll;
+			} else {
+				char *e = rp_xasprintf("error when evicting pods/%s -n %s: %s", d->name, d->ns,
+						       rp_kube_errmsg(s->status, body));
+				rp_loge("eviction failed", "pod", who, "error", e);
+				if (!*err)
+					*err = e;
+				else
+					free(e);
+				d->state = ST_FAILED;
+				failed++;
+			}
+			free(who);
+			cJSON_Delete(body);
+			rp_http_resp_free(s);
+			free(urls[j]);
+			free(bodies[j]);
+			urls[j] = bodies[j] = NULL;
+		}
+	}
+	if (!rc && failed)
+		rc = RP_EXIT_FAIL;
+	free(reqs);
+	free(resps);
+	free(idx);
+	free(urls);
+	free(bodies);
+	return rc;
+}
+
+int rp_drain_delete_node(struct rp_kube *k, const char *node, char **err)
+{
+	char *path = rp_xasprintf("/api/v1/nodes/%s", node);
+	long st;
+	cJSON *out = NULL;
+	int r = rp_kube_call(k, "DELETE", path, NULL, NULL, &st, &out, err);
+	free(path);
+	if (r < 0)
+		return RP_EXIT_TEMP;
+	if (st == 200 || st == 202 || st == 404) {
+		cJSON_Delete(out);
+		return 0;
+	}
+	*err = rp_xasprintf("delete node %s: %s", node, rp_kube_errmsg(st, out));
+	cJSON_Delete(out);
+	return st >= 500 ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+}
+
+/* ---- processes ---- */
+
+/* Wait for pid until the timeout (<= 0: forever); kill its group after. */
+static int wait_child(pid_t pid, double timeout, int *status)
+{
+	double end = rp_mono() + timeout;
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (timeout > 0 && rp_mono() >= end) {
+			kill(-pid, SIGTERM);
+			rp_sleep(0.5);
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return 1;
+		}
+		rp_sleep(0.02);
+	}
+}
+
+static void child_stdio(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		if (fd > 2)
+			close(fd);
+	}
+	dup2(2, 1); /* stdout is data: a child talks on stderr */
+}
+
+static char *exit_text(const char *what, int status)
+{
+	if (WIFEXITED(status))
+		return rp_xasprintf("%s exited %d", what, WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return rp_xasprintf("%s killed by signal %d", what, WTERMSIG(status));
+	return rp_xasprintf("%s ended oddly", what);
+}
+
+int rp_drain_hook(const char *cmd, const char *node, const char *pod_id, const char *jobs,
+		  double timeout, char **err)
+{
+	*err = NULL;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		*err = rp_xasprintf("checkpoint hook: fork: %s", strerror(errno));
+		return RP_EXIT_FAIL;
+	}
+	if (!pid) {
+		setpgid(0, 0);
+		child_stdio();
+		setenv("RP_NODE", node ? node : "", 1);
+		setenv("RP_POD_ID", pod_id ? pod_id : "", 1);
+		setenv("RP_JOBS", jobs ? jobs : "", 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	int status = 0;
+	int r = wait_child(pid, timeout, &status);
+	if (r == 1) {
+		*err = rp_xasprintf("checkpoint hook timed out after %.0fs", timeout);
+		return RP_EXIT_FAIL;
+	}
+	if (r < 0) {
+		*err = rp_xasprintf("checkpoint hook: wait: %s", strerror(errno));
+		return RP_EXIT_FAIL;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	*err = exit_text("checkpoint hook", status);
+	return RP_EXIT_FAIL;
+}
+
+static int run_argv(char *const argv[], double timeout, int quiet)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		setpgid(0, 0);
+		child_stdio();
+		if (quiet) {
+			int fd = open("/dev/null", O_WRONLY);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	int status = 0;
+	if (wait_child(pid, timeout, &status))
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return 0;
+	char *dup = rp_xstrdup(path), *save = NULL;
+	int found = 0;
+	for (char *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *f = rp_xasprintf("%s/%s", *d ? d : ".", prog);
+		found = access(f, X_OK) == 0;
+		free(f);
+	}
+	free(dup);
+	return found;
+}
+
+/* A live (not zombie) process whose command line mentions rp-join. */
+static int is_tunnel(pid_t pid)
+{
+	char path[64];
+	size_t n;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	char *st = rp_read_file(path, 4096, &n);
+	if (!st)
+		return 0;
+	char *rp = strrchr(st, ')');
+	int zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+	free(st);
+	if (zombie)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	char *cl = rp_read_file(path, 65536, &n);
+	if (!cl)
+		return 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!cl[i])
+			cl[i] = ' ';
+	int ok = strstr(cl, "rp-join") != NULL;
+	free(cl);
+	return ok;
+}
+
+int rp_drain_tunnel_stop(const char *id, char **err)
+{
+	*err = NULL;
+	if (!id || !rp_safe_name(id))
+		return 1;
+	if (in_path("systemctl")) {
+		char *unit = rp_xasprintf("rp-tunnel@%s.service", id);
+		char *active[] = { "systemctl", "is-active", "--quiet", unit, NULL };
+		char *stop[] = { "systemctl", "stop", unit, NULL };
+		int r = 1;
+		if (run_argv(active, 10, 1) == 0) {
+			r = run_argv(stop, 60, 0) == 0 ? 0 : -1;
+			if (r < 0)
+				*err = rp_xasprintf("systemctl stop %s failed", unit);
+		}
+		free(unit);
+		if (r <= 0)
+			return r;
+	}
+	char *pf = rp_xasprintf("%s/tunnel/%s.pid", rp_state_dir(), id);
+	char *txt = rp_read_file(pf, 64, NULL);
+	int r = 1;
+	if (txt) {
+		char *end;
+		long pid = strtol(txt, &end, 10);
+		if (pid > 1 && end != txt && is_tunnel((pid_t)pid)) {
+			kill((pid_t)pid, SIGTERM);
+			double until = rp_mono() + 5;
+			while (is_tunnel((pid_t)pid) && rp_mono() < until)
+				rp_sleep(0.05);
+			if (is_tunnel((pid_t)pid)) {
+				kill((pid_t)pid, SIGKILL);
+				rp_sleep(0.1);
+			}
+			if (is_tunnel((pid_t)pid)) {
+				*err = rp_xasprintf("tunnel pid %ld (%s) would not stop", pid, pf);
+				r = -1;
+			} else {
+				r = 0;
+			}
+		}
+		free(txt);
+		if (r >= 0)
+			unlink(pf);
+	}
+	free(pf);
+	return r;
+}
+
+/* ---- RunPod ---- */
+
+int rp_drain_terminate(struct rp_runpod *rp, const char *id, double budget, char **err)
+{
+	double end = rp_mono() + budget, delay = 1;
+	int rc;
+	*err = NULL;
+	for (;;) {
+		char *e = NULL;
+		rc = rp_runpod_terminate(rp, id, &e);
+		if (!rc) {
+			cJSON *pod = NULL;
+			int gone = 0;
+			rc = rp_runpod_get(rp, id, &pod, &gone, &e);
+			if (!rc) {
+				const char *s = gone ? "TERMINATED" : str(pod, "status");
+				if (!gone && !s)
+					s = str(pod, "desiredStatus");
+				if (s && !strcmp(s, "TERMINATED")) {
+					cJSON_Delete(pod);
+					free(*err);
+					*err = NULL;
+					return 0;
+				}
+				e = rp_xasprintf("pod %s still %s after terminate", id, s ? s : "present");
+				rc = RP_EXIT_TEMP;
+			}
+			cJSON_Delete(pod);
+		}
+		free(*err);
+		*err = e ? e : rp_xstrdup("terminate failed");
+		if (rc == RP_EXIT_USAGE || rp_mono() + delay > end)
+			break;
+		rp_logw("pod still billing, terminate again", "pod", id, "error", *err);
+		rp_sleep(delay);
+		delay = delay * 2 > 8 ? 8 : delay * 2;
+	}
+	char *e = rp_xasprintf("pod %s not confirmed terminated: %s", id, *err);
+	free(*err);
+	*err = e;
+	return rc ? rc : RP_EXIT_FAIL;
+}

@@ -1,0 +1,93 @@
+/* drain.h — take a burst node out of service the way `kubectl drain`
+ * does, then stop paying for it.
+ *
+ * Promises:
+ *  - rp_drain_cordon(): the node gets the taint rp.io/draining:NoSchedule
+ *    and spec.unschedulable=true in one PATCH carrying the node's
+ *    resourceVersion (a 409 is read again and retried); undo takes both
+ *    back.  Taints have no merge key, so the whole list is sent.
+ *  - rp_drain_plan(): lists the node's pods (fieldSelector spec.nodeName,
+ *    limit 500, following `continue`) and runs kubectl's filters in
+ *    kubectl's order, stopping at the first that keeps a pod: DaemonSet
+ *    (finished: goes; controller gone: goes with force, else an error;
+ *    else skipped), mirror (skipped), emptyDir (needs delete_emptydir
+ *    unless finished), no controller (needs force unless finished).  Any
+ *    error blocks the whole node: the caller evicts nothing.
+ *  - rp_drain_evict(): every planned pod is evicted at once through the
+ *    Eviction API (policy/v1; plain DELETE with disable_eviction).  A 429
+ *    (a PodDisruptionBudget says wait) and a 403 NamespaceTerminating are
+ *    retried every retry_delay (kubectl: 5 s); 404 means gone.  Then each
+ *    pod is polled every poll seconds, the first time at once, until GET
+ *    answers 404 or a pod with another UID.  One deadline covers it all.
+ *  - rp_drain_hook(): runs a shell command with RP_NODE, RP_POD_ID and
+ *    RP_JOBS in its environment, its stdout sent to stderr, killed (its
+ *    whole process group) at the timeout.
+ *  - rp_drain_terminate(): terminates a RunPod pod and confirms with a GET
+ *    that it is gone or TERMINATED, retrying until the budget is spent.
+ *    Only 0 from here allows deleting the Node.
+ *  - rp_drain_tunnel_stop(): `systemctl stop rp-tunnel@ID.service` when
+ *    systemctl exists and says the unit is active; otherwise SIGTERM (then
+ *    SIGKILL after 5 s) to the pid in $RP_STATE_DIR/tunnel/ID.pid, only
+ *    if that process's command line names rp-join; the pid file goes.
+ *  - Return codes are RP_EXIT_*; *err is one line, caller frees.
+ */
+#ifndef RP_DRAIN_H
+#define RP_DRAIN_H
+#include <cjson/cJSON.h>
+#include "kube.h"
+#include "runpod.h"
+
+#define RP_DRAIN_TAINT "rp.io/draining"
+#define RP_DRAIN_POD_ID "rp.io/pod-id"
+#define RP_DRAIN_JOB "rp.io/job"
+
+struct rp_drain_opts {
+	int force;             /* pods without a controller may go */
+	int delete_emptydir;   /* pods with emptyDir volumes may go */
+	int disable_eviction;  /* DELETE instead of evict (bypasses PDBs) */
+	long grace_period;     /* -1: the pod's own */
+	double retry_delay;    /* after a 429; 5 s when 0 */
+	double poll;           /* wait-for-delete interval; 1 s when 0 */
+	int parallel;          /* requests at once; 32 when 0 */
+	const char *pod_selector; /* labelSelector, or NULL */
+};
+
+struct rp_drain_pod {
+	char *ns, *name, *uid, *job; /* job: label rp.io/job or NULL */
+	int state;
+	double next;
+};
+
+struct rp_drain_plan {
+	struct rp_drain_pod *pods; /* to evict */
+	size_t n;
+	size_t skipped;            /* DaemonSet and mirror pods left alone */
+	cJSON *warnings;           /* strings "ns/name: why" */
+	cJSON *errors;             /* non-empty: the node is blocked */
+};
+
+/* Is the node ours to drain?  NULL if yes, else the reason (static). */
+const char *rp_drain_refusal(const cJSON *node);
+/* The RunPod pod id of a node: annotation rp.io/pod-id, or NULL. */
+const char *rp_drain_pod_id(const cJSON *node);
+
+int rp_drain_cordon(struct rp_kube *k, const char *node, int undo, char **err);
+int rp_drain_plan(struct rp_kube *k, const char *node, const struct rp_drain_opts *o,
+		  struct rp_drain_plan *p, char **err);
+void rp_drain_plan_free(struct rp_drain_plan *p);
+/* deadline: rp_mono() time, 0 for none.  0: all gone; RP_EXIT_PARTIAL:
+ * the deadline passed; RP_EXIT_FAIL: a pod could not be evicted.
+ * *evicted counts the pods gone. */
+int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_drain_opts *o,
+		   double deadline, size_t *evicted, char **err);
+/* Distinct job labels of the planned pods, space-separated ("" if none). */
+char *rp_drain_jobs(const struct rp_drain_plan *p);
+
+int rp_drain_delete_node(struct rp_kube *k, const char *node, char **err);
+int rp_drain_hook(const char *cmd, const char *node, const char *pod_id, const char *jobs,
+		  double timeout, char **err);
+int rp_drain_terminate(struct rp_runpod *rp, const char *id, double budget, char **err);
+/* 0 stopped, 1 nothing was running, -1 (+ *err) could not stop it. */
+int rp_drain_tunnel_stop(const char *id, char **err);
+
+#endif
