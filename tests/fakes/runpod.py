@@ -75,9 +75,11 @@ GraphQL POST /graphql  {"query": "...", "variables": {...}, "operationName"?}.
   A small real parser: operations, aliases, arguments (literals, variables,
   objects, lists), nested selection sets; no fragments or directives.  Only
   fields that exist are answered; an unknown field is a validation error
-  (HTTP 400, Apollo style).  Field lists follow the public GraphQL types
-  (Pod has podType INTERRUPTABLE|RESERVED but no `interruptible`; Machine has
-  dataCenterId, gpuTypeId, location, podHostId, secureCloud ...).  Resolver errors answer HTTP 200 with
+  (HTTP 400, Apollo style), and so is an input field the input type lacks
+  or a missing required one (bidPerGpu).  Field lists follow the public
+  GraphQL types (Pod has podType INTERRUPTABLE|RESERVED but no
+  `interruptible`; Machine has dataCenterId, gpuTypeId, location, podHostId,
+  secureCloud ...).  Resolver errors answer HTTP 200 with
   {"errors":[{"message","path","extensions":{"code"}}],"data":null}.
   Mutations: podRentInterruptable(input) (spot, bidPerGpu required and >=
   lowestPrice.minimumBidPrice), podFindAndDeployOnDemand(input), podStop(input:{podId}),
@@ -117,7 +119,7 @@ Admin (no auth, JSON) under /_admin:
   GET  /_admin/ping       {"ok":true}
 
 What it does not implement: PATCH /v2/pods/{id}, templates, network volumes,
-storage billing, account ssh-keys, CPU flavour availability, v1 REST, GraphQL
+storage billing, account ssh-keys, CPU flavour availability, v1 REST (410 only), GraphQL
 fragments/directives, podResume/podBidResume.
 """
 
@@ -1464,7 +1466,6 @@ class Handler(BaseHTTPRequestHandler):
         inp = args.get("input")
         if name in ("podRentInterruptable", "podFindAndDeployOnDemand"):
             spec = gql_create_spec(inp, name == "podRentInterruptable")
-            spec["terminate_after"] = spec["terminate_after"]
             cat = st.catalog()
             if spec["gpu_id"] not in cat:
                 raise GqlError('There is no GPU type with id "%s".' % spec["gpu_id"], "BAD_USER_INPUT", 200)
