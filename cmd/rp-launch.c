@@ -1,18 +1,960 @@
-/* rp-launch — see rp-launch(1). */
+/* rp-launch — turn an `up` decision into RunPod pods that are really
+ * ready; --reap terminates our orphans.  See rp-launch(1). */
 #include "cli.h"
+#include "http.h"
+#include "kube.h"
+#include "launch.h"
+#include "ledger.h"
+#include "log.h"
+#include "net.h"
+#include "record.h"
 #include "rp.h"
+#include "runpod.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static const char usage[] =
-	"usage: rp-launch [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n";
+	"usage: rp-launch [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n"
+	"                 [--count N] [--dry-run] [--gpu-type ID]... [--data-center DC]...\n"
+	"                 [--spot | --no-spot] [--max-bid USD] [--max-nodes N] [--ready-timeout DUR]\n"
+	"                 [--order preference|price] [--cluster NAME] [--image IMAGE] [< decisions]\n"
+	"       rp-launch --reap [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--dry-run]\n";
+
+enum {
+	O_COUNT = RP_OPT_TOOL, O_DRY, O_REAP, O_GPU, O_DC, O_SPOT, O_NOSPOT, O_BID, O_MAXN, O_READY,
+	O_ORDER, O_CLUSTER, O_IMAGE
+};
+
+/* Why a slot ended without a ready pod; decides the exit code. */
+enum { F_NONE, F_CAPACITY, F_TEMP, F_REFUSED, F_PAYMENT, F_INVALID };
+
+enum { S_CREATE, S_UNKNOWN, S_WAIT, S_READY, S_FAIL };
+
+struct slot {
+	int state;
+	size_t cand;          /* candidate in use, or the next to try */
+	char name[160];
+	int unknown_tries;
+	int creates;          /* pods created for this slot so far */
+	double not_before;    /* monotonic */
+	double deadline;      /* monotonic: readiness deadline */
+	char *id;
+	cJSON *pod;           /* last seen (owned) */
+	double cost;
+	int fail;
+	int probe;            /* index into this round's probes, or -1 */
+	int kill;             /* to terminate this round */
+	const char *kill_why;
+};
+
+struct run {
+	struct rp_config *cfg;
+	struct rp_runpod *rp;
+	struct rp_cand *cands;
+	size_t ncand;
+	struct slot *slots;
+	size_t n;
+	char *prefix;
+	int gpu_count;
+	int stop;             /* 402/422: create nothing more */
+	int payment, invalid;
+	char *invalid_err, *payment_err;
+	int ledger_broken;
+};
+
+static double num(double v, double def)
+{
+	return v > 0 ? v : def;
+}
+
+static void new_name(struct run *r, struct slot *s)
+{
+	char id[16];
+	rp_rand_id(id, 8);
+	snprintf(s->name, sizeof s->name, "%s%s", r->prefix, id);
+}
+
+static int ledger(cJSON *rec)
+{
+	char *err;
+	int rc = rp_ledger_append(rec, &err);
+	if (rc < 0) {
+		rp_loge("ledger append failed", "error", err);
+		free(err);
+	}
+	cJSON_Delete(rec);
+	return rc;
+}
+
+static const char *pod_dc(const cJSON *pod, const struct rp_cand *c)
+{
+	const char *dc = rp_rec_str(pod, "dataCenterId");
+	return dc ? dc : c->dc ? c->dc : "";
+}
+
+static int ledger_launched(struct run *r, struct slot *s)
+{
+	const struct rp_cand *c = &r->cands[s->cand];
+	cJSON *e = rp_ledger_event("launched");
+	cJSON_AddStringToObject(e, "id", s->id);
+	cJSON_AddStringToObject(e, "name", s->name);
+	cJSON_AddStringToObject(e, "cluster", rp_cfg_str(r->cfg, "cluster"));
+	cJSON_AddStringToObject(e, "gpu", c->gpu);
+	cJSON_AddNumberToObject(e, "gpu_count", r->gpu_count);
+	cJSON_AddBoolToObject(e, "spot", c->spot);
+	cJSON_AddNumberToObject(e, "cost_per_hr", s->cost);
+	cJSON_AddStringToObject(e, "dc", pod_dc(s->pod, c));
+	if (c->spot)
+		cJSON_AddNumberToObject(e, "bid_per_gpu", c->bid);
+	return ledger(e);
+}
+
+static void ledger_gone(const char *event, const char *id, const char *name, const char *why)
+{
+	cJSON *e = rp_ledger_event(event);
+	cJSON_AddStringToObject(e, "id", id);
+	if (name)
+		cJSON_AddStringToObject(e, "name", name);
+	if (why)
+		cJSON_AddStringToObject(e, "reason", why);
+	ledger(e);
+}
+
+static void slot_fail(struct slot *s, int why)
+{
+	s->state = S_FAIL;
+	if (!s->fail || why == F_PAYMENT || why == F_INVALID)
+		s->fail = why;
+}
+
+/* Next usable candidate from s->cand on; spot ones get their live bid.
+ * 0 ok; -1: none left (slot failed). */
+static int pick(struct run *r, struct slot *s)
+{
+	double max_bid = rp_cfg_num(r->cfg, "runpod.max_bid_per_gpu");
+	const char *cloud = rp_cfg_str(r->cfg, "runpod.cloud");
+	for (; s->cand < r->ncand; s->cand++) {
+		struct rp_cand *c = &r->cands[s->cand];
+		if (c->dead)
+			continue;
+		if (!c->spot || c->bid_known)
+			return 0;
+		double floor;
+		char *stock, *err;
+		int rc = rp_runpod_spot_price(r->rp, c->gpu, r->gpu_count, c->dc,
+					      !(cloud && !strcasecmp(cloud, "COMMUNITY")), &floor, &stock, &err);
+		if (rc) {
+			rp_logw("spot price unavailable", "gpu", c->gpu, "dc", c->dc ? c->dc : "any", "error", err);
+			rp_cand_kill(c, err);
+			free(err);
+			continue;
+		}
+		char fb[32], mb[32];
+		snprintf(fb, sizeof fb, "%.4f", floor);
+		snprintf(mb, sizeof mb, "%.4f", max_bid);
+		if (!stock) {
+			rp_cand_kill(c, "no spot stock");
+			rp_info("spot candidate skipped: no stock", "gpu", c->gpu, "dc", c->dc ? c->dc : "any");
+		} else if (floor > max_bid + 1e-9) {
+			char *why = rp_xasprintf("spot floor $%s/h per GPU is over runpod.max_bid_per_gpu $%s", fb, mb);
+			rp_cand_kill(c, why);
+			rp_info("spot candidate skipped: bid capped", "gpu", c->gpu, "dc", c->dc ? c->dc : "any",
+				"floor", fb, "max_bid", mb);
+			free(why);
+		} else {
+			c->bid = floor;
+			c->bid_known = 1;
+			c->price = floor;
+		}
+		free(stock);
+		if (c->bid_known)
+			return 0;
+	}
+	return -1;
+}
+
+static void spec_for(struct run *r, struct slot *s, struct rp_runpod_spec *sp, char *ta, size_t tan)
+{
+	const struct rp_cand *c = &r->cands[s->cand];
+	memset(sp, 0, sizeof *sp);
+	sp->name = s->name;
+	sp->image = rp_cfg_str(r->cfg, "runpod.image");
+	sp->gpu = c->gpu;
+	sp->dc = c->dc;
+	sp->cloud = rp_cfg_str(r->cfg, "runpod.cloud");
+	sp->gpu_count = r->gpu_count;
+	sp->disk_gb = (int)rp_cfg_int(r->cfg, "runpod.disk_gb");
+	sp->ports = rp_cfg_json(r->cfg, "runpod.ports");
+	sp->env = rp_cfg_json(r->cfg, "runpod.env");
+	sp->spot = c->spot;
+	sp->bid_per_gpu = c->bid;
+	double after = rp_cfg_dur(r->cfg, "runpod.terminate_after");
+	if (c->spot && after > 0) {
+		rp_rfc3339(rp_now() + after, ta, tan);
+		sp->terminate_after = ta;
+	}
+}
+
+/* A created pod: remember it, ledger it (before any wait), wait. */
+static void adopt(struct run *r, struct slot *s, cJSON *pod, double cost_hint)
+{
+	free(s->id);
+	s->id = rp_xstrdup(rp_rec_str(pod, "id"));
+	cJSON_Delete(s->pod);
+	s->pod = pod;
+	double cost = rp_runpod_pod_cost(pod);
+	s->cost = cost > 0 ? cost : cost_hint;
+	s->creates++;
+	s->state = S_WAIT;
+	s->deadline = rp_mono() + num(rp_cfg_dur(r->cfg, "runpod.ready_timeout"), 1200);
+	const struct rp_cand *c = &r->cands[s->cand];
+	char cb[32];
+	snprintf(cb, sizeof cb, "%.4f", s->cost);
+	rp_info("pod created", "id", s->id, "name", s->name, "gpu", c->gpu, "dc", pod_dc(pod, c),
+		"spot", c->spot ? "true" : "false", "cost_per_hr", cb);
+	if (ledger_launched(r, s) < 0) {
+		/* Nothing that costs money may go on without its ledger line. */
+		r->ledger_broken = 1;
+		r->stop = 1;
+		s->kill = 1;
+		s->kill_why = "ledger not writable";
+	}
+}
+
+static void after_create(struct run *r, struct slot *s, int oc, cJSON *pod, char *err)
+{
+	struct rp_cand *c = &r->cands[s->cand];
+	const char *dc = c->dc ? c->dc : "any";
+	double hint = (c->spot ? c->bid : c->price) * r->gpu_count;
+	switch (oc) {
+	case RP_RUNPOD_CREATED:
+		adopt(r, s, pod, hint);
+		return;
+	case RP_RUNPOD_CAPACITY:
+	case RP_RUNPOD_FORBIDDEN:
+	case RP_RUNPOD_BID:
+	case RP_RUNPOD_REFUSED:
+		rp_info(oc == RP_RUNPOD_CAPACITY ? "no capacity, next candidate"
+			: oc == RP_RUNPOD_FORBIDDEN ? "no access to this pool, skipped"
+			: oc == RP_RUNPOD_BID ? "bid refused, next candidate" : "create refused, next candidate",
+			"gpu", c->gpu, "dc", dc, "name", s->name, "error", err);
+		rp_cand_kill(c, err);
+		if (!s->fail || s->fail == F_CAPACITY)
+			s->fail = oc == RP_RUNPOD_REFUSED ? F_REFUSED : F_CAPACITY;
+		s->state = S_CREATE;
+		return;
+	case RP_RUNPOD_PAYMENT:
+		rp_loge("payment required: creating nothing more", "gpu", c->gpu, "dc", dc, "error", err);
+		r->stop = r->payment = 1;
+		if (!r->payment_err)
+			r->payment_err = rp_xstrdup(err);
+		slot_fail(s, F_PAYMENT);
+		return;
+	case RP_RUNPOD_INVALID:
+		rp_loge("request rejected (a bug in the request, not retried)", "gpu", c->gpu, "dc", dc, "error", err);
+		r->stop = r->invalid = 1;
+		if (!r->invalid_err)
+			r->invalid_err = rp_xstrdup(err);
+		slot_fail(s, F_INVALID);
+		return;
+	case RP_RUNPOD_RATE:
+		rp_logw("rate limited after waiting Retry-After", "name", s->name, "error", err);
+		slot_fail(s, F_TEMP);
+		return;
+	default: /* UNKNOWN: 5xx / timeout: it may exist.  Look before retrying. */
+		rp_logw("create answer unknown; listing pods by name before any retry", "name", s->name,
+			"gpu", c->gpu, "dc", dc, "error", err);
+		s->state = S_UNKNOWN;
+		s->unknown_tries++;
+		return;
+	}
+}
+
+static void create_round(struct run *r)
+{
+	size_t *idx = rp_xcalloc(r->n, sizeof *idx), k = 0;
+	double now = rp_mono();
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		if (s->state != S_CREATE || s->not_before > now)
+			continue;
+		if (r->stop) {
+			slot_fail(s, r->payment ? F_PAYMENT : r->invalid ? F_INVALID : F_TEMP);
+			continue;
+		}
+		if (s->creates > (int)r->ncand + 1 || pick(r, s) < 0) {
+			if (!s->fail)
+				s->fail = F_CAPACITY;
+			slot_fail(s, s->fail);
+			continue;
+		}
+		idx[k++] = i;
+	}
+	if (!k) {
+		free(idx);
+		return;
+	}
+	struct rp_runpod_call *calls = rp_xcalloc(k, sizeof *calls);
+	struct rp_http_req *reqs = rp_xcalloc(k, sizeof *reqs);
+	struct rp_http_resp *resps = rp_xcalloc(k, sizeof *resps);
+	char (*tas)[40] = rp_xcalloc(k, sizeof *tas);
+	for (size_t j = 0; j < k; j++) {
+		struct rp_runpod_spec sp;
+		spec_for(r, &r->slots[idx[j]], &sp, tas[j], sizeof tas[j]);
+		rp_runpod_create_prep(r->rp, &sp, &calls[j]);
+		reqs[j] = calls[j].req;
+	}
+	char nb[24];
+	snprintf(nb, sizeof nb, "%zu", k);
+	rp_debug("creating", "pods", nb);
+	rp_http_multi(reqs, resps, k, (int)num((double)rp_cfg_int(r->cfg, "runpod.concurrency"), 16));
+	for (size_t j = 0; j < k; j++) {
+		cJSON *pod = NULL;
+		char *err = NULL;
+		int oc = rp_runpod_create_done(r->rp, &calls[j], &resps[j], &pod, &err);
+		after_create(r, &r->slots[idx[j]], oc, pod, err);
+		free(err);
+		rp_http_resp_free(&resps[j]);
+		rp_runpod_call_free(&calls[j]);
+	}
+	free(tas);
+	free(resps);
+	free(reqs);
+	free(calls);
+	free(idx);
+}
+
+static const cJSON *find_by(const cJSON *pods, const char *key, const char *val)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods) {
+		const char *v = rp_rec_str(p, key);
+		if (v && val && !strcmp(v, val))
+			return p;
+	}
+	return NULL;
+}
+
+static void emit_pod(struct run *r, struct slot *s, const char *host, int port)
+{
+	const struct rp_cand *c = &r->cands[s->cand];
+	cJSON *o = rp_rec_new("pod");
+	cJSON_AddStringToObject(o, "id", s->id);
+	cJSON_AddStringToObject(o, "name", s->name);
+	cJSON_AddStringToObject(o, "gpu", c->gpu);
+	cJSON_AddNumberToObject(o, "gpu_count", r->gpu_count);
+	cJSON_AddBoolToObject(o, "spot", c->spot);
+	cJSON_AddNumberToObject(o, "cost_per_hr", s->cost);
+	cJSON_AddStringToObject(o, "ssh_host", host);
+	cJSON_AddNumberToObject(o, "ssh_port", port);
+	cJSON_AddStringToObject(o, "status", "RUNNING");
+	cJSON_AddStringToObject(o, "dc", pod_dc(s->pod, c));
+	rp_out_rec(o);
+	cJSON_Delete(o);
+}
+
+/* One look at all our pods: resolve unknown creates, follow boots,
+ * probe SSH banners, time out. */
+static void poll_round(struct run *r, int *list_failed)
+{
+	cJSON *pods = NULL;
+	char *err = NULL;
+	int rc = rp_runpod_list(r->rp, r->prefix, &pods, &err);
+	*list_failed = rc != 0;
+	if (rc) {
+		rp_logw("listing pods failed", "error", err);
+		free(err);
+	}
+	double now = rp_mono();
+	struct rp_net_probe *probes = rp_xcalloc(r->n, sizeof *probes);
+	size_t np = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		s->probe = -1;
+		if (s->state == S_UNKNOWN) {
+			if (rc) {
+				/* Without a list we cannot know: never create twice. */
+				if (s->unknown_tries >= 4) {
+					rp_loge("cannot tell whether a create succeeded; leaving it to --reap", "name",
+						s->name);
+					slot_fail(s, F_TEMP);
+				}
+				continue;
+			}
+			const cJSON *p = find_by(pods, "name", s->name);
+			if (p) {
+				rp_info("the unanswered create did create a pod: adopting it", "name", s->name,
+					"id", rp_rec_str(p, "id"));
+				const struct rp_cand *c = &r->cands[s->cand];
+				adopt(r, s, cJSON_Duplicate(p, 1), (c->spot ? c->bid : c->price) * r->gpu_count);
+			} else if (s->unknown_tries >= 3) {
+				slot_fail(s, F_TEMP);
+			} else {
+				s->state = S_CREATE; /* same candidate, same name, after a pause */
+				s->not_before = now + 1.0 * s->unknown_tries;
+			}
+			continue;
+		}
+		if (s->state != S_WAIT || s->kill)
+			continue;
+		if (!rc) {
+			const cJSON *p = find_by(pods, "id", s->id);
+			const char *st = p ? rp_runpod_pod_status(p) : "TERMINATED";
+			if (p) {
+				cJSON_Delete(s->pod);
+				s->pod = cJSON_Duplicate(p, 1);
+				double c = rp_runpod_pod_cost(p);
+				if (c > 0)
+					s->cost = c;
+			}
+			if (!strcmp(st, "EXITED") || !strcmp(st, "ERROR") || !strcmp(st, "TERMINATED")) {
+				const char *lsc = p ? rp_rec_str(p, "lastStatusChange") : NULL;
+				rp_logw("pod failed during boot; terminating it and trying the next candidate", "id",
+					s->id, "name", s->name, "status", st, "reason", lsc ? lsc : "");
+				s->kill = 1;
+				s->kill_why = "failed during boot";
+				continue;
+			}
+			const char *host;
+			int port;
+			if (!strcmp(st, "RUNNING") && p && !rp_runpod_pod_ssh(p, &host, &port)) {
+				probes[np].host = host;
+				probes[np].port = port;
+				s->probe = (int)np++;
+				continue;
+			}
+		}
+		if (now > s->deadline) {
+			rp_logw("pod not ready in runpod.ready_timeout; terminating it", "id", s->id, "name", s->name);
+			s->kill = 2;
+			s->kill_why = "not ready in runpod.ready_timeout";
+		}
+	}
+	double ct = num(rp_cfg_dur(r->cfg, "ssh.connect_timeout"), 10);
+	rp_net_ssh_banners(probes, np, ct < 5 ? ct : 5, 32);
+	now = rp_mono();
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		if (s->probe < 0)
+			continue;
+		struct rp_net_probe *pr = &probes[s->probe];
+		char ps[16];
+		snprintf(ps, sizeof ps, "%d", pr->port);
+		if (pr->ok) {
+			s->state = S_READY;
+			rp_info("pod ready", "id", s->id, "name", s->name, "ssh", pr->host, "port", ps,
+				"banner", pr->banner);
+			cJSON *e = rp_ledger_event("ready");
+			cJSON_AddStringToObject(e, "id", s->id);
+			cJSON_AddStringToObject(e, "name", s->name);
+			cJSON_AddStringToObject(e, "ssh_host", pr->host);
+			cJSON_AddNumberToObject(e, "ssh_port", pr->port);
+			ledger(e);
+			emit_pod(r, s, pr->host, pr->port);
+		} else {
+			rp_debug("no SSH banner yet", "id", s->id, "error", pr->err);
+			if (now > s->deadline) {
+				rp_logw("pod not ready in runpod.ready_timeout; terminating it", "id", s->id, "name",
+					s->name, "error", pr->err);
+				s->kill = 2;
+				s->kill_why = "not ready in runpod.ready_timeout";
+			}
+		}
+	}
+	free(probes);
+	cJSON_Delete(pods);
+}
+
+/* Terminate every slot marked kill this round, at once. */
+static void kill_round(struct run *r)
+{
+	size_t k = 0;
+	const char **ids = rp_xcalloc(r->n, sizeof *ids);
+	size_t *idx = rp_xcalloc(r->n, sizeof *idx);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->slots[i].kill && r->slots[i].id) {
+			idx[k] = i;
+			ids[k++] = r->slots[i].id;
+		}
+	if (k) {
+		int *rcs = rp_xcalloc(k, sizeof *rcs);
+		char **errs = rp_xcalloc(k, sizeof *errs);
+		rp_runpod_terminate_many(r->rp, ids, k, rcs, errs);
+		for (size_t j = 0; j < k; j++) {
+			struct slot *s = &r->slots[idx[j]];
+			if (rcs[j]) {
+				rp_loge("terminate failed; --reap will retry", "id", s->id, "error", errs[j]);
+				ledger_gone("terminate_failed", s->id, s->name, errs[j]);
+			} else {
+				rp_info("pod terminated", "id", s->id, "name", s->name, "reason", s->kill_why);
+				ledger_gone("terminated", s->id, s->name, s->kill_why);
+			}
+			free(errs[j]);
+			int timed_out = s->kill == 2;
+			s->kill = 0;
+			free(s->id);
+			s->id = NULL;
+			if (timed_out || r->stop) {
+				slot_fail(s, F_TEMP);
+			} else { /* boot failure: the next candidate, a new pod name */
+				s->cand++;
+				new_name(r, s);
+				s->state = S_CREATE;
+				s->fail = F_TEMP;
+			}
+		}
+		free(rcs);
+		free(errs);
+	}
+	free(idx);
+	free(ids);
+}
+
+static int live_status(const char *st)
+{
+	return !st || (strcmp(st, "EXITED") && strcmp(st, "ERROR") && strcmp(st, "TERMINATED"));
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+/* Read every record first; nothing is launched if one is malformed. */
+static long read_input(char ***pass, size_t *npass)
+{
+	struct rp_rec_reader *rd = rp_rec_reader_new(stdin, "<stdin>", 1);
+	cJSON *rec;
+	const char *raw;
+	int rc;
+	long want = 0;
+	*pass = NULL;
+	*npass = 0;
+	while ((rc = rp_rec_read(rd, &rec, &raw)) == 1) {
+		const char *t = rp_rec_type(rec);
+		if (t && !strcmp(t, "decision")) {
+			const char *a = rp_rec_str(rec, "action");
+			if (!a || (strcmp(a, "up") && strcmp(a, "down") && strcmp(a, "hold")))
+				rp_fatal(RP_EXIT_USAGE, "<stdin>:%ld: malformed record: decision action must be up, down "
+					 "or hold", rp_rec_lineno(rd));
+			if (!strcmp(a, "up")) {
+				const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "count");
+				if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 10000 ||
+				    c->valuedouble != (double)(long)c->valuedouble)
+					rp_fatal(RP_EXIT_USAGE, "<stdin>:%ld: malformed record: decision up needs a "
+						 "whole count >= 0", rp_rec_lineno(rd));
+				want += (long)c->valuedouble;
+				cJSON_Delete(rec);
+				continue;
+			}
+		}
+		*pass = rp_xrealloc(*pass, (*npass + 1) * sizeof **pass);
+		(*pass)[(*npass)++] = rp_xstrdup(raw);
+		cJSON_Delete(rec);
+	}
+	if (rc < 0)
+		exit(rp_finish(RP_EXIT_USAGE)); /* the reader said which line */
+	rp_rec_reader_free(rd);
+	return want;
+}
+
+static int lock_fd(int how)
+{
+	if (rp_mkdir_p(rp_state_dir(), 0750) < 0)
+		rp_fatal(RP_EXIT_FAIL, "unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
+	char *p = rp_xasprintf("%s/launch.lock", rp_state_dir());
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		rp_fatal(RP_EXIT_FAIL, "unable to open %s: %s", p, strerror(errno));
+	free(p);
+	while (flock(fd, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			close(fd);
+			return -1;
+		}
+		rp_fatal(RP_EXIT_FAIL, "unable to lock launch.lock: %s", strerror(errno));
+	}
+	return fd;
+}
+
+static struct rp_runpod *open_api(struct rp_config *cfg)
+{
+	char *err;
+	struct rp_runpod *rp = rp_runpod_open(cfg, &err);
+	if (!rp) {
+		rp_out_flush();
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	}
+	return rp;
+}
+
+/* ---- --reap -------------------------------------------------------------- */
+
+static int reap(struct rp_config *cfg, int dry)
+{
+	struct rp_runpod *rp = open_api(cfg);
+	int lk = lock_fd(LOCK_EX | LOCK_NB);
+	if (lk < 0) {
+		rp_logw("a launcher is running; reaping nothing this time");
+		rp_runpod_free(rp);
+		return RP_EXIT_TEMP;
+	}
+	char *err = NULL;
+	struct rp_kube *k = rp_kube_open(rp_cfg_str(cfg, "kube.kubeconfig"), &err);
+	cJSON *list = NULL;
+	const cJSON *nodes = NULL;
+	int rc = k ? rp_kube_list(k, "/api/v1/nodes", &list, &nodes, &err) : RP_EXIT_TEMP;
+	if (rc) {
+		rp_loge("Kubernetes API unavailable: reaping nothing (never guess)", "error", err);
+		free(err);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		close(lk);
+		return RP_EXIT_TEMP;
+	}
+	struct rp_ledger_index *ix = rp_ledger_index_load(NULL, &err);
+	if (!ix) {
+		rp_loge("ledger unreadable: reaping nothing", "error", err);
+		free(err);
+		cJSON_Delete(list);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		close(lk);
+		return RP_EXIT_FAIL;
+	}
+	char *prefix = rp_launch_prefix(cfg);
+	cJSON *pods = NULL;
+	rc = rp_runpod_list(rp, prefix, &pods, &err);
+	if (rc) {
+		rp_loge("listing pods failed: reaping nothing", "error", err);
+		free(err);
+		goto out;
+	}
+	double grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
+	size_t n = (size_t)cJSON_GetArraySize(pods), k2 = 0;
+	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
+	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
+	const char **whys = rp_xcalloc(n + 1, sizeof *whys);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods) {
+		const char *id = rp_rec_str(p, "id"), *why;
+		const char *st = rp_runpod_pod_status(p);
+		if (!id || (st && !strcmp(st, "TERMINATED")))
+			continue;
+		if (!rp_reap_verdict(p, nodes, ix, rp_now(), grace, &why)) {
+			rp_debug("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+			continue;
+		}
+		ids[k2] = id;
+		whys[k2] = rp_xstrdup(why);
+		which[k2++] = p;
+	}
+	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
+	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
+	if (!dry)
+		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
+	int bad = 0;
+	for (size_t j = 0; j < k2; j++) {
+		const char *name = rp_rec_str(which[j], "name");
+		if (rcs[j]) {
+			rp_loge("reap failed", "id", ids[j], "name", name, "error", errs[j]);
+			ledger_gone("terminate_failed", ids[j], name, errs[j]);
+			bad++;
+		} else {
+			rp_info(dry ? "would reap" : "reaped orphan", "id", ids[j], "name", name, "why", whys[j]);
+			if (!dry) {
+				cJSON *e = rp_ledger_event("reaped");
+				cJSON_AddStringToObject(e, "id", ids[j]);
+				if (name)
+					cJSON_AddStringToObject(e, "name", name);
+				cJSON_AddStringToObject(e, "reason", whys[j]);
+				const cJSON *g = cJSON_GetObjectItemCaseSensitive(which[j], "gpu");
+				if (rp_rec_str(g, "id"))
+					cJSON_AddStringToObject(e, "gpu", rp_rec_str(g, "id"));
+				cJSON_AddNumberToObject(e, "cost_per_hr", rp_runpod_pod_cost(which[j]));
+				if (rp_rec_str(which[j], "createdAt"))
+					cJSON_AddStringToObject(e, "created_at", rp_rec_str(which[j], "createdAt"));
+				ledger(e);
+			}
+			cJSON *o = rp_rec_new("reaped");
+			cJSON_AddStringToObject(o, "id", ids[j]);
+			cJSON_AddStringToObject(o, "name", name ? name : "");
+			cJSON_AddStringToObject(o, "reason", whys[j]);
+			cJSON_AddBoolToObject(o, "terminated", !dry);
+			rp_out_rec(o);
+			cJSON_Delete(o);
+		}
+		free(errs[j]);
+		free((char *)whys[j]);
+	}
+	char nb[24];
+	snprintf(nb, sizeof nb, "%zu", k2);
+	rp_info("reap done", "orphans", nb);
+	rc = !bad ? RP_EXIT_OK : bad < (int)k2 ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
+	free(rcs);
+	free(errs);
+	free(ids);
+	free(which);
+	free(whys);
+out:
+	cJSON_Delete(pods);
+	free(prefix);
+	rp_ledger_index_free(ix);
+	cJSON_Delete(list);
+	rp_kube_free(k);
+	rp_runpod_free(rp);
+	close(lk);
+	return rc;
+}
+
+/* ---- launch ---------------------------------------------------------------- */
+
+static int dry_run(struct run *r)
+{
+	double total = 0;
+	size_t made = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct slot *s = &r->slots[i];
+		if (pick(r, s) < 0)
+			break;
+		const struct rp_cand *c = &r->cands[s->cand];
+		double cost = (c->spot ? c->bid : c->price) * r->gpu_count;
+		cJSON *o = rp_rec_new("plan");
+		cJSON_AddStringToObject(o, "name", s->name);
+		cJSON_AddStringToObject(o, "gpu", c->gpu);
+		cJSON_AddNumberToObject(o, "gpu_count", r->gpu_count);
+		cJSON_AddBoolToObject(o, "spot", c->spot);
+		if (c->spot)
+			cJSON_AddNumberToObject(o, "bid_per_gpu", c->bid);
+		cJSON_AddNumberToObject(o, "cost_per_hr", cost);
+		cJSON_AddStringToObject(o, "dc", c->dc ? c->dc : "any");
+		rp_out_rec(o);
+		cJSON_Delete(o);
+		total += cost;
+		made++;
+	}
+	char tb[32], nb[24];
+	snprintf(tb, sizeof tb, "%.4f", total);
+	snprintf(nb, sizeof nb, "%zu", made);
+	rp_info("dry run: nothing created", "pods", nb, "cost_per_hr", tb);
+	return made == r->n ? RP_EXIT_OK : made ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
+}
+
+static int launch(struct rp_config *cfg, long want, int dry)
+{
+	struct run R = { .cfg = cfg }, *r = &R;
+	r->rp = open_api(cfg);
+	r->prefix = rp_launch_prefix(cfg);
+	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
+	if (r->gpu_count < 1)
+		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
+	int lk = dry ? -1 : lock_fd(LOCK_SH);
+	char *err = NULL;
+	cJSON *catalog = NULL;
+	int rc = rp_runpod_catalog(r->rp, &catalog, &err);
+	if (rc) {
+		rp_out_flush();
+		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod catalog: %s", err);
+	}
+	if (rp_launch_candidates(cfg, catalog, &r->cands, &r->ncand, &err) < 0) {
+		rp_out_flush();
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	}
+	/* The cap counts our live pods as the API sees them. */
+	cJSON *pods;
+	rc = rp_runpod_list(r->rp, r->prefix, &pods, &err);
+	if (rc) {
+		rp_out_flush();
+		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod pod list: %s", err);
+	}
+	long live = 0, cap = rp_cfg_int(cfg, "runpod.max_nodes");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods)
+		live += live_status(rp_runpod_pod_status(p));
+	cJSON_Delete(pods);
+	long n = want;
+	if (live + n > cap) {
+		n = cap - live > 0 ? cap - live : 0;
+		char a[24], b[24], c[24];
+		snprintf(a, sizeof a, "%ld", want);
+		snprintf(b, sizeof b, "%ld", live);
+		snprintf(c, sizeof c, "%ld", cap);
+		rp_logw("runpod.max_nodes caps this launch", "wanted", a, "live", b, "max_nodes", c);
+	}
+	r->n = (size_t)n;
+	r->slots = rp_xcalloc(r->n + 1, sizeof *r->slots);
+	for (size_t i = 0; i < r->n; i++)
+		new_name(r, &r->slots[i]);
+	if (dry)
+		rc = dry_run(r);
+	else {
+		double interval = num(rp_cfg_dur(cfg, "runpod.poll_interval"), 2);
+		double next_poll = 0;
+		for (;;) {
+			create_round(r);
+			kill_round(r);
+			int busy = 0, waiting = 0, unknown = 0;
+			double wake = rp_mono() + interval;
+			for (size_t i = 0; i < r->n; i++) {
+				struct slot *s = &r->slots[i];
+				busy += s->state == S_CREATE || s->state == S_UNKNOWN || s->state == S_WAIT;
+				waiting += s->state == S_WAIT;
+				unknown += s->state == S_UNKNOWN;
+				if (s->state == S_CREATE && s->not_before < wake)
+					wake = s->not_before;
+			}
+			if (!busy)
+				break;
+			double now = rp_mono();
+			if (unknown || (waiting && now >= next_poll)) {
+				int lf;
+				poll_round(r, &lf);
+				kill_round(r);
+				next_poll = rp_mono() + interval;
+				continue;
+			}
+			if (waiting && next_poll < wake)
+				wake = next_poll;
+			if (wake > now)
+				rp_sleep(wake - now);
+		}
+		size_t ready = 0;
+		int cap_or_temp = 0, refused = 0;
+		for (size_t i = 0; i < r->n; i++) {
+			struct slot *s = &r->slots[i];
+			ready += s->state == S_READY;
+			if (s->state == S_FAIL) {
+				cap_or_temp += s->fail == F_CAPACITY || s->fail == F_TEMP || s->fail == F_NONE;
+				refused += s->fail == F_REFUSED;
+			}
+		}
+		char a[24], b[24];
+		snprintf(a, sizeof a, "%zu", ready);
+		snprintf(b, sizeof b, "%zu", r->n);
+		rp_info("launch done", "ready", a, "wanted", b);
+		if (ready < r->n) {
+			for (size_t i = 0; i < r->ncand; i++)
+				if (r->cands[i].dead)
+					rp_info("candidate unused", "gpu", r->cands[i].gpu, "dc",
+						r->cands[i].dc ? r->cands[i].dc : "any", "spot",
+						r->cands[i].spot ? "true" : "false", "why", r->cands[i].why);
+		}
+		if (r->invalid) {
+			rp_out_flush();
+			fprintf(stderr, "%s: fatal: RunPod rejected the create request: %s\n", rp_prog,
+				r->invalid_err);
+			rc = RP_EXIT_USAGE;
+		} else if (r->payment) {
+			fprintf(stderr, "%s: error: RunPod says payment required: %s\n", rp_prog, r->payment_err);
+			rc = RP_EXIT_FAIL;
+		} else if (r->ledger_broken) {
+			rc = RP_EXIT_FAIL;
+		} else if (ready == r->n) {
+			rc = RP_EXIT_OK;
+		} else if (ready) {
+			rc = RP_EXIT_PARTIAL;
+		} else {
+			rc = refused && !cap_or_temp ? RP_EXIT_FAIL : RP_EXIT_TEMP;
+		}
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->slots[i].id);
+		cJSON_Delete(r->slots[i].pod);
+	}
+	free(r->slots);
+	free(r->invalid_err);
+	free(r->payment_err);
+	rp_launch_cands_free(r->cands, r->ncand);
+	cJSON_Delete(catalog);
+	free(r->prefix);
+	rp_runpod_free(r->rp);
+	if (lk >= 0)
+		close(lk);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { RP_CLI_LONG, { 0, 0, 0, 0 } };
+	static const struct option lo[] = {
+		RP_CLI_LONG,
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "dry-run", no_argument, NULL, O_DRY },
+		{ "reap", no_argument, NULL, O_REAP },
+		{ "gpu-type", required_argument, NULL, O_GPU },
+		{ "data-center", required_argument, NULL, O_DC },
+		{ "spot", no_argument, NULL, O_SPOT },
+		{ "no-spot", no_argument, NULL, O_NOSPOT },
+		{ "max-bid", required_argument, NULL, O_BID },
+		{ "max-nodes", required_argument, NULL, O_MAXN },
+		{ "ready-timeout", required_argument, NULL, O_READY },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "cluster", required_argument, NULL, O_CLUSTER },
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ 0, 0, 0, 0 }
+	};
 	struct rp_cli cli;
-	int c;
+	int c, dry = 0, reap_mode = 0;
+	long count = -1;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
-	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1)
-		rp_cli_opt(&cli, c, optarg);
-	rp_fatal(RP_EXIT_FAIL, "not yet implemented");
+	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {
+		if (rp_cli_opt(&cli, c, optarg))
+			continue;
+		switch (c) {
+		case O_COUNT: {
+			char *end;
+			errno = 0;
+			count = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || count < 0 || count > 10000)
+				rp_cli_usage(&cli, "--count wants a whole number 0..10000, got '%s'", optarg);
+			break;
+		}
+		case O_DRY: dry = 1; break;
+		case O_REAP: reap_mode = 1; break;
+		case O_GPU: rp_cli_key(&cli, "runpod.gpu_types", optarg, 1); break;
+		case O_DC: rp_cli_key(&cli, "runpod.data_centers", optarg, 1); break;
+		case O_SPOT: rp_cli_key(&cli, "runpod.spot", "true", 0); break;
+		case O_NOSPOT: rp_cli_key(&cli, "runpod.spot", "false", 0); break;
+		case O_BID: rp_cli_key(&cli, "runpod.max_bid_per_gpu", optarg, 0); break;
+		case O_MAXN: rp_cli_key(&cli, "runpod.max_nodes", optarg, 0); break;
+		case O_READY: rp_cli_key(&cli, "runpod.ready_timeout", optarg, 0); break;
+		case O_ORDER: rp_cli_key(&cli, "runpod.order", optarg, 0); break;
+		case O_CLUSTER: rp_cli_key(&cli, "cluster", optarg, 0); break;
+		case O_IMAGE: rp_cli_key(&cli, "runpod.image", optarg, 0); break;
+		default: rp_cli_usage(&cli, "unexpected option");
+		}
+	}
+	if (optind < argc)
+		rp_cli_usage(&cli, "unexpected argument '%s'", argv[optind]);
+	if (reap_mode && count >= 0)
+		rp_cli_usage(&cli, "--reap takes no --count");
+	struct rp_config *cfg = rp_cli_config(&cli);
+	const char *cl = rp_cfg_str(cfg, "cluster");
+	if (!cl || !rp_safe_name(cl))
+		rp_fatal(RP_EXIT_USAGE, "cluster (%s): '%s' is not a safe name ([A-Za-z0-9._-]+)",
+			 rp_cfg_where(cfg, "cluster"), cl ? cl : "");
+	int rc;
+	if (reap_mode) {
+		rc = reap(cfg, dry);
+	} else {
+		char **pass = NULL;
+		size_t npass = 0;
+		long want = count >= 0 ? count : read_input(&pass, &npass);
+		for (size_t i = 0; i < npass; i++) {
+			rp_out_raw(pass[i]);
+			free(pass[i]);
+		}
+		free(pass);
+		rc = want > 0 ? launch(cfg, want, dry) : RP_EXIT_OK;
+		if (want <= 0)
+			rp_debug("nothing to launch");
+	}
+	rp_out_flush();
+	rp_config_free(cfg);
+	rp_cli_free(&cli);
+	return rp_finish(rc);
 }

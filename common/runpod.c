@@ -316,7 +316,7 @@ static char *rest_body(const struct rp_runpod_spec *s)
 
 static const char RENT_Q[] =
 	"mutation Rent($input: PodRentInterruptableInput!) { podRentInterruptable(input: $input) "
-	"{ id name desiredStatus costPerHr gpuCount interruptible machine { dataCenterId gpuTypeId } } }";
+	"{ id name desiredStatus costPerHr gpuCount machine { dataCenterId gpuTypeId } } }";
 
 static char *gql_body(const struct rp_runpod_spec *s)
 {

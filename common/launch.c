@@ -1,0 +1,292 @@
+/* launch.c — candidate order and the orphan verdict (see launch.h). */
+#include "launch.h"
+#include "ledger.h"
+#include "record.h"
+#include "runpod.h"
+#include "rp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define POD_ID_KEY "rp.io/pod-id"
+
+char *rp_launch_prefix(const struct rp_config *cfg)
+{
+	const char *cl = rp_cfg_str(cfg, "cluster");
+	return rp_xasprintf("%s-burst-", cl && *cl ? cl : "rp");
+}
+
+void rp_cand_kill(struct rp_cand *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	c->why = rp_xstrdup(why ? why : "unavailable");
+}
+
+void rp_launch_cands_free(struct rp_cand *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++)
+		free(c[i].why);
+	free(c);
+}
+
+static const cJSON *cat_find(const cJSON *catalog, const char *id)
+{
+	const cJSON *g;
+	cJSON_ArrayForEach(g, catalog) {
+		const char *gid = rp_rec_str(g, "id");
+		if (gid && !strcmp(gid, id))
+			return g;
+	}
+	return NULL;
+}
+
+static int cat_has_dc(const cJSON *catalog, const char *dc)
+{
+	const cJSON *g, *d;
+	int any = 0;
+	cJSON_ArrayForEach(g, catalog) {
+		const cJSON *dcs = cJSON_GetObjectItemCaseSensitive(g, "dataCenters");
+		if (cJSON_IsArray(dcs))
+			any = 1;
+		cJSON_ArrayForEach(d, dcs) {
+			const char *id = rp_rec_str(d, "id");
+			if (id && !strcmp(id, dc))
+				return 1;
+		}
+	}
+	return !any; /* a catalog without per-DC data cannot refute it */
+}
+
+static char *cat_ids(const cJSON *catalog, int dcs)
+{
+	struct rp_buf b = { 0 };
+	const cJSON *g, *d;
+	cJSON_ArrayForEach(g, catalog) {
+		if (!dcs) {
+			const char *id = rp_rec_str(g, "id");
+			if (id)
+				rp_buf_addf(&b, "%s'%s'", b.len ? ", " : "", id);
+			continue;
+		}
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(g, "dataCenters")) {
+			const char *id = rp_rec_str(d, "id");
+			if (!id)
+				continue;
+			char *q = rp_xasprintf("'%s'", id);
+			if (!b.data || !strstr(b.data, q))
+				rp_buf_addf(&b, "%s%s", b.len ? ", " : "", q);
+			free(q);
+		}
+	}
+	return b.data ? b.data : rp_xstrdup("(none)");
+}
+
+static int by_price(const void *a, const void *b)
+{
+	const struct rp_cand *x = a, *y = b;
+	if (x->spot != y->spot)
+		return y->spot - x->spot; /* spot block first */
+	double px = x->price < 0 ? 1e9 : x->price, py = y->price < 0 ? 1e9 : y->price;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return x->rank - y->rank; /* ties keep preference order */
+}
+
+int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, struct rp_cand **out,
+			 size_t *n, char **err)
+{
+	*err = NULL;
+	*out = NULL;
+	*n = 0;
+	const cJSON *gpus = rp_cfg_json(cfg, "runpod.gpu_types");
+	const cJSON *dcs = rp_cfg_json(cfg, "runpod.data_centers");
+	const char *cloud = rp_cfg_str(cfg, "runpod.cloud");
+	const char *order = rp_cfg_str(cfg, "runpod.order");
+	int spot = rp_cfg_bool(cfg, "runpod.spot"), fallback = rp_cfg_bool(cfg, "runpod.spot_fallback");
+	if (order && strcmp(order, "preference") && strcmp(order, "price")) {
+		*err = rp_xasprintf("runpod.order (%s): expected preference or price, got '%s'",
+				    rp_cfg_where(cfg, "runpod.order"), order);
+		return -1;
+	}
+	if (!cJSON_GetArraySize(gpus)) {
+		*err = rp_xasprintf("runpod.gpu_types (%s) is empty", rp_cfg_where(cfg, "runpod.gpu_types"));
+		return -1;
+	}
+	const cJSON *g, *d;
+	cJSON_ArrayForEach(g, gpus) {
+		if (!cJSON_IsString(g) || !cat_find(catalog, g->valuestring)) {
+			char *ids = cat_ids(catalog, 0);
+			*err = rp_xasprintf("runpod.gpu_types (%s): unknown GPU type '%s'; the catalog has %s",
+					    rp_cfg_where(cfg, "runpod.gpu_types"),
+					    cJSON_IsString(g) ? g->valuestring : "?", ids);
+			free(ids);
+			return -1;
+		}
+	}
+	cJSON_ArrayForEach(d, dcs) {
+		if (!cJSON_IsString(d) || !cat_has_dc(catalog, d->valuestring)) {
+			char *ids = cat_ids(catalog, 1);
+			*err = rp_xasprintf("runpod.data_centers (%s): unknown data centre '%s'; the catalog has %s",
+					    rp_cfg_where(cfg, "runpod.data_centers"),
+					    cJSON_IsString(d) ? d->valuestring : "?", ids);
+			free(ids);
+			return -1;
+		}
+	}
+	size_t ng = (size_t)cJSON_GetArraySize(gpus), nd = (size_t)cJSON_GetArraySize(dcs);
+	size_t per = ng * (nd ? nd : 1);
+	int blocks = spot && fallback ? 2 : 1;
+	struct rp_cand *c = rp_xcalloc(per * (size_t)blocks, sizeof *c);
+	size_t k = 0;
+	for (int bl = 0; bl < blocks; bl++) {
+		int is_spot = spot && bl == 0;
+		cJSON_ArrayForEach(g, gpus) {
+			const cJSON *entry = cat_find(catalog, g->valuestring);
+			for (size_t j = 0; j < (nd ? nd : 1); j++) {
+				struct rp_cand *x = &c[k];
+				x->rank = (int)k++;
+				x->gpu = g->valuestring;
+				x->dc = nd ? cJSON_GetArrayItem(dcs, (int)j)->valuestring : NULL;
+				x->spot = is_spot;
+				x->price = rp_runpod_catalog_price(entry, cloud, is_spot);
+				const char *av = rp_runpod_catalog_avail(entry, x->dc);
+				if (av && !strcasecmp(av, "NONE")) {
+					char *why = rp_xasprintf("catalog availability NONE");
+					rp_cand_kill(x, why);
+					free(why);
+				}
+			}
+		}
+	}
+	if (order && !strcmp(order, "price"))
+		qsort(c, k, sizeof *c, by_price);
+	*out = c;
+	*n = k;
+	return 0;
+}
+
+/* ---- the ledger index ------------------------------------------------------ */
+
+struct rp_ledger_index {
+	cJSON *by_id;   /* id -> last record */
+	cJSON *by_name; /* name -> last record */
+};
+
+static int index_cb(const cJSON *rec, long line, void *arg)
+{
+	(void)line;
+	struct rp_ledger_index *ix = arg;
+	const char *id = rp_rec_str(rec, "id");
+	const char *name = rp_rec_str(rec, "name");
+	if (!rp_rec_str(rec, "event"))
+		return 0;
+	if (id && *id) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ix->by_id, id);
+		cJSON_AddItemToObject(ix->by_id, id, cJSON_Duplicate(rec, 1));
+	}
+	if (name && *name) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ix->by_name, name);
+		cJSON_AddItemToObject(ix->by_name, name, cJSON_Duplicate(rec, 1));
+	}
+	return 0;
+}
+
+struct rp_ledger_index *rp_ledger_index_load(const char *path, char **err)
+{
+	struct rp_ledger_index *ix = rp_xcalloc(1, sizeof *ix);
+	ix->by_id = cJSON_CreateObject();
+	ix->by_name = cJSON_CreateObject();
+	long torn;
+	if (rp_ledger_read(path, index_cb, ix, &torn, err) < 0) {
+		rp_ledger_index_free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+void rp_ledger_index_free(struct rp_ledger_index *ix)
+{
+	if (!ix)
+		return;
+	cJSON_Delete(ix->by_id);
+	cJSON_Delete(ix->by_name);
+	free(ix);
+}
+
+const cJSON *rp_ledger_index_last(const struct rp_ledger_index *ix, const char *id, const char *name)
+{
+	const cJSON *r = id ? cJSON_GetObjectItemCaseSensitive(ix->by_id, id) : NULL;
+	if (!r && name) {
+		r = cJSON_GetObjectItemCaseSensitive(ix->by_name, name);
+		/* A name line about another pod id does not speak for this one. */
+		const char *rid = rp_rec_str(r, "id");
+		if (r && rid && id && strcmp(rid, id))
+			r = NULL;
+	}
+	return r;
+}
+
+/* ---- the verdict ------------------------------------------------------------- */
+
+static int node_knows(const cJSON *nodes, const char *id, const char *name)
+{
+	const cJSON *n;
+	cJSON_ArrayForEach(n, nodes) {
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(n, "metadata");
+		const char *nn = rp_rec_str(md, "name");
+		if (name && nn && !strcmp(nn, name))
+			return 1;
+		const char *a = rp_rec_str(cJSON_GetObjectItemCaseSensitive(md, "annotations"), POD_ID_KEY);
+		const char *l = rp_rec_str(cJSON_GetObjectItemCaseSensitive(md, "labels"), POD_ID_KEY);
+		if (id && ((a && !strcmp(a, id)) || (l && !strcmp(l, id))))
+			return 1;
+	}
+	return 0;
+}
+
+int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger_index *ix, double now,
+		    double join_grace, const char **why)
+{
+	const char *id = rp_rec_str(pod, "id");
+	const char *name = rp_rec_str(pod, "name");
+	if (node_knows(nodes, id, name)) {
+		*why = "known to Kubernetes";
+		return 0;
+	}
+	const cJSON *last = rp_ledger_index_last(ix, id, name);
+	const char *ev = rp_rec_str(last, "event");
+	if (!ev) {
+		*why = "not in the ledger";
+		return 1;
+	}
+	if (!strcmp(ev, "ready")) {
+		double t;
+		const char *ts = rp_rec_str(last, "ts");
+		if (ts && !rp_parse_rfc3339(ts, &t) && now - t < join_grace) {
+			*why = "ready, handed to rp-join";
+			return 0;
+		}
+		*why = "ready long ago but never joined";
+		return 1;
+	}
+	if (!strcmp(ev, "joined")) {
+		const char *bs = rp_rec_str(last, "bootstrap");
+		if (!bs || strcmp(bs, "kubeadm")) {
+			*why = "joined as a worker";
+			return 0;
+		}
+		*why = "joined, but its Kubernetes node is gone";
+		return 1;
+	}
+	if (!strcmp(ev, "launched")) {
+		*why = "launched but never ready (its launcher is gone)";
+		return 1;
+	}
+	static char buf[64];
+	snprintf(buf, sizeof buf, "ledger says %s", ev);
+	*why = buf;
+	return 1;
+}

@@ -1,0 +1,63 @@
+/* launch.h — the decisions rp-launch makes that can be checked without a
+ * network: which (GPU type, data centre) candidates to try and in what
+ * order, and which of our pods are orphans.
+ *
+ * Promises:
+ *  - Candidates are runpod.gpu_types × runpod.data_centers (an empty
+ *    data_centers list means "any": one candidate per GPU with dc NULL),
+ *    in preference order (GPU-major), or cheapest first when
+ *    runpod.order is "price" (ties keep preference order).  Spot
+ *    candidates (runpod.spot) come first; on-demand ones follow only when
+ *    runpod.spot_fallback (or spot is off).  A candidate the catalog
+ *    shows with availability NONE is marked dead with a reason, never
+ *    dropped silently.  A GPU type or data centre the catalog does not
+ *    know is an error naming the catalog's ids.
+ *  - rp_reap_verdict() keeps a pod when Kubernetes knows it (a node named
+ *    like the pod, or labelled/annotated rp.io/pod-id with its id), when
+ *    the ledger's last word on it is `ready` younger than the join grace
+ *    (rp-join may be working on it), or `joined` without a Kubernetes
+ *    bootstrap (worker mode has no node).  Everything else with our name
+ *    prefix is an orphan: no ledger line, `launched` but never ready
+ *    (its launcher died: the caller makes sure none is running),
+ *    terminated/reaped/drained but still alive, join failed, preempted.
+ */
+#ifndef RP_LAUNCH_H
+#define RP_LAUNCH_H
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "config.h"
+
+struct rp_cand {
+	const char *gpu;   /* borrowed from the config */
+	const char *dc;    /* borrowed; NULL: any data centre */
+	int spot;
+	double price;      /* catalog price per GPU per hour (spot: spot price) */
+	double bid;        /* spot: the live floor, once known */
+	int bid_known;
+	int rank;          /* preference order */
+	int dead;          /* not to be tried (any more) this run */
+	char *why;         /* why dead (malloc'd) */
+};
+
+int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, struct rp_cand **out,
+			 size_t *n, char **err);
+void rp_launch_cands_free(struct rp_cand *c, size_t n);
+/* Mark a candidate dead (keeps the first reason). */
+void rp_cand_kill(struct rp_cand *c, const char *why);
+
+/* Our pod name prefix: "<cluster>-burst-" (malloc'd). */
+char *rp_launch_prefix(const struct rp_config *cfg);
+
+/* The ledger's last event per pod id (and name -> id), for the reaper. */
+struct rp_ledger_index;
+struct rp_ledger_index *rp_ledger_index_load(const char *path, char **err);
+void rp_ledger_index_free(struct rp_ledger_index *ix);
+/* Last event for a pod id (or, failing that, its name), with its time
+ * and record; NULL when the ledger never mentions it. */
+const cJSON *rp_ledger_index_last(const struct rp_ledger_index *ix, const char *id, const char *name);
+
+/* 1: reap, 0: keep.  *why says which (static text). */
+int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger_index *ix, double now,
+		    double join_grace, const char **why);
+
+#endif
