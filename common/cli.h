@@ -2,7 +2,7 @@
  *
  * Promises:
  *  - -c/--config FILE, --set KEY=VALUE (any config key, repeatable),
- *    -o/--output json|table, -q/--quiet, -v/--verbose, -h/--help,
+ *    -o json|table (short only: --output is free for a tool's own file argument), -q/--quiet, -v/--verbose, -h/--help,
  *    -V/--version mean the same in every binary.
  *  - --help prints the usage text (the man page SYNOPSIS) on stdout, exit 0;
  *    a bad flag prints "PROG: usage: …" and the usage on stderr, exit 2.
@@ -20,7 +20,6 @@ enum { RP_OPT_SET = 1000, RP_OPT_TOOL = 1100 };
 #define RP_CLI_LONG                                             \
 	{ "config", required_argument, NULL, 'c' },             \
 	{ "set", required_argument, NULL, RP_OPT_SET },         \
-	{ "output", required_argument, NULL, 'o' },             \
 	{ "quiet", no_argument, NULL, 'q' },                    \
 	{ "verbose", no_argument, NULL, 'v' },                  \
 	{ "help", no_argument, NULL, 'h' },                     \

@@ -245,7 +245,7 @@ void rp_out_flush(void)
 			for (int c = 0; c < nc; c++) {
 				char *s = cell(cJSON_GetObjectItemCaseSensitive(r, cJSON_GetArrayItem(cols, c)->valuestring));
 				size_t l = strlen(s);
-				if (l > 60)
+				if (l > 60 && c + 1 < nc)
 					l = 60;
 				if (l > w[c])
 					w[c] = l;
@@ -258,7 +258,10 @@ void rp_out_flush(void)
 			for (char *p = h; *p; p++)
 				if (*p >= 'a' && *p <= 'z')
 					*p = (char)(*p - 32);
-			printf("%-*s%s", (int)w[c], h, c + 1 < nc ? "  " : "\n");
+			if (c + 1 < nc)
+				printf("%-*s  ", (int)w[c], h);
+			else
+				printf("%s\n", h);
 			free(h);
 		}
 		for (int j = i; j < n; j++) {
@@ -269,9 +272,12 @@ void rp_out_flush(void)
 			done[j] = 1;
 			for (int c = 0; c < nc; c++) {
 				char *s = cell(cJSON_GetObjectItemCaseSensitive(r, cJSON_GetArrayItem(cols, c)->valuestring));
-				if (strlen(s) > 60)
+				if (strlen(s) > 60 && c + 1 < nc)
 					strcpy(s + 57, "...");
-				printf("%-*s%s", (int)w[c], s, c + 1 < nc ? "  " : "\n");
+				if (c + 1 < nc)
+					printf("%-*s  ", (int)w[c], s);
+				else
+					printf("%s\n", s);
 				free(s);
 			}
 		}

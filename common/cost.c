@@ -1,0 +1,707 @@
+/* cost.c — ledger spend, baseline arithmetic, plans and the simulator. */
+#include "cost.h"
+#include "rp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- prices and baseline ---- */
+
+static int num(const cJSON *o, const char *k, double *v)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsNumber(x))
+		return -1;
+	*v = x->valuedouble;
+	return 0;
+}
+
+int rp_cost_baseline(const struct rp_config *c, struct rp_baseline *b, char **err)
+{
+	const cJSON *o = rp_cfg_json(c, "cost.baseline");
+	double gpus = 0;
+	static const char *keys[] = { "monthly_capex", "power_kw", "kwh_price", "gpus" };
+	double *dst[] = { &b->capex, &b->power_kw, &b->kwh_price, &gpus };
+	for (int i = 0; i < 4; i++) {
+		if (num(o, keys[i], dst[i]) < 0 || *dst[i] < 0) {
+			*err = rp_xasprintf("cost.baseline.%s (%s): missing or not a non-negative number",
+					    keys[i], rp_cfg_where(c, "cost.baseline"));
+			return -1;
+		}
+	}
+	if (gpus < 1 || gpus != floor(gpus)) {
+		*err = rp_xasprintf("cost.baseline.gpus (%s): must be a whole number >= 1",
+				    rp_cfg_where(c, "cost.baseline"));
+		return -1;
+	}
+	b->gpus = (int)gpus;
+	b->hours = rp_cfg_num(c, "cost.hours_per_month");
+	if (b->hours <= 0) {
+		*err = rp_xasprintf("cost.hours_per_month must be positive");
+		return -1;
+	}
+	b->monthly = b->capex + b->power_kw * b->hours * b->kwh_price;
+	return 0;
+}
+
+int rp_cost_price(const struct rp_config *c, const char *gpu, int spot, double *price, char **err)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(rp_cfg_json(c, "cost.prices"), gpu);
+	const char *f = spot ? "spot" : "on_demand";
+	if (!e) {
+		*err = rp_xasprintf("cost.prices has no entry for '%s'", gpu);
+		return -1;
+	}
+	if (num(e, f, price) < 0 || *price < 0) {
+		*err = rp_xasprintf("cost.prices['%s'].%s (%s): missing or negative", gpu, f,
+				    rp_cfg_where(c, "cost.prices"));
+		return -1;
+	}
+	return 0;
+}
+
+int rp_cost_prices_check(const struct rp_config *c, char **err)
+{
+	const cJSON *e;
+	double p;
+	if (cJSON_GetArraySize(rp_cfg_json(c, "cost.prices")) == 0) {
+		*err = rp_xasprintf("cost.prices is empty");
+		return -1;
+	}
+	cJSON_ArrayForEach(e, rp_cfg_json(c, "cost.prices"))
+	{
+		if (rp_cost_price(c, e->string, 0, &p, err) < 0 || rp_cost_price(c, e->string, 1, &p, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- ledger scan ---- */
+
+struct open_tab {
+	struct rp_cost_pod *v; /* open addressing, id[0]==0: empty */
+	size_t cap, n;
+};
+
+static size_t hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static struct rp_cost_pod *slot(struct open_tab *t, const char *id)
+{
+	size_t i = hash(id) & (t->cap - 1);
+	while (t->v[i].id[0] && strcmp(t->v[i].id, id))
+		i = (i + 1) & (t->cap - 1);
+	return &t->v[i];
+}
+
+static void grow(struct open_tab *t)
+{
+	struct open_tab n = { rp_xcalloc(t->cap * 2, sizeof *t->v), t->cap * 2, 0 };
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].id[0]) {
+			*slot(&n, t->v[i].id) = t->v[i];
+			n.n++;
+		}
+	free(t->v);
+	*t = n;
+}
+
+/* Remove with backward-shift deletion (keeps probe chains whole). */
+static void del(struct open_tab *t, struct rp_cost_pod *p)
+{
+	size_t i = (size_t)(p - t->v), j = i;
+	t->v[i].id[0] = 0;
+	for (;;) {
+		j = (j + 1) & (t->cap - 1);
+		if (!t->v[j].id[0])
+			break;
+		size_t k = hash(t->v[j].id) & (t->cap - 1);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			t->v[i] = t->v[j];
+			t->v[j].id[0] = 0;
+			i = j;
+		}
+	}
+	t->n--;
+}
+
+static void cpy(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s ? s : "");
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err)
+{
+	*err = NULL;
+	*torn = 0;
+	if (!path) {
+		static char def[4096];
+		snprintf(def, sizeof def, "%s/ledger.jsonl", rp_state_dir());
+		path = def;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct open_tab t = { rp_xcalloc(1024, sizeof *t.v), 1024, 0 };
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long line = 0, bad = 0;
+	int rc = 0;
+	while ((n = getline(&buf, &cap, f)) >= 0) {
+		line++;
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			buf[--n] = 0;
+		if (!n)
+			continue;
+		if (bad) {
+			*err = rp_xasprintf("%s:%ld: malformed ledger line", path, bad);
+			rc = -1;
+			break;
+		}
+		/* Only pod lifecycle lines matter; skip others unparsed. */
+		int start = strstr(buf, "\"launched\"") != NULL;
+		int end = !start && (strstr(buf, "\"terminated\"") || strstr(buf, "\"reaped\"") ||
+				     strstr(buf, "\"preempted\""));
+		cJSON *o = cJSON_ParseWithLength(buf, (size_t)n);
+		if (!cJSON_IsObject(o)) {
+			cJSON_Delete(o);
+			bad = line;
+			continue;
+		}
+		const char *ev = jstr(o, "event"), *id = jstr(o, "id"), *ts = jstr(o, "ts");
+		double t0;
+		if (!(start || end) || !ev || !id || !ts || rp_parse_rfc3339(ts, &t0) < 0) {
+			cJSON_Delete(o);
+			continue;
+		}
+		if (!strcmp(ev, "launched")) {
+			if (t.n * 2 >= t.cap)
+				grow(&t);
+			struct rp_cost_pod *p = slot(&t, id);
+			if (!p->id[0]) {
+				t.n++;
+				cpy(p->id, sizeof p->id, id);
+			}
+			cpy(p->name, sizeof p->name, jstr(o, "name"));
+			cpy(p->gpu, sizeof p->gpu, jstr(o, "gpu"));
+			const cJSON *gc = cJSON_GetObjectItemCaseSensitive(o, "gpu_count");
+			p->gpu_count = cJSON_IsNumber(gc) ? gc->valueint : 1;
+			p->spot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spot"));
+			const cJSON *cp = cJSON_GetObjectItemCaseSensitive(o, "cost_per_hr");
+			p->cost_per_hr = cJSON_IsNumber(cp) ? cp->valuedouble : 0;
+			p->start = t0;
+			p->running = 1;
+		} else if (!strcmp(ev, "terminated") || !strcmp(ev, "reaped") || !strcmp(ev, "preempted")) {
+			struct rp_cost_pod *p = slot(&t, id);
+			if (p->id[0]) {
+				p->end = t0 < p->start ? p->start : t0;
+				p->running = 0;
+				cb(p, arg);
+				del(&t, p);
+			}
+		}
+		cJSON_Delete(o);
+	}
+	if (!rc && bad)
+		*torn = bad;
+	if (!rc) {
+		/* Still running: counted to now, in launch order is not kept; sort by start. */
+		size_t k = 0;
+		struct rp_cost_pod *run = rp_xcalloc(t.n + 1, sizeof *run);
+		for (size_t i = 0; i < t.cap; i++)
+			if (t.v[i].id[0])
+				run[k++] = t.v[i];
+		for (size_t i = 1; i < k; i++) /* insertion sort: few running pods */
+			for (size_t j = i; j > 0 && run[j - 1].start > run[j].start; j--) {
+				struct rp_cost_pod x = run[j];
+				run[j] = run[j - 1];
+				run[j - 1] = x;
+			}
+		for (size_t i = 0; i < k; i++) {
+			run[i].end = now > run[i].start ? now : run[i].start;
+			cb(&run[i], arg);
+		}
+		free(run);
+	}
+	free(t.v);
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+double rp_cost_hours(const struct rp_cost_pod *p, double since, double until)
+{
+	double a = p->start > since ? p->start : since;
+	double b = p->end < until ? p->end : until;
+	return b > a ? (b - a) / 3600.0 : 0;
+}
+
+/* ---- traces ---- */
+
+static int csv_fields(char *s, double *out, int max)
+{
+	int n = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return -1;
+		char *end;
+		while (*tok == ' ')
+			tok++;
+		double v = strtod(tok, &end);
+		while (*end == ' ' || *end == '\r')
+			end++;
+		if (end == tok || *end || !isfinite(v) || v < 0)
+			return -1;
+		out[n++] = v;
+	}
+	return n;
+}
+
+/* Reads rows of 2 or 3 numbers; row callback gets them. */
+static int read_rows(const char *path, int (*row)(double *f, int n, void *arg), void *arg, char **err)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		*err = rp_xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = NULL;
+	size_t cap = 0;
+	long line = 0;
+	int rc = 0, rows = 0;
+	while (getline(&buf, &cap, f) >= 0) {
+		line++;
+		buf[strcspn(buf, "\r\n")] = 0;
+		if (!buf[0] || buf[0] == '#')
+			continue;
+		double v[3];
+		char *copy = rp_xstrdup(buf);
+		int n = csv_fields(copy, v, 3);
+		free(copy);
+		if (n < 0 && rows == 0 && line == 1 && strchr(buf, ',') && !strpbrk(buf, "0123456789"))
+			continue; /* header */
+		if (n < 2) {
+			*err = rp_xasprintf("%s:%ld: malformed trace line: want 2 or 3 non-negative numbers", path, line);
+			rc = -1;
+			break;
+		}
+		if (row(v, n, arg) < 0) {
+			*err = rp_xasprintf("%s:%ld: malformed trace line: index out of order or too large", path, line);
+			rc = -1;
+			break;
+		}
+		rows++;
+	}
+	if (!rc && !rows) {
+		*err = rp_xasprintf("%s: empty trace", path);
+		rc = -1;
+	}
+	free(buf);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static int put_at(double **v, size_t *n, size_t *cap, double idx, double val)
+{
+	if (idx != floor(idx) || idx > 10000000)
+		return -1;
+	size_t i = (size_t)idx;
+	if (i >= *cap) {
+		size_t c = *cap ? *cap : 1024;
+		while (c <= i)
+			c *= 2;
+		*v = rp_xrealloc(*v, c * sizeof **v);
+		memset(*v + *cap, 0, (c - *cap) * sizeof **v);
+		*cap = c;
+	}
+	(*v)[i] += val;
+	if (i + 1 > *n)
+		*n = i + 1;
+	return 0;
+}
+
+struct trace_ctx {
+	struct rp_trace *t;
+	size_t cap;
+};
+
+static int trace_row(double *f, int n, void *arg)
+{
+	struct trace_ctx *c = arg;
+	double gh = n == 3 ? f[1] * f[2] / 3600.0 : f[1];
+	return put_at(&c->t->v, &c->t->n, &c->cap, f[0], gh);
+}
+
+int rp_trace_load(const char *path, struct rp_trace *t, char **err)
+{
+	struct trace_ctx c = { t, 0 };
+	t->v = NULL;
+	t->n = 0;
+	return read_rows(path, trace_row, &c, err);
+}
+
+double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b, double price,
+		    double *burst_gpu_hours)
+{
+	double burst = 0, cap = (double)k * b->gpus;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i] > cap)
+			burst += t->v[i] - cap;
+	*burst_gpu_hours = burst;
+	return k * b->monthly * ((double)t->n / b->hours) + burst * price;
+}
+
+/* ---- simulation ---- */
+
+struct sim_ctx {
+	struct rp_sim_in *in;
+	size_t capj, capw, nw;
+};
+
+static int sim_row(double *f, int n, void *arg)
+{
+	struct sim_ctx *c = arg;
+	size_t nj = c->in->minutes;
+	if (put_at(&c->in->jobs, &nj, &c->capj, f[0], f[1]) < 0)
+		return -1;
+	size_t nw = c->nw;
+	if (put_at(&c->in->work, &nw, &c->capw, f[0], n == 3 ? f[2] : 0) < 0)
+		return -1;
+	c->nw = nw;
+	c->in->minutes = nj;
+	return 0;
+}
+
+int rp_sim_load(const char *path, struct rp_sim_in *in, char **err)
+{
+	struct sim_ctx c = { in, 0, 0, 0 };
+	in->jobs = in->work = NULL;
+	in->minutes = 0;
+	int r = read_rows(path, sim_row, &c, err);
+	if (!r && c.nw < in->minutes) {
+		in->work = rp_xrealloc(in->work, in->minutes * sizeof *in->work);
+		memset(in->work + c.nw, 0, (in->minutes - c.nw) * sizeof *in->work);
+	}
+	return r;
+}
+
+/* xorshift64*: deterministic for a seed. */
+static double rnd(unsigned long long *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return (double)((*s * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+/* Event heap: job completions and preemptions of workers. */
+struct ev {
+	double t;
+	int worker;
+	int kind; /* 0 done, 1 preempt */
+	unsigned gen;
+};
+struct heap {
+	struct ev *v;
+	size_t n, cap;
+};
+static void hpush(struct heap *h, struct ev e)
+{
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 256;
+		h->v = rp_xrealloc(h->v, h->cap * sizeof *h->v);
+	}
+	size_t i = h->n++;
+	while (i && h->v[(i - 1) / 2].t > e.t) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = e;
+}
+static struct ev hpop(struct heap *h)
+{
+	struct ev top = h->v[0], last = h->v[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1].t < h->v[c].t)
+			c++;
+		if (h->v[c].t >= last.t)
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+struct job {
+	double arrive, work; /* remaining GPU-seconds */
+};
+struct node {
+	double up_at, idle_since, down_at; /* down_at: 0 alive */
+	int busy;                          /* jobs running (<= gpus) */
+	int alive, burst;
+};
+struct worker {
+	int node;
+	int busy;
+	struct job job;
+	double started;
+	unsigned gen;
+};
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
+{
+	memset(out, 0, sizeof *out);
+	unsigned long long seed = in->seed ? in->seed : 1;
+	int gpn = in->gpus_per_node > 0 ? in->gpus_per_node : 1;
+	int maxn = in->max_nodes;
+	/* node 0..B-1: baseline GPUs as nodes of one GPU each, always up */
+	int nb = in->baseline_gpus;
+	int nn_cap = nb + maxn + 1;
+	struct node *nodes = rp_xcalloc((size_t)nn_cap, sizeof *nodes);
+	struct worker *w = rp_xcalloc((size_t)(nb + (maxn + 1) * gpn), sizeof *w);
+	int nw = 0;
+	for (int i = 0; i < nb; i++) {
+		nodes[i].alive = 1;
+		nodes[i].up_at = 0;
+		w[nw].node = i;
+		nw++;
+	}
+	int nnodes = nb;
+	/* queue of waiting jobs (FIFO ring) */
+	size_t qcap = 1024, qh = 0, qn = 0;
+	struct job *q = rp_xmalloc(qcap * sizeof *q);
+	size_t wcap = 1024, nwaits = 0;
+	double *waits = rp_xmalloc(wcap * sizeof *waits);
+	struct heap h = { 0 };
+	double end = (double)in->minutes * 60.0;
+	double tick = in->tick > 0 ? in->tick : 15;
+	double last_up = -1e18;
+	double next_tick = 0;
+	size_t minute = 0;
+	double node_secs = 0;
+	/* arrivals of the current minute, spread at random times */
+	double *arr = NULL;
+	size_t narr = 0, iarr = 0, arrcap = 0;
+	double t = 0;
+	for (;;) {
+		/* next arrival */
+		while (iarr >= narr && minute < in->minutes) {
+			size_t k = (size_t)llround(in->jobs[minute]);
+			if (k > arrcap) {
+				arrcap = k;
+				arr = rp_xrealloc(arr, arrcap * sizeof *arr);
+			}
+			for (size_t i = 0; i < k; i++)
+				arr[i] = (double)minute * 60.0 + rnd(&seed) * 60.0;
+			qsort(arr, k, sizeof *arr, cmpd);
+			narr = k;
+			iarr = 0;
+			minute++;
+		}
+		double ta = iarr < narr ? arr[iarr] : 1e300;
+		double te = h.n ? h.v[0].t : 1e300;
+		double tt = next_tick;
+		if (ta >= 1e300 && te >= 1e300 && qn == 0 && t >= end)
+			break;
+		if (tt > end + 86400 * 2)
+			break; /* safety: nothing more can happen */
+		int which = (ta <= te && ta <= tt) ? 0 : (te <= tt ? 1 : 2);
+		t = which == 0 ? ta : which == 1 ? te : tt;
+		if (which == 0) {
+			iarr++;
+			if (qn == qcap) {
+				struct job *nq = rp_xmalloc(qcap * 2 * sizeof *nq);
+				for (size_t i = 0; i < qn; i++)
+					nq[i] = q[(qh + i) % qcap];
+				free(q);
+				q = nq;
+				qh = 0;
+				qcap *= 2;
+			}
+			double wk = in->work[minute - 1] > 0 ? in->work[minute - 1] : 60;
+			q[(qh + qn++) % qcap] = (struct job){ t, wk };
+			out->jobs++;
+		} else if (which == 1) {
+			struct ev e = hpop(&h);
+			struct worker *x = &w[e.worker];
+			if (e.gen != x->gen || !x->busy)
+				continue; /* stale */
+			struct node *nd = &nodes[x->node];
+			if (e.kind == 1) {
+				/* preemption: the node goes; its running jobs resume from
+				 * their checkpoint (remaining work) at the queue's head. */
+				out->preemptions++;
+				for (int i = 0; i < nw; i++) {
+					if (w[i].node != x->node)
+						continue;
+					if (w[i].busy) {
+						struct job j = w[i].job;
+						j.work -= t - w[i].started;
+						if (j.work < 1)
+							j.work = 1;
+						if (qn == qcap) { /* grow as above */
+							struct job *nq = rp_xmalloc(qcap * 2 * sizeof *nq);
+							for (size_t k2 = 0; k2 < qn; k2++)
+								nq[k2] = q[(qh + k2) % qcap];
+							free(q);
+							q = nq;
+							qh = 0;
+							qcap *= 2;
+						}
+						qh = (qh + qcap - 1) % qcap;
+						q[qh] = j;
+						qn++;
+						w[i].busy = 0;
+						w[i].gen++;
+					}
+				}
+				node_secs += t - nd->up_at;
+				nd->alive = 0;
+				continue;
+			}
+			x->busy = 0;
+			x->gen++;
+			nd->busy--;
+			if (!nd->busy)
+				nd->idle_since = t;
+		} else {
+			next_tick = t + tick;
+			/* the scaling rule, as rp-lagwatch applies it */
+			int burst = 0, booting = 0;
+			for (int i = nb; i < nnodes; i++)
+				if (nodes[i].alive) {
+					burst++;
+					if (nodes[i].up_at > t)
+						booting++;
+				}
+			if ((double)qn > in->lag_threshold) {
+				int want = (int)ceil((double)qn / (in->lag_threshold > 0 ? in->lag_threshold : 1)) - booting;
+				if (want > maxn - burst)
+					want = maxn - burst;
+				for (int k = 0; k < want; k++) {
+					int slotn = -1;
+					for (int i = nb; i < nnodes; i++)
+						if (!nodes[i].alive) {
+							slotn = i;
+							break;
+						}
+					if (slotn < 0) {
+						if (nnodes >= nn_cap)
+							break;
+						slotn = nnodes++;
+						for (int g = 0; g < gpn; g++) {
+							w[nw].node = slotn;
+							nw++;
+						}
+					}
+					nodes[slotn] = (struct node){ .up_at = t + in->boot, .idle_since = t + in->boot,
+								      .alive = 1, .burst = 1 };
+					out->launches++;
+					last_up = t;
+					if (in->preempt_per_hour > 0) {
+						double life = -log(1 - rnd(&seed)) * 3600.0 / in->preempt_per_hour;
+						for (int i = 0; i < nw; i++)
+							if (w[i].node == slotn) {
+								hpush(&h, (struct ev){ t + in->boot + life, i, 1, w[i].gen });
+								break;
+							}
+					}
+				}
+			} else if (qn == 0 && t - last_up >= in->cooldown) {
+				for (int i = nb; i < nnodes; i++) {
+					struct node *nd = &nodes[i];
+					if (nd->alive && nd->up_at <= t && !nd->busy && t - nd->idle_since > in->idle) {
+						node_secs += t - (nd->up_at - in->boot);
+						nd->alive = 0;
+						for (int k = 0; k < nw; k++)
+							if (w[k].node == i)
+								w[k].gen++; /* cancels its preemption event */
+					}
+				}
+			}
+			if (t >= end && qn == 0) {
+				/* the trace is over and the queue empty: close the books */
+				for (int i = nb; i < nnodes; i++)
+					if (nodes[i].alive) {
+						node_secs += t - (nodes[i].up_at - in->boot);
+						nodes[i].alive = 0;
+					}
+				int busy = 0;
+				for (int i = 0; i < nw; i++)
+					busy |= w[i].busy;
+				if (!busy && iarr >= narr)
+					break;
+			}
+		}
+		/* dispatch waiting jobs to free workers on ready nodes */
+		for (int i = 0; i < nw && qn; i++) {
+			struct node *nd = &nodes[w[i].node];
+			if (w[i].busy || !nd->alive || nd->up_at > t)
+				continue;
+			struct job j = q[qh];
+			qh = (qh + 1) % qcap;
+			qn--;
+			if (nwaits == wcap) {
+				wcap *= 2;
+				waits = rp_xrealloc(waits, wcap * sizeof *waits);
+			}
+			if (j.arrive >= 0)
+				waits[nwaits++] = t - j.arrive;
+			w[i].busy = 1;
+			w[i].job = j;
+			w[i].job.arrive = -1; /* a resumed job is not waited for twice */
+			w[i].started = t;
+			w[i].gen++;
+			nd->busy++;
+			hpush(&h, (struct ev){ t + j.work, i, 0, w[i].gen });
+		}
+	}
+	out->node_hours = node_secs / 3600.0;
+	out->burst_cost = out->node_hours * in->price_per_node_hour;
+	out->baseline_cost = in->baseline_monthly * (end / 3600.0) / (in->hours_per_month > 0 ? in->hours_per_month : 730);
+	out->cost_per_1000 = out->jobs > 0 ? (out->burst_cost + out->baseline_cost) / out->jobs * 1000 : 0;
+	if (nwaits) {
+		qsort(waits, nwaits, sizeof *waits, cmpd);
+		out->wait_p50 = waits[(size_t)(0.50 * (double)(nwaits - 1))];
+		out->wait_p95 = waits[(size_t)(0.95 * (double)(nwaits - 1))];
+		out->wait_max = waits[nwaits - 1];
+	}
+	free(arr);
+	free(h.v);
+	free(waits);
+	free(q);
+	free(w);
+	free(nodes);
+}
