@@ -1,0 +1,175 @@
+/* decide.c — the scale decision (see decide.h). */
+#include "decide.h"
+#include "rp.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rp_decide_action(int action)
+{
+	return action == RP_UP ? "up" : action == RP_DOWN ? "down" : "hold";
+}
+
+static void say(struct rp_decide_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct rp_decide_out *o, const char *fmt, ...)
+{
+	size_t n = strlen(o->reason);
+	va_list ap;
+	if (n >= sizeof o->reason - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->reason + n, sizeof o->reason - n, fmt, ap);
+	va_end(ap);
+}
+
+void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out)
+{
+	long thr = in->lag_threshold > 0 ? in->lag_threshold : 1;
+	double now = in->now;
+	int in_cool = st->last_up > 0 && now - st->last_up < in->cooldown;
+
+	memset(out, 0, sizeof *out);
+	out->action = RP_HOLD;
+	if (!in->lag_known) {
+		say(out, "lag unknown");
+		return;
+	}
+
+	int lag_hot = in->lag > thr;
+	int p95_hot = in->p95_known && in->p95 > in->p95_threshold;
+	int surge = in->lag >= 2LL * thr ||
+		    (in->p95_known && in->p95_threshold > 0 && in->p95 >= 2 * in->p95_threshold);
+	int hot = lag_hot || p95_hot;
+
+	if (hot) {
+		int chained = st->last_poll > 0 && st->hot_streak > 0 && now - st->last_poll <= in->cooldown &&
+			      now >= st->last_poll;
+		st->hot_streak = chained ? st->hot_streak + 1 : 1;
+	} else {
+		st->hot_streak = 0;
+	}
+	st->last_poll = now;
+
+	if (hot) {
+		if (lag_hot)
+			say(out, "lag %lld > %ld", in->lag, thr);
+		if (p95_hot)
+			say(out, "%sp95 %.3gs > %.3gs", lag_hot ? ", " : "", in->p95, in->p95_threshold);
+		if (!surge && st->hot_streak < 2) {
+			say(out, " on 1 poll: waiting for a second (hysteresis)");
+			goto note;
+		}
+		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);
+
+		long long need = in->lag > 0 ? (in->lag + thr - 1) / thr : 0;
+		long long present = in->burst_nodes;
+		if (in_cool && st->last_up_burst + st->last_up_count > present)
+			present = st->last_up_burst + st->last_up_count;
+		long long want = need - present;
+		if (in_cool && want <= 0) {
+			say(out, "; %d node(s) asked %.0fs ago still count (cooldown %.0fs)", st->last_up_count,
+			    now - st->last_up, in->cooldown);
+			goto note;
+		}
+		if (want < 1)
+			want = 1;
+		long long cap = in->max_nodes - present;
+		if (cap <= 0) {
+			say(out, "; at max_nodes %ld (%lld burst nodes)", in->max_nodes, present);
+			goto note;
+		}
+		out->action = RP_UP;
+		out->count = (int)(want < cap ? want : cap);
+		if (want > cap)
+			say(out, "; capped by max_nodes %ld", in->max_nodes);
+		st->last_up = now;
+		st->last_up_count = out->count;
+		st->last_up_burst = in->burst_nodes;
+		goto note;
+	}
+
+	if (in->lag > 0) {
+		say(out, "lag %lld <= %ld", in->lag, thr);
+		goto note;
+	}
+	if (in->p95_known && in->p95 >= in->p95_threshold) {
+		say(out, "lag 0 but p95 %.3gs not under %.3gs", in->p95, in->p95_threshold);
+		goto note;
+	}
+	if (in->idle_nodes <= 0) {
+		say(out, "lag 0, no burst node idle long enough (%d burst nodes)", in->burst_nodes);
+		goto note;
+	}
+	if (in_cool) {
+		say(out, "lag 0, %d idle node(s), but last up %.0fs ago is within cooldown %.0fs", in->idle_nodes,
+		    now - st->last_up, in->cooldown);
+		goto note;
+	}
+	out->action = RP_DOWN;
+	out->count = in->idle_nodes;
+	say(out, "lag 0, %d burst node(s) idle", in->idle_nodes);
+	st->last_down = now;
+note:
+	if (!in->p95_known && in->p95_note)
+		say(out, "; no latency signal (%s)", in->p95_note);
+}
+
+static char *state_path(void)
+{
+	return rp_xasprintf("%s/lagwatch.json", rp_state_dir());
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+void rp_decide_load(struct rp_decide_state *st)
+{
+	char *p = state_path();
+	size_t n;
+	char *s = rp_read_file(p, 1 << 20, &n);
+	cJSON *j = s ? cJSON_Parse(s) : NULL;
+	memset(st, 0, sizeof *st);
+	if (s && !cJSON_IsObject(j))
+		rp_logw("decision state unreadable, starting afresh", "file", p);
+	if (cJSON_IsObject(j)) {
+		st->last_poll = num(j, "last_poll");
+		st->hot_streak = (int)num(j, "hot_streak");
+		st->last_up = num(j, "last_up");
+		st->last_up_count = (int)num(j, "last_up_count");
+		st->last_up_burst = (int)num(j, "last_up_burst");
+		st->last_down = num(j, "last_down");
+	}
+	cJSON_Delete(j);
+	free(s);
+	free(p);
+}
+
+int rp_decide_save(const struct rp_decide_state *st)
+{
+	char *p = state_path();
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "last_poll", st->last_poll);
+	cJSON_AddNumberToObject(j, "hot_streak", st->hot_streak);
+	cJSON_AddNumberToObject(j, "last_up", st->last_up);
+	cJSON_AddNumberToObject(j, "last_up_count", st->last_up_count);
+	cJSON_AddNumberToObject(j, "last_up_burst", st->last_up_burst);
+	cJSON_AddNumberToObject(j, "last_down", st->last_down);
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	int r = rp_mkdir_p(rp_state_dir(), 0700);
+	if (r == 0)
+		r = rp_write_atomic(p, s, strlen(s), 0600);
+	int e = errno;
+	free(s);
+	free(p);
+	errno = e;
+	return r;
+}

@@ -1,0 +1,64 @@
+/* decide.h — the scale decision: lag and p95 in, up/down/hold out.
+ *
+ * rp_decide() is a pure function of its inputs and the previous state; the
+ * state (what damps flapping) is kept between runs in
+ * $RP_STATE_DIR/lagwatch.json by rp_decide_load()/rp_decide_save().
+ *
+ * The rules (written out in rp-lagwatch(1)):
+ *  - lag unknown → hold (the caller exits 75); the state is not touched.
+ *  - "hot" = lag > lag_threshold, or p95 known and > p95_threshold.
+ *  - up needs hot on 2 polls in a row (the previous one no longer ago than
+ *    the cooldown), unless lag >= 2 x lag_threshold or p95 >= 2 x
+ *    p95_threshold ("surge"), which goes up at once.
+ *    count = ceil(lag / lag_threshold) - burst nodes, at least 1, capped by
+ *    max_nodes - burst nodes (0 there → hold "at max_nodes").  Within the
+ *    cooldown after an up, the nodes that up asked for count as present
+ *    even before they join (they are booting): an up is only repeated if
+ *    the lag needs more than those.
+ *  - down when lag == 0, p95 not above its threshold (or no latency
+ *    signal), some burst node idle >= idle_s, and the last up is at least
+ *    the cooldown ago.  count = the number of idle nodes.
+ *  - hold otherwise, with the reason.
+ */
+#ifndef RP_DECIDE_H
+#define RP_DECIDE_H
+
+enum { RP_HOLD, RP_UP, RP_DOWN };
+
+struct rp_decide_in {
+	double now;
+	int lag_known;
+	long long lag;
+	long lag_threshold;
+	int p95_known;        /* 0: no latency signal (NaN, no data, error) */
+	double p95, p95_threshold;
+	const char *p95_note; /* why there is no signal (for the reason), or NULL */
+	int burst_nodes;      /* burst nodes present */
+	int idle_nodes;       /* of those, idle >= scale.idle */
+	long max_nodes;
+	double cooldown;      /* seconds */
+};
+
+struct rp_decide_state {
+	double last_poll;     /* 0 = never */
+	int hot_streak;       /* consecutive hot polls, this one included */
+	double last_up;       /* 0 = never */
+	int last_up_count, last_up_burst;
+	double last_down;
+};
+
+struct rp_decide_out {
+	int action;
+	int count;
+	char reason[512];
+};
+
+void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out);
+const char *rp_decide_action(int action);
+
+/* $RP_STATE_DIR/lagwatch.json; a missing or unreadable file is a fresh
+ * state (with a warning if unreadable).  save: 0 or -1 (errno). */
+void rp_decide_load(struct rp_decide_state *st);
+int rp_decide_save(const struct rp_decide_state *st);
+
+#endif

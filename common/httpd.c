@@ -1,0 +1,175 @@
+/* httpd.c — a tiny single-threaded HTTP responder (see httpd.h). */
+#include "httpd.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct rp_httpd {
+	int fd;
+	char addr[96];
+};
+
+struct rp_httpd *rp_httpd_open(const char *addr, char **err)
+{
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char host[80];
+	*err = NULL;
+	if (!colon || !colon[1]) {
+		*err = rp_xasprintf("listen address '%s': want HOST:PORT", addr);
+		return NULL;
+	}
+	size_t hl = (size_t)(colon - addr);
+	if (hl && addr[0] == '[' && addr[hl - 1] == ']') {
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= sizeof host) {
+		*err = rp_xasprintf("listen address '%s': host too long", addr);
+		return NULL;
+	}
+	memcpy(host, addr, hl);
+	host[hl] = 0;
+	int r = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &ai);
+	if (r) {
+		*err = rp_xasprintf("listen address '%s': %s", addr, gai_strerror(r));
+		return NULL;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+		*err = rp_xasprintf("listen on %s: %s", addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return NULL;
+	}
+	freeaddrinfo(ai);
+	struct rp_httpd *h = rp_xcalloc(1, sizeof *h);
+	h->fd = fd;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char hb[64], pb[16];
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, hb, sizeof hb, pb, sizeof pb, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(h->addr, sizeof h->addr, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", hb, pb);
+	return h;
+}
+
+const char *rp_httpd_addr(const struct rp_httpd *h)
+{
+	return h->addr;
+}
+
+void rp_httpd_close(struct rp_httpd *h)
+{
+	if (h) {
+		close(h->fd);
+		free(h);
+	}
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static const char *reason(int st)
+{
+	switch (st) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+static void reply(int fd, int st, const char *ctype, const char *body, size_t n, int head)
+{
+	char *h = rp_xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			       "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+			       st, reason(st), ctype, n);
+	send_all(fd, h, strlen(h));
+	if (!head)
+		send_all(fd, body, n);
+	free(h);
+}
+
+int rp_httpd_serve_one(struct rp_httpd *h, double timeout, rp_httpd_fn fn, void *arg)
+{
+	struct pollfd p = { .fd = h->fd, .events = POLLIN };
+	if (poll(&p, 1, (int)(timeout * 1000)) <= 0)
+		return 0;
+	int c = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return 0;
+	char req[8192];
+	size_t n = 0;
+	double end = rp_mono() + 2;
+	int st = 0;
+	req[0] = 0;
+	for (;;) {
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+		if (n + 1 >= sizeof req) {
+			st = 431;
+			break;
+		}
+		double left = end - rp_mono();
+		struct pollfd cp = { .fd = c, .events = POLLIN };
+		if (left <= 0 || poll(&cp, 1, (int)(left * 1000) + 1) <= 0) {
+			st = 408;
+			break;
+		}
+		ssize_t r = recv(c, req + n, sizeof req - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(c);
+			return 1;
+		}
+		n += (size_t)r;
+		req[n] = 0;
+	}
+	if (st) {
+		reply(c, st, "text/plain", "", 0, 0);
+		close(c);
+		return 1;
+	}
+	char method[8], path[2048];
+	if (sscanf(req, "%7s %2047s HTTP/", method, path) != 2) {
+		reply(c, 400, "text/plain", "bad request\n", 12, 0);
+	} else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		reply(c, 405, "text/plain", "GET only\n", 9, 0);
+	} else {
+		struct rp_buf b = { 0 };
+		const char *ctype = "application/json";
+		rp_buf_adds(&b, "");
+		st = fn(arg, path, &b, &ctype);
+		reply(c, st, ctype, b.data, b.len, !strcmp(method, "HEAD"));
+		rp_buf_free(&b);
+	}
+	close(c);
+	return 1;
+}

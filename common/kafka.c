@@ -1,0 +1,512 @@
+/* kafka.c — consumer-group lag with librdkafka (see kafka.h). */
+#include "kafka.h"
+#include "rp.h"
+#include "log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rp_kafka {
+	rd_kafka_t *rk;
+	int timeout_ms;
+};
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	(void)level;
+	if (rp_log_level <= RP_LOG_DEBUG)
+		rp_debug("librdkafka", "fac", fac, "text", buf);
+}
+
+struct rp_kafka *rp_kafka_open(const char *bootstrap, double timeout, char **err)
+{
+	static const char *const kv[][2] = {
+		{ "client.id", "rp-lagwatch" },
+		/* A consumer with a group, never subscribed: the only safe
+		 * home for ListConsumerGroupOffsets in 2.0.2. */
+		{ "group.id", "rp-lagwatch" },
+		{ "enable.auto.commit", "false" },
+		{ "enable.auto.offset.store", "false" },
+		{ "allow.auto.create.topics", "false" },
+		{ "isolation.level", "read_uncommitted" },
+		{ "topic.metadata.refresh.interval.ms", "-1" },
+		{ "reconnect.backoff.ms", "50" },
+		{ "reconnect.backoff.max.ms", "1000" },
+		{ "log.connection.close", "false" },
+	};
+	char e[512];
+	/* No Kafka SASL is configured: keep Cyrus SASL (which rd_kafka_new
+	 * initialises) from loading every plugin and its Berkeley DB, half
+	 * a MiB resident for nothing. */
+	setenv("SASL_PATH", "/nonexistent", 0);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	*err = NULL;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) != RD_KAFKA_CONF_OK)
+		goto bad;
+	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+		if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK)
+			goto bad;
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+	if (!rk) {
+		*err = rp_xasprintf("kafka: %s", e);
+		return NULL;
+	}
+	struct rp_kafka *k = rp_xcalloc(1, sizeof *k);
+	k->rk = rk;
+	k->timeout_ms = timeout > 0 ? (int)(timeout * 1000) : 5000;
+	return k;
+bad:
+	rd_kafka_conf_destroy(conf);
+	*err = rp_xasprintf("kafka: %s", e);
+	return NULL;
+}
+
+void rp_kafka_close(struct rp_kafka *k)
+{
+	if (!k)
+		return;
+	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	free(k);
+}
+
+int rp_kafka_policy(const char *s)
+{
+	if (s && !strcmp(s, "latest"))
+		return RP_KAFKA_LATEST;
+	if (s && !strcmp(s, "earliest"))
+		return RP_KAFKA_EARLIEST;
+	return -1;
+}
+
+int64_t rp_kafka_part_lag(int64_t committed, int64_t lo, int64_t hi, int policy)
+{
+	if (hi < 0)
+		return 0;
+	if (lo < 0 || lo > hi)
+		lo = 0;
+	if (committed < 0) {
+		if (policy == RP_KAFKA_EARLIEST)
+			return hi - lo;
+		return hi > lo ? 1 : 0;
+	}
+	int64_t from = committed > lo ? committed : lo;
+	return hi > from ? hi - from : 0;
+}
+
+void rp_kafka_lags_free(struct rp_kafka_lag *l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++)
+		free(l[i].parts);
+	free(l);
+}
+
+static double deadline_left(double end)
+{
+	double l = end - rp_mono();
+	return l > 0 ? l : 0;
+}
+
+static int retriable(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+	case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__WAIT_COORD:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Metadata for the distinct topics; fills parts (topic, partition) for all. */
+static int fetch_metadata(struct rp_kafka *k, const char **topics, size_t nt, double end,
+			  rd_kafka_topic_partition_list_t *all, char **err)
+{
+	rd_kafka_topic_t **rkts = rp_xcalloc(nt, sizeof *rkts);
+	const struct rd_kafka_metadata *md = NULL;
+	int rc = 0;
+	double backoff = 0.1;
+	for (size_t i = 0; i < nt; i++)
+		rkts[i] = rd_kafka_topic_new(k->rk, topics[i], NULL);
+	for (;;) {
+		rd_kafka_resp_err_t e;
+		int tmo = (int)(deadline_left(end) * 1000);
+		/* all_topics=0, rkt=NULL: every locally known topic, i.e. ours. */
+		e = rd_kafka_metadata(k->rk, 0, NULL, &md, tmo > 0 ? tmo : 1);
+		if (e) {
+			if (retriable(e) && deadline_left(end) > backoff) {
+				rp_sleep(backoff);
+				backoff = backoff * 2 > 1 ? 1 : backoff * 2;
+				continue;
+			}
+			*err = rp_xasprintf("kafka metadata: %s", rd_kafka_err2str(e));
+			rc = RP_EXIT_TEMP;
+			goto out;
+		}
+		int again = 0;
+		for (size_t i = 0; i < nt && !rc; i++) {
+			const struct rd_kafka_metadata_topic *t = NULL;
+			for (int j = 0; j < md->topic_cnt; j++)
+				if (!strcmp(md->topics[j].topic, topics[i]))
+					t = &md->topics[j];
+			if (!t || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+				*err = rp_xasprintf("kafka topic '%s' does not exist", topics[i]);
+				rc = RP_EXIT_USAGE;
+			} else if (t->err || t->partition_cnt == 0) {
+				if (retriable(t->err) || t->partition_cnt == 0) {
+					again = 1;
+				} else {
+					*err = rp_xasprintf("kafka topic '%s': %s", topics[i],
+							    rd_kafka_err2str(t->err));
+					rc = RP_EXIT_TEMP;
+				}
+			}
+		}
+		if (!rc && again) {
+			if (deadline_left(end) > backoff) {
+				rd_kafka_metadata_destroy(md);
+				md = NULL;
+				rp_sleep(backoff);
+				backoff = backoff * 2 > 1 ? 1 : backoff * 2;
+				continue;
+			}
+			*err = rp_xstrdup("kafka metadata: topics without a leader");
+			rc = RP_EXIT_TEMP;
+		}
+		break;
+	}
+	if (!rc)
+		for (size_t i = 0; i < nt; i++)
+			for (int j = 0; j < md->topic_cnt; j++)
+				if (!strcmp(md->topics[j].topic, topics[i]))
+					for (int p = 0; p < md->topics[j].partition_cnt; p++)
+						rd_kafka_topic_partition_list_add(
+							all, topics[i], md->topics[j].partitions[p].id);
+out:
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	for (size_t i = 0; i < nt; i++)
+		rd_kafka_topic_destroy(rkts[i]);
+	free(rkts);
+	return rc;
+}
+
+/* Watermarks of every partition in all: two batched ListOffsets rounds. */
+static int fetch_watermarks(struct rp_kafka *k, const rd_kafka_topic_partition_list_t *all,
+			    double end, rd_kafka_topic_partition_list_t **his,
+			    rd_kafka_topic_partition_list_t **los, char **err)
+{
+	rd_kafka_topic_partition_list_t *l[2];
+	double backoff = 0.1;
+	for (int r = 0; r < 2; r++) {
+		l[r] = rd_kafka_topic_partition_list_copy(all);
+		for (int i = 0; i < l[r]->cnt; i++)
+			l[r]->elems[i].offset = r == 0 ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+	}
+	for (int r = 0; r < 2;) {
+		int tmo = (int)(deadline_left(end) * 1000);
+		rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(k->rk, l[r], tmo > 0 ? tmo : 1);
+		const char *what = NULL;
+		for (int i = 0; !e && i < l[r]->cnt; i++)
+			if (l[r]->elems[i].err) {
+				e = l[r]->elems[i].err;
+				what = l[r]->elems[i].topic;
+			}
+		if (!e) {
+			r++;
+			continue;
+		}
+		if (retriable(e) && deadline_left(end) > backoff) {
+			for (int i = 0; i < l[r]->cnt; i++) {
+				l[r]->elems[i].offset = r == 0 ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+				l[r]->elems[i].err = 0;
+			}
+			rp_sleep(backoff);
+			backoff = backoff * 2 > 1 ? 1 : backoff * 2;
+			continue;
+		}
+		*err = rp_xasprintf("kafka watermarks%s%s: %s", what ? " of " : "", what ? what : "",
+				    rd_kafka_err2str(e));
+		rd_kafka_topic_partition_list_destroy(l[0]);
+		rd_kafka_topic_partition_list_destroy(l[1]);
+		return RP_EXIT_TEMP;
+	}
+	*his = l[0];
+	*los = l[1];
+	return 0;
+}
+
+struct gq {
+	const char *group;
+	rd_kafka_topic_partition_list_t *parts; /* request; then the answer */
+	int done;
+	double retry_at, backoff;
+	char *err;
+};
+
+static void send_offsets(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g, int idx, double end)
+{
+	char e[256];
+	rd_kafka_ListConsumerGroupOffsets_t *req =
+		rd_kafka_ListConsumerGroupOffsets_new(g->group, g->parts);
+	rd_kafka_AdminOptions_t *o =
+		rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	int tmo = (int)(deadline_left(end) * 1000);
+	rd_kafka_AdminOptions_set_request_timeout(o, tmo > 10 ? tmo : 10, e, sizeof e);
+	rd_kafka_AdminOptions_set_opaque(o, (void *)(intptr_t)idx);
+	rd_kafka_ListConsumerGroupOffsets(k->rk, &req, 1, o, q);
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_ListConsumerGroupOffsets_destroy(req);
+}
+
+/* Handle one result event; returns 1 if that group needs a retry. */
+static int take_offsets(rd_kafka_event_t *ev, struct gq *gs, int *idx)
+{
+	*idx = (int)(intptr_t)rd_kafka_event_opaque(ev);
+	struct gq *g = &gs[*idx];
+	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+	free(g->err);
+	g->err = NULL;
+	if (!e) {
+		const rd_kafka_ListConsumerGroupOffsets_result_t *res =
+			rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+		size_t n = 0;
+		const rd_kafka_group_result_t **grs =
+			res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : NULL;
+		if (n != 1) {
+			g->err = rp_xasprintf("kafka group '%s': no answer", g->group);
+			return 0;
+		}
+		const rd_kafka_error_t *ge = rd_kafka_group_result_error(grs[0]);
+		if (ge) {
+			e = rd_kafka_error_code(ge);
+			g->err = rp_xasprintf("kafka group '%s': %s", g->group, rd_kafka_error_string(ge));
+		} else {
+			const rd_kafka_topic_partition_list_t *p = rd_kafka_group_result_partitions(grs[0]);
+			for (int i = 0; p && i < p->cnt && !e; i++)
+				if (p->elems[i].err) {
+					e = p->elems[i].err;
+					g->err = rp_xasprintf("kafka group '%s' %s[%d]: %s", g->group,
+							      p->elems[i].topic, (int)p->elems[i].partition,
+							      rd_kafka_err2str(e));
+				}
+			if (!e) {
+				rd_kafka_topic_partition_list_t *ans = rd_kafka_topic_partition_list_copy(p);
+				for (int i = 0; i < g->parts->cnt; i++) {
+					rd_kafka_topic_partition_t *a = rd_kafka_topic_partition_list_find(
+						ans, g->parts->elems[i].topic, g->parts->elems[i].partition);
+					g->parts->elems[i].offset = a ? a->offset : RD_KAFKA_OFFSET_INVALID;
+				}
+				rd_kafka_topic_partition_list_destroy(ans);
+				g->done = 1;
+				return 0;
+			}
+		}
+	} else {
+		g->err = rp_xasprintf("kafka group '%s': %s", g->group, rd_kafka_event_error_string(ev));
+	}
+	return retriable(e);
+}
+
+static int fetch_committed(struct rp_kafka *k, struct gq *gs, size_t ng, double end, char **err)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+	size_t pending = 0, done = 0;
+	int rc = 0;
+	for (size_t i = 0; i < ng; i++) {
+		gs[i].backoff = 0.1;
+		send_offsets(k, q, &gs[i], (int)i, end);
+		pending++;
+	}
+	while (done < ng) {
+		/* Resend the groups whose backoff has passed. */
+		double next = end;
+		for (size_t i = 0; i < ng; i++) {
+			if (gs[i].done || gs[i].retry_at <= 0)
+				continue;
+			if (rp_mono() >= gs[i].retry_at) {
+				gs[i].retry_at = 0;
+				send_offsets(k, q, &gs[i], (int)i, end);
+				pending++;
+			} else if (gs[i].retry_at < next) {
+				next = gs[i].retry_at;
+			}
+		}
+		if (deadline_left(end) <= 0 && !pending) {
+			rc = RP_EXIT_TEMP;
+			break;
+		}
+		if (!pending) {
+			rp_sleep(next - rp_mono() > 0 ? next - rp_mono() : 0);
+			continue;
+		}
+		double wait = (next < end ? next : end) - rp_mono();
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait > 0 ? (int)(wait * 1000) + 1 : 1);
+		if (!ev) {
+			if (deadline_left(end) <= 0) {
+				rc = RP_EXIT_TEMP;
+				break;
+			}
+			continue;
+		}
+		if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT) {
+			rd_kafka_event_destroy(ev);
+			continue;
+		}
+		int idx;
+		pending--;
+		int again = take_offsets(ev, gs, &idx);
+		rd_kafka_event_destroy(ev);
+		struct gq *g = &gs[idx];
+		if (g->done) {
+			done++;
+		} else if (again && deadline_left(end) > g->backoff) {
+			rp_debug("kafka: retrying", "group", g->group, "error", g->err);
+			g->retry_at = rp_mono() + g->backoff;
+			g->backoff = g->backoff * 2 > 1 ? 1 : g->backoff * 2;
+		} else {
+			rc = again ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+			break;
+		}
+	}
+	if (rc) {
+		for (size_t i = 0; i < ng && !*err; i++)
+			if (!gs[i].done && gs[i].err)
+				*err = rp_xstrdup(gs[i].err);
+		if (!*err)
+			*err = rp_xstrdup("kafka committed offsets: timed out");
+	}
+	/* Late answers are dropped with the queue. */
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
+static const rd_kafka_topic_partition_t *find(const rd_kafka_topic_partition_list_t *l,
+					      const char *t, int32_t p)
+{
+	return rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)l, t, p);
+}
+
+static const char *ms(double t0)
+{
+	static char b[32];
+	snprintf(b, sizeof b, "%.1f", (rp_mono() - t0) * 1000);
+	return b;
+}
+
+int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, int policy,
+		  struct rp_kafka_lag **out, size_t *nout, char **err)
+{
+	const char **topics = rp_xcalloc(n ? n : 1, sizeof *topics);
+	struct gq *gs = rp_xcalloc(n ? n : 1, sizeof *gs);
+	size_t nt = 0, ng = 0;
+	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new((int)n * 8 + 1);
+	rd_kafka_topic_partition_list_t *his = NULL, *los = NULL;
+	double t0 = rp_mono(), end = t0 + k->timeout_ms / 1000.0;
+	int rc;
+
+	*err = NULL;
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		for (j = 0; j < nt && strcmp(topics[j], w[i].topic); j++)
+			;
+		if (j == nt)
+			topics[nt++] = w[i].topic;
+		for (j = 0; j < ng && strcmp(gs[j].group, w[i].group); j++)
+			;
+		if (j == ng) {
+			gs[ng].group = w[i].group;
+			gs[ng++].parts = rd_kafka_topic_partition_list_new(16);
+		}
+	}
+	rc = fetch_metadata(k, topics, nt, end, all, err);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct gq *g = gs;
+		while (strcmp(g->group, w[i].group))
+			g++;
+		for (int p = 0; p < all->cnt; p++)
+			if (!strcmp(all->elems[p].topic, w[i].topic) &&
+			    !find(g->parts, w[i].topic, all->elems[p].partition))
+				rd_kafka_topic_partition_list_add(g->parts, w[i].topic,
+								  all->elems[p].partition);
+	}
+	rp_debug("kafka: metadata", "ms", ms(t0));
+	rc = fetch_watermarks(k, all, end, &his, &los, err);
+	if (rc)
+		goto out;
+	rp_debug("kafka: watermarks", "ms", ms(t0));
+	rc = fetch_committed(k, gs, ng, end, err);
+	rp_debug("kafka: committed", "ms", ms(t0));
+	if (rc)
+		goto out;
+
+	struct rp_kafka_lag *res = rp_xcalloc(ng, sizeof *res);
+	for (size_t i = 0; i < ng; i++) {
+		struct rp_kafka_lag *l = &res[i];
+		/* Borrow the caller's strings, not librdkafka's copies. */
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(w[j].group, gs[i].group)) {
+				l->group = w[j].group;
+				break;
+			}
+		l->nparts = (size_t)gs[i].parts->cnt;
+		l->parts = rp_xcalloc(l->nparts ? l->nparts : 1, sizeof *l->parts);
+		for (size_t p = 0; p < l->nparts; p++) {
+			const rd_kafka_topic_partition_t *e = &gs[i].parts->elems[p];
+			struct rp_kafka_part *o = &l->parts[p];
+			for (size_t t = 0; t < nt; t++)
+				if (!strcmp(topics[t], e->topic))
+					o->topic = topics[t];
+			o->partition = e->partition;
+			o->committed = e->offset >= 0 ? e->offset : RP_KAFKA_NO_OFFSET;
+			const rd_kafka_topic_partition_t *h = find(his, e->topic, e->partition);
+			const rd_kafka_topic_partition_t *lo = find(los, e->topic, e->partition);
+			o->hi = h ? h->offset : 0;
+			o->lo = lo ? lo->offset : 0;
+			o->lag = rp_kafka_part_lag(o->committed, o->lo, o->hi, policy);
+			l->lag += o->lag;
+			if (o->committed >= 0)
+				l->ncommitted++;
+		}
+		if (l->nparts && !l->ncommitted && !*err) {
+			*err = rp_xasprintf("kafka group '%s' has no committed offset on its topics "
+					    "(unknown group?)",
+					    l->group);
+			rc = RP_EXIT_USAGE;
+		}
+	}
+	if (rc) {
+		rp_kafka_lags_free(res, ng);
+		goto out;
+	}
+	*out = res;
+	*nout = ng;
+out:
+	for (size_t i = 0; i < ng; i++) {
+		rd_kafka_topic_partition_list_destroy(gs[i].parts);
+		free(gs[i].err);
+	}
+	free(gs);
+	free(topics);
+	rd_kafka_topic_partition_list_destroy(all);
+	if (his)
+		rd_kafka_topic_partition_list_destroy(his);
+	if (los)
+		rd_kafka_topic_partition_list_destroy(los);
+	return rc;
+}
