@@ -130,8 +130,12 @@ static void poll_p95(struct lw *lw, struct obs *o)
 {
 	o->p95_rc = rp_prom_query(rp_cfg_str(lw->cfg, "prometheus.url"), rp_cfg_str(lw->cfg, "prometheus.query"),
 				  rp_cfg_dur(lw->cfg, "prometheus.timeout"), &o->p95, &o->p95_note);
-	if (o->p95_rc == RP_PROM_ERROR)
+	if (o->p95_rc == RP_PROM_ERROR) {
 		rp_logw("no latency signal", "error", o->p95_note);
+		char *n = rp_xasprintf("%s; decided from lag alone", o->p95_note);
+		free(o->p95_note);
+		o->p95_note = n;
+	}
 }
 
 static void poll_nodes(struct lw *lw, struct obs *o, double now)

@@ -1,0 +1,218 @@
+/* test-decide.c — the scale decision, the per-partition lag rule and the
+ * Prometheus answer parser: pure functions, every rule of rp-lagwatch(1). */
+#include "decide.h"
+#include "kafka.h"
+#include "prom.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static struct rp_decide_in base(double now, long long lag)
+{
+	struct rp_decide_in in = {
+		.now = now, .lag_known = 1, .lag = lag, .lag_threshold = 5,
+		.p95_known = 0, .p95_threshold = 30, .burst_nodes = 0, .idle_nodes = 0,
+		.max_nodes = 50, .cooldown = 300,
+	};
+	return in;
+}
+
+static int run(struct rp_decide_in in, struct rp_decide_state *st, struct rp_decide_out *o)
+{
+	rp_decide(&in, st, o);
+	return o->action;
+}
+
+static void test_thresholds(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	T_INT(run(base(1000, 5), &st, &o), RP_HOLD, "lag 5 = threshold: hold");
+	T_INT(run(base(1010, 5), &st, &o), RP_HOLD, "lag 5 again: still hold");
+	T_INT(st.hot_streak, 0, "no hot streak at the threshold");
+	T_INT(run(base(1020, 6), &st, &o), RP_HOLD, "lag 6 once: hold (hysteresis)");
+	T_OK(strstr(o.reason, "hysteresis") != NULL, "reason says hysteresis: %s", o.reason);
+	T_INT(run(base(1030, 6), &st, &o), RP_UP, "lag 6 on two polls: up");
+	T_INT(o.count, 2, "count = ceil(6/5)");
+	T_OK(strstr(o.reason, "lag 6 > 5") != NULL, "reason names lag and threshold: %s", o.reason);
+
+	memset(&st, 0, sizeof st);
+	T_INT(run(base(1000, 10), &st, &o), RP_UP, "lag 10 = 2x threshold: up at once");
+	T_INT(o.count, 2, "count 2");
+	T_OK(strstr(o.reason, "surge") != NULL, "reason says surge: %s", o.reason);
+
+	memset(&st, 0, sizeof st);
+	T_INT(run(base(1000, 9), &st, &o), RP_HOLD, "lag 9 < 2x: first poll holds");
+	struct rp_decide_in late = base(1000 + 301, 9);
+	T_INT(run(late, &st, &o), RP_HOLD, "second hot poll after more than the cooldown: streak restarts");
+	T_INT(st.hot_streak, 1, "streak is 1 again");
+	T_INT(run(base(1000 + 302, 4), &st, &o), RP_HOLD, "a calm poll");
+	T_INT(run(base(1000 + 303, 9), &st, &o), RP_HOLD, "calm poll broke the streak");
+}
+
+static void test_count_and_caps(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	struct rp_decide_in in = base(1000, 100);
+	in.burst_nodes = 2;
+	in.max_nodes = 3;
+	T_INT(run(in, &st, &o), RP_UP, "surge up");
+	T_INT(o.count, 1, "capped by max_nodes - burst nodes");
+	T_OK(strstr(o.reason, "capped") != NULL, "reason says capped: %s", o.reason);
+
+	memset(&st, 0, sizeof st);
+	in.burst_nodes = 3;
+	T_INT(run(in, &st, &o), RP_HOLD, "at max_nodes: hold");
+	T_OK(strstr(o.reason, "max_nodes") != NULL, "reason names max_nodes: %s", o.reason);
+
+	memset(&st, 0, sizeof st);
+	in = base(1000, 12);
+	in.burst_nodes = 5;
+	T_INT(run(in, &st, &o), RP_UP, "lag 12 with 5 burst nodes: still up");
+	T_INT(o.count, 1, "at least 1 when up");
+}
+
+static void test_cooldown_pending(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	T_INT(run(base(1000, 10), &st, &o), RP_UP, "up 2");
+	T_INT(o.count, 2, "count 2");
+	T_INT(run(base(1010, 10), &st, &o), RP_HOLD, "10 s later, same lag: the 2 asked still count");
+	T_OK(strstr(o.reason, "still count") != NULL, "reason: %s", o.reason);
+	T_INT(run(base(1020, 17), &st, &o), RP_UP, "lag 17 needs 4: up the difference");
+	T_INT(o.count, 2, "4 - 2 pending");
+	struct rp_decide_in in = base(1020 + 301, 17);
+	in.burst_nodes = 4;
+	T_INT(run(in, &st, &o), RP_UP, "after the cooldown, still hot with 4 nodes: up 1 more");
+	T_INT(o.count, 1, "count 1");
+}
+
+static void test_down(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	struct rp_decide_in in = base(1000, 0);
+	in.burst_nodes = 3;
+	T_INT(run(in, &st, &o), RP_HOLD, "lag 0, nothing idle: hold");
+	in.idle_nodes = 2;
+	T_INT(run(in, &st, &o), RP_DOWN, "lag 0, 2 idle, no latency signal: down");
+	T_INT(o.count, 2, "count = idle nodes");
+	in.lag = 1;
+	T_INT(run(in, &st, &o), RP_HOLD, "lag 1: never down");
+	in.lag = 0;
+	in.p95_known = 1;
+	in.p95 = 30;
+	T_INT(run(in, &st, &o), RP_HOLD, "p95 at threshold: not under, hold");
+	in.p95 = 29.9;
+	T_INT(run(in, &st, &o), RP_DOWN, "p95 under threshold: down");
+
+	memset(&st, 0, sizeof st);
+	T_INT(run(base(2000, 10), &st, &o), RP_UP, "an up");
+	in.now = 2000 + 299;
+	T_INT(run(in, &st, &o), RP_HOLD, "down within the cooldown of the up: hold");
+	T_OK(strstr(o.reason, "cooldown") != NULL, "reason names the cooldown: %s", o.reason);
+	in.now = 2000 + 300;
+	T_INT(run(in, &st, &o), RP_DOWN, "down once the cooldown has passed");
+}
+
+static void test_latency(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	struct rp_decide_in in = base(1000, 0);
+	in.p95_known = 1;
+	in.p95 = 31;
+	T_INT(run(in, &st, &o), RP_HOLD, "p95 31 > 30 once: hold");
+	in.now += 10;
+	T_INT(run(in, &st, &o), RP_UP, "p95 31 twice: up");
+	T_INT(o.count, 1, "count 1 from latency alone");
+	memset(&st, 0, sizeof st);
+	in.p95 = 60;
+	T_INT(run(in, &st, &o), RP_UP, "p95 60 = 2x: up at once");
+	memset(&st, 0, sizeof st);
+	in = base(1000, 3);
+	in.p95_note = "prometheus unreachable: refused; decided from lag alone";
+	T_INT(run(in, &st, &o), RP_HOLD, "no signal, lag 3: hold");
+	T_OK(strstr(o.reason, "decided from lag alone") != NULL, "reason carries the note: %s", o.reason);
+
+	in.lag_known = 0;
+	memset(&st, 0, sizeof st);
+	st.hot_streak = 1;
+	st.last_poll = 990;
+	T_INT(run(in, &st, &o), RP_HOLD, "lag unknown: hold");
+	T_INT(st.hot_streak, 1, "state untouched");
+	T_OK(st.last_poll == 990, "last poll untouched");
+}
+
+static void test_part_lag(void)
+{
+	T_INT(rp_kafka_part_lag(7, 0, 10, RP_KAFKA_LATEST), 3, "committed 7 of 10");
+	T_INT(rp_kafka_part_lag(10, 0, 10, RP_KAFKA_LATEST), 0, "caught up");
+	T_INT(rp_kafka_part_lag(12, 0, 10, RP_KAFKA_LATEST), 0, "committed past hi: 0, not negative");
+	T_INT(rp_kafka_part_lag(2, 5, 10, RP_KAFKA_LATEST), 5, "committed below log start: from lo");
+	T_INT(rp_kafka_part_lag(RP_KAFKA_NO_OFFSET, 0, 4, RP_KAFKA_LATEST), 1, "no commit, latest: 1");
+	T_INT(rp_kafka_part_lag(RP_KAFKA_NO_OFFSET, 0, 0, RP_KAFKA_LATEST), 0, "no commit, empty: 0");
+	T_INT(rp_kafka_part_lag(RP_KAFKA_NO_OFFSET, 3, 10, RP_KAFKA_EARLIEST), 7, "no commit, earliest: hi - lo");
+	T_INT(rp_kafka_policy("latest"), RP_KAFKA_LATEST, "policy latest");
+	T_INT(rp_kafka_policy("earliest"), RP_KAFKA_EARLIEST, "policy earliest");
+	T_INT(rp_kafka_policy("newest"), -1, "policy unknown");
+}
+
+static void test_prom(void)
+{
+	double v = -1;
+	char *note;
+	const char *q = "histogram_quantile(0.95, x)";
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			    "[{\"metric\":{},\"value\":[1.5,\"42.5\"]}]}}", q, &v, &note),
+	      RP_PROM_OK, "one series");
+	T_OK(v == 42.5, "value 42.5 (%g)", v);
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}", q,
+			    &v, &note),
+	      RP_PROM_NONE, "no data");
+	T_STR(note, "prometheus returned no data", "no data note");
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			    "[{\"metric\":{},\"value\":[1.5,\"NaN\"]}]}}", q, &v, &note),
+	      RP_PROM_NONE, "NaN is no signal");
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			    "[{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":\"2\"},\"value\":[1,\"2\"]}]}}",
+			    q, &v, &note),
+	      RP_PROM_ERROR, "two series");
+	T_OK(note && strstr(note, q) && strstr(note, "2 series"), "error names the query: %s", note);
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"7\"]}}",
+			    q, &v, &note),
+	      RP_PROM_OK, "scalar");
+	T_OK(v == 7, "scalar 7");
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			    "[{\"metric\":{},\"value\":[1.5,\"+Inf\"]}]}}", q, &v, &note),
+	      RP_PROM_OK, "+Inf is a value");
+	T_OK(isinf(v) && v > 0, "+Inf");
+	free(note);
+	T_INT(rp_prom_parse("{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error\"}", q, &v,
+			    &note),
+	      RP_PROM_ERROR, "API error");
+	T_OK(note && strstr(note, "parse error"), "API error text: %s", note);
+	free(note);
+	T_INT(rp_prom_parse("<html>", q, &v, &note), RP_PROM_ERROR, "not JSON");
+	free(note);
+}
+
+int main(void)
+{
+	test_thresholds();
+	test_count_and_caps();
+	test_cooldown_pending();
+	test_down();
+	test_latency();
+	test_part_lag();
+	test_prom();
+	return T_DONE();
+}
