@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs and GraphQL queries use $ literally
 # 01-runpod-fake: the RunPod API stand-in behaves like the documents say
 # (shared/reference/runpod-api.md, runpod-v2-pods.schema.json), checked with
 # curl against an instance this test starts itself (no full stack needed).
