@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void rp_http_global_init(void)
 {
@@ -28,6 +29,7 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	double not_before; /* monotonic time of next attempt */
 	int done;
+	long long upos;    /* bytes of an fd upload sent in this attempt */
 };
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *arg)
@@ -36,6 +38,8 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *arg)
 	size_t n = sz * nm;
 	long code = 0;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	if (x->req->sink && code >= 200 && code < 300)
+		return x->req->sink(x->req->sink_arg, p, n);
 	if (x->req->download && code >= 200 && code < 300)
 		return fwrite(p, 1, n, x->req->download);
 	size_t cap = x->req->max_body ? x->req->max_body : (16u << 20);
@@ -62,6 +66,19 @@ static size_t on_head(char *p, size_t sz, size_t nm, void *arg)
 static size_t on_read(char *p, size_t sz, size_t nm, void *arg)
 {
 	struct xfer *x = arg;
+	if (x->req->has_upload_fd) {
+		long long left = (long long)x->req->body_len - x->upos;
+		size_t want = sz * nm;
+		if (left <= 0)
+			return 0;
+		if ((long long)want > left)
+			want = (size_t)left;
+		ssize_t got = pread(x->req->upload_fd, p, want, (off_t)(x->req->upload_off + x->upos));
+		if (got <= 0)
+			return CURL_READFUNC_ABORT; /* the file shrank or failed */
+		x->upos += got;
+		return (size_t)got;
+	}
 	return fread(p, 1, sz * nm, x->req->upload);
 }
 
@@ -94,6 +111,7 @@ static void setup(struct xfer *x)
 	x->body.len = 0;
 	x->head.len = 0;
 	x->too_big = 0;
+	x->upos = 0;
 	x->errbuf[0] = 0;
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -142,11 +160,13 @@ static void setup(struct xfer *x)
 		hl = curl_slist_append(hl, a);
 		free(a);
 	}
-	if (r->upload || r->body)
+	if ((r->upload || r->body || r->has_upload_fd) && !r->aws_sigv4)
 		hl = curl_slist_append(hl, "Expect:");
+	else if (r->aws_sigv4)
+		curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
 	x->hdrs = hl;
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	if (r->upload) {
+	if (r->upload || r->has_upload_fd) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
@@ -275,7 +295,7 @@ static double finish_attempt(struct xfer *x, CURLcode cc)
 		retry = 1; /* not acted upon by the server */
 	else if (is_idempotent(r) && (resp->status == 0 || resp->status >= 500) && !x->too_big)
 		retry = 1;
-	if (!retry || r->upload || (r->download && resp->status == 0))
+	if (!retry || r->upload || ((r->download || r->sink) && resp->status == 0))
 		return -1; /* a consumed stream cannot be replayed */
 	double base = 0.25 * (double)(1 << (resp->attempts - 1 < 5 ? resp->attempts - 1 : 5));
 	if (base > 8)

@@ -14,6 +14,9 @@
  *  - The bearer token goes in a header, never in a URL or a log line.
  *  - rp_http_multi() runs many requests at once over curl_multi, each with
  *    the same retry rules.
+ *  - With aws_sigv4 no header-removal entry ("Expect:") is added, since
+ *    libcurl 7.88 would sign it although it is not sent; the 100-continue
+ *    wait is cut short instead.
  */
 #ifndef RP_HTTP_H
 #define RP_HTTP_H
@@ -45,6 +48,17 @@ struct rp_http_req {
 	int want_headers;            /* keep response headers */
 	void (*progress)(void *arg, double now, double total); /* optional */
 	void *progress_arg;
+	/* Added for s3: a replayable upload read with pread() from upload_fd
+	 * at upload_off (body_len bytes), retried like a memory body; used
+	 * when has_upload_fd is set. */
+	int has_upload_fd;
+	int upload_fd;
+	long long upload_off;
+	/* A 2xx body is handed to sink instead of memory (return n to go on,
+	 * anything else aborts the transfer); like download, a transfer cut
+	 * after the answer began is not retried here. */
+	size_t (*sink)(void *arg, const void *p, size_t n);
+	void *sink_arg;
 };
 
 struct rp_http_resp {
