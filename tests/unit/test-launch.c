@@ -1,0 +1,157 @@
+/* test-launch.c — candidate order and the reaper's verdict (launch.h). */
+#include "launch.h"
+#include "record.h"
+#include "rp.h"
+#include "t.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char CATALOG[] =
+	"[{\"id\":\"A\",\"price\":{\"secure\":0.8,\"community\":0.7,\"secureSpot\":0.4,\"communitySpot\":0.3},"
+	"  \"availability\":\"HIGH\",\"dataCenters\":[{\"id\":\"D1\",\"availability\":\"HIGH\"},"
+	"  {\"id\":\"D2\",\"availability\":\"NONE\"}]},"
+	" {\"id\":\"B\",\"securePrice\":0.5,\"secureSpotPrice\":0.2,"
+	"  \"availability\":\"LOW\",\"dataCenters\":[{\"id\":\"D1\",\"availability\":\"LOW\"},"
+	"  {\"id\":\"D2\",\"availability\":\"MEDIUM\"}]}]";
+
+static struct rp_config *cfg_with(const char *const *kv)
+{
+	char *err = NULL;
+	char dir[] = "/tmp/rp-tl.XXXXXX";
+	if (!mkdtemp(dir))
+		return NULL;
+	char *p = rp_xasprintf("%s/c.yaml", dir);
+	FILE *f = fopen(p, "w");
+	fputs("cluster: demo\n", f);
+	fclose(f);
+	struct rp_config *c = rp_config_load(p, &err);
+	unlink(p);
+	rmdir(dir);
+	free(p);
+	for (; c && kv && *kv; kv += 2)
+		if (rp_cfg_set(c, kv[0], kv[1], &err) < 0) {
+			printf("# set %s: %s\n", kv[0], err);
+			free(err);
+		}
+	return c;
+}
+
+static char *order(struct rp_cand *c, size_t n)
+{
+	struct rp_buf b = { 0 };
+	for (size_t i = 0; i < n; i++)
+		rp_buf_addf(&b, "%s%s%s@%s%s", i ? " " : "", c[i].spot ? "s:" : "", c[i].gpu,
+			    c[i].dc ? c[i].dc : "*", c[i].dead ? "!" : "");
+	return b.data ? b.data : rp_xstrdup("");
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	rp_init(argv[0]);
+	cJSON *cat = cJSON_Parse(CATALOG);
+	struct rp_cand *c;
+	size_t n;
+	char *err, *s;
+
+	const char *pref[] = { "runpod.gpu_types", "A,B", "runpod.data_centers", "D1,D2", NULL };
+	struct rp_config *cfg = cfg_with(pref);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "preference candidates");
+	s = order(c, n);
+	T_STR(s, "A@D1 A@D2! B@D1 B@D2", "GPU-major preference order, NONE marked dead");
+	T_STR(c[1].why, "catalog availability NONE", "dead reason");
+	free(s);
+	T_OK(c[0].price == 0.8 && c[2].price == 0.5, "prices from either catalog shape");
+	rp_launch_cands_free(c, n);
+	char *pfx = rp_launch_prefix(cfg);
+	T_STR(pfx, "demo-burst-", "name prefix");
+	free(pfx);
+	rp_config_free(cfg);
+
+	const char *price[] = { "runpod.gpu_types", "A,B", "runpod.data_centers", "D1", "runpod.order", "price", NULL };
+	cfg = cfg_with(price);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "price candidates");
+	s = order(c, n);
+	T_STR(s, "B@D1 A@D1", "cheapest first");
+	free(s);
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+
+	const char *spot[] = { "runpod.gpu_types", "A,B", "runpod.spot", "true", "runpod.spot_fallback", "true", NULL };
+	cfg = cfg_with(spot);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "spot candidates");
+	s = order(c, n);
+	T_STR(s, "s:A@* s:B@* A@* B@*", "spot first, then on-demand fallback, any DC");
+	free(s);
+	T_OK(c[0].price == 0.4 && c[2].price == 0.8, "spot and on-demand prices");
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+
+	const char *bad[] = { "runpod.gpu_types", "A,Z", NULL };
+	cfg = cfg_with(bad);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), -1, "unknown GPU refused");
+	T_OK(err && strstr(err, "unknown GPU type 'Z'") && strstr(err, "'A', 'B'"), "error names the catalog ids: %s",
+	     err ? err : "");
+	free(err);
+	rp_config_free(cfg);
+	const char *baddc[] = { "runpod.data_centers", "D9", "runpod.gpu_types", "A", NULL };
+	cfg = cfg_with(baddc);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), -1, "unknown DC refused");
+	T_OK(err && strstr(err, "'D9'") && strstr(err, "'D1', 'D2'"), "error names the DCs: %s", err ? err : "");
+	free(err);
+	rp_config_free(cfg);
+
+	/* The reaper's verdict. */
+	char dir[] = "/tmp/rp-tl.XXXXXX";
+	if (!mkdtemp(dir))
+		return 1;
+	char *lp = rp_xasprintf("%s/ledger.jsonl", dir);
+	char now_s[40], old_s[40];
+	double now = rp_now();
+	rp_rfc3339(now - 5, now_s, sizeof now_s);
+	rp_rfc3339(now - 3600, old_s, sizeof old_s);
+	FILE *f = fopen(lp, "w");
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p1\",\"name\":\"demo-burst-1\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p2\",\"name\":\"demo-burst-2\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p2\",\"ts\":\"%s\"}\n", now_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p3\",\"name\":\"demo-burst-3\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p3\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"joined\",\"id\":\"p4\",\"bootstrap\":\"worker\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"joined\",\"id\":\"p5\",\"bootstrap\":\"kubeadm\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"terminated\",\"id\":\"p6\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p7\",\"name\":\"demo-burst-7\",\"ts\":\"%s\"}\n", old_s);
+	fclose(f);
+	struct rp_ledger_index *ix = rp_ledger_index_load(lp, &err);
+	T_OK(ix != NULL, "ledger index loads");
+	cJSON *nodes = cJSON_Parse("[{\"metadata\":{\"name\":\"demo-burst-7\"}},"
+				   "{\"metadata\":{\"name\":\"n8\",\"annotations\":{\"rp.io/pod-id\":\"p8\"}}}]");
+	static const struct { const char *id, *name; int reap; const char *why; } cases[] = {
+		{ "p1", "demo-burst-1", 1, "launched but never ready" },
+		{ "p2", "demo-burst-2", 0, "ready, handed to rp-join" },
+		{ "p3", "demo-burst-3", 1, "ready long ago but never joined" },
+		{ "p4", "demo-burst-4", 0, "joined as a worker" },
+		{ "p5", "demo-burst-5", 1, "joined, but its Kubernetes node is gone" },
+		{ "p6", "demo-burst-6", 1, "ledger says terminated" },
+		{ "p7", "demo-burst-7", 0, "known to Kubernetes" },
+		{ "p8", "demo-burst-8", 0, "known to Kubernetes" },
+		{ "p9", "demo-burst-9", 1, "not in the ledger" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		cJSON *pod = cJSON_CreateObject();
+		cJSON_AddStringToObject(pod, "id", cases[i].id);
+		cJSON_AddStringToObject(pod, "name", cases[i].name);
+		const char *why = NULL;
+		int v = ix ? rp_reap_verdict(pod, nodes, ix, now, 360, &why) : -1;
+		T_OK(v == cases[i].reap && why && strstr(why, cases[i].why), "%s: %s (%s)", cases[i].id,
+		     cases[i].reap ? "reap" : "keep", why ? why : "?");
+		cJSON_Delete(pod);
+	}
+	rp_ledger_index_free(ix);
+	cJSON_Delete(nodes);
+	unlink(lp);
+	rmdir(dir);
+	free(lp);
+	cJSON_Delete(cat);
+	return T_DONE();
+}
