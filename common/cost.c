@@ -143,6 +143,189 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The ledger's lifecycle lines are flat objects; a full parse of a
+ * million of them is most of report's time.  This scanner walks the top
+ * level of one object and hands back the raw text of the scalar fields
+ * asked for, skipping nested values; anything it does not understand
+ * sends the line to cJSON instead (return -1). */
+struct field {
+	const char *key;
+	const char *val; /* start of the value text */
+	size_t len;      /* for strings: without the quotes */
+	int is_str, has_escape;
+};
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+static const char *skip_string(const char *p, int *esc) /* p at opening quote */
+{
+	for (p++; *p && *p != '"'; p++)
+		if (*p == '\\') {
+			*esc = 1;
+			if (!*++p)
+				return NULL;
+		}
+	return *p ? p + 1 : NULL;
+}
+
+static const char *skip_value(const char *p)
+{
+	int depth = 0, esc = 0;
+	do {
+		if (*p == '"') {
+			p = skip_string(p, &esc);
+			if (!p)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			depth--;
+		else if (!*p)
+			return NULL;
+		else if (depth == 0 && (*p == ',' ))
+			return p;
+		if (depth < 0)
+			return p;
+		p++;
+	} while (depth > 0 || (*p != ',' && *p != '}'));
+	return p;
+}
+
+static int flat_scan(const char *p, struct field *f, int nf)
+{
+	p = skip_ws(p);
+	if (*p++ != '{')
+		return -1;
+	for (;;) {
+		p = skip_ws(p);
+		if (*p == '}')
+			return *skip_ws(p + 1) ? -1 : 0;
+		if (*p != '"')
+			return -1;
+		int esc = 0;
+		const char *k = p + 1, *ke = skip_string(p, &esc);
+		if (!ke || esc)
+			return -1;
+		size_t kl = (size_t)(ke - 1 - k);
+		p = skip_ws(ke);
+		if (*p++ != ':')
+			return -1;
+		p = skip_ws(p);
+		struct field *hit = NULL;
+		for (int i = 0; i < nf; i++)
+			if (strlen(f[i].key) == kl && !memcmp(f[i].key, k, kl))
+				hit = &f[i];
+		const char *v = p;
+		if (*p == '"') {
+			int e2 = 0;
+			p = skip_string(p, &e2);
+			if (!p)
+				return -1;
+			if (hit) {
+				hit->val = v + 1;
+				hit->len = (size_t)(p - v - 2);
+				hit->is_str = 1;
+				hit->has_escape = e2;
+			}
+		} else {
+			p = skip_value(p);
+			if (!p)
+				return -1;
+			if (hit) {
+				hit->val = v;
+				hit->len = (size_t)(p - v);
+				while (hit->len && (v[hit->len - 1] == ' '))
+					hit->len--;
+				hit->is_str = 0;
+			}
+		}
+		p = skip_ws(p);
+		if (*p == ',')
+			p++;
+		else if (*p != '}')
+			return -1;
+	}
+}
+
+static int fstr(const struct field *f, char *dst, size_t n)
+{
+	if (!f->val || !f->is_str || f->has_escape || f->len >= n)
+		return -1;
+	memcpy(dst, f->val, f->len);
+	dst[f->len] = 0;
+	return 0;
+}
+
+/* Fill a lifecycle event from a line: 1 ok, 0 not a lifecycle line,
+ * -1 malformed. */
+struct lev {
+	char event[16], id[64], ts[40], name[96], gpu[64];
+	int gpu_count, spot;
+	double cost;
+};
+
+static int lev_cjson(const char *buf, size_t n, struct lev *e)
+{
+	cJSON *o = cJSON_ParseWithLength(buf, n);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	const char *ev = jstr(o, "event"), *id = jstr(o, "id"), *ts = jstr(o, "ts");
+	int rc = 0;
+	if (ev && id && ts && strlen(ev) < sizeof e->event && strlen(id) < sizeof e->id && strlen(ts) < sizeof e->ts) {
+		cpy(e->event, sizeof e->event, ev);
+		cpy(e->id, sizeof e->id, id);
+		cpy(e->ts, sizeof e->ts, ts);
+		cpy(e->name, sizeof e->name, jstr(o, "name"));
+		cpy(e->gpu, sizeof e->gpu, jstr(o, "gpu"));
+		const cJSON *gc = cJSON_GetObjectItemCaseSensitive(o, "gpu_count");
+		e->gpu_count = cJSON_IsNumber(gc) ? gc->valueint : 1;
+		e->spot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spot"));
+		const cJSON *cp = cJSON_GetObjectItemCaseSensitive(o, "cost_per_hr");
+		e->cost = cJSON_IsNumber(cp) ? cp->valuedouble : 0;
+		rc = 1;
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int lev_read(const char *buf, size_t n, struct lev *e)
+{
+	struct field f[] = { { .key = "event" }, { .key = "id" }, { .key = "ts" }, { .key = "name" }, { .key = "gpu" },
+			     { .key = "gpu_count" }, { .key = "spot" }, { .key = "cost_per_hr" } };
+	memset(e, 0, sizeof *e);
+	if (flat_scan(buf, f, 8) < 0 || fstr(&f[0], e->event, sizeof e->event) < 0 ||
+	    fstr(&f[1], e->id, sizeof e->id) < 0 || fstr(&f[2], e->ts, sizeof e->ts) < 0)
+		return lev_cjson(buf, n, e);
+	if ((f[3].val && fstr(&f[3], e->name, sizeof e->name) < 0) ||
+	    (f[4].val && fstr(&f[4], e->gpu, sizeof e->gpu) < 0))
+		return lev_cjson(buf, n, e);
+	e->gpu_count = 1;
+	if (f[5].val) {
+		char *end;
+		long v = strtol(f[5].val, &end, 10);
+		if (end != f[5].val + f[5].len || f[5].is_str)
+			return lev_cjson(buf, n, e);
+		e->gpu_count = (int)v;
+	}
+	e->spot = f[6].val && !f[6].is_str && f[6].len == 4 && !memcmp(f[6].val, "true", 4);
+	if (f[7].val) {
+		char *end;
+		e->cost = strtod(f[7].val, &end);
+		if (end != f[7].val + f[7].len || f[7].is_str)
+			return lev_cjson(buf, n, e);
+	}
+	return 1;
+}
+
 int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err)
 {
 	*err = NULL;
@@ -180,37 +363,40 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 		int start = strstr(buf, "\"launched\"") != NULL;
 		int end = !start && (strstr(buf, "\"terminated\"") || strstr(buf, "\"reaped\"") ||
 				     strstr(buf, "\"preempted\""));
-		cJSON *o = cJSON_ParseWithLength(buf, (size_t)n);
-		if (!cJSON_IsObject(o)) {
-			cJSON_Delete(o);
+		if (!start && !end) {
+			/* Not a lifecycle line: parse nothing, but a line that is
+			 * not even JSON-shaped still counts as malformed. */
+			if (buf[0] != '{' || buf[n - 1] != '}')
+				bad = line;
+			continue;
+		}
+		struct lev e;
+		int r = lev_read(buf, (size_t)n, &e);
+		if (r < 0) {
 			bad = line;
 			continue;
 		}
-		const char *ev = jstr(o, "event"), *id = jstr(o, "id"), *ts = jstr(o, "ts");
 		double t0;
-		if (!(start || end) || !ev || !id || !ts || rp_parse_rfc3339(ts, &t0) < 0) {
-			cJSON_Delete(o);
+		if (r == 0 || rp_parse_rfc3339(e.ts, &t0) < 0)
 			continue;
-		}
-		if (!strcmp(ev, "launched")) {
+		if (!strcmp(e.event, "launched")) {
 			if (t.n * 2 >= t.cap)
 				grow(&t);
-			struct rp_cost_pod *p = slot(&t, id);
+			struct rp_cost_pod *p = slot(&t, e.id);
 			if (!p->id[0]) {
 				t.n++;
-				cpy(p->id, sizeof p->id, id);
+				cpy(p->id, sizeof p->id, e.id);
 			}
-			cpy(p->name, sizeof p->name, jstr(o, "name"));
-			cpy(p->gpu, sizeof p->gpu, jstr(o, "gpu"));
-			const cJSON *gc = cJSON_GetObjectItemCaseSensitive(o, "gpu_count");
-			p->gpu_count = cJSON_IsNumber(gc) ? gc->valueint : 1;
-			p->spot = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "spot"));
-			const cJSON *cp = cJSON_GetObjectItemCaseSensitive(o, "cost_per_hr");
-			p->cost_per_hr = cJSON_IsNumber(cp) ? cp->valuedouble : 0;
+			cpy(p->name, sizeof p->name, e.name);
+			cpy(p->gpu, sizeof p->gpu, e.gpu);
+			p->gpu_count = e.gpu_count;
+			p->spot = e.spot;
+			p->cost_per_hr = e.cost;
 			p->start = t0;
 			p->running = 1;
-		} else if (!strcmp(ev, "terminated") || !strcmp(ev, "reaped") || !strcmp(ev, "preempted")) {
-			struct rp_cost_pod *p = slot(&t, id);
+		} else if (!strcmp(e.event, "terminated") || !strcmp(e.event, "reaped") ||
+			   !strcmp(e.event, "preempted")) {
+			struct rp_cost_pod *p = slot(&t, e.id);
 			if (p->id[0]) {
 				p->end = t0 < p->start ? p->start : t0;
 				p->running = 0;
@@ -218,7 +404,6 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 				del(&t, p);
 			}
 		}
-		cJSON_Delete(o);
 	}
 	if (!rc && bad)
 		*torn = bad;

@@ -193,28 +193,56 @@ char *rp_rfc3339(double t, char *buf, size_t n)
 	return buf;
 }
 
+static int digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static long days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	long yoe = y - era * 400;
+	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 int rp_parse_rfc3339(const char *s, double *out)
 {
-	struct tm tm = { 0 };
-	int Y, M, D, h, m, n = 0;
-	double sec;
-	if (!s || sscanf(s, "%4d-%2d-%2d%*[Tt ]%2d:%2d:%lf%n", &Y, &M, &D, &h, &m, &sec, &n) != 6)
+	int Y, M, D, h, m, sec;
+	if (!s || strlen(s) < 20)
 		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec < 0 || sec >= 61)
+	if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
+	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
+	    digits(s + 17, 2, &sec))
 		return -1;
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = 0;
-	double t = (double)timegm(&tm) + sec;
-	const char *z = s + n;
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+		return -1;
+	const char *z = s + 19;
+	double frac = 0, scale = 0.1;
+	if (*z == '.') {
+		z++;
+		if (*z < '0' || *z > '9')
+			return -1;
+		for (; *z >= '0' && *z <= '9'; z++, scale /= 10)
+			frac += (*z - '0') * scale;
+	}
+	double t = (double)days_from_civil(Y, M, D) * 86400.0 + h * 3600.0 + m * 60.0 + sec + frac;
 	if (*z == 'Z' || *z == 'z') {
 		z++;
 	} else if (*z == '+' || *z == '-') {
 		int oh, om;
-		if (sscanf(z + 1, "%2d:%2d", &oh, &om) != 2)
+		if (digits(z + 1, 2, &oh) || z[3] != ':' || digits(z + 4, 2, &om) || oh > 23 || om > 59)
 			return -1;
 		double off = oh * 3600.0 + om * 60.0;
 		t -= (*z == '+') ? off : -off;
