@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """kube.py — a Kubernetes API server stand-in for the rp test stack.
 
 Python 3 standard library only.  One process, in-memory, thread-safe.
@@ -65,6 +65,7 @@ import os
 import random
 import re
 import secrets
+import select
 import socket
 import socketserver
 import ssl
@@ -767,10 +768,27 @@ class Cluster:
                     n["spec"]["taints"] = taints + [{"key": "node.kubernetes.io/unschedulable",
                                                      "effect": "NoSchedule", "timeAdded": ts()}]
                 self.put("nodes", n)
+        self.node_leases()
         self.daemonset_controller()
         self.replicaset_controller()
         self.scheduler()
         self.kubelet()
+
+    def node_leases(self):
+        """The kubelet's heartbeat Lease in kube-node-lease, one per node (created once, not renewed)."""
+        for n in self.objs["nodes"].values():
+            name = n["metadata"]["name"]
+            if self.get("leases", "kube-node-lease", name) is None:
+                lease = self.create("leases", {"metadata": {"name": name, "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "Node", "name": name, "uid": n["metadata"]["uid"]}]},
+                    "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                             "renewTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}},
+                    "kube-node-lease")
+                self.put("leases", lease, "ADDED")
+        for lease in list(self.objs["leases"].values()):
+            if lease["metadata"].get("namespace") == "kube-node-lease" and \
+                    self.get("nodes", None, lease["metadata"]["name"]) is None:
+                self.remove("leases", lease)
 
     def daemonset_controller(self):
         for ds in list(self.objs["daemonsets"].values()):
@@ -1460,11 +1478,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n > 0 else b""
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         self.code = 0
-        rec = None
+        self.rec = rec = None
         if not path.startswith("/_admin"):
             rec = {"ts": now(), "verb": method, "path": path, "query": u.query, "params": q,
                    "content_type": ctype, "body": raw.decode("utf-8", "replace"),
-                   "accept": self.headers.get("Accept", ""), "agent": self.headers.get("User-Agent", "")}
+                   "accept": self.headers.get("Accept", ""), "agent": self.headers.get("User-Agent", ""),
+                   "code": None}
+            self.rec = rec
+            with c.lock:
+                c.requests.append(rec)
         try:
             auth = self.headers.get("Authorization", "")
             anonymous_ok = method == "GET" and path in ("/api/v1/namespaces/kube-public/configmaps/cluster-info",
@@ -1493,8 +1515,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             if rec is not None:
                 rec["code"] = self.code
-                with c.lock:
-                    c.requests.append(rec)
 
     # -- API
     def api(self, method, path, q, body, ctype):
@@ -1783,6 +1803,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.code = 200
+        if self.rec is not None:
+            self.rec["code"] = 200
 
         def chunk(obj):
             b = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
@@ -1810,6 +1832,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for e in pending:
                 chunk(e)
             while now() < deadline:
+                if self.peer_closed():
+                    break
                 with c.lock:
                     evs = [e for e in c.events if e[0] > since and e[2] == res]
                     if not evs:
@@ -1827,6 +1851,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             pass
         self.close_connection = True
+
+    def peer_closed(self):
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1) == b""
+            finally:
+                self.connection.setblocking(True)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except (OSError, ValueError):
+            return True
 
     # -- admin
     def admin(self, method, path, q, body):
