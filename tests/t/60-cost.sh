@@ -95,6 +95,8 @@ done
 diag "plan picks: low=$(plan_best_awk "$T_TMP/low.csv" 1.89) high=$(plan_best_awk "$T_TMP/high.csv" 1.89) diurnal=$(plan_best_awk "$T_TMP/diurnal.csv" 1.89)"
 rc "plan gnuplot format" 0 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot
 like "gnuplot columns" "$(sed -n 2p "$T_TMP/.out")" "^0 [0-9.]+ [0-9.]+ [01]$"
+rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot | "$RP_TOP/scripts/rp-cost-plot" >"$T_TMP/plan.png"
+is "rp-cost-plot draws a PNG" "$(head -c 8 "$T_TMP/plan.png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
 printf 'hour,gpu_hours\n0,1\n1,x\n' >"$T_TMP/bad.csv"
 rc "malformed trace line -> 2" 2 rp-cost plan "$T_TMP/bad.csv"
 like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
