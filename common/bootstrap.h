@@ -1,0 +1,82 @@
+/* bootstrap.h — the Kubernetes side of a `kubeadm join`.
+ *
+ * Promises:
+ *  - A bootstrap token is made of /dev/urandom-grade randomness (OpenSSL
+ *    RAND) as [a-z0-9]{6}.[a-z0-9]{16}; its secret (and the whole token)
+ *    is registered with the log redactor the moment it exists.  Make
+ *    tokens before starting threads (the redactor's list is not locked).
+ *  - rp_boot_token_create() writes Secret kube-system/bootstrap-token-<id>
+ *    of type bootstrap.kubernetes.io/token with an absolute expiration
+ *    now + ttl, usage-bootstrap-authentication and usage-bootstrap-signing
+ *    "true", and auth-extra-groups
+ *    system:bootstrappers:kubeadm:default-node-token.
+ *  - rp_boot_token_delete() treats 404 as done.
+ *  - rp_boot_wait_signed() polls kube-public/cluster-info until it has
+ *    jws-kubeconfig-<id> (the BootstrapSigner's signature) or the timeout.
+ *  - rp_boot_ca_hashes(): "sha256:" + lowercase hex of SHA-256 over the DER
+ *    SubjectPublicKeyInfo of each certificate in a PEM bundle (kubeadm's
+ *    --discovery-token-ca-cert-hash; works for RSA and EC keys).
+ *  - rp_boot_kubelet_may_set() says whether a kubelet may set a label on
+ *    its own Node (NodeRestriction, k8s-keda-kafka.md §1.5).
+ *  - rp_boot_join_yaml() renders a kubeadm.k8s.io/v1beta3
+ *    JoinConfiguration with the CA pinned (never unsafeSkipCAVerification).
+ *  - Every function here may be called from several threads: the API
+ *    calls are serialised inside (one mutex).
+ */
+#ifndef RP_BOOTSTRAP_H
+#define RP_BOOTSTRAP_H
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "kube.h"
+
+struct rp_boot_token {
+	char id[7];
+	char secret[17];
+	char full[24]; /* id.secret */
+};
+
+void rp_boot_token_new(struct rp_boot_token *t);
+/* 0 ok; -1 + *err (one line, no secret). */
+int rp_boot_token_create(struct rp_kube *k, const struct rp_boot_token *t, double ttl,
+			 const char *description, char **err);
+int rp_boot_token_delete(struct rp_kube *k, const char *id, char **err);
+/* 1 if the Secret for this token id still exists, 0 if not, -1 + *err. */
+int rp_boot_token_exists(struct rp_kube *k, const char *id, char **err);
+int rp_boot_wait_signed(struct rp_kube *k, const char *id, double timeout, char **err);
+
+/* Up to max hashes into out[] (each char[72]); count, or -1 + *err. */
+int rp_boot_ca_hashes(const char *ca_pem, char (*out)[72], int max, char **err);
+
+int rp_boot_kubelet_may_set(const char *label_key);
+
+struct rp_taint {
+	const char *key, *value, *effect;
+};
+
+struct rp_boot_join {
+	const char *endpoint;        /* host:port of the API server */
+	const char *token;           /* id.secret */
+	char (*ca_hashes)[72];
+	int nhashes;
+	const char *node_name;
+	const char *node_labels;     /* "k=v,k=v" or NULL */
+	const struct rp_taint *taints;
+	size_t ntaints;
+};
+char *rp_boot_join_yaml(const struct rp_boot_join *j);
+
+/* The one-stop API call, serialised; *status and *out as rp_kube_call.  On an
+ * HTTP answer outside 2xx, *err gets "METHOD PATH: HTTP n: message". */
+int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
+		const cJSON *body, long *status, cJSON **out, char **err);
+
+/* Node helpers.  GET the node: 1 found (*node set), 0 not found, -1 err. */
+int rp_boot_node_get(struct rp_kube *k, const char *name, cJSON **node, char **err);
+/* Wait until the Node exists and is Ready: 0, or -1 + *err on timeout. */
+int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, char **err);
+/* Remove the taints with the given key, merge labels (object of strings)
+ * and annotations; one PATCH.  0 or -1 + *err. */
+int rp_boot_node_finish(struct rp_kube *k, const char *name, const char *drop_taint_key,
+			const cJSON *labels, const cJSON *annotations, char **err);
+
+#endif
