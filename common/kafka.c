@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,17 +134,16 @@ static int retriable(rd_kafka_resp_err_t e)
 static int fetch_metadata(struct rp_kafka *k, const char **topics, size_t nt, double end,
 			  rd_kafka_topic_partition_list_t *all, char **err)
 {
-	rd_kafka_topic_t **rkts = rp_xcalloc(nt, sizeof *rkts);
 	const struct rd_kafka_metadata *md = NULL;
 	int rc = 0;
 	double backoff = 0.1;
-	for (size_t i = 0; i < nt; i++)
-		rkts[i] = rd_kafka_topic_new(k->rk, topics[i], NULL);
 	for (;;) {
 		rd_kafka_resp_err_t e;
 		int tmo = (int)(deadline_left(end) * 1000);
-		/* all_topics=0, rkt=NULL: every locally known topic, i.e. ours. */
-		e = rd_kafka_metadata(k->rk, 0, NULL, &md, tmo > 0 ? tmo : 1);
+		/* All topics: 2.0.2 can only name topics by creating local topic
+		 * objects, and then it builds consumer state for each of their
+		 * partitions (tens of ms for 1000).  Nor can it auto-create. */
+		e = rd_kafka_metadata(k->rk, 1, NULL, &md, tmo > 0 ? tmo : 1);
 		if (e) {
 			if (retriable(e) && deadline_left(end) > backoff) {
 				rp_sleep(backoff);
@@ -196,54 +196,70 @@ static int fetch_metadata(struct rp_kafka *k, const char **topics, size_t nt, do
 out:
 	if (md)
 		rd_kafka_metadata_destroy(md);
-	for (size_t i = 0; i < nt; i++)
-		rd_kafka_topic_destroy(rkts[i]);
-	free(rkts);
 	return rc;
 }
 
-/* Watermarks of every partition in all: two batched ListOffsets rounds. */
+/* One batched ListOffsets round (END or BEGINNING) over every partition,
+ * retried within the deadline. */
+struct wround {
+	struct rp_kafka *k;
+	rd_kafka_topic_partition_list_t *l;
+	int64_t which;
+	double end;
+	rd_kafka_resp_err_t e;
+	const char *what;
+};
+
+static void *wround_run(void *arg)
+{
+	struct wround *w = arg;
+	double backoff = 0.1;
+	for (;;) {
+		for (int i = 0; i < w->l->cnt; i++) {
+			w->l->elems[i].offset = w->which;
+			w->l->elems[i].err = 0;
+		}
+		int tmo = (int)(deadline_left(w->end) * 1000);
+		w->e = rd_kafka_offsets_for_times(w->k->rk, w->l, tmo > 0 ? tmo : 1);
+		w->what = NULL;
+		for (int i = 0; !w->e && i < w->l->cnt; i++)
+			if (w->l->elems[i].err) {
+				w->e = w->l->elems[i].err;
+				w->what = w->l->elems[i].topic;
+			}
+		if (!w->e || !retriable(w->e) || deadline_left(w->end) <= backoff)
+			return NULL;
+		rp_sleep(backoff);
+		backoff = backoff * 2 > 1 ? 1 : backoff * 2;
+	}
+}
+
+/* Watermarks of every partition in all: the two rounds run at once. */
 static int fetch_watermarks(struct rp_kafka *k, const rd_kafka_topic_partition_list_t *all,
 			    double end, rd_kafka_topic_partition_list_t **his,
 			    rd_kafka_topic_partition_list_t **los, char **err)
 {
-	rd_kafka_topic_partition_list_t *l[2];
-	double backoff = 0.1;
-	for (int r = 0; r < 2; r++) {
-		l[r] = rd_kafka_topic_partition_list_copy(all);
-		for (int i = 0; i < l[r]->cnt; i++)
-			l[r]->elems[i].offset = r == 0 ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-	}
-	for (int r = 0; r < 2;) {
-		int tmo = (int)(deadline_left(end) * 1000);
-		rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(k->rk, l[r], tmo > 0 ? tmo : 1);
-		const char *what = NULL;
-		for (int i = 0; !e && i < l[r]->cnt; i++)
-			if (l[r]->elems[i].err) {
-				e = l[r]->elems[i].err;
-				what = l[r]->elems[i].topic;
-			}
-		if (!e) {
-			r++;
-			continue;
+	struct wround w[2] = {
+		{ k, rd_kafka_topic_partition_list_copy(all), RD_KAFKA_OFFSET_END, end, 0, NULL },
+		{ k, rd_kafka_topic_partition_list_copy(all), RD_KAFKA_OFFSET_BEGINNING, end, 0, NULL },
+	};
+	pthread_t th;
+	int threaded = pthread_create(&th, NULL, wround_run, &w[1]) == 0;
+	wround_run(&w[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		wround_run(&w[1]);
+	for (int r = 0; r < 2; r++)
+		if (w[r].e) {
+			*err = rp_xasprintf("kafka watermarks%s%s: %s", w[r].what ? " of " : "",
+					    w[r].what ? w[r].what : "", rd_kafka_err2str(w[r].e));
+			rd_kafka_topic_partition_list_destroy(w[0].l);
+			rd_kafka_topic_partition_list_destroy(w[1].l);
+			return RP_EXIT_TEMP;
 		}
-		if (retriable(e) && deadline_left(end) > backoff) {
-			for (int i = 0; i < l[r]->cnt; i++) {
-				l[r]->elems[i].offset = r == 0 ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-				l[r]->elems[i].err = 0;
-			}
-			rp_sleep(backoff);
-			backoff = backoff * 2 > 1 ? 1 : backoff * 2;
-			continue;
-		}
-		*err = rp_xasprintf("kafka watermarks%s%s: %s", what ? " of " : "", what ? what : "",
-				    rd_kafka_err2str(e));
-		rd_kafka_topic_partition_list_destroy(l[0]);
-		rd_kafka_topic_partition_list_destroy(l[1]);
-		return RP_EXIT_TEMP;
-	}
-	*his = l[0];
-	*los = l[1];
+	*his = w[0].l;
+	*los = w[1].l;
 	return 0;
 }
 
@@ -319,16 +335,21 @@ static int take_offsets(rd_kafka_event_t *ev, struct gq *gs, int *idx)
 	return retriable(e);
 }
 
-static int fetch_committed(struct rp_kafka *k, struct gq *gs, size_t ng, double end, char **err)
+static void send_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng, double end)
 {
-	rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
-	size_t pending = 0, done = 0;
-	int rc = 0;
 	for (size_t i = 0; i < ng; i++) {
 		gs[i].backoff = 0.1;
 		send_offsets(k, q, &gs[i], (int)i, end);
-		pending++;
 	}
+}
+
+/* Collect the answers of send_committed(), resending on coordinator
+ * errors. */
+static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng, double end,
+			   char **err)
+{
+	size_t pending = ng, done = 0;
+	int rc = 0;
 	while (done < ng) {
 		/* Resend the groups whose backoff has passed. */
 		double next = end;
@@ -387,8 +408,6 @@ static int fetch_committed(struct rp_kafka *k, struct gq *gs, size_t ng, double 
 		if (!*err)
 			*err = rp_xstrdup("kafka committed offsets: timed out");
 	}
-	/* Late answers are dropped with the queue. */
-	rd_kafka_queue_destroy(q);
 	return rc;
 }
 
@@ -413,6 +432,7 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 	size_t nt = 0, ng = 0;
 	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new((int)n * 8 + 1);
 	rd_kafka_topic_partition_list_t *his = NULL, *los = NULL;
+	rd_kafka_queue_t *q = NULL;
 	double t0 = rp_mono(), end = t0 + k->timeout_ms / 1000.0;
 	int rc;
 
@@ -446,11 +466,16 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 								  all->elems[p].partition);
 	}
 	rp_debug("kafka: metadata", "ms", ms(t0));
+	/* Committed offsets are asked first and collected after the
+	 * watermarks: the requests overlap.  Late answers are dropped with
+	 * the queue. */
+	q = rd_kafka_queue_new(k->rk);
+	send_committed(k, q, gs, ng, end);
 	rc = fetch_watermarks(k, all, end, &his, &los, err);
 	if (rc)
 		goto out;
 	rp_debug("kafka: watermarks", "ms", ms(t0));
-	rc = fetch_committed(k, gs, ng, end, err);
+	rc = fetch_committed(k, q, gs, ng, end, err);
 	rp_debug("kafka: committed", "ms", ms(t0));
 	if (rc)
 		goto out;
@@ -508,5 +533,7 @@ out:
 		rd_kafka_topic_partition_list_destroy(his);
 	if (los)
 		rd_kafka_topic_partition_list_destroy(los);
+	if (q)
+		rd_kafka_queue_destroy(q);
 	return rc;
 }
