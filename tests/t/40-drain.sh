@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# tests/t/40-drain.sh — rp-drain against the stack: scenes built with the
+# real kubectl on the Kubernetes stand-in (a burst node whose RunPod pod
+# lives on the RunPod stand-in, pods of every kind on it), asserted through
+# both stand-ins' request logs and the real kubectl.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+need_stack
+command -v kubectl >/dev/null || { fail "kubectl is missing"; done_testing; exit 1; }
+command -v jq >/dev/null || { fail "jq is missing"; done_testing; exit 1; }
+
+KCA="$(dirname "$KUBECONFIG")/ca.crt"
+S=$$ # node names unique to this run
+kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
+kreq() { kadmin "$KUBE_URL/_admin/requests" >"$T_TMP/kreq.json"; }
+preq() { curl -sf "$RUNPOD_URL/_admin/requests" >"$T_TMP/preq.json"; }
+# RunPod pod status as the stand-in keeps it (TERMINATED ones included)
+pstatus() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
+new_pod() {
+	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
+		jq -r .id
+}
+nodes=()
+# shellcheck disable=SC2016
+at_exit 'for n in "${nodes[@]}"; do kubectl delete node "$n" --ignore-not-found --wait=false >/dev/null 2>&1; kubectl delete rs "web-$n" "cache-$n" "many-$n" --ignore-not-found >/dev/null 2>&1; kubectl delete pdb "web-$n" --ignore-not-found >/dev/null 2>&1; done'
+
+# node NAME POD_ID [ANNOTATION=VALUE]: a Ready burst node
+node() {
+	local n=$1 id=$2 extra=${3:-}
+	nodes+=("$n")
+	kubectl apply -f - >/dev/null <<-Y || return 1
+	apiVersion: v1
+	kind: Node
+	metadata:
+	  name: $n
+	  labels: {gpu-type: runpod, nvidia.com/gpu: "true", kubernetes.io/hostname: $n, rp-scene: $n}
+	  annotations: {rp.io/pod-id: "$id"${extra:+, ${extra%%=*}: \"${extra#*=}\"}}
+	Y
+	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
+}
+# scene NAME POD_ID: a node with a ReplicaSet of 2 (label rp.io/job), an
+# emptyDir pod, a bare pod, a mirror pod, a finished pod, and the
+# stand-in's DaemonSet pod.
+scene() {
+	local n=$1
+	node "$@" || return 1
+	kubectl apply -f - >/dev/null <<-Y || return 1
+	apiVersion: apps/v1
+	kind: ReplicaSet
+	metadata: {name: web-$n, namespace: default}
+	spec:
+	  replicas: 2
+	  selector: {matchLabels: {app: web-$n}}
+	  template:
+	    metadata: {labels: {app: web-$n, rp.io/job: job-$n}}
+	    spec:
+	      nodeSelector: {rp-scene: $n}
+	      terminationGracePeriodSeconds: 1
+	      containers: [{name: web, image: transcoder}]
+	---
+	apiVersion: apps/v1
+	kind: ReplicaSet
+	metadata: {name: cache-$n, namespace: default}
+	spec:
+	  replicas: 1
+	  selector: {matchLabels: {app: cache-$n}}
+	  template:
+	    metadata: {labels: {app: cache-$n}}
+	    spec:
+	      nodeSelector: {rp-scene: $n}
+	      volumes: [{name: scratch, emptyDir: {}}]
+	      containers: [{name: c, image: cache}]
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: bare-$n, namespace: default}
+	spec:
+	  nodeName: $n
+	  containers: [{name: b, image: debian}]
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata:
+	  name: static-$n
+	  namespace: kube-system
+	  annotations: {kubernetes.io/config.mirror: "0123abcd"}
+	spec:
+	  nodeName: $n
+	  containers: [{name: s, image: static}]
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: done-$n, namespace: default}
+	spec:
+	  nodeName: $n
+	  restartPolicy: Never
+	  containers: [{name: d, image: batch}]
+	Y
+	kubectl patch pod "done-$n" --subresource=status --type=merge -p '{"status":{"phase":"Succeeded"}}' >/dev/null || return 1
+	eventually 10 scene_ready "$n"
+}
+scene_ready() { [ "$(kubectl get pods -A --field-selector "spec.nodeName=$1,status.phase=Running" -o name | wc -l)" -ge 6 ]; }
+pdb() { # NAME MIN: a PDB over the node's web pods
+	kubectl apply -f - >/dev/null <<-Y
+	apiVersion: policy/v1
+	kind: PodDisruptionBudget
+	metadata: {name: web-$1, namespace: default}
+	spec:
+	  minAvailable: $2
+	  selector: {matchLabels: {app: web-$1}}
+	Y
+}
+# evictions by one client (agent prefix) of pods named *-NODE*, as sorted
+# "kind code" lines (kind = the pod name up to its first dash)
+evictions() {
+	jq -r --arg a "$1" --arg n "$2" '.[] | select(.verb == "POST" and (.path | endswith("/eviction"))
+		and (.agent | startswith($a)) and (.path | contains("-" + $n)))
+		| "\(.path | split("/")[6] | split("-")[0]) \(.code)"' "$T_TMP/kreq.json" | sort
+}
+unsched() { kubectl get node "$1" -o jsonpath='{.spec.unschedulable}'; }
+taints() { kubectl get node "$1" -o jsonpath='{range .spec.taints[*]}{.key}:{.effect} {end}'; }
+
+# ---- refusals: nothing is touched -----------------------------------------
+rc "baseline node refused (exit 2)" 2 rp-drain --node gpu-base-1
+like "it says why" "$(cat "$T_TMP/.err")" "gpu-base-1: not a burst node"
+rc "unknown node refused (exit 2)" 2 rp-drain --node "nosuch-$S"
+like "it says so" "$(cat "$T_TMP/.err")" "no such node"
+is "baseline not cordoned" "$(unsched gpu-base-1)" ""
+
+pd=$(new_pod "demo-burst-d$S")
+node "optout-$S" "$pd" "cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
+rc "scale-down-disabled node named: exit 2" 2 rp-drain --node "optout-$S"
+like "opt-out reported" "$(cat "$T_TMP/.err")" "scale-down-disabled=true"
+pe=$(new_pod "demo-burst-e$S")
+node "karp-$S" "$pe" "karpenter.sh/do-not-disrupt=true"
+printf '%s\n' '{"type":"cost","ts":"2026-11-28T08:00:00Z","spend":1.5}' \
+	"{\"type\":\"decision\",\"action\":\"down\",\"nodes\":[\"karp-$S\"]}" >"$T_TMP/in.jsonl"
+rc "do-not-disrupt node from a decision: skipped, exit 0" 0 rp-drain -o json <"$T_TMP/in.jsonl"
+like "opt-out reported" "$(cat "$T_TMP/.err")" "karp-$S: opted out.*do-not-disrupt"
+is "other records pass through byte for byte" "$(cat "$T_TMP/.out")" "$(head -1 "$T_TMP/in.jsonl")"
+is "opted-out nodes not cordoned" "$(unsched "optout-$S")$(unsched "karp-$S")" ""
+unlike "their pods still bill" "$(pstatus "$pd") $(pstatus "$pe")" "TERMINATED"
+
+# ---- blocked pods, then the full drain with a PDB that blocks, then allows -
+a="drain-a-$S"
+pa=$(new_pod "$a")
+ok "scene A built" scene "$a" "$pa"
+rc "bare and emptyDir pods block without flags (exit 1)" 1 rp-drain --node "$a"
+like "kubectl's reason: no controller" "$(cat "$T_TMP/.err")" "bare-$a: Pods that declare no controller \(use --force to override\)"
+like "kubectl's reason: local storage" "$(cat "$T_TMP/.err")" "cache-$a-[a-z0-9]+: Pods with local storage \(use --delete-emptydir-data to override\)"
+is "blocked node left uncordoned" "$(unsched "$a")" ""
+kreq
+is "nothing evicted while blocked" "$(evictions rp/ "$a")" ""
+
+pdb "$a" 2
+mkdir -p "$RP_STATE_DIR/tunnel"
+bash -c 'exec -a rp-join-tunnel-test sleep 300' &
+tpid=$!
+at_exit "kill $tpid 2>/dev/null"
+echo "$tpid" >"$RP_STATE_DIR/tunnel/$pa.pid"
+# shellcheck disable=SC2016
+hook='date +%s.%N >"$HOOK_DIR/hook.ts"; echo "$RP_NODE|$RP_POD_ID|$RP_JOBS" >"$HOOK_DIR/hook.env"'
+export HOOK_DIR=$T_TMP
+t0=$(date +%s.%N)
+rp-drain --node "$a" --force --delete-emptydir-data --checkpoint-command "$hook" -o json \
+	>"$T_TMP/a.out" 2>"$T_TMP/a.err" &
+dpid=$!
+eventually 10 grep -q "eviction refused" "$T_TMP/a.err"; r=$?
+is "a PDB 429 makes it wait" "$r" 0
+is "node tainted and cordoned while draining" "$(unsched "$a") $(taints "$a")" "true rp.io/draining:NoSchedule node.kubernetes.io/unschedulable:NoSchedule "
+kubectl delete pdb "web-$a" >/dev/null
+wait "$dpid"; r=$?
+is "drain ends once the PDB allows (exit 0)" "$r" 0
+t1=$(date +%s.%N)
+num_ge "it waited for the 5 s retry" "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print a-b}')" 5
+rec=$(cat "$T_TMP/a.out")
+is "drained record" "$(jq -c '[.type,.id,.node,.evicted,.checkpointed,.terminated]' <<<"$rec")" \
+	"[\"drained\",\"$pa\",\"$a\",5,true,true]"
+num_ge "record says seconds" "$(jq .seconds <<<"$rec")" 5
+is "hook env: node, pod id, jobs of the evicted pods" "$(cat "$T_TMP/hook.env")" "$a|$pa|job-$a"
+kreq
+preq
+is "evicted: bare, cache, done and both web pods; not the DaemonSet or mirror pod" \
+	"$(evictions rp/ "$a" | awk '{print $1}' | sort -u | tr '\n' ' ')" "bare cache done web "
+like "web evictions got 429 first" "$(evictions rp/ "$a")" "web 429"
+is "web evictions then succeeded" "$(evictions rp/ "$a" | grep -c 'web 201')" 2
+is "RunPod pod terminated" "$(pstatus "$pa")" "TERMINATED"
+ko "Node object deleted" kubectl get node "$a"
+# order: hook < DELETE pod < confirming GET < DELETE node
+order=$(python3 - "$T_TMP" "$pa" "$a" <<-'PY'
+	import json, sys, datetime
+	d, pod, node = sys.argv[1:4]
+	p = json.load(open(d + "/preq.json")); k = json.load(open(d + "/kreq.json"))
+	t = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+	hook = float(open(d + "/hook.ts").read())
+	dr = [r for r in p if r["method"] == "DELETE" and r["path"] == "/v2/pods/" + pod]
+	dels = [t(r["time"]) for r in dr]
+	gets = [t(r["time"]) for r in p if r["method"] == "GET" and r["path"] == "/v2/pods/" + pod and dr and r["seq"] > dr[0]["seq"]]
+	nd = [r["ts"] for r in k if r["verb"] == "DELETE" and r["path"] == "/api/v1/nodes/" + node]
+	if not (dels and gets and nd):
+	    print("missing", bool(dels), bool(gets), bool(nd)); sys.exit()
+	print("ok" if hook < dels[0] <= gets[0] < nd[0] else "bad %f %f %f %f" % (hook, dels[0], gets[0], nd[0]))
+	PY
+)
+is "hook < terminate < confirmed gone < node deleted" "$order" ok
+ko "tunnel process stopped" kill -0 "$tpid"
+ok "tunnel pid file removed" test ! -e "$RP_STATE_DIR/tunnel/$pa.pid"
+is "ledger: drained then terminated" \
+	"$(jq -r --arg id "$pa" 'select(.id == $id) | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminated "
+
+# ---- timeout: left cordoned (or undone), pod not terminated ---------------
+b="drain-b-$S"
+pb=$(new_pod "$b")
+ok "scene B built" scene "$b" "$pb"
+pdb "$b" 2
+rc "timeout: exit 3" 3 rp-drain --node "$b" --force --delete-emptydir-data --timeout 2s
+like "says global timeout" "$(cat "$T_TMP/.err")" "global timeout reached: 2 pods not gone.*left cordoned"
+is "timed-out node left cordoned and tainted" "$(unsched "$b") $(taints "$b")" \
+	"true rp.io/draining:NoSchedule node.kubernetes.io/unschedulable:NoSchedule "
+isnt "its pod still bills" "$(pstatus "$pb")" "TERMINATED"
+ok "its Node is still there" kubectl get node "$b"
+rc "timeout with --undo-on-timeout: exit 3" 3 rp-drain --node "$b" --force --delete-emptydir-data --timeout 2s --undo-on-timeout
+like "says uncordoned" "$(cat "$T_TMP/.err")" "uncordoned"
+is "node uncordoned and untainted" "$(unsched "$b")|$(taints "$b")" "|"
+preq
+is "no terminate call for it" "$(jq --arg p "/v2/pods/$pb" '[.[] | select(.method == "DELETE" and .path == $p)] | length' "$T_TMP/preq.json")" 0
+
+# ---- a failing hook stops before termination --------------------------------
+c="drain-c-$S"
+pc=$(new_pod "$c")
+ok "scene C built" scene "$c" "$pc"
+rc "failing checkpoint hook: exit 1" 1 rp-drain --node "$c" --force --delete-emptydir-data --checkpoint-command 'exit 4'
+like "says so" "$(cat "$T_TMP/.err")" "checkpoint hook exited 4: pod not terminated"
+isnt "pod not terminated" "$(pstatus "$pc")" "TERMINATED"
+ok "Node kept" kubectl get node "$c"
+rc "--skip-checkpoint goes on" 0 rp-drain --node "$c" --force --delete-emptydir-data --checkpoint-command 'exit 4' --skip-checkpoint -o json
+is "checkpointed false, terminated" "$(jq -c '[.checkpointed,.terminated]' "$T_TMP/.out")" "[false,true]"
+is "pod terminated" "$(pstatus "$pc")" "TERMINATED"
+
+# ---- the same scene with the real kubectl drain evicts the same pods --------
+k="twin-k-$S"
+r="twin-r-$S"
+pk=$(new_pod "$k")
+pr=$(new_pod "$r")
+ok "twin scenes built" scene "$k" "$pk"
+ok "twin scenes built" scene "$r" "$pr"
+ok "kubectl drain --ignore-daemonsets --delete-emptydir-data --force" \
+	kubectl drain --ignore-daemonsets --delete-emptydir-data --force --timeout=60s "$k"
+ok "rp-drain --force --delete-emptydir-data" rp-drain --node "$r" --force --delete-emptydir-data
+kreq
+ek=$(evictions kubectl "$k")
+er=$(evictions rp/ "$r")
+is "kubectl evicted 5 pods" "$(wc -l <<<"$ek")" 5
+is "rp-drain evicted the same pods, same answers" "$er" "$ek"
+
+# ---- several nodes at once from one decision, within scale.step -----------
+m1="multi-1-$S"
+m2="multi-2-$S"
+p1=$(new_pod "$m1")
+p2=$(new_pod "$m2")
+node "$m1" "$p1" && node "$m2" "$p2"
+printf '{"type":"decision","action":"down","nodes":["%s","%s"]}\n' "$m1" "$m2" >"$T_TMP/in.jsonl"
+# shellcheck disable=SC2016
+hook='echo "$RP_NODE start $(date +%s.%N)" >>"$HOOK_DIR/multi.log"; sleep 1; echo "$RP_NODE end $(date +%s.%N)" >>"$HOOK_DIR/multi.log"'
+rc "two nodes from a decision, step 2: exit 0" 0 rp-drain --step 2 --checkpoint-command "$hook" -o json <"$T_TMP/in.jsonl"
+is "two drained records" "$(jq -r .node "$T_TMP/.out" | sort | tr '\n' ' ')" "$m1 $m2 "
+is "both pods terminated" "$(pstatus "$p1") $(pstatus "$p2")" "TERMINATED TERMINATED"
+is "drained at once (hooks overlap)" "$(sort -k3 -n "$T_TMP/multi.log" | awk '{print $2}' | tr '\n' ' ')" "start start end end "
+
+done_testing
