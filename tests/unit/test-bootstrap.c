@@ -1,0 +1,148 @@
+/* test-bootstrap.c — CA pins (checked against the openssl CLI), the
+ * NodeRestriction label rule, the JoinConfiguration, tokens, forwards. */
+#include "bootstrap.h"
+#include "log.h"
+#include "rp.h"
+#include "ssh.h"
+#include "t.h"
+#include "tunnel.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *sh(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	struct rp_buf b = { 0 };
+	char buf[4096];
+	size_t n;
+	if (!p)
+		return NULL;
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+		rp_buf_add(&b, buf, n);
+	if (pclose(p) != 0) {
+		rp_buf_free(&b);
+		return NULL;
+	}
+	return b.data ? b.data : rp_xstrdup("");
+}
+
+/* Make a self-signed CA with the given key options; compare our pin with
+ * openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum. */
+static void ca_case(const char *dir, const char *name, const char *keyopt)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl req -x509 -nodes -newkey %s -keyout %s.key -out %s.crt -days 1 "
+		 "-subj /CN=%s >/dev/null 2>&1 && cat %s.crt",
+		 dir, keyopt, name, name, name, name);
+	char *pem = sh(cmd);
+	T_OK(pem && strstr(pem, "BEGIN CERTIFICATE"), "%s: openssl made a CA", name);
+	if (!pem)
+		return;
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl x509 -pubkey -noout -in %s.crt | openssl pkey -pubin -outform DER | "
+		 "sha256sum | cut -d' ' -f1",
+		 dir, name);
+	char *want = sh(cmd);
+	char hashes[4][72], *err = NULL;
+	int n = rp_boot_ca_hashes(pem, hashes, 4, &err);
+	T_INT(n, 1, "one certificate, one pin");
+	if (want && n == 1) {
+		want[strcspn(want, "\n")] = 0;
+		char exp[80];
+		snprintf(exp, sizeof exp, "sha256:%s", want);
+		T_STR(hashes[0], exp, "pin equals the openssl CLI's SPKI sha256");
+	}
+	free(want);
+	free(pem);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/rp-unit-boot.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	T_OK(dir != NULL, "temp dir");
+	if (dir) {
+		ca_case(dir, "rsa", "rsa:2048");
+		ca_case(dir, "ec", "ec -pkeyopt ec_paramgen_curve:P-256");
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "cat %s/rsa.crt %s/ec.crt", dir, dir);
+		char *both = sh(cmd), hashes[4][72], *err = NULL;
+		T_INT(rp_boot_ca_hashes(both, hashes, 4, &err), 2, "a bundle gives a pin per certificate");
+		free(both);
+		T_INT(rp_boot_ca_hashes("not a pem", hashes, 4, &err), -1, "garbage is refused");
+		T_OK(err && strstr(err, "certificate"), "with a reason (%s)", err ? err : "");
+		free(err);
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			T_OK(0, "cleanup");
+	}
+
+	/* NodeRestriction (k8s-keda-kafka.md §1.5). */
+	T_OK(rp_boot_kubelet_may_set("gpu-type"), "gpu-type: allowed");
+	T_OK(rp_boot_kubelet_may_set("nvidia.com/gpu"), "nvidia.com/gpu: allowed");
+	T_OK(rp_boot_kubelet_may_set("node.kubernetes.io/gpu-burst"), "node.kubernetes.io/*: allowed");
+	T_OK(rp_boot_kubelet_may_set("foo.kubelet.kubernetes.io/x"), "*.kubelet.kubernetes.io/*: allowed");
+	T_OK(rp_boot_kubelet_may_set("topology.kubernetes.io/zone"), "topology zone: allowed");
+	T_OK(!rp_boot_kubelet_may_set("node-role.kubernetes.io/gpu"), "node-role.kubernetes.io/*: forbidden");
+	T_OK(!rp_boot_kubelet_may_set("node-restriction.kubernetes.io/burst"), "node-restriction: forbidden");
+	T_OK(!rp_boot_kubelet_may_set("a.node-restriction.kubernetes.io/b"), "*.node-restriction: forbidden");
+	T_OK(!rp_boot_kubelet_may_set("k8s.io/x"), "k8s.io/*: forbidden");
+	T_OK(!rp_boot_kubelet_may_set("example.k8s.io/x"), "*.k8s.io/*: forbidden");
+	T_OK(rp_boot_kubelet_may_set("notkubernetes.io/x"), "a look-alike domain is not kubernetes.io");
+
+	/* Tokens: format, and redacted from the first moment. */
+	struct rp_boot_token t;
+	rp_boot_token_new(&t);
+	int good = strlen(t.id) == 6 && strlen(t.secret) == 16 && t.full[6] == '.';
+	for (const char *p = t.full; *p; p++)
+		if (p - t.full != 6 && !(islower((unsigned char)*p) || isdigit((unsigned char)*p)))
+			good = 0;
+	T_OK(good, "token is [a-z0-9]{6}.[a-z0-9]{16} (%s.<secret>)", t.id);
+	char *line = rp_xasprintf("token=%s secret=%s", t.full, t.secret);
+	char *red = rp_redact(line);
+	T_OK(!strstr(red, t.secret), "the secret is redacted (%s)", red);
+	free(line);
+	free(red);
+	struct rp_boot_token t2;
+	rp_boot_token_new(&t2);
+	T_OK(strcmp(t.full, t2.full), "two tokens differ");
+
+	/* JoinConfiguration. */
+	char h[1][72] = { "sha256:0123" };
+	struct rp_taint tt = { "rp.io/starting", NULL, "NoSchedule" };
+	struct rp_boot_join j = { .endpoint = "10.0.0.10:6443", .token = t.full, .ca_hashes = h, .nhashes = 1,
+				  .node_name = "demo-burst-x", .node_labels = "gpu-type=runpod,a=\"q\"",
+				  .taints = &tt, .ntaints = 1 };
+	char *y = rp_boot_join_yaml(&j);
+	T_OK(strstr(y, "kind: JoinConfiguration\n") != NULL, "kind");
+	T_OK(strstr(y, "caCertHashes:\n    - \"sha256:0123\"\n") != NULL, "CA pinned");
+	T_OK(strstr(y, "unsafeSkipCAVerification: false") != NULL, "never unsafe");
+	T_OK(strstr(y, "node-labels: \"gpu-type=runpod,a=\\\"q\\\"\"") != NULL, "labels quoted");
+	T_OK(strstr(y, "- key: \"rp.io/starting\"\n    effect: \"NoSchedule\"") != NULL, "startup taint");
+	T_OK(strstr(y, "name: \"demo-burst-x\"") != NULL, "node name");
+	free(y);
+
+	/* Forward specs. */
+	struct rp_fwd f;
+	char *err = NULL;
+	T_INT(rp_fwd_parse("L:8080:10.0.0.1:80", &f, &err), 0, "L spec");
+	T_OK(f.kind == 'L' && f.listen == 8080 && !strcmp(f.host, "10.0.0.1") && f.port == 80, "L parsed");
+	T_INT(rp_fwd_parse("R:6443:api.example:6443", &f, &err), 0, "R spec");
+	T_OK(f.kind == 'R' && !strcmp(f.host, "api.example"), "R parsed");
+	T_INT(rp_fwd_parse("X:1:h:2", &f, &err), -1, "bad kind");
+	free(err);
+	err = NULL;
+	T_INT(rp_fwd_parse("L:0:h:2", &f, &err), -1, "port 0");
+	free(err);
+	err = NULL;
+	T_INT(rp_fwd_parse("L:1:h:2:extra", &f, &err), -1, "trailing junk");
+	free(err);
+
+	char *q = rp_ssh_quote("it's");
+	T_STR(q, "'it'\\''s'", "shell quoting");
+	free(q);
+	return T_DONE();
+}
