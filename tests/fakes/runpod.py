@@ -1612,6 +1612,9 @@ def main():
         sys.exit("runpod.py: empty API key file %s" % a.api_key_file)
     st = State(split_hosts(a.ssh_hosts), a.ssh_user, a.state_dir)
     Handler.st, Handler.api_key = st, key
+    # A listen backlog of 5 (socketserver default) drops SYNs when a client
+    # opens 50 connections at once (rp-launch creating 50 pods): allow more.
+    ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     tmp = a.port_file + ".tmp"
