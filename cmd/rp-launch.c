@@ -436,7 +436,7 @@ static void poll_round(struct run *r, int *list_failed)
 		}
 	}
 	double ct = num(rp_cfg_dur(r->cfg, "ssh.connect_timeout"), 10);
-	rp_net_ssh_banners(probes, np, ct < 5 ? ct : 5, 32);
+	rp_net_ssh_banners(probes, np, ct < 5 ? ct : 5, 8); /* sshd MaxStartups: 10 */
 	now = rp_mono();
 	for (size_t i = 0; i < r->n; i++) {
 		struct slot *s = &r->slots[i];
