@@ -13,8 +13,9 @@ loopback port and writes that port to F once it listens.
 Implemented (enough for the real kubectl 1.32 and for rp's C client):
   discovery (/api, /apis, /api/v1, /apis/G/V, /version; legacy formats,
   which client-go accepts when the aggregated form is not offered),
-  /openapi/v2 and /openapi/v3 answer 404 (kubectl then uses its built-in
-  types); meta.k8s.io/v1 Table output for kubectl get; resourceVersion,
+  a minimal /openapi/v3 (no schemas; every PATCH accepts fieldValidation,
+  so kubectl apply leaves validation to the server and builds patches
+  from its built-in types; /openapi/v2 is 404); meta.k8s.io/v1 Table output for kubectl get; resourceVersion,
   uid, creationTimestamp, generation; Status objects for errors;
   labelSelector (=, ==, !=, in, notin, exists, !exists) and fieldSelector
   (=, !=) on lists; limit/continue; watch=true (chunked JSON events);
@@ -36,7 +37,7 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
 Not implemented: RBAC (the admin token may do everything; cluster-info
 is readable without a token, as in kubeadm clusters), admission, server-
 side apply (application/apply-patch+yaml is refused with 415), protobuf,
-the aggregated discovery format, OpenAPI, services/endpoints, logs/exec,
+the aggregated discovery format, OpenAPI schemas, services/endpoints, logs/exec,
 real scheduling resources (requests are not counted), finalizers,
 deletecollection.
 
@@ -1457,25 +1458,49 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- plumbing
     def send_json(self, code, obj, headers=None):
-        body = json.dumps(obj, separators=(",", ":")).encode()
+        """Queue the answer; it is written after the cluster lock is released."""
+        self.send_raw(code, json.dumps(obj, separators=(",", ":")).encode(), "application/json", headers)
+
+    def send_raw(self, code, body, ctype, headers=None):
+        self.out = (code, body, ctype, headers or {})
+        self.code = code
+
+    def flush_out(self):
+        if self.out is None:
+            return
+        code, body, ctype, headers = self.out
+        self.out = None
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Audit-Id", str(uuid.uuid4()))
-        for k, v in (headers or {}).items():
+        for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.code = code
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
 
     def handle_any(self, method):
         c = self.server.cluster
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
         q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query, keep_blank_values=True).items()}
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n > 0 else b""
+        raw = self.read_body()
+        self.out = None
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         self.code = 0
         self.rec = rec = None
@@ -1515,19 +1540,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             if rec is not None:
                 rec["code"] = self.code
+        try:
+            self.flush_out()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            self.close_connection = True
 
     # -- API
     def api(self, method, path, q, body, ctype):
         c = self.server.cluster
         if path in ("/healthz", "/readyz", "/livez"):
-            body = b"ok"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(body)
-            self.code = 200
-            return
+            return self.send_raw(200, b"ok", "text/plain")
         if method == "GET" and path == "/version":
             return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": K8S_VERSION,
                                         "gitCommit": "2b0f7e1e7e3b0e3f5a4d1c9a8f6e5d4c3b2a1f00",
@@ -1687,7 +1709,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, o)
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-        return self.watch(res, ns, q)
+        return self.watch(res, ns, q, table)
 
     def check_kind(self, res, body):
         g, v, kind = RES[res][:3]
@@ -1792,7 +1814,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send_json(200, {"kind": kind + "List", "apiVersion": g + "/" + v if g else v,
                                     "metadata": meta, "items": out})
 
-    def watch(self, res, ns, q):
+    def watch(self, res, ns, q, table):
         c = self.server.cluster
         lterms = parse_label_selector(q.get("labelSelector", ""))
         fterms = parse_field_selector(res, q.get("fieldSelector", ""))
@@ -1814,6 +1836,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         def wanted(o):
             return (ns is None or o["metadata"].get("namespace") == ns) and \
                 label_match(lterms, o["metadata"].get("labels")) and field_match(fterms, o)
+
+        def shown(o):
+            if not table:
+                return o
+            t = table_for(res, [o], q.get("includeObject", "Metadata"))
+            t["metadata"]["resourceVersion"] = o["metadata"]["resourceVersion"]
+            return t
         try:
             with c.lock:
                 rv = q.get("resourceVersion", "")
@@ -1821,7 +1850,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if rv in ("", "0"):
                     for o in c.objs[res].values():
                         if wanted(o):
-                            pending.append({"type": "ADDED", "object": c.view(res, o)})
+                            pending.append({"type": "ADDED", "object": shown(c.view(res, o))})
                     since = c.rv
                 else:
                     since = int(rv)
@@ -1845,7 +1874,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         since = max(since, evs[-1][0])
                 for _, typ, _, o in evs:
                     if wanted(o):
-                        chunk({"type": typ, "object": c.view(res, o)})
+                        chunk({"type": typ, "object": shown(c.view(res, o))})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
