@@ -379,9 +379,14 @@ static void poll_round(struct run *r, int *list_failed)
 		if (s->state == S_UNKNOWN) {
 			if (rc) {
 				/* Without a list we cannot know: never create twice. */
-				if (s->unknown_tries >= 4) {
+				if (++s->unknown_tries > 5) {
 					rp_loge("cannot tell whether a create succeeded; leaving it to --reap", "name",
 						s->name);
+					cJSON *e = rp_ledger_event("launch_failed");
+					cJSON_AddStringToObject(e, "name", s->name);
+					cJSON_AddStringToObject(e, "reason", "create unanswered and pods unlistable: "
+								"the pod may exist (--reap finds it by name)");
+					ledger(e);
 					slot_fail(s, F_TEMP);
 				}
 				continue;
@@ -815,6 +820,8 @@ static int launch(struct rp_config *cfg, long want, int dry)
 				poll_round(r, &lf);
 				kill_round(r);
 				next_poll = rp_mono() + interval;
+				if (lf)
+					rp_sleep(interval); /* the API is down: do not spin */
 				continue;
 			}
 			if (waiting && next_poll < wake)
