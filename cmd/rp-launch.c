@@ -544,7 +544,7 @@ static long read_input(char ***pass, size_t *npass)
 			if (!a || (strcmp(a, "up") && strcmp(a, "down") && strcmp(a, "hold")))
 				rp_fatal(RP_EXIT_USAGE, "<stdin>:%ld: malformed record: decision action must be up, down "
 					 "or hold", rp_rec_lineno(rd));
-			if (!strcmp(a, "up")) {
+			if (a && !strcmp(a, "up")) {
 				const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "count");
 				if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 10000 ||
 				    c->valuedouble != (double)(long)c->valuedouble)
