@@ -87,6 +87,7 @@ struct report {
 	struct bucket *b;
 	size_t n;
 	long running;
+	double first; /* earliest start counted */
 };
 
 static struct bucket *bucket(struct report *r, const char *key)
@@ -139,6 +140,8 @@ static void report_cb(const struct rp_cost_pod *p, void *arg)
 		return;
 	add(&r->total, p, h);
 	r->total.pods++;
+	if (!r->first || p->start < r->first)
+		r->first = p->start > r->since ? p->start : r->since;
 	if (p->running)
 		r->running++;
 	if (r->by == 1) {
@@ -212,7 +215,9 @@ static int cmd_report(void)
 	}
 	cJSON *t = bucket_rec("total", &r.total);
 	char a[40], b[40];
-	cJSON_AddStringToObject(t, "since", rp_rfc3339(r.since, a, sizeof a));
+	/* without --since, the window starts at the first pod it counted */
+	double since = o.since ? r.since : (r.first > 0 ? r.first : r.until);
+	cJSON_AddStringToObject(t, "since", rp_rfc3339(since, a, sizeof a));
 	cJSON_AddStringToObject(t, "until", rp_rfc3339(r.until, b, sizeof b));
 	cJSON_AddNumberToObject(t, "running", (double)r.running);
 	if (o.egress_gb >= 0) {
