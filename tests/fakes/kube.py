@@ -42,7 +42,9 @@ real scheduling resources (requests are not counted), finalizers,
 deletecollection.
 
 Admin endpoints (same TLS + token), under /_admin:
-  GET    /_admin/requests      every API request recorded (JSON list)
+  GET    /_admin/requests      every API request recorded (JSON list of {ts, verb,
+                               path, query, params, content_type, body, accept,
+                               agent, code}); filters: ?since=TS&verb=V&path=SUB&agent=SUB
   DELETE /_admin/requests      forget them
   POST   /_admin/kubeadm-join  the stub kubeadm's callback (see below)
   GET    /_admin/joins         the joins accepted and refused
@@ -496,35 +498,51 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 
 
+OPENSSL_CNF = """[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = kubernetes
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,keyEncipherment,keyCertSign
+subjectKeyIdentifier = hash
+[srv]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default
+authorityKeyIdentifier = keyid
+"""
+
+
 def make_certs(d):
+    """CA + server certificate (EC P-256) with three openssl runs, two in parallel."""
     ca_key, ca_crt = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
     srv_key, srv_crt = os.path.join(d, "server.key"), os.path.join(d, "server.crt")
-    csr, ext = os.path.join(d, "server.csr"), os.path.join(d, "server.ext")
+    cnf = os.path.join(d, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(OPENSSL_CNF)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     old = os.umask(0o077)
     try:
-        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ca_key])
-        run(["openssl", "req", "-x509", "-new", "-key", ca_key, "-subj", "/CN=kubernetes", "-days", "3650",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
-             "-out", ca_crt])
-        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", srv_key])
-        run(["openssl", "req", "-new", "-key", srv_key, "-subj", "/CN=kube-apiserver", "-out", csr])
-        with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\n"
-                    "basicConstraints=critical,CA:FALSE\n"
-                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                    "extendedKeyUsage=serverAuth\n")
-        run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-             "-days", "365", "-extfile", ext, "-out", srv_crt])
+        run(["openssl", "req", "-config", cnf, "-x509"] + ec +
+            ["-keyout", ca_key, "-out", ca_crt, "-days", "3650", "-extensions", "ca"])
+        srv = subprocess.Popen(["openssl", "req", "-config", cnf, "-x509"] + ec +
+                               ["-keyout", srv_key, "-out", srv_crt, "-subj", "/CN=kube-apiserver",
+                                "-CA", ca_crt, "-CAkey", ca_key, "-days", "365", "-extensions", "srv"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pub = subprocess.run(["openssl", "pkey", "-in", ca_key, "-pubout"], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
+        _, err = srv.communicate()
+        if srv.returncode != 0:
+            raise subprocess.CalledProcessError(srv.returncode, "openssl req (server)", stderr=err)
     finally:
         os.umask(old)
+        os.unlink(cnf)
     os.chmod(ca_crt, 0o644)
-    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", ca_crt], check=True,
-                         stdout=subprocess.PIPE).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True,
-                         stdout=subprocess.PIPE).stdout
-    for f in (csr, ext):
-        os.unlink(f)
+    # a PEM "PUBLIC KEY" is the DER SubjectPublicKeyInfo in base64: kubeadm's pin is its SHA-256
+    der = base64.b64decode("".join(ln for ln in pub.splitlines() if not ln.startswith("-----")))
     return ca_crt, srv_crt, srv_key, "sha256:" + hashlib.sha256(der).hexdigest()
 
 
@@ -1902,7 +1920,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = body if isinstance(body, dict) else {}
         with c.lock:
             if path == "/_admin/requests" and method == "GET":
-                return self.send_json(200, c.requests)
+                out = c.requests
+                if q.get("since"):
+                    out = [r for r in out if r["ts"] > float(q["since"])]
+                if q.get("verb"):
+                    out = [r for r in out if r["verb"] == q["verb"].upper()]
+                if q.get("path"):
+                    out = [r for r in out if q["path"] in r["path"]]
+                if q.get("agent"):
+                    out = [r for r in out if q["agent"] in r["agent"]]
+                return self.send_json(200, out)
             if path == "/_admin/requests" and method == "DELETE":
                 c.requests = []
                 return self.send_json(200, {"ok": True})

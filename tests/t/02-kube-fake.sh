@@ -13,7 +13,7 @@ done
 D=$T_TMP/kube
 mkdir -p "$D" "$T_TMP/pod"
 PY=/usr/bin/python3; [ -x $PY ] || PY=python3
-$PY "$RP_TOP/tests/fakes/kube.py" --dir "$D" --port-file "$D/port" --ready-delay 0.5 2>"$T_TMP/fake.err" &
+$PY "$RP_TOP/tests/fakes/kube.py" --dir "$D" --port-file "$D/port" --ready-delay 1.5 2>"$T_TMP/fake.err" &
 FPID=$!
 at_exit "kill $FPID 2>/dev/null; wait $FPID 2>/dev/null"
 for _ in $(seq 100); do [ -s "$D/port" ] && break; sleep 0.1; done
@@ -39,7 +39,14 @@ evictions() { # the pods kubectl or anyone asked to evict, sorted
 	jq -r '.[] | select(.verb=="POST" and (.path|endswith("/eviction"))) | .path' "$T_TMP/b" |
 		awk -F/ '{print $(NF-1)}' | sort -u | tr '\n' ' '
 }
-on_node() { K get pods -A --field-selector "spec.nodeName=$1" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
+on_node() { # the pods bound to node $1, by the API's fieldSelector
+	curl -s --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" "$URL/api/v1/pods?fieldSelector=spec.nodeName%3D$1" |
+		jq -j '.items[] | .metadata.name + " "'
+}
+# jget PATH JQ : one field of an object, read with curl (faster than kubectl)
+jget() { curl -s --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" "$URL$1" | jq -j "$2"; }
+# true when the object's Ready condition (node) or phase (pod) says so
+node_ready() { [ "$(jget "/api/v1/nodes/$1" '.status.conditions[]? | select(.type=="Ready") | .status')" = True ]; }
 
 # --- TLS, token, discovery --------------------------------------------------
 is "TLS verifies against the generated CA (SAN 127.0.0.1)" \
@@ -59,7 +66,7 @@ like "cp-1 is the control plane" "$out" 'cp-1 +Ready +control-plane'
 is "get nodes -l gpu-type=local-baseline" "$(K get nodes -l gpu-type=local-baseline -o name | tr '\n' ' ')" \
 	"node/gpu-base-1 node/gpu-base-2 "
 is "get nodes -l gpu-type=runpod is empty" "$(K get nodes -l gpu-type=runpod -o name)" ""
-is "the baseline taint" "$(K get node gpu-base-1 -o jsonpath='{.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}')" \
+is "the baseline taint" "$(jget /api/v1/nodes/gpu-base-1 '.spec.taints[0] | .key + "=" + .value + ":" + .effect')" \
 	"gpu-type=local-baseline:NoSchedule"
 rc "kubectl get pods -A -o wide" 0 K get pods -A -o wide
 out=$(cat "$T_TMP/.out")
@@ -68,7 +75,7 @@ like "a DaemonSet pod on every node" "$(echo "$out" | grep -c nvidia-device-plug
 like "the transcoder pair runs on the baselines" "$(echo "$out" | grep transcoder | awk '{print $8}' | sort | tr '\n' ' ')" \
 	'^gpu-base-1 gpu-base-2 $'
 is "the mirror pod is marked" "$(K -n kube-system get pod kube-apiserver-cp-1 -o jsonpath='{.metadata.annotations.kubernetes\.io/config\.mirror}' | wc -c | tr -d ' ')" 32
-is "the PDB allows one disruption" "$(K get pdb transcoder -o jsonpath='{.status.disruptionsAllowed}/{.status.currentHealthy}/{.status.desiredHealthy}')" "1/2/1"
+is "the PDB allows one disruption" "$(jget /apis/policy/v1/namespaces/default/poddisruptionbudgets/transcoder '.status | "\(.disruptionsAllowed)/\(.currentHealthy)/\(.desiredHealthy)"')" "1/2/1"
 is "get nonexistent node: NotFound" "$(K get node nope 2>&1)" 'Error from server (NotFound): nodes "nope" not found'
 
 # --- label, selectors, cordon, taint ----------------------------------------
@@ -80,18 +87,18 @@ ok "kubectl label node (remove)" K label node gpu-base-1 rp-test-
 is "... removed" "$(K get nodes -l rp-test -o name)" ""
 ok "kubectl cordon" K cordon gpu-base-2
 like "cordoned node shows SchedulingDisabled" "$(K get node gpu-base-2)" 'Ready,SchedulingDisabled'
-is "spec.unschedulable is set" "$(K get node gpu-base-2 -o jsonpath='{.spec.unschedulable}')" true
+is "spec.unschedulable is set" "$(jget /api/v1/nodes/gpu-base-2 .spec.unschedulable)" true
 api GET /_admin/requests >/dev/null
 is "kubectl cordon sent a strategic merge patch" \
 	"$(jq -r '[.[] | select(.verb=="PATCH" and .path=="/api/v1/nodes/gpu-base-2")][-1] | .content_type + " " + .body' "$T_TMP/b")" \
 	'application/strategic-merge-patch+json {"spec":{"unschedulable":true}}'
 ok "kubectl uncordon" K uncordon gpu-base-2
-is "spec.unschedulable is gone" "$(K get node gpu-base-2 -o jsonpath='{.spec.unschedulable}')" ""
+is "spec.unschedulable is gone" "$(jget /api/v1/nodes/gpu-base-2 '.spec.unschedulable // ""')" ""
 ok "kubectl taint" K taint node gpu-base-2 rp-test=x:NoExecute
-is "taints replaced as a list" "$(K get node gpu-base-2 -o jsonpath='{range .spec.taints[*]}{.key}:{.effect} {end}')" \
+is "taints replaced as a list" "$(jget /api/v1/nodes/gpu-base-2 '.spec.taints[] | .key + ":" + .effect + " "')" \
 	"rp-test:NoExecute gpu-type:NoSchedule "
 ok "kubectl taint (remove)" K taint node gpu-base-2 rp-test-
-is "... removed" "$(K get node gpu-base-2 -o jsonpath='{range .spec.taints[*]}{.key} {end}')" "gpu-type "
+is "... removed" "$(jget /api/v1/nodes/gpu-base-2 '.spec.taints[] | .key + " "')" "gpu-type "
 is "fieldSelector spec.nodeName" "$(on_node cp-1 | tr ' ' '\n' | sed 's/-[a-z0-9]*$//' | sort | tr '\n' ' ')" \
 	"kube-apiserver-cp nvidia-device-plugin-daemonset "
 is "unsupported field selector: 400" "$(api GET '/api/v1/nodes?fieldSelector=spec.foo%3Dx')" 400
@@ -117,7 +124,7 @@ like "... kubectl says so" "$(cat "$T_TMP/.err")" 'declare no controller.*debug-
 
 # the PodDisruptionBudget: disallowed -> drain times out; allowed -> drain completes
 admin pdb '{"name":"transcoder","allow":false}'
-is "PDB override: no disruption allowed" "$(K get pdb transcoder -o jsonpath='{.status.disruptionsAllowed}')" 0
+is "PDB override: no disruption allowed" "$(jget /apis/policy/v1/namespaces/default/poddisruptionbudgets/transcoder .status.disruptionsAllowed)" 0
 t0=$(date +%s)
 rc "drain --timeout=3s fails while the PDB disallows" 1 K drain gpu-base-2 --ignore-daemonsets --delete-emptydir-data --force --timeout=3s
 like "... on the disruption budget" "$(cat "$T_TMP/.err")" "Cannot evict pod as it would violate the pod's disruption budget"
@@ -153,17 +160,19 @@ metadata: {name: solo, namespace: default}
 spec: {minAvailable: 1, selector: {matchLabels: {app: solo}}}
 EOF
 ok "kubectl apply -f (node, pod, PDB)" K apply -f "$T_TMP/scene.yaml"
-ok "the applied node becomes Ready" eventually 5 sh -c 'kubectl get node burst-t | grep -q " Ready "'
-ok "... and its pod Running" eventually 5 sh -c 'kubectl get pod solo-1 | grep -q Running'
+ok "the applied node becomes Ready" eventually 5 node_ready burst-t
+pod_running() { [ "$(jget "/api/v1/namespaces/default/pods/$1" .status.phase)" = Running ]; }
+ok "... and its pod Running" eventually 5 pod_running solo-1
 EV='{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"solo-1","namespace":"default"}}'
 is "evicting the only pod of a minAvailable=1 budget: 429" "$(api POST /api/v1/namespaces/default/pods/solo-1/eviction "$EV")" 429
 is "... with the real message" "$(jb .message)" "Cannot evict pod as it would violate the pod's disruption budget."
 is "... and the budget as cause" "$(jb '.details.causes[0].message')" "The disruption budget solo needs 1 healthy pods and has 1 currently"
 K run solo-2 --image=busybox --labels=app=solo --overrides='{"spec":{"nodeName":"burst-t"}}' >/dev/null 2>&1
-ok "a second pod makes one disruption allowed" eventually 5 sh -c \
-	'[ "$(kubectl get pdb solo -o jsonpath={.status.disruptionsAllowed})" = 1 ]'
+pdb_allows() { [ "$(jget /apis/policy/v1/namespaces/default/poddisruptionbudgets/$1 .status.disruptionsAllowed)" = "$2" ]; }
+ok "a second pod makes one disruption allowed" eventually 5 pdb_allows solo 1
 is "now the eviction is accepted" "$(api POST /api/v1/namespaces/default/pods/solo-1/eviction "$EV")" 201
-ok "... and the pod goes away" eventually 3 sh -c '! kubectl get pod solo-1'
+pod_gone() { [ "$(api GET "/api/v1/namespaces/default/pods/$1")" = 404 ]; }
+ok "... and the pod goes away" eventually 3 pod_gone solo-1
 is "evicting a missing pod: 404" "$(api POST /api/v1/namespaces/default/pods/solo-1/eviction "$EV")" 404
 ok "kubectl delete pod (waits with a watch)" K delete pod solo-2 --timeout=10s
 ok "kubectl delete node" K delete node burst-t
@@ -228,11 +237,12 @@ joincfg burst-j1 "$TID.$TSEC" "$HASH" >"$T_TMP/j1.yaml"
 rc "kubeadm join --config (valid token, pinned CA)" 0 "$KA" join --config "$T_TMP/j1.yaml"
 like "... prints kubeadm's success" "$(cat "$T_TMP/.out")" 'This node has joined the cluster'
 is "... the node is registered" "$(api GET /api/v1/nodes/burst-j1)" 200
+is "... NotReady at first" "$(jb '.status.conditions[] | select(.type=="Ready") | .status')" False
 is "... with the node-labels" "$(jb '.metadata.labels["gpu-type"] + "," + .metadata.labels["nvidia.com/gpu"]')" "runpod,true"
 is "... and the registration taint" "$(jb '.spec.taints[0].key + "=" + .spec.taints[0].value + ":" + .spec.taints[0].effect')" \
 	"gpu-burst/initializing=true:NoSchedule"
-ok "... and becomes Ready after the delay" eventually 5 sh -c 'kubectl get node burst-j1 | grep -q " Ready "'
-is "... with a GPU allocatable" "$(K get node burst-j1 -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" 1
+ok "... and becomes Ready after the delay" eventually 5 node_ready burst-j1
+is "... with a GPU allocatable" "$(jget /api/v1/nodes/burst-j1 '.status.allocatable["nvidia.com/gpu"]')" 1
 is "kubeadm.log: the invocation on one line" "$(head -1 "$T_TMP/pod/kubeadm.log")" "kubeadm join --config $T_TMP/j1.yaml"
 like "kubeadm.log: then the JoinConfiguration" "$(cat "$T_TMP/pod/kubeadm.log")" "  \| kubeadm.k8s.io/v1beta4|  \| apiVersion: kubeadm.k8s.io/v1beta4"
 api GET /_admin/joins >/dev/null
