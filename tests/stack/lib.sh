@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# tests/stack/lib.sh — what up, down and sshd-add share.  Sourced, not run.
+# Every process the stack starts goes through start_bg, which records its
+# pid in $DIR/pids/NAME.pid; down stops those pids and their descendants.
+
+STACK_T0=${STACK_T0:-$(date +%s%N)}
+export STACK_T0
+STACK_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STACK_TOP=$(cd "$STACK_LIB/../.." && pwd)
+PY=/usr/bin/python3
+
+say() { printf '%s\n' "stack: $*" >&2; }
+die() { printf '%s\n' "stack: error: $*" >&2; exit 1; }
+
+# Last lines of a service's log, indented, for a loud failure.
+show_log() { [ -r "$DIR/logs/$1.log" ] && tail -n "${2:-15}" "$DIR/logs/$1.log" | sed 's/^/    | /' >&2; true; }
+
+# start_bg NAME CMD... : start CMD in its own session (so down can stop its
+# whole process group), stdin from /dev/null, output to logs/NAME.log.
+start_bg() {
+	local name=$1
+	shift
+	mkdir -p "$DIR/pids" "$DIR/logs"
+	setsid "$@" </dev/null >>"$DIR/logs/$name.log" 2>&1 &
+	echo $! >"$DIR/pids/$name.pid"
+}
+
+pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null; }
+alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+# wait_for SECONDS NAME CMD... : poll CMD every 0.1 s until it succeeds;
+# fail loudly if NAME's process dies or the time runs out.
+wait_for() {
+	local secs=$1 name=$2 end
+	shift 2
+	end=$(($(date +%s%N) / 1000000 + secs * 1000))
+	while ! "$@" >/dev/null 2>&1; do
+		if ! alive "$name"; then
+			say "$name exited while starting; its log:"
+			show_log "$name"
+			return 1
+		fi
+		if [ $(($(date +%s%N) / 1000000)) -ge "$end" ]; then
+			say "$name did not become ready in ${secs}s; its log:"
+			show_log "$name"
+			return 1
+		fi
+		sleep 0.1
+	done
+	[ -z "${STACK_DEBUG:-}" ] || say "$name ready at +$((($(date +%s%N) - ${STACK_T0:-0}) / 1000000))ms"
+}
+
+# free_ports N : N distinct TCP ports free on 127.0.0.1, taken below the
+# kernel's ephemeral range (32768+) so no client socket grabs them meanwhile.
+free_ports() {
+	local used out=() p tries=0
+	used=" $(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); printf "%s ", a[n] }') "
+	while [ ${#out[@]} -lt "$1" ] && [ $tries -lt 5000 ]; do
+		tries=$((tries + 1))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		case "$used" in *" $p "*) continue ;; esac
+		used="$used$p "
+		out+=("$p")
+	done
+	echo "${out[*]}"
+}
+
+# port_open PORT : something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# descendants PID : every process below PID (children first seen last).
+descendants() {
+	local p c
+	for p in "$@"; do
+		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
+			echo "$c"
+			descendants "$c"
+		done
+	done
+}
