@@ -275,11 +275,13 @@ static void after_create(struct run *r, struct slot *s, int oc, cJSON *pod, char
 	}
 }
 
-static void create_round(struct run *r)
+/* One wave: up to `par` slots that may be created now, all at once.
+ * Returns how many requests went out. */
+static size_t create_wave(struct run *r, size_t par)
 {
 	size_t *idx = rp_xcalloc(r->n, sizeof *idx), k = 0;
 	double now = rp_mono();
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0; i < r->n && k < par; i++) {
 		struct slot *s = &r->slots[i];
 		if (s->state != S_CREATE || s->not_before > now)
 			continue;
@@ -297,7 +299,7 @@ static void create_round(struct run *r)
 	}
 	if (!k) {
 		free(idx);
-		return;
+		return 0;
 	}
 	struct rp_runpod_call *calls = rp_xcalloc(k, sizeof *calls);
 	struct rp_http_req *reqs = rp_xcalloc(k, sizeof *reqs);
@@ -312,7 +314,7 @@ static void create_round(struct run *r)
 	char nb[24];
 	snprintf(nb, sizeof nb, "%zu", k);
 	rp_debug("creating", "pods", nb);
-	rp_http_multi(reqs, resps, k, (int)num((double)rp_cfg_int(r->cfg, "runpod.concurrency"), 16));
+	rp_http_multi(reqs, resps, k, (int)k);
 	for (size_t j = 0; j < k; j++) {
 		cJSON *pod = NULL;
 		char *err = NULL;
@@ -327,6 +329,20 @@ static void create_round(struct run *r)
 	free(reqs);
 	free(calls);
 	free(idx);
+	return k;
+}
+
+/* Creates go out in waves of runpod.concurrency; after each wave the
+ * answers are in (a 402 or 422 stops the next wave, a pool found full is
+ * skipped by the next one). */
+static void create_round(struct run *r)
+{
+	size_t par = (size_t)num((double)rp_cfg_int(r->cfg, "runpod.concurrency"), 16);
+	size_t guard = (r->ncand + 2) * (r->n + 1);
+	while (guard-- && create_wave(r, par) > 0)
+		;
+	if (r->stop) /* fail what is left at once */
+		create_wave(r, par);
 }
 
 static const cJSON *find_by(const cJSON *pods, const char *key, const char *val)
