@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 			progress = progress_stdin();
 		}
 		code = rp_ckpt_save(&ck, args[0], args[1], progress, &rec, &e);
-		if (code && e.queue && !noqueue && rp_ckpt_queue_add(args[0], args[1], progress, e.msg) == 0) {
+		if (code && e.queue && !noqueue && rp_ckpt_queue_add(&ck, args[0], args[1], progress, e.msg) == 0) {
 			size_t l = strlen(e.msg);
 			snprintf(e.msg + l, sizeof e.msg - l, " (save queued for rp-checkpoint retry)");
 		}

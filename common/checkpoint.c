@@ -39,13 +39,16 @@ struct fent {
 	char obj[72];           /* name under <job>/data/ */
 	int code;               /* RP_EXIT_* of this file's failure, 0 ok */
 	int skipped;            /* restore: already there */
+	char *tmp;              /* restore: downloaded, waiting to be renamed */
 	char why[400];
 };
 
 static void fent_free(struct fent *f, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(f[i].path);
+		free(f[i].tmp);
+	}
 	free(f);
 }
 
@@ -607,7 +610,7 @@ static int save_key(struct sctx *x, struct fent *f, int fd)
 	snprintf(f->obj, sizeof f->obj, "%s.enc", f->sha);
 	const struct rp_s3_obj *o = have_find(x->have, x->job, f->obj);
 	int rc = 0;
-	if (o) {
+	if (o && o->size == f->size + 32) {
 		f->stored = o->size;
 	} else {
 		unsigned char *sealed;
@@ -679,14 +682,15 @@ static int save_one(void *arg, size_t i)
 	hexify(md, 32, f->sha);
 	char zname[72];
 	snprintf(zname, sizeof zname, "%s.zst", f->sha);
+	/* An object already there under the content address is referenced as
+	 * it is, whoever put it (an earlier save, aws s3 cp) -- once its size
+	 * shows it whole (servers like s3rver expose half-written objects). */
 	const struct rp_s3_obj *oraw = have_find(x->have, x->job, f->sha);
 	const struct rp_s3_obj *ozst = have_find(x->have, x->job, zname);
-	if (oraw || ozst) {
-		/* Already there, whoever put it: reference it as it is. */
-		int z = pays ? ozst != NULL : oraw == NULL;
-		f->enc = z ? ENC_ZSTD : ENC_RAW;
-		snprintf(f->obj, sizeof f->obj, "%s", z ? zname : f->sha);
-		f->stored = (z ? ozst : oraw)->size;
+	if (oraw && oraw->size == f->size && (!pays || !ozst)) {
+		f->enc = ENC_RAW;
+		snprintf(f->obj, sizeof f->obj, "%s", f->sha);
+		f->stored = oraw->size;
 		goto done;
 	}
 	f->enc = pays ? ENC_ZSTD : ENC_RAW;
@@ -697,21 +701,27 @@ static int save_one(void *arg, size_t i)
 		f->stored = f->size;
 		if (rp_s3_put_fd(x->c->s3, k, fd, 0, f->size, f->sha, &se) < 0)
 			rc = fs3err(f, &se);
+		f->uploaded = 1;
 	} else {
+		/* Compressible files are small and cheap to squeeze: do it, and
+		 * skip the upload when an object of that size is there. */
 		int sp = spool_open();
 		char ssha[65], why[200] = "";
 		if (sp < 0) {
 			rc = ferr(f, RP_EXIT_FAIL, "%s: temporary file: %s", f->path, strerror(errno));
 		} else if (compress_fd(fd, f->size, sp, &f->stored, ssha, why, sizeof why) < 0) {
 			rc = ferr(f, RP_EXIT_FAIL, "%s: %s", f->path, why);
+		} else if (ozst && ozst->size == f->stored) {
+			/* already there */
 		} else if (rp_s3_put_fd(x->c->s3, k, sp, 0, f->stored, ssha, &se) < 0) {
 			rc = fs3err(f, &se);
+		} else {
+			f->uploaded = 1;
 		}
 		if (sp >= 0)
 			close(sp);
 	}
 	free(k);
-	f->uploaded = 1;
 done:
 	if (!rc && (fstat(fd, &st1) < 0 || st1.st_size != st0.st_size ||
 		    st1.st_mtim.tv_sec != st0.st_mtim.tv_sec || st1.st_mtim.tv_nsec != st0.st_mtim.tv_nsec))
@@ -1031,8 +1041,10 @@ static int mf_load(const struct rp_ckpt *c, const char *job, long seq, const str
 	if (r < 0 || !have)
 		return r;
 	for (size_t i = 0; i < m->n; i++) {
+		/* zstd output may differ between library versions: its size is
+		 * not checked here, its content is when it is read. */
 		const struct rp_s3_obj *o = have_find(have, job, m->f[i].obj);
-		if (!o || o->size != m->f[i].stored) {
+		if (!o || (m->f[i].enc != ENC_ZSTD && o->size != m->f[i].stored)) {
 			snprintf(why, whyn, "%s/data/%s (%s): %s", job, m->f[i].obj, m->f[i].path,
 				 o ? "wrong size (tampered)" : "missing");
 			mf_free(m);
@@ -1261,13 +1273,36 @@ static int restore_one(void *arg, size_t i)
 			rc = ferr(f, RP_EXIT_FAIL, "%s: chmod: %s", tmp, strerror(errno));
 		if (close(fd) < 0 && !rc)
 			rc = ferr(f, RP_EXIT_FAIL, "%s: close: %s", tmp, strerror(errno));
-		if (!rc && rename(tmp, path) < 0)
-			rc = ferr(f, RP_EXIT_FAIL, "%s: rename: %s", path, strerror(errno));
 		if (rc)
 			unlink(tmp);
 	}
-	free(tmp);
+	/* Renamed into place only once every file of the checkpoint is good. */
+	if (!rc)
+		f->tmp = tmp;
+	else
+		free(tmp);
 	free(path);
+	return rc;
+}
+
+/* All good: rename every downloaded file into place; else drop them all. */
+static int restore_commit(const char *dir, struct fent *f, size_t n, int ok)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!f[i].tmp)
+			continue;
+		if (ok) {
+			char *path = rp_xasprintf("%s/%s", dir, f[i].path);
+			if (rename(f[i].tmp, path) < 0 && !rc)
+				rc = ferr(&f[i], RP_EXIT_FAIL, "%s: rename: %s", path, strerror(errno));
+			free(path);
+		} else {
+			unlink(f[i].tmp);
+		}
+		free(f[i].tmp);
+		f[i].tmp = NULL;
+	}
 	return rc;
 }
 
@@ -1396,6 +1431,12 @@ static int run_read(const struct rp_ckpt *c, const char *job, const char *dir, l
 			 c->bar, verify ? "verify" : "restore");
 		int bad = 0, temp = 0;
 		long long skipped = 0;
+		if (!verify) {
+			int good = 1;
+			for (size_t i = 0; i < m.n; i++)
+				good &= !m.f[i].code && (m.f[i].tmp || m.f[i].skipped);
+			restore_commit(dir, m.f, m.n, good);
+		}
 		for (size_t i = 0; i < m.n; i++) {
 			if (m.f[i].code) {
 				bad++;
@@ -1636,7 +1677,8 @@ static char *queue_dir(void)
 	return rp_xasprintf("%s/checkpoint-queue", rp_state_dir());
 }
 
-int rp_ckpt_queue_add(const char *job, const char *dir, const cJSON *progress, const char *why)
+int rp_ckpt_queue_add(const struct rp_ckpt *c, const char *job, const char *dir,
+		      const cJSON *progress, const char *why)
 {
 	char *qd = queue_dir();
 	char *abs = realpath(dir, NULL);
@@ -1659,6 +1701,8 @@ int rp_ckpt_queue_add(const char *job, const char *dir, const cJSON *progress, c
 		free(old);
 		cJSON_AddStringToObject(q, "job", job);
 		cJSON_AddStringToObject(q, "dir", abs);
+		cJSON_AddStringToObject(q, "endpoint", c->s3->endpoint);
+		cJSON_AddStringToObject(q, "bucket", c->s3->bucket);
 		if (progress)
 			cJSON_AddItemToObject(q, "progress", cJSON_Duplicate(progress, 1));
 		cJSON_AddStringToObject(q, "queued", rp_rfc3339(rp_now(), ts, sizeof ts));
@@ -1729,7 +1773,16 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 			const cJSON *pr = cJSON_GetObjectItemCaseSensitive(q, "progress");
 			cJSON *rec;
 			struct rp_ckpt_err se;
-			int r = rp_ckpt_save(c, job, dir, cJSON_IsObject(pr) ? pr : NULL, &rec, &se);
+			/* The same endpoint and bucket as the failed save. */
+			struct rp_s3 s3 = *c->s3;
+			struct rp_ckpt cc = *c;
+			const char *ep = rp_rec_str(q, "endpoint"), *bk = rp_rec_str(q, "bucket");
+			if (ep && (!strncmp(ep, "http://", 7) || !strncmp(ep, "https://", 8)))
+				s3.endpoint = (char *)ep;
+			if (bk && rp_s3_key_ok(bk) && !strchr(bk, '/'))
+				s3.bucket = (char *)bk;
+			cc.s3 = &s3;
+			int r = rp_ckpt_save(&cc, job, dir, cJSON_IsObject(pr) ? pr : NULL, &rec, &se);
 			if (r == 0) {
 				unlink(path);
 				cJSON_AddBoolToObject(rec, "retried", 1);
@@ -1742,7 +1795,7 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 				*e = se;
 				code = RP_EXIT_FAIL;
 			} else {
-				rp_ckpt_queue_add(job, dir, cJSON_IsObject(pr) ? pr : NULL, se.msg);
+				rp_ckpt_queue_add(&cc, job, dir, cJSON_IsObject(pr) ? pr : NULL, se.msg);
 				*e = se;
 				(*left)++;
 				if (se.code == RP_EXIT_TEMP) {

@@ -72,7 +72,9 @@ int rp_ckpt_list(const struct rp_ckpt *c, const char *job, void (*emit)(cJSON *r
 		 struct rp_ckpt_err *e);
 
 /* Retry queue. */
-int rp_ckpt_queue_add(const char *job, const char *dir, const cJSON *progress, const char *why);
+/* Remembers the endpoint and bucket too: retry goes back to the same place. */
+int rp_ckpt_queue_add(const struct rp_ckpt *c, const char *job, const char *dir,
+		      const cJSON *progress, const char *why);
 /* Re-run every queued save; emit() gets a record per drained entry.
  * Returns 0 when the queue is empty afterwards, 75 if a temporary failure
  * stopped it, 1 otherwise (e->msg: the last error). */

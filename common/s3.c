@@ -610,6 +610,9 @@ static int put_multipart(const struct rp_s3 *s, const char *key, int fd, long lo
 		return -1;
 	}
 	rp_http_resp_free(&resp);
+	char parts[24];
+	snprintf(parts, sizeof parts, "%zu", n);
+	rp_debug("multipart upload", "key", key, "parts", parts);
 	const char *kva[] = { "uploadId", id, NULL };
 	char *qa = rp_s3_query(kva);
 
