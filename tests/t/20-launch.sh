@@ -101,6 +101,17 @@ admin config '{"capacity":[]}'
 rc "order price: exit 0" 0 launch --count 1 --order price --gpu-type "$ADA" --gpu-type "$A100" --gpu-type "$A6K" --data-center US-TX-3
 is "order price: the cheapest first (A6000)" "$(out | jq -r .gpu)" "$A6K"
 
+fresh forbidden-partial
+admin config "{\"forbidden\":[{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
+rc "403: pool skipped, exit 0" 0 launch --count 1 --gpu-type "$A6K" --data-center EU-RO-1 --data-center US-TX-3
+is "403: then the next pool" "$(posts 'map("\(.body.dataCenterIds[0]):\(.status)") | join(" ")')" "EU-RO-1:403 US-TX-3:201"
+admin reset; admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3}'
+admin config '{"fail_next":[{"match":"POST /v2/pods","status":400,"count":1,"detail":"There are no longer any instances available with the requested specifications. Please refresh and try again."}]}'
+rc "room for one of two: exit 3" 3 launch --count 2 --gpu-type "$A6K" --data-center EU-RO-1
+is "room for one of two: the one is printed" "$(out | grep -c '"type":"pod"')" 1
+rc "API unavailable: exit 75" 75 launch --count 1 --set runpod.api_url=http://127.0.0.1:1/v2 --set runpod.request_timeout=2s
+like "API unavailable: one fatal line" "$(err | grep -c fatal)" '^1$'
+
 # --- 402 stops everything --------------------------------------------------------
 fresh payment
 admin config '{"fail_next":[{"match":"POST /v2/pods","status":402,"count":10}]}'
@@ -219,7 +230,7 @@ EOF
 sed "s#$KUBE_URL#https://127.0.0.1:1#" "$KUBECONFIG" >"$T_TMP/deadkube"
 rc "reap: Kubernetes unreachable: exit 75" 75 rp-launch --reap --set "kube.kubeconfig=$T_TMP/deadkube"
 is "reap: ... and nothing terminated" "$(npods '.status!="TERMINATED"')" 2
-flock -s "$RP_STATE_DIR/launch.lock" sleep 3 &
+flock -s "$RP_STATE_DIR/launch.lock" sleep 2 &
 FL=$!
 sleep 0.3
 rc "reap: a launcher holds the lock: exit 75" 75 rp-launch --reap
