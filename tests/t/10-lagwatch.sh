@@ -63,6 +63,17 @@ like "one line naming the group" "$(cat "$T_TMP/.err")" "^rp-lagwatch: fatal: ka
 rc "bad offset policy: exit 2" 2 lw --lag-only --group "ga$run" --topic "$ta" --set kafka.offset_policy=newest
 rc "bad flag: exit 2" 2 lw --bogus
 
+# ---- coordinator errors: retried with backoff; past the timeout, unknown ----
+ok "mock: 2 x NOT_COORDINATOR on OffsetFetch" kctl errors 9 16 2
+rc "coordinator errors retried" 0 lw --lag-only -v --group "ga$run" --topic "$ta"
+is "lag still exact after retries" "$(field lag .lag)" 4
+like "the retries are logged" "$(cat "$T_TMP/.err")" 'retrying.*Not coordinator'
+ok "mock: COORDINATOR_NOT_AVAILABLE for good" kctl errors 9 15 64
+rc "coordinator unavailable past kafka.timeout: exit 75" 75 lw --lag-only --group "ga$run" --topic "$ta" --set kafka.timeout=1s
+like "lag unknown, with the reason" "$(cat "$T_TMP/.err")" 'lag unknown.*Coordinator not available'
+is "no lag record for an unknown lag" "$(cat "$T_TMP/.out")" ""
+ok "mock: clear the injected errors" kctl errors 9 clear
+
 # ---- threshold edges: 5 holds, 6 goes up on the second poll, 10 at once ----
 tt=lwt$run
 kctl topic "$tt" 1 && kctl produce "$tt" 0 20
