@@ -17,6 +17,8 @@
  *      commit GROUP TOPIC PARTITION OFFSET  (real OffsetCommit to the group
  *                                            coordinator, group not joined)
  *      broker-down ID | broker-up ID | all-down | all-up
+ *      errors APIKEY CODE COUNT             (next COUNT requests fail)
+ *      errors APIKEY clear
  *      quit
  *  - Runs until "quit" or a signal; it keeps no state outside the mock.
  */
@@ -258,6 +260,29 @@ static void cmd_broker(const char *cmd, const char *id, int up)
 		reply("ok %s", cmd);
 }
 
+/* errors APIKEY CODE COUNT: the next COUNT requests of that ApiKey (raw
+ * number: OffsetFetch 9, ListOffsets 2, ...) fail with CODE;
+ * errors APIKEY clear: forget the ones not yet used. */
+static void cmd_errors(const char *cmd, const char *key, const char *code, const char *count)
+{
+	int k = key ? atoi(key) : -1, n = count ? atoi(count) : 0, i;
+	rd_kafka_resp_err_t errs[64];
+
+	if (k >= 0 && code && !strcmp(code, "clear")) {
+		rd_kafka_mock_clear_request_errors(mc, (int16_t)k);
+		reply("ok %s", cmd);
+		return;
+	}
+	if (k < 0 || !code || n < 1 || n > 64) {
+		reply("error %s: usage: errors APIKEY CODE COUNT (COUNT 1..64)", cmd);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		errs[i] = (rd_kafka_resp_err_t)atoi(code);
+	rd_kafka_mock_push_request_errors_array(mc, (int16_t)k, (size_t)n, errs);
+	reply("ok %s", cmd);
+}
+
 /* Returns 0 to stop. */
 static int run(char *line)
 {
@@ -286,6 +311,8 @@ static int run(char *line)
 		cmd_broker(cmd, NULL, 0);
 	else if (!strcmp(w[0], "all-up"))
 		cmd_broker(cmd, NULL, 1);
+	else if (!strcmp(w[0], "errors"))
+		cmd_errors(cmd, w[1], w[2], w[3]);
 	else if (!strcmp(w[0], "quit")) {
 		reply("ok quit");
 		return 0;
