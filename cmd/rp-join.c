@@ -257,11 +257,12 @@ static int kubeadm_join(struct ctx *x, struct rp_ssh *s, struct job *j, int rese
 			snprintf(st, sizeof st, "signal %s", r.signal);
 		else
 			snprintf(st, sizeof st, "exit %d", r.status);
-		/* kubeadm's last stderr line is its verdict. */
+		/* kubeadm's verdict is its last stderr line but the trace hint. */
 		const char *last = why, *p;
 		for (p = why; *p; p++)
-			if (*p == '\n' && p[1] && p[1] != '\n')
-				last = p + 1;
+			if ((p == why || p[-1] == '\n') && *p != '\n' &&
+			    strncmp(p, "To see the stack trace", 22))
+				last = p;
 		fail_job(j, rp_xasprintf("kubeadm join failed (%s): %s", st, rp_ssh_firstline(last)));
 		rp_ssh_res_free(&r);
 		return 1;
