@@ -15,6 +15,7 @@ podrec() { # ID NAME HOST:PORT
 	printf '{"type":"pod","id":"%s","name":"%s","gpu":"NVIDIA RTX 6000 Ada Generation","ssh_host":"%s","ssh_port":%s,"status":"RUNNING"}\n' \
 		"$1" "$2" "$(host "$3")" "$(port "$3")"
 }
+lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 field() { jq -r "select(.type==\"node\" and .id==\"$2\") | .$3" "$1"; }
 # The stack's sshd for PORT: stop it (and its sessions), start it again.
 sshd_stop() {
@@ -90,12 +91,12 @@ is "re-run: no second kubeadm join" "$(grep -c '^kubeadm join' "$log0")" "$n_bef
 h1=${H[1]} p1=$(port "${H[1]}")
 ssh-keygen -q -t ed25519 -N '' -f "$T_TMP/other" -C other
 printf '[127.0.0.1]:%s %s\n' "$p1" "$(cut -d' ' -f1,2 "$T_TMP/other.pub")" >"$T_TMP/kh-bad"
-cmds_before=$(cat "$S/hosts/$p1/commands.log" 2>/dev/null | wc -l)
+cmds_before=$(lines "$S/hosts/$p1/commands.log")
 klog_before=$(wc -l <"$S/hosts/$p1/kubeadm.log")
 rc "changed host key: exit 1" 1 rp-join --known-hosts "$T_TMP/kh-bad" --host "$(host "$h1")" --port "$p1" --id hk1
 like "says the key changed, with the host" "$(cat "$T_TMP/.err")" "127\.0\.0\.1:$p1.*host key changed"
 is "record: ready false" "$(field "$T_TMP/.out" hk1 ready)" false
-is "nothing ran on the host" "$(cat "$S/hosts/$p1/commands.log" 2>/dev/null | wc -l)" "$cmds_before"
+is "nothing ran on the host" "$(lines "$S/hosts/$p1/commands.log")" "$cmds_before"
 is "kubeadm.log unchanged" "$(wc -l <"$S/hosts/$p1/kubeadm.log")" "$klog_before"
 is "ledger: join_failed" "$(jq -r 'select(.event=="join_failed" and .id=="hk1") | .event' "$RP_STATE_DIR/ledger.jsonl")" join_failed
 
