@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # tests/stack/lib.sh — what up, down and sshd-add share.  Sourced, not run.
 # Every process the stack starts goes through start_bg, which records its
 # pid in $DIR/pids/NAME.pid; down stops those pids and their descendants.

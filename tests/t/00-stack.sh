@@ -50,6 +50,7 @@ SSHO=(-i "$SSH_KEY" -o UserKnownHostsFile="$D/known_hosts" -o StrictHostKeyCheck
 pod() { local h=$1; shift; ssh "${SSHO[@]}" -p "${h#*:}" "$SSH_USER@${h%:*}" "$@"; }
 for h in "${HOSTS[@]}"; do
 	port=${h#*:}
+	# shellcheck disable=SC2016
 	out=$(pod "$h" 'echo "$RP_POD_DIR|${PATH%%:*}|$(command -v kubeadm)|$(pwd)"; nvidia-smi --query-gpu=name,memory.total --format=csv')
 	is "ssh $h: pod dir, PATH, stub kubeadm, cwd" "$(head -1 <<<"$out")" \
 		"$D/hosts/$port|$D/hosts/$port/bin|$D/hosts/$port/bin/kubeadm|$D/hosts/$port"
@@ -167,10 +168,11 @@ is "list shows it" "$(rp GET /v2/pods)/$(jq -r --arg p "$P" '[.pods[]|select(.id
 direct() { rp GET "/v2/pods/$P" >/dev/null && jq -e '.ssh.direct != null' "$T_TMP/rp.json"; }
 ok "the pod gets ssh.direct" eventually 15 direct
 sd=$(jq -r '"\(.ssh.direct.host):\(.ssh.direct.port)"' "$T_TMP/rp.json")
-like "ssh.direct is one of the sshd pods" " $(cat "$D/ssh_hosts" | tr '\n' ' ')" " $sd "
+like "ssh.direct is one of the sshd pods" " $(tr '\n' ' ' <"$D/ssh_hosts")" " $sd "
 ok "and that pod answers ssh" pod "$sd" true
 is "delete: 204" "$(rp DELETE "/v2/pods/$P")" 204
 is "then 404" "$(rp GET "/v2/pods/$P")" 404
+# shellcheck disable=SC2016
 GQ='mutation Rent($input: PodRentInterruptableInput!) { podRentInterruptable(input: $input) { id desiredStatus podType } }'
 body=$(jq -cn --arg q "$GQ" '{query:$q, variables:{input:{name:"demo-selftest-spot",imageName:"reg/worker:1",gpuTypeId:"NVIDIA RTX A6000",cloudType:"SECURE",gpuCount:1,bidPerGpu:0.30,ports:"22/tcp"}}}')
 is "GraphQL podRentInterruptable: 200" "$(rp POST /graphql "$body")" 200
