@@ -47,6 +47,7 @@ struct obs {
 	char *lag_err;
 	struct rp_kafka_lag *lags;
 	size_t nlags;
+	double *lag_s; /* time lag per group, -1 unknown; NULL: not estimated */
 	long long lag;
 	int p95_rc;
 	double p95;
@@ -61,6 +62,7 @@ static void obs_free(struct obs *o)
 {
 	free(o->lag_err);
 	rp_kafka_lags_free(o->lags, o->nlags);
+	free(o->lag_s);
 	free(o->p95_note);
 	free(o->nodes_err);
 	cJSON_Delete(o->idle);
@@ -185,6 +187,10 @@ static void emit_lags(struct lw *lw, const struct obs *o)
 		cJSON_AddNumberToObject(r, "lag", (double)l->lag);
 		cJSON_AddNumberToObject(r, "partitions", (double)l->nparts);
 		cJSON_AddNumberToObject(r, "committed", (double)l->ncommitted);
+		if (o->lag_s && o->lag_s[i] >= 0)
+			cJSON_AddNumberToObject(r, "lag_s", round(o->lag_s[i] * 10) / 10);
+		else if (o->lag_s)
+			cJSON_AddNullToObject(r, "lag_s");
 		rp_out_rec(r);
 		cJSON_Delete(r);
 		for (size_t p = 0; detail && p < l->nparts; p++) {
@@ -206,6 +212,22 @@ static void emit_lags(struct lw *lw, const struct obs *o)
 	}
 }
 
+/* Seconds behind, per group, from the samples kept in the state dir. */
+static void time_lag(struct obs *o, double now)
+{
+	cJSON *samples = rp_timelag_load();
+	o->lag_s = rp_xcalloc(o->nlags ? o->nlags : 1, sizeof *o->lag_s);
+	for (size_t i = 0; i < o->nlags; i++) {
+		long long hi = 0;
+		for (size_t p = 0; p < o->lags[i].nparts; p++)
+			hi += o->lags[i].parts[p].hi;
+		o->lag_s[i] = rp_timelag(samples, o->lags[i].group, now, hi, o->lags[i].lag);
+	}
+	if (rp_timelag_save(samples) < 0)
+		rp_logw("cannot save lag samples", "dir", rp_state_dir(), "error", strerror(errno));
+	cJSON_Delete(samples);
+}
+
 /* One poll, its records, and the exit status it deserves. */
 static int tick(struct lw *lw)
 {
@@ -216,6 +238,8 @@ static int tick(struct lw *lw)
 	poll_lag(lw, &o);
 	if (o.lag_rc == RP_EXIT_USAGE)
 		rp_fatal(RP_EXIT_USAGE, "%s", o.lag_err);
+	if (!o.lag_rc && !lw->lag_only)
+		time_lag(&o, now);
 	emit_lags(lw, &o);
 	if (lw->lag_only) {
 		if (o.lag_rc)

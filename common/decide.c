@@ -173,3 +173,91 @@ int rp_decide_save(const struct rp_decide_state *st)
 	errno = e;
 	return r;
 }
+
+enum { TL_MAX = 120 };
+#define TL_AGE 3600.0
+
+static double pt(const cJSON *a, int i, int k)
+{
+	const cJSON *x = cJSON_GetArrayItem(cJSON_GetArrayItem(a, i), k);
+	return cJSON_IsNumber(x) ? x->valuedouble : 0;
+}
+
+static cJSON *point(double t, double h)
+{
+	cJSON *p = cJSON_CreateArray();
+	cJSON_AddItemToArray(p, cJSON_CreateNumber((double)(long long)(t * 1000) / 1000));
+	cJSON_AddItemToArray(p, cJSON_CreateNumber(h));
+	return p;
+}
+
+double rp_timelag(cJSON *samples, const char *group, double now, long long hi, long long lag)
+{
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(samples, group);
+	if (!cJSON_IsArray(a)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(samples, group);
+		a = cJSON_AddArrayToObject(samples, group);
+	}
+	/* Forget what is too old, or from the future (clock stepped back). */
+	while (cJSON_GetArraySize(a) > 0 &&
+	       (now - pt(a, 0, 0) > TL_AGE || cJSON_GetArraySize(a) >= TL_MAX))
+		cJSON_DeleteItemFromArray(a, 0);
+	for (int i = cJSON_GetArraySize(a) - 1; i >= 0; i--)
+		if (pt(a, i, 0) > now || pt(a, i, 1) > (double)hi)
+			cJSON_DeleteItemFromArray(a, i);
+	int n = cJSON_GetArraySize(a);
+	if (n >= 2 && pt(a, n - 1, 1) == (double)hi && pt(a, n - 2, 1) == (double)hi)
+		cJSON_ReplaceItemInArray(a, n - 1, point(now, (double)hi));
+	else
+		cJSON_AddItemToArray(a, point(now, (double)hi));
+	n = cJSON_GetArraySize(a);
+
+	if (lag <= 0)
+		return 0;
+	double pos = (double)(hi - lag);
+	for (int i = n - 2; i >= 0; i--) {
+		double h0 = pt(a, i, 1), h1 = pt(a, i + 1, 1);
+		if (h0 <= pos && pos < h1) {
+			double t0 = pt(a, i, 0), t1 = pt(a, i + 1, 0);
+			double t = t0 + (pos - h0) * (t1 - t0) / (h1 - h0);
+			return now - t > 0 ? now - t : 0;
+		}
+	}
+	double t0 = pt(a, 0, 0), h0 = pt(a, 0, 1), tn = pt(a, n - 1, 0), hn = pt(a, n - 1, 1);
+	if (n < 2 || hn <= h0 || tn <= t0 || pos >= h0)
+		return -1;
+	double t = t0 - (h0 - pos) * (tn - t0) / (hn - h0);
+	return now - t;
+}
+
+static char *samples_path(void)
+{
+	return rp_xasprintf("%s/lagwatch-samples.json", rp_state_dir());
+}
+
+cJSON *rp_timelag_load(void)
+{
+	char *p = samples_path();
+	size_t n;
+	char *s = rp_read_file(p, 8 << 20, &n);
+	cJSON *j = s ? cJSON_Parse(s) : NULL;
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		j = cJSON_CreateObject();
+	}
+	free(s);
+	free(p);
+	return j;
+}
+
+int rp_timelag_save(const cJSON *samples)
+{
+	char *p = samples_path();
+	char *s = cJSON_PrintUnformatted(samples);
+	int r = rp_mkdir_p(rp_state_dir(), 0700);
+	if (r == 0)
+		r = rp_write_atomic(p, s, strlen(s), 0600);
+	free(s);
+	free(p);
+	return r;
+}

@@ -22,6 +22,7 @@
  */
 #ifndef RP_DECIDE_H
 #define RP_DECIDE_H
+#include <cjson/cJSON.h>
 
 enum { RP_HOLD, RP_UP, RP_DOWN };
 
@@ -60,5 +61,20 @@ const char *rp_decide_action(int action);
  * state (with a warning if unreadable).  save: 0 or -1 (errno). */
 void rp_decide_load(struct rp_decide_state *st);
 int rp_decide_save(const struct rp_decide_state *st);
+
+/* Time lag — how many seconds behind a group is — estimated like
+ * kafka-lag-exporter, from samples of the group's total log-end offset
+ * over time: the consumer position (total hi - lag) is located among the
+ * samples and its time interpolated (extrapolated from the oldest and
+ * newest sample when it is older than all of them).
+ *
+ * samples is {"GROUP": [[t, hi], ...]}, newest last; rp_timelag() adds
+ * (now, hi) (a flat run keeps its first and last point), keeps at most
+ * 120 points within the last hour, and returns the estimate in seconds,
+ * 0 when lag is 0, or -1 when it cannot tell yet (fewer than 2 points,
+ * no progress).  Kept in $RP_STATE_DIR/lagwatch-samples.json. */
+double rp_timelag(cJSON *samples, const char *group, double now, long long hi, long long lag);
+cJSON *rp_timelag_load(void);
+int rp_timelag_save(const cJSON *samples);
 
 #endif

@@ -102,6 +102,17 @@ rc "cap by max_nodes" 0 lw --once --nodes 3 --set runpod.max_nodes=3 --group "g1
 is "at max_nodes: hold" "$(field decision .action)" hold
 like "reason names max_nodes" "$(field decision .reason)" 'max_nodes 3'
 
+# ---- time lag: seconds behind, from samples kept in the state dir ----
+fresh timelag
+kctl topic "lwl$run" 1 && kctl produce "lwl$run" 0 10 && kctl commit "gl$run" "lwl$run" 0 0
+rc "time lag: first poll" 0 lw --once "${nokube[@]}" --group "gl$run" --topic "lwl$run" --set prometheus.url=$dead
+is "one sample: lag_s null" "$(field lag .lag_s)" null
+sleep 1
+kctl produce "lwl$run" 0 10
+rc "time lag: second poll" 0 lw --once "${nokube[@]}" --group "gl$run" --topic "lwl$run" --set prometheus.url=$dead
+num_ge "consumer stuck at 0 while the log grew: lag_s estimated" "$(field lag .lag_s)" 1
+ok "samples kept in the state dir" jq -e ".[\"gl$run\"] | length == 2" "$RP_STATE_DIR/lagwatch-samples.json"
+
 # ---- Prometheus down: decision from the lag alone, with the reason ----
 fresh promdown
 rc "prometheus unreachable: still a decision, exit 0" 0 lw --once "${nokube[@]}" --group "g10$run" --topic "$tt" --set prometheus.url=$dead
@@ -160,6 +171,14 @@ like "reason names Kafka" "$(field decision .reason)" 'kafka'
 rc "Kafka down, lag-only: exit 75" 75 lw --lag-only --group "gb$run" --topic "$ta" --set kafka.timeout=1s
 ok "mock: brokers up" kctl all-up
 ok "Kafka back: the poll works again" eventually 20 lw --lag-only -q --group "gb$run" --topic "$ta"
+
+# ---- Kubernetes API down: burst nodes unknown, hold, exit 75 ----
+sed 's#server: https://127.0.0.1:[0-9]*#server: https://127.0.0.1:9#' "$KUBECONFIG" >"$T_TMP/dead.kubeconfig"
+fresh kubedown
+rc "Kubernetes API unreachable: exit 75" 75 lw --once --group "g10$run" --topic "$tt" --set prometheus.url=$dead --set "kube.kubeconfig=$T_TMP/dead.kubeconfig"
+is "hold, not a blind up" "$(field decision .action)" hold
+is "burst_nodes null" "$(field decision .burst_nodes)" null
+like "reason names the API" "$(field decision .reason)" 'kubernetes'
 
 # ---- scale down only after idle > scale.idle, and never within the cooldown ----
 node=demo-burst-lw$run

@@ -205,6 +205,40 @@ static void test_prom(void)
 	free(note);
 }
 
+static void test_timelag(void)
+{
+	cJSON *s = cJSON_CreateObject();
+	T_OK(rp_timelag(s, "g", 1000, 0, 0) == 0, "lag 0: 0 s behind");
+	double v = rp_timelag(s, "g", 1010, 100, 50);
+	T_OK(fabs(v - 5) < 1e-6, "position 50 between (1000, 0) and (1010, 100): 5 s (%g)", v);
+	v = rp_timelag(s, "g", 1020, 200, 150);
+	T_OK(fabs(v - 15) < 1e-6, "position 50 was reached at t=1005: 15 s behind (%g)", v);
+	v = rp_timelag(s, "g", 1030, 300, 300);
+	T_OK(fabs(v - 30) < 1e-6, "position 0 = the first sample's: 30 s (%g)", v);
+	v = rp_timelag(s, "g", 1040, 400, 450);
+	T_OK(fabs(v - 45) < 1e-6, "position -50, older than every sample: extrapolated at 10/s to t=995 (%g)", v);
+	cJSON_Delete(s);
+	s = cJSON_CreateObject();
+	T_OK(rp_timelag(s, "g", 1000, 100, 10) == -1, "one sample: cannot tell (-1)");
+	cJSON_Delete(s);
+	s = cJSON_CreateObject();
+	rp_timelag(s, "g", 100, 500, 0);
+	rp_timelag(s, "g", 110, 500, 0);
+	rp_timelag(s, "g", 120, 500, 0);
+	rp_timelag(s, "g", 130, 500, 0);
+	T_INT(cJSON_GetArraySize(cJSON_GetObjectItem(s, "g")), 2, "a flat run keeps its first and last point");
+	v = rp_timelag(s, "g", 140, 600, 50);
+	T_OK(fabs(v - 5) < 1e-6, "position 550 between t=130 (500) and t=140 (600): 5 s (%g)", v);
+	for (int i = 0; i < 300; i++)
+		rp_timelag(s, "g", 200 + i, 1000 + i, 0);
+	T_OK(cJSON_GetArraySize(cJSON_GetObjectItem(s, "g")) <= 120, "at most 120 points");
+	rp_timelag(s, "g", 200 + 300 + 3601, 5000, 0);
+	T_INT(cJSON_GetArraySize(cJSON_GetObjectItem(s, "g")), 1, "points older than an hour go");
+	v = rp_timelag(s, "g", 4200, 10, 5);
+	T_OK(v == -1, "offsets went back (topic recreated): start afresh (%g)", v);
+	cJSON_Delete(s);
+}
+
 int main(void)
 {
 	test_thresholds();
@@ -214,5 +248,6 @@ int main(void)
 	test_latency();
 	test_part_lag();
 	test_prom();
+	test_timelag();
 	return T_DONE();
 }
