@@ -129,7 +129,7 @@ t0=$(date +%s)
 rc "drain --timeout=3s fails while the PDB disallows" 1 K drain gpu-base-2 --ignore-daemonsets --delete-emptydir-data --force --timeout=3s
 like "... on the disruption budget" "$(cat "$T_TMP/.err")" "Cannot evict pod as it would violate the pod's disruption budget"
 like "... global timeout" "$(cat "$T_TMP/.err")" 'global timeout reached: 3s'
-num_le "... within ~3 s" $(( $(date +%s) - t0 )) 6
+num_le "... without waiting much past it" $(( $(date +%s) - t0 )) 15
 is "the transcoders are still there" "$(on_node gpu-base-2 | tr ' ' '\n' | grep -c '^transcoder-')" 2
 K drain gpu-base-2 --ignore-daemonsets --delete-emptydir-data --force --timeout=30s >"$T_TMP/drain.out" 2>&1 &
 DPID=$!
@@ -139,7 +139,7 @@ t0=$(date +%s)
 wait $DPID; drc=$?
 is "a drain that waited on the PDB completes once it allows" "$drc" 0
 like "... kubectl retried after its 5 s back-off" "$(cat "$T_TMP/drain.out")" 'will retry after 5s'
-num_le "... promptly" $(( $(date +%s) - t0 )) 10
+num_le "... promptly" $(( $(date +%s) - t0 )) 15
 like "gpu-base-2 has only its DaemonSet pod" "$(on_node gpu-base-2)" '^nvidia-device-plugin-daemonset-[a-z0-9]+ $'
 admin pdb '{"name":"transcoder","allow":null}'
 
