@@ -14,27 +14,45 @@ void rp_log_secret(const char *s)
 {
 	if (!s || strlen(s) < 4)
 		return;
+	for (size_t i = 0; i < nsecrets; i++)
+		if (!strcmp(secrets[i], s))
+			return; /* already known: the list only grows with new ones */
 	secrets = rp_xrealloc(secrets, (nsecrets + 1) * sizeof *secrets);
 	secrets[nsecrets++] = rp_xstrdup(s);
 }
 
+/* One pass over the text: at each position the longest secret that
+ * starts there is replaced and skipped (no tail of a longer secret is
+ * left behind by a shorter one it begins with).  The output is never
+ * searched again, so a secret that occurs in the marker itself ("acted")
+ * or in another secret cannot make it loop or mangle a marker. */
 char *rp_redact(const char *s)
 {
-	char *out = rp_xstrdup(s ? s : "");
-	for (size_t i = 0; i < nsecrets; i++) {
-		const char *sec = secrets[i];
-		size_t sl = strlen(sec);
-		char *hit;
-		while ((hit = strstr(out, sec)) != NULL) {
-			struct rp_buf b = { 0 };
-			rp_buf_add(&b, out, (size_t)(hit - out));
-			rp_buf_adds(&b, "<redacted>");
-			rp_buf_adds(&b, hit + sl);
-			free(out);
-			out = b.data;
+	if (!s)
+		s = "";
+	if (!nsecrets)
+		return rp_xstrdup(s);
+	struct rp_buf b = { 0 };
+	rp_buf_add(&b, "", 0);
+	const char *run = s;
+	for (const char *p = s; *p;) {
+		size_t hit = 0;
+		for (size_t i = 0; i < nsecrets; i++) {
+			size_t n = strlen(secrets[i]);
+			if (n > hit && *p == secrets[i][0] && !strncmp(p, secrets[i], n))
+				hit = n;
 		}
+		if (!hit) {
+			p++;
+			continue;
+		}
+		rp_buf_add(&b, run, (size_t)(p - run));
+		rp_buf_adds(&b, "<redacted>");
+		p += hit;
+		run = p;
 	}
-	return out;
+	rp_buf_adds(&b, run);
+	return b.data;
 }
 
 static void addval(struct rp_buf *b, const char *v)
