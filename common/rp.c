@@ -228,6 +228,8 @@ int rp_parse_rfc3339(const char *s, double *out)
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
 		return -1;
+	if (M == 2 && D == 29 && (Y % 4 || (Y % 100 == 0 && Y % 400))) /* 29 Feb: leap years only */
+		return -1;
 	const char *z = s + 19;
 	double frac = 0, scale = 0.1;
 	if (*z == '.') {
