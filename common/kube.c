@@ -199,6 +199,9 @@ const char *rp_kube_errmsg(long status, const cJSON *out)
 	static char buf[512];
 	const char *m = out ? str(out, "message") : NULL;
 	snprintf(buf, sizeof buf, "HTTP %ld%s%s", status, m ? ": " : "", m ? m : "");
+	for (char *p = buf; *p; p++) /* one line, whatever the server wrote */
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
 	return buf;
 }
 
