@@ -73,15 +73,24 @@ static void base_req(struct rp_runpod *rp, struct rp_http_req *r, const char *me
 	r->max_retry_after = 120;
 }
 
+/* Error texts are one line, whatever the server wrote. */
+static char *one_line(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return s;
+}
+
 /* The one-line reason of an error answer: RFC 9457 detail (+ errors[]),
  * GraphQL errors[0].message, else the HTTP summary. */
 static char *problem_text(const struct rp_http_resp *resp)
 {
-	if (!resp->status)
-		return rp_xasprintf("no answer: %s%s", resp->err[0] ? resp->err : "unknown error",
-				    resp->timed_out ? " (timed out)" : "");
-	cJSON *j = resp->body ? cJSON_Parse(resp->body) : NULL;
+	cJSON *j = resp->status && resp->body ? cJSON_Parse(resp->body) : NULL;
 	char *out = NULL;
+	if (!resp->status)
+		out = rp_xasprintf("no answer: %s%s", resp->err[0] ? resp->err : "unknown error",
+				   resp->timed_out ? " (timed out)" : "");
 	if (cJSON_IsObject(j)) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "detail");
 		const cJSON *es = cJSON_GetObjectItemCaseSensitive(j, "errors");
@@ -101,16 +110,15 @@ static char *problem_text(const struct rp_http_resp *resp)
 		}
 		if (b.len)
 			out = b.data;
+		else
+			rp_buf_free(&b);
 	}
 	cJSON_Delete(j);
 	if (!out)
 		out = rp_xstrdup(rp_http_errstr(resp));
 	char *red = rp_redact(out);
 	free(out);
-	for (char *p = red; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	return red;
+	return one_line(red);
 }
 
 /* Classify a failed answer (any API): RP_EXIT_* for plain calls. */
@@ -466,7 +474,7 @@ int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 			const cJSON *ext = cJSON_GetObjectItemCaseSensitive(e0, "extensions");
 			rc = gql_outcome(msg, rp_rec_str(ext, "code"));
 			char *red = rp_redact(msg ? msg : "GraphQL error without a message");
-			*err = rp_xasprintf("GraphQL podRentInterruptable: %s", red);
+			*err = one_line(rp_xasprintf("GraphQL podRentInterruptable: %s", red));
 			free(red);
 		} else if (cJSON_IsObject(g) && rp_rec_str(g, "id")) {
 			*pod = gql_to_v2(g, c);
