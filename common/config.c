@@ -354,13 +354,13 @@ static int walk(struct rp_config *c, const cJSON *obj, const char *prefix, char 
 	return 0;
 }
 
-struct rp_config *rp_config_load(const char *path, char **err)
+/* A config holding only the schema's defaults. */
+static struct rp_config *with_defaults(void)
 {
 	struct rp_config *c = rp_xcalloc(1, sizeof *c);
 	c->vals = cJSON_CreateObject();
 	c->where = cJSON_CreateObject();
 	c->appended = cJSON_CreateObject();
-	*err = NULL;
 	for (const struct key *k = schema; k->name; k++) {
 		if (!k->def)
 			continue;
@@ -370,6 +370,43 @@ struct rp_config *rp_config_load(const char *path, char **err)
 			rp_fatal(RP_EXIT_FAIL, "bad default for %s: %s", k->name, why ? why : "JSON");
 		put(c, k->name, v, "default");
 	}
+	return c;
+}
+
+/* Apply a parsed document (consumed) over c; c freed on error. */
+static struct rp_config *apply_doc(struct rp_config *c, cJSON *doc, char **err)
+{
+	if (!doc) {
+		rp_config_free(c);
+		return NULL;
+	}
+	if (!cJSON_IsObject(doc)) {
+		*err = rp_xasprintf("%s:%d: the config must be a mapping of keys", c->path, rp_yaml_line(doc));
+		cJSON_Delete(doc);
+		rp_config_free(c);
+		return NULL;
+	}
+	int r = walk(c, doc, "", err);
+	cJSON_Delete(doc);
+	if (r < 0) {
+		rp_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct rp_config *rp_config_parse(const char *text, size_t len, const char *name, char **err)
+{
+	*err = NULL;
+	struct rp_config *c = with_defaults();
+	c->path = rp_xstrdup(name ? name : "<config>");
+	return apply_doc(c, rp_yaml_parse(text, len, c->path, err), err);
+}
+
+struct rp_config *rp_config_load(const char *path, char **err)
+{
+	*err = NULL;
+	struct rp_config *c = with_defaults();
 	int explicit = 1;
 	if (!path || !*path) {
 		path = getenv("RP_CONFIG");
@@ -390,24 +427,7 @@ struct rp_config *rp_config_load(const char *path, char **err)
 		rp_config_free(c);
 		return NULL;
 	}
-	cJSON *doc = rp_yaml_load(path, err);
-	if (!doc) {
-		rp_config_free(c);
-		return NULL;
-	}
-	if (!cJSON_IsObject(doc)) {
-		*err = rp_xasprintf("%s:%d: the config must be a mapping of keys", path, rp_yaml_line(doc));
-		cJSON_Delete(doc);
-		rp_config_free(c);
-		return NULL;
-	}
-	int r = walk(c, doc, "", err);
-	cJSON_Delete(doc);
-	if (r < 0) {
-		rp_config_free(c);
-		return NULL;
-	}
-	return c;
+	return apply_doc(c, rp_yaml_load(path, err), err);
 }
 
 void rp_config_free(struct rp_config *c)

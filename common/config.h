@@ -24,6 +24,8 @@ struct rp_config;
 
 /* NULL path: $RP_CONFIG or /etc/rp/config.yaml. NULL + *err on error. */
 struct rp_config *rp_config_load(const char *path, char **err);
+/* The same from text in memory (name is used in messages). */
+struct rp_config *rp_config_parse(const char *text, size_t len, const char *name, char **err);
 void rp_config_free(struct rp_config *c);
 const char *rp_config_path(const struct rp_config *c); /* or "(defaults)" */
 
