@@ -246,48 +246,66 @@ static int classify(struct rp_kube *k, const cJSON *pod, const struct rp_drain_o
 	return add_pod(p, pod);
 }
 
-int rp_drain_plan(struct rp_kube *k, const char *node, const struct rp_drain_opts *o,
-		  struct rp_drain_plan *p, char **err)
+/* All pods on the node (pages of 500 followed), as one array. */
+static cJSON *node_pods(struct rp_kube *k, const char *node, const char *selector, int *rc, char **err)
 {
-	memset(p, 0, sizeof *p);
-	p->warnings = cJSON_CreateArray();
-	p->errors = cJSON_CreateArray();
-	*err = NULL;
 	char *cont = NULL;
 	char *sel = rp_xasprintf("spec.nodeName=%s", node);
 	char *esel = rp_http_escape(sel);
-	char *lsel = o->pod_selector ? rp_http_escape(o->pod_selector) : NULL;
-	int rc = 0;
+	char *lsel = selector ? rp_http_escape(selector) : NULL;
+	cJSON *all = cJSON_CreateArray();
+	*rc = 0;
 	free(sel);
 	do {
 		char *ec = cont ? rp_http_escape(cont) : NULL;
 		char *path = rp_xasprintf("/api/v1/pods?fieldSelector=%s&limit=500%s%s%s%s", esel,
 					  lsel ? "&labelSelector=" : "", lsel ? lsel : "", ec ? "&continue=" : "",
 					  ec ? ec : "");
-		cJSON *list;
-		const cJSON *items, *pod;
+		cJSON *list, *pod;
+		const cJSON *items;
 		free(ec);
-		rc = rp_kube_list(k, path, &list, &items, err);
+		*rc = rp_kube_list(k, path, &list, &items, err);
 		free(path);
-		if (rc)
+		if (*rc)
 			break;
-		cJSON_ArrayForEach(pod, items)
-		{
-			if (classify(k, pod, o, p, err) < 0) {
-				rc = RP_EXIT_TEMP;
-				break;
-			}
-		}
+		while ((pod = ((cJSON *)items)->child))
+			cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer((cJSON *)items, pod));
 		free(cont);
 		cont = NULL;
 		const char *c = str(get(list, "metadata"), "continue");
 		if (c && *c)
 			cont = rp_xstrdup(c);
 		cJSON_Delete(list);
-	} while (!rc && cont);
+	} while (cont);
 	free(cont);
 	free(esel);
 	free(lsel);
+	if (*rc) {
+		cJSON_Delete(all);
+		return NULL;
+	}
+	return all;
+}
+
+int rp_drain_plan(struct rp_kube *k, const char *node, const struct rp_drain_opts *o,
+		  struct rp_drain_plan *p, char **err)
+{
+	int rc;
+	const cJSON *pod;
+	memset(p, 0, sizeof *p);
+	p->node = rp_xstrdup(node);
+	p->warnings = cJSON_CreateArray();
+	p->errors = cJSON_CreateArray();
+	*err = NULL;
+	cJSON *pods = node_pods(k, node, o->pod_selector, &rc, err);
+	cJSON_ArrayForEach(pod, pods)
+	{
+		if (classify(k, pod, o, p, err) < 0) {
+			rc = RP_EXIT_TEMP;
+			break;
+		}
+	}
+	cJSON_Delete(pods);
 	return rc;
 }
 
@@ -300,6 +318,7 @@ void rp_drain_plan_free(struct rp_drain_plan *p)
 		free(p->pods[i].job);
 	}
 	free(p->pods);
+	free(p->node);
 	cJSON_Delete(p->warnings);
 	cJSON_Delete(p->errors);
 	memset(p, 0, sizeof *p);
@@ -333,6 +352,21 @@ static int has_cause(const cJSON *status, const char *type)
 	{
 		const char *t = str(c, "type");
 		if (t && !strcmp(t, type))
+			return 1;
+	}
+	return 0;
+}
+
+/* Is the pod (same UID; same namespace/name when it has no UID) still there? */
+static int uid_in(const cJSON *pods, const struct rp_drain_pod *d)
+{
+	const cJSON *q;
+	cJSON_ArrayForEach(q, pods)
+	{
+		const cJSON *md = get(q, "metadata");
+		const char *uid = str(md, "uid"), *name = str(md, "name"), *ns = str(md, "namespace");
+		if (d->uid ? (uid && !strcmp(uid, d->uid))
+			   : (name && ns && !strcmp(name, d->name) && !strcmp(ns, d->ns)))
 			return 1;
 	}
 	return 0;
@@ -397,6 +431,43 @@ int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_d
 				rp_sleep(until - now);
 			continue;
 		}
+		/* Waiting pods: one list of the node's pods tells which are gone
+		 * (absent, or there under another UID), instead of a GET each. */
+		size_t mw = 0;
+		for (size_t j = 0; j < m; j++)
+			if (p->pods[idx[j]].state == ST_WAIT)
+				mw++;
+		if (mw) {
+			char *e = NULL;
+			int lrc;
+			cJSON *pods = node_pods(k, p->node, NULL, &lrc, &e);
+			now = rp_mono();
+			if (!pods)
+				rp_debug("pod wait", "node", p->node, "error", e);
+			free(e);
+			for (size_t i = 0; i < p->n; i++) {
+				struct rp_drain_pod *d = &p->pods[i];
+				if (d->state != ST_WAIT)
+					continue;
+				if (pods && !uid_in(pods, d)) {
+					d->state = ST_DONE;
+					(*evicted)++;
+					char *who = rp_xasprintf("%s/%s", d->ns, d->name);
+					rp_info("pod gone", "pod", who);
+					free(who);
+				} else {
+					d->next = now + poll;
+				}
+			}
+			cJSON_Delete(pods);
+			size_t keep = 0;
+			for (size_t j = 0; j < m; j++)
+				if (p->pods[idx[j]].state == ST_EVICT)
+					idx[keep++] = idx[j];
+			m = keep;
+			if (!m)
+				continue;
+		}
 		double left = deadline > 0 ? deadline - now : 30;
 		for (size_t j = 0; j < m; j++) {
 			struct rp_drain_pod *d = &p->pods[idx[j]];
@@ -405,11 +476,7 @@ int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_d
 			r->headers = hdrs;
 			r->timeout = left < 30 ? (left < 1 ? 1 : left) : 30;
 			char *path;
-			if (d->state == ST_WAIT) {
-				path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s", d->ns, d->name);
-				r->method = "GET";
-				r->retries = 0;
-			} else if (o->disable_eviction) {
+			if (o->disable_eviction) {
 				path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s", d->ns, d->name);
 				r->method = "DELETE";
 				if (o->grace_period >= 0)
@@ -444,18 +511,7 @@ int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_d
 			struct rp_http_resp *s = &resps[j];
 			cJSON *body = s->body && s->len ? cJSON_Parse(s->body) : NULL;
 			char *who = rp_xasprintf("%s/%s", d->ns, d->name);
-			if (d->state == ST_WAIT) {
-				const char *uid = str(get(body, "metadata"), "uid");
-				if (s->status == 404 || (s->status == 200 && uid && d->uid && strcmp(uid, d->uid))) {
-					d->state = ST_DONE;
-					(*evicted)++;
-					rp_info("pod gone", "pod", who);
-				} else {
-					if (s->status != 200)
-						rp_debug("pod wait", "pod", who, "error", rp_http_errstr(s));
-					d->next = now + poll;
-				}
-			} else if (s->status >= 200 && s->status < 300) {
+			if (s->status >= 200 && s->status < 300) {
 				rp_info("evicted", "pod", who);
 				d->state = ST_WAIT;
 				d->next = now; /* like kubectl: look at once */

@@ -16,9 +16,11 @@
  *  - rp_drain_evict(): every planned pod is evicted at once through the
  *    Eviction API (policy/v1; plain DELETE with disable_eviction).  A 429
  *    (a PodDisruptionBudget says wait) and a 403 NamespaceTerminating are
- *    retried every retry_delay (kubectl: 5 s); 404 means gone.  Then each
- *    pod is polled every poll seconds, the first time at once, until GET
- *    answers 404 or a pod with another UID.  One deadline covers it all.
+ *    retried every retry_delay (kubectl: 5 s); 404 means gone.  Then the
+ *    node's pods are listed every poll seconds, the first time at once,
+ *    until no pod with an evicted pod's UID is left (kubectl GETs each pod
+ *    for a 404 or another UID: the same test, one request instead of n).
+ *    One deadline covers it all.
  *  - rp_drain_hook(): runs a shell command with RP_NODE, RP_POD_ID and
  *    RP_JOBS in its environment, its stdout sent to stderr, killed (its
  *    whole process group) at the timeout.
@@ -59,6 +61,7 @@ struct rp_drain_pod {
 };
 
 struct rp_drain_plan {
+	char *node;
 	struct rp_drain_pod *pods; /* to evict */
 	size_t n;
 	size_t skipped;            /* DaemonSet and mirror pods left alone */
