@@ -48,7 +48,8 @@ Admin endpoints (same TLS + token), under /_admin:
   DELETE /_admin/requests      forget them
   POST   /_admin/kubeadm-join  the stub kubeadm's callback (see below)
   GET    /_admin/joins         the joins accepted and refused
-  POST   /_admin/node-status   {"node": N, "ready": bool}
+  POST   /_admin/node-status   {"node": N, "ready": true|false|null (Unknown),
+                                "allocatable": {"nvidia.com/gpu": "2", "x": null}}
   POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": bool|null}
   POST   /_admin/config        {"ready_delay", "evict_grace", "signer_delay", "recreate"}
   GET    /_admin/config
@@ -751,7 +752,7 @@ class Cluster:
         n = self.get("nodes", None, name)
         if n is None:
             return
-        n = copy.deepcopy(n)
+        old, n = n, copy.deepcopy(n)
         for c in n["status"].get("conditions", []):
             if c.get("type") == "Ready":
                 want = "True" if ready else "Unknown" if ready is None else "False"
@@ -762,11 +763,13 @@ class Cluster:
                 c["reason"] = "KubeletReady" if ready else "KubeletNotReady"
                 c["message"] = "kubelet is posting ready status" if ready else \
                     "container runtime network not ready: NetworkReady=false"
-        if ready and n["metadata"].get("annotations", {}).get("rp.fake/gpus"):
-            g = n["metadata"]["annotations"]["rp.fake/gpus"]
+        g = n["metadata"].get("annotations", {}).get("rp.fake/gpus", "0")
+        if ready and g not in ("", "0"):
+            # the device plugin registers the GPUs once the kubelet runs
             n["status"].setdefault("capacity", {})["nvidia.com/gpu"] = g
             n["status"].setdefault("allocatable", {})["nvidia.com/gpu"] = g
-        self.put("nodes", n)
+        if n != old:
+            self.put("nodes", n)
 
     def node_ready(self, n):
         return any(c.get("type") == "Ready" and c.get("status") == "True"
@@ -1946,7 +1949,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path == "/_admin/node-status" and method == "POST":
                 if c.get("nodes", None, body.get("node", "")) is None:
                     raise not_found("nodes", body.get("node", ""))
-                c.set_node_ready(body["node"], bool(body.get("ready")))
+                c.set_node_ready(body["node"], None if body.get("ready") is None else bool(body["ready"]))
+                alloc = body.get("allocatable")
+                if isinstance(alloc, dict):
+                    n = copy.deepcopy(c.get("nodes", None, body["node"]))
+                    for k, v in alloc.items():
+                        for part in ("capacity", "allocatable"):
+                            if v is None:
+                                n["status"].setdefault(part, {}).pop(k, None)
+                            else:
+                                n["status"].setdefault(part, {})[k] = str(v)
+                    c.put("nodes", n)
                 c.reconcile()
                 return self.send_json(200, c.get("nodes", None, body["node"]))
             if path == "/_admin/pdb" and method == "POST":

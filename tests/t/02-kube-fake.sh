@@ -214,6 +214,10 @@ ok "... and the token cleaner deletes it" eventually 3 sh -c \
 # --- the stub kubeadm -----------------------------------------------------------
 HASH=sha256:$(openssl x509 -pubkey -noout -in "$D/ca.crt" | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
 export KUBE_URL=$URL KUBE_ADMIN_TOKEN=$TOKEN KUBE_CA=$D/ca.crt RP_POD_DIR=$T_TMP/pod
+mkdir -p "$T_TMP/bin"   # the pod's GPUs, as the stub kubeadm asks nvidia-smi
+printf '#!/bin/sh\necho "GPU 0: NVIDIA A100 (UUID: GPU-0)"\necho "GPU 1: NVIDIA A100 (UUID: GPU-1)"\n' >"$T_TMP/bin/nvidia-smi"
+chmod +x "$T_TMP/bin/nvidia-smi"
+PATH=$T_TMP/bin:$PATH
 KA=$RP_TOP/tests/fakes/kubeadm
 joincfg() { # NAME TOKEN HASH [extra bootstrapToken line]
 	cat <<EOF
@@ -242,7 +246,7 @@ is "... with the node-labels" "$(jb '.metadata.labels["gpu-type"] + "," + .metad
 is "... and the registration taint" "$(jb '.spec.taints[0].key + "=" + .spec.taints[0].value + ":" + .spec.taints[0].effect')" \
 	"gpu-burst/initializing=true:NoSchedule"
 ok "... and becomes Ready after the delay" eventually 5 node_ready burst-j1
-is "... with a GPU allocatable" "$(jget /api/v1/nodes/burst-j1 '.status.allocatable["nvidia.com/gpu"]')" 1
+is "... with the pod's GPUs allocatable" "$(jget /api/v1/nodes/burst-j1 '.status.allocatable["nvidia.com/gpu"]')" 2
 is "kubeadm.log: the invocation on one line" "$(head -1 "$T_TMP/pod/kubeadm.log")" "kubeadm join --config $T_TMP/j1.yaml"
 like "kubeadm.log: then the JoinConfiguration" "$(cat "$T_TMP/pod/kubeadm.log")" "  \| kubeadm.k8s.io/v1beta4|  \| apiVersion: kubeadm.k8s.io/v1beta4"
 api GET /_admin/joins >/dev/null
@@ -323,6 +327,9 @@ is "... and the next page follows" "$(api GET "/api/v1/pods?limit=100&continue=$
 # --- admin -----------------------------------------------------------------------
 admin node-status '{"node":"cp-1","ready":false}'
 like "admin node-status: NotReady" "$(K get node cp-1)" 'cp-1 +NotReady'
+is "... its pods are not Ready any more" "$(jget /api/v1/namespaces/kube-system/pods/kube-apiserver-cp-1 '.status.conditions[] | select(.type=="Ready") | .status')" False
+admin node-status '{"node":"burst-j2","ready":true,"allocatable":{"nvidia.com/gpu":null}}'
+is "admin node-status: a GPU that went away" "$(jget /api/v1/nodes/burst-j2 '.status.allocatable["nvidia.com/gpu"] // "none"')" none
 admin reset
 is "admin reset: the initial cluster again" "$(K get nodes -o name | tr '\n' ' ')" "node/cp-1 node/gpu-base-1 node/gpu-base-2 "
 is "... with its pods" "$(on_node gpu-base-1 | wc -w | tr -d ' ')" 3
