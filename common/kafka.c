@@ -263,6 +263,12 @@ static int fetch_watermarks(struct rp_kafka *k, const rd_kafka_topic_partition_l
 	return 0;
 }
 
+static int tpcmp(const rd_kafka_topic_partition_t *a, const rd_kafka_topic_partition_t *b)
+{
+	int c = strcmp(a->topic, b->topic);
+	return c ? c : (a->partition > b->partition) - (a->partition < b->partition);
+}
+
 struct gq {
 	const char *group;
 	rd_kafka_topic_partition_list_t *parts; /* request; then the answer */
@@ -318,11 +324,17 @@ static int take_offsets(rd_kafka_event_t *ev, struct gq *gs, int *idx)
 							      rd_kafka_err2str(e));
 				}
 			if (!e) {
+				/* Both sorted: one merge pass, not a search per
+				 * partition (1000 partitions make that visible). */
 				rd_kafka_topic_partition_list_t *ans = rd_kafka_topic_partition_list_copy(p);
+				rd_kafka_topic_partition_list_sort(ans, NULL, NULL);
+				int j = 0;
 				for (int i = 0; i < g->parts->cnt; i++) {
-					rd_kafka_topic_partition_t *a = rd_kafka_topic_partition_list_find(
-						ans, g->parts->elems[i].topic, g->parts->elems[i].partition);
-					g->parts->elems[i].offset = a ? a->offset : RD_KAFKA_OFFSET_INVALID;
+					rd_kafka_topic_partition_t *r = &g->parts->elems[i];
+					int c = 1;
+					while (j < ans->cnt && (c = tpcmp(&ans->elems[j], r)) < 0)
+						j++;
+					r->offset = j < ans->cnt && c == 0 ? ans->elems[j].offset : RD_KAFKA_OFFSET_INVALID;
 				}
 				rd_kafka_topic_partition_list_destroy(ans);
 				g->done = 1;
@@ -411,12 +423,6 @@ static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g
 	return rc;
 }
 
-static const rd_kafka_topic_partition_t *find(const rd_kafka_topic_partition_list_t *l,
-					      const char *t, int32_t p)
-{
-	return rd_kafka_topic_partition_list_find((rd_kafka_topic_partition_list_t *)l, t, p);
-}
-
 static const char *ms(double t0)
 {
 	static char b[32];
@@ -455,16 +461,25 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 	rc = fetch_metadata(k, topics, nt, end, all, err);
 	if (rc)
 		goto out;
+	/* Each group's partitions carry their index in all (and so in the
+	 * watermark lists, which are copies of it), and are sorted. */
+	rd_kafka_topic_partition_list_sort(all, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		struct gq *g = gs;
+		size_t j;
+		for (j = 0; j < i && (strcmp(w[j].group, w[i].group) || strcmp(w[j].topic, w[i].topic)); j++)
+			;
+		if (j < i)
+			continue; /* the same pair twice */
 		while (strcmp(g->group, w[i].group))
 			g++;
 		for (int p = 0; p < all->cnt; p++)
-			if (!strcmp(all->elems[p].topic, w[i].topic) &&
-			    !find(g->parts, w[i].topic, all->elems[p].partition))
-				rd_kafka_topic_partition_list_add(g->parts, w[i].topic,
-								  all->elems[p].partition);
+			if (!strcmp(all->elems[p].topic, w[i].topic))
+				rd_kafka_topic_partition_list_add(g->parts, w[i].topic, all->elems[p].partition)
+					->opaque = (void *)(intptr_t)p;
 	}
+	for (size_t i = 0; i < ng; i++)
+		rd_kafka_topic_partition_list_sort(gs[i].parts, NULL, NULL);
 	rp_debug("kafka: metadata", "ms", ms(t0));
 	/* Committed offsets are asked first and collected after the
 	 * watermarks: the requests overlap.  Late answers are dropped with
@@ -499,10 +514,9 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 					o->topic = topics[t];
 			o->partition = e->partition;
 			o->committed = e->offset >= 0 ? e->offset : RP_KAFKA_NO_OFFSET;
-			const rd_kafka_topic_partition_t *h = find(his, e->topic, e->partition);
-			const rd_kafka_topic_partition_t *lo = find(los, e->topic, e->partition);
-			o->hi = h ? h->offset : 0;
-			o->lo = lo ? lo->offset : 0;
+			intptr_t x = (intptr_t)e->opaque;
+			o->hi = his->elems[x].offset;
+			o->lo = los->elems[x].offset;
 			o->lag = rp_kafka_part_lag(o->committed, o->lo, o->hi, policy);
 			l->lag += o->lag;
 			if (o->committed >= 0)
