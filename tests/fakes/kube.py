@@ -28,7 +28,8 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   replaces evicted pods), leases (coordination.k8s.io/v1).
   Controllers: a scheduler (Ready, schedulable, taints tolerated,
   nodeSelector), a "kubelet" (bound pods run once their node is Ready;
-  pods on a NotReady node are not Ready), the cordon taint
+  pods on a NotReady node are not Ready), the taint manager (NoExecute
+  deletes pods that do not tolerate it), the cordon taint
   node.kubernetes.io/unschedulable, pod GC on node deletion, the
   bootstrap signer (jws-kubeconfig-<id> in kube-public/cluster-info, a
   detached JWS HS256) and the token cleaner (expired tokens deleted).
@@ -795,6 +796,20 @@ class Cluster:
         self.replicaset_controller()
         self.scheduler()
         self.kubelet()
+        self.taint_manager()
+
+    def taint_manager(self):
+        """Pods that do not tolerate a NoExecute taint of their node are deleted (tolerationSeconds ignored)."""
+        for p in list(self.objs["pods"].values()):
+            node = p["spec"].get("nodeName")
+            if not node or p["metadata"].get("deletionTimestamp") or p["status"].get("phase") in ("Succeeded", "Failed"):
+                continue
+            n = self.get("nodes", None, node)
+            if n is None:
+                continue
+            hard = {"spec": {"taints": [t for t in n["spec"].get("taints") or [] if t.get("effect") == "NoExecute"]}}
+            if hard["spec"]["taints"] and not tolerates(p["spec"].get("tolerations") or [], hard):
+                self.delete_pod(p, None)
 
     def node_leases(self):
         """The kubelet's heartbeat Lease in kube-node-lease, one per node (created once, not renewed)."""

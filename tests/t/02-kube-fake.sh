@@ -94,9 +94,9 @@ is "kubectl cordon sent a strategic merge patch" \
 	'application/strategic-merge-patch+json {"spec":{"unschedulable":true}}'
 ok "kubectl uncordon" K uncordon gpu-base-2
 is "spec.unschedulable is gone" "$(jget /api/v1/nodes/gpu-base-2 '.spec.unschedulable // ""')" ""
-ok "kubectl taint" K taint node gpu-base-2 rp-test=x:NoExecute
+ok "kubectl taint" K taint node gpu-base-2 rp-test=x:NoSchedule
 is "taints replaced as a list" "$(jget /api/v1/nodes/gpu-base-2 '.spec.taints[] | .key + ":" + .effect + " "')" \
-	"rp-test:NoExecute gpu-type:NoSchedule "
+	"rp-test:NoSchedule gpu-type:NoSchedule "
 ok "kubectl taint (remove)" K taint node gpu-base-2 rp-test-
 is "... removed" "$(jget /api/v1/nodes/gpu-base-2 '.spec.taints[] | .key + " "')" "gpu-type "
 is "fieldSelector spec.nodeName" "$(on_node cp-1 | tr ' ' '\n' | sed 's/-[a-z0-9]*$//' | sort | tr '\n' ' ')" \
@@ -320,6 +320,9 @@ K run watched --image=busybox --overrides='{"spec":{"nodeName":"cp-1"}}' >/dev/n
 wait $WPID
 like "watch=true streams the ADDED event" "$(head -1 "$T_TMP/watch")" '"type":"ADDED".*"name":"watched"'
 unlike "... and only the selected object" "$(cat "$T_TMP/watch")" '"name":"(debug-shell|transcoder)'
+ok "kubectl taint ... :NoExecute" K taint node cp-1 rp-evict=now:NoExecute
+ok "... evicts the pod that does not tolerate it" eventually 3 pod_gone watched
+is "... not the ones that do" "$(on_node cp-1 | wc -w | tr -d ' ')" 2
 is "list with limit gives a continue token" "$(api GET '/api/v1/pods?limit=2' >/dev/null; jb '(.items|length|tostring) + " " + (.metadata.continue != null|tostring)')" "2 true"
 C=$(jb .metadata.continue)
 is "... and the next page follows" "$(api GET "/api/v1/pods?limit=100&continue=$C" >/dev/null; jb '.items[0].metadata.name != null')" true
