@@ -1675,6 +1675,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(201, c.view(res, o))
             elif method in ("PUT", "PATCH") and name is not None:
                 old = c.get(res, ns, name)
+                if old is None and method == "PUT" and sub is None and res in ("leases", "events") \
+                        and isinstance(body, dict):
+                    # these kinds allow create on update, as in the apiserver
+                    self.check_kind(res, body)
+                    if (body.get("metadata") or {}).get("name") != name:
+                        raise bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                          % ((body.get("metadata") or {}).get("name"), name))
+                    if (body.get("metadata") or {}).get("resourceVersion"):
+                        raise not_found(res, name)
+                    o = c.create(res, body, ns)
+                    if not dry:
+                        c.put(res, o, "ADDED")
+                    return self.send_json(201, o)
                 if old is None:
                     raise not_found(res, name)
                 if method == "PUT":
@@ -2119,7 +2132,7 @@ def _forbidden_kubelet_label(k):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 64
+    request_queue_size = 128
 
     def finish_request(self, request, client_address):
         try:
