@@ -6,6 +6,7 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 need_stack
+: "${RP_STACK_DIR:?}" "${SSH_HOSTS:?}" "${SSH_KEY:?}" "${SSH_USER:?}"
 command -v kubectl >/dev/null || { fail "kubectl is missing"; done_testing; exit 1; }
 command -v jq >/dev/null || { fail "jq is missing"; done_testing; exit 1; }
 
@@ -135,6 +136,7 @@ evictions() {
 }
 unsched() { kapi GET "/api/v1/nodes/$1" | jq -r '.spec.unschedulable // empty'; }
 taints() { kapi GET "/api/v1/nodes/$1" | jq -r '[.spec.taints[]? | "\(.key):\(.effect) "] | join("")'; }
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 node_code() { kapi GET "/api/v1/nodes/$1" | jq -r .code; }
 
 # ---- the scenes, all made at once -------------------------------------------
@@ -248,7 +250,7 @@ order=$(python3 - "$T_TMP" "$pa" "$a" <<-'PY'
 	PY
 )
 is "hook < terminate < confirmed gone < node deleted" "$order" ok
-ko "tunnel process stopped" kill -0 "$tpid"
+ok "tunnel process stopped" eventually 5 gone "$tpid"
 ok "tunnel pid file removed" test ! -e "$RP_STATE_DIR/tunnel/$pa.pid"
 is "ledger: drained then terminated" \
 	"$(jq -r --arg id "$pa" 'select(.id == $id) | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminated "
@@ -294,5 +296,39 @@ rc "two nodes from a decision, step 2: exit 0" 0 rp-drain --step 2 --checkpoint-
 is "two drained records" "$(jq -r .node "$T_TMP/.out" | sort | tr '\n' ' ')" "$m1 $m2 "
 is "both pods terminated" "$(pstatus "$p1") $(pstatus "$p2")" "TERMINATED TERMINATED"
 is "drained at once (hooks overlap)" "$(sort -k3 -n "$T_TMP/multi.log" | awk '{print $2}' | tr '\n' ' ')" "start start end end "
+
+# ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
+read -r -a hosts <<<"$SSH_HOSTS"
+w1=${hosts[0]} w2=${hosts[1]}
+pw1=$(new_pod "t40-worker-1-$S") pw2=$(new_pod "t40-worker-2-$S")
+rssh() { # HOST:PORT CMD
+	ssh -q -i "$SSH_KEY" -p "${1##*:}" -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
+}
+pod_dir() { echo "$RP_STACK_DIR/hosts/${1##*:}"; }
+for w in "$w1" "$w2"; do
+	rm -f "$(pod_dir "$w")/.rp-worker/checkpointed"
+	ok "stub worker started on $w" rssh "$w" 'rp-worker --daemon'
+done
+wpid1=$(cat "$(pod_dir "$w1")/worker.pid")
+rc "worker by --worker --host --port: exit 0" 0 \
+	rp-drain --worker --id "$pw1" --host "${w1%:*}" --port "${w1##*:}" -o json
+is "record: no node, checkpointed, terminated" "$(jq -c '[.id,.node,.checkpointed,.terminated]' "$T_TMP/.out")" \
+	"[\"$pw1\",null,true,true]"
+ok "the worker wrote its checkpoint marker" test -s "$(pod_dir "$w1")/.rp-worker/checkpointed"
+ok "the worker process is gone" eventually 5 gone "$wpid1"
+is "its pod terminated" "$(pstatus "$pw1")" "TERMINATED"
+# the second one is found through the ledger (as rp-join leaves it)
+printf '{"type":"ledger","event":"joined","ts":"2026-11-28T08:00:00Z","id":"%s","bootstrap":"worker","ssh_host":"%s","ssh_port":%s}\n' \
+	"$pw2" "${w2%:*}" "${w2##*:}" >>"$RP_STATE_DIR/ledger.jsonl"
+echo "{\"type\":\"node\",\"id\":\"$pw2\",\"bootstrap\":\"worker\",\"node\":null}" >"$T_TMP/in.jsonl"
+rc "worker node record, address from the ledger: exit 0" 0 rp-drain -o json <"$T_TMP/in.jsonl"
+is "drained it" "$(jq -c '[.id,.checkpointed,.terminated]' "$T_TMP/.out")" "[\"$pw2\",true,true]"
+ok "its marker is there" test -s "$(pod_dir "$w2")/.rp-worker/checkpointed"
+is "its pod terminated" "$(pstatus "$pw2")" "TERMINATED"
+pw3=$(new_pod "t40-worker-3-$S")
+rc "a worker that never checkpoints: exit 3" 3 rp-drain --worker --id "$pw3" --host "${w1%:*}" --port "${w1##*:}" --timeout 2s
+like "says so" "$(cat "$T_TMP/.err")" "no checkpoint marker"
+isnt "that pod is not terminated" "$(pstatus "$pw3")" "TERMINATED"
 
 done_testing
