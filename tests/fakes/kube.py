@@ -711,8 +711,10 @@ class Cluster:
             st = obj.setdefault("status", {})
             if not st.get("conditions"):
                 # a kubelet that just registered: NotReady, Ready after the delay
-                st.update(node_status(name, [], gpus=0, ready=False))
-                self.after(self.cfg["ready_delay"], lambda n=name: self.set_node_ready(n, True))
+                for k, v in node_status(name, [], gpus=0, ready=False).items():
+                    st.setdefault(k, v)
+                st["conditions"] = node_status(name, [], gpus=0, ready=False)["conditions"]
+                self.after(self.cfg["ready_delay"], lambda n=name, u=obj["metadata"]["uid"]: _ready_if(self, n, u))
             lb = obj["metadata"].setdefault("labels", {})
             lb.setdefault("kubernetes.io/hostname", name)
             spec.setdefault("podCIDR", "10.244.%d.0/24" % random.randint(10, 250))
