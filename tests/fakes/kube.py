@@ -7,54 +7,91 @@ Python 3 standard library only.  One process, in-memory, thread-safe.
 
 Generates a CA and a server certificate with the openssl CLI (EC P-256,
 SAN IP:127.0.0.1 and DNS:localhost), a random admin bearer token, and
-writes D/kubeconfig, D/ca.crt, D/admin-token.  Serves HTTPS on a free
+writes D/kubeconfig (CA data, server, token), D/ca.crt, D/admin-token and
+D/ca-hash (kubeadm's sha256: pin of the CA).  Serves HTTPS on a free
 loopback port and writes that port to F once it listens.
 
+The initial cluster: cp-1 (control plane, tainted), gpu-base-1 and
+gpu-base-2 (gpu-type=local-baseline, nvidia.com/gpu=true, tainted
+gpu-type=local-baseline:NoSchedule, 8 GPUs); a DaemonSet pod per node
+(kube-system/nvidia-device-plugin-daemonset), the mirror pod
+kube-system/kube-apiserver-cp-1, the ReplicaSet transcoder-6d4b9c7f8
+(2 pods, one per baseline node) with PDB "transcoder" (minAvailable 1
+over app=transcoder), segment-cache-5f8c6d9b7-h2vwd (emptyDir, on
+gpu-base-1), the bare pod debug-shell (on gpu-base-2), kube-node-lease
+Leases, and kube-public/cluster-info.
+
 Implemented (enough for the real kubectl 1.32 and for rp's C client):
-  discovery (/api, /apis, /api/v1, /apis/G/V, /version; legacy formats,
-  which client-go accepts when the aggregated form is not offered),
+  discovery (/api, /apis, /api/v1, /apis/G/V, /version) in the legacy
+  formats, which client-go uses when the aggregated form is not offered;
   a minimal /openapi/v3 (no schemas; every PATCH accepts fieldValidation,
   so kubectl apply leaves validation to the server and builds patches
-  from its built-in types; /openapi/v2 is 404); meta.k8s.io/v1 Table output for kubectl get; resourceVersion,
-  uid, creationTimestamp, generation; Status objects for errors;
-  labelSelector (=, ==, !=, in, notin, exists, !exists) and fieldSelector
-  (=, !=) on lists; limit/continue; watch=true (chunked JSON events);
-  PATCH strategic-merge / merge / json-patch with resourceVersion
-  preconditions; PUT with optimistic concurrency (stale → 409).
+  from its built-in types; /openapi/v2 is 404); meta.k8s.io/v1 Table
+  answers for kubectl get (lists, objects, watch events);
+  resourceVersion, uid, creationTimestamp, generation; Status objects for
+  errors (401, 404 NotFound, 409 AlreadyExists / Conflict, 422 Invalid,
+  429 TooManyRequests, 415); labelSelector (=, ==, !=, in, notin, exists,
+  !exists) and fieldSelector (=, !=; unsupported fields → 400) on lists;
+  limit/continue; watch=true (chunked JSON events, resourceVersion);
+  PATCH strategic-merge (merge keys for containers, volumes, env,
+  conditions, ownerReferences...; taints and tolerations replaced as
+  lists; $patch, $retainKeys, $deleteFromPrimitiveList), merge-patch and
+  json-patch, with metadata.resourceVersion as a precondition (stale →
+  409); PUT with optimistic concurrency; Leases and Events may be created
+  by PUT; spec/status split for kinds with a status subresource; dryRun.
   Resources: namespaces, nodes (+status), pods (+status, +eviction),
-  secrets, configmaps, events (empty), poddisruptionbudgets (policy/v1,
-  status computed live), daemonsets / replicasets / deployments (apps/v1,
-  minimal controllers: a DaemonSet pod per matching node, a ReplicaSet
-  replaces evicted pods), leases (coordination.k8s.io/v1).
-  Controllers: a scheduler (Ready, schedulable, taints tolerated,
-  nodeSelector), a "kubelet" (bound pods run once their node is Ready;
-  pods on a NotReady node are not Ready), the taint manager (NoExecute
-  deletes pods that do not tolerate it), the cordon taint
-  node.kubernetes.io/unschedulable, pod GC on node deletion, the
-  bootstrap signer (jws-kubeconfig-<id> in kube-public/cluster-info, a
-  detached JWS HS256) and the token cleaner (expired tokens deleted).
-  Evictions honour PodDisruptionBudgets (429 with the real message).
+  secrets (stringData folded into base64 data), configmaps, events
+  (empty), poddisruptionbudgets (policy/v1, status computed live from
+  the pods), daemonsets / replicasets / deployments (apps/v1), leases
+  (coordination.k8s.io/v1).
+  Controllers: a DaemonSet pod per matching node; a ReplicaSet replaces
+  pods that are evicted or deleted (admin "recreate"); a scheduler
+  (Ready, schedulable, NoSchedule/NoExecute taints tolerated,
+  nodeSelector; least-loaded node); a "kubelet" (bound pods run once their
+  node is Ready, pods on a NotReady node turn not Ready; a node created by
+  POST without status registers NotReady and turns Ready after
+  ready_delay); the taint manager (NoExecute deletes the pods that do not
+  tolerate it); the cordon taint node.kubernetes.io/unschedulable; pod GC
+  on node deletion; garbage collection of owned pods; the bootstrap signer
+  (jws-kubeconfig-<id> in kube-public/cluster-info, a detached JWS HS256
+  keyed by the token secret, for live tokens with usage-bootstrap-signing,
+  after signer_delay) and the token cleaner (expired tokens deleted).
+  Pod deletion with a grace period: deletionTimestamp, Terminating, gone
+  after min(grace, evict_grace).  Evictions honour PodDisruptionBudgets
+  (429 "Cannot evict pod as it would violate the pod's disruption
+  budget." with a DisruptionBudget cause; 500 with several PDBs; pods not
+  Running are evicted without a budget check).
+  kubeadm join (via the stub): validates like kubeadm + the kubelet's TLS
+  bootstrap (token format; endpoint = this server; a CA pin present,
+  sha256, and matching; no unsafe skip; a live token with a JWS in
+  cluster-info; usage-bootstrap-authentication; the kubeadm node group;
+  kubelet-forbidden kubernetes.io labels; an existing Ready node of that
+  name), then registers the Node (labels, taints, GPUs = what nvidia-smi
+  listed on the pod) NotReady, Ready after ready_delay.
 
 Not implemented: RBAC (the admin token may do everything; cluster-info
 is readable without a token, as in kubeadm clusters), admission, server-
-side apply (application/apply-patch+yaml is refused with 415), protobuf,
-the aggregated discovery format, OpenAPI schemas, services/endpoints, logs/exec,
-real scheduling resources (requests are not counted), finalizers,
-deletecollection.
+side apply (application/apply-patch+yaml → 415), protobuf, the aggregated
+discovery format, OpenAPI schemas, services/endpoints, logs/exec/
+port-forward, resource requests in scheduling, finalizers,
+deletecollection, tolerationSeconds, field validation, Deployment
+rollouts, node heartbeats (Leases are created, not renewed), CSRs.
 
 Admin endpoints (same TLS + token), under /_admin:
   GET    /_admin/requests      every API request recorded (JSON list of {ts, verb,
                                path, query, params, content_type, body, accept,
                                agent, code}); filters: ?since=TS&verb=V&path=SUB&agent=SUB
   DELETE /_admin/requests      forget them
-  POST   /_admin/kubeadm-join  the stub kubeadm's callback (see below)
+  POST   /_admin/kubeadm-join  the stub kubeadm's callback (see kubeadm_join)
   GET    /_admin/joins         the joins accepted and refused
   POST   /_admin/node-status   {"node": N, "ready": true|false|null (Unknown),
                                 "allocatable": {"nvidia.com/gpu": "2", "x": null}}
-  POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": bool|null}
-  POST   /_admin/config        {"ready_delay", "evict_grace", "signer_delay", "recreate"}
+  POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": true|false|null}
+                               (false: no disruption allowed; true: at least one; null: computed)
+  POST   /_admin/config        {"ready_delay": 1, "evict_grace": 0.2, "signer_delay": 0.2,
+                                "recreate": true}
   GET    /_admin/config
-  POST   /_admin/reset         back to the initial cluster
+  POST   /_admin/reset         back to the initial cluster (config and request log too)
 """
 
 import argparse
