@@ -403,13 +403,15 @@ static int have_load(const struct rp_ckpt *c, const char *job, struct have *h, s
 	h->plen = strlen(prefix);
 	int r = rp_s3_list(c->s3, prefix, NULL, &h->l, se);
 	free(prefix);
-	if (r == 0)
+	if (r == 0 && h->l.n)
 		qsort(h->l.objs, h->l.n, sizeof *h->l.objs, obj_cmp);
 	return r;
 }
 
 static const struct rp_s3_obj *have_find(const struct have *h, const char *job, const char *obj)
 {
+	if (!h->l.n)
+		return NULL;
 	char *k = rp_xasprintf("%s/data/%s", job, obj);
 	struct rp_s3_obj key = { .key = k };
 	const struct rp_s3_obj *o = bsearch(&key, h->l.objs, h->l.n, sizeof *h->l.objs, obj_cmp);
@@ -851,7 +853,8 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 		set_err(e, RP_EXIT_FAIL, 0, "%s", w.why);
 		return e->code;
 	}
-	qsort(w.f, w.n, sizeof *w.f, fent_cmp);
+	if (w.n)
+		qsort(w.f, w.n, sizeof *w.f, fent_cmp);
 	for (size_t i = 0; i < w.n; i++)
 		if (w.f[i].is_key && !c->key) {
 			set_err(e, RP_EXIT_USAGE, 0,
@@ -975,7 +978,7 @@ static int mf_parse(const char *text, size_t len, const char *job, long seq, str
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(m->root, "seq");
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(m->root, "files");
 	if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT) || !cJSON_IsString(j) ||
-	    strcmp(j->valuestring, job) || !cJSON_IsNumber(s) || (long)s->valuedouble != seq ||
+	    strcmp(j->valuestring, job) || !cJSON_IsNumber(s) || s->valuedouble != (double)seq ||
 	    !cJSON_IsArray(files)) {
 		snprintf(why, whyn, "not a %s manifest of job %s seq %ld", FORMAT, job, seq);
 		goto bad;
@@ -989,8 +992,13 @@ static int mf_parse(const char *text, size_t len, const char *job, long seq, str
 		struct fent *f = &m->f[i++];
 		const char *p = rp_rec_str(o, "path"), *en = rp_rec_str(o, "enc"), *obj = rp_rec_str(o, "obj");
 		double size = rp_rec_num(o, "size", -1), stored = rp_rec_num(o, "stored", -1);
+		double mode = rp_rec_num(o, "mode", 0644);
 		f->path = rp_xstrdup(p ? p : "");
-		if (!p || !rp_ckpt_safe_path(p) || !en || !obj || size < 0 || stored < 0) {
+		/* Numbers in range before they are converted (a cast out of
+		 * range is undefined), and a total that cannot overflow. */
+		if (!p || !rp_ckpt_safe_path(p) || !en || !obj || !(size >= 0 && size < 0x1p62) ||
+		    !(stored >= 0 && stored < 0x1p62) || !(mode >= 0 && mode <= 07777) ||
+		    (double)m->bytes + size >= 0x1p62) {
 			snprintf(why, whyn, "bad entry %zu (%.200s)", i, p ? p : "?");
 			goto bad;
 		}
@@ -1009,13 +1017,16 @@ static int mf_parse(const char *text, size_t len, const char *job, long seq, str
 		snprintf(f->obj, sizeof f->obj, "%s", obj);
 		f->size = (long long)size;
 		f->stored = (long long)stored;
-		f->mode = (unsigned)rp_rec_num(o, "mode", 0644) & 0777;
+		f->mode = (unsigned)mode & 0777;
 		f->is_key = f->enc == ENC_AES;
 		m->has_keys |= f->is_key;
 		m->bytes += f->size;
 	}
 	return 0;
 bad:
+	for (char *q = why; *q; q++) /* one line, whatever the paths hold */
+		if ((unsigned char)*q < 32)
+			*q = ' ';
 	mf_free(m);
 	return -1;
 }
@@ -1814,4 +1825,17 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 	close(lfd);
 	free(qd);
 	return code;
+}
+
+/* for the fuzzers */
+int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq, size_t *files,
+			   long long *bytes, char *why, size_t whyn)
+{
+	struct mf m;
+	if (mf_parse(text, len, job, seq, &m, why, whyn) < 0)
+		return -1;
+	*files = m.n;
+	*bytes = m.bytes;
+	mf_free(&m);
+	return 0;
 }

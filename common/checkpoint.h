@@ -101,4 +101,11 @@ int rp_ckpt_open(const unsigned char key[32], const char *name, const void *p, s
 char *rp_ckpt_manifest_seal(const char *json);
 int rp_ckpt_manifest_check(const char *text, size_t n);
 
+/* for the fuzzers */
+/* Read a manifest's text as restore and verify do (self-hash, format,
+ * job, seq, every entry): 0 with the number of files and their bytes, or
+ * -1 with why (one line). */
+int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq, size_t *files,
+			   long long *bytes, char *why, size_t whyn);
+
 #endif
