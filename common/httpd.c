@@ -67,7 +67,7 @@ struct rp_httpd *rp_httpd_open(const char *addr, char **err)
 
 const char *rp_httpd_addr(const struct rp_httpd *h)
 {
-	return h->addr;
+	return h ? h->addr : "";
 }
 
 void rp_httpd_close(struct rp_httpd *h)
