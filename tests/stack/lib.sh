@@ -36,7 +36,8 @@ wait_for() {
 	end=$(($(date +%s%N) / 1000000 + secs * 1000))
 	while ! "$@" >/dev/null 2>&1; do
 		if ! alive "$name"; then
-			say "$name exited while starting; its log:"
+			wait "$(pid_of "$name")" 2>/dev/null
+			say "$name exited (status $?) while starting; its log:"
 			show_log "$name"
 			return 1
 		fi
@@ -68,13 +69,23 @@ free_ports() {
 # port_open PORT : something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# descendants PID : every process below PID (children first seen last).
+# descendants PID... : every process below the PIDs (one ps snapshot).
 descendants() {
-	local p c
-	for p in "$@"; do
-		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do
-			echo "$c"
-			descendants "$c"
-		done
-	done
+	ps -e -o pid=,ppid= | awk -v roots="$*" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) want[r[i]] = 1 }
+		{ parent[$1] = $2 }
+		END {
+			do {
+				grew = 0
+				for (p in parent)
+					if (!(p in want) && (parent[p] in want)) { want[p] = 1; grew = 1; print p }
+			} while (grew)
+		}'
+}
+
+# running PID... : those of the PIDs that are alive and not zombies.
+running() {
+	ps -e -o pid=,stat= | awk -v pids="$*" '
+		BEGIN { n = split(pids, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+		($1 in want) && $2 !~ /^Z/ { print $1 }'
 }
