@@ -59,6 +59,7 @@ struct ctx {
 	size_t ntaints;
 	char *startup_key;
 	double cmd_timeout, join_timeout, token_ttl;
+	double t0;            /* rp_mono() at start */
 	char *worker_env;
 	pthread_mutex_t mu;
 	struct job *jobs;
@@ -228,28 +229,25 @@ static int kubeadm_join(struct ctx *x, struct rp_ssh *s, struct job *j, int rese
 	char path[64];
 	snprintf(path, sizeof path, ".rp-join/join-%s.yaml", j->tok.id);
 	char *yaml = join_yaml(x, j);
-	char *cmd = rp_xasprintf("umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s", path,
-				 path, path);
+	/* One session: the configuration arrives on stdin (never on a command
+	 * line), is written 0600, used, and removed whatever kubeadm says. */
+	char *cmd = rp_xasprintf(
+		"umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s || "
+		"{ echo 'cannot write %s' >&2; exit 120; }; "
+		"command -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; rm -f %s; exit 127; }; "
+		"%skubeadm join --config %s; rc=$?; rm -f %s; exit $rc",
+		path, path, path, path, path, reset_first ? "kubeadm reset -f >/dev/null 2>&1; " : "", path, path);
 	struct rp_ssh_res r;
-	int rc = run(x, s, j, cmd, yaml, 60, &r, code);
+	int rc = run(x, s, j, cmd, yaml, x->cmd_timeout, &r, code);
 	free(cmd);
 	free(yaml);
 	if (rc < 0)
 		return -1;
-	if (r.status != 0) {
-		fail_job(j, rp_xasprintf("upload of the join configuration failed: %s",
-					 rp_ssh_firstline(r.err)));
+	if (r.status == 120) {
+		fail_job(j, rp_xasprintf("upload of the join configuration failed: %s", rp_ssh_firstline(r.err)));
 		rp_ssh_res_free(&r);
 		return 1;
 	}
-	rp_ssh_res_free(&r);
-	cmd = rp_xasprintf("%scommand -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; "
-			   "rm -f %s; exit 127; }; kubeadm join --config %s; rc=$?; rm -f %s; exit $rc",
-			   reset_first ? "kubeadm reset -f >/dev/null 2>&1; " : "", path, path, path);
-	rc = run(x, s, j, cmd, NULL, x->cmd_timeout, &r, code);
-	free(cmd);
-	if (rc < 0)
-		return -1;
 	if (r.status != 0) {
 		const char *why = r.err_len ? r.err : r.out;
 		char st[32];
@@ -288,18 +286,19 @@ static void do_kubeadm(struct ctx *x, struct job *j)
 		return;
 	char *err = NULL;
 	int token_made = 0;
+	rp_debug("connected", "id", j->id, "host", rp_ssh_name(s), "fingerprint", j->fp);
 
 	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
 	cJSON *n = NULL;
-	if (rp_boot_node_get(x->k, j->node, &n, &err) == 1 && rp_kube_node_ready(n)) {
+	if (rp_boot_node_peek(x->k, j->node, x->t0, &n, &err) == 1 && rp_kube_node_ready(n)) {
 		const char *pid = rp_kube_annotation(n, "rp.io/pod-id");
 		if (pid && !strcmp(pid, j->id)) {
-			cJSON_Delete(n);
 			rp_info("node already joined", "id", j->id, "node", j->node);
 			goto finish;
 		}
 	}
 	cJSON_Delete(n);
+	n = NULL;
 	free(err);
 	err = NULL;
 
@@ -312,10 +311,12 @@ static void do_kubeadm(struct ctx *x, struct job *j)
 		goto out;
 	}
 	token_made = 1;
+	rp_debug("bootstrap token created", "id", j->id, "token_id", j->tok.id);
 	if (rp_boot_wait_signed(x->k, j->tok.id, x->join_timeout < 60 ? x->join_timeout : 60, &err) < 0) {
 		fail_job(j, err);
 		goto out;
 	}
+	rp_debug("cluster-info signed", "id", j->id, "token_id", j->tok.id);
 	int code = 0, rc = kubeadm_join(x, s, j, 0, &code);
 	/* A lost connection: reconnect and look before acting again. */
 	for (int retry = 0; rc < 0 && code == RP_SSH_EDROP && retry < 2; retry++) {
@@ -350,16 +351,18 @@ static void do_kubeadm(struct ctx *x, struct job *j)
 		goto out;
 	free(j->error);
 	j->error = NULL;
-	if (rp_boot_wait_ready(x->k, j->node, x->join_timeout, &err) < 0) {
+	rp_debug("kubeadm join done", "id", j->id, "node", j->node);
+	if (rp_boot_wait_ready(x->k, j->node, x->join_timeout, &n, &err) < 0) {
 		fail_job(j, rp_xasprintf("%s (joined; startup taint kept)", err));
 		free(err);
 		goto out;
 	}
+	rp_debug("node Ready", "id", j->id, "node", j->node);
 finish:;
 	cJSON *ann = cJSON_CreateObject();
 	cJSON_AddStringToObject(ann, "rp.io/pod-id", j->id);
 	cJSON *lab = cJSON_Duplicate(x->labels, 1);
-	if (rp_boot_node_finish(x->k, j->node, x->startup_key, lab, ann, &err) < 0) {
+	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key, lab, ann, &err) < 0) {
 		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
 		free(err);
 	} else {
@@ -367,6 +370,7 @@ finish:;
 	}
 	cJSON_Delete(ann);
 	cJSON_Delete(lab);
+	cJSON_Delete(n);
 out:
 	if (token_made) {
 		err = NULL;
@@ -788,6 +792,7 @@ int main(int argc, char **argv)
 	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL;
 	int port = 0, c;
 	memset(&x, 0, sizeof x);
+	x.t0 = rp_mono();
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "rp.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-
-static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void rand_alnum(char *out, size_t n)
 {
@@ -44,17 +43,53 @@ void rp_boot_token_new(struct rp_boot_token *t)
 int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
 		const cJSON *body, long *status, cJSON **out, char **err)
 {
+	/* rp_kube_call() reports through static buffers: do the same request
+	 * here with per-call state only, so threads need no lock. */
+	struct rp_http_req req = { .method = method };
+	struct rp_http_resp resp;
+	const char *hdrs[] = { "Accept: application/json", NULL };
+	char *url, *b = NULL;
 	cJSON *o = NULL;
-	pthread_mutex_lock(&api_mu);
-	int r = rp_kube_call(k, method, path, ctype, body, status, &o, err);
-	if (r == 0 && (*status < 200 || *status > 299))
-		*err = rp_xasprintf("%s %s: %s", method, path, rp_kube_errmsg(*status, o));
-	pthread_mutex_unlock(&api_mu);
+	*err = NULL;
+	*status = 0;
+	rp_kube_prep(k, &req, path, &url);
+	req.headers = hdrs;
+	if (body) {
+		b = cJSON_PrintUnformatted(body);
+		req.body = b;
+		req.body_len = strlen(b);
+		req.content_type = ctype ? ctype : "application/json";
+	}
+	req.retries = !strcmp(method, "GET") ? 3 : 0;
+	int r = rp_http_do(&req, &resp);
+	free(b);
+	if (r < 0) {
+		char *red = rp_redact(resp.err[0] ? resp.err : "no answer");
+		*err = rp_xasprintf("kubernetes API %s %s: %s", method, path, red);
+		free(red);
+		free(url);
+		rp_http_resp_free(&resp);
+		return -1;
+	}
+	free(url);
+	*status = resp.status;
+	if (resp.body && resp.len)
+		o = cJSON_Parse(resp.body);
+	if (*status < 200 || *status > 299) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+		char *red = rp_redact(cJSON_IsString(m) ? m->valuestring : "");
+		for (char *p = red; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		*err = rp_xasprintf("%s %s: HTTP %ld%s%s", method, path, *status, *red ? ": " : "", red);
+		free(red);
+	}
+	rp_http_resp_free(&resp);
 	if (out)
 		*out = o;
 	else
 		cJSON_Delete(o);
-	return r;
+	return 0;
 }
 
 static void utc(double t, char *buf, size_t n)
@@ -99,7 +134,6 @@ int rp_boot_token_create(struct rp_kube *k, const struct rp_boot_token *t, doubl
 		*err = e;
 		return -1;
 	}
-	rp_debug("bootstrap token created", "id", t->id, "expiration", exp);
 	return 0;
 }
 
@@ -133,36 +167,111 @@ int rp_boot_token_exists(struct rp_kube *k, const char *id, char **err)
 	return st == 200 ? 1 : -1;
 }
 
+/* A GET whose answer threads share: the first thread that finds the
+ * cached answer older than max_age fetches it again while the others
+ * wait for that answer. */
+struct shared_get {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *path;
+	cJSON *ans;        /* last 200 answer, or NULL */
+	char *err;         /* last failure */
+	double at;         /* monotonic time the last fetch started */
+	int busy;
+};
+
+static struct shared_get sg_info = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+				     "/api/v1/namespaces/kube-public/configmaps/cluster-info", NULL, NULL, -1e9, 0 };
+static struct shared_get sg_nodes = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+				      "/api/v1/nodes", NULL, NULL, -1e9, 0 };
+
+/* Look at an answer started no earlier than `since`; pick(ans, arg) runs
+ * under the lock and returns what the caller keeps.  *err on failure. */
+static void *shared_look(struct rp_kube *k, struct shared_get *g, double since,
+			 void *(*pick)(const cJSON *ans, void *arg), void *arg, char **err)
+{
+	void *res = NULL;
+	pthread_mutex_lock(&g->mu);
+	while (g->at < since) {
+		if (g->busy) {
+			pthread_cond_wait(&g->cv, &g->mu);
+			continue;
+		}
+		g->busy = 1;
+		double t = rp_mono();
+		pthread_mutex_unlock(&g->mu);
+		long st = 0;
+		cJSON *o = NULL;
+		char *e = NULL;
+		if (rp_boot_api(k, "GET", g->path, NULL, NULL, &st, &o, &e) == 0 && st == 200) {
+			free(e);
+			e = NULL;
+		} else {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+		pthread_mutex_lock(&g->mu);
+		cJSON_Delete(g->ans);
+		free(g->err);
+		g->ans = o;
+		g->err = e;
+		g->at = t;
+		g->busy = 0;
+		pthread_cond_broadcast(&g->cv);
+	}
+	if (g->ans)
+		res = pick(g->ans, arg);
+	else
+		*err = rp_xstrdup(g->err ? g->err : "no answer");
+	pthread_mutex_unlock(&g->mu);
+	return res;
+}
+
+/* Sleep to the next multiple of `step` (monotonic clock) and return it:
+ * waiters polling with the same step wake together and share one GET. */
+static double grid(double step)
+{
+	double now = rp_mono(), next = (floor(now / step) + 1) * step;
+	rp_sleep(next - now);
+	return next;
+}
+
+static void *pick_jws(const cJSON *cm, void *arg)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"), arg);
+	return cJSON_IsString(v) && *v->valuestring ? (void *)1 : NULL;
+}
+
+static void *pick_node(const cJSON *list, void *arg)
+{
+	const cJSON *n;
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"),
+								   "name");
+		if (cJSON_IsString(nm) && !strcmp(nm->valuestring, arg))
+			return cJSON_Duplicate(n, 1);
+	}
+	return NULL;
+}
+
 int rp_boot_wait_signed(struct rp_kube *k, const char *id, double timeout, char **err)
 {
 	char key[64];
 	snprintf(key, sizeof key, "jws-kubeconfig-%s", id);
-	double end = rp_mono() + timeout, delay = 0.1;
+	double start = rp_mono(), end = start + timeout, since = start;
 	for (;;) {
-		long st = 0;
-		cJSON *cm = NULL;
 		char *e = NULL;
-		if (rp_boot_api(k, "GET", "/api/v1/namespaces/kube-public/configmaps/cluster-info", NULL, NULL,
-				&st, &cm, &e) == 0 &&
-		    st == 200) {
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"), key);
-			int ok = cJSON_IsString(v) && *v->valuestring;
-			cJSON_Delete(cm);
-			if (ok)
-				return 0;
-		} else {
-			cJSON_Delete(cm);
-		}
-		if (rp_mono() + delay > end) {
+		if (shared_look(k, &sg_info, since, pick_jws, key, &e))
+			return 0;
+		if (rp_mono() + 0.1 > end) {
 			*err = rp_xasprintf("cluster-info has no signature for token %s after %.0fs%s%s", id, timeout,
 					    e ? ": " : "", e ? e : "");
 			free(e);
 			return -1;
 		}
 		free(e);
-		rp_sleep(delay);
-		if (delay < 1.0)
-			delay *= 2;
+		since = grid(0.1);
 	}
 }
 
@@ -311,20 +420,36 @@ int rp_boot_node_get(struct rp_kube *k, const char *name, cJSON **node, char **e
 	return 1;
 }
 
-int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, char **err)
+int rp_boot_node_peek(struct rp_kube *k, const char *name, double since, cJSON **node, char **err)
 {
-	double end = rp_mono() + timeout;
+	char *e = NULL;
+	*node = shared_look(k, &sg_nodes, since, pick_node, (void *)name, &e);
+	if (*node)
+		return 1;
+	if (e) {
+		*err = e;
+		return -1;
+	}
+	return 0;
+}
+
+int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, cJSON **node, char **err)
+{
+	double start = rp_mono(), end = start + timeout, since = start;
 	int seen = 0;
 	for (;;) {
-		cJSON *n = NULL;
 		char *e = NULL;
-		int r = rp_boot_node_get(k, name, &n, &e);
-		if (r == 1) {
+		cJSON *n = shared_look(k, &sg_nodes, since, pick_node, (void *)name, &e);
+		if (n) {
 			seen = 1;
-			int ready = rp_kube_node_ready(n);
-			cJSON_Delete(n);
-			if (ready)
+			if (rp_kube_node_ready(n)) {
+				if (node)
+					*node = n;
+				else
+					cJSON_Delete(n);
 				return 0;
+			}
+			cJSON_Delete(n);
 		}
 		if (rp_mono() + 0.25 > end) {
 			*err = rp_xasprintf("node %s %s after %.0fs%s%s", name,
@@ -334,17 +459,17 @@ int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, char
 			return -1;
 		}
 		free(e);
-		rp_sleep(0.25);
+		since = grid(0.25);
 	}
 }
 
-int rp_boot_node_finish(struct rp_kube *k, const char *name, const char *drop_taint_key,
-			const cJSON *labels, const cJSON *annotations, char **err)
+int rp_boot_node_finish(struct rp_kube *k, const char *name, const cJSON *known,
+			const char *drop_taint_key, const cJSON *labels, const cJSON *annotations, char **err)
 {
 	char *p = node_path(name);
 	for (int attempt = 0;; attempt++) {
 		cJSON *n = NULL;
-		int r = rp_boot_node_get(k, name, &n, err);
+		int r = attempt == 0 && known ? (n = cJSON_Duplicate(known, 1), 1) : rp_boot_node_get(k, name, &n, err);
 		if (r <= 0) {
 			if (r == 0)
 				*err = rp_xasprintf("node %s is gone", name);

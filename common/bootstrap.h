@@ -20,8 +20,10 @@
  *    its own Node (NodeRestriction, k8s-keda-kafka.md §1.5).
  *  - rp_boot_join_yaml() renders a kubeadm.k8s.io/v1beta3
  *    JoinConfiguration with the CA pinned (never unsafeSkipCAVerification).
- *  - Every function here may be called from several threads: the API
- *    calls are serialised inside (one mutex).
+ *  - Every function here may be called from several threads (no shared
+ *    state but the two polls below).  Threads waiting for cluster-info
+ *    signatures or for Nodes to be Ready share one GET per poll interval
+ *    (of cluster-info, of the node list) instead of one each.
  */
 #ifndef RP_BOOTSTRAP_H
 #define RP_BOOTSTRAP_H
@@ -65,18 +67,24 @@ struct rp_boot_join {
 };
 char *rp_boot_join_yaml(const struct rp_boot_join *j);
 
-/* The one-stop API call, serialised; *status and *out as rp_kube_call.  On an
+/* One API call (thread-safe); *status and *out as rp_kube_call.  On an
  * HTTP answer outside 2xx, *err gets "METHOD PATH: HTTP n: message". */
 int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
 		const cJSON *body, long *status, cJSON **out, char **err);
 
 /* Node helpers.  GET the node: 1 found (*node set), 0 not found, -1 err. */
 int rp_boot_node_get(struct rp_kube *k, const char *name, cJSON **node, char **err);
-/* Wait until the Node exists and is Ready: 0, or -1 + *err on timeout. */
-int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, char **err);
+/* The node as seen in a node list fetched after `since` (rp_mono() time;
+ * shared between threads): 1 (*node, caller frees), 0 absent, -1 + *err. */
+int rp_boot_node_peek(struct rp_kube *k, const char *name, double since, cJSON **node, char **err);
+/* Wait until the Node exists and is Ready: 0 (and *node, if node is not
+ * NULL), or -1 + *err on timeout. */
+int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, cJSON **node, char **err);
 /* Remove the taints with the given key, merge labels (object of strings)
- * and annotations; one PATCH.  0 or -1 + *err. */
-int rp_boot_node_finish(struct rp_kube *k, const char *name, const char *drop_taint_key,
-			const cJSON *labels, const cJSON *annotations, char **err);
+ * and annotations; one PATCH carrying the node's resourceVersion (from
+ * `known` when given, else a GET), again on a 409.  0 or -1 + *err. */
+int rp_boot_node_finish(struct rp_kube *k, const char *name, const cJSON *known,
+			const char *drop_taint_key, const cJSON *labels, const cJSON *annotations,
+			char **err);
 
 #endif

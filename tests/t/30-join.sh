@@ -79,7 +79,6 @@ like "the startup taint was registered at join" "$(cat "$log0")" 'key: "rp\.io/s
 like "kubectl get nodes -l gpu-type=runpod shows it" "$(kubectl get nodes -l gpu-type=runpod -o name)" "node/demo-burst-j1abc"
 is "ledger: joined" "$(jq -r 'select(.event=="joined" and .id=="j1abc") | .node' "$RP_STATE_DIR/ledger.jsonl")" demo-burst-j1abc
 is "the uploaded JoinConfiguration is gone from the pod" "$(find "$S/hosts/$p0/.rp-join" -type f | wc -l)" 0
-one_s=$(field "$T_TMP/out1" j1abc seconds)
 
 # A re-run on a joined node: no second token, no second kubeadm join.
 n_before=$(grep -c '^kubeadm join' "$log0")
@@ -159,7 +158,7 @@ echo_pid=$!
 at_exit "kill $echo_pid 2>/dev/null"
 echo_via() { # PORT -> the echo of 200 KiB of random bytes matches
 	python3 -c 'import os,socket,sys,threading
-d=os.urandom(200*1024); c=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=10)
+d=os.urandom(200*1024); c=socket.create_connection(("127.0.0.1",int(sys.argv[1])),timeout=3)
 t=threading.Thread(target=lambda:(c.sendall(d),c.shutdown(socket.SHUT_WR))); t.start()
 b=bytearray()
 while True:
@@ -189,6 +188,13 @@ ok "tunnel pid file removed" test ! -e "$RP_STATE_DIR/tunnel/tun1.pid"
 # ---- 6. ten hosts at once, one of them failing -----------------------------
 mapfile -t more < <("$RP_TOP/tests/stack/sshd-add" "$S" 10)
 is "ten more sshd hosts" "${#more[@]}" 10
+# One of them alone first, for the time of one join.
+podrec solo demo-burst-solo "${more[0]}" >"$T_TMP/in-solo"
+t0=$(date +%s.%N)
+rc "one new host alone: exit 0" 0 rp-join -o json <"$T_TMP/in-solo"
+t1=$(date +%s.%N)
+one_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+kubectl delete node demo-burst-solo >/dev/null
 : >"$T_TMP/in10"
 for i in $(seq 0 9); do podrec "ten$i" "demo-burst-ten$i" "${more[$i]}" >>"$T_TMP/in10"; done
 t0=$(date +%s.%N)
@@ -199,7 +205,9 @@ is "ten Ready nodes labelled gpu-type=runpod" \
 	"$(kubectl get nodes -l gpu-type=runpod --no-headers | grep -c '^demo-burst-ten[0-9] *Ready ')" 10
 ten_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 diag "one host ${one_s}s, ten at once ${ten_s}s"
-num_le "ten at once take < 3x one host (${ten_s}s vs ${one_s}s)" "$ten_s" "$(awk -v o="$one_s" 'BEGIN{print 3*o + 2}')"
+# Concurrent, not one after another (that would be ~10x); the benchmark
+# (tests/bench/join) has the exact figures.
+num_le "ten at once take < 5x one host (${ten_s}s vs ${one_s}s)" "$ten_s" "$(awk -v o="$one_s" 'BEGIN{print 5*o + 1}')"
 is "no bootstrap token left behind" "$(kapi /api/v1/namespaces/kube-system/secrets | jq '[.items[] | select(.type=="bootstrap.kubernetes.io/token")] | length')" 0
 
 # One failing host does not stop the others: exit 3.
