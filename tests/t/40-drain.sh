@@ -141,9 +141,11 @@ node_code() { kapi GET "/api/v1/nodes/$1" | jq -r .code; }
 
 # ---- the scenes, all made at once -------------------------------------------
 a="drain-a-$S" b="drain-b-$S" c="drain-c-$S" k="twin-k-$S" tr="twin-r-$S" m1="multi-1-$S" m2="multi-2-$S"
+i1="idle-1-$S" i2="idle-2-$S"
 pd=$(new_pod "t40-optout-$S") pe=$(new_pod "t40-karp-$S")
 pa=$(new_pod "$a") pb=$(new_pod "$b") pc=$(new_pod "$c") pk=$(new_pod "$k") pr=$(new_pod "$tr")
 p1=$(new_pod "$m1") p2=$(new_pod "$m2")
+pi1=$(new_pod "$i1") pi2=$(new_pod "$i2")
 {
 	node_yaml "optout-$S" "$pd" "cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
 	node_yaml "karp-$S" "$pe" "karpenter.sh/do-not-disrupt=true"
@@ -154,9 +156,11 @@ p1=$(new_pod "$m1") p2=$(new_pod "$m2")
 	scene_yaml "$tr" "$pr"
 	node_yaml "$m1" "$p1"
 	node_yaml "$m2" "$p2"
+	node_yaml "$i1" "$pi1"
+	node_yaml "$i2" "$pi2"
 } >"$T_TMP/scene.yaml"
 ok "scenes applied with kubectl" kubectl apply -f "$T_TMP/scene.yaml"
-for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2"; do
+for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
 done
 scenes_ready() {
@@ -296,6 +300,20 @@ rc "two nodes from a decision, step 2: exit 0" 0 rp-drain --step 2 --checkpoint-
 is "two drained records" "$(jq -r .node "$T_TMP/.out" | sort | tr '\n' ' ')" "$m1 $m2 "
 is "both pods terminated" "$(pstatus "$p1") $(pstatus "$p2")" "TERMINATED TERMINATED"
 is "drained at once (hooks overlap)" "$(sort -k3 -n "$T_TMP/multi.log" | awk '{print $2}' | tr '\n' ' ')" "start start end end "
+
+# ---- idle nodes: --idle, and a down decision without names ---------------
+# idle since 2 minutes by the marks rp-lagwatch keeps; any other idle burst
+# node of the stand-in gets a fresh mark and is not old enough
+ago=$(date -u -d '-120 seconds' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"idle_since":{"%s":"%s"}}\n' "$i1" "$ago" >"$RP_STATE_DIR/idle.json"
+rc "--idle 60s drains the node idle for 2 minutes" 0 rp-drain --idle 60s -o json
+is "only that one" "$(jq -r .node "$T_TMP/.out" | tr '\n' ' ')" "$i1 "
+is "its pod terminated" "$(pstatus "$pi1")" "TERMINATED"
+printf '{"idle_since":{"%s":"%s"}}\n' "$i2" "$ago" >"$RP_STATE_DIR/idle.json"
+echo '{"type":"decision","action":"down","count":1,"reason":"idle"}' >"$T_TMP/in.jsonl"
+rc "a down decision without nodes takes the idle ones (scale.idle)" 0 rp-drain -o json <"$T_TMP/in.jsonl"
+is "drained it" "$(jq -r .node "$T_TMP/.out" | tr '\n' ' ')" "$i2 "
+is "busy node B untouched" "$(node_code "$b") $(unsched "$b")" "null "
 
 # ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
 read -r -a hosts <<<"$SSH_HOSTS"
