@@ -457,7 +457,7 @@ static void poll_round(struct run *r, int *list_failed)
 		}
 	}
 	double ct = num(rp_cfg_dur(r->cfg, "ssh.connect_timeout"), 10);
-	rp_net_ssh_banners(probes, np, ct < 5 ? ct : 5, 8); /* sshd MaxStartups: 10 */
+	rp_net_ssh_banners(probes, np, ct < 5 ? ct : 5, 8); /* per sshd: MaxStartups 10 */
 	now = rp_mono();
 	for (size_t i = 0; i < r->n; i++) {
 		struct slot *s = &r->slots[i];
@@ -833,9 +833,12 @@ static int launch(struct rp_config *cfg, long want, int dry)
 			double now = rp_mono();
 			if (unknown || (waiting && now >= next_poll)) {
 				int lf;
+				double t_poll = rp_mono();
 				poll_round(r, &lf);
 				kill_round(r);
-				next_poll = rp_mono() + interval;
+				/* Every interval from the start of a poll: a slow
+				 * API does not stretch the period. */
+				next_poll = t_poll + interval;
 				if (lf)
 					rp_sleep(interval); /* the API is down: do not spin */
 				continue;

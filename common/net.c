@@ -107,7 +107,6 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 	struct pollfd *pfd = rp_xcalloc(n, sizeof *pfd);
 	size_t *map = rp_xcalloc(n, sizeof *map);
 	size_t next = 0, done = 0;
-	int open_n = 0;
 	for (size_t i = 0; i < n; i++) {
 		cs[i].p = &ps[i];
 		cs[i].fd = -1;
@@ -115,8 +114,19 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 		ps[i].banner[0] = ps[i].err[0] = 0;
 	}
 	while (done < n) {
-		while (next < n && open_n < parallel) {
-			struct conn *c = &cs[next++];
+		/* Start what may start: at most `parallel` open per endpoint
+		 * (sshd drops unauthenticated connections past MaxStartups). */
+		for (size_t i = next; i < n; i++) {
+			struct conn *c = &cs[i];
+			if (c->state != 0)
+				continue;
+			int same = 0;
+			for (size_t j = 0; j < n; j++)
+				if ((cs[j].state == 1 || cs[j].state == 2) && cs[j].p->port == c->p->port &&
+				    !strcmp(cs[j].p->host ? cs[j].p->host : "", c->p->host ? c->p->host : ""))
+					same++;
+			if (same >= parallel)
+				continue;
 			c->fd = start_connect(c->p->host ? c->p->host : "", c->p->port, c->p->err, sizeof c->p->err);
 			if (c->fd < 0) {
 				finish(c, 0);
@@ -125,8 +135,9 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 			}
 			c->state = 1;
 			c->deadline = rp_mono() + timeout;
-			open_n++;
 		}
+		while (next < n && cs[next].state != 0)
+			next++;
 		size_t np = 0;
 		double now = rp_mono(), wait = timeout;
 		for (size_t i = 0; i < n; i++) {
@@ -137,7 +148,6 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 				snprintf(c->p->err, sizeof c->p->err, "%s:%d: timed out %s", c->p->host,
 					 c->p->port, c->state == 1 ? "connecting" : "waiting for the SSH banner");
 				finish(c, 0);
-				open_n--;
 				done++;
 				continue;
 			}
@@ -166,8 +176,7 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 					snprintf(c->p->err, sizeof c->p->err, "connect %s:%d: %s", c->p->host,
 						 c->p->port, strerror(soerr));
 					finish(c, 0);
-					open_n--;
-					done++;
+						done++;
 				} else {
 					c->state = 2;
 				}
@@ -180,7 +189,6 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 				snprintf(c->p->err, sizeof c->p->err, "%s:%d: connection closed before the SSH banner%s%s",
 					 c->p->host, c->p->port, got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
 				finish(c, 0);
-				open_n--;
 				done++;
 				continue;
 			}
@@ -188,7 +196,6 @@ void rp_net_ssh_banners(struct rp_net_probe *ps, size_t n, double timeout, int p
 			int s = scan_banner(c);
 			if (s) {
 				finish(c, s > 0);
-				open_n--;
 				done++;
 			}
 		}

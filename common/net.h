@@ -8,7 +8,7 @@
  *    allowed by the RFC and skipped), within 8 KiB; "SSH-2.0-" and
  *    "SSH-1.99-" count as SSH 2.  The line is returned without CR/LF.
  *  - rp_net_ssh_banners() probes many endpoints at once with poll(2), at
- *    most `parallel` connections open at a time.
+ *    most `parallel` connections open to any one host:port at a time.
  */
 #ifndef RP_NET_H
 #define RP_NET_H

@@ -85,6 +85,13 @@ unlike "the API key is in no ledger line" "$(cat "$LEDGER")" "$RUNPOD_API_KEY"
 rc "no up decision: nothing to do, exit 0" 0 launch <<<'{"type":"decision","action":"hold","count":0}'
 is "hold passes through" "$(out | jq -r .action)" hold
 
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "dry run: exit 0" 0 launch --count 2 --dry-run --gpu-type "$A6K"
+is "dry run: two plan records with their price" "$(out | jq -c '[.type,.gpu,.cost_per_hr]' | sort -u)" "[\"plan\",\"$A6K\",0.49]"
+is "dry run: two of them" "$(out | grep -c '"type":"plan"')" 2
+like "dry run: hourly total logged" "$(err)" 'dry run: nothing created.* cost_per_hr=0.98'
+is "dry run: nothing created" "$(posts)" 0
+
 # --- failover over GPU types and data centres on capacity -----------------------
 fresh failover
 admin config "{\"capacity\":[{\"gpu\":\"$ADA\",\"dc\":\"*\"},{\"gpu\":\"$A100\",\"dc\":\"EU-RO-1\"}]}"
