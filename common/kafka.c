@@ -234,32 +234,82 @@ static void *wround_run(void *arg)
 	}
 }
 
-/* Watermarks of every partition in all: the two rounds run at once. */
+/* Watermarks of every partition in all.  librdkafka 2.0.2 matches each
+ * answer to its request by a linear search, so one call over 1000
+ * partitions costs a million string compares: the list is cut into chunks
+ * of WCHUNK, and the END and BEGINNING rounds of every chunk run on a few
+ * threads at once. */
+enum { WCHUNK = 100, WTHREADS = 4 };
+
+struct wpool {
+	struct wround *jobs;
+	int njobs, next;
+	pthread_mutex_t mu;
+};
+
+static void *wpool_run(void *arg)
+{
+	struct wpool *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		int j = p->next++;
+		pthread_mutex_unlock(&p->mu);
+		if (j >= p->njobs)
+			return NULL;
+		wround_run(&p->jobs[j]);
+	}
+}
+
 static int fetch_watermarks(struct rp_kafka *k, const rd_kafka_topic_partition_list_t *all,
 			    double end, rd_kafka_topic_partition_list_t **his,
 			    rd_kafka_topic_partition_list_t **los, char **err)
 {
-	struct wround w[2] = {
-		{ k, rd_kafka_topic_partition_list_copy(all), RD_KAFKA_OFFSET_END, end, 0, NULL },
-		{ k, rd_kafka_topic_partition_list_copy(all), RD_KAFKA_OFFSET_BEGINNING, end, 0, NULL },
-	};
-	pthread_t th;
-	int threaded = pthread_create(&th, NULL, wround_run, &w[1]) == 0;
-	wround_run(&w[0]);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		wround_run(&w[1]);
-	for (int r = 0; r < 2; r++)
-		if (w[r].e) {
-			*err = rp_xasprintf("kafka watermarks%s%s: %s", w[r].what ? " of " : "",
-					    w[r].what ? w[r].what : "", rd_kafka_err2str(w[r].e));
-			rd_kafka_topic_partition_list_destroy(w[0].l);
-			rd_kafka_topic_partition_list_destroy(w[1].l);
-			return RP_EXIT_TEMP;
+	int nchunk = (all->cnt + WCHUNK - 1) / WCHUNK, rc = 0;
+	struct wpool p = { .njobs = 2 * nchunk };
+	pthread_t th[WTHREADS];
+	int nth = 0;
+	rd_kafka_topic_partition_list_t *out[2] = { rd_kafka_topic_partition_list_copy(all),
+						    rd_kafka_topic_partition_list_copy(all) };
+
+	p.jobs = rp_xcalloc((size_t)p.njobs + 1, sizeof *p.jobs);
+	pthread_mutex_init(&p.mu, NULL);
+	for (int j = 0; j < p.njobs; j++) {
+		int c = j / 2, lo = c * WCHUNK, hi = lo + WCHUNK < all->cnt ? lo + WCHUNK : all->cnt;
+		struct wround *w = &p.jobs[j];
+		w->k = k;
+		w->end = end;
+		w->which = j % 2 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+		w->l = rd_kafka_topic_partition_list_new(hi - lo);
+		for (int i = lo; i < hi; i++)
+			rd_kafka_topic_partition_list_add(w->l, all->elems[i].topic, all->elems[i].partition);
+	}
+	/* This thread works too; the others only when there is enough. */
+	while (nth < WTHREADS - 1 && nth + 1 < p.njobs && pthread_create(&th[nth], NULL, wpool_run, &p) == 0)
+		nth++;
+	wpool_run(&p);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+
+	for (int j = 0; j < p.njobs; j++) {
+		struct wround *w = &p.jobs[j];
+		if (w->e && !rc) {
+			*err = rp_xasprintf("kafka watermarks%s%s: %s", w->what ? " of " : "",
+					    w->what ? w->what : "", rd_kafka_err2str(w->e));
+			rc = RP_EXIT_TEMP;
 		}
-	*his = w[0].l;
-	*los = w[1].l;
+		for (int i = 0; !rc && i < w->l->cnt; i++)
+			out[j % 2]->elems[(j / 2) * WCHUNK + i].offset = w->l->elems[i].offset;
+		rd_kafka_topic_partition_list_destroy(w->l);
+	}
+	free(p.jobs);
+	if (rc) {
+		rd_kafka_topic_partition_list_destroy(out[0]);
+		rd_kafka_topic_partition_list_destroy(out[1]);
+		return rc;
+	}
+	*his = out[0];
+	*los = out[1];
 	return 0;
 }
 
