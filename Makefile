@@ -107,3 +107,8 @@ install: all
 
 clean:
 	rm -rf build build-san bin
+
+# Every binary's main paths (the suite's tests) under valgrind memcheck.
+.PHONY: memcheck
+memcheck: deps all
+	@tests/valgrind/run $(T)
