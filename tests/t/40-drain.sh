@@ -141,11 +141,11 @@ node_code() { kapi GET "/api/v1/nodes/$1" | jq -r .code; }
 
 # ---- the scenes, all made at once -------------------------------------------
 a="drain-a-$S" b="drain-b-$S" c="drain-c-$S" k="twin-k-$S" tr="twin-r-$S" m1="multi-1-$S" m2="multi-2-$S"
-i1="idle-1-$S" i2="idle-2-$S"
+i1="idle-1-$S" i2="idle-2-$S" tn="term-$S"
 pd=$(new_pod "t40-optout-$S") pe=$(new_pod "t40-karp-$S")
 pa=$(new_pod "$a") pb=$(new_pod "$b") pc=$(new_pod "$c") pk=$(new_pod "$k") pr=$(new_pod "$tr")
 p1=$(new_pod "$m1") p2=$(new_pod "$m2")
-pi1=$(new_pod "$i1") pi2=$(new_pod "$i2")
+pi1=$(new_pod "$i1") pi2=$(new_pod "$i2") pt=$(new_pod "$tn")
 {
 	node_yaml "optout-$S" "$pd" "cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
 	node_yaml "karp-$S" "$pe" "karpenter.sh/do-not-disrupt=true"
@@ -158,9 +158,10 @@ pi1=$(new_pod "$i1") pi2=$(new_pod "$i2")
 	node_yaml "$m2" "$p2"
 	node_yaml "$i1" "$pi1"
 	node_yaml "$i2" "$pi2"
+	node_yaml "$tn" "$pt"
 } >"$T_TMP/scene.yaml"
 ok "scenes applied with kubectl" kubectl apply -f "$T_TMP/scene.yaml"
-for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2"; do
+for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2" "$tn"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
 done
 scenes_ready() {
@@ -314,6 +315,20 @@ echo '{"type":"decision","action":"down","count":1,"reason":"idle"}' >"$T_TMP/in
 rc "a down decision without nodes takes the idle ones (scale.idle)" 0 rp-drain -o json <"$T_TMP/in.jsonl"
 is "drained it" "$(jq -r .node "$T_TMP/.out" | tr '\n' ' ')" "$i2 "
 is "busy node B untouched" "$(node_code "$b") $(unsched "$b")" "null "
+
+# ---- a termination that fails is retried; the Node waits for it ----------
+# 9 answers 500 for this pod: the first run gives up after one call (4
+# attempts) within its 1 s budget; the next retries until it goes through
+curl -sf "$RUNPOD_URL/_admin/config" -d "{\"fail_next\":[{\"match\":\"DELETE /v2/pods/$pt\",\"status\":500,\"count\":9}]}" >/dev/null
+rc "terminate keeps failing: exit 75" 75 rp-drain --node "$tn" --set drain.terminate_timeout=1s
+like "says the pod is not confirmed terminated" "$(cat "$T_TMP/.err")" "pod $pt not confirmed terminated.*node is kept"
+is "Node kept while its pod bills" "$(node_code "$tn") $(unsched "$tn")" "null true"
+isnt "pod still there" "$(pstatus "$pt")" "TERMINATED"
+is "ledger: terminate_failed" "$(jq -r --arg id "$pt" 'select(.id == $id) | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminate_failed "
+rc "next run retries the terminate: exit 0" 0 rp-drain --node "$tn"
+like "it retried" "$(cat "$T_TMP/.err")" "pod still billing, terminate again"
+is "pod terminated" "$(pstatus "$pt")" "TERMINATED"
+is "then the Node went" "$(node_code "$tn")" 404
 
 # ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
 read -r -a hosts <<<"$SSH_HOSTS"
