@@ -1084,7 +1084,7 @@ class Cluster:
             obj["status"] = self.pdb_status(obj)
         return obj
 
-    def evict(self, ns, name, body):
+    def evict(self, ns, name, body, dry=False):
         p = self.get("pods", ns, name)
         if p is None:
             raise not_found("pods", name)
@@ -1106,7 +1106,8 @@ class Cluster:
                                                 "message": "The disruption budget %s needs %d healthy pods and has %d currently"
                                                 % (pdbs[0]["metadata"]["name"], st["desiredHealthy"], st["currentHealthy"])}]})
         grace = ((body or {}).get("deleteOptions") or {}).get("gracePeriodSeconds")
-        self.delete_pod(p, grace)
+        if not dry:
+            self.delete_pod(p, grace)
 
     def delete_pod(self, p, grace):
         if grace is None:
@@ -1696,7 +1697,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise bad_request("an Eviction body is required")
                 if (body.get("metadata") or {}).get("name", name) != name:
                     raise bad_request("name in URL does not match name in Eviction object")
-                c.evict(ns, name, body)
+                c.evict(ns, name, body, dry or bool(((body.get("deleteOptions") or {}).get("dryRun"))))
                 c.reconcile()
                 return self.send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                             "status": "Success", "code": 201})
@@ -1769,7 +1770,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if pre.get("resourceVersion") and pre["resourceVersion"] != o["metadata"]["resourceVersion"]:
                     raise conflict(res, name)
                 grace = opts.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
-                if dry:
+                if dry or opts.get("dryRun"):
                     return self.send_json(200, o)
                 if res == "pods":
                     left = c.delete_pod(o, None if grace in (None, "") else int(grace))

@@ -108,6 +108,10 @@ api DELETE /_admin/requests >/dev/null
 rc "drain without --delete-emptydir-data refuses (local storage)" 1 K drain gpu-base-1 --ignore-daemonsets --timeout=10s
 like "... naming the emptyDir pod" "$(cat "$T_TMP/.err")" 'Pods with local storage.*segment-cache'
 is "... and evicted nothing" "$(evictions)" ""
+rc "kubectl drain --dry-run=server" 0 K drain gpu-base-1 --ignore-daemonsets --delete-emptydir-data --dry-run=server
+is "... asks for the evictions" "$(evictions)" "segment-cache-5f8c6d9b7-h2vwd transcoder-6d4b9c7f8-x7k2p "
+is "... but evicts nothing" "$(on_node gpu-base-1 | wc -w | tr -d ' ')" 3
+api DELETE /_admin/requests >/dev/null
 rc "kubectl drain --ignore-daemonsets --delete-emptydir-data" 0 K drain gpu-base-1 --ignore-daemonsets --delete-emptydir-data --timeout=20s
 like "... reports drained" "$(cat "$T_TMP/.out")" 'node/gpu-base-1 drained'
 is "... evicted exactly the transcoder and the cache" "$(evictions)" \
