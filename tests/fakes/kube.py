@@ -2041,8 +2041,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, c.view("poddisruptionbudgets", c.get("poddisruptionbudgets", *key)))
             if path == "/_admin/kubeadm-join" and method == "POST":
                 ok, msg, node = kubeadm_join(c, body, self.server.port)
+                shown = {k: v for k, v in body.items() if k not in ("token", "tls_bootstrap_token")}
+                if isinstance(shown.get("argv"), list):  # the flag form carries the token: keep its id only
+                    shown["argv"] = [re.sub(r"\b([a-z0-9]{6})\.[a-z0-9]{16}\b", r"\1.<redacted>", str(a))
+                                     for a in shown["argv"]]
                 c.joins.append({"ts": ts(), "ok": ok, "error": None if ok else msg, "node": node,
-                                "request": {k: v for k, v in body.items() if k != "token"},
+                                "request": shown,
                                 "token_id": str(body.get("token", "")).split(".")[0]})
                 return self.send_json(200 if ok else 403, {"ok": ok, "message": msg, "node": node})
         raise ApiError(404, "NotFound", "no such admin endpoint")
