@@ -373,7 +373,7 @@ int rp_tunnel_hold(const struct rp_ssh_opts *o, const struct rp_fwd *f, size_t n
 			goto out;
 		}
 	}
-	double backoff = 0.5;
+	double backoff = 0.25;
 	for (int attempt = 1; !*stop; attempt++) {
 		int code = 0;
 		char *e = NULL;
@@ -395,7 +395,7 @@ int rp_tunnel_hold(const struct rp_ssh_opts *o, const struct rp_fwd *f, size_t n
 				backoff *= 2;
 			continue;
 		}
-		backoff = 0.5;
+		backoff = 0.25;
 		t.sess = rp_ssh_session(t.s, &t.sfd);
 		for (size_t i = 0; i < n; i++)
 			t.rl_retry[i] = 0;

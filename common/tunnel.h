@@ -14,7 +14,7 @@
  *  - rp_tunnel_hold() connects (host key checked as rp_ssh_connect does),
  *    sets up every forward, moves bytes both ways with half-close, and
  *    when the session drops (sshd restarted, network gone) reconnects with
- *    exponential backoff (0.5 s doubling to 30 s, with jitter) and sets
+ *    exponential backoff (0.25 s doubling to 30 s, with jitter) and sets
  *    the forwards up again.  Local listeners stay open across reconnects.
  *  - It returns 0 when *stop becomes non-zero (a signal handler sets it),
  *    or RP_EXIT_FAIL + *err when continuing is wrong: a changed host key,
