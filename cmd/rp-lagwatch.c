@@ -165,6 +165,8 @@ static void poll_nodes(struct lw *lw, struct obs *o, double now)
 		o->burst++;
 		const cJSON *since = cJSON_GetObjectItemCaseSensitive(n, "idle_since");
 		double s;
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "opt_out")))
+			continue; /* counted, never named for a down */
 		if (cJSON_IsString(since) && rp_parse_rfc3339(since->valuestring, &s) == 0 && now - s >= min_idle)
 			cJSON_AddItemToArray(o->idle, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(n, "node"), 0));
 	}

@@ -8,6 +8,9 @@
  *
  * The RunPod pod behind a node is read from the label or annotation
  * "rp.io/pod-id" (set by rp-join); "pod_id" is null when neither is there.
+ * Each node entry also says "opt_out": true when the node is annotated
+ * cluster-autoscaler.kubernetes.io/scale-down-disabled=true or
+ * karpenter.sh/do-not-disrupt=true (an addition to idle.h's list).
  */
 #include "idle.h"
 #include "rp.h"
@@ -153,6 +156,10 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(node, "spec"), "unschedulable");
 		cJSON_AddBoolToObject(o, "cordoned", cJSON_IsTrue(u));
+		/* The opt-outs rp-drain honours; lagwatch does not name these. */
+		const char *a1 = rp_kube_annotation(node, "cluster-autoscaler.kubernetes.io/scale-down-disabled");
+		const char *a2 = rp_kube_annotation(node, "karpenter.sh/do-not-disrupt");
+		cJSON_AddBoolToObject(o, "opt_out", (a1 && !strcmp(a1, "true")) || (a2 && !strcmp(a2, "true")));
 		cJSON_AddItemToArray(out, o);
 	}
 

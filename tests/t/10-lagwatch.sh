@@ -203,6 +203,10 @@ rc "idle: after 2 s" 0 lw --once --group "gb$run" --topic "$ta" --set scale.idle
 is "down" "$(field decision .action)" down
 is "the idle node is named in nodes" "$(mine nodes)" true
 is "and in idle" "$(mine idle)" true
+kubectl annotate node "$node" karpenter.sh/do-not-disrupt=true >/dev/null
+rc "opted-out node" 0 lw --once --group "gb$run" --topic "$ta" --set scale.idle=2s --set prometheus.url=$dead
+is "an opted-out node is never named idle" "$(mine idle)" false
+kubectl annotate node "$node" karpenter.sh/do-not-disrupt- >/dev/null
 rc "lag above 0: no down" 0 lw --once --group "ga$run" --topic "$ta" --set scale.idle=2s --set prometheus.url=$dead
 is "hold with lag 4" "$(field decision .action)" hold
 is "nodes empty when not down" "$(field decision '.nodes | length')" 0
