@@ -16,8 +16,18 @@ S=$$ # node names unique to this run
 kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
 kreq() { kadmin "$KUBE_URL/_admin/requests" >"$T_TMP/kreq.json"; }
 preq() { curl -sf "$RUNPOD_URL/_admin/requests" >"$T_TMP/preq.json"; }
-# RunPod pod status as the stand-in keeps it (TERMINATED ones included)
-pstatus() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
+# RunPod pod status: the API answers 404 for a TERMINATED pod
+pstatus() {
+	local out
+	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$1")
+	case ${out##*$'\n'} in
+	404) echo TERMINATED ;;
+	200) jq -r .status <<<"${out%$'\n'*}" ;;
+	*) echo "unknown (${out##*$'\n'})" ;;
+	esac
+}
+# the same from the stand-in's own state (TERMINATED pods are kept there)
+pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
 new_pod() {
 	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
 		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
@@ -233,7 +243,7 @@ is "evicted: bare, cache, done and both web pods; not the DaemonSet or mirror po
 	"$(evictions rp/ "$a" | awk '{print $1}' | sort -u | tr '\n' ' ')" "bare cache done web "
 like "web evictions got 429 first" "$(evictions rp/ "$a")" "web 429"
 is "web evictions then succeeded" "$(evictions rp/ "$a" | grep -c 'web 201')" 2
-is "RunPod pod terminated" "$(pstatus "$pa")" "TERMINATED"
+is "RunPod pod terminated (stand-in state)" "$(pstate "$pa")" "TERMINATED"
 is "Node object deleted" "$(node_code "$a")" 404
 # order: hook < DELETE pod < confirming GET < DELETE node
 order=$(python3 - "$T_TMP" "$pa" "$a" <<-'PY'
@@ -339,10 +349,14 @@ rssh() { # HOST:PORT CMD
 		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
 }
 pod_dir() { echo "$RP_STACK_DIR/hosts/${1##*:}"; }
+spids=()
 for w in "$w1" "$w2"; do
 	rm -f "$(pod_dir "$w")/.rp-worker/checkpointed"
-	ok "stub worker started on $w" rssh "$w" 'rp-worker --daemon'
+	rssh "$w" 'rp-worker --daemon' &
+	spids+=($!)
 done
+wait "${spids[@]}"
+ok "stub workers started" test -s "$(pod_dir "$w1")/worker.pid" -a -s "$(pod_dir "$w2")/worker.pid"
 wpid1=$(cat "$(pod_dir "$w1")/worker.pid")
 rc "worker by --worker --host --port: exit 0" 0 \
 	rp-drain --worker --id "$pw1" --host "${w1%:*}" --port "${w1##*:}" -o json
