@@ -213,10 +213,13 @@ is "nothing evicted while blocked" "$(evictions rp/ "$a")" ""
 
 pdb "$a" 2
 mkdir -p "$RP_STATE_DIR/tunnel"
-bash -c 'exec -a rp-join-tunnel-test sleep 300' &
+# the pod's tunnel, as rp-join --tunnel runs it (it writes tunnel/ID.pid)
+h0=${SSH_HOSTS%% *}
+lport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rp-join --tunnel "$pa" --host "${h0%:*}" --port "${h0##*:}" --forward "L:$lport:127.0.0.1:22" 2>"$T_TMP/tunnel.log" &
 tpid=$!
 at_exit "kill $tpid 2>/dev/null"
-echo "$tpid" >"$RP_STATE_DIR/tunnel/$pa.pid"
+ok "rp-join --tunnel up, pid file written" eventually 10 grep -qx "$tpid" "$RP_STATE_DIR/tunnel/$pa.pid"
 # shellcheck disable=SC2016
 hook='date +%s.%N >"$HOOK_DIR/hook.ts"; echo "$RP_NODE|$RP_POD_ID|$RP_JOBS" >"$HOOK_DIR/hook.env"'
 export HOOK_DIR=$T_TMP
