@@ -71,7 +71,8 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
 
 Not implemented: RBAC (the admin token may do everything; cluster-info
 is readable without a token, as in kubeadm clusters), admission, server-
-side apply (application/apply-patch+yaml → 415), protobuf, the aggregated
+side apply (application/apply-patch+yaml → 415), protobuf bodies (so not
+kubectl auth can-i, whose typed client sends protobuf), the aggregated
 discovery format, OpenAPI schemas, services/endpoints, logs/exec/
 port-forward, resource requests in scheduling, finalizers,
 deletecollection, tolerationSeconds, field validation, Deployment
@@ -1469,7 +1470,7 @@ def api_resources(group, version):
         e = {"name": r, "singularName": kind.lower(), "namespaced": nsd, "kind": kind, "verbs": VERBS}
         if short:
             e["shortNames"] = short
-        if r == "pods":
+        if r in ("pods", "daemonsets", "replicasets", "deployments"):
             e["categories"] = ["all"]
         out.append(e)
         if has_status:
@@ -1595,12 +1596,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             body = None
             if raw:
+                if ctype not in ("application/json", "application/merge-patch+json", "",
+                                 "application/strategic-merge-patch+json", "application/json-patch+json"):
+                    raise ApiError(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown format - accepted media types "
+                                   "include: application/json, application/json-patch+json, "
+                                   "application/merge-patch+json, application/strategic-merge-patch+json")
                 try:
                     body = json.loads(raw)
                 except ValueError as e:
-                    if ctype in ("application/json", "application/merge-patch+json",
-                                 "application/strategic-merge-patch+json", "application/json-patch+json", ""):
-                        raise bad_request("the request body is not JSON: %s" % e)
+                    raise bad_request("the request body is not JSON: %s" % e)
             if path.startswith("/_admin"):
                 self.admin(method, path, q, body)
             else:
