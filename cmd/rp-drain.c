@@ -452,7 +452,9 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	rc = rp_drain_plan(x->k, t->node, &x->o, &p, &err);
 	if (!rc && cJSON_GetArraySize(p.errors)) {
 		cJSON_ArrayForEach(w, p.errors)
+		{
 			rp_warn("node %s: cannot evict %s", t->node, w->valuestring);
+		}
 		err = rp_xasprintf("%d pod(s) block the drain; nothing evicted", cJSON_GetArraySize(p.errors));
 		rc = RP_EXIT_FAIL;
 	}
@@ -468,7 +470,9 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 		return rc;
 	}
 	cJSON_ArrayForEach(w, p.warnings)
+	{
 		rp_logw("drain", "node", t->node, "pod", w->valuestring);
+	}
 	char n[32], sk[32];
 	snprintf(n, sizeof n, "%zu", p.n);
 	snprintf(sk, sizeof sk, "%zu", p.skipped);
@@ -519,7 +523,7 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	} else {
 		rp_info("node deleted", "node", t->node);
 	}
-	*rec = result(t, evicted, ck, 1, t0);
+	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
 	return rc;
 }
 
