@@ -517,12 +517,117 @@ static int fent_cmp(const void *a, const void *b)
 	return strcmp(((const struct fent *)a)->path, ((const struct fent *)b)->path);
 }
 
+/* The stat cache: what the last save of this job and directory learnt of
+ * each file, so an unchanged file (same device, inode, size, mtime and
+ * ctime -- restic's rule) is not read again when its object is there.
+ * One line per file: "dev ino size mtime ctime enc stored sha256 path". */
+struct centry {
+	unsigned long long dev, ino;
+	long long size, stored, mt, ct; /* times in ns */
+	int enc;
+	char sha[65];
+	char *path;
+};
+
+struct cache {
+	struct centry *e;
+	size_t n;
+	char *file;
+};
+
+static int centry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct centry *)a)->path, ((const struct centry *)b)->path);
+}
+
+static char *cache_file(const char *job, const char *dir)
+{
+	char *abs = realpath(dir, NULL);
+	char sha[65];
+	rp_sha256_hex(abs ? abs : dir, strlen(abs ? abs : dir), sha);
+	free(abs);
+	sha[16] = 0;
+	return rp_xasprintf("%s/checkpoint-cache/%s.%s", rp_state_dir(), job, sha);
+}
+
+static void cache_load(struct cache *c, const char *job, const char *dir)
+{
+	memset(c, 0, sizeof *c);
+	c->file = cache_file(job, dir);
+	size_t len;
+	char *t = rp_read_file(c->file, 64u << 20, &len);
+	if (!t)
+		return;
+	for (char *line = t, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		struct centry e = { 0 };
+		int pos = 0;
+		if (sscanf(line, "%llu %llu %lld %lld %lld %d %lld %64s %n", &e.dev, &e.ino, &e.size, &e.mt,
+			   &e.ct, &e.enc, &e.stored, e.sha, &pos) != 8 || !pos || strlen(e.sha) != 64 ||
+		    !is_hex64(e.sha) || (e.enc != ENC_RAW && e.enc != ENC_ZSTD))
+			continue;
+		c->e = rp_xrealloc(c->e, (c->n + 1) * sizeof *c->e);
+		e.path = rp_xstrdup(line + pos);
+		c->e[c->n++] = e;
+	}
+	free(t);
+	if (c->n)
+		qsort(c->e, c->n, sizeof *c->e, centry_cmp);
+}
+
+static const struct centry *cache_find(const struct cache *c, const char *path)
+{
+	if (!c->n)
+		return NULL;
+	struct centry k = { .path = (char *)path };
+	return bsearch(&k, c->e, c->n, sizeof *c->e, centry_cmp);
+}
+
+static long long ns(struct timespec t)
+{
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void cache_free(struct cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->e[i].path);
+	free(c->e);
+	free(c->file);
+	memset(c, 0, sizeof *c);
+}
+
 struct sctx {
 	const struct rp_ckpt *c;
 	const char *job, *dir;
 	struct fent *f;
 	struct have *have;
+	struct cache *cache;
+	struct stat *st;        /* per file, as hashed */
 };
+
+static void cache_save(const struct sctx *x, size_t n)
+{
+	struct rp_buf b = { 0 };
+	rp_buf_add(&b, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct fent *f = &x->f[i];
+		const struct stat *st = &x->st[i];
+		if (f->is_key || f->code || strchr(f->path, '\n'))
+			continue;
+		rp_buf_addf(&b, "%llu %llu %lld %lld %lld %d %lld %s %s\n", (unsigned long long)st->st_dev,
+			    (unsigned long long)st->st_ino, f->size, ns(st->st_mtim), ns(st->st_ctim), f->enc,
+			    f->stored, f->sha, f->path);
+	}
+	char *d = rp_xstrdup(x->cache->file);
+	*strrchr(d, '/') = 0;
+	if (rp_mkdir_p(d, 0700) < 0 || rp_write_atomic(x->cache->file, b.data, b.len, 0600) < 0)
+		rp_logw("could not write the stat cache", "file", x->cache->file, "error", strerror(errno));
+	free(d);
+	rp_buf_free(&b);
+}
 
 static int ferr(struct fent *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int ferr(struct fent *f, int code, const char *fmt, ...)
@@ -646,11 +751,27 @@ static int save_one(void *arg, size_t i)
 		return ferr(f, RP_EXIT_FAIL, "%s: %s", f->path, strerror(errno));
 	struct stat st0, st1;
 	fstat(fd, &st0);
+	x->st[i] = st0;
 	f->size = st0.st_size;
 	int rc = 0;
 	if (f->is_key) {
 		rc = save_key(x, f, fd);
 		goto done;
+	}
+	/* Unchanged since the last save and its object is there: no read. */
+	const struct centry *ce = cache_find(x->cache, f->path);
+	if (ce && ce->dev == (unsigned long long)st0.st_dev && ce->ino == (unsigned long long)st0.st_ino &&
+	    ce->size == st0.st_size && ce->mt == ns(st0.st_mtim) && ce->ct == ns(st0.st_ctim)) {
+		char name[72];
+		snprintf(name, sizeof name, "%s%s", ce->sha, ce->enc == ENC_ZSTD ? ".zst" : "");
+		const struct rp_s3_obj *o = have_find(x->have, x->job, name);
+		if (o && o->size == ce->stored) {
+			memcpy(f->sha, ce->sha, 65);
+			snprintf(f->obj, sizeof f->obj, "%s", name);
+			f->enc = ce->enc;
+			f->stored = ce->stored;
+			goto done;
+		}
 	}
 	EVP_MD_CTX *h = EVP_MD_CTX_new();
 	unsigned char *buf = rp_xmalloc(IOBUF);
@@ -871,14 +992,21 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 		s3_err(e, &se);
 		return e->code;
 	}
-	struct sctx x = { c, job, dir, w.f, &have };
+	struct cache cache;
+	cache_load(&cache, job, dir);
+	struct sctx x = { c, job, dir, w.f, &have, &cache, rp_xcalloc(w.n + 1, sizeof(struct stat)) };
 	double t0 = rp_mono();
 	pool_run(c->s3->parallel, w.f, w.n, save_one, &x, 1, c->bar, "save");
 	rp_s3_list_free(&have.l);
 	if (first_failure(w.f, w.n, e, 1)) {
+		cache_free(&cache);
+		free(x.st);
 		fent_free(w.f, w.n);
 		return e->code;
 	}
+	cache_save(&x, w.n);
+	cache_free(&cache);
+	free(x.st);
 
 	/* Every object is there: write the manifest. */
 	cJSON *m = cJSON_CreateObject();

@@ -26,6 +26,9 @@
  *    object it names exists with the recorded size; restore and verify
  *    check every byte against the recorded SHA-256 (or the GCM tag and
  *    HMAC for keys) and name the bad object.
+ *  - A stat cache in $RP_STATE_DIR/checkpoint-cache/ (device, inode,
+ *    size, mtime, ctime per file) spares reading unchanged files whose
+ *    object is listed with the recorded size.
  *  - Memory stays bounded: files are streamed (compressed output is
  *    spooled to an unlinked temporary file), s3.parallel transfers run in
  *    a pool of threads.

@@ -184,6 +184,10 @@ static void setup(struct xfer *x)
 			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
 		}
 	}
+	if (r->bufsize > 0) {
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, r->bufsize);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, r->bufsize);
+	}
 	if (r->progress) {
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);

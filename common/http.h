@@ -59,6 +59,9 @@ struct rp_http_req {
 	 * after the answer began is not retried here. */
 	size_t (*sink)(void *arg, const void *p, size_t n);
 	void *sink_arg;
+	/* Added for s3: receive and send buffer size for bulk transfers
+	 * (CURLOPT_BUFFERSIZE / CURLOPT_UPLOAD_BUFFERSIZE); 0: libcurl's. */
+	long bufsize;
 };
 
 struct rp_http_resp {

@@ -481,6 +481,7 @@ int rp_s3_get(const struct rp_s3 *s, const char *key, const struct rp_s3_sink *s
 			break;
 		}
 		prep(s, &r, "GET", url, hdr, sh, EMPTY_SHA256);
+		r.bufsize = 256L << 10;
 		r.sink = sink_write;
 		r.sink_arg = &w;
 		rp_http_do(&r, &resp);
@@ -548,6 +549,7 @@ static int put_single(const struct rp_s3 *s, const char *key, int fd, long long 
 	r.upload_fd = fd;
 	r.upload_off = off;
 	r.body_len = (size_t)len;
+	r.bufsize = 256L << 10;
 	rp_http_do(&r, &resp);
 	free(url);
 	int rc = 0;
@@ -631,6 +633,7 @@ static int put_multipart(const struct rp_s3 *s, const char *key, int fd, long lo
 		free(qp);
 		prep(s, &rs[i], "PUT", urls[i], hdrs[i], shs[i], NULL);
 		rs[i].has_upload_fd = 1;
+		rs[i].bufsize = 256L << 10;
 		rs[i].upload_fd = fd;
 		rs[i].upload_off = off + (long long)i * part;
 		long long plen = len - (long long)i * part;

@@ -267,7 +267,7 @@ import base64, hashlib, hmac, json, os, sys, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port_file, log_file, mode = sys.argv[1:4]
 SECRET = os.environ["STUB_SECRET"]
-store, uploads, lock, state = {}, {}, threading.Lock(), {"raced": False}
+store, uploads, lock, state = {}, {}, threading.Lock(), {"raced": False, "failed": set()}
 q = lambda s: urllib.parse.quote(s, safe="-_.~")
 
 def sig_ok(h, method, raw):
@@ -323,6 +323,9 @@ class H(BaseHTTPRequestHandler):
 
     def route(self, key, qs, body, rec):
         m = self.command
+        if mode == "flaky" and "/data/" in key and (m, key) not in state["failed"]:
+            state["failed"].add((m, key))  # the first PUT and GET of each object fail
+            return err("InternalError", 500 if m == "GET" else 503)
         if not key:
             if m != "GET" or qs.get("list-type") != "2":
                 return err("NotImplemented", 501)
@@ -416,6 +419,14 @@ rc "stub race: save while another writer takes the sequence number" 0 stub_ck sa
 is "stub race: the 412 was seen" "$(cnt '.status==412')" 1
 is "stub race: the save moved on to seq 2" "$(field "$T_TMP/.out" seq)" 2
 rc "stub race: restore ignores the other writer's non-manifest and takes seq 2" 0 stub_ck restore "$J" "$T_TMP/st2"
+kill "$spid"
+
+stub flaky
+rc "stub flaky: save through a 503 on every first data PUT" 0 stub_ck save "$J" "$A"
+is "stub flaky: each data PUT was answered 503 once" "$(cnt '.m=="PUT" and (.key|test("/data/")) and .status==503')" 14
+is "stub flaky: ... and stored on the retry, body replayed whole" "$(cnt '.m=="PUT" and (.key|test("/data/")) and .status==200 and .payload_ok')" 14
+rc "stub flaky: restore through a 500 on every first GET" 0 stub_ck restore "$J" "$T_TMP/st3"
+is "stub flaky: restore after retries is bit-exact" "$(tree_sum "$T_TMP/st3")" "$(tree_sum "$A")"
 kill "$spid"
 
 stub complete-error
