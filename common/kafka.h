@@ -7,8 +7,11 @@
  *    offsets come from ListConsumerGroupOffsets on that consumer handle,
  *    always with explicit partitions (librdkafka 2.0.2 crashes on a
  *    producer handle on coordinator errors, and a NULL list gives nothing).
- *  - Partitions come from metadata; watermarks from two batched ListOffsets
- *    rounds (END and BEGINNING) per poll, not two requests per partition.
+ *  - Partitions come from one all-topics metadata request (2.0.2 cannot
+ *    name topics without building consumer state for every partition);
+ *    watermarks from batched ListOffsets (END and BEGINNING, chunks of 100
+ *    partitions, a few threads), not two requests per partition; the
+ *    OffsetFetch requests (one per group, all at once) overlap them.
  *  - Lag of a partition: max(0, hi - max(committed, lo)); with no committed
  *    offset, policy "latest" counts 1 when the partition holds messages
  *    (0 when empty), "earliest" counts hi - lo (the whole retained log).
