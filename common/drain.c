@@ -512,7 +512,7 @@ int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_d
 			cJSON *body = s->body && s->len ? cJSON_Parse(s->body) : NULL;
 			char *who = rp_xasprintf("%s/%s", d->ns, d->name);
 			if (s->status >= 200 && s->status < 300) {
-				rp_info("evicted", "pod", who);
+				rp_info(o->disable_eviction ? "deleted" : "evicted", "pod", who);
 				d->state = ST_WAIT;
 				d->next = now; /* like kubectl: look at once */
 			} else if (s->status == 404) {
