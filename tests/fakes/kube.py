@@ -110,9 +110,7 @@ import re
 import secrets
 import select
 import socket
-import socketserver
 import ssl
-import string
 import subprocess
 import sys
 import threading

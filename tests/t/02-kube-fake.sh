@@ -172,7 +172,7 @@ is "evicting the only pod of a minAvailable=1 budget: 429" "$(api POST /api/v1/n
 is "... with the real message" "$(jb .message)" "Cannot evict pod as it would violate the pod's disruption budget."
 is "... and the budget as cause" "$(jb '.details.causes[0].message')" "The disruption budget solo needs 1 healthy pods and has 1 currently"
 K run solo-2 --image=busybox --labels=app=solo --overrides='{"spec":{"nodeName":"burst-t"}}' >/dev/null 2>&1
-pdb_allows() { [ "$(jget /apis/policy/v1/namespaces/default/poddisruptionbudgets/$1 .status.disruptionsAllowed)" = "$2" ]; }
+pdb_allows() { [ "$(jget "/apis/policy/v1/namespaces/default/poddisruptionbudgets/$1" .status.disruptionsAllowed)" = "$2" ]; }
 ok "a second pod makes one disruption allowed" eventually 5 pdb_allows solo 1
 is "now the eviction is accepted" "$(api POST /api/v1/namespaces/default/pods/solo-1/eviction "$EV")" 201
 pod_gone() { [ "$(api GET "/api/v1/namespaces/default/pods/$1")" = 404 ]; }
