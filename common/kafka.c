@@ -237,9 +237,9 @@ static void *wround_run(void *arg)
 /* Watermarks of every partition in all.  librdkafka 2.0.2 matches each
  * answer to its request by a linear search, so one call over 1000
  * partitions costs a million string compares: the list is cut into chunks
- * of WCHUNK, and the END and BEGINNING rounds of every chunk run on a few
+ * of WCHUNK (250), and the END and BEGINNING rounds of every chunk run on a few
  * threads at once. */
-enum { WCHUNK = 100, WTHREADS = 4 };
+enum { WCHUNK = 250, WTHREADS = 4 };
 
 struct wpool {
 	struct wround *jobs;

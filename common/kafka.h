@@ -9,7 +9,7 @@
  *    producer handle on coordinator errors, and a NULL list gives nothing).
  *  - Partitions come from one all-topics metadata request (2.0.2 cannot
  *    name topics without building consumer state for every partition);
- *    watermarks from batched ListOffsets (END and BEGINNING, chunks of 100
+ *    watermarks from batched ListOffsets (END and BEGINNING, chunks of 250
  *    partitions, a few threads), not two requests per partition; the
  *    OffsetFetch requests (one per group, all at once) overlap them.
  *  - Lag of a partition: max(0, hi - max(committed, lo)); with no committed
