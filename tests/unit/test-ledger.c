@@ -32,7 +32,7 @@ int main(void)
 		if (fork() == 0) {
 			for (int i = 0; i < EACH; i++) {
 				cJSON *e = rp_ledger_event("launched");
-				char id[16];
+				char id[32];
 				snprintf(id, sizeof id, "p%d-%05d", p, i);
 				cJSON_AddStringToObject(e, "id", id);
 				/* pad so lines exceed PIPE_BUF-ish sizes sometimes */
