@@ -40,7 +40,7 @@ hdr() { tr -d '\r' <"$T_TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
 podf() { req GET "/v2/pods/$1" >/dev/null; jb "$2"; }
 pod_is() { [ "$(req GET "/v2/pods/$1")" = 200 ] && [ "$(jb "$2")" = "$3" ]; }
 
-admin config '{"provision_delay":0.2,"start_delay":0.2,"boot_delay":1.5}'
+admin config '{"provision_delay":0.2,"start_delay":0.2,"boot_delay":4}'
 
 # --- auth ---------------------------------------------------------------
 st=$(curl -s -o "$T_TMP/b" -D "$T_TMP/h" -w '%{http_code}' "$U/v2/pods")
@@ -105,19 +105,19 @@ is "fresh pod: PROVISIONING, runtime null, ssh.direct null" "$(jb '[.status,.run
 is "cost = price x count" "$(jb .cost)" 0.98
 is "gpu echoed" "$(jb '.gpu|@json')" '{"id":"NVIDIA RTX A6000","count":2}'
 running_seen() { pod_is "$1" .status RUNNING && cp "$T_TMP/b" "$T_TMP/first-running"; }
-ok "goes RUNNING" eventually 5 running_seen "$P1"
+ok "goes RUNNING" eventually 15 running_seen "$P1"
 is "RUNNING while runtime and ssh.direct still null" "$(jq -c '[.status,.runtime,.ssh.direct]' "$T_TMP/first-running")" '["RUNNING",null,null]'
-ok "ssh.direct appears after boot" eventually 5 pod_is "$P1" '.ssh.direct != null' true
+ok "ssh.direct appears after boot" eventually 15 pod_is "$P1" '.ssh.direct != null' true
 is "ssh.direct on the first sshd" "$(podf "$P1" '"\(.ssh.direct.host):\(.ssh.direct.port)"')" "$H1"
 is "runtime.ports maps private 22" "$(jb '.runtime.ports[0]|[.ip,.private,.public,.type]|@json')" '["127.0.0.1",22,40101,"tcp"]'
 is "startedAt set" "$(jb '.startedAt != null')" true
 st=$(req POST /v2/pods '{"name":"demo-burst-b","image":"i","gpu":{"id":"'"$A6K"'"},"ports":["8888/http"]}')
 P2=$(jb .id)
-ok "pod without 22/tcp boots" eventually 5 pod_is "$P2" '.runtime != null' true
+ok "pod without 22/tcp boots" eventually 15 pod_is "$P2" '.runtime != null' true
 is "... but has no ssh.direct" "$(podf "$P2" .ssh.direct)" null
 st=$(req POST /v2/pods '{"name":"demo-burst-c","image":"i","gpu":{"id":"'"$A6K"'"}}')
 P3=$(jb .id)
-ok "third pod boots" eventually 5 pod_is "$P3" '.ssh.direct != null' true
+ok "third pod boots" eventually 15 pod_is "$P3" '.ssh.direct != null' true
 is "round robin: third pod on the other sshd (2nd went to ${H2})" "$(podf "$P3" .ssh.direct.port)" 40101
 is "list has three" "$(req GET /v2/pods >/dev/null; jb '.pods|length')" 3
 
@@ -169,7 +169,7 @@ st=$(gql 'mutation { podRentInterruptable(input:{name:"demo-spot-c", imageName:"
 is "GraphQL 402 injection: 200 + errors[]" "$st/$(jb '.errors|length')/$(jb .data)" "200/1/null"
 gqlpod() { gql "query { pod(input:{podId:\"$1\"}) { id desiredStatus runtime { ports { ip isIpPublic privatePort publicPort type } } } }" >/dev/null; jb "$2"; }
 gql_ready() { [ "$(gqlpod "$1" '.data.pod.runtime != null')" = true ]; }
-ok "spot pod gets runtime ports over GraphQL" eventually 5 gql_ready "$S1"
+ok "spot pod gets runtime ports over GraphQL" eventually 15 gql_ready "$S1"
 like "GraphQL runtime port for 22" "$(gqlpod "$S1" '.data.pod.runtime.ports[0]|[.isIpPublic,.privatePort,.type]|@json')" '^\[true,22,"tcp"\]$'
 st=$(gql 'query { pod(input:{podId:"x"}) { id nosuchfield } }')
 like "unknown field is a validation error" "$(jb '.errors[0].message')" 'Cannot query field "nosuchfield"'
@@ -201,7 +201,7 @@ like "admin: terminated by the switch" "$(curl -s "$U/_admin/state" | jq -r --ar
 admin config "{\"ssh_pin\":\"$H2\"}"
 req POST /v2/pods '{"name":"demo-pin","image":"i","gpu":{"id":"NVIDIA RTX A6000"}}' >/dev/null
 N1=$(jb .id)
-ok "pinned pod boots" eventually 5 pod_is "$N1" '.ssh.direct != null' true
+ok "pinned pod boots" eventually 15 pod_is "$N1" '.ssh.direct != null' true
 is "pinned pod on the pinned sshd" "$(podf "$N1" '"\(.ssh.direct.host):\(.ssh.direct.port)"')" "$H2"
 admin config '{"ssh_pin":null}'
 
@@ -209,7 +209,7 @@ admin config '{"ssh_pin":null}'
 admin config '{"boot_fail":{"gpu":"*","count":1,"status":"EXITED"}}'
 req POST /v2/pods '{"name":"demo-bad","image":"i","gpu":{"id":"'"$A6K"'"}}' >/dev/null
 B1=$(jb .id)
-ok "boot failure ends EXITED" eventually 5 pod_is "$B1" .status EXITED
+ok "boot failure ends EXITED" eventually 15 pod_is "$B1" .status EXITED
 is "boot failure: never had ssh" "$(podf "$B1" '[.ssh.direct,.cost]|@json')" '[null,0]'
 
 # --- create then timeout ----------------------------------------------------------
