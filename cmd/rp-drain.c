@@ -25,11 +25,13 @@ static const char usage[] =
 	"                [--undo-on-timeout] [--skip-checkpoint]\n"
 	"                [--checkpoint-command CMD] [--step N|P%]\n"
 	"       rp-drain [options] --worker --id POD_ID [--host HOST] [--port PORT]\n"
+	"       rp-drain [options] --preempted\n"
 	"       rp-drain [options] < records\n";
 
 enum {
 	O_NODE = RP_OPT_TOOL, O_IDLE, O_TIMEOUT, O_FORCE, O_EMPTYDIR, O_NOEVICT, O_GRACE,
-	O_PODSEL, O_UNDO, O_SKIPCK, O_CKCMD, O_STEP, O_WORKER, O_ID, O_HOST, O_PORT
+	O_PODSEL, O_UNDO, O_SKIPCK, O_CKCMD, O_STEP, O_WORKER, O_ID, O_HOST, O_PORT,
+	O_PREEMPTED
 };
 
 struct target {
@@ -39,6 +41,7 @@ struct target {
 	int port;
 	int worker;
 	int named;       /* named on the command line */
+	int preempted;   /* a spot pod RunPod stopped: its machine is gone */
 };
 
 struct ctx {
@@ -90,6 +93,77 @@ static int select_idle(struct ctx *x, double min_idle, long count)
 	}
 	cJSON_Delete(names);
 	return 0;
+}
+
+/* Has the ledger a line of this event for this pod? */
+struct ledger_has {
+	const char *id, *event;
+	int found;
+};
+
+static int has_cb(const cJSON *rec, long line, void *arg)
+{
+	struct ledger_has *h = arg;
+	const char *id = rp_rec_str(rec, "id"), *ev = rp_rec_str(rec, "event");
+	(void)line;
+	if (id && ev && !strcmp(id, h->id) && !strcmp(ev, h->event))
+		h->found = 1;
+	return h->found;
+}
+
+static int ledger_has(const char *id, const char *event)
+{
+	struct ledger_has h = { id, event, 0 };
+	long torn;
+	char *err = NULL;
+	if (rp_ledger_read(NULL, has_cb, &h, &torn, &err) < 0) {
+		rp_warn("ledger: %s", err);
+		free(err);
+	}
+	return h.found;
+}
+
+/* Spot pods of this cluster that RunPod stopped (EXITED, interruptible or
+ * "Outbid"), each with the burst node that carries it, if any. */
+static void select_preempted(struct ctx *x)
+{
+	const char *cluster = rp_cfg_str(x->cfg, "cluster");
+	char *prefix = rp_xasprintf("%s-", cluster ? cluster : "rp"), *err = NULL;
+	cJSON *pods = NULL, *list = NULL;
+	const cJSON *nodes = NULL, *p, *n;
+	int rc = rp_runpod_list(x->rp, prefix, &pods, &err);
+	free(prefix);
+	if (rc)
+		rp_fatal(rc, "RunPod: %s", err);
+	cJSON_ArrayForEach(p, pods)
+	{
+		const char *st = rp_rec_str(p, "status"), *why = rp_rec_str(p, "lastStatusChange");
+		const char *id = rp_rec_str(p, "id"), *name = rp_rec_str(p, "name");
+		if (!id || !st || strcmp(st, "EXITED") || !rp_safe_name(id))
+			continue;
+		if (!rp_rec_bool(p, "interruptible", 0) && !(why && strstr(why, "Outbid")))
+			continue;
+		if (!list) {
+			rc = rp_kube_list(x->k, "/api/v1/nodes?labelSelector=gpu-type%3Drunpod", &list, &nodes, &err);
+			if (rc)
+				rp_fatal(rc, "%s", err);
+		}
+		const char *node = NULL;
+		cJSON_ArrayForEach(n, nodes)
+		{
+			const char *nn = rp_rec_str(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "name");
+			const char *pid = rp_drain_pod_id(n);
+			if (nn && ((pid && !strcmp(pid, id)) || (!pid && name && !strcmp(nn, name))))
+				node = nn;
+		}
+		rp_info("preempted", "pod", id, "node", node ? node : "-", "why", why ? why : "");
+		size_t had = x->n;
+		add_target(x, node, id, 0, 0);
+		if (x->n > had)
+			x->t[x->n - 1].preempted = 1;
+	}
+	cJSON_Delete(list);
+	cJSON_Delete(pods);
 }
 
 /* Where a worker-mode pod listens, from the last ledger lines about it. */
@@ -207,6 +281,10 @@ static void vet(struct ctx *x)
 	for (size_t i = 0; i < x->n; i++) {
 		struct target *t = &x->t[i];
 		int ok = 1;
+		if (t->preempted) { /* found from its pod id: ours, and gone anyway */
+			x->t[keep++] = *t;
+			continue;
+		}
 		if (t->worker) {
 			if (!t->pod_id || !rp_safe_name(t->pod_id))
 				rp_fatal(RP_EXIT_USAGE, "worker: a pod id is needed (--id)");
@@ -358,6 +436,8 @@ static cJSON *result(const struct target *t, size_t evicted, int ck, int term, d
 	cJSON_AddBoolToObject(r, "checkpointed", ck);
 	cJSON_AddBoolToObject(r, "terminated", term);
 	cJSON_AddNumberToObject(r, "seconds", round((rp_mono() - t0) * 10) / 10);
+	if (t->preempted)
+		cJSON_AddTrueToObject(r, "preempted");
 	return r;
 }
 
@@ -449,7 +529,10 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 		return rc;
 	}
 	rp_info("cordoned", "node", t->node, "taint", RP_DRAIN_TAINT ":NoSchedule");
-	rc = rp_drain_plan(x->k, t->node, &x->o, &p, &err);
+	struct rp_drain_opts o = x->o;
+	if (t->preempted) /* the machine is gone: what ran there goes anyway */
+		o.force = o.delete_emptydir = 1;
+	rc = rp_drain_plan(x->k, t->node, &o, &p, &err);
 	if (!rc && cJSON_GetArraySize(p.errors)) {
 		cJSON_ArrayForEach(w, p.errors)
 		{
@@ -477,7 +560,15 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	snprintf(n, sizeof n, "%zu", p.n);
 	snprintf(sk, sizeof sk, "%zu", p.skipped);
 	rp_info("evicting", "node", t->node, "pods", n, "skipped", sk);
-	rc = rp_drain_evict(x->k, &p, &x->o, deadline, &evicted, &err);
+	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
+	if (rc && t->preempted) {
+		/* its kubelet is gone with the machine: deleting the Node lets
+		 * the pod garbage collector finish what eviction began */
+		rp_warn("node %s (preempted): %s; going on", t->node, err);
+		free(err);
+		err = NULL;
+		rc = 0;
+	}
 	if (rc) {
 		char *e2 = NULL;
 		const char *state = "left cordoned";
@@ -493,7 +584,7 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	}
 	char *jobs = rp_drain_jobs(&p);
 	rp_drain_plan_free(&p);
-	if (x->hook && *x->hook && !x->skip_ck) {
+	if (x->hook && *x->hook && !x->skip_ck && !t->preempted) {
 		double left = deadline - rp_mono();
 		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
 		if (rc) {
@@ -527,9 +618,25 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	return rc;
 }
 
+/* A preempted pod with no node (worker mode, or it never joined). */
+static int drain_gone(struct ctx *x, struct target *t, cJSON **rec)
+{
+	double t0 = rp_mono();
+	int rc = stop_paying(x, t);
+	if (!rc)
+		*rec = result(t, 0, 0, 1, t0);
+	return rc;
+}
+
 static int drain_one(struct ctx *x, struct target *t, cJSON **rec)
 {
 	*rec = NULL;
+	if (t->preempted) {
+		if (!ledger_has(t->pod_id, "preempted"))
+			ledger("preempted", t, NULL);
+		if (!t->node)
+			return drain_gone(x, t, rec);
+	}
 	return t->worker ? drain_worker(x, t, rec) : drain_node(x, t, rec);
 }
 
@@ -641,6 +748,7 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, O_ID },
 		{ "host", required_argument, NULL, O_HOST },
 		{ "port", required_argument, NULL, O_PORT },
+		{ "preempted", no_argument, NULL, O_PREEMPTED },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
@@ -648,7 +756,7 @@ int main(int argc, char **argv)
 	const char **nodes = NULL;
 	size_t nnodes = 0;
 	const char *idle = NULL, *wid = NULL, *whost = NULL;
-	int worker = 0, wport = 0, c;
+	int worker = 0, wport = 0, preempted = 0, c;
 	char *end, *err = NULL;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
@@ -706,6 +814,9 @@ int main(int argc, char **argv)
 		case O_HOST:
 			whost = optarg;
 			break;
+		case O_PREEMPTED:
+			preempted = 1;
+			break;
 		case O_PORT:
 			wport = (int)strtol(optarg, &end, 10);
 			if (end == optarg || *end || wport < 1 || wport > 65535)
@@ -727,7 +838,9 @@ int main(int argc, char **argv)
 	x.hook = rp_cfg_str(x.cfg, "drain.checkpoint_command");
 	x.o.force = rp_cfg_bool(x.cfg, "drain.force");
 	x.o.delete_emptydir = rp_cfg_bool(x.cfg, "drain.delete_emptydir_data");
-	int from_stdin = !nnodes && !idle && !worker;
+	if (preempted && (nnodes || idle || worker))
+		rp_cli_usage(&cli, "--preempted goes alone");
+	int from_stdin = !nnodes && !idle && !worker && !preempted;
 	if (from_stdin && isatty(0))
 		rp_cli_usage(&cli, "nothing to drain: give --node, --idle, --worker or records on stdin");
 
@@ -749,6 +862,8 @@ int main(int argc, char **argv)
 	}
 	if (idle)
 		select_idle(&x, rp_cfg_dur(x.cfg, "scale.idle"), 0);
+	if (preempted)
+		select_preempted(&x);
 	if (from_stdin) {
 		struct rp_rec_reader *r = rp_rec_reader_new(stdin, "<stdin>", 1);
 		cJSON *rec;

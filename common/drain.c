@@ -47,6 +47,8 @@ const char *rp_drain_refusal(const cJSON *node)
 const char *rp_drain_pod_id(const cJSON *node)
 {
 	const char *id = rp_kube_annotation(node, RP_DRAIN_POD_ID);
+	if (!id || !*id)
+		id = rp_kube_label(node, RP_DRAIN_POD_ID);
 	return id && *id ? id : NULL;
 }
 

@@ -71,7 +71,7 @@ struct rp_drain_plan {
 
 /* Is the node ours to drain?  NULL if yes, else the reason (static). */
 const char *rp_drain_refusal(const cJSON *node);
-/* The RunPod pod id of a node: annotation rp.io/pod-id, or NULL. */
+/* The RunPod pod id of a node: annotation (else label) rp.io/pod-id, or NULL. */
 const char *rp_drain_pod_id(const cJSON *node);
 
 int rp_drain_cordon(struct rp_kube *k, const char *node, int undo, char **err);

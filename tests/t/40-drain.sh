@@ -151,11 +151,19 @@ node_code() { kapi GET "/api/v1/nodes/$1" | jq -r .code; }
 
 # ---- the scenes, all made at once -------------------------------------------
 a="drain-a-$S" b="drain-b-$S" c="drain-c-$S" k="twin-k-$S" tr="twin-r-$S" m1="multi-1-$S" m2="multi-2-$S"
-i1="idle-1-$S" i2="idle-2-$S" tn="term-$S"
+i1="idle-1-$S" i2="idle-2-$S" tn="term-$S" pn="pre-1-$S"
 pd=$(new_pod "t40-optout-$S") pe=$(new_pod "t40-karp-$S")
 pa=$(new_pod "$a") pb=$(new_pod "$b") pc=$(new_pod "$c") pk=$(new_pod "$k") pr=$(new_pod "$tr")
 p1=$(new_pod "$m1") p2=$(new_pod "$m2")
 pi1=$(new_pod "$i1") pi2=$(new_pod "$i2") pt=$(new_pod "$tn")
+# spot pods of a cluster of their own (t40x$S): one under node $pn, one
+# with no node, one that keeps running
+spot_pod() {
+	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' "$RUNPOD_URL/graphql" \
+		-d "{\"query\":\"mutation { podRentInterruptable(input: {bidPerGpu: 1.0, gpuTypeId: \\\"NVIDIA RTX A6000\\\", imageName: \\\"rp/worker\\\", cloudType: SECURE, name: \\\"$1\\\"}) { id } }\"}" |
+		jq -r .data.podRentInterruptable.id | tee -a "$T_TMP/pods"
+}
+sp1=$(spot_pod "t40x$S-burst-1") sp2=$(spot_pod "t40x$S-burst-2") sp3=$(spot_pod "t40x$S-burst-3")
 {
 	node_yaml "optout-$S" "$pd" "cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
 	node_yaml "karp-$S" "$pe" "karpenter.sh/do-not-disrupt=true"
@@ -169,22 +177,23 @@ pi1=$(new_pod "$i1") pi2=$(new_pod "$i2") pt=$(new_pod "$tn")
 	node_yaml "$i1" "$pi1"
 	node_yaml "$i2" "$pi2"
 	node_yaml "$tn" "$pt"
+	scene_yaml "$pn" "$sp1"
 } >"$T_TMP/scene.yaml"
 ok "scenes applied with kubectl" kubectl apply -f "$T_TMP/scene.yaml"
-for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2" "$tn"; do
+for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2" "$tn" "$pn"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
 done
 scenes_ready() {
 	local n
-	for n in "$a" "$b" "$c" "$k" "$tr"; do
+	for n in "$a" "$b" "$c" "$k" "$tr" "$pn"; do
 		[ "$(running "$n")" -ge 7 ] || return 1
 	done
 }
 eventually 20 scenes_ready
-for n in "$a" "$b" "$c" "$k" "$tr"; do # done-* has finished
+for n in "$a" "$b" "$c" "$k" "$tr" "$pn"; do # done-* has finished
 	kapi PATCH "/api/v1/namespaces/default/pods/done-$n/status" '{"status":{"phase":"Succeeded"}}' >/dev/null
 done
-is "scenes ready: 6 pods running on each node" "$(for n in "$a" "$b" "$c" "$k" "$tr"; do running "$n"; done | tr '\n' ' ')" "6 6 6 6 6 "
+is "scenes ready: 6 pods running on each node" "$(for n in "$a" "$b" "$c" "$k" "$tr" "$pn"; do running "$n"; done | tr '\n' ' ')" "6 6 6 6 6 6 "
 
 # ---- refusals: nothing is touched -----------------------------------------
 rc "baseline node refused (exit 2)" 2 rp-drain --node gpu-base-1
@@ -342,6 +351,21 @@ rc "next run retries the terminate: exit 0" 0 rp-drain --node "$tn"
 like "it retried" "$(cat "$T_TMP/.err")" "pod still billing, terminate again"
 is "pod terminated" "$(pstatus "$pt")" "TERMINATED"
 is "then the Node went" "$(node_code "$tn")" 404
+
+# ---- spot pods RunPod preempted (rp-autoscale's every-tick step) -----------
+curl -sf "$RUNPOD_URL/_admin/preempt" -d "{\"id\":\"$sp1\"}" >/dev/null
+curl -sf "$RUNPOD_URL/_admin/preempt" -d "{\"id\":\"$sp2\"}" >/dev/null
+kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$pn\",\"ready\":false}" >/dev/null
+rc "--preempted: exit 0" 0 rp-drain --preempted --set "cluster=t40x$S" -o json
+is "two drained records, preempted" "$(jq -r '"\(.id) \(.node) \(.preempted) \(.terminated)"' "$T_TMP/.out" | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "$sp1 $pn true true" "$sp2 null true true" | sort | tr '\n' ' ')"
+is "evicted what ran on its node, bare and emptyDir pods too" "$(jq -r "select(.id == \"$sp1\") | .evicted" "$T_TMP/.out")" 5
+is "both terminated, the running one left" "$(pstatus "$sp1") $(pstatus "$sp2") $(pstatus "$sp3")" "TERMINATED TERMINATED RUNNING"
+is "its Node deleted" "$(node_code "$pn")" 404
+is "ledger: preempted once each" "$(jq -r 'select(.event == "preempted") | .id' "$RP_STATE_DIR/ledger.jsonl" | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "$sp1" "$sp2" | sort | tr '\n' ' ')"
+rc "next tick: nothing left to do" 0 rp-drain --preempted --set "cluster=t40x$S" -o json
+is "no record" "$(cat "$T_TMP/.out")" ""
 
 # ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
 read -r -a hosts <<<"$SSH_HOSTS"
