@@ -75,6 +75,7 @@ ok "worker.pid written" test -s "$p0/worker.pid" -a -s "$p1/worker.pid"
 like "the worker logs its arguments" "$(grep 'args:' "$p0/worker.log")" 'args: --job j0'
 ok "pkill on pod 0 stops its worker" pod "${HOSTS[0]}" "pkill -TERM -f '[r]p-worker'"
 gone() { ! kill -0 "$1" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 w1=$(cat "$p1/worker.pid")
 ok "pod 0 worker wrote its checkpoint marker" eventually 5 test -e "$p0/.rp-worker/checkpointed"
 ok "pod 1 worker still runs" kill -0 "$w1"
@@ -84,6 +85,19 @@ new=$("$S/sshd-add" "$D" 1)
 like "sshd-add prints the new host" "$new" '^127\.0\.0\.1:[0-9]+$'
 is "sshd-add records it in ssh_hosts" "$(tail -1 "$D/ssh_hosts")" "$new"
 ok "the added pod answers ssh (known host key)" pod "$new" true
+# sshd-ctl: a pod dies with its sessions and forwards, then comes back
+rport=$(bash -c '. "$1"; free_ports 1' _ "$S/lib.sh")
+ssh "${SSHO[@]}" -N -o ExitOnForwardFailure=yes -R "127.0.0.1:$rport:127.0.0.1:${HOSTS[0]#*:}" \
+	-p "${new#*:}" "$SSH_USER@127.0.0.1" &
+fwd=$!
+at_exit "kill $fwd 2>/dev/null"
+ok "a remote forward through the added pod" eventually 10 port_open "$rport"
+ok "sshd-ctl stop" "$S/sshd-ctl" "$D" stop "$new"
+ko "the pod refuses ssh" pod "$new" true
+ko "its remote forward is gone" port_open "$rport"
+ok "the ssh client saw its session end" eventually 10 gone "$fwd"
+ok "sshd-ctl start" "$S/sshd-ctl" "$D" start "$new"
+ok "the pod answers ssh again, same host key" pod "$new" true
 
 # ---- Prometheus + exporter
 expset() { curl -sf -X POST "$EXPORTER_URL/set" -d "$1" >/dev/null; }
