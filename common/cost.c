@@ -342,7 +342,7 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct open_tab t = { rp_xcalloc(1024, sizeof *t.v), 1024, 0 };
+	struct open_tab t = { rp_xcalloc(16, sizeof *t.v), 16, 0 };
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
