@@ -70,8 +70,16 @@ static void obs_free(struct obs *o)
 	memset(o, 0, sizeof *o);
 }
 
+/* Is entry "G:T" (colon at c) bound to group g? */
+static int bound_to(const char *g, const char *entry, const char *c)
+{
+	size_t n = (size_t)(c - entry);
+	return strlen(g) == n && !strncmp(g, entry, n);
+}
+
 /* Pairs (group, topic) from kafka.group x kafka.topic: a plain topic is
- * consumed by every group, "G:T" only by group G. */
+ * consumed by every group, "G:T" only by group G (topic names cannot
+ * contain a colon, group ids can: the last colon splits). */
 static void build_watch(struct lw *lw)
 {
 	const cJSON *gs = rp_cfg_json(lw->cfg, "kafka.group"), *ts = rp_cfg_json(lw->cfg, "kafka.topic");
@@ -88,8 +96,10 @@ static void build_watch(struct lw *lw)
 		if (!c)
 			continue;
 		int known = 0;
-		cJSON_ArrayForEach(g, gs) known |= !strncmp(g->valuestring, t->valuestring, (size_t)(c - t->valuestring)) &&
-						   strlen(g->valuestring) == (size_t)(c - t->valuestring);
+		cJSON_ArrayForEach(g, gs)
+		{
+			known |= bound_to(g->valuestring, t->valuestring, c);
+		}
 		if (!known)
 			rp_fatal(RP_EXIT_USAGE, "kafka.topic '%s': group '%.*s' is not in kafka.group", t->valuestring,
 				 (int)(c - t->valuestring), t->valuestring);
@@ -103,8 +113,7 @@ static void build_watch(struct lw *lw)
 			if (!c) {
 				lw->w[lw->nw].group = g->valuestring;
 				lw->w[lw->nw++].topic = t->valuestring;
-			} else if (strlen(g->valuestring) == (size_t)(c - t->valuestring) &&
-				   !strncmp(g->valuestring, t->valuestring, (size_t)(c - t->valuestring))) {
+			} else if (bound_to(g->valuestring, t->valuestring, c)) {
 				lw->w[lw->nw].group = g->valuestring;
 				lw->w[lw->nw++].topic = c + 1;
 			}
