@@ -10,7 +10,7 @@ WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=deprecated-de
 PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIB  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN)
-LDFLAGS ?=
+LDFLAGS ?= -Wl,--as-needed
 
 BUILD   ?= build
 BIN     ?= bin
