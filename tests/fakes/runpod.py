@@ -105,7 +105,7 @@ Admin (no auth, JSON) under /_admin:
        availability: {DC: LEVEL}}} (an unknown id adds a GPU),
        capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears),
        forbidden ([{gpu, dc}]), fail_next ([{match:"POST /v2/pods"|"gql:podRentInterruptable"|"*",
-       status, retry_after, count, detail}], appended; "METHOD /path*" prefixes
+       status, retry_after, count, detail}], appended ([] clears); "METHOD /path*" prefixes
        work; on /graphql a 4xx answers 200 + errors[] like RunPod, 429/5xx stay
        HTTP), create_then_timeout
        (N | {count, sleep (s, default 30), mode:"sleep"|"drop"}), boot_fail
@@ -1588,6 +1588,8 @@ class Handler(BaseHTTPRequestHandler):
                             cur[kk] = vv
             elif k in ("capacity", "forbidden"):
                 cfg[k] = v
+            elif k == "fail_next" and v == []:
+                cfg[k] = []  # [] clears the queue, like capacity
             elif k == "fail_next":
                 cfg[k].extend(v if isinstance(v, list) else [v])
             elif k in ("create_then_timeout", "boot_fail"):

@@ -86,3 +86,16 @@ invariant() {
 	fi
 	is "invariant: the ledger parses" "$lbad" 0
 }
+
+# --- helpers for the scenarios (additive) -----------------------------------
+# reqs [JQ]: the RunPod stand-in's request log, filtered by a jq expression
+reqs() { curl -sf "$RA/requests" | jq -c "${1:-.}"; }
+reqs_clear() { curl -sf -o /dev/null -X DELETE "$RA/requests"; }
+# creates_ok: how many creates the stand-in answered 201 (REST and GraphQL)
+creates_ok() { reqs '[.[] | select((.method=="POST" and .path=="/v2/pods" and .status==201)
+	or (.op != null and (.op | test("podRentInterruptable|podFindAndDeployOnDemand")) and .status==200))] | length'; }
+# f_conf SECTION 'KEY: VALUE': add a key under a top-level section of our config
+f_conf() { sed -i "s|^$1:\$|$1:\n  $2|" "$RP_CONFIG"; grep -q "^  $2\$" "$RP_CONFIG" || { fail "f_conf $1 $2"; exit 1; }; }
+# ledger_n EVENT [ID]: how many ledger lines of that event (for that pod)
+ledger_n() { jq -r --arg e "$1" --arg i "${2:-}" 'select(.event==$e and ($i=="" or .id==$i)) | .id' "$LEDGER" 2>/dev/null | wc -l; }
+last_tick_log() { find "$RP_STATE_DIR/ticks" -name '*.jsonl' -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-; }
