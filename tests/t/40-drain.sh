@@ -180,6 +180,28 @@ sp1=$(spot_pod "t40x$S-burst-1") sp2=$(spot_pod "t40x$S-burst-2") sp3=$(spot_pod
 	scene_yaml "$pn" "$sp1"
 } >"$T_TMP/scene.yaml"
 ok "scenes applied with kubectl" kubectl apply -f "$T_TMP/scene.yaml"
+# started now, used later: the tunnel of pod A and two stub workers
+mkdir -p "$RP_STATE_DIR/tunnel"
+# the pod's tunnel, as rp-join --tunnel runs it (it writes tunnel/ID.pid)
+h0=${SSH_HOSTS%% *}
+lport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rp-join --tunnel "$pa" --host "${h0%:*}" --port "${h0##*:}" --forward "L:$lport:127.0.0.1:22" 2>"$T_TMP/tunnel.log" &
+tpid=$!
+at_exit "kill $tpid 2>/dev/null"
+read -r -a hosts <<<"$SSH_HOSTS"
+w1=${hosts[0]} w2=${hosts[1]}
+pw1=$(new_pod "t40-worker-1-$S") pw2=$(new_pod "t40-worker-2-$S")
+rssh() { # HOST:PORT CMD
+	ssh -q -i "$SSH_KEY" -p "${1##*:}" -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
+}
+pod_dir() { echo "$RP_STACK_DIR/hosts/${1##*:}"; }
+spids=()
+for w in "$w1" "$w2"; do
+	rm -f "$(pod_dir "$w")/.rp-worker/checkpointed"
+	rssh "$w" 'rp-worker --daemon' &
+	spids+=($!)
+done
 for n in "optout-$S" "karp-$S" "$a" "$b" "$c" "$k" "$tr" "$m1" "$m2" "$i1" "$i2" "$tn" "$pn"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
 done
@@ -221,13 +243,6 @@ kreq
 is "nothing evicted while blocked" "$(evictions rp/ "$a")" ""
 
 pdb "$a" 2
-mkdir -p "$RP_STATE_DIR/tunnel"
-# the pod's tunnel, as rp-join --tunnel runs it (it writes tunnel/ID.pid)
-h0=${SSH_HOSTS%% *}
-lport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-rp-join --tunnel "$pa" --host "${h0%:*}" --port "${h0##*:}" --forward "L:$lport:127.0.0.1:22" 2>"$T_TMP/tunnel.log" &
-tpid=$!
-at_exit "kill $tpid 2>/dev/null"
 ok "rp-join --tunnel up, pid file written" eventually 10 grep -qx "$tpid" "$RP_STATE_DIR/tunnel/$pa.pid"
 # shellcheck disable=SC2016
 hook='date +%s.%N >"$HOOK_DIR/hook.ts"; echo "$RP_NODE|$RP_POD_ID|$RP_JOBS" >"$HOOK_DIR/hook.env"'
@@ -368,20 +383,6 @@ rc "next tick: nothing left to do" 0 rp-drain --preempted --set "cluster=t40x$S"
 is "no record" "$(cat "$T_TMP/.out")" ""
 
 # ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
-read -r -a hosts <<<"$SSH_HOSTS"
-w1=${hosts[0]} w2=${hosts[1]}
-pw1=$(new_pod "t40-worker-1-$S") pw2=$(new_pod "t40-worker-2-$S")
-rssh() { # HOST:PORT CMD
-	ssh -q -i "$SSH_KEY" -p "${1##*:}" -o BatchMode=yes -o StrictHostKeyChecking=no \
-		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
-}
-pod_dir() { echo "$RP_STACK_DIR/hosts/${1##*:}"; }
-spids=()
-for w in "$w1" "$w2"; do
-	rm -f "$(pod_dir "$w")/.rp-worker/checkpointed"
-	rssh "$w" 'rp-worker --daemon' &
-	spids+=($!)
-done
 wait "${spids[@]}"
 ok "stub workers started" test -s "$(pod_dir "$w1")/worker.pid" -a -s "$(pod_dir "$w2")/worker.pid"
 wpid1=$(cat "$(pod_dir "$w1")/worker.pid")
