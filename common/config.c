@@ -90,6 +90,7 @@ static const struct key schema[] = {
 	{ "s3.part_size", I, "8388608" },
 	{ "s3.parallel", I, "8" },
 	{ "s3.timeout", D, "60s" },
+	{ "s3.retries", I, "4" },
 	{ "cost.prices", M,
 	  "{\"NVIDIA RTX 6000 Ada Generation\":{\"on_demand\":0.69,\"spot\":0.35},"
 	  "\"NVIDIA A100 80GB PCIe\":{\"on_demand\":1.89,\"spot\":0.95},"

@@ -275,7 +275,12 @@ int rp_s3_open(struct rp_s3 *s, const struct rp_config *c, char **err)
 	free(sk);
 	snprintf(s->sigv4, sizeof s->sigv4, "aws:amz:%s:s3", s->region);
 	s->timeout = rp_cfg_dur(c, "s3.timeout");
-	s->retries = 4;
+	s->retries = (int)rp_cfg_int(c, "s3.retries");
+	if (s->retries < 0 || s->retries > 20) {
+		*err = rp_xasprintf("s3.retries (%s): must be 0..20", rp_cfg_where(c, "s3.retries"));
+		rp_s3_close(s);
+		return -1;
+	}
 	s->parallel = par;
 	s->part_size = part;
 	s->multipart_threshold = rp_cfg_int(c, "s3.multipart_threshold");

@@ -236,7 +236,7 @@ start_own() {
 start_own || fail "own s3rver did not start"
 # shellcheck disable=SC2016 # $own is the pid of the latest start
 at_exit 'kill $own 2>/dev/null'
-own_ck() { ck --endpoint "http://127.0.0.1:$port" "$@"; }
+own_ck() { ck --endpoint "http://127.0.0.1:$port" --set s3.retries=1 "$@"; }
 rc "own server: save" 0 own_ck save "$J" "$A" --segments-complete 8
 kill "$own"
 wait "$own" 2>/dev/null
@@ -430,7 +430,7 @@ is "stub flaky: restore after retries is bit-exact" "$(tree_sum "$T_TMP/st3")" "
 kill "$spid"
 
 stub complete-error
-rc "stub: Complete answering 200 with an error fails the save" 75 stub_ck --no-queue --set s3.multipart_threshold=1048576 --set s3.part_size=5242880 save "$J-mp" "$M"
+rc "stub: Complete answering 200 with an error fails the save" 75 stub_ck --set s3.retries=1 --no-queue --set s3.multipart_threshold=1048576 --set s3.part_size=5242880 save "$J-mp" "$M"
 like "stub: named as a Complete error" "$(cat "$T_TMP/.err")" 'CompleteMultipartUpload answered 200 with Error InternalError'
 is "stub: parts were >= 5 MiB except the last" "$(cnt '.m=="PUT" and (.q|test("partNumber=[12]&")) and .len < 5242880')" 0
 is "stub: the upload was aborted" "$(cnt '.m=="DELETE" and (.q|test("uploadId="))')" 1
