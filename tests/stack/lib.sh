@@ -25,30 +25,36 @@ start_bg() {
 	echo $! >"$DIR/pids/$name.pid"
 }
 
-pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null; }
-alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+pid_of() { local p; read -r p <"$DIR/pids/$1.pid" 2>/dev/null && echo "$p"; }
+# alive NAME : its recorded process runs (no fork: this is polled).
+alive() { local p; read -r p <"$DIR/pids/$1.pid" 2>/dev/null && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# now_ms : wall clock in milliseconds, without a fork.
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # wait_for SECONDS NAME CMD... : poll CMD every 0.1 s until it succeeds;
 # fail loudly if NAME's process dies or the time runs out.
 wait_for() {
-	local secs=$1 name=$2 end
+	local secs=$1 name=$2 end t p
 	shift 2
-	end=$(($(date +%s%N) / 1000000 + secs * 1000))
+	t=${EPOCHREALTIME/./}
+	end=$((t / 1000 + secs * 1000))
 	while ! "$@" >/dev/null 2>&1; do
 		if ! alive "$name"; then
-			wait "$(pid_of "$name")" 2>/dev/null
+			read -r p <"$DIR/pids/$name.pid" 2>/dev/null
+			wait "$p" 2>/dev/null
 			say "$name exited (status $?) while starting; its log:"
 			show_log "$name"
 			return 1
 		fi
-		if [ $(($(date +%s%N) / 1000000)) -ge "$end" ]; then
+		t=${EPOCHREALTIME/./}
+		if [ $((t / 1000)) -ge "$end" ]; then
 			say "$name did not become ready in ${secs}s; its log:"
 			show_log "$name"
 			return 1
 		fi
 		sleep 0.1
 	done
-	[ -z "${STACK_DEBUG:-}" ] || say "$name ready at +$((($(date +%s%N) - ${STACK_T0:-0}) / 1000000))ms"
+	[ -z "${STACK_DEBUG:-}" ] || say "$name ready at +$(($(now_ms) - ${STACK_T0:-0} / 1000000))ms"
 }
 
 # free_ports N : N distinct TCP ports free on 127.0.0.1, taken below the
