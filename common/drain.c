@@ -182,7 +182,9 @@ static int ds_filter(struct rp_kube *k, const cJSON *pod, const char *ns, const 
 		return -2;
 	int res;
 	if (st == 200) {
-		note(p->warnings, ns, name, "ignoring DaemonSet-managed Pod");
+		char *who = rp_xasprintf("%s/%s", ns, name);
+		rp_info("ignoring DaemonSet-managed pod", "pod", who);
+		free(who);
 		res = 0;
 	} else if (st == 404 && o->force) {
 		note(p->warnings, ns, name, "deleting Pod of a DaemonSet that is gone");
