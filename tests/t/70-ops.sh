@@ -43,4 +43,15 @@ rc "rp-autoscale --help" 0 "$RP_TOP/scripts/rp-autoscale" --help
 like "usage" "$(cat "$T_TMP/.out")" "^usage: rp-autoscale"
 rc "rp-autoscale bad flag -> 2" 2 "$RP_TOP/scripts/rp-autoscale" --frob
 rc "rp-autoscale bad lock -> 2" 2 "$RP_TOP/scripts/rp-autoscale" --lock nfs
+# the docs stay true: every config key of the schema is in rp-config(5)
+keys=$(sed -n '/static const struct key schema/,/{ NULL/p' "$RP_TOP/common/config.c" | sed -n 's/.*{ "\([a-z0-9_.]*\)".*/\1/p' | sort)
+documented=$(grep '^\.BR [a-z0-9_.]* "' "$RP_TOP/man/rp-config.5" | awk '{print $2}' | sort)
+is "rp-config(5) documents every config key" "$(comm -23 <(printf '%s\n' "$keys") <(printf '%s\n' "$documented") | tr '\n' ' ')" ""
+num_ge "and there are keys" "$(printf '%s\n' "$keys" | wc -l)" 60
+for b in rp-launch rp-join rp-drain rp-checkpoint rp-lagwatch rp-cost; do
+	ok "man page of $b renders" sh -c "man -l '$RP_TOP/man/$b.1' >/dev/null 2>&1 || MANWIDTH=80 groff -man -Tutf8 '$RP_TOP/man/$b.1' >/dev/null"
+	for s in SYNOPSIS "EXIT STATUS" ENVIRONMENT FILES EXAMPLES; do
+		like "$b(1) has $s" "$(grep -c "^\.SH \"\?$s" "$RP_TOP/man/$b.1")" '^[1-9]'
+	done
+done
 done_testing
