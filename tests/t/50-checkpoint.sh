@@ -18,7 +18,10 @@ s3() { "$AWS" --endpoint-url "$S3_ENDPOINT" s3 "$@"; }
 ek=$T_TMP/enc.key
 openssl rand -hex 32 >"$ek"
 chmod 600 "$ek"
-ck() { rp-checkpoint -o json --set s3.encryption_key_file="$ek" "$@"; }
+# save reads a progress record from stdin when it is a pipe or a file:
+# give it /dev/null unless the test means it (ck_in).
+ck() { rp-checkpoint -o json --set s3.encryption_key_file="$ek" "$@" </dev/null; }
+ck_in() { rp-checkpoint -o json --set s3.encryption_key_file="$ek" "$@"; }
 J=t50-$$
 tree_sum() { (cd "$1" && find . -type f ! -name '*.rp-part-*' | LC_ALL=C sort | xargs -r sha256sum); }
 # Keys of the bucket under a prefix, from s3rver itself (unsigned listing).
@@ -67,11 +70,11 @@ rc "verify v1" 0 ck verify "$J"
 
 # Progress record on stdin.
 echo '{"type":"progress","segments_complete":7,"bitrate_level":"720p","timestamp":"2026-11-28T00:00:00Z"}' >"$T_TMP/prog.json"
-rc "save with a progress record on stdin" 0 ck save "$J" "$A" <"$T_TMP/prog.json"
+rc "save with a progress record on stdin" 0 ck_in save "$J" "$A" <"$T_TMP/prog.json"
 is "stdin progress: segments" "$(field "$T_TMP/.out" segments_complete)" 7
 is "stdin progress: bitrate_level" "$(field "$T_TMP/.out" bitrate_level)" 720p
 is "unchanged tree: nothing uploaded" "$(field "$T_TMP/.out" uploaded)" 0
-echo 'not json' | rc "bad progress on stdin -> 2" 2 ck save "$J" "$A"
+echo 'not json' | rc "bad progress on stdin -> 2" 2 ck_in save "$J" "$A"
 
 # ---- interop with awscli, and what is stored how -------------------------------
 D=$T_TMP/bucket
