@@ -43,48 +43,14 @@ void rp_boot_token_new(struct rp_boot_token *t)
 int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
 		const cJSON *body, long *status, cJSON **out, char **err)
 {
-	/* rp_kube_call() reports through static buffers: do the same request
-	 * here with per-call state only, so threads need no lock. */
-	struct rp_http_req req = { .method = method };
-	struct rp_http_resp resp;
-	const char *hdrs[] = { "Accept: application/json", NULL };
-	char *url, *b = NULL;
+	/* rp_kube_call() keeps no shared state (its messages are per thread),
+	 * so join threads call it without a lock; this only words errors. */
 	cJSON *o = NULL;
-	*err = NULL;
 	*status = 0;
-	rp_kube_prep(k, &req, path, &url);
-	req.headers = hdrs;
-	if (body) {
-		b = cJSON_PrintUnformatted(body);
-		req.body = b;
-		req.body_len = strlen(b);
-		req.content_type = ctype ? ctype : "application/json";
-	}
-	req.retries = !strcmp(method, "GET") ? 3 : 0;
-	int r = rp_http_do(&req, &resp);
-	free(b);
-	if (r < 0) {
-		char *red = rp_redact(resp.err[0] ? resp.err : "no answer");
-		*err = rp_xasprintf("kubernetes API %s %s: %s", method, path, red);
-		free(red);
-		free(url);
-		rp_http_resp_free(&resp);
+	if (rp_kube_call(k, method, path, ctype, body, status, &o, err) < 0)
 		return -1;
-	}
-	free(url);
-	*status = resp.status;
-	if (resp.body && resp.len)
-		o = cJSON_Parse(resp.body);
-	if (*status < 200 || *status > 299) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
-		char *red = rp_redact(cJSON_IsString(m) ? m->valuestring : "");
-		for (char *p = red; *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		*err = rp_xasprintf("%s %s: HTTP %ld%s%s", method, path, *status, *red ? ": " : "", red);
-		free(red);
-	}
-	rp_http_resp_free(&resp);
+	if (*status < 200 || *status > 299)
+		*err = rp_xasprintf("%s %s: %s", method, path, rp_kube_errmsg(*status, o));
 	if (out)
 		*out = o;
 	else

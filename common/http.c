@@ -405,20 +405,22 @@ void rp_http_resp_free(struct rp_http_resp *resp)
 
 const char *rp_http_errstr(const struct rp_http_resp *resp)
 {
-	static char buf[512];
+	static _Thread_local char buf[512]; /* one per thread: callers may be threads */
 	if (!resp->status) {
 		snprintf(buf, sizeof buf, "%s", resp->err[0] ? resp->err : "no answer");
 		return buf;
 	}
-	char ex[201] = "";
+	/* Redact before cutting to 200 bytes: a secret cut at the end of
+	 * the excerpt would no longer match, and its first bytes would show. */
+	char ex[1025] = "";
 	if (resp->body) {
 		size_t j = 0;
-		for (size_t i = 0; resp->body[i] && j < 200; i++)
+		for (size_t i = 0; resp->body[i] && j < sizeof ex - 1; i++)
 			ex[j++] = isprint((unsigned char)resp->body[i]) ? resp->body[i] : ' ';
 		ex[j] = 0;
 	}
 	char *red = rp_redact(ex);
-	snprintf(buf, sizeof buf, "HTTP %ld%s%s", resp->status, *red ? ": " : "", red);
+	snprintf(buf, sizeof buf, "HTTP %ld%s%.200s", resp->status, *red ? ": " : "", red);
 	free(red);
 	return buf;
 }

@@ -86,7 +86,7 @@ void rp_http_resp_free(struct rp_http_resp *resp);
 /* Value of a response header (case-insensitive), malloc'd, or NULL. */
 char *rp_http_header(const struct rp_http_resp *resp, const char *name);
 /* One-line description: "HTTP 503: <first 200 bytes of body>" or the
- * transport error; static buffer. */
+ * transport error; a per-thread static buffer. */
 const char *rp_http_errstr(const struct rp_http_resp *resp);
 /* URL-escape a component (malloc'd). */
 char *rp_http_escape(const char *s);

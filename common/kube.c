@@ -196,9 +196,11 @@ void rp_kube_prep(struct rp_kube *k, struct rp_http_req *req, const char *path, 
 
 const char *rp_kube_errmsg(long status, const cJSON *out)
 {
-	static char buf[512];
+	static _Thread_local char buf[512]; /* one per thread: callers may be threads */
 	const char *m = out ? str(out, "message") : NULL;
-	snprintf(buf, sizeof buf, "HTTP %ld%s%s", status, m ? ": " : "", m ? m : "");
+	char *red = rp_redact(m ? m : "");
+	snprintf(buf, sizeof buf, "HTTP %ld%s%s", status, *red ? ": " : "", red);
+	free(red);
 	for (char *p = buf; *p; p++) /* one line, whatever the server wrote */
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';

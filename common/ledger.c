@@ -12,7 +12,7 @@
 
 const char *rp_ledger_path(void)
 {
-	static char path[4096];
+	static _Thread_local char path[4096];
 	snprintf(path, sizeof path, "%s/ledger.jsonl", rp_state_dir());
 	return path;
 }
