@@ -168,34 +168,24 @@ rc "restore --fallback skips it" 0 ck restore --fallback "$J" "$T_TMP/r4"
 is "fallback went to seq 2" "$(field "$T_TMP/.out" seq)" 2
 curl -sf -X PUT --data-binary @"$T_TMP/m3" "$S3_ENDPOINT/checkpoint/$J/manifests/0000000003.json"
 
-# ---- kill -9 mid-save ----------------------------------------------------------------
+# ---- prune ---------------------------------------------------------------------------
 K=$T_TMP/k
 mkdir -p "$K"
-mkseg() { (cd "$K" && head -c 21000000 /dev/urandom | split -b 700000 -a 2 --additional-suffix=.ts - s); }
-mkseg
-rc "kill test: first save" 0 ck save "$J-kill" "$K"
-kill_sum=$(tree_sum "$K")
-mkseg
-n0=$(keys "$J-kill/data/" | wc -l)
-"$RP_BIN/rp-checkpoint" --parallel 1 save "$J-kill" "$K" </dev/null >/dev/null 2>&1 &
-pid=$!
-t_end=$(( $(date +%s) + 20 ))
-while [ "$(keys "$J-kill/data/" | wc -l)" -lt $((n0 + 3)) ] && [ "$(date +%s)" -lt "$t_end" ]; do sleep 0.05; done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-n1=$(keys "$J-kill/data/" | wc -l)
-num_ge "killed while uploading (some new objects are there)" "$n1" $((n0 + 3))
-num_le "killed before the end (not all new objects are there)" "$n1" $((n0 + 29))
-is "no manifest for the killed save" "$(keys "$J-kill/manifests/" | wc -l)" 1
-rc "after kill -9: restore gives the previous checkpoint" 0 ck restore "$J-kill" "$T_TMP/k2"
-is "after kill -9: previous tree bit-exact" "$(tree_sum "$T_TMP/k2")" "$kill_sum"
-rc "after kill -9: verify ok (no manifest names a missing object)" 0 ck verify "$J-kill"
-rc "the save again after the kill" 0 ck save "$J-kill" "$K"
-num_le "it only sends what the killed save had not" "$(field "$T_TMP/.out" uploaded)" $((30 - (n1 - n0) + 1))
-rc "prune --keep 1 --grace 0s" 0 ck prune "$J-kill" --keep 1 --grace 0s
+mkseg() { (cd "$1" && head -c "$2" /dev/urandom | split -b "$3" -a 2 --additional-suffix=.ts - s); }
+mkseg "$K" 6000000 200000
+rc "prune test: first save" 0 ck save "$J-prune" "$K"
+mkseg "$K" 6000000 200000
+rc "prune test: second save, all new" 0 ck save "$J-prune" "$K"
+rc "prune --keep 1 --grace 0s" 0 ck prune "$J-prune" --keep 1 --grace 0s
 is "prune removed the old manifest and its 30 objects" \
 	"$(field "$T_TMP/.out" deleted_manifests) $(field "$T_TMP/.out" deleted_objects)" "1 30"
-rc "verify after prune" 0 ck verify "$J-kill"
+is "30 objects left" "$(keys "$J-prune/data/" | wc -l)" 30
+rc "verify after prune" 0 ck verify "$J-prune"
+mkseg "$K" 6000000 200000
+rc "prune test: third save" 0 ck save "$J-prune" "$K"
+rc "prune --keep 1 (grace 1h)" 0 ck prune "$J-prune" --keep 1
+is "young unreferenced objects are spared" \
+	"$(field "$T_TMP/.out" deleted_manifests) $(field "$T_TMP/.out" deleted_objects)" "1 0"
 
 # ---- concurrent saves of one job --------------------------------------------------
 for i in 1 2 3 4 5; do
@@ -267,7 +257,7 @@ is "it is bit-exact" "$(tree_sum "$T_TMP/own")" "$(tree_sum "$A")"
 
 # ---- the stub: conditional PUT, signatures, continuation, Complete errors ----------------
 cat >"$T_TMP/stub.py" <<'PY'
-import base64, hashlib, hmac, json, os, sys, threading, urllib.parse
+import base64, hashlib, hmac, json, os, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port_file, log_file, mode = sys.argv[1:4]
 SECRET = os.environ["STUB_SECRET"]
@@ -311,6 +301,8 @@ class H(BaseHTTPRequestHandler):
         rec = {"m": self.command, "key": key, "q": query, "inm": self.headers.get("If-None-Match"),
                "sha": sha, "len": n, "sig_ok": sig_ok(self.headers, self.command, self.path),
                "payload_ok": sha == "UNSIGNED-PAYLOAD" or sha == hashlib.sha256(body).hexdigest()}
+        if mode == "slow" and self.command == "PUT" and "/data/" in key:
+            time.sleep(0.1)  # outside the lock: a slow server, not a serial one
         with lock:
             st, hd, out = self.route(key, qs, body, rec)
             rec["status"] = st
@@ -431,6 +423,36 @@ is "stub flaky: each data PUT was answered 503 once" "$(cnt '.m=="PUT" and (.key
 is "stub flaky: ... and stored on the retry, body replayed whole" "$(cnt '.m=="PUT" and (.key|test("/data/")) and .status==200 and .payload_ok')" 14
 rc "stub flaky: restore through a 500 on every first GET" 0 stub_ck restore "$J" "$T_TMP/st3"
 is "stub flaky: restore after retries is bit-exact" "$(tree_sum "$T_TMP/st3")" "$(tree_sum "$A")"
+kill "$spid"
+
+# kill -9 mid-save, against a server slow enough to be caught in the act.
+stub slow
+KS=$T_TMP/ks
+mkdir -p "$KS"
+mkseg "$KS" 2000000 100000
+rc "kill test: first save" 0 stub_ck save "$J-kill" "$KS"
+kill_sum=$(tree_sum "$KS")
+mkseg "$KS" 2000000 100000
+stored() { cnt '.m=="PUT" and (.key|test("/data/")) and .status==200'; }
+stored_ge() { [ "$(stored)" -ge "$1" ]; }
+n0=$(stored)
+"$RP_BIN/rp-checkpoint" -o json --endpoint "http://127.0.0.1:$sport" --bucket stub --parallel 1 \
+	save "$J-kill" "$KS" </dev/null >/dev/null 2>&1 &
+pid=$!
+eventually 30 stored_ge $((n0 + 3)) || fail "the save never got going"
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+n1=$(stored)
+num_ge "killed while uploading (some new objects are there)" "$n1" $((n0 + 3))
+num_le "killed before the end (not all new objects are there)" "$n1" $((n0 + 19))
+is "no manifest for the killed save" "$(cnt '.m=="PUT" and (.key|test("/manifests/")) and .status==200')" 1
+rc "after kill -9: restore gives the previous checkpoint" 0 stub_ck restore "$J-kill" "$T_TMP/k2"
+is "after kill -9: previous tree bit-exact" "$(tree_sum "$T_TMP/k2")" "$kill_sum"
+rc "after kill -9: verify ok (no manifest names a missing object)" 0 stub_ck verify "$J-kill"
+rc "the save again after the kill" 0 stub_ck save "$J-kill" "$KS"
+is "it only sends what the killed save had not" "$(field "$T_TMP/.out" uploaded)" $((20 - (n1 - n0)))
+rc "restore after the second save" 0 stub_ck restore "$J-kill" "$T_TMP/k3"
+is "second save restores bit-exact" "$(tree_sum "$T_TMP/k3")" "$(tree_sum "$KS")"
 kill "$spid"
 
 stub complete-error
