@@ -192,6 +192,7 @@ static int run(struct ctx *x, struct rp_ssh *s, struct job *j, const char *cmd, 
 	char *err = NULL;
 	(void)x;
 	if (rp_ssh_exec(s, cmd, in, in ? strlen(in) : 0, timeout, r, code, &err) < 0) {
+		rp_ssh_res_free(r);
 		fail_job(j, err);
 		return -1;
 	}
@@ -545,10 +546,12 @@ static void one(struct ctx *x, struct job *j)
 {
 	double t0 = rp_mono();
 	cJSON *rec;
-	if (!j->host || !*j->host || j->port <= 0) {
+	if (!j->host || !*j->host || j->port <= 0)
 		fail_job(j, rp_xstrdup("pod record has no ssh_host/ssh_port"));
-	} else if (x->check) {
-		rec = do_check(x, j);
+	if (x->check) {
+		rec = j->error ? rp_rec_new("check") : do_check(x, j);
+		if (!cJSON_GetObjectItemCaseSensitive(rec, "id"))
+			cJSON_AddStringToObject(rec, "id", j->id);
 		if (j->error) {
 			char *red = rp_redact(j->error);
 			cJSON_AddStringToObject(rec, "error", red);
@@ -557,11 +560,13 @@ static void one(struct ctx *x, struct job *j)
 		}
 		emit(x, rec);
 		return;
-	} else if (x->worker) {
-		do_worker(x, j);
-	} else {
-		do_kubeadm(x, j);
 	}
+	if (j->error)
+		; /* nothing to try */
+	else if (x->worker)
+		do_worker(x, j);
+	else
+		do_kubeadm(x, j);
 	rec = rp_rec_new("node");
 	cJSON_AddStringToObject(rec, "id", j->id);
 	cJSON_AddStringToObject(rec, "node", j->node);
@@ -735,15 +740,15 @@ static void setup_kube(struct ctx *x)
 	const cJSON *e;
 	cJSON_ArrayForEach(e, rp_cfg_json(x->cfg, "kube.labels"))
 	{
-		const char *s = cJSON_IsString(e) ? e->valuestring : NULL;
-		const char *eq = s ? strchr(s, '=') : NULL;
-		if (!eq || eq == s)
+		const char *s = cJSON_IsString(e) ? e->valuestring : "";
+		size_t kl = strcspn(s, "=");
+		if (!kl || !s[kl])
 			rp_fatal(RP_EXIT_USAGE, "kube.labels (%s): '%s' is not KEY=VALUE",
-				 rp_cfg_where(x->cfg, "kube.labels"), s ? s : "?");
+				 rp_cfg_where(x->cfg, "kube.labels"), s);
 		char *k = rp_xstrdup(s);
-		k[eq - s] = 0;
+		k[kl] = 0;
 		cJSON_DeleteItemFromObjectCaseSensitive(x->labels, k);
-		cJSON_AddStringToObject(x->labels, k, eq + 1);
+		cJSON_AddStringToObject(x->labels, k, s + kl + 1);
 		if (rp_boot_kubelet_may_set(k))
 			rp_buf_addf(&self, "%s%s", self.len ? "," : "", s);
 		free(k);

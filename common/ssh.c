@@ -319,10 +319,11 @@ void rp_ssh_close(struct rp_ssh *s)
 	if (!s)
 		return;
 	if (s->sess) {
-		double dl = rp_mono() + 1.0;
-		while (libssh2_session_disconnect(s->sess, "bye") == LIBSSH2_ERROR_EAGAIN &&
-		       !wait_until(s, dl))
-			;
+		/* Blocking, bounded: a non-blocking free returns EAGAIN while a
+		 * channel still closes, and would leave the session allocated. */
+		libssh2_session_set_timeout(s->sess, 2000);
+		libssh2_session_set_blocking(s->sess, 1);
+		libssh2_session_disconnect(s->sess, "bye");
 		libssh2_session_free(s->sess);
 	}
 	if (s->fd >= 0)

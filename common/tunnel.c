@@ -342,8 +342,7 @@ static int serve(struct tun *t, volatile sig_atomic_t *stop)
 			if (ev)
 				p[np++] = (struct pollfd){ .fd = c->fd, .events = ev };
 		}
-		int ms = next > 0 && next < 1 ? 1000 : 200;
-		poll(p, np, ms);
+		poll(p, np, 200);
 		short sre = p[0].revents;
 		free(p);
 		/* Has the peer gone?  (A FIN with no bytes before it.) */
