@@ -247,7 +247,9 @@ rp-join -o json <"$T_TMP/in-d1" >"$T_TMP/d1.out" 2>"$T_TMP/d1.err" &
 jp=$!
 eventually 20 test -s "$S/hosts/$pd/hang.pid"
 kill_sessions "$pd"
-wait "$jp"; is "dropped session, sshd back: exit 0" "$?" 0 || sed 's/^/#   /' "$T_TMP/d1.err"
+wait "$jp"; st=$?
+is "dropped session, sshd back: exit 0" "$st" 0
+[ "$st" = 0 ] || sed 's/^/#   /' "$T_TMP/d1.err"
 is "retried from a safe point: ready" "$(field "$T_TMP/d1.out" drop1 ready)" true
 like "it said so" "$(cat "$T_TMP/d1.err")" "connection lost during join; reconnecting"
 like "kubeadm reset -f before the second join" "$(grep -E '^kubeadm (join|reset)' "$S/hosts/$pd/kubeadm.log" | tail -2 | tr '\n' ' ')" \
