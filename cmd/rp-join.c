@@ -307,7 +307,8 @@ static void do_kubeadm(struct ctx *x, struct job *j)
 	snprintf(desc, sizeof desc, "rp-join: one-shot token for pod %s", j->id);
 	if (rp_boot_token_create(x->k, &j->tok, x->token_ttl, desc, &err) < 0) {
 		j->temp = strstr(err, "HTTP ") == NULL;
-		fail_job(j, rp_xasprintf("bootstrap token refused by the API: %s", err));
+		fail_job(j, rp_xasprintf(j->temp ? "Kubernetes API unavailable, no bootstrap token: %s"
+					 : "bootstrap token refused by the API: %s", err));
 		free(err);
 		goto out;
 	}

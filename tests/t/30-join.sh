@@ -119,6 +119,18 @@ tid2=$(grep -oE 'token: "[a-z0-9]{6}\.' "$S/hosts/$p1/kubeadm.log" | tail -1 | c
 st=$(kadmin -o /dev/null -w '%{http_code}' "$KUBE_URL/api/v1/namespaces/kube-system/secrets/bootstrap-token-$tid2" || true)
 is "the failed join's token is deleted too" "$st" 404
 
+# The API refusing the token: one line with the host, exit 1, nothing run.
+sed 's/^\(    token: \).*/\1not-the-admin-token/' "$KUBECONFIG" >"$T_TMP/kc-badtoken"
+klog_before=$(lines "$S/hosts/$p1/kubeadm.log")
+rc "API refusing the token: exit 1" 1 rp-join --set kube.kubeconfig="$T_TMP/kc-badtoken" \
+	--host "$(host "$h1")" --port "$p1" --id at1
+like "says the API refused it, with the host" "$(cat "$T_TMP/.err")" "127\.0\.0\.1:$p1 \(at1\): bootstrap token refused by the API: .*HTTP 401"
+is "no kubeadm run" "$(lines "$S/hosts/$p1/kubeadm.log")" "$klog_before"
+# The API not answering at all: temporary, exit 75.
+sed 's|^\(    server: https://127\.0\.0\.1:\).*|\11|' "$KUBECONFIG" >"$T_TMP/kc-down"
+rc "API not answering: exit 75" 75 rp-join --set kube.kubeconfig="$T_TMP/kc-down" \
+	--host "$(host "$h1")" --port "$p1" --id at2
+
 # Unreachable host: one line with the host, exit 1.
 rc "unreachable host: exit 1" 1 rp-join --host 127.0.0.1 --port 1 --id un1
 like "one line naming the host" "$(cat "$T_TMP/.err")" "^rp-join: error: 127\.0\.0\.1:1 \(un1\): connect"
