@@ -752,14 +752,17 @@ int rp_s3_delete(const struct rp_s3 *s, const char *key, struct rp_s3_err *e)
 int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 	       struct rp_s3_list *out, struct rp_s3_err *e)
 {
-	char *token = NULL;
+	char *token = NULL, *after = NULL;
 	char mk[16];
 	snprintf(mk, sizeof mk, "%d", rp_s3_page_size());
 	memset(out, 0, sizeof *out);
 	for (int page = 0;; page++) {
-		const char *kv[12];
+		const char *kv[14];
 		size_t k = 0;
-		if (token) {
+		if (after) {
+			kv[k++] = "start-after";
+			kv[k++] = after;
+		} else if (token) {
 			kv[k++] = "continuation-token";
 			kv[k++] = token;
 		}
@@ -785,9 +788,21 @@ int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 		r.max_body = 32u << 20;
 		rp_http_do(&r, &resp);
 		free(url);
+		if (token && !after && resp.status >= 500 && !delimiter && out->n) {
+			/* s3rver 3.7 on OpenSSL 3 cannot decode its own tokens (500):
+			 * go on from the last key with start-after, also ListObjectsV2. */
+			rp_logw("continuation token refused; listing on with start-after", "prefix",
+				prefix ? prefix : "");
+			after = rp_xstrdup(out->objs[out->n - 1].key);
+			free(token);
+			token = NULL;
+			rp_http_resp_free(&resp);
+			continue;
+		}
 		free(token);
 		token = NULL;
 		if (resp.status != 200) {
+			free(after);
 			fill_err(e, &resp, prefix && *prefix ? prefix : s->bucket);
 			rp_http_resp_free(&resp);
 			rp_s3_list_free(out);
@@ -795,6 +810,7 @@ int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 		}
 		int trunc = 0;
 		if (rp_s3_parse_list(resp.body, resp.len, out, &trunc, &token) < 0) {
+			free(after);
 			local_err(e, 0, "%s: ListObjectsV2: answer is not a ListBucketResult%s",
 				  prefix && *prefix ? prefix : s->bucket, "");
 			rp_http_resp_free(&resp);
@@ -804,6 +820,14 @@ int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 		rp_http_resp_free(&resp);
 		if (!trunc)
 			break;
+		if (after) {
+			free(after);
+			free(token);
+			token = NULL;
+			after = out->n ? rp_xstrdup(out->objs[out->n - 1].key) : NULL;
+			if (after)
+				continue;
+		}
 		if (!token || !*token || page > 1000000) {
 			free(token);
 			local_err(e, 0, "%s: ListObjectsV2: truncated without a continuation token%s",
@@ -813,6 +837,7 @@ int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 		}
 	}
 	free(token);
+	free(after);
 	return 0;
 }
 

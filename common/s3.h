@@ -15,6 +15,9 @@
  *  - Objects above s3.multipart_threshold go up as multipart uploads
  *    (parts of s3.part_size >= 5 MiB); any failure aborts the upload; a
  *    Complete answering 200 with an <Error> body is a failure.
+ *  - ListObjectsV2 pages on with continuation tokens; if the server
+ *    answers a token with 5xx (s3rver 3.7 on OpenSSL 3), with start-after
+ *    the last key (listings without a delimiter).
  *  - S3 XML (listings, errors, multipart answers) is parsed with expat,
  *    namespace-agnostic; DOCTYPEs are refused.
  *  - Errors come back in struct rp_s3_err: one line, the HTTP status, the
