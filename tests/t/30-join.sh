@@ -203,9 +203,15 @@ is "ten more sshd hosts" "${#more[@]}" 10
 # One of them alone first, for the time of one join.
 podrec solo demo-burst-solo "${more[0]}" >"$T_TMP/in-solo"
 t0=$(date +%s.%N)
-rc "one new host alone: exit 0" 0 rp-join -o json <"$T_TMP/in-solo"
+rc "one new host alone: exit 0" 0 rp-join -o json --label gpu-type=runpod \
+	--label node-role.kubernetes.io/gpu-burst=true <"$T_TMP/in-solo"
 t1=$(date +%s.%N)
 one_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+solo_log=$(cat "$S/hosts/$(port "${more[0]}")/kubeadm.log")
+like "node-labels carry what a kubelet may set" "$solo_log" 'node-labels: "gpu-type=runpod"'
+unlike "but not node-role.kubernetes.io (NodeRestriction)" "$solo_log" 'node-labels: .*node-role'
+is "node-role label set by rp-join after join" \
+	"$(kapi /api/v1/nodes/demo-burst-solo | jq -r '.metadata.labels["node-role.kubernetes.io/gpu-burst"]')" true
 kubectl delete node demo-burst-solo >/dev/null
 : >"$T_TMP/in10"
 for i in $(seq 0 9); do podrec "ten$i" "demo-burst-ten$i" "${more[$i]}" >>"$T_TMP/in10"; done
