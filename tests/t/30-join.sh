@@ -19,11 +19,15 @@ lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 field() { jq -r "select(.type==\"node\" and .id==\"$2\") | .$3" "$1"; }
 # The stack's sshd for PORT: stop it (and its sessions), start it again.
 sshd_stop() {
-	local p=$1 pid
+	local p=$1 pid c all
 	pid=$(cat "$S/pids/sshd-$p.pid")
-	for c in $(ps -o pid= --ppid "$pid"); do kill "$c" 2>/dev/null; done
-	kill "$pid"
-	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	all="$pid $(ps -o pid= --ppid "$pid")"
+	for c in $all; do all="$all $(ps -o pid= --ppid "$c")"; done
+	# shellcheck disable=SC2086 # a list of pids
+	kill $all 2>/dev/null
+	for c in $all; do
+		for _ in $(seq 50); do kill -0 "$c" 2>/dev/null || break; sleep 0.1; done
+	done
 }
 sshd_start() {
 	local p=$1
@@ -187,7 +191,7 @@ ok "tunnel: L forward echoes (direct-tcpip)" eventually 10 echo_via "$lp"
 ok "tunnel: R forward echoes (tcpip-forward)" eventually 10 echo_via "$rp"
 is "tunnel pid file" "$(cat "$RP_STATE_DIR/tunnel/tun1.pid")" "$tun_pid"
 sshd_stop "$p2"
-ko "with sshd down the R forward is gone" bash -c "exec 3<>/dev/tcp/127.0.0.1/$rp"
+ok "with sshd down the R forward is gone" eventually 5 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$rp)"
 sshd_start "$p2"
 ok "after the sshd restart: L forward echoes again" eventually 20 echo_via "$lp"
 ok "after the sshd restart: R forward echoes again" eventually 20 echo_via "$rp"
