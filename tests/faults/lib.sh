@@ -73,7 +73,13 @@ invariant() {
 	jobs=$(aws --endpoint-url "$S3_ENDPOINT" s3 ls s3://checkpoint/ 2>/dev/null | awk '$1=="PRE"{sub("/$","",$2); print $2}')
 	for j in $jobs; do
 		rp-checkpoint verify "$j" >/dev/null 2>"$T_TMP/verify.err" || {
-			grep -q 'no checkpoint' "$T_TMP/verify.err" || { vbad=$((vbad + 1)); diag "invariant: verify $j: $(head -c 300 "$T_TMP/verify.err")"; }
+			# a job sealed with another test's DRM key cannot be opened here:
+			# its objects' existence was checked by that test; say so
+			if grep -q 'holds encrypted DRM keys' "$T_TMP/verify.err"; then
+				diag "invariant: $j holds DRM keys sealed with a key this run does not have: not verified"
+			else
+				grep -q 'no checkpoint' "$T_TMP/verify.err" || { vbad=$((vbad + 1)); diag "invariant: verify $j: $(head -c 300 "$T_TMP/verify.err")"; }
+			fi
 		}
 	done
 	is "invariant: every checkpoint manifest points at whole objects" "$vbad" 0
