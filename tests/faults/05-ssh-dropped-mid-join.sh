@@ -12,7 +12,7 @@ port=${hp##*:}
 H=$RP_STACK_DIR/hosts/$port
 master=$(cat "$RP_STACK_DIR/pids/sshd-$port.pid")
 tree() { local p; for p in $(pgrep -P "$1"); do tree "$p"; echo "$p"; done; }
-kill_sshd() { local p; for p in $(tree "$master") "$master"; do kill -9 "$p" 2>/dev/null; done; }
+kill_sshd() { local p; for p in $(tree "$master") "$master"; do kill -9 "$p" 2>/dev/null; done; rm -f "$RP_STACK_DIR/pids/sshd-$port.pid"; }
 at_exit kill_sshd
 # a slow kubeadm on this pod: the session is open when the server dies
 rm -f "$H/bin/kubeadm"
