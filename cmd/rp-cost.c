@@ -136,7 +136,9 @@ static void report_cb(const struct rp_cost_pod *p, void *arg)
 {
 	struct report *r = arg;
 	double h = rp_cost_hours(p, r->since, r->until);
-	if (h <= 0 && !(p->running && p->start <= r->until && p->end >= r->since))
+	/* a pod whose interval touches the window counts, even a zero-length
+	 * one (a clock that jumped back between its launch and its end) */
+	if (p->start > r->until || p->end < r->since)
 		return;
 	add(&r->total, p, h);
 	r->total.pods++;

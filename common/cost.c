@@ -398,6 +398,9 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 			   !strcmp(e.event, "preempted")) {
 			struct rp_cost_pod *p = slot(&t, e.id);
 			if (p->id[0]) {
+				if (t0 < p->start)
+					fprintf(stderr, "%s: warning: %s:%ld: pod %s ends before it starts "
+						"(the clock jumped back?): counted as 0 h\n", rp_prog, path, line, p->id);
 				p->end = t0 < p->start ? p->start : t0;
 				p->running = 0;
 				cb(p, arg);

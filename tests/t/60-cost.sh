@@ -62,6 +62,18 @@ chmod 000 "$L"
 if [ "$(id -u)" != 0 ]; then rc "unreadable ledger exit 2" 2 rp-cost report; fi
 chmod 644 "$L"
 
+# a clock that jumped back: a pod that ends before it starts still counts
+cat >"$T_TMP/jump.jsonl" <<'J'
+{"type":"ledger","event":"launched","ts":"2026-11-28T10:00:00.000Z","id":"j1","name":"t-burst-j1","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}
+{"type":"ledger","event":"terminated","ts":"2026-11-28T09:00:00.000Z","id":"j1"}
+{"type":"ledger","event":"launched","ts":"2026-11-28T09:00:00.000Z","id":"j2","name":"t-burst-j2","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}
+{"type":"ledger","event":"terminated","ts":"2026-11-28T10:00:00.000Z","id":"j2"}
+J
+rc "report over a clock jump" 0 rp-cost report --ledger "$T_TMP/jump.jsonl" --now "$NOW"
+is "both pods counted" "$(grep '"total"' "$T_TMP/.out" | jq -r .pods)" 2
+is "the backwards one as 0 h" "$(grep '"total"' "$T_TMP/.out" | jq -r .spend)" 0.89
+like "and said so" "$(cat "$T_TMP/.err")" "j1 ends before it starts"
+
 # breakeven by hand: (500 + 2*730*0.15)/1.89 = 380.4 GPU-h, /2 = 190.2 server-h
 rc "breakeven" 0 rp-cost breakeven
 is "baseline monthly 719" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .baseline_monthly' "$T_TMP/.out")" 719
