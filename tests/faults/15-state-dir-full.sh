@@ -3,13 +3,9 @@
 # cannot be written leaves no pod paid for, exits non-zero and says why; the
 # tick does not report success; the ledger stays whole; space back, the
 # loop goes on.
-# Not asserted (rp-launch bug, reported): "no create is sent at all", and
-# "one line on stderr" (it logs the failed launched line, then the failed
-# terminated line).
-# Today rp-launch POSTs the create, then fails to write the launched line
-# and terminates the pod at once — a few seconds paid, and a pod lost if
-# the terminate fails too.  The rule is: nothing that costs money before
-# its ledger line is durable.
+# The rule: nothing that costs money before its ledger line is durable —
+# rp-launch writes a "launching" line per name before any create, and a
+# ledger that cannot take it means no request is sent at all.
 . "$(dirname "$0")/lib.sh"
 f_setup
 small=$T_TMP/small
@@ -24,6 +20,8 @@ reqs_clear
 rc "rp-launch with a full state dir: exit 1" 1 rp-launch -q --count 1
 cp "$T_TMP/.err" "$T_TMP/launch.err"
 like "it says the ledger is not writable" "$(cat "$T_TMP/launch.err")" "ledger.*(No space|space)"
+is "in one line" "$(wc -l <"$T_TMP/launch.err")" 1
+is "and no create was sent at all" "$(curl -sf "$RA/requests" | jq '[.[] | select(.method=="POST" and .path=="/v2/pods")] | length')" 0
 is "no pod left paid for" "$(n_pods)" 0
 is "no pod was ever created without a ledger line left alive" \
 	"$(curl -sf "$RA/state" | jq -r "[.pods[] | select(.name | startswith(\"$CL-\")) | select(.status != \"TERMINATED\") | .id] | length")" 0

@@ -97,7 +97,7 @@ ko "the pod refuses ssh" pod "$new" true
 ko "its remote forward is gone" port_open "$rport"
 ok "the ssh client saw its session end" eventually 10 gone "$fwd"
 ok "sshd-ctl start" "$S/sshd-ctl" "$D" start "$new"
-ok "the pod answers ssh again, same host key" pod "$new" true
+ok "the pod answers ssh again, same host key" eventually 10 pod "$new" true
 
 # ---- Prometheus + exporter
 expset() { curl -sf -X POST "$EXPORTER_URL/set" -d "$1" >/dev/null; }
