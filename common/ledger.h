@@ -2,7 +2,7 @@
  *
  * Promises:
  *  - The ledger is $RP_STATE_DIR/ledger.jsonl: one JSON object per line,
- *    {"type":"ledger","event":E,"ts":…, "id":…, …}.  Events: launched,
+ *    {"type":"ledger","event":E,"ts":…, "id":…, …}.  Events: launching, launched,
  *    ready, launch_failed, joined, join_failed, drained, terminated,
  *    terminate_failed, reaped, preempted.
  *  - rp_ledger_append() returns only after the line is on disk (write +
