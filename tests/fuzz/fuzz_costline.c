@@ -66,8 +66,11 @@ static int dup_keys(const cJSON *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (memchr(data, '\n', size) || memchr(data, '\r', size) || memchr(data, 0, size))
-		return 0; /* one line */
+	/* One line of JSON as the writer makes it: cJSON also takes control
+	 * bytes for blanks, which no JSON writer emits; the scanner does not. */
+	for (size_t i = 0; i < size; i++)
+		if (data[i] < 0x20 && data[i] != '\t')
+			return 0;
 	char *line = fz_str(data, size);
 	cJSON *o = cJSON_Parse(line);
 	const char *ev = jstr(o, "event"), *id = jstr(o, "id"), *ts = jstr(o, "ts");
