@@ -27,7 +27,14 @@ start_bg() {
 
 pid_of() { local p; read -r p <"$DIR/pids/$1.pid" 2>/dev/null && echo "$p"; }
 # alive NAME : its recorded process runs (no fork: this is polled).
-alive() { local p; read -r p <"$DIR/pids/$1.pid" 2>/dev/null && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# alive NAME: its process exists and is not a zombie (a dead child nobody
+# reaped yet still answers kill -0).
+alive() {
+	local p st
+	read -r p <"$DIR/pids/$1.pid" 2>/dev/null && [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+	st=$(ps -o stat= -p "$p" 2>/dev/null) || return 1
+	case $st in Z*) return 1 ;; esac
+}
 # now_ms : wall clock in milliseconds, without a fork.
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
