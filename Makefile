@@ -70,7 +70,7 @@ test: deps
 # Sanitizer build of everything, the same suite, then the linters.
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build-san BIN=build-san/bin \
-	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' \
+	    SAN='-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow' \
 	    CFLAGS='-O1 -g' units
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    RP_BIN=$(CURDIR)/build-san/bin RP_BUILD=$(CURDIR)/build-san tests/run $(T)
@@ -106,7 +106,7 @@ install: all
 	for f in scripts/systemd/*; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz build-ci bin
 
 # Every binary's main paths (the suite's tests) under valgrind memcheck.
 .PHONY: memcheck
