@@ -82,10 +82,13 @@ int main(void)
 	fclose(f);
 	T_INT(rp_ledger_read(NULL, cb, &c, &torn, &err), -1, "malformed middle line is an error");
 	T_OK(err && strstr(err, ":1602:"), "error names the line (%s)", err ? err : "");
+	free(err);
+	err = NULL;
 	/* an unwritable state dir is an error, not a silent loss */
 	setenv("RP_STATE_DIR", "/proc/rp-nope", 1);
 	e = rp_ledger_event("launched");
 	T_INT(rp_ledger_append(e, &err), -1, "unwritable state dir fails");
+	free(err);
 	cJSON_Delete(e);
 	char *cmd = rp_xasprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
