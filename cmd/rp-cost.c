@@ -346,7 +346,7 @@ static int cmd_recommend(void)
 static int cmd_plan(const char *path)
 {
 	struct rp_baseline b;
-	struct rp_trace t;
+	struct rp_trace t = { 0 };
 	char *err;
 	double p;
 	if (rp_cost_baseline(cfg, &b, &err) < 0 || rp_cost_price(cfg, pick_gpu(), o.spot, &p, &err) < 0)

@@ -39,7 +39,7 @@ void rp_cli_init(struct rp_cli *cli, const char *usage);
 int rp_cli_opt(struct rp_cli *cli, int opt, const char *arg);
 /* Queue a config key from a tool flag (append for repeatable list flags). */
 void rp_cli_key(struct rp_cli *cli, const char *key, const char *val, int append);
-_Noreturn void rp_cli_usage(const struct rp_cli *cli, const char *fmt, ...)
+_Noreturn void rp_cli_usage(const struct rp_cli *cli, const char *fmt, ...) __attribute__((noreturn))
 	__attribute__((format(printf, 2, 3)));
 /* Load config, apply queued keys; exit 2 on error.  Also rp_out_init(). */
 struct rp_config *rp_cli_config(struct rp_cli *cli);

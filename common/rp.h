@@ -30,10 +30,10 @@ enum {
 extern const char *rp_prog; /* set by rp_init() */
 
 void rp_init(const char *argv0);
-_Noreturn void rp_fatal(int code, const char *fmt, ...)
+_Noreturn void rp_fatal(int code, const char *fmt, ...) __attribute__((noreturn))
 	__attribute__((format(printf, 2, 3)));
 void rp_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void rp_usage_error(const char *usage, const char *fmt, ...)
+_Noreturn void rp_usage_error(const char *usage, const char *fmt, ...) __attribute__((noreturn))
 	__attribute__((format(printf, 2, 3)));
 int rp_finish(int code);
 

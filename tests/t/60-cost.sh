@@ -116,7 +116,7 @@ like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
 # simulate: deterministic per seed; p95 wait grows with boot time
 awk 'BEGIN{print "minute,jobs,gpu_seconds"; for(m=0;m<1440;m++){x=int(m/60); j=(x>=9&&x<13)?12:2; print m","j",90"}}' >"$T_TMP/jobs.csv"
 rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s
-a=$(cat "$T_TMP/.out" | jq -c 'del(.ts)')
+a=$(jq -c 'del(.ts)' "$T_TMP/.out")
 rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
 is "same seed, same result" "$a" "$(cat "$T_TMP/b")"
 p95a=$(jq -r .wait_p95_s <<<"$a")
