@@ -404,17 +404,26 @@ static void add_hdr(const char **hdr, const char *h)
 	hdr[i + 1] = NULL;
 }
 
-int rp_s3_head(const struct rp_s3 *s, const char *key, long long *size, struct rp_s3_err *e)
+/* A request without a body (HEAD, GET, DELETE): the answer in *resp. */
+static void bare(const struct rp_s3 *s, const char *method, const char *key, const char *q,
+		 int want_headers, size_t max_body, struct rp_http_resp *resp)
 {
 	struct rp_http_req r;
-	struct rp_http_resp resp;
 	const char *hdr[6];
 	char sh[100];
-	char *url = url_of(s, key, NULL);
-	prep(s, &r, "HEAD", url, hdr, sh, EMPTY_SHA256);
-	r.want_headers = 1;
-	rp_http_do(&r, &resp);
+	char *url = url_of(s, key, q);
+	prep(s, &r, method, url, hdr, sh, EMPTY_SHA256);
+	r.want_headers = want_headers;
+	if (max_body)
+		r.max_body = max_body;
+	rp_http_do(&r, resp);
 	free(url);
+}
+
+int rp_s3_head(const struct rp_s3 *s, const char *key, long long *size, struct rp_s3_err *e)
+{
+	struct rp_http_resp resp;
+	bare(s, "HEAD", key, NULL, 1, 0, &resp);
 	int rc;
 	if (resp.status >= 200 && resp.status < 300) {
 		char *cl = rp_http_header(&resp, "Content-Length");
@@ -435,15 +444,8 @@ int rp_s3_head(const struct rp_s3 *s, const char *key, long long *size, struct r
 int rp_s3_get_mem(const struct rp_s3 *s, const char *key, size_t cap, char **data, size_t *len,
 		  struct rp_s3_err *e)
 {
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	const char *hdr[6];
-	char sh[100];
-	char *url = url_of(s, key, NULL);
-	prep(s, &r, "GET", url, hdr, sh, EMPTY_SHA256);
-	r.max_body = cap;
-	rp_http_do(&r, &resp);
-	free(url);
+	bare(s, "GET", key, NULL, 0, cap, &resp);
 	if (resp.status == 200) {
 		*data = resp.body;
 		*len = resp.len;
@@ -568,14 +570,8 @@ static int put_single(const struct rp_s3 *s, const char *key, int fd, long long 
 
 static void abort_upload(const struct rp_s3 *s, const char *key, const char *q)
 {
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	const char *hdr[6];
-	char sh[100];
-	char *url = url_of(s, key, q);
-	prep(s, &r, "DELETE", url, hdr, sh, EMPTY_SHA256);
-	rp_http_do(&r, &resp);
-	free(url);
+	bare(s, "DELETE", key, q, 0, 0, &resp);
 	if (resp.status != 204 && resp.status != 200 && resp.status != 404) {
 		struct rp_s3_err e;
 		fill_err(&e, &resp, key);
@@ -732,14 +728,8 @@ int rp_s3_put_fd(const struct rp_s3 *s, const char *key, int fd, long long off, 
 
 int rp_s3_delete(const struct rp_s3 *s, const char *key, struct rp_s3_err *e)
 {
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	const char *hdr[6];
-	char sh[100];
-	char *url = url_of(s, key, NULL);
-	prep(s, &r, "DELETE", url, hdr, sh, EMPTY_SHA256);
-	rp_http_do(&r, &resp);
-	free(url);
+	bare(s, "DELETE", key, NULL, 0, 0, &resp);
 	int rc = 0;
 	if ((resp.status < 200 || resp.status >= 300) && resp.status != 404) {
 		fill_err(e, &resp, key);
@@ -856,15 +846,9 @@ int rp_s3_ping(const struct rp_s3 *s, struct rp_s3_err *e)
 {
 	const char *kv[] = { "list-type", "2", "max-keys", "1", NULL };
 	char *q = rp_s3_query(kv);
-	char *url = url_of(s, NULL, q);
-	free(q);
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	const char *hdr[6];
-	char sh[100];
-	prep(s, &r, "GET", url, hdr, sh, EMPTY_SHA256);
-	rp_http_do(&r, &resp);
-	free(url);
+	bare(s, "GET", NULL, q, 0, 0, &resp);
+	free(q);
 	int rc = 0;
 	if (resp.status != 200) {
 		fill_err(e, &resp, s->bucket);
