@@ -1,5 +1,6 @@
 /* cost.c — ledger spend, baseline arithmetic, plans and the simulator. */
 #include "cost.h"
+#include "ledger.h"
 #include "rp.h"
 
 #include <errno.h>
@@ -330,11 +331,8 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 {
 	*err = NULL;
 	*torn = 0;
-	if (!path) {
-		static char def[4096];
-		snprintf(def, sizeof def, "%s/ledger.jsonl", rp_state_dir());
-		path = def;
-	}
+	if (!path)
+		path = rp_ledger_path();
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		if (errno == ENOENT)
