@@ -17,24 +17,10 @@ podrec() { # ID NAME HOST:PORT
 }
 lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 field() { jq -r "select(.type==\"node\" and .id==\"$2\") | .$3" "$1"; }
-# The stack's sshd for PORT: stop it (and its sessions), start it again.
-sshd_stop() {
-	local p=$1 pid c all
-	pid=$(cat "$S/pids/sshd-$p.pid")
-	all="$pid $(ps -o pid= --ppid "$pid")"
-	for c in $all; do all="$all $(ps -o pid= --ppid "$c")"; done
-	# shellcheck disable=SC2086 # a list of pids
-	kill $all 2>/dev/null
-	for c in $all; do
-		for _ in $(seq 50); do kill -0 "$c" 2>/dev/null || break; sleep 0.1; done
-	done
-}
-sshd_start() {
-	local p=$1
-	setsid /usr/sbin/sshd -D -e -f "$S/hosts/$p/sshd_config" </dev/null >>"$S/logs/sshd-$p.log" 2>&1 &
-	echo $! >"$S/pids/sshd-$p.pid"
-	eventually 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
-}
+# The stack's sshd for PORT: stop it with every session and forward below
+# it (SIGKILL after 5 s, returns once the port refuses), start it again.
+sshd_stop() { "$RP_TOP/tests/stack/sshd-ctl" "$S" stop "$1"; }
+sshd_start() { "$RP_TOP/tests/stack/sshd-ctl" "$S" start "$1"; }
 ca_pin() {
 	echo "sha256:$(openssl x509 -pubkey -noout -in "$KUBE_CA" | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
 }
@@ -191,7 +177,8 @@ ok "tunnel: L forward echoes (direct-tcpip)" eventually 10 echo_via "$lp"
 ok "tunnel: R forward echoes (tcpip-forward)" eventually 10 echo_via "$rp"
 is "tunnel pid file" "$(cat "$RP_STATE_DIR/tunnel/tun1.pid")" "$tun_pid"
 sshd_stop "$p2"
-ok "with sshd down the R forward is gone" eventually 5 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$rp)"
+if eventually 10 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$rp)"; then pass "with sshd down the R forward is gone"
+else fail "with sshd down the R forward is gone"; diag "still listening: $(ss -Hltnp "sport = :$rp")"; fi
 sshd_start "$p2"
 ok "after the sshd restart: L forward echoes again" eventually 20 echo_via "$lp"
 ok "after the sshd restart: R forward echoes again" eventually 20 echo_via "$rp"
