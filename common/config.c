@@ -73,6 +73,7 @@ static const struct key schema[] = {
 	{ "scale.idle", D, "60s" },
 	{ "scale.cooldown", D, "5m" },
 	{ "scale.step", S, "10%" },
+	{ "scale.notready_grace", D, "2m" }, /* a burst node NotReady this long is lost */
 	{ "drain.timeout", D, "5m" },
 	{ "drain.checkpoint_command", S, NULL },
 	{ "drain.force", B, "false" },
