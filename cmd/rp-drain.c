@@ -26,12 +26,13 @@ static const char usage[] =
 	"                [--checkpoint-command CMD] [--step N|P%]\n"
 	"       rp-drain [options] --worker --id POD_ID [--host HOST] [--port PORT]\n"
 	"       rp-drain [options] --preempted\n"
+	"       rp-drain [options] --lost\n"
 	"       rp-drain [options] < records\n";
 
 enum {
 	O_NODE = RP_OPT_TOOL, O_IDLE, O_TIMEOUT, O_FORCE, O_EMPTYDIR, O_NOEVICT, O_GRACE,
 	O_PODSEL, O_UNDO, O_SKIPCK, O_CKCMD, O_STEP, O_WORKER, O_ID, O_HOST, O_PORT,
-	O_PREEMPTED
+	O_PREEMPTED, O_LOST
 };
 
 struct target {
@@ -42,6 +43,9 @@ struct target {
 	int worker;
 	int named;       /* named on the command line */
 	int preempted;   /* a spot pod RunPod stopped: its machine is gone */
+	int as_lost;     /* named as lost (decision "lost", --lost): drained only if still lost */
+	int lost;        /* NotReady longer than scale.notready_grace (found by vet) */
+	double not_ready_s;
 };
 
 struct ctx {
@@ -49,7 +53,7 @@ struct ctx {
 	struct rp_kube *k;
 	struct rp_runpod *rp;
 	struct rp_drain_opts o;
-	double timeout, term_budget;
+	double timeout, term_budget, grace;
 	int undo, skip_ck;
 	const char *hook;
 	struct target *t;
@@ -60,8 +64,10 @@ struct ctx {
 static void add_target(struct ctx *x, const char *node, const char *id, int worker, int named)
 {
 	for (size_t i = 0; i < x->n; i++) {
-		if (node && x->t[i].node && !strcmp(x->t[i].node, node))
+		if (node && x->t[i].node && !strcmp(x->t[i].node, node)) {
+			x->t[i].named |= named;
 			return;
+		}
 		if (!node && worker && x->t[i].worker && id && x->t[i].pod_id && !strcmp(x->t[i].pod_id, id))
 			return;
 	}
@@ -93,6 +99,34 @@ static int select_idle(struct ctx *x, double min_idle, long count)
 	}
 	cJSON_Delete(names);
 	return 0;
+}
+
+static void add_lost(struct ctx *x, const char *node)
+{
+	size_t i;
+	add_target(x, node, NULL, 0, 0);
+	for (i = 0; i < x->n; i++)
+		if (x->t[i].node && !strcmp(x->t[i].node, node))
+			x->t[i].as_lost = 1;
+}
+
+/* Burst nodes NotReady longer than scale.notready_grace (vet looks again). */
+static void select_lost(struct ctx *x)
+{
+	cJSON *list = NULL;
+	const cJSON *items, *n;
+	char *err = NULL;
+	double now = rp_now();
+	int rc = rp_kube_list(x->k, "/api/v1/nodes?labelSelector=gpu-type%3Drunpod", &list, &items, &err);
+	if (rc)
+		rp_fatal(rc, "%s", err);
+	cJSON_ArrayForEach(n, items)
+	{
+		const char *nn = rp_rec_str(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "name");
+		if (nn && rp_idle_lost(n, now, x->grace))
+			add_lost(x, nn);
+	}
+	cJSON_Delete(list);
 }
 
 /* Has the ledger a line of this event for this pod? */
@@ -213,6 +247,13 @@ static void take_record(struct ctx *x, const cJSON *rec, const char *raw)
 	const char *type = rp_rec_type(rec);
 	if (!strcmp(type, "decision")) {
 		const char *a = rp_rec_str(rec, "action");
+		const cJSON *lost = cJSON_GetObjectItemCaseSensitive(rec, "lost"), *ln;
+		/* lost nodes go whatever the action: they serve nothing */
+		cJSON_ArrayForEach(ln, lost)
+		{
+			if (cJSON_IsString(ln))
+				add_lost(x, ln->valuestring);
+		}
 		if (!a || strcmp(a, "down")) {
 			rp_out_raw(raw);
 			return;
@@ -320,10 +361,26 @@ static void vet(struct ctx *x)
 			}
 		}
 		const char *why = ok ? rp_drain_refusal(obj) : NULL;
+		if (ok) {
+			double nr = rp_idle_notready_s(obj, rp_now(), NULL);
+			t->lost = nr > x->grace;
+			t->not_ready_s = nr;
+		}
 		if (why) {
 			if (t->named)
 				rp_fatal(RP_EXIT_USAGE, "node %s: %s", t->node, why);
-			rp_warn("node %s: %s: skipped", t->node, why);
+			if (t->lost) /* the opt-out wins, but say what it costs */
+				rp_warn("node %s: NotReady for %.0fs, but %s: skipped, still billing", t->node,
+					t->not_ready_s, why);
+			else
+				rp_warn("node %s: %s: skipped", t->node, why);
+			ok = 0;
+		}
+		if (ok && t->as_lost && !t->lost && !t->named) {
+			if (t->not_ready_s < 0)
+				rp_info("not lost any more: Ready again, not drained", "node", t->node);
+			else
+				rp_info("not lost: NotReady within scale.notready_grace, not drained", "node", t->node);
 			ok = 0;
 		}
 		if (ok) {
@@ -438,6 +495,8 @@ static cJSON *result(const struct target *t, size_t evicted, int ck, int term, d
 	cJSON_AddNumberToObject(r, "seconds", round((rp_mono() - t0) * 10) / 10);
 	if (t->preempted)
 		cJSON_AddTrueToObject(r, "preempted");
+	if (t->lost)
+		cJSON_AddStringToObject(r, "reason", "notready");
 	return r;
 }
 
@@ -618,6 +677,93 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 	return rc;
 }
 
+/* A lost node: NotReady longer than scale.notready_grace.  Its kubelet
+ * cannot confirm an eviction, so none is waited for.  Cordon; run the
+ * checkpoint hook for its jobs (a failure is logged, not a reason to keep
+ * paying: the jobs resume from their last checkpoint); fence: terminate
+ * the RunPod pod, confirmed, so the machine can no longer run them; only
+ * then delete its pods with grace 0 (kubectl delete --force
+ * --grace-period=0, as after a non-graceful node shutdown) so their
+ * controllers recreate them elsewhere; delete the Node.  If the pod cannot
+ * be confirmed terminated, its pods are left alone and the node stays
+ * cordoned for the next tick. */
+static int drain_lost(struct ctx *x, struct target *t, cJSON **rec)
+{
+	double t0 = rp_mono(), deadline = t0 + x->timeout;
+	char *err = NULL, *jobs;
+	struct rp_drain_plan p;
+	struct rp_drain_opts o = x->o;
+	size_t evicted = 0;
+	const cJSON *w;
+	char nr[32];
+	int rc, ck = 0;
+	snprintf(nr, sizeof nr, "%.0f", t->not_ready_s);
+	rp_info("lost: NotReady too long, removing by force", "node", t->node, "not_ready_s", nr);
+	rc = rp_drain_cordon(x->k, t->node, 0, &err);
+	if (rc) {
+		rp_warn("node %s: %s", t->node, err);
+		free(err);
+		return rc;
+	}
+	o.force = o.delete_emptydir = o.disable_eviction = 1;
+	o.grace_period = 0;
+	o.pod_selector = NULL;
+	rc = rp_drain_plan(x->k, t->node, &o, &p, &err);
+	if (rc) {
+		rp_warn("node %s: %s; left cordoned", t->node, err);
+		free(err);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	cJSON_ArrayForEach(w, p.errors)
+	{
+		rp_logw("lost node: left to the pod garbage collector", "node", t->node, "pod", w->valuestring);
+	}
+	jobs = rp_drain_jobs(&p);
+	if (x->hook && *x->hook && !x->skip_ck) {
+		double left = deadline - rp_mono();
+		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
+		if (rc) {
+			rp_logw("checkpoint hook failed on a lost node: going on", "node", t->node, "error", err);
+			free(err);
+		} else {
+			ck = 1;
+			rp_info("checkpoint hook done", "node", t->node, "jobs", jobs);
+		}
+	}
+	rc = stop_paying(x, t);
+	if (rc) {
+		free(jobs);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
+	if (rc) {
+		/* deleting the Node lets the pod garbage collector finish */
+		rp_warn("node %s (lost): %s; going on", t->node, err);
+		free(err);
+	}
+	rp_drain_plan_free(&p);
+	cJSON *ex = cJSON_CreateObject();
+	cJSON_AddStringToObject(ex, "reason", "notready");
+	cJSON_AddNumberToObject(ex, "not_ready_s", round(t->not_ready_s));
+	cJSON_AddNumberToObject(ex, "evicted", (double)evicted);
+	cJSON_AddBoolToObject(ex, "checkpointed", ck);
+	cJSON_AddStringToObject(ex, "jobs", jobs);
+	free(jobs);
+	ledger("drained", t, ex);
+	rc = rp_drain_delete_node(x->k, t->node, &err);
+	if (rc) {
+		rp_warn("node %s: pod terminated but %s", t->node, err);
+		free(err);
+		rc = RP_EXIT_PARTIAL;
+	} else {
+		rp_info("node deleted", "node", t->node);
+	}
+	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
+	return rc;
+}
+
 /* A preempted pod with no node (worker mode, or it never joined). */
 static int drain_gone(struct ctx *x, struct target *t, cJSON **rec)
 {
@@ -637,7 +783,9 @@ static int drain_one(struct ctx *x, struct target *t, cJSON **rec)
 		if (!t->node)
 			return drain_gone(x, t, rec);
 	}
-	return t->worker ? drain_worker(x, t, rec) : drain_node(x, t, rec);
+	if (t->worker)
+		return drain_worker(x, t, rec);
+	return t->lost ? drain_lost(x, t, rec) : drain_node(x, t, rec);
 }
 
 struct run {
@@ -749,6 +897,7 @@ int main(int argc, char **argv)
 		{ "host", required_argument, NULL, O_HOST },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "preempted", no_argument, NULL, O_PREEMPTED },
+		{ "lost", no_argument, NULL, O_LOST },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
@@ -756,7 +905,7 @@ int main(int argc, char **argv)
 	const char **nodes = NULL;
 	size_t nnodes = 0;
 	const char *idle = NULL, *wid = NULL, *whost = NULL;
-	int worker = 0, wport = 0, preempted = 0, c;
+	int worker = 0, wport = 0, preempted = 0, lost = 0, c;
 	char *end, *err = NULL;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
@@ -817,6 +966,9 @@ int main(int argc, char **argv)
 		case O_PREEMPTED:
 			preempted = 1;
 			break;
+		case O_LOST:
+			lost = 1;
+			break;
 		case O_PORT:
 			wport = (int)strtol(optarg, &end, 10);
 			if (end == optarg || *end || wport < 1 || wport > 65535)
@@ -835,14 +987,17 @@ int main(int argc, char **argv)
 	x.cfg = rp_cli_config(&cli);
 	x.timeout = rp_cfg_dur(x.cfg, "drain.timeout");
 	x.term_budget = rp_cfg_dur(x.cfg, "drain.terminate_timeout");
+	x.grace = rp_cfg_dur(x.cfg, "scale.notready_grace");
 	x.hook = rp_cfg_str(x.cfg, "drain.checkpoint_command");
 	x.o.force = rp_cfg_bool(x.cfg, "drain.force");
 	x.o.delete_emptydir = rp_cfg_bool(x.cfg, "drain.delete_emptydir_data");
-	if (preempted && (nnodes || idle || worker))
+	if (preempted && (nnodes || idle || worker || lost))
 		rp_cli_usage(&cli, "--preempted goes alone");
-	int from_stdin = !nnodes && !idle && !worker && !preempted;
+	if (lost && (nnodes || idle || worker))
+		rp_cli_usage(&cli, "--lost goes alone");
+	int from_stdin = !nnodes && !idle && !worker && !preempted && !lost;
 	if (from_stdin && isatty(0))
-		rp_cli_usage(&cli, "nothing to drain: give --node, --idle, --worker or records on stdin");
+		rp_cli_usage(&cli, "nothing to drain: give --node, --idle, --worker, --lost or records on stdin");
 
 	x.rp = rp_runpod_open(x.cfg, &err);
 	if (!x.rp)
@@ -864,6 +1019,8 @@ int main(int argc, char **argv)
 		select_idle(&x, rp_cfg_dur(x.cfg, "scale.idle"), 0);
 	if (preempted)
 		select_preempted(&x);
+	if (lost)
+		select_lost(&x);
 	if (from_stdin) {
 		struct rp_rec_reader *r = rp_rec_reader_new(stdin, "<stdin>", 1);
 		cJSON *rec;

@@ -56,7 +56,9 @@ struct obs {
 	int nodes_rc;
 	char *nodes_err;
 	int burst;
-	cJSON *idle; /* names idle >= scale.idle */
+	int nlost;   /* burst nodes NotReady > scale.notready_grace */
+	cJSON *idle; /* names idle >= scale.idle (none of them lost) */
+	cJSON *lost; /* names of the lost ones rp-drain may take (not opted out) */
 };
 
 static void obs_free(struct obs *o)
@@ -67,6 +69,7 @@ static void obs_free(struct obs *o)
 	free(o->p95_note);
 	free(o->nodes_err);
 	cJSON_Delete(o->idle);
+	cJSON_Delete(o->lost);
 	memset(o, 0, sizeof *o);
 }
 
@@ -154,6 +157,7 @@ static void poll_nodes(struct lw *lw, struct obs *o, double now)
 {
 	cJSON *nodes, *n;
 	o->idle = cJSON_CreateArray();
+	o->lost = cJSON_CreateArray();
 	if (lw->nodes_flag >= 0) {
 		o->burst = (int)lw->nodes_flag;
 		return;
@@ -169,12 +173,31 @@ static void poll_nodes(struct lw *lw, struct obs *o, double now)
 	if (o->nodes_rc)
 		return;
 	double min_idle = rp_cfg_dur(lw->cfg, "scale.idle");
+	double grace = rp_cfg_dur(lw->cfg, "scale.notready_grace");
 	cJSON_ArrayForEach(n, nodes)
 	{
 		o->burst++;
 		const cJSON *since = cJSON_GetObjectItemCaseSensitive(n, "idle_since");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(n, "node");
+		const cJSON *nr = cJSON_GetObjectItemCaseSensitive(n, "not_ready_s");
+		int optout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "opt_out"));
 		double s;
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "opt_out")))
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "ready")) && cJSON_IsNumber(nr) &&
+		    nr->valuedouble > grace) {
+			/* serves nothing: not capacity, drained whatever the lag */
+			char secs[32];
+			snprintf(secs, sizeof secs, "%.0f", nr->valuedouble);
+			o->nlost++;
+			if (optout)
+				rp_logw("lost node opted out of scale-down: kept, still billing", "node", name->valuestring,
+					"not_ready_s", secs);
+			else
+				cJSON_AddItemToArray(o->lost, cJSON_Duplicate(name, 0));
+			if (lw->verbose)
+				rp_info("lost node", "node", name->valuestring, "not_ready_s", secs);
+			continue;
+		}
+		if (optout)
 			continue; /* counted, never named for a down */
 		if (cJSON_IsString(since) && rp_parse_rfc3339(since->valuestring, &s) == 0 && now - s >= min_idle)
 			cJSON_AddItemToArray(o->idle, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(n, "node"), 0));
@@ -273,6 +296,7 @@ static int tick(struct lw *lw)
 		.p95_threshold = rp_cfg_num(lw->cfg, "prometheus.threshold"),
 		.p95_note = o.p95_rc == RP_PROM_OK ? NULL : o.p95_note,
 		.burst_nodes = o.burst,
+		.lost_nodes = o.nlost,
 		.idle_nodes = cJSON_GetArraySize(o.idle),
 		.max_nodes = rp_cfg_int(lw->cfg, "runpod.max_nodes"),
 		.cooldown = rp_cfg_dur(lw->cfg, "scale.cooldown"),
@@ -309,6 +333,11 @@ static int tick(struct lw *lw)
 	else
 		cJSON_AddNumberToObject(r, "burst_nodes", o.burst);
 	cJSON_AddItemToObject(r, "idle", cJSON_Duplicate(o.idle, 1));
+	if (o.nodes_rc)
+		cJSON_AddNullToObject(r, "lost_nodes");
+	else
+		cJSON_AddNumberToObject(r, "lost_nodes", o.nlost);
+	cJSON_AddItemToObject(r, "lost", cJSON_Duplicate(o.lost, 1));
 	cJSON_AddStringToObject(r, "reason", d.reason);
 	rp_out_rec(r);
 	cJSON_Delete(r);

@@ -32,6 +32,8 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	long thr = in->lag_threshold > 0 ? in->lag_threshold : 1;
 	double now = in->now;
 	int in_cool = st->last_up > 0 && now - st->last_up < in->cooldown;
+	int lost = in->lost_nodes > 0 ? (in->lost_nodes < in->burst_nodes ? in->lost_nodes : in->burst_nodes) : 0;
+	long long serving = in->burst_nodes - lost;
 
 	memset(out, 0, sizeof *out);
 	out->action = RP_HOLD;
@@ -67,9 +69,11 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);
 
 		long long need = in->lag > 0 ? (in->lag + thr - 1) / thr : 0;
-		long long present = in->burst_nodes;
-		if (in_cool && st->last_up_burst + st->last_up_count > present)
-			present = st->last_up_burst + st->last_up_count;
+		long long present = serving;
+		int lost_since = lost > st->last_up_lost ? lost - st->last_up_lost : 0;
+		long long asked = (long long)st->last_up_burst + st->last_up_count - lost_since;
+		if (in_cool && asked > present)
+			present = asked;
 		long long want = need - present;
 		if (in_cool && want <= 0) {
 			say(out, "; %d node(s) asked %.0fs ago still count (cooldown %.0fs)", st->last_up_count,
@@ -78,9 +82,10 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		}
 		if (want < 1)
 			want = 1;
-		long long cap = in->max_nodes - present;
+		/* a lost node bills until it is drained: it counts here */
+		long long cap = in->max_nodes - (present + lost);
 		if (cap <= 0) {
-			say(out, "; at max_nodes %ld (%lld burst nodes)", in->max_nodes, present);
+			say(out, "; at max_nodes %ld (%lld burst nodes)", in->max_nodes, present + lost);
 			goto note;
 		}
 		out->action = RP_UP;
@@ -89,7 +94,8 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 			say(out, "; capped by max_nodes %ld", in->max_nodes);
 		st->last_up = now;
 		st->last_up_count = out->count;
-		st->last_up_burst = in->burst_nodes;
+		st->last_up_burst = (int)serving;
+		st->last_up_lost = lost;
 		goto note;
 	}
 
@@ -115,6 +121,8 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	say(out, "lag 0, %d burst node(s) idle", in->idle_nodes);
 	st->last_down = now;
 note:
+	if (lost)
+		say(out, "; %d lost node(s) (NotReady too long) not counted as capacity, to be drained", lost);
 	if (!in->p95_known && in->p95_note)
 		say(out, "; no latency signal (%s)", in->p95_note);
 }
@@ -145,6 +153,7 @@ void rp_decide_load(struct rp_decide_state *st)
 		st->last_up = num(j, "last_up");
 		st->last_up_count = (int)num(j, "last_up_count");
 		st->last_up_burst = (int)num(j, "last_up_burst");
+		st->last_up_lost = (int)num(j, "last_up_lost");
 		st->last_down = num(j, "last_down");
 	}
 	cJSON_Delete(j);
@@ -161,6 +170,7 @@ int rp_decide_save(const struct rp_decide_state *st)
 	cJSON_AddNumberToObject(j, "last_up", st->last_up);
 	cJSON_AddNumberToObject(j, "last_up_count", st->last_up_count);
 	cJSON_AddNumberToObject(j, "last_up_burst", st->last_up_burst);
+	cJSON_AddNumberToObject(j, "last_up_lost", st->last_up_lost);
 	cJSON_AddNumberToObject(j, "last_down", st->last_down);
 	char *s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);

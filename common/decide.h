@@ -10,15 +10,21 @@
  *  - up needs hot on 2 polls in a row (the previous one no longer ago than
  *    the cooldown), unless lag >= 2 x lag_threshold or p95 >= 2 x
  *    p95_threshold ("surge"), which goes up at once.
- *    count = ceil(lag / lag_threshold) - burst nodes, at least 1, capped by
- *    max_nodes - burst nodes (0 there → hold "at max_nodes").  Within the
+ *    count = ceil(lag / lag_threshold) - serving nodes, at least 1, capped
+ *    by max_nodes - burst nodes (0 there → hold "at max_nodes").  Serving
+ *    nodes are the burst nodes less the lost ones (NotReady longer than
+ *    scale.notready_grace): a lost node serves nothing, so a hot queue
+ *    gets its replacement; it still bills until it is drained, so it
+ *    still counts against max_nodes.  Within the
  *    cooldown after an up, the nodes that up asked for count as present
- *    even before they join (they are booting): an up is only repeated if
- *    the lag needs more than those.
+ *    even before they join (they are booting), less the nodes lost since
+ *    that up: an up is only repeated if the lag needs more than those.
  *  - down when lag == 0, p95 not above its threshold (or no latency
  *    signal), some burst node idle >= idle_s, and the last up is at least
  *    the cooldown ago.  count = the number of idle nodes.
  *  - hold otherwise, with the reason.
+ *  - lost nodes are named to be drained whatever the action (the caller
+ *    does that); the reason counts them.
  */
 #ifndef RP_DECIDE_H
 #define RP_DECIDE_H
@@ -35,6 +41,7 @@ struct rp_decide_in {
 	double p95, p95_threshold;
 	const char *p95_note; /* why there is no signal (for the reason), or NULL */
 	int burst_nodes;      /* burst nodes present */
+	int lost_nodes;       /* of those, NotReady > scale.notready_grace */
 	int idle_nodes;       /* of those, idle >= scale.idle */
 	long max_nodes;
 	double cooldown;      /* seconds */
@@ -44,7 +51,8 @@ struct rp_decide_state {
 	double last_poll;     /* 0 = never */
 	int hot_streak;       /* consecutive hot polls, this one included */
 	double last_up;       /* 0 = never */
-	int last_up_count, last_up_burst;
+	int last_up_count, last_up_burst; /* last_up_burst: serving nodes then */
+	int last_up_lost;                 /* lost nodes then */
 	double last_down;
 };
 

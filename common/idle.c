@@ -11,6 +11,9 @@
  * Each node entry also says "opt_out": true when the node is annotated
  * cluster-autoscaler.kubernetes.io/scale-down-disabled=true or
  * karpenter.sh/do-not-disrupt=true (an addition to idle.h's list).
+ *
+ * NotReady-ness is not kept in the state dir: the API's Ready condition
+ * says since when (lastTransitionTime), the same for every reader.
  */
 #include "idle.h"
 #include "rp.h"
@@ -153,6 +156,14 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 			cJSON_AddNumberToObject(o, "idle_s", 0);
 		}
 		cJSON_AddBoolToObject(o, "ready", rp_kube_node_ready(node));
+		double nrs, nr = rp_idle_notready_s(node, now, &nrs);
+		if (nr >= 0) {
+			char ts[40];
+			cJSON_AddStringToObject(o, "not_ready_since", rp_rfc3339(nrs, ts, sizeof ts));
+		} else {
+			cJSON_AddNullToObject(o, "not_ready_since");
+		}
+		cJSON_AddNumberToObject(o, "not_ready_s", nr > 0 ? (double)(long long)(nr * 1000) / 1000 : 0);
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(node, "spec"), "unschedulable");
 		cJSON_AddBoolToObject(o, "cordoned", cJSON_IsTrue(u));
@@ -191,6 +202,44 @@ out:
 	free(file);
 	free(lock);
 	return rc;
+}
+
+double rp_idle_notready_s(const cJSON *node, double now, double *since)
+{
+	const cJSON *c, *ready = NULL;
+	const char *t = NULL;
+	double from;
+	if (since)
+		*since = -1;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "status"),
+								 "conditions"))
+	{
+		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(c, "type");
+		if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "Ready"))
+			ready = c;
+	}
+	if (ready) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(ready, "status");
+		if (cJSON_IsString(st) && !strcmp(st->valuestring, "True"))
+			return -1;
+		c = cJSON_GetObjectItemCaseSensitive(ready, "lastTransitionTime");
+	} else {
+		c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "metadata"),
+						     "creationTimestamp");
+	}
+	if (cJSON_IsString(c))
+		t = c->valuestring;
+	if (!t || rp_parse_rfc3339(t, &from) < 0 || from > now)
+		from = now;
+	if (since)
+		*since = from;
+	return now - from;
+}
+
+int rp_idle_lost(const cJSON *node, double now, double grace)
+{
+	double s = rp_idle_notready_s(node, now, NULL);
+	return s >= 0 && s > grace;
 }
 
 int rp_idle_select(struct rp_kube *k, double now, double min_idle, cJSON **names, char **err)

@@ -118,6 +118,66 @@ static void test_down(void)
 	T_INT(run(in, &st, &o), RP_DOWN, "down once the cooldown has passed");
 }
 
+static void test_lost(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	struct rp_decide_in in = base(1000, 10);
+	in.burst_nodes = 2;
+	in.lost_nodes = 1;
+	T_INT(run(in, &st, &o), RP_UP, "lag 10, 2 burst nodes, 1 lost: up (surge)");
+	T_INT(o.count, 1, "the lost one is replaced: ceil(10/5) - 1 serving");
+	T_OK(strstr(o.reason, "1 lost node") != NULL, "reason counts the lost node: %s", o.reason);
+	T_INT(st.last_up_burst, 1, "the up remembers the serving nodes, not the lost");
+	in.now = 1010;
+	T_INT(run(in, &st, &o), RP_HOLD, "10 s later: the replacement asked still counts");
+	in.burst_nodes = 1;
+	in.lost_nodes = 0;
+	in.now = 1020;
+	T_INT(run(in, &st, &o), RP_HOLD, "the lost one drained, its replacement booting: hold");
+	in.burst_nodes = 2;
+	in.now = 1030;
+	T_INT(run(in, &st, &o), RP_HOLD, "the replacement joined: hold");
+
+	memset(&st, 0, sizeof st);
+	in = base(1000, 10);
+	in.burst_nodes = 2;
+	T_INT(run(in, &st, &o), RP_UP, "lag 10, 2 serving, no lost: up (at least 1)");
+	in.now = 1010;
+	T_INT(run(in, &st, &o), RP_HOLD, "in the cooldown, 2 present + 1 asked: hold");
+	in.lost_nodes = 1;
+	T_INT(run(in, &st, &o), RP_HOLD, "one lost since: 2 + 1 - 1 still covers the need of 2");
+	in.lost_nodes = 2;
+	T_INT(run(in, &st, &o), RP_UP, "two lost since: 2 + 1 - 2 = 1 < 2, up within the cooldown");
+	T_INT(o.count, 1, "the difference");
+
+	memset(&st, 0, sizeof st);
+	in = base(1000, 100);
+	in.burst_nodes = 3;
+	in.lost_nodes = 1;
+	in.max_nodes = 3;
+	T_INT(run(in, &st, &o), RP_HOLD, "a lost node still bills: at max_nodes, hold");
+	T_OK(strstr(o.reason, "max_nodes 3 (3 burst") != NULL, "reason names max_nodes: %s", o.reason);
+	in.max_nodes = 4;
+	T_INT(run(in, &st, &o), RP_UP, "one slot under max_nodes: up");
+	T_INT(o.count, 1, "capped by max_nodes - every burst node");
+
+	memset(&st, 0, sizeof st);
+	in = base(1000, 0);
+	in.burst_nodes = 2;
+	in.lost_nodes = 1;
+	T_INT(run(in, &st, &o), RP_HOLD, "lag 0, a lost busy node, none idle: hold (the lost one is named apart)");
+	T_OK(strstr(o.reason, "lost") != NULL, "reason says lost: %s", o.reason);
+	in.lost_nodes = 5;
+	T_INT(run(in, &st, &o), RP_HOLD, "more lost than present is clamped");
+	in = base(1000, 0);
+	in.burst_nodes = 1;
+	in.lost_nodes = 0;
+	memset(&st, 0, sizeof st);
+	T_INT(run(in, &st, &o), RP_HOLD, "no lost node: hold");
+	T_OK(strstr(o.reason, "lost") == NULL, "reason does not say lost: %s", o.reason);
+}
+
 static void test_latency(void)
 {
 	struct rp_decide_state st = { 0 };
@@ -245,6 +305,7 @@ int main(void)
 	test_count_and_caps();
 	test_cooldown_pending();
 	test_down();
+	test_lost();
 	test_latency();
 	test_part_lag();
 	test_prom();
