@@ -90,7 +90,10 @@ Admin endpoints (same TLS + token), under /_admin:
   POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": true|false|null}
                                (false: no disruption allowed; true: at least one; null: computed)
   POST   /_admin/config        {"ready_delay": 1, "evict_grace": 0.2, "signer_delay": 0.2,
-                                "recreate": true}
+                                "recreate": true, "notready_stuck": false}
+                               (notready_stuck: a graceful delete of a pod on a
+                               NotReady node never completes, as with a dead
+                               kubelet, until grace 0, node deletion or Ready)
   GET    /_admin/config
   POST   /_admin/reset         back to the initial cluster (config and request log too)
 """
@@ -592,7 +595,7 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
-                         "recreate": True}
+                         "recreate": True, "notready_stuck": False}
         self.timers = []  # heap of (when, seq, generation, fn)
         self.seq = 0
         self.gen = 0
@@ -1125,8 +1128,15 @@ class Cluster:
 
             def gone():
                 q = self.get("pods", ns, name)
-                if q is not None and q["metadata"]["uid"] == uid:
-                    self.remove("pods", q)
+                if q is None or q["metadata"]["uid"] != uid:
+                    return
+                n = self.get("nodes", None, q["spec"].get("nodeName") or "")
+                if self.cfg["notready_stuck"] and n is not None and not self.node_ready(n):
+                    # no kubelet confirms: Terminating until force-deleted,
+                    # the node is deleted (pod GC), or it is Ready again
+                    self.after(0.5, gone)
+                    return
+                self.remove("pods", q)
             self.after(min(float(grace), self.cfg["evict_grace"]), gone)
         return p
 
