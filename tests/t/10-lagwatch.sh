@@ -219,6 +219,48 @@ kubectl delete pod "busy$run" --wait=false >/dev/null
 gone() { ! kubectl get pod "busy$run" >/dev/null 2>&1; }
 ok "workload pod gone" eventually 20 gone
 
+# ---- a busy burst node NotReady: capacity within the grace, lost past it ----
+kadmin() { curl -sf -o /dev/null --cacert "$KUBE_CA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+	-X POST "$KUBE_URL/_admin/$1" -H 'Content-Type: application/json' --data "$2"; }
+kubectl run "stuck$run" --image=transcoder --restart=Never \
+	--overrides="{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"$node\"}}" >/dev/null
+ok "the node goes NotReady" kadmin node-status "{\"node\":\"$node\",\"ready\":false}"
+lost() { lw --once --group "$1" --topic "$2" --set prometheus.url=$dead --set "scale.notready_grace=$3" "${@:4}"; }
+fresh lost1
+rc "NotReady, within a 60 s grace" 0 lost "gb$run" "$ta" 60s
+is "not lost within the grace" "$(mine lost)" false
+nl1=$(field decision .lost_nodes)
+sleep 1.1
+fresh lost2
+rc "past a 0 s grace" 0 lost "gb$run" "$ta" 0s -v
+is "named in lost" "$(mine lost)" true
+is "a busy lost node is not named idle" "$(mine idle)" false
+is "lost_nodes counts it" "$(field decision .lost_nodes)" "$((nl1 + 1))"
+like "the reason counts it" "$(field decision .reason)" 'lost node'
+like "-v names it in the log" "$(cat "$T_TMP/.err")" "msg=\"?lost node\"? node=$node"
+fresh hot1
+rc "hot, within the grace" 0 lost "g10$run" "$tt" 60s
+up1=$(field decision .count) b1=$(field decision .burst_nodes)
+fresh hot2
+rc "hot, past the grace" 0 lost "g10$run" "$tt" 0s
+up2=$(field decision .count)
+is "hot: still up" "$(field decision .action)" up
+[ "$b1" = 1 ] && is "a lost node is not capacity: one more node asked" "$up2" "$((up1 + 1))"
+kubectl annotate node "$node" karpenter.sh/do-not-disrupt=true >/dev/null
+fresh lost3
+rc "opted out and lost" 0 lost "gb$run" "$ta" 0s
+is "an opted-out lost node is not named for rp-drain" "$(mine lost)" false
+num_ge "but still not counted as capacity" "$(field decision .lost_nodes)" 1
+like "the log says it keeps billing" "$(cat "$T_TMP/.err")" 'opted out.*still billing'
+kubectl annotate node "$node" karpenter.sh/do-not-disrupt- >/dev/null
+ok "Ready again" kadmin node-status "{\"node\":\"$node\",\"ready\":true}"
+fresh lost4
+rc "Ready again, 0 s grace" 0 lost "gb$run" "$ta" 0s
+is "not lost once Ready" "$(mine lost)" false
+kubectl delete pod "stuck$run" --wait=false >/dev/null
+stuck_gone() { ! kubectl get pod "stuck$run" >/dev/null 2>&1; }
+ok "stuck pod gone" eventually 20 stuck_gone
+
 fresh cool
 rc "an up (surge)" 0 lw --once --group "g10$run" --topic "$tt" --set scale.idle=0s --set prometheus.url=$dead
 is "up" "$(field decision .action)" up
