@@ -340,6 +340,15 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
 		return -1;
 	}
+	int rc = rp_cost_fscan(f, path, now, cb, arg, torn, err);
+	fclose(f);
+	return rc;
+}
+
+int rp_cost_fscan(FILE *f, const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err)
+{
+	*err = NULL;
+	*torn = 0;
 	struct open_tab t = { rp_xcalloc(16, sizeof *t.v), 16, 0 };
 	char *buf = NULL;
 	size_t cap = 0;
@@ -429,7 +438,6 @@ int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *t
 	}
 	free(t.v);
 	free(buf);
-	fclose(f);
 	return rc;
 }
 

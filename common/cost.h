@@ -44,6 +44,8 @@ struct rp_cost_pod {
  * *torn: line number of a torn last line, else 0.  0 ok, -1 + *err. */
 typedef void (*rp_cost_cb)(const struct rp_cost_pod *p, void *arg);
 int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err);
+/* The same over an open stream (not closed); path names it in messages. */
+int rp_cost_fscan(FILE *f, const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err);
 /* Hours of pod p inside [since, until]. */
 double rp_cost_hours(const struct rp_cost_pod *p, double since, double until);
 

@@ -85,11 +85,25 @@ struct rp_kube *rp_kube_open(const char *path, char **err)
 		const char *h = getenv("HOME");
 		path = home = rp_xasprintf("%s/.kube/config", h ? h : "");
 	}
-	cJSON *doc = rp_yaml_load(path, err);
-	if (!doc) {
+	size_t len;
+	char *text = rp_read_file(path, 4 << 20, &len);
+	if (!text) {
+		*err = rp_xasprintf("%s: cannot read: %s", path, strerror(errno));
 		free(home);
 		return NULL;
 	}
+	struct rp_kube *k = rp_kube_parse(text, len, path, err);
+	free(text);
+	free(home);
+	return k;
+}
+
+struct rp_kube *rp_kube_parse(const char *text, size_t len, const char *path, char **err)
+{
+	*err = NULL;
+	cJSON *doc = rp_yaml_parse(text, len, path, err);
+	if (!doc)
+		return NULL;
 	char *dir = rp_xstrdup(path);
 	char *slash = strrchr(dir, '/');
 	if (slash)
@@ -148,12 +162,10 @@ struct rp_kube *rp_kube_open(const char *path, char **err)
 		rp_log_secret(k->token);
 	cJSON_Delete(doc);
 	free(dir);
-	free(home);
 	return k;
 bad:
 	cJSON_Delete(doc);
 	free(dir);
-	free(home);
 	rp_kube_free(k);
 	return NULL;
 }

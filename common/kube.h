@@ -21,6 +21,9 @@
 struct rp_kube;
 
 struct rp_kube *rp_kube_open(const char *kubeconfig, char **err);
+/* The same over a kubeconfig's text (len bytes); path names it in errors
+ * and relative certificate files are found beside it. */
+struct rp_kube *rp_kube_parse(const char *text, size_t len, const char *path, char **err);
 void rp_kube_free(struct rp_kube *k);
 const char *rp_kube_server(const struct rp_kube *k);
 const char *rp_kube_ca_pem(const struct rp_kube *k); /* NULL if none */

@@ -110,6 +110,16 @@ int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, cha
 		*err = rp_xasprintf("unable to read ledger %s: %s", path, strerror(errno));
 		return -1;
 	}
+	int rc = rp_ledger_fread(f, path, cb, arg, torn, err);
+	fclose(f);
+	return rc;
+}
+
+int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err)
+{
+	*err = NULL;
+	if (torn)
+		*torn = 0;
 	char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -146,6 +156,5 @@ int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, cha
 	if (!rc && bad && torn)
 		*torn = bad;
 	free(buf);
-	fclose(f);
 	return rc;
 }

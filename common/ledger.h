@@ -13,6 +13,7 @@
  */
 #ifndef RP_LEDGER_H
 #define RP_LEDGER_H
+#include <stdio.h>
 #include <cjson/cJSON.h>
 
 /* Path of the ledger (static buffer). */
@@ -28,5 +29,7 @@ typedef int (*rp_ledger_cb)(const cJSON *rec, long line, void *arg);
  * -1 + *err on I/O error or a malformed line that is not the last.
  * *torn is set to the line number of a torn last line, else 0. */
 int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err);
+/* The same over an open stream (not closed); path names it in errors. */
+int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err);
 
 #endif
