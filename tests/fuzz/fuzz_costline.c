@@ -13,6 +13,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	rp_init("fuzz_costline");
+	fz_buffer_stderr();
 	return 0;
 }
 
@@ -81,7 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct want w = { o, expect, 0 };
 	long torn = -1;
 	char *err = NULL;
-	int rc = rp_cost_scan(fz_file(data, size), 4e9, on_pod, &w, &torn, &err);
+	FILE *f = fz_stream(data, size);
+	int rc = rp_cost_fscan(f, "fuzz.jsonl", 4e9, on_pod, &w, &torn, &err);
+	fclose(f);
 	FZ_CHECK(rc == 0 && !err);
 	if (expect)
 		FZ_CHECK(w.seen == 1 && torn == 0);

@@ -13,9 +13,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *path = fz_file(data, size);
 	char *err = NULL;
-	struct rp_kube *k = rp_kube_open(path, &err);
+	struct rp_kube *k = rp_kube_parse((const char *)data, size, "fuzz/kubeconfig", &err);
 	if (k) {
 		FZ_CHECK(!err && rp_kube_server(k));
 		rp_kube_free(k);

@@ -13,6 +13,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	rp_init("fuzz_ledger");
+	fz_buffer_stderr();
 	return 0;
 }
 
@@ -38,16 +39,18 @@ static void on_pod(const struct rp_cost_pod *p, void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *path = fz_file(data, size);
+	FILE *f = fz_stream(data, size);
 	long last = 0, torn = -1, pods = 0;
 	char *err = NULL;
-	int rc = rp_ledger_read(path, on_rec, &last, &torn, &err);
+	int rc = rp_ledger_fread(f, "fuzz.jsonl", on_rec, &last, &torn, &err);
 	FZ_CHECK(rc == 0 ? !err && torn >= 0 && (!torn || torn > last) : err && *err);
 	free(err);
 	err = NULL;
 	torn = -1;
-	rc = rp_cost_scan(path, 1.8e9, on_pod, &pods, &torn, &err);
+	rewind(f);
+	rc = rp_cost_fscan(f, "fuzz.jsonl", 1.8e9, on_pod, &pods, &torn, &err);
 	FZ_CHECK(rc == 0 ? !err && torn >= 0 : err && *err);
 	free(err);
+	fclose(f);
 	return 0;
 }
