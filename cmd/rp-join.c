@@ -5,6 +5,7 @@
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
+#include "podlock.h"
 #include "record.h"
 #include "rp.h"
 #include "ssh.h"
@@ -32,10 +33,13 @@ enum {
 };
 
 #define START_GRACE 1.0  /* worker: alive this long after start = started */
+#define LOCK_WAIT 1.0    /* a join lock busy this long is another joiner's, not a reaper's look */
 
 struct job {
 	char *id, *node, *host;
 	int port;
+	int lock;      /* the pod's join lock (podlock.h), -1: none */
+	int busy;      /* another rp-join holds it: not ours to join */
 	struct rp_boot_token tok;
 	/* results */
 	int ok, temp;
@@ -562,6 +566,12 @@ static void one(struct ctx *x, struct job *j)
 		emit(x, rec);
 		return;
 	}
+	if (j->busy) {
+		char *p = rp_podlock_path(j->id);
+		fail_job(j, rp_xasprintf("another rp-join is joining this pod (it holds %s); left to it", p));
+		free(p);
+		j->temp = 1;
+	}
 	if (j->error)
 		; /* nothing to try */
 	else if (x->worker)
@@ -588,7 +598,11 @@ static void one(struct ctx *x, struct job *j)
 	} else {
 		rp_info("joined", "id", j->id, "node", j->node, "bootstrap", x->worker ? "worker" : "kubeadm");
 	}
-	ledger_line(x, j, x->worker ? "worker" : "kubeadm");
+	if (!j->busy)
+		ledger_line(x, j, x->worker ? "worker" : "kubeadm");
+	/* The ledger says how the join ended: the reaper needs the lock no more. */
+	rp_podlock_drop(j->lock, j->id);
+	j->lock = -1;
 	emit(x, rec);
 }
 
@@ -605,8 +619,17 @@ static void *pool(void *arg)
 	}
 }
 
+/* A pod to join.  Its join lock is taken here, as the record is read and
+ * before any thread runs: from now until its ledger line is written (or
+ * this process dies) the reaper knows a joiner is alive.  --check joins
+ * nothing and takes no lock. */
 static void add_job(struct ctx *x, const char *id, const char *name, const char *host, int port)
 {
+	for (size_t i = 0; i < x->njobs; i++)
+		if (!strcmp(x->jobs[i].id, id)) {
+			rp_logw("pod given twice; joined once", "id", id);
+			return;
+		}
 	x->jobs = rp_xrealloc(x->jobs, (x->njobs + 1) * sizeof *x->jobs);
 	struct job *j = &x->jobs[x->njobs++];
 	memset(j, 0, sizeof *j);
@@ -614,6 +637,20 @@ static void add_job(struct ctx *x, const char *id, const char *name, const char 
 	j->node = node_name(name, id);
 	j->host = host ? rp_xstrdup(host) : NULL;
 	j->port = port;
+	j->lock = -1;
+	if (x->check)
+		return;
+	j->lock = rp_podlock_take(id, LOCK_WAIT);
+	if (j->lock >= 0)
+		return;
+	if (errno == EWOULDBLOCK) {
+		j->busy = 1;
+	} else {
+		char *p = rp_podlock_path(id);
+		rp_logw("cannot take the pod's join lock; joining without it (a reaper may take the pod after "
+			"its hand-off grace)", "id", id, "lock", p, "error", strerror(errno));
+		free(p);
+	}
 }
 
 /* ---- tunnel ---- */

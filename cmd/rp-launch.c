@@ -7,6 +7,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "net.h"
+#include "podlock.h"
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
@@ -690,7 +691,9 @@ static int reap(struct rp_config *cfg, int dry)
 		free(err);
 		goto out;
 	}
-	double grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
+	/* A `ready` pod nobody holds is kept for the hand-off only; one whose
+	 * join lock cannot be read, as long as a whole join may take. */
+	double join_grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
 	size_t n = (size_t)cJSON_GetArraySize(pods), k2 = 0;
 	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
 	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
@@ -701,8 +704,16 @@ static int reap(struct rp_config *cfg, int dry)
 		const char *st = rp_runpod_pod_status(p);
 		if (!id || (st && !strcmp(st, "TERMINATED")))
 			continue;
-		if (!rp_reap_verdict(p, nodes, ix, rp_now(), grace, &why)) {
-			rp_debug("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+		int joiner = rp_podlock_held(id);
+		if (joiner < 0)
+			rp_logw("cannot tell whether an rp-join holds this pod", "id", id, "error", strerror(errno));
+		if (!rp_reap_verdict(p, nodes, ix, rp_now(), joiner, RP_HANDOFF_GRACE, join_grace, &why)) {
+			/* Said at info when it is about a join; a serving node every tick, at debug. */
+			const char *ev = rp_rec_str(rp_ledger_index_last(ix, id, rp_rec_str(p, "name")), "event");
+			if (joiner > 0 || (ev && !strcmp(ev, "ready")))
+				rp_info("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+			else
+				rp_debug("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
 			continue;
 		}
 		ids[k2] = id;
@@ -723,6 +734,7 @@ static int reap(struct rp_config *cfg, int dry)
 		} else {
 			rp_info(dry ? "would reap" : "reaped orphan", "id", ids[j], "name", name, "why", whys[j]);
 			if (!dry) {
+				rp_podlock_clear(ids[j]); /* a dead joiner's lock file */
 				cJSON *e = rp_ledger_event("reaped");
 				cJSON_AddStringToObject(e, "id", ids[j]);
 				if (name)

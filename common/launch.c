@@ -248,8 +248,9 @@ static int node_knows(const cJSON *nodes, const char *id, const char *name)
 }
 
 int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger_index *ix, double now,
-		    double join_grace, const char **why)
+		    int joiner, double handoff, double join_grace, const char **why)
 {
+	static char buf[128];
 	const char *id = rp_rec_str(pod, "id");
 	const char *name = rp_rec_str(pod, "name");
 	if (node_knows(nodes, id, name)) {
@@ -262,14 +263,33 @@ int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger
 		*why = "not in the ledger";
 		return 1;
 	}
+	int joining = !strcmp(ev, "ready") || !strcmp(ev, "join_failed") || !strcmp(ev, "joined");
+	if (joining && joiner > 0) {
+		*why = "an rp-join holds its join lock: a join is under way";
+		return 0;
+	}
 	if (!strcmp(ev, "ready")) {
 		double t;
 		const char *ts = rp_rec_str(last, "ts");
-		if (ts && !rp_parse_rfc3339(ts, &t) && now - t < join_grace) {
-			*why = "ready, handed to rp-join";
+		if (!ts || rp_parse_rfc3339(ts, &t)) {
+			*why = "ready at a time the ledger does not say, and no rp-join holds it";
+			return 1;
+		}
+		double age = now - t < 0 ? 0 : now - t;
+		if (joiner < 0) { /* cannot look: keep it as long as a join may take */
+			snprintf(buf, sizeof buf, "ready %.0f s ago; its join lock cannot be read, so kept for %.0f s",
+				 age, join_grace);
+			*why = buf;
+			return age >= join_grace;
+		}
+		if (age < handoff) {
+			snprintf(buf, sizeof buf, "ready %.0f s ago, being handed to rp-join (hand-off grace %.0f s)",
+				 age, handoff);
+			*why = buf;
 			return 0;
 		}
-		*why = "ready long ago but never joined";
+		snprintf(buf, sizeof buf, "ready %.0f s ago and no rp-join holds it (its joiner is gone)", age);
+		*why = buf;
 		return 1;
 	}
 	if (!strcmp(ev, "joined")) {
@@ -285,7 +305,6 @@ int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger
 		*why = "launched but never ready (its launcher is gone)";
 		return 1;
 	}
-	static char buf[64];
 	snprintf(buf, sizeof buf, "ledger says %s", ev);
 	*why = buf;
 	return 1;

@@ -13,13 +13,19 @@
  *    dropped silently.  A GPU type or data centre the catalog does not
  *    know is an error naming the catalog's ids.
  *  - rp_reap_verdict() keeps a pod when Kubernetes knows it (a node named
- *    like the pod, or labelled/annotated rp.io/pod-id with its id), when
- *    the ledger's last word on it is `ready` younger than the join grace
- *    (rp-join may be working on it), or `joined` without a Kubernetes
- *    bootstrap (worker mode has no node).  Everything else with our name
- *    prefix is an orphan: no ledger line, `launched` but never ready
- *    (its launcher died: the caller makes sure none is running),
- *    terminated/reaped/drained but still alive, join failed, preempted.
+ *    like the pod, or labelled/annotated rp.io/pod-id with its id); when
+ *    a live rp-join holds its join lock (podlock.h) and the ledger's last
+ *    word on it is `ready`, `joined` or `join_failed` (a join, or a
+ *    re-join, is under way: never reaped from under rp-join); when that
+ *    word is `ready` and nobody holds the lock, only for the hand-off
+ *    grace (rp-launch has printed the record, rp-join has not taken it
+ *    yet), or for the join grace when the lock cannot be read; and when
+ *    it is `joined` without a Kubernetes bootstrap (worker mode has no
+ *    node).  Everything else with our name prefix is an orphan: no ledger
+ *    line, `launched` but never ready (its launcher died: the caller makes
+ *    sure none is running), ready but its joiner gone, terminated/reaped/
+ *    drained but still alive, join failed, preempted.  The verdict is a
+ *    pure function of its arguments; *why says which rule decided.
  */
 #ifndef RP_LAUNCH_H
 #define RP_LAUNCH_H
@@ -56,8 +62,19 @@ void rp_ledger_index_free(struct rp_ledger_index *ix);
  * and record; NULL when the ledger never mentions it. */
 const cJSON *rp_ledger_index_last(const struct rp_ledger_index *ix, const char *id, const char *name);
 
-/* 1: reap, 0: keep.  *why says which (static text). */
+/* How long --reap keeps a `ready` pod no rp-join holds: rp-launch prints a
+ * pod's record as soon as its `ready` line is durable and rp-join locks
+ * the pod as it reads the record (milliseconds), and no reaper runs while
+ * a launcher does (launch.lock), so the real window is the pipe's; 30 s
+ * covers a stalled rp-join start on a loaded host many times over, and is
+ * all a tick killed in that window leaves paid.  See rp-launch(1). */
+#define RP_HANDOFF_GRACE 30.0
+
+/* 1: reap, 0: keep.  joiner: 1 a live rp-join holds the pod's join lock,
+ * 0 nobody does, -1 cannot tell.  handoff: how long a `ready` pod nobody
+ * holds is kept; join_grace: how long one whose lock cannot be read is.
+ * *why says which rule decided (static storage, valid until the next call). */
 int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger_index *ix, double now,
-		    double join_grace, const char **why);
+		    int joiner, double handoff, double join_grace, const char **why);
 
 #endif

@@ -107,10 +107,11 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	char *lp = rp_xasprintf("%s/ledger.jsonl", dir);
-	char now_s[40], old_s[40];
+	char now_s[40], old_s[40], mid_s[40];
 	double now = rp_now();
 	rp_rfc3339(now - 5, now_s, sizeof now_s);
 	rp_rfc3339(now - 3600, old_s, sizeof old_s);
+	rp_rfc3339(now - 100, mid_s, sizeof mid_s); /* past the hand-off, within the join grace */
 	FILE *f = fopen(lp, "w");
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p1\",\"name\":\"demo-burst-1\",\"ts\":\"%s\"}\n", old_s);
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p2\",\"name\":\"demo-burst-2\",\"ts\":\"%s\"}\n", old_s);
@@ -121,32 +122,58 @@ int main(int argc, char **argv)
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"joined\",\"id\":\"p5\",\"bootstrap\":\"kubeadm\",\"ts\":\"%s\"}\n", old_s);
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"terminated\",\"id\":\"p6\",\"ts\":\"%s\"}\n", old_s);
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"launched\",\"id\":\"p7\",\"name\":\"demo-burst-7\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p10\",\"ts\":\"%s\"}\n", mid_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"join_failed\",\"id\":\"p11\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p12\",\"ts\":\"yesterday\"}\n");
 	fclose(f);
 	struct rp_ledger_index *ix = rp_ledger_index_load(lp, &err);
 	T_OK(ix != NULL, "ledger index loads");
 	cJSON *nodes = cJSON_Parse("[{\"metadata\":{\"name\":\"demo-burst-7\"}},"
 				   "{\"metadata\":{\"name\":\"n8\",\"annotations\":{\"rp.io/pod-id\":\"p8\"}}}]");
-	static const struct { const char *id, *name; int reap; const char *why; } cases[] = {
-		{ "p1", "demo-burst-1", 1, "launched but never ready" },
-		{ "p2", "demo-burst-2", 0, "ready, handed to rp-join" },
-		{ "p3", "demo-burst-3", 1, "ready long ago but never joined" },
-		{ "p4", "demo-burst-4", 0, "joined as a worker" },
-		{ "p5", "demo-burst-5", 1, "joined, but its Kubernetes node is gone" },
-		{ "p6", "demo-burst-6", 1, "ledger says terminated" },
-		{ "p7", "demo-burst-7", 0, "known to Kubernetes" },
-		{ "p8", "demo-burst-8", 0, "known to Kubernetes" },
-		{ "p9", "demo-burst-9", 1, "not in the ledger" },
+	/* joiner: 1 an rp-join holds the pod's lock, 0 nobody, -1 cannot tell;
+	 * hand-off grace 30 s, join grace 360 s unless the case says. */
+	static const struct {
+		const char *id, *name;
+		int joiner;
+		double handoff;
+		int reap;
+		const char *why;
+	} cases[] = {
+		{ "p1", "demo-burst-1", 0, 30, 1, "launched but never ready" },
+		{ "p1", "demo-burst-1", 1, 30, 1, "launched but never ready" }, /* not a join: the lock does not count */
+		{ "p2", "demo-burst-2", 0, 30, 0, "ready 5 s ago, being handed to rp-join (hand-off grace 30 s)" },
+		{ "p2", "demo-burst-2", 0, 4, 1, "ready 5 s ago and no rp-join holds it" },
+		{ "p3", "demo-burst-3", 0, 30, 1, "ready 3600 s ago and no rp-join holds it" },
+		{ "p3", "demo-burst-3", 1, 30, 0, "an rp-join holds its join lock" },
+		{ "p3", "demo-burst-3", -1, 30, 1, "cannot be read" },
+		{ "p10", "demo-burst-10", 0, 30, 1, "ready 100 s ago and no rp-join holds it" },
+		{ "p10", "demo-burst-10", 1, 30, 0, "an rp-join holds its join lock" },
+		{ "p10", "demo-burst-10", -1, 30, 0, "its join lock cannot be read, so kept for 360 s" },
+		{ "p11", "demo-burst-11", 0, 30, 1, "ledger says join_failed" },
+		{ "p11", "demo-burst-11", 1, 30, 0, "an rp-join holds its join lock" }, /* a re-join */
+		{ "p12", "demo-burst-12", 0, 30, 1, "ready at a time the ledger does not say" },
+		{ "p4", "demo-burst-4", 0, 30, 0, "joined as a worker" },
+		{ "p5", "demo-burst-5", 0, 30, 1, "joined, but its Kubernetes node is gone" },
+		{ "p5", "demo-burst-5", 1, 30, 0, "an rp-join holds its join lock" },
+		{ "p6", "demo-burst-6", 0, 30, 1, "ledger says terminated" },
+		{ "p6", "demo-burst-6", 1, 30, 1, "ledger says terminated" },
+		{ "p7", "demo-burst-7", 0, 30, 0, "known to Kubernetes" },
+		{ "p8", "demo-burst-8", 0, 30, 0, "known to Kubernetes" },
+		{ "p9", "demo-burst-9", 0, 30, 1, "not in the ledger" },
+		{ "p9", "demo-burst-9", 1, 30, 1, "not in the ledger" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		cJSON *pod = cJSON_CreateObject();
 		cJSON_AddStringToObject(pod, "id", cases[i].id);
 		cJSON_AddStringToObject(pod, "name", cases[i].name);
 		const char *why = NULL;
-		int v = ix ? rp_reap_verdict(pod, nodes, ix, now, 360, &why) : -1;
-		T_OK(v == cases[i].reap && why && strstr(why, cases[i].why), "%s: %s (%s)", cases[i].id,
-		     cases[i].reap ? "reap" : "keep", why ? why : "?");
+		int v = ix ? rp_reap_verdict(pod, nodes, ix, now, cases[i].joiner, cases[i].handoff, 360, &why) : -1;
+		T_OK(v == cases[i].reap && why && strstr(why, cases[i].why), "%s, joiner %d: %s (%s)", cases[i].id,
+		     cases[i].joiner, cases[i].reap ? "reap" : "keep", why ? why : "?");
 		cJSON_Delete(pod);
 	}
+	/* The shipped hand-off grace: far below the old join grace, above a pipe's latency. */
+	T_OK(RP_HANDOFF_GRACE >= 10 && RP_HANDOFF_GRACE <= 60, "hand-off grace %.0f s", RP_HANDOFF_GRACE);
 	rp_ledger_index_free(ix);
 	cJSON_Delete(nodes);
 	unlink(lp);
