@@ -260,5 +260,55 @@ rc "reap again: exit 0" 0 rp-launch --reap -o json
 is "reap again: the unledgered pod and the one whose node went away" "$(out | jq -r .name | sort | paste -sd, -)" \
 	"$(printf '%s\n' demo-burst-stray001 "$NAME1" | sort | paste -sd, -)"
 is "reap again: another cluster's pod untouched" "$(npods '.status!="TERMINATED"')" 1
+
+# --- --reap and the join lock: a ready pod is kept while an rp-join holds it --------------------------
+# Four pods ledgered launched and ready: r1 a moment ago (being handed to
+# rp-join), r2 100 s ago with nobody holding its lock (its joiner died), r3
+# 100 s ago with a live holder of its lock, r4 100 s ago with a lock that
+# cannot be read.  Past the 30 s hand-off grace, below join_timeout + 60 s.
+fresh reap-join
+RP_STATE_DIR=$T_TMP/state-rj LEDGER=$T_TMP/state-rj/ledger.jsonl
+mkdir -p "$RP_STATE_DIR/join"
+ago() { date -u -d "@$(($(date +%s) - $1))" +%Y-%m-%dT%H:%M:%S.000Z; }
+declare -A RJ
+for n in 1 2 3 4; do
+	RJ[$n]=$(curl -sf -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+		--data "{\"name\":\"demo-burst-rj$n\",\"image\":\"x\",\"gpu\":{\"id\":\"$A6K\",\"count\":1}}" "$RUNPOD_URL/v2/pods" | jq -r .id)
+	age=100; [ "$n" = 1 ] && age=2
+	jq -nc --arg id "${RJ[$n]}" --arg name "demo-burst-rj$n" --arg t0 "$(ago $((age + 5)))" --arg t1 "$(ago "$age")" \
+		'{type:"ledger",event:"launched",id:$id,name:$name,ts:$t0}, {type:"ledger",event:"ready",id:$id,ts:$t1}' >>"$LEDGER"
+done
+lk() { echo "$RP_STATE_DIR/join/${RJ[$1]}.lock"; }
+: >"$(lk 2)" # its rp-join died: the file stays, nobody holds it
+( exec 9>"$(lk 3)" && flock -x 9 && exec sleep 60 ) & HOLD=$!
+# shellcheck disable=SC2016 # expanded at exit
+at_exit 'kill -9 "$HOLD" 2>/dev/null'
+ln -s /etc/passwd "$(lk 4)"
+ok "reap-join: a live joiner holds r3's lock" eventually 10 sh -c "! flock -n '$(lk 3)' true"
+rc "reap-join: exit 0" 0 rp-launch --reap -o json
+is "reap-join: only the one whose joiner is gone is reaped" "$(out | jq -r .name | paste -sd, -)" demo-burst-rj2
+like "reap-join: its record says why" "$(out | jq -r .reason)" "^ready [0-9]+ s ago and no rp-join holds it"
+is "reap-join: r2 terminated" "$(state | jq -r ".pods[] | select(.id==\"${RJ[2]}\") | .status")" TERMINATED
+is "reap-join: r2's stale lock file removed" "$(test -e "$(lk 2)" && echo there || echo gone)" gone
+like "reap-join: r1 kept, being handed over" "$(err)" "kept.*${RJ[1]}.*ready [0-9]+ s ago, being handed to rp-join \(hand-off grace 30 s\)"
+like "reap-join: r3 kept, its joiner is alive" "$(err)" "kept.*${RJ[3]}.*an rp-join holds its join lock"
+like "reap-join: r4 kept, its lock unreadable" "$(err)" "kept.*${RJ[4]}.*its join lock cannot be read, so kept for 360 s"
+like "reap-join: ... with a warning" "$(err)" "level=warn.*cannot tell whether an rp-join holds this pod.*${RJ[4]}"
+is "reap-join: three still paid" "$(npods '.status!="TERMINATED"')" 3
+is "reap-join: the live joiner's lock file stays" "$(test -e "$(lk 3)" && echo there || echo gone)" there
+kill -9 "$HOLD"; wait "$HOLD" 2>/dev/null
+rc "reap-join: the joiner killed, reap again: exit 0" 0 rp-launch --reap -o json
+is "reap-join: now r3 is reaped" "$(out | jq -r .name | paste -sd, -)" demo-burst-rj3
+is "reap-join: ledgered reaped with the reason" "$(jq -r "select(.id==\"${RJ[3]}\" and .event==\"reaped\") | .reason" "$LEDGER" | grep -c 'no rp-join holds it')" 1
+# A joiner that failed and is at it again: a held lock protects join_failed too.
+jq -nc --arg id "${RJ[1]}" --arg t "$(ago 1)" '{type:"ledger",event:"join_failed",id:$id,ts:$t}' >>"$LEDGER"
+( exec 9>"$(lk 1)" && flock -x 9 && exec sleep 60 ) & HOLD=$!
+ok "reap-join: a joiner holds r1's lock again" eventually 10 sh -c "! flock -n '$(lk 1)' true"
+rc "reap-join: join_failed but a joiner at work: exit 0" 0 rp-launch --reap -o json
+is "reap-join: nothing reaped" "$(out | wc -l)" 0
+kill -9 "$HOLD"; wait "$HOLD" 2>/dev/null
+rc "reap-join: join_failed, no joiner: exit 0" 0 rp-launch --reap -o json
+is "reap-join: r1 reaped" "$(out | jq -r '"\(.name) \(.reason)"')" "demo-burst-rj1 ledger says join_failed"
+rm -f "$(lk 4)"
 fresh end
 done_testing

@@ -76,6 +76,30 @@ rc "re-run on a joined node: exit 0" 0 rp-join -o json <"$T_TMP/in1"
 is "re-run: still ready" "$(field "$T_TMP/.out" j1abc ready)" true
 is "re-run: no second kubeadm join" "$(grep -c '^kubeadm join' "$log0")" "$n_before"
 
+# The join lock ($RP_STATE_DIR/join/ID.lock, see rp-join(1)): gone once the
+# ledger says how the join ended; a pod another rp-join holds is not joined
+# twice; the same pod twice in one input is joined once.
+jl() { echo "$RP_STATE_DIR/join/$1.lock"; }
+is "no join lock left once the joins ended" "$(find "$RP_STATE_DIR/join" -type f 2>/dev/null | wc -l)" 0
+( exec 9>"$(jl j1abc)" && flock -x 9 && exec sleep 60 ) & jh=$!
+# shellcheck disable=SC2016 # expanded at exit
+at_exit 'kill -9 "$jh" 2>/dev/null'
+ok "another joiner holds j1abc's lock" eventually 10 sh -c "! flock -n '$(jl j1abc)' true"
+c_before=$(lines "$S/hosts/$p0/commands.log") l_before=$(lines "$RP_STATE_DIR/ledger.jsonl")
+rc "a pod another rp-join holds: exit 75" 75 rp-join -o json <"$T_TMP/in1"
+is "held elsewhere: ready false" "$(field "$T_TMP/.out" j1abc ready)" false
+like "held elsewhere: the error says so" "$(field "$T_TMP/.out" j1abc error)" "another rp-join is joining this pod.*join/j1abc\.lock"
+is "held elsewhere: nothing run on the pod" "$(lines "$S/hosts/$p0/commands.log")" "$c_before"
+is "held elsewhere: no ledger line (the holder writes it)" "$(lines "$RP_STATE_DIR/ledger.jsonl")" "$l_before"
+is "held elsewhere: the holder's lock file is left alone" "$(test -e "$(jl j1abc)" && echo there)" there
+rc "--check takes no lock: exit 0" 0 rp-join --check --host "$(host "$h0")" --port "$p0" --id j1abc
+kill -9 "$jh"; wait "$jh" 2>/dev/null
+{ podrec j1abc demo-burst-j1abc "$h0"; podrec j1abc demo-burst-j1abc "$h0"; } >"$T_TMP/in-dup"
+rc "the same pod twice: exit 0" 0 rp-join -o json <"$T_TMP/in-dup"
+is "the same pod twice: one node record" "$(grep -c '"type":"node"' "$T_TMP/.out")" 1
+like "the same pod twice: said" "$(cat "$T_TMP/.err")" "pod given twice; joined once.*j1abc"
+is "the same pod twice: its lock is gone" "$(test -e "$(jl j1abc)" && echo there || echo gone)" gone
+
 # ---- 2. changed host key: refused, nothing run ----------------------------
 h1=${H[1]} p1=$(port "${H[1]}")
 ssh-keygen -q -t ed25519 -N '' -f "$T_TMP/other" -C other
@@ -255,11 +279,13 @@ podrec drop1 demo-burst-drop1 "${more[9]}" >"$T_TMP/in-d1"
 rp-join -o json <"$T_TMP/in-d1" >"$T_TMP/d1.out" 2>"$T_TMP/d1.err" &
 jp=$!
 eventually 20 test -s "$S/hosts/$pd/hang.pid"
+ok "while kubeadm runs, the pod's join lock is held" sh -c "! flock -n '$(jl drop1)' true"
 kill_sessions "$pd"
 wait "$jp"; st=$?
 is "dropped session, sshd back: exit 0" "$st" 0
 [ "$st" = 0 ] || sed 's/^/#   /' "$T_TMP/d1.err"
 is "retried from a safe point: ready" "$(field "$T_TMP/d1.out" drop1 ready)" true
+is "joined: the join lock is gone" "$(test -e "$(jl drop1)" && echo there || echo gone)" gone
 like "it said so" "$(cat "$T_TMP/d1.err")" "connection lost during join; reconnecting"
 like "kubeadm reset -f before the second join" "$(grep -E '^kubeadm (join|reset)' "$S/hosts/$pd/kubeadm.log" | tail -2 | tr '\n' ' ')" \
 	"^kubeadm reset -f kubeadm join --config"
@@ -275,6 +301,7 @@ wait "$jp"; is "sshd gone mid-join: exit 1" "$?" 1
 is "reported: ready false" "$(field "$T_TMP/d2.out" drop2 ready)" false
 like "the error says what is known" "$(field "$T_TMP/d2.out" drop2 error)" "connection lost during kubeadm join.*not registered"
 is "ledger: join_failed" "$(jq -r 'select(.event=="join_failed" and .id=="drop2") | .event' "$RP_STATE_DIR/ledger.jsonl")" join_failed
+is "join_failed ledgered: the join lock is gone" "$(test -e "$(jl drop2)" && echo there || echo gone)" gone
 is "no bootstrap token left behind" "$(kapi /api/v1/namespaces/kube-system/secrets | jq '[.items[] | select(.type=="bootstrap.kubernetes.io/token")] | length')" 0
 sshd_start "$pd"
 
