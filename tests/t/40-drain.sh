@@ -13,7 +13,8 @@ command -v jq >/dev/null || { fail "jq is missing"; done_testing; exit 1; }
 KCA="$(dirname "$KUBECONFIG")/ca.crt"
 : >"$T_TMP/pods"
 S=$$ # node names unique to this run
-kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
+# (a JSON body says so: the stand-in answers 415 to a form-encoded one)
+kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 kreq() { kadmin "$KUBE_URL/_admin/requests" >"$T_TMP/kreq.json"; }
 preq() { curl -sf "$RUNPOD_URL/_admin/requests" >"$T_TMP/preq.json"; }
 # RunPod pod status: the API answers 404 for a TERMINATED pod
@@ -405,5 +406,69 @@ pw3=$(new_pod "t40-worker-3-$S")
 rc "a worker that never checkpoints: exit 3" 3 rp-drain --worker --id "$pw3" --host "${w1%:*}" --port "${w1##*:}" --timeout 2s
 like "says so" "$(cat "$T_TMP/.err")" "no checkpoint marker"
 isnt "that pod is not terminated" "$(pstatus "$pw3")" "TERMINATED"
+
+# ---- a lost node (NotReady past scale.notready_grace): fenced, then forced --
+# Its web pods have a PDB that allows no eviction, and the stand-in keeps a
+# gracefully deleted pod on a NotReady node Terminating (no kubelet
+# confirms it): only deleting with grace 0 after the fence ends the drain.
+ln="lost-$S" lo="lostopt-$S" lr="lostready-$S"
+pl=$(new_pod "$ln") plo=$(new_pod "$lo") plr=$(new_pod "$lr")
+{
+	scene_yaml "$ln" "$pl"
+	node_yaml "$lo" "$plo" "karpenter.sh/do-not-disrupt=true"
+	node_yaml "$lr" "$plr"
+} >"$T_TMP/lost.yaml"
+ok "lost scenes applied" kubectl apply -f "$T_TMP/lost.yaml"
+pdb "$ln" 2
+for n in "$ln" "$lo" "$lr"; do
+	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
+done
+lost_scene() { [ "$(running "$ln")" -ge 7 ]; }
+ok "lost scene running" eventually 20 lost_scene
+kapi PATCH "/api/v1/namespaces/default/pods/done-$ln/status" '{"status":{"phase":"Succeeded"}}' >/dev/null
+r0=$(running "$ln")
+kadmin -X POST "$KUBE_URL/_admin/config" -d '{"notready_stuck":true}' >/dev/null
+at_exit "kadmin -X POST '$KUBE_URL/_admin/config' -d '{\"notready_stuck\":false}' >/dev/null"
+for n in "$ln" "$lo"; do
+	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":false}" >/dev/null
+done
+rc "--lost goes alone: exit 2" 2 rp-drain --lost --node "$ln"
+rc "--lost within the grace: exit 0" 0 rp-drain --lost --set scale.notready_grace=60s -o json
+is "nothing drained" "$(cat "$T_TMP/.out")" ""
+is "the node untouched" "$(unsched "$ln")" ""
+sleep 1.1
+curl -sf "$RUNPOD_URL/_admin/config" -d "{\"fail_next\":[{\"match\":\"DELETE /v2/pods/$pl\",\"status\":500,\"count\":20}]}" >/dev/null
+rc "lost, its pod cannot be terminated: exit 75" 75 rp-drain --lost --set scale.notready_grace=0s --set drain.terminate_timeout=1s
+like "says the pod is not confirmed terminated" "$(cat "$T_TMP/.err")" "pod $pl not confirmed terminated"
+like "an opted-out lost node is skipped, and the log says what it costs" "$(cat "$T_TMP/.err")" "node $lo: NotReady for [0-9]+s, but opted out.*still billing"
+is "the opted-out one is not cordoned" "$(unsched "$lo")" ""
+is "the lost one is left cordoned" "$(unsched "$ln")" true
+is "not fenced: none of its pods deleted (the machine may still run them)" "$(running "$ln")" "$r0"
+curl -sf "$RUNPOD_URL/_admin/config" -d '{"fail_next":[]}' >/dev/null
+kadmin -X DELETE "$KUBE_URL/_admin/requests" >/dev/null
+rc "lost, next run: exit 0" 0 rp-drain --lost --set scale.notready_grace=0s -o json
+is "one record: node, reason notready, terminated" "$(jq -r '"\(.node) \(.reason) \(.terminated)"' "$T_TMP/.out")" "$ln notready true"
+is "web, cache, bare and done pods deleted (mirror and DaemonSet pods left)" "$(jq -r .evicted "$T_TMP/.out")" 5
+num_le "without waiting on evictions" "$(jq -r .seconds "$T_TMP/.out")" 20
+is "its pod terminated" "$(pstatus "$pl")" TERMINATED
+is "its Node deleted" "$(node_code "$ln")" 404
+kreq
+is "no eviction asked (the PDB would refuse, no kubelet would confirm)" \
+	"$(jq --arg n "-$ln" '[.[] | select(.verb == "POST" and (.path | endswith("/eviction")) and (.path | contains($n)))] | length' "$T_TMP/kreq.json")" 0
+is "five pods deleted with grace 0" \
+	"$(jq --arg n "-$ln" '[.[] | select(.verb == "DELETE" and (.path | contains("/pods/")) and (.path | contains($n)))
+		| .body | fromjson? | select(.gracePeriodSeconds == 0)] | length' "$T_TMP/kreq.json")" 5
+is "its web pods are recreated by their ReplicaSet, off the lost node" \
+	"$(kubectl get pods -l "app=web-$ln" -o json | jq --arg n "$ln" '[.items[] | select(.spec.nodeName != $n)] | length')" 2
+is "ledger: terminated (the fence), then drained (notready)" \
+	"$(jq -r --arg id "$pl" 'select(.id == $id and (.event == "drained" or .event == "terminated")) | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
+	"terminated drainednotready "
+# a decision names lost nodes whatever its action; rp-drain looks again
+echo "{\"type\":\"decision\",\"action\":\"up\",\"count\":1,\"nodes\":[],\"lost\":[\"$lr\"]}" >"$T_TMP/dec.jsonl"
+rc "a decision naming a Ready node lost: exit 0" 0 rp-drain -o json --set scale.notready_grace=0s <"$T_TMP/dec.jsonl"
+is "the up decision passes through for rp-launch" "$(jq -r '"\(.type) \(.action)"' "$T_TMP/.out")" "decision up"
+like "the node is Ready again: not drained" "$(cat "$T_TMP/.err")" "not lost any more.*$lr"
+is "and not cordoned" "$(unsched "$lr")" ""
+is "its pod runs" "$(pstatus "$plr")" RUNNING
 
 done_testing
