@@ -370,7 +370,11 @@ static struct rp_config *with_defaults(void)
 		cJSON *v = (k->kind == L || k->kind == M) ? cJSON_Parse(k->def) : typed(k, k->def, NULL, &why);
 		if (!v)
 			rp_fatal(RP_EXIT_FAIL, "bad default for %s: %s", k->name, why ? why : "JSON");
-		put(c, k->name, v, "default");
+		/* Schema keys are unique: append, no search for one to replace
+		 * (put() made every load quadratic in the schema), and point
+		 * at the schema's static names instead of copying them. */
+		cJSON_AddItemToObjectCS(c->vals, k->name, v);
+		cJSON_AddItemToObjectCS(c->where, k->name, cJSON_CreateStringReference("default"));
 	}
 	return c;
 }
