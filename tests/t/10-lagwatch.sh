@@ -229,13 +229,12 @@ lost() { lw --once --group "$1" --topic "$2" --set prometheus.url=$dead --set "s
 fresh lost1
 rc "NotReady, within a 60 s grace" 0 lost "gb$run" "$ta" 60s
 is "not lost within the grace" "$(mine lost)" false
-nl1=$(field decision .lost_nodes)
 sleep 1.1
 fresh lost2
 rc "past a 0 s grace" 0 lost "gb$run" "$ta" 0s -v
 is "named in lost" "$(mine lost)" true
 is "a busy lost node is not named idle" "$(mine idle)" false
-is "lost_nodes counts it" "$(field decision .lost_nodes)" "$((nl1 + 1))"
+num_ge "lost_nodes counts it" "$(field decision .lost_nodes)" 1
 like "the reason counts it" "$(field decision .reason)" 'lost node'
 like "-v names it in the log" "$(cat "$T_TMP/.err")" "msg=\"?lost node\"? node=$node"
 fresh hot1
@@ -245,7 +244,10 @@ fresh hot2
 rc "hot, past the grace" 0 lost "g10$run" "$tt" 0s
 up2=$(field decision .count)
 is "hot: still up" "$(field decision .action)" up
-[ "$b1" = 1 ] && is "a lost node is not capacity: one more node asked" "$up2" "$((up1 + 1))"
+if [ "$b1" = 1 ]; then # ours is the only burst node
+	is "a lost node is not capacity: one more node asked" "$up2" "$((up1 + 1))"
+	is "lost_nodes 1" "$(field decision .lost_nodes)" 1
+fi
 kubectl annotate node "$node" karpenter.sh/do-not-disrupt=true >/dev/null
 fresh lost3
 rc "opted out and lost" 0 lost "gb$run" "$ta" 0s

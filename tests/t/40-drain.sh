@@ -419,6 +419,7 @@ pl=$(new_pod "$ln") plo=$(new_pod "$lo") plr=$(new_pod "$lr")
 	node_yaml "$lr" "$plr"
 } >"$T_TMP/lost.yaml"
 ok "lost scenes applied" kubectl apply -f "$T_TMP/lost.yaml"
+applied=$(date +%s.%N)
 pdb "$ln" 2
 for n in "$ln" "$lo" "$lr"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
@@ -429,16 +430,21 @@ kapi PATCH "/api/v1/namespaces/default/pods/done-$ln/status" '{"status":{"phase"
 r0=$(running "$ln")
 kadmin -X POST "$KUBE_URL/_admin/config" -d '{"notready_stuck":true}' >/dev/null
 at_exit "kadmin -X POST '$KUBE_URL/_admin/config' -d '{\"notready_stuck\":false}' >/dev/null"
+# past the stand-in's registration delay (1 s), which would make them Ready again
+while awk -v a="$applied" -v n="$(date +%s.%N)" 'BEGIN{exit !(n - a < 2.5)}'; do sleep 0.2; done
 for n in "$ln" "$lo"; do
 	kadmin -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":false}" >/dev/null
 done
+is "both NotReady" "$(kubectl get node "$ln" "$lo" --no-headers | awk '{print $2}' | tr '\n' ' ')" "NotReady NotReady "
 rc "--lost goes alone: exit 2" 2 rp-drain --lost --node "$ln"
 rc "--lost within the grace: exit 0" 0 rp-drain --lost --set scale.notready_grace=60s -o json
-is "nothing drained" "$(cat "$T_TMP/.out")" ""
+is "it is not drained" "$(jq -r --arg n "$ln" 'select(.node == $n) | .node' "$T_TMP/.out")" ""
 is "the node untouched" "$(unsched "$ln")" ""
 sleep 1.1
 curl -sf "$RUNPOD_URL/_admin/config" -d "{\"fail_next\":[{\"match\":\"DELETE /v2/pods/$pl\",\"status\":500,\"count\":20}]}" >/dev/null
-rc "lost, its pod cannot be terminated: exit 75" 75 rp-drain --lost --set scale.notready_grace=0s --set drain.terminate_timeout=1s
+# a decision names lost nodes whatever its action
+echo "{\"type\":\"decision\",\"action\":\"hold\",\"count\":0,\"nodes\":[],\"lost\":[\"$ln\",\"$lo\"]}" >"$T_TMP/dec.jsonl"
+rc "lost, its pod cannot be terminated: exit 75" 75 rp-drain --set scale.notready_grace=0s --set drain.terminate_timeout=1s <"$T_TMP/dec.jsonl"
 like "says the pod is not confirmed terminated" "$(cat "$T_TMP/.err")" "pod $pl not confirmed terminated"
 like "an opted-out lost node is skipped, and the log says what it costs" "$(cat "$T_TMP/.err")" "node $lo: NotReady for [0-9]+s, but opted out.*still billing"
 is "the opted-out one is not cordoned" "$(unsched "$lo")" ""
@@ -447,9 +453,11 @@ is "not fenced: none of its pods deleted (the machine may still run them)" "$(ru
 curl -sf "$RUNPOD_URL/_admin/config" -d '{"fail_next":[]}' >/dev/null
 kadmin -X DELETE "$KUBE_URL/_admin/requests" >/dev/null
 rc "lost, next run: exit 0" 0 rp-drain --lost --set scale.notready_grace=0s -o json
-is "one record: node, reason notready, terminated" "$(jq -r '"\(.node) \(.reason) \(.terminated)"' "$T_TMP/.out")" "$ln notready true"
-is "web, cache, bare and done pods deleted (mirror and DaemonSet pods left)" "$(jq -r .evicted "$T_TMP/.out")" 5
-num_le "without waiting on evictions" "$(jq -r .seconds "$T_TMP/.out")" 20
+jq -c --arg n "$ln" 'select(.node == $n)' "$T_TMP/.out" >"$T_TMP/lost.rec"
+is "its record: reason notready, terminated" "$(jq -r '"\(.node) \(.reason) \(.terminated)"' "$T_TMP/lost.rec")" "$ln notready true"
+is "web, cache, bare and done pods deleted (mirror and DaemonSet pods left)" "$(jq -r .evicted "$T_TMP/lost.rec")" 5
+num_le "without waiting on evictions" "$(jq -r '.seconds // 99' "$T_TMP/lost.rec")" 20
+is "the opted-out one is still not drained" "$(jq -r --arg n "$lo" 'select(.node == $n) | .node' "$T_TMP/.out")" ""
 is "its pod terminated" "$(pstatus "$pl")" TERMINATED
 is "its Node deleted" "$(node_code "$ln")" 404
 kreq
@@ -463,7 +471,7 @@ is "its web pods are recreated by their ReplicaSet, off the lost node" \
 is "ledger: terminated (the fence), then drained (notready)" \
 	"$(jq -r --arg id "$pl" 'select(.id == $id and (.event == "drained" or .event == "terminated")) | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
 	"terminated drainednotready "
-# a decision names lost nodes whatever its action; rp-drain looks again
+# rp-drain looks again: a node named lost that is Ready now stays
 echo "{\"type\":\"decision\",\"action\":\"up\",\"count\":1,\"nodes\":[],\"lost\":[\"$lr\"]}" >"$T_TMP/dec.jsonl"
 rc "a decision naming a Ready node lost: exit 0" 0 rp-drain -o json --set scale.notready_grace=0s <"$T_TMP/dec.jsonl"
 is "the up decision passes through for rp-launch" "$(jq -r '"\(.type) \(.action)"' "$T_TMP/.out")" "decision up"
