@@ -127,4 +127,15 @@ is "ledger: drained, reason notready" "$(jq -r --arg i "$sick_pod" 'select(.even
 is "ledger: terminated" "$(ledger_n terminated "$sick_pod")" 1
 is "the checkpoint hook ran for its job" "$(cat "$T_TMP/hook.log" 2>/dev/null)" "$sick job-$CL"
 invariant
+
+# ---- the queue drains, the work ends: the loop scales to zero as before ----
+kubectl delete rs "work-$CL" >/dev/null 2>&1
+sed -i 's/^  cooldown: .*/  cooldown: 1s/' "$RP_CONFIG"
+drain_lag; sleep 2.5
+tick >"$T_TMP/t.out" 2>"$T_TMP/t.err"; st=$?
+is "down tick: exit 0" "$st" 0
+is "down tick drains" "$(jq -r .action "$T_TMP/t.out")" down
+sleep 2.5; tick >/dev/null 2>&1 # the node the work left last: idle long enough now
+is "nothing of ours is paid for any more" "$(n_pods)" 0
+invariant
 done_testing
