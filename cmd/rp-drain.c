@@ -101,13 +101,14 @@ static int select_idle(struct ctx *x, double min_idle, long count)
 	return 0;
 }
 
+/* A node named only because it is lost: vet drops it if it no longer is
+ * (a node also named otherwise is drained whatever its state). */
 static void add_lost(struct ctx *x, const char *node)
 {
-	size_t i;
+	size_t had = x->n;
 	add_target(x, node, NULL, 0, 0);
-	for (i = 0; i < x->n; i++)
-		if (x->t[i].node && !strcmp(x->t[i].node, node))
-			x->t[i].as_lost = 1;
+	if (x->n > had)
+		x->t[x->n - 1].as_lost = 1;
 }
 
 /* Burst nodes NotReady longer than scale.notready_grace (vet looks again). */
@@ -247,27 +248,25 @@ static void take_record(struct ctx *x, const cJSON *rec, const char *raw)
 	const char *type = rp_rec_type(rec);
 	if (!strcmp(type, "decision")) {
 		const char *a = rp_rec_str(rec, "action");
-		const cJSON *lost = cJSON_GetObjectItemCaseSensitive(rec, "lost"), *ln;
-		/* lost nodes go whatever the action: they serve nothing */
-		cJSON_ArrayForEach(ln, lost)
-		{
-			if (cJSON_IsString(ln))
-				add_lost(x, ln->valuestring);
-		}
-		if (!a || strcmp(a, "down")) {
-			rp_out_raw(raw);
-			return;
-		}
 		const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(rec, "nodes"), *nm;
-		if (!cJSON_IsArray(nodes)) {
+		int down = a && !strcmp(a, "down");
+		if (down && !cJSON_IsArray(nodes))
 			select_idle(x, rp_cfg_dur(x->cfg, "scale.idle"), (long)rp_rec_num(rec, "count", 0));
-			return;
-		}
+		if (!down || !cJSON_IsArray(nodes))
+			nodes = NULL;
 		cJSON_ArrayForEach(nm, nodes)
 		{
 			if (cJSON_IsString(nm))
 				add_target(x, nm->valuestring, NULL, 0, 0);
 		}
+		/* lost nodes go whatever the action: they serve nothing */
+		cJSON_ArrayForEach(nm, cJSON_GetObjectItemCaseSensitive(rec, "lost"))
+		{
+			if (cJSON_IsString(nm))
+				add_lost(x, nm->valuestring);
+		}
+		if (!down)
+			rp_out_raw(raw);
 		return;
 	}
 	if (!strcmp(type, "node")) {
@@ -363,7 +362,7 @@ static void vet(struct ctx *x)
 		const char *why = ok ? rp_drain_refusal(obj) : NULL;
 		if (ok) {
 			double nr = rp_idle_notready_s(obj, rp_now(), NULL);
-			t->lost = nr > x->grace;
+			t->lost = nr >= 0 && nr > x->grace; /* rp_idle_lost()'s rule */
 			t->not_ready_s = nr;
 		}
 		if (why) {

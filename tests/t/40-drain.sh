@@ -478,5 +478,8 @@ is "the up decision passes through for rp-launch" "$(jq -r '"\(.type) \(.action)
 like "the node is Ready again: not drained" "$(cat "$T_TMP/.err")" "not lost any more.*$lr"
 is "and not cordoned" "$(unsched "$lr")" ""
 is "its pod runs" "$(pstatus "$plr")" RUNNING
+echo "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":[\"$lr\"],\"lost\":[\"$lr\"]}" >"$T_TMP/dec.jsonl"
+rc "a down decision naming it idle too: exit 0" 0 rp-drain -o json <"$T_TMP/dec.jsonl"
+is "drained the normal way (idle wins over a stale lost)" "$(jq -r '"\(.node) \(.reason // "-") \(.terminated)"' "$T_TMP/.out")" "$lr - true"
 
 done_testing
