@@ -103,20 +103,19 @@ since_ready() { jq -rs --arg i "$1" --arg e "${2:-}" --arg now "$(date +%s.%N)" 
 	| (if $e == "" then ($now | tonumber) else ([$l[] | select(.event==$e)][0].ts | t) end)
 	  - ([$l[] | select(.event=="ready")][-1].ts | t)' "$LEDGER"; }
 
-# (a) a tick whose kubeadm hangs on A, (b) a pipeline whose kubeadm is slow
-# on B, both under way at once (so they wait out the grace together)
-radmin config "{\"ssh_pin\":\"${hp[0]}\"}"
-n0=$(ev launching) l0=$(ev launched) r0=$(ev ready)
-lag 10
-bg_tick
-k_created() { local n=$(($(ev launching) - n0)); [ "$n" -ge 1 ] && [ "$(($(ev launched) - l0))" = "$n" ]; }
-if eventually 60 k_created; then pass "4: the tick's pods are created on A"; else fail "4: the tick created nothing"; fi
-kn=$(($(ev launched) - l0))
+# (a) a live rp-join on B whose kubeadm is slow; (b) then a tick whose
+# kubeadm hangs on A, killed there and reaped at once (its pods a few
+# seconds into the grace).  Both then wait out the grace together.
 radmin config "{\"ssh_pin\":\"${hp[1]}\"}"
 setsid sh -c 'rp-launch -q --count 1 | rp-join -q' >"$T_TMP/l.out" 2>"$T_TMP/l.err" & lp=$!
-k_hung() { [ "$(($(ev ready) - r0))" -ge "$kn" ] && hung "$HA" "$kn"; }
-if eventually 60 k_hung; then pass "4: the tick's pods are ready, its kubeadm hangs on each"; else fail "4: the tick never reached kubeadm"; fi
 if eventually 60 hung "$HB" 1; then pass "4: a live rp-join reached the slow kubeadm"; else fail "4: no slow join"; fi
+radmin config "{\"ssh_pin\":\"${hp[0]}\"}"
+n0=$(ev launching) r0=$(ev ready)
+lag 10
+bg_tick
+k_hung() { local n=$(($(ev launching) - n0)); [ "$n" -ge 1 ] && [ "$(($(ev ready) - r0))" = "$n" ] && hung "$HA" "$n"; }
+if eventually 60 k_hung; then pass "4: the tick's pods are ready, its kubeadm hangs on each"; else fail "4: the tick never reached kubeadm"; fi
+kn=$(($(ev launching) - n0))
 kill_tick
 unhang "$HA"
 mapfile -t K < <(our_pods | jq -r --arg b "${hp[0]}" '.[] | select(._internal.ssh==$b) | .id')
@@ -132,6 +131,7 @@ is "4: each killed pod's last ledger line is ready" "$kr" "$kn"
 is "4: each has a join lock file that nobody holds (its rp-join died)" "$kfree" "$kn"
 is "4: the slow join's pod's last ledger line is ready" "$(last_ev "$L")" ready
 ok "4: the slow join holds its pod's lock" held "$L"
+diag "4: the first reap comes $(printf '%.1f' "$(since_ready "$k")") s into the killed pod's grace"
 rc "4: --reap at once: exit 0" 0 rp-launch --reap -o json
 is "4: nothing reaped" "$(grep -c '"type":"reaped"' "$T_TMP/.out")" 0
 like "4: the killed tick's pod is kept for its hand-off" "$(cat "$T_TMP/.err")" "kept.*$k.*ready [0-9]+ s ago, being handed to rp-join"
