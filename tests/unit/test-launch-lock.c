@@ -6,8 +6,10 @@
 #include "rp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,34 @@ static int exists(const char *id)
 	int r = access(p, F_OK) == 0;
 	free(p);
 	return r;
+}
+
+/* A child that looks at ID's lock the slow way: a shared flock, held
+ * until *go is written to, then for `hold` more seconds. */
+static pid_t looker(const char *id, double hold, int *go)
+{
+	int pp[2], gp[2];
+	if (pipe(pp) < 0 || pipe(gp) < 0)
+		return -1;
+	pid_t c = fork();
+	if (c == 0) {
+		close(pp[0]);
+		close(gp[1]);
+		char *p = rp_podlock_path(id);
+		int fd = open(p, O_RDONLY);
+		char ok = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0 ? 'y' : 'n';
+		if (write(pp[1], &ok, 1) != 1 || read(gp[0], &ok, 1) != 1)
+			_exit(2);
+		rp_sleep(hold);
+		_exit(0);
+	}
+	close(pp[1]);
+	close(gp[0]);
+	*go = gp[1];
+	char got = 0;
+	int r = (int)read(pp[0], &got, 1);
+	close(pp[0]);
+	return r == 1 && got == 'y' ? c : -1;
 }
 
 /* A child that takes ID's lock, says so on the pipe, then sleeps (or
@@ -118,6 +148,27 @@ int main(void)
 	if (c > 0)
 		waitpid(c, NULL, 0);
 	rp_podlock_drop(fd, "pod3");
+
+	/* A reaper looking (a shared lock, briefly) does not make a taker give
+	 * up: it retries within its wait. */
+	int lf = rp_podlock_take("pod5", 0);
+	rp_podlock_drop(-1, "pod5");
+	close(lf); /* the file stays, nobody holds it */
+	int go = -1;
+	c = looker("pod5", 0.2, &go);
+	T_OK(c > 0, "a looker holds pod5's lock shared");
+	T_INT(rp_podlock_take("pod5", 0), -1, "a taker without a wait finds it busy");
+	if (go >= 0 && write(go, "g", 1) != 1)
+		T_OK(0, "tell the looker to go");
+	t0 = rp_mono();
+	fd = rp_podlock_take("pod5", 5);
+	waited = rp_mono() - t0;
+	T_OK(fd >= 0, "a taker with a wait gets it once the look is over (%.2f s)", waited);
+	if (go >= 0)
+		close(go);
+	if (c > 0)
+		waitpid(c, NULL, 0);
+	rp_podlock_drop(fd, "pod5");
 
 	/* Ids that are not file names: refused by take, free to a look. */
 	errno = 0;
