@@ -104,6 +104,7 @@ d=$(decision "$log3")
 diag "decision: $d"
 is "the tick's decision names it lost" "$(jq -c .lost <<<"$d")" "[\"$sick\"]"
 is "and still goes up" "$(jq -r .action <<<"$d")" up
+like "the tick's metrics count it (alert RpBurstNodeLost)" "$(cat "$RP_STATE_DIR/metrics/autoscale.prom")" "rp_burst_lost_nodes 1"
 dr=$(jq -c --arg n "$sick" 'select(.type=="drained" and .node==$n)' "$log3")
 is "drained in the same tick, reason notready" "$(jq -r '"\(.reason) \(.terminated) \(.evicted)"' <<<"$dr")" "notready true 1"
 num_le "without waiting on evictions a dead kubelet never confirms" "$(jq -r .seconds <<<"$dr")" 20
