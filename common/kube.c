@@ -43,10 +43,16 @@ static char *b64dec(const char *in)
 		free(out);
 		return NULL;
 	}
+	int pad = 0;
 	while (n && in[n - 1] == '=') { /* DecodeBlock counts padding */
-		len--;
+		pad++;
 		n--;
 	}
+	if (pad > 2 || pad > len) { /* "====": no block has 3 pads; len went -1 */
+		free(out);
+		return NULL;
+	}
+	len -= pad;
 	out[len] = 0;
 	return (char *)out;
 }
