@@ -499,6 +499,33 @@ static cJSON *result(const struct target *t, size_t evicted, int ck, int term, d
 	return r;
 }
 
+/* The ledger's "drained" line: ex (taken) plus what was evicted and
+ * checkpointed, and the jobs (freed). */
+static void drained_line(const struct target *t, cJSON *ex, size_t evicted, int ck, char *jobs)
+{
+	cJSON_AddNumberToObject(ex, "evicted", (double)evicted);
+	cJSON_AddBoolToObject(ex, "checkpointed", ck);
+	cJSON_AddStringToObject(ex, "jobs", jobs);
+	free(jobs);
+	ledger("drained", t, ex);
+}
+
+/* Its pod no longer bills: delete the Node, make the record. */
+static int node_gone(struct ctx *x, const struct target *t, size_t evicted, int ck, double t0, cJSON **rec)
+{
+	char *err = NULL;
+	int rc = rp_drain_delete_node(x->k, t->node, &err);
+	if (rc) {
+		rp_warn("node %s: pod terminated but %s", t->node, err);
+		free(err);
+		rc = RP_EXIT_PARTIAL;
+	} else {
+		rp_info("node deleted", "node", t->node);
+	}
+	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
+	return rc;
+}
+
 static int drain_worker(struct ctx *x, struct target *t, cJSON **rec)
 {
 	double t0 = rp_mono(), deadline = t0 + x->timeout;
@@ -655,25 +682,11 @@ static int drain_node(struct ctx *x, struct target *t, cJSON **rec)
 		ck = 1;
 		rp_info("checkpoint hook done", "node", t->node, "jobs", jobs);
 	}
-	cJSON *ex = cJSON_CreateObject();
-	cJSON_AddNumberToObject(ex, "evicted", (double)evicted);
-	cJSON_AddBoolToObject(ex, "checkpointed", ck);
-	cJSON_AddStringToObject(ex, "jobs", jobs);
-	free(jobs);
-	ledger("drained", t, ex);
+	drained_line(t, cJSON_CreateObject(), evicted, ck, jobs);
 	rc = stop_paying(x, t);
 	if (rc)
 		return rc;
-	rc = rp_drain_delete_node(x->k, t->node, &err);
-	if (rc) {
-		rp_warn("node %s: pod terminated but %s", t->node, err);
-		free(err);
-		rc = RP_EXIT_PARTIAL;
-	} else {
-		rp_info("node deleted", "node", t->node);
-	}
-	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
-	return rc;
+	return node_gone(x, t, evicted, ck, t0, rec);
 }
 
 /* A lost node: NotReady longer than scale.notready_grace.  Its kubelet
@@ -746,21 +759,8 @@ static int drain_lost(struct ctx *x, struct target *t, cJSON **rec)
 	cJSON *ex = cJSON_CreateObject();
 	cJSON_AddStringToObject(ex, "reason", "notready");
 	cJSON_AddNumberToObject(ex, "not_ready_s", round(t->not_ready_s));
-	cJSON_AddNumberToObject(ex, "evicted", (double)evicted);
-	cJSON_AddBoolToObject(ex, "checkpointed", ck);
-	cJSON_AddStringToObject(ex, "jobs", jobs);
-	free(jobs);
-	ledger("drained", t, ex);
-	rc = rp_drain_delete_node(x->k, t->node, &err);
-	if (rc) {
-		rp_warn("node %s: pod terminated but %s", t->node, err);
-		free(err);
-		rc = RP_EXIT_PARTIAL;
-	} else {
-		rp_info("node deleted", "node", t->node);
-	}
-	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
-	return rc;
+	drained_line(t, ex, evicted, ck, jobs);
+	return node_gone(x, t, evicted, ck, t0, rec);
 }
 
 /* A preempted pod with no node (worker mode, or it never joined). */
