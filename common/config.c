@@ -110,6 +110,16 @@ struct rp_config {
 	cJSON *appended; /* keys already appended to by flags */
 };
 
+/* Errors are one line: the text or key quoted in one may hold any byte
+ * (a YAML block scalar, a quoted key, a flag's value); blank out controls. */
+static char *one_line(char *s)
+{
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}
+
 static const struct key *find(const char *name)
 {
 	for (const struct key *k = schema; k->name; k++)
@@ -329,7 +339,7 @@ static int walk(struct rp_config *c, const cJSON *obj, const char *prefix, char 
 			char *why = NULL;
 			cJSON *v = typed(k, NULL, e, &why);
 			if (!v) {
-				*err = rp_xasprintf("%s:%d: key '%s': %s", c->path, line, key, why);
+				*err = one_line(rp_xasprintf("%s:%d: key '%s': %s", c->path, line, key, why));
 				free(why);
 				free(key);
 				return -1;
@@ -343,11 +353,11 @@ static int walk(struct rp_config *c, const cJSON *obj, const char *prefix, char 
 				return -1;
 			}
 		} else if (is_section(key)) {
-			*err = rp_xasprintf("%s:%d: key '%s': expected a mapping", c->path, line, key);
+			*err = one_line(rp_xasprintf("%s:%d: key '%s': expected a mapping", c->path, line, key));
 			free(key);
 			return -1;
 		} else {
-			*err = rp_xasprintf("%s:%d: unknown key '%s'", c->path, line, key);
+			*err = one_line(rp_xasprintf("%s:%d: unknown key '%s'", c->path, line, key));
 			free(key);
 			return -1;
 		}
@@ -456,13 +466,13 @@ int rp_cfg_set(struct rp_config *c, const char *key, const char *value, char **e
 {
 	const struct key *k = find(key);
 	if (!k) {
-		*err = rp_xasprintf("unknown config key '%s'", key);
+		*err = one_line(rp_xasprintf("unknown config key '%s'", key));
 		return -1;
 	}
 	char *why = NULL;
 	cJSON *v = typed(k, value, NULL, &why);
 	if (!v) {
-		*err = rp_xasprintf("key '%s': %s", key, why);
+		*err = one_line(rp_xasprintf("key '%s': %s", key, why));
 		free(why);
 		return -1;
 	}
@@ -474,7 +484,7 @@ int rp_cfg_append(struct rp_config *c, const char *key, const char *value, char 
 {
 	const struct key *k = find(key);
 	if (!k || k->kind != L) {
-		*err = rp_xasprintf("config key '%s' is not a list", key);
+		*err = one_line(rp_xasprintf("config key '%s' is not a list", key));
 		return -1;
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(c->appended, key)) {
