@@ -336,29 +336,25 @@ static size_t create_wave(struct run *r, size_t par)
 		cJSON_Delete(e);
 	}
 	if (r->ledger_broken) {
+		/* no durable "launching" line: nothing is created */
 		for (size_t j = 0; j < k; j++) {
 			slot_fail(&r->slots[idx[j]], F_TEMP);
 			rp_runpod_call_free(&calls[j]);
 		}
-		free(tas);
-		free(resps);
-		free(reqs);
-		free(calls);
-		free(idx);
-		return k;
-	}
-	char nb[24];
-	snprintf(nb, sizeof nb, "%zu", k);
-	rp_debug("creating", "pods", nb);
-	rp_http_multi(reqs, resps, k, (int)k);
-	for (size_t j = 0; j < k; j++) {
-		cJSON *pod = NULL;
-		char *err = NULL;
-		int oc = rp_runpod_create_done(r->rp, &calls[j], &resps[j], &pod, &err);
-		after_create(r, &r->slots[idx[j]], oc, pod, err);
-		free(err);
-		rp_http_resp_free(&resps[j]);
-		rp_runpod_call_free(&calls[j]);
+	} else {
+		char nb[24];
+		snprintf(nb, sizeof nb, "%zu", k);
+		rp_debug("creating", "pods", nb);
+		rp_http_multi(reqs, resps, k, (int)k);
+		for (size_t j = 0; j < k; j++) {
+			cJSON *pod = NULL;
+			char *err = NULL;
+			int oc = rp_runpod_create_done(r->rp, &calls[j], &resps[j], &pod, &err);
+			after_create(r, &r->slots[idx[j]], oc, pod, err);
+			free(err);
+			rp_http_resp_free(&resps[j]);
+			rp_runpod_call_free(&calls[j]);
+		}
 	}
 	free(tas);
 	free(resps);
