@@ -1,13 +1,19 @@
-/* launch.c — candidate order and the orphan verdict (see launch.h). */
+/* launch.c — candidate order, names, input rules, the orphan verdict,
+ * and the launcher lock (see launch.h). */
 #include "launch.h"
 #include "ledger.h"
+#include "log.h"
 #include "record.h"
 #include "runpod.h"
 #include "rp.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define POD_ID_KEY "rp.io/pod-id"
 
@@ -15,6 +21,96 @@ char *rp_launch_prefix(const struct rp_config *cfg)
 {
 	const char *cl = rp_cfg_str(cfg, "cluster");
 	return rp_xasprintf("%s-burst-", cl && *cl ? cl : "rp");
+}
+
+void rp_launch_pod_name(const char *prefix, char *out, size_t n)
+{
+	char id[16];
+	rp_rand_id(id, 8);
+	snprintf(out, n, "%s%s", prefix, id);
+}
+
+int rp_launch_live(const char *st)
+{
+	return !st || (strcmp(st, "EXITED") && strcmp(st, "ERROR") && strcmp(st, "TERMINATED"));
+}
+
+int rp_launch_decision(const cJSON *rec, long *count, const char **why)
+{
+	const char *t = rp_rec_type(rec);
+	if (!t || strcmp(t, "decision"))
+		return 0;
+	const char *a = rp_rec_str(rec, "action");
+	if (!a || (strcmp(a, "up") && strcmp(a, "down") && strcmp(a, "hold"))) {
+		*why = "decision action must be up, down or hold";
+		return -1;
+	}
+	if (strcmp(a, "up"))
+		return 0;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "count");
+	if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 10000 ||
+	    c->valuedouble != (double)(long)c->valuedouble) {
+		*why = "decision up needs a whole count >= 0";
+		return -1;
+	}
+	*count = (long)c->valuedouble;
+	return 1;
+}
+
+/* The one place the launcher lock is taken (to become state.h's). */
+int rp_launch_lock(int how)
+{
+	if (rp_mkdir_p(rp_state_dir(), 0750) < 0)
+		rp_fatal(RP_EXIT_FAIL, "unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
+	char *p = rp_xasprintf("%s/launch.lock", rp_state_dir());
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		rp_fatal(RP_EXIT_FAIL, "unable to open %s: %s", p, strerror(errno));
+	free(p);
+	while (flock(fd, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			close(fd);
+			return -1;
+		}
+		rp_fatal(RP_EXIT_FAIL, "unable to lock launch.lock: %s", strerror(errno));
+	}
+	return fd;
+}
+
+struct rp_runpod *rp_launch_api(struct rp_config *cfg)
+{
+	char *err;
+	struct rp_runpod *rp = rp_runpod_open(cfg, &err);
+	if (!rp) {
+		rp_out_flush();
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	}
+	return rp;
+}
+
+int rp_launch_ledger(cJSON *rec)
+{
+	char *err;
+	int rc = rp_ledger_append(rec, &err);
+	if (rc < 0) {
+		rp_loge("ledger append failed", "error", err);
+		free(err);
+	}
+	cJSON_Delete(rec);
+	return rc;
+}
+
+void rp_launch_ledger_gone(const char *event, const char *id, const char *name, const char *why)
+{
+	cJSON *e = rp_ledger_event(event);
+	cJSON_AddStringToObject(e, "id", id);
+	if (name)
+		cJSON_AddStringToObject(e, "name", name);
+	if (why)
+		cJSON_AddStringToObject(e, "reason", why);
+	rp_launch_ledger(e);
 }
 
 void rp_cand_kill(struct rp_cand *c, const char *why)

@@ -1,8 +1,22 @@
 /* launch.h — the decisions rp-launch makes that can be checked without a
  * network: which (GPU type, data centre) candidates to try and in what
- * order, and which of our pods are orphans.
+ * order, what our pods are called, which input records ask for pods, and
+ * which of our pods are orphans; and the few helpers its two engines
+ * (wave.h creates, reap.h reaps) share: the launcher lock, the ledger
+ * line writer, the API handle.
  *
  * Promises:
+ *  - Our pods are named "<cluster>-burst-" + 8 random [a-z0-9].
+ *  - Input: a `decision` record's action is up, down or hold, and an up
+ *    carries a whole count 0..10000; anything else is malformed (the
+ *    caller exits 2 naming the line, before anything is launched).  Up
+ *    decisions are consumed (their counts add up); every other record,
+ *    down and hold decisions included, passes through unchanged.
+ *  - The launcher lock ($RP_STATE_DIR/launch.lock): launches hold it
+ *    shared, --reap exclusive without waiting, so nothing is reaped while
+ *    a launcher runs.
+ *  - rp_launch_ledger() never lets a ledger failure pass silently: it logs
+ *    it and returns -1 (the create engine stops on it).
  *  - Candidates are runpod.gpu_types × runpod.data_centers (an empty
  *    data_centers list means "any": one candidate per GPU with dc NULL),
  *    in preference order (GPU-major), or cheapest first when
@@ -33,6 +47,8 @@
 #include <cjson/cJSON.h>
 #include "config.h"
 
+struct rp_runpod;
+
 struct rp_cand {
 	const char *gpu;   /* borrowed from the config */
 	const char *dc;    /* borrowed; NULL: any data centre */
@@ -53,6 +69,26 @@ void rp_cand_kill(struct rp_cand *c, const char *why);
 
 /* Our pod name prefix: "<cluster>-burst-" (malloc'd). */
 char *rp_launch_prefix(const struct rp_config *cfg);
+/* A fresh pod name: prefix + 8 random [a-z0-9], cut to fit n. */
+void rp_launch_pod_name(const char *prefix, char *out, size_t n);
+/* 1: a live pod status (anything but EXITED, ERROR, TERMINATED; NULL is
+ * live: the API did not say); 0: not. */
+int rp_launch_live(const char *status);
+
+/* One input record: 1 an up decision (*count set), 0 passes through,
+ * -1 malformed (*why: static text, without the "NAME:LINE: " part). */
+int rp_launch_decision(const cJSON *rec, long *count, const char **why);
+
+/* The launcher lock, taken with flock(2) `how` (LOCK_SH, LOCK_EX|LOCK_NB):
+ * the fd, or -1 when LOCK_NB and someone else holds it.  Exits 1 when the
+ * state directory or the file cannot be made. */
+int rp_launch_lock(int how);
+/* The RunPod API handle; exits 2 naming the problem (no key, bad file). */
+struct rp_runpod *rp_launch_api(struct rp_config *cfg);
+/* Append a ledger line and free it: 0, or -1 (logged). */
+int rp_launch_ledger(cJSON *rec);
+/* A `terminated`/`terminate_failed`-style line: id, name, reason. */
+void rp_launch_ledger_gone(const char *event, const char *id, const char *name, const char *why);
 
 /* The ledger's last event per pod id (and name -> id), for the reaper. */
 struct rp_ledger_index;

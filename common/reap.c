@@ -1,0 +1,161 @@
+/* reap.c — rp-launch --reap: find our orphans and terminate them (see
+ * reap.h; the verdict itself is rp_reap_verdict in launch.c). */
+#include "reap.h"
+#include "kube.h"
+#include "launch.h"
+#include "ledger.h"
+#include "log.h"
+#include "podlock.h"
+#include "record.h"
+#include "rp.h"
+#include "runpod.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* One orphan gone (or, dry, that would go): ledger it, say it. */
+static void reaped(const cJSON *pod, const char *id, const char *name, const char *why, int dry)
+{
+	rp_info(dry ? "would reap" : "reaped orphan", "id", id, "name", name, "why", why);
+	if (!dry) {
+		rp_podlock_clear(id); /* a dead joiner's lock file */
+		cJSON *e = rp_ledger_event("reaped");
+		cJSON_AddStringToObject(e, "id", id);
+		if (name)
+			cJSON_AddStringToObject(e, "name", name);
+		cJSON_AddStringToObject(e, "reason", why);
+		const cJSON *g = cJSON_GetObjectItemCaseSensitive(pod, "gpu");
+		if (rp_rec_str(g, "id"))
+			cJSON_AddStringToObject(e, "gpu", rp_rec_str(g, "id"));
+		cJSON_AddNumberToObject(e, "cost_per_hr", rp_runpod_pod_cost(pod));
+		if (rp_rec_str(pod, "createdAt"))
+			cJSON_AddStringToObject(e, "created_at", rp_rec_str(pod, "createdAt"));
+		rp_launch_ledger(e);
+	}
+	cJSON *o = rp_rec_new("reaped");
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "name", name ? name : "");
+	cJSON_AddStringToObject(o, "reason", why);
+	cJSON_AddBoolToObject(o, "terminated", !dry);
+	rp_out_rec(o);
+	cJSON_Delete(o);
+}
+
+/* The orphans among our pods, by rp_reap_verdict: their ids, pods and
+ * reasons (malloc'd) into the arrays; how many. */
+static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_ledger_index *ix, double join_grace,
+		      const char **ids, const cJSON **which, const char **whys)
+{
+	size_t k2 = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods) {
+		const char *id = rp_rec_str(p, "id"), *why;
+		const char *st = rp_runpod_pod_status(p);
+		if (!id || (st && !strcmp(st, "TERMINATED")))
+			continue;
+		int joiner = rp_podlock_held(id);
+		if (joiner < 0)
+			rp_logw("cannot tell whether an rp-join holds this pod", "id", id, "error", strerror(errno));
+		if (!rp_reap_verdict(p, nodes, ix, rp_now(), joiner, RP_HANDOFF_GRACE, join_grace, &why)) {
+			/* Said at info when it is about a join; a serving node every tick, at debug. */
+			const char *ev = rp_rec_str(rp_ledger_index_last(ix, id, rp_rec_str(p, "name")), "event");
+			if (joiner > 0 || (ev && !strcmp(ev, "ready")))
+				rp_info("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+			else
+				rp_debug("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+			continue;
+		}
+		ids[k2] = id;
+		whys[k2] = rp_xstrdup(why);
+		which[k2++] = p;
+	}
+	return k2;
+}
+
+int rp_reap(struct rp_config *cfg, int dry)
+{
+	struct rp_runpod *rp = rp_launch_api(cfg);
+	int lk = rp_launch_lock(LOCK_EX | LOCK_NB);
+	if (lk < 0) {
+		rp_logw("a launcher is running; reaping nothing this time");
+		rp_runpod_free(rp);
+		return RP_EXIT_TEMP;
+	}
+	char *err = NULL;
+	struct rp_kube *k = rp_kube_open(rp_cfg_str(cfg, "kube.kubeconfig"), &err);
+	cJSON *list = NULL;
+	const cJSON *nodes = NULL;
+	int rc = k ? rp_kube_list(k, "/api/v1/nodes", &list, &nodes, &err) : RP_EXIT_TEMP;
+	if (rc) {
+		rp_loge("Kubernetes API unavailable: reaping nothing (never guess)", "error", err);
+		free(err);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		close(lk);
+		return RP_EXIT_TEMP;
+	}
+	struct rp_ledger_index *ix = rp_ledger_index_load(NULL, &err);
+	if (!ix) {
+		rp_loge("ledger unreadable: reaping nothing", "error", err);
+		free(err);
+		cJSON_Delete(list);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		close(lk);
+		return RP_EXIT_FAIL;
+	}
+	char *prefix = rp_launch_prefix(cfg);
+	cJSON *pods = NULL;
+	rc = rp_runpod_list(rp, prefix, &pods, &err);
+	if (rc) {
+		rp_loge("listing pods failed: reaping nothing", "error", err);
+		free(err);
+		goto out;
+	}
+	/* A `ready` pod nobody holds is kept for the hand-off only; one whose
+	 * join lock cannot be read, as long as a whole join may take. */
+	double join_grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
+	size_t n = (size_t)cJSON_GetArraySize(pods);
+	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
+	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
+	const char **whys = rp_xcalloc(n + 1, sizeof *whys);
+	size_t k2 = orphans(pods, nodes, ix, join_grace, ids, which, whys);
+	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
+	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
+	if (!dry)
+		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
+	int bad = 0;
+	for (size_t j = 0; j < k2; j++) {
+		const char *name = rp_rec_str(which[j], "name");
+		if (rcs[j]) {
+			rp_loge("reap failed", "id", ids[j], "name", name, "error", errs[j]);
+			rp_launch_ledger_gone("terminate_failed", ids[j], name, errs[j]);
+			bad++;
+		} else {
+			reaped(which[j], ids[j], name, whys[j], dry);
+		}
+		free(errs[j]);
+		free((char *)whys[j]);
+	}
+	char nb[24];
+	snprintf(nb, sizeof nb, "%zu", k2);
+	rp_info("reap done", "orphans", nb);
+	rc = !bad ? RP_EXIT_OK : bad < (int)k2 ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
+	free(rcs);
+	free(errs);
+	free(ids);
+	free(which);
+	free(whys);
+out:
+	cJSON_Delete(pods);
+	free(prefix);
+	rp_ledger_index_free(ix);
+	cJSON_Delete(list);
+	rp_kube_free(k);
+	rp_runpod_free(rp);
+	close(lk);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/* reap.h — rp-launch --reap: terminate our pods that nobody will use.
+ *
+ * Promises (the safety orders):
+ *  - Nothing is reaped while a launcher runs: --reap takes launch.lock
+ *    exclusively without waiting (rp_launch_lock); held by a launcher, it
+ *    reaps nothing and returns 75.
+ *  - Nothing is reaped on a guess: without the Kubernetes node list
+ *    (75), the ledger (1) or the RunPod pod list (75) it reaps nothing.
+ *  - Only pods with our name prefix (rp_launch_prefix) are looked at, and
+ *    a pod is reaped only when rp_reap_verdict() (launch.h) says orphan;
+ *    the join lock of each pod (podlock.h) is read, not taken, and a pod
+ *    whose lock cannot be read gets the join grace
+ *    (kube.join_timeout + 60 s).  TERMINATED pods are left alone.
+ *  - Every reap is ledgered `reaped` (id, name, reason, gpu, cost,
+ *    created_at) after RunPod confirms the terminate, and its dead
+ *    joiner's lock file is removed; a failed terminate is ledgered
+ *    `terminate_failed`.  Each reaped pod is printed as a `reaped` record.
+ *  - dry: the same verdicts, printed with terminated:false; nothing is
+ *    terminated or ledgered.
+ *  - Returns 0 all orphans gone (or none), 3 some terminates failed, 75
+ *    all failed.
+ */
+#ifndef RP_REAP_H
+#define RP_REAP_H
+#include "config.h"
+
+int rp_reap(struct rp_config *cfg, int dry);
+
+#endif

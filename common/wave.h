@@ -1,0 +1,104 @@
+/* wave.h — rp-launch's create engine: turn a count into RunPod pods that
+ * are really ready (an SSH banner answers), or say why not.
+ *
+ * Promises (the safety orders, in the order a pod meets them):
+ *  - No create before its `launching` ledger line is durable.  Creates go
+ *    out in waves of runpod.concurrency; every name of a wave is ledgered
+ *    `launching` first, and a ledger that cannot take a line stops the
+ *    launch before any request is sent (exit 1, "no pod created").
+ *  - A created pod is ledgered `launched` (id, name, gpu, cost, dc) before
+ *    any wait; a pod whose `launched` line cannot be written is terminated
+ *    at once and nothing more is created.
+ *  - An unanswered create (timeout, 5xx) may have made a pod: its slot
+ *    goes to RP_SLOT_UNKNOWN, and the pods are listed by name before any
+ *    retry.  Found: adopted (and ledgered `launched`).  Not found: the same
+ *    name on the same candidate is tried again after a pause, at most three
+ *    times.  While the list itself fails nothing is created for that slot;
+ *    after five such looks it is ledgered `launch_failed` (the pod may
+ *    exist: --reap finds it by name) and the slot fails.
+ *  - A pool found full, forbidden, or refusing the bid is not tried again
+ *    this run; the slot moves to the next candidate.  402 (payment) and 422
+ *    (invalid request) stop every further create.  A slot makes at most
+ *    ncand + 2 creates.
+ *  - A pod that fails during boot (EXITED, ERROR, gone) is terminated and
+ *    its slot tries the next candidate under a new name; one not ready in
+ *    runpod.ready_timeout is terminated and its slot fails.  Every
+ *    terminate is ledgered `terminated` or `terminate_failed`.
+ *  - A pod is `ready` (ledgered, then printed as a `pod` record) only when
+ *    the pod is RUNNING and its SSH port answers with a banner.
+ *  - The cap: live pods with our prefix + this launch <= runpod.max_nodes.
+ *  - Exit: 0 all ready; 3 some; 75 none and the cause may pass (capacity,
+ *    rate limits, timeouts); 1 none because every pool refused, or 402,
+ *    or the ledger broke; 2 on 422 (a bug in the request).
+ *  - Holds launch.lock shared while it creates (rp_launch_lock), so no
+ *    --reap runs meanwhile; --dry-run takes no lock and creates nothing.
+ */
+#ifndef RP_WAVE_H
+#define RP_WAVE_H
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "config.h"
+#include "launch.h"
+
+/* Why a slot ended without a ready pod; decides the exit code. */
+enum { RP_FAIL_NONE, RP_FAIL_CAPACITY, RP_FAIL_TEMP, RP_FAIL_REFUSED, RP_FAIL_PAYMENT, RP_FAIL_INVALID };
+
+/* A slot's life: CREATE -> (UNKNOWN ->) WAIT -> READY, or FAIL. */
+enum { RP_SLOT_CREATE, RP_SLOT_UNKNOWN, RP_SLOT_WAIT, RP_SLOT_READY, RP_SLOT_FAIL };
+
+/* One pod wanted. */
+struct rp_slot {
+	int state;
+	size_t cand;          /* candidate in use, or the next to try */
+	char name[160];
+	int unknown_tries;
+	int creates;          /* pods created for this slot so far */
+	double not_before;    /* monotonic */
+	double deadline;      /* monotonic: readiness deadline */
+	char *id;
+	cJSON *pod;           /* last seen (owned) */
+	double cost;
+	int fail;
+	int probe;            /* index into this round's probes, or -1 */
+	int kill;             /* to terminate this round: 1 boot failure, 2 timed out */
+	const char *kill_why;
+};
+
+/* One launch. */
+struct rp_wave {
+	struct rp_config *cfg;
+	struct rp_runpod *rp;
+	struct rp_cand *cands;
+	size_t ncand;
+	struct rp_slot *slots;
+	size_t n;
+	char *prefix;
+	int gpu_count;
+	int stop;             /* 402/422/ledger: create nothing more */
+	int payment, invalid;
+	char *invalid_err, *payment_err;
+	int ledger_broken;
+};
+
+/* Launch `want` pods (--dry-run: print the plan, create nothing).  Returns
+ * the exit code; a configuration or API setup error exits from here. */
+int rp_wave_launch(struct rp_config *cfg, long want, int dry);
+
+/* The steps of the state machine, for the engine and its tests.  None of
+ * them talks to the network; after_create and resolve_unknown may write
+ * the ledger (adopting a pod writes its `launched` line). */
+
+/* End a slot; the first reason stays unless a later one is 402 or 422. */
+void rp_wave_slot_fail(struct rp_slot *s, int why);
+/* A create's outcome (RP_RUNPOD_*) applied to its slot. */
+void rp_wave_after_create(struct rp_wave *w, struct rp_slot *s, int oc, cJSON *pod, const char *err);
+/* A slot in RP_SLOT_UNKNOWN after one look at our pods (pods NULL: the
+ * list failed): adopt the pod of that name, retry later, or fail. */
+void rp_wave_resolve_unknown(struct rp_wave *w, struct rp_slot *s, const cJSON *pods, double now);
+/* After its pod was terminated (kill 1: next candidate under a new name;
+ * kill 2 or a stopped launch: the slot fails). */
+void rp_wave_killed(struct rp_wave *w, struct rp_slot *s);
+/* The exit code for slots that all ended (READY or FAIL). */
+int rp_wave_exit(const struct rp_wave *w);
+
+#endif
