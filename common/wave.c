@@ -198,6 +198,33 @@ void rp_wave_after_create(struct rp_wave *r, struct rp_slot *s, int oc, cJSON *p
 	}
 }
 
+/* Nothing that costs money before its ledger line is durable: the intent
+ * to create each name of the wave goes in first (the reaper finds a pod of
+ * that name that never got its "launched" line), and a ledger that cannot
+ * take it stops the launch (ledger_broken) before any request is sent. */
+static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
+{
+	for (size_t j = 0; j < k && !r->ledger_broken; j++) {
+		const struct rp_slot *sl = &r->slots[idx[j]];
+		const struct rp_cand *c = &r->cands[sl->cand];
+		cJSON *e = rp_ledger_event("launching");
+		cJSON_AddStringToObject(e, "name", sl->name);
+		cJSON_AddStringToObject(e, "cluster", rp_cfg_str(r->cfg, "cluster"));
+		cJSON_AddStringToObject(e, "gpu", c->gpu);
+		cJSON_AddBoolToObject(e, "spot", c->spot);
+		if (c->dc)
+			cJSON_AddStringToObject(e, "dc", c->dc);
+		char *lerr = NULL;
+		if (rp_ledger_append(e, &lerr) < 0) {
+			fprintf(stderr, "%s: fatal: %s: no pod created\n", rp_prog, lerr);
+			free(lerr);
+			r->ledger_broken = 1;
+			r->stop = 1;
+		}
+		cJSON_Delete(e);
+	}
+}
+
 /* One wave: up to `par` slots that may be created now, all at once.
  * Returns how many requests went out. */
 static size_t create_wave(struct rp_wave *r, size_t par)
@@ -234,29 +261,8 @@ static size_t create_wave(struct rp_wave *r, size_t par)
 		rp_runpod_create_prep(r->rp, &sp, &calls[j]);
 		reqs[j] = calls[j].req;
 	}
-	/* Nothing that costs money before its ledger line is durable: the
-	 * intent to create each name goes in first (the reaper finds a pod of
-	 * that name that never got its "launched" line), and a ledger that
-	 * cannot take it stops the launch before any request is sent. */
-	for (size_t j = 0; j < k && !r->ledger_broken; j++) {
-		const struct rp_slot *sl = &r->slots[idx[j]];
-		const struct rp_cand *c = &r->cands[sl->cand];
-		cJSON *e = rp_ledger_event("launching");
-		cJSON_AddStringToObject(e, "name", sl->name);
-		cJSON_AddStringToObject(e, "cluster", rp_cfg_str(r->cfg, "cluster"));
-		cJSON_AddStringToObject(e, "gpu", c->gpu);
-		cJSON_AddBoolToObject(e, "spot", c->spot);
-		if (c->dc)
-			cJSON_AddStringToObject(e, "dc", c->dc);
-		char *lerr = NULL;
-		if (rp_ledger_append(e, &lerr) < 0) {
-			fprintf(stderr, "%s: fatal: %s: no pod created\n", rp_prog, lerr);
-			free(lerr);
-			r->ledger_broken = 1;
-			r->stop = 1;
-		}
-		cJSON_Delete(e);
-	}
+	if (!r->ledger_broken)
+		ledger_launching(r, idx, k);
 	if (r->ledger_broken) {
 		/* no durable "launching" line: nothing is created */
 		for (size_t j = 0; j < k; j++) {
