@@ -332,26 +332,35 @@ static int run(struct rp_join *x, struct rp_ssh *s, struct job *j, const char *c
 
 /* ---- kubeadm ---- */
 
-static char *join_yaml(struct rp_join *x, struct job *j)
+char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_taint,
+			  const struct rp_taint *taints, size_t ntaints)
 {
-	struct rp_taint *t = rp_xcalloc(x->ntaints + 1, sizeof *t);
+	struct rp_taint *t = rp_xcalloc(ntaints + 1, sizeof *t);
 	size_t nt = 0;
 	struct rp_taint st;
-	if (x->startup_key && rp_join_taint_parse(rp_cfg_str(x->cfg, "kube.startup_taint"), &st) == 0) {
+	int have_st = startup_taint && *startup_taint && rp_join_taint_parse(startup_taint, &st) == 0;
+	if (have_st)
 		t[nt++] = st;
-	}
-	for (size_t i = 0; i < x->ntaints; i++)
-		t[nt++] = x->taints[i];
-	struct rp_boot_join bj = {
-		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
-		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
-		.taints = t, .ntaints = nt,
-	};
+	for (size_t i = 0; i < ntaints; i++)
+		t[nt++] = taints[i];
+	struct rp_boot_join bj = *base;
+	bj.taints = t;
+	bj.ntaints = nt;
 	char *y = rp_boot_join_yaml(&bj);
-	if (x->startup_key)
+	if (have_st)
 		free((char *)st.key);
 	free(t);
 	return y;
+}
+
+static char *join_yaml(struct rp_join *x, struct job *j)
+{
+	struct rp_boot_join bj = {
+		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
+		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
+	};
+	return rp_join_config_yaml(&bj, x->startup_key ? rp_cfg_str(x->cfg, "kube.startup_taint") : NULL,
+				   x->taints, x->ntaints);
 }
 
 /* Upload the JoinConfiguration (0600, by stdin) and run kubeadm join.

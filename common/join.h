@@ -79,6 +79,11 @@ void rp_join_env_line(struct rp_buf *b, const char *k, const char *v);
 /* The worker's environment from the configuration (S3 keys when both are
  * found). */
 char *rp_join_worker_env(const struct rp_config *c);
+/* The JoinConfiguration of one node: base (endpoint, token, CA pins,
+ * name, kubelet labels; its taints ignored) with the startup taint
+ * (KEY[=VALUE]:EFFECT text; none when NULL or empty) first, then taints. */
+char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_taint,
+			  const struct rp_taint *taints, size_t ntaints);
 /* The remote script of one kubeadm join over the config at path (read
  * from stdin); reset_first runs `kubeadm reset -f` before. */
 char *rp_join_kubeadm_script(const char *path, int reset_first);
