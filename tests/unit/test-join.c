@@ -118,7 +118,7 @@ static void worker_env(void)
 	rp_join_env_line(&b, "A", "it's");
 	rp_join_env_line(&b, "B", NULL);
 	rp_join_env_line(&b, "C", "$(x) `y`");
-	T_STR(b.data, "A='it'\\''s'\nC='$(x) `y`'\n", "env lines: single-quoted, NULL skipped");
+	T_OK(b.data && !strcmp(b.data, "A='it'\\''s'\nC='$(x) `y`'\n"), "env lines: single-quoted, NULL skipped");
 	rp_buf_free(&b);
 
 	const char *y = "kafka:\n  bootstrap_servers: k1:9092,k2:9092\n  group: [g1]\n  topic: [t1, t2]\n"
@@ -200,7 +200,7 @@ static void kubeadm(void)
 	const char *v = rp_join_verdict(out);
 	T_OK(!strncmp(v, "error execution phase kubelet-start: timed out\n", 47), "verdict: the last line but the trace hint");
 	T_STR(rp_join_verdict(""), "", "verdict of nothing");
-	T_STR(rp_join_verdict("only\n\n"), "only\n\n", "blank lines are not a verdict");
+	T_OK(!strcmp(rp_join_verdict("only\n\n"), "only\n\n"), "blank lines are not a verdict");
 }
 
 static void gpus(void)
