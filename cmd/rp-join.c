@@ -1,23 +1,17 @@
 /* rp-join — see rp-join(1).  Pods in, nodes out: over SSH, join each
- * ready pod to Kubernetes (kubeadm) or start its worker (worker). */
-#include "bootstrap.h"
+ * ready pod to Kubernetes (kubeadm) or start its worker (worker); or look
+ * at a pod (--check); or hold a pod's tunnel (--tunnel).  The join is
+ * common/join.h, the tunnel common/tunnel.h. */
 #include "cli.h"
-#include "kube.h"
+#include "join.h"
 #include "ledger.h"
 #include "log.h"
-#include "podlock.h"
 #include "record.h"
 #include "rp.h"
-#include "ssh.h"
 #include "tunnel.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char usage[] =
 	"usage: rp-join [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n"
@@ -32,782 +26,80 @@ enum {
 	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT
 };
 
-#define START_GRACE 1.0  /* worker: alive this long after start = started */
-#define LOCK_WAIT 1.0    /* a join lock busy this long is another joiner's, not a reaper's look */
-
-struct job {
-	char *id, *node, *host;
-	int port;
-	int lock;      /* the pod's join lock (podlock.h), -1: none */
-	int busy;      /* another rp-join holds it: not ours to join */
-	struct rp_boot_token tok;
-	/* results */
-	int ok, temp;
-	char *error;
-	char fp[80];
-};
-
-struct ctx {
-	struct rp_config *cfg;
-	struct rp_kube *k;
-	struct rp_ssh_opts so;
-	int check;
-	int worker;
-	char hashes[8][72];
-	int nhash;
-	char *endpoint;
-	cJSON *labels;        /* all configured labels, as an object */
-	char *self_labels;    /* those a kubelet may set: "k=v,k=v" */
-	cJSON *late_labels;   /* those it may not: set by us after join */
-	struct rp_taint *taints;
-	size_t ntaints;
-	char *startup_key;
-	double cmd_timeout, join_timeout, token_ttl;
-	double t0;            /* rp_mono() at start */
-	char *worker_env;
-	pthread_mutex_t mu;
-	struct job *jobs;
-	size_t njobs, next;
-};
-
-/* ---- small helpers ---- */
-
-static char *node_name(const char *name, const char *id)
+/* --tunnel ID: the forwards of kube.forwards to the pod's sshd, held until
+ * a signal.  The address is the command line's, else the ledger's. */
+static int tunnel(const struct rp_config *cfg, const char *id, const char *host, int port)
 {
-	const char *src = name && *name ? name : id;
-	size_t n = strlen(src);
-	char *out = rp_xmalloc(n + 4);
-	size_t j = 0;
-	for (size_t i = 0; i < n && j < 63; i++) {
-		unsigned char c = (unsigned char)tolower((unsigned char)src[i]);
-		out[j++] = (isalnum(c) || c == '-' || c == '.') ? (char)c : '-';
-	}
-	out[j] = 0;
-	while (j && !isalnum((unsigned char)out[j - 1]))
-		out[--j] = 0;
-	size_t lead = strspn(out, "-.");
-	memmove(out, out + lead, strlen(out + lead) + 1);
-	if (!*out) {
-		free(out);
-		return rp_xstrdup("rp-node");
-	}
-	return out;
-}
-
-/* "key[=value]:Effect" */
-static int parse_taint(const char *s, struct rp_taint *t)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return -1;
-	const char *eff = colon + 1;
-	if (strcmp(eff, "NoSchedule") && strcmp(eff, "PreferNoSchedule") && strcmp(eff, "NoExecute"))
-		return -1;
-	char *kv = rp_xstrdup(s);
-	kv[colon - s] = 0;
-	char *eq = strchr(kv, '=');
-	if (eq)
-		*eq = 0;
-	t->key = kv;
-	t->value = eq ? eq + 1 : NULL;
-	t->effect = eff;
-	return *kv ? 0 : -1;
-}
-
-static void say_error(struct ctx *x, const struct job *j, const char *msg)
-{
-	char hp[300];
-	snprintf(hp, sizeof hp, "%s:%d: ", j->host ? j->host : "-", j->port);
-	if (!strncmp(msg, hp, strlen(hp)))
-		msg += strlen(hp); /* ssh.c already named the host */
-	char *red = rp_redact(msg);
-	pthread_mutex_lock(&x->mu);
-	fflush(stdout);
-	fprintf(stderr, "%s: error: %s:%d (%s): %s\n", rp_prog, j->host ? j->host : "-", j->port,
-		j->id, red);
-	pthread_mutex_unlock(&x->mu);
-	free(red);
-}
-
-static void ledger_line(struct ctx *x, const struct job *j, const char *bootstrap)
-{
-	cJSON *e = rp_ledger_event(j->ok ? "joined" : "join_failed");
-	cJSON_AddStringToObject(e, "id", j->id);
-	cJSON_AddStringToObject(e, "node", j->node);
-	cJSON_AddStringToObject(e, "bootstrap", bootstrap);
-	if (j->host)
-		cJSON_AddStringToObject(e, "ssh_host", j->host);
-	cJSON_AddNumberToObject(e, "ssh_port", j->port);
-	if (*j->fp)
-		cJSON_AddStringToObject(e, "fingerprint", j->fp);
-	if (j->error) {
-		char *red = rp_redact(j->error);
-		cJSON_AddStringToObject(e, "error", red);
-		free(red);
-	}
-	char *err = NULL;
-	pthread_mutex_lock(&x->mu);
-	int r = rp_ledger_append(e, &err);
-	pthread_mutex_unlock(&x->mu);
-	if (r < 0) {
-		rp_loge("ledger append failed", "id", j->id, "error", err);
-		free(err);
-	}
-	cJSON_Delete(e);
-}
-
-static void emit(struct ctx *x, cJSON *rec)
-{
-	pthread_mutex_lock(&x->mu);
-	rp_out_rec(rec);
-	fflush(stdout);
-	pthread_mutex_unlock(&x->mu);
-	cJSON_Delete(rec);
-}
-
-static void fail_job(struct job *j, char *msg)
-{
-	free(j->error);
-	j->error = msg;
-	j->ok = 0;
-}
-
-static struct rp_ssh *connect_job(struct ctx *x, struct job *j)
-{
-	struct rp_ssh_opts o = x->so;
-	o.host = j->host;
-	o.port = j->port;
-	int code = 0;
-	char *err = NULL;
-	struct rp_ssh *s = rp_ssh_connect(&o, &code, &err);
-	if (!s) {
-		fail_job(j, err);
-		return NULL;
-	}
-	snprintf(j->fp, sizeof j->fp, "%s", rp_ssh_fingerprint(s));
-	return s;
-}
-
-/* Run cmd; 0 and *r when it ran (any status), -1 and j->error otherwise.
- * *code tells a timeout from a drop. */
-static int run(struct ctx *x, struct rp_ssh *s, struct job *j, const char *cmd, const char *in,
-	       double timeout, struct rp_ssh_res *r, int *code)
-{
-	char *err = NULL;
-	(void)x;
-	if (rp_ssh_exec(s, cmd, in, in ? strlen(in) : 0, timeout, r, code, &err) < 0) {
-		rp_ssh_res_free(r);
-		fail_job(j, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- kubeadm ---- */
-
-static char *join_yaml(struct ctx *x, struct job *j)
-{
-	struct rp_taint *t = rp_xcalloc(x->ntaints + 1, sizeof *t);
-	size_t nt = 0;
-	struct rp_taint st;
-	if (x->startup_key && parse_taint(rp_cfg_str(x->cfg, "kube.startup_taint"), &st) == 0) {
-		t[nt++] = st;
-	}
-	for (size_t i = 0; i < x->ntaints; i++)
-		t[nt++] = x->taints[i];
-	struct rp_boot_join bj = {
-		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
-		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
-		.taints = t, .ntaints = nt,
-	};
-	char *y = rp_boot_join_yaml(&bj);
-	if (x->startup_key)
-		free((char *)st.key);
-	free(t);
-	return y;
-}
-
-/* Upload the JoinConfiguration (0600, by stdin) and run kubeadm join.
- * 0 joined; 1 kubeadm said no (j->error); -1 lost/timeout (j->error, *code). */
-static int kubeadm_join(struct ctx *x, struct rp_ssh *s, struct job *j, int reset_first, int *code)
-{
-	char path[64];
-	snprintf(path, sizeof path, ".rp-join/join-%s.yaml", j->tok.id);
-	char *yaml = join_yaml(x, j);
-	/* One session: the configuration arrives on stdin (never on a command
-	 * line), is written 0600, used, and removed whatever kubeadm says. */
-	char *cmd = rp_xasprintf(
-		"umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s || "
-		"{ echo 'cannot write %s' >&2; exit 120; }; "
-		"command -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; rm -f %s; exit 127; }; "
-		"%skubeadm join --config %s; rc=$?; rm -f %s; exit $rc",
-		path, path, path, path, path, reset_first ? "kubeadm reset -f >/dev/null 2>&1; " : "", path, path);
-	struct rp_ssh_res r;
-	int rc = run(x, s, j, cmd, yaml, x->cmd_timeout, &r, code);
-	free(cmd);
-	free(yaml);
-	if (rc < 0)
-		return -1;
-	if (r.status == 120) {
-		fail_job(j, rp_xasprintf("upload of the join configuration failed: %s", rp_ssh_firstline(r.err)));
-		rp_ssh_res_free(&r);
-		return 1;
-	}
-	if (r.status != 0) {
-		const char *why = r.err_len ? r.err : r.out;
-		char st[32];
-		if (r.signal)
-			snprintf(st, sizeof st, "signal %s", r.signal);
-		else
-			snprintf(st, sizeof st, "exit %d", r.status);
-		/* kubeadm's verdict is its last stderr line but the trace hint. */
-		const char *last = why, *p;
-		for (p = why; *p; p++)
-			if ((p == why || p[-1] == '\n') && *p != '\n' &&
-			    strncmp(p, "To see the stack trace", 22))
-				last = p;
-		fail_job(j, rp_xasprintf("kubeadm join failed (%s): %s", st, rp_ssh_firstline(last)));
-		rp_ssh_res_free(&r);
-		return 1;
-	}
-	rp_ssh_res_free(&r);
-	return 0;
-}
-
-static int node_exists(struct ctx *x, const char *name)
-{
-	cJSON *n = NULL;
-	char *err = NULL;
-	int r = rp_boot_node_get(x->k, name, &n, &err);
-	cJSON_Delete(n);
-	free(err);
-	return r == 1;
-}
-
-static void do_kubeadm(struct ctx *x, struct job *j)
-{
-	struct rp_ssh *s = connect_job(x, j);
-	if (!s)
-		return;
-	char *err = NULL;
-	int token_made = 0;
-	rp_debug("connected", "id", j->id, "host", rp_ssh_name(s), "fingerprint", j->fp);
-
-	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
-	cJSON *n = NULL;
-	if (rp_boot_node_peek(x->k, j->node, x->t0, &n, &err) == 1 && rp_kube_node_ready(n)) {
-		const char *pid = rp_kube_annotation(n, "rp.io/pod-id");
-		if (pid && !strcmp(pid, j->id)) {
-			rp_info("node already joined", "id", j->id, "node", j->node);
-			goto finish;
-		}
-	}
-	cJSON_Delete(n);
-	n = NULL;
-	free(err);
-	err = NULL;
-
-	char desc[160];
-	snprintf(desc, sizeof desc, "rp-join: one-shot token for pod %s", j->id);
-	if (rp_boot_token_create(x->k, &j->tok, x->token_ttl, desc, &err) < 0) {
-		j->temp = strstr(err, "HTTP ") == NULL;
-		fail_job(j, rp_xasprintf(j->temp ? "Kubernetes API unavailable, no bootstrap token: %s"
-					 : "bootstrap token refused by the API: %s", err));
-		free(err);
-		goto out;
-	}
-	token_made = 1;
-	rp_debug("bootstrap token created", "id", j->id, "token_id", j->tok.id);
-	if (rp_boot_wait_signed(x->k, j->tok.id, x->join_timeout < 60 ? x->join_timeout : 60, &err) < 0) {
-		fail_job(j, err);
-		goto out;
-	}
-	rp_debug("cluster-info signed", "id", j->id, "token_id", j->tok.id);
-	int code = 0, rc = kubeadm_join(x, s, j, 0, &code);
-	/* A lost connection: reconnect and look before acting again. */
-	for (int retry = 0; rc < 0 && code == RP_SSH_EDROP && retry < 2; retry++) {
-		rp_logw("connection lost during join; reconnecting", "id", j->id, "host", rp_ssh_name(s),
-			"error", j->error);
-		rp_ssh_close(s);
-		s = NULL;
-		for (int a = 0; a < 3 && !s; a++) {
-			rp_sleep(0.5 * (a + 1));
-			s = connect_job(x, j);
-		}
-		if (!s) {
-			fail_job(j, rp_xasprintf("connection lost during kubeadm join and not regained; node %s %s: %s",
-						 j->node, node_exists(x, j->node) ? "registered but unfinished" : "not registered",
-						 j->error ? j->error : "?"));
-			goto out;
-		}
-		if (node_exists(x, j->node)) {
-			rp_info("node registered before the connection dropped", "id", j->id, "node", j->node);
-			rc = 0;
-			break;
-		}
-		rp_info("retrying kubeadm join from a clean state", "id", j->id, "node", j->node);
-		rc = kubeadm_join(x, s, j, 1, &code);
-	}
-	if (rc < 0 && code == RP_SSH_ETIMEOUT && node_exists(x, j->node)) {
-		char *m = rp_xasprintf("%s; node %s registered but unfinished (startup taint kept)", j->error, j->node);
-		fail_job(j, m);
-		goto out;
-	}
-	if (rc != 0)
-		goto out;
-	free(j->error);
-	j->error = NULL;
-	rp_debug("kubeadm join done", "id", j->id, "node", j->node);
-	if (rp_boot_wait_ready(x->k, j->node, x->join_timeout, &n, &err) < 0) {
-		fail_job(j, rp_xasprintf("%s (joined; startup taint kept)", err));
-		free(err);
-		goto out;
-	}
-	rp_debug("node Ready", "id", j->id, "node", j->node);
-finish:;
-	cJSON *ann = cJSON_CreateObject();
-	cJSON_AddStringToObject(ann, "rp.io/pod-id", j->id);
-	cJSON *lab = cJSON_Duplicate(x->labels, 1);
-	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key, lab, ann, &err) < 0) {
-		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
-		free(err);
-	} else {
-		j->ok = 1;
-	}
-	cJSON_Delete(ann);
-	cJSON_Delete(lab);
-	cJSON_Delete(n);
-out:
-	if (token_made) {
-		err = NULL;
-		if (rp_boot_token_delete(x->k, j->tok.id, &err) < 0) {
-			rp_logw("bootstrap token not deleted (it expires by itself)", "id", j->id, "token_id",
-				j->tok.id, "error", err ? err : "");
-			free(err);
-		}
-	}
-	if (s)
-		rp_ssh_close(s);
-}
-
-/* ---- worker ---- */
-
-static void env_line(struct rp_buf *b, const char *k, const char *v)
-{
-	if (!v)
-		return;
-	char *q = rp_ssh_quote(v);
-	rp_buf_addf(b, "%s=%s\n", k, q);
-	free(q);
-}
-
-static char *list_join(const cJSON *a)
-{
-	struct rp_buf b = { 0 };
-	const cJSON *e;
-	cJSON_ArrayForEach(e, a)
-		if (cJSON_IsString(e))
-			rp_buf_addf(&b, "%s%s", b.len ? "," : "", e->valuestring);
-	return b.data ? b.data : rp_xstrdup("");
-}
-
-static char *worker_env(struct rp_config *c)
-{
-	struct rp_buf b = { 0 };
-	char *g = list_join(rp_cfg_json(c, "kafka.group")), *t = list_join(rp_cfg_json(c, "kafka.topic"));
-	env_line(&b, "KAFKA_BOOTSTRAP", rp_cfg_str(c, "kafka.bootstrap_servers"));
-	env_line(&b, "KAFKA_GROUP", g);
-	env_line(&b, "KAFKA_TOPIC", t);
-	env_line(&b, "S3_ENDPOINT", rp_cfg_str(c, "s3.endpoint"));
-	env_line(&b, "S3_BUCKET", rp_cfg_str(c, "s3.bucket"));
-	env_line(&b, "S3_REGION", rp_cfg_str(c, "s3.region"));
-	free(g);
-	free(t);
-	/* The worker checkpoints to S3: hand it the keys in the 0600 file. */
-	char *err = NULL;
-	char *ak = rp_cfg_secret(c, "s3.access_key_file", "AWS_ACCESS_KEY_ID", &err);
-	free(err);
-	err = NULL;
-	char *sk = ak ? rp_cfg_secret(c, "s3.secret_key_file", "AWS_SECRET_ACCESS_KEY", &err) : NULL;
-	free(err);
-	if (ak && sk) {
-		env_line(&b, "AWS_ACCESS_KEY_ID", ak);
-		env_line(&b, "AWS_SECRET_ACCESS_KEY", sk);
-	}
-	free(ak);
-	free(sk);
-	return b.data ? b.data : rp_xstrdup("");
-}
-
-static void do_worker(struct ctx *x, struct job *j)
-{
-	struct rp_ssh *s = connect_job(x, j);
-	if (!s)
-		return;
-	struct rp_buf env = { 0 };
-	rp_buf_adds(&env, x->worker_env);
-	env_line(&env, "RP_POD_ID", j->id);
-	env_line(&env, "RP_NODE_NAME", j->node);
-	char *wc = rp_ssh_quote(rp_cfg_str(x->cfg, "kube.worker_command"));
-	char *cmd = rp_xasprintf(
-		"umask 077 && mkdir -p .rp-worker && cat > .rp-worker/env || exit 1; "
-		"if [ -s .rp-worker/pid ] && kill -0 \"$(cat .rp-worker/pid)\" 2>/dev/null; then "
-		"echo \"running $(cat .rp-worker/pid)\"; exit 0; fi; "
-		"(set -a; . ./.rp-worker/env; set +a; exec nohup sh -c %s) >.rp-worker/log 2>&1 </dev/null & "
-		"pid=$!; echo $pid > .rp-worker/pid; sleep %.1f; "
-		"if kill -0 $pid 2>/dev/null; then echo \"started $pid\"; else "
-		"echo \"worker exited at once: $(tail -n 3 .rp-worker/log | tr '\\n' ' ')\" >&2; exit 1; fi",
-		wc, START_GRACE);
-	struct rp_ssh_res r;
-	int code = 0;
-	if (run(x, s, j, cmd, env.data, x->cmd_timeout, &r, &code) == 0) {
-		if (r.status == 0) {
-			j->ok = 1;
-			rp_info("worker alive", "id", j->id, "host", rp_ssh_name(s), "state", rp_ssh_firstline(r.out));
-		} else {
-			fail_job(j, rp_xasprintf("worker start failed (exit %d): %s", r.status,
-						 rp_ssh_firstline(r.err_len ? r.err : r.out)));
-		}
-		rp_ssh_res_free(&r);
-	}
-	free(cmd);
-	free(wc);
-	rp_buf_free(&env);
-	rp_ssh_close(s);
-}
-
-/* ---- check ---- */
-
-static cJSON *do_check(struct ctx *x, struct job *j)
-{
-	cJSON *rec = rp_rec_new("check");
-	cJSON_AddStringToObject(rec, "id", j->id);
-	cJSON_AddStringToObject(rec, "host", j->host ? j->host : "");
-	cJSON_AddNumberToObject(rec, "port", j->port);
-	struct rp_ssh *s = connect_job(x, j);
-	if (!s)
-		return rec;
-	cJSON_AddStringToObject(rec, "fingerprint", rp_ssh_fingerprint(s));
-	cJSON_AddStringToObject(rec, "key_type", rp_ssh_keytype(s));
-	cJSON_AddBoolToObject(rec, "key_new", rp_ssh_key_new(s));
-	struct rp_ssh_res r;
-	int code = 0;
-	if (run(x, s, j, "nvidia-smi --query-gpu=name,memory.total --format=csv", NULL, 30, &r, &code) == 0) {
-		cJSON *gpus = cJSON_AddArrayToObject(rec, "gpus");
-		if (r.status == 0) {
-			char *save = NULL, *line = strtok_r(r.out, "\n", &save);
-			for (int first = 1; line; line = strtok_r(NULL, "\n", &save), first = 0) {
-				if (first && strstr(line, "name"))
-					continue; /* the csv header */
-				char *comma = strchr(line, ',');
-				cJSON *g = cJSON_CreateObject();
-				if (comma)
-					*comma = 0;
-				char *nm = line;
-				while (*nm == ' ')
-					nm++;
-				cJSON_AddStringToObject(g, "name", nm);
-				if (comma) {
-					char *mem = comma + 1;
-					while (*mem == ' ')
-						mem++;
-					mem[strcspn(mem, "\r")] = 0;
-					cJSON_AddStringToObject(g, "memory", mem);
-				}
-				cJSON_AddItemToArray(gpus, g);
-			}
-		} else {
-			cJSON_AddStringToObject(rec, "gpu_error",
-						rp_ssh_firstline(r.err_len ? r.err : "nvidia-smi failed"));
-		}
-		cJSON_AddNumberToObject(rec, "gpu_count", cJSON_GetArraySize(gpus));
-		rp_ssh_res_free(&r);
-	}
-	if (!j->error &&
-	    run(x, s, j, "for p in kubeadm kubelet; do printf '%s=%s\\n' $p \"$(command -v $p)\"; done", NULL, 30, &r,
-		&code) == 0) {
-		char *save = NULL;
-		for (char *line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *eq = strchr(line, '=');
-			if (!eq)
-				continue;
-			*eq = 0;
-			if (eq[1])
-				cJSON_AddStringToObject(rec, line, eq + 1);
-			else
-				cJSON_AddBoolToObject(rec, line, 0);
-		}
-		rp_ssh_res_free(&r);
-	}
-	if (!j->error)
-		j->ok = 1;
-	rp_ssh_close(s);
-	return rec;
-}
-
-/* ---- the pool ---- */
-
-static void one(struct ctx *x, struct job *j)
-{
-	double t0 = rp_mono();
-	cJSON *rec;
-	if (!j->host || !*j->host || j->port <= 0)
-		fail_job(j, rp_xstrdup("pod record has no ssh_host/ssh_port"));
-	if (x->check) {
-		rec = j->error ? rp_rec_new("check") : do_check(x, j);
-		if (!cJSON_GetObjectItemCaseSensitive(rec, "id"))
-			cJSON_AddStringToObject(rec, "id", j->id);
-		if (j->error) {
-			char *red = rp_redact(j->error);
-			cJSON_AddStringToObject(rec, "error", red);
-			free(red);
-			say_error(x, j, j->error);
-		}
-		emit(x, rec);
-		return;
-	}
-	if (j->busy) {
-		char *p = rp_podlock_path(j->id);
-		fail_job(j, rp_xasprintf("another rp-join is joining this pod (it holds %s); left to it", p));
-		free(p);
-		j->temp = 1;
-	}
-	if (j->error)
-		; /* nothing to try */
-	else if (x->worker)
-		do_worker(x, j);
-	else
-		do_kubeadm(x, j);
-	rec = rp_rec_new("node");
-	cJSON_AddStringToObject(rec, "id", j->id);
-	cJSON_AddStringToObject(rec, "node", j->node);
-	cJSON_AddBoolToObject(rec, "ready", j->ok);
-	cJSON_AddStringToObject(rec, "bootstrap", x->worker ? "worker" : "kubeadm");
-	cJSON_AddItemToObject(rec, "labels", x->worker ? cJSON_CreateObject() : cJSON_Duplicate(x->labels, 1));
-	if (j->host)
-		cJSON_AddStringToObject(rec, "ssh_host", j->host);
-	cJSON_AddNumberToObject(rec, "ssh_port", j->port);
-	if (*j->fp)
-		cJSON_AddStringToObject(rec, "fingerprint", j->fp);
-	cJSON_AddNumberToObject(rec, "seconds", (double)(long)((rp_mono() - t0) * 10) / 10);
-	if (j->error) {
-		char *red = rp_redact(j->error);
-		cJSON_AddStringToObject(rec, "error", red);
-		free(red);
-		say_error(x, j, j->error);
-	} else {
-		rp_info("joined", "id", j->id, "node", j->node, "bootstrap", x->worker ? "worker" : "kubeadm");
-	}
-	if (!j->busy)
-		ledger_line(x, j, x->worker ? "worker" : "kubeadm");
-	/* The ledger says how the join ended: the reaper needs the lock no more. */
-	rp_podlock_drop(j->lock, j->id);
-	j->lock = -1;
-	emit(x, rec);
-}
-
-static void *pool(void *arg)
-{
-	struct ctx *x = arg;
-	for (;;) {
-		pthread_mutex_lock(&x->mu);
-		size_t i = x->next < x->njobs ? x->next++ : x->njobs;
-		pthread_mutex_unlock(&x->mu);
-		if (i >= x->njobs)
-			return NULL;
-		one(x, &x->jobs[i]);
-	}
-}
-
-/* A pod to join.  Its join lock is taken here, as the record is read and
- * before any thread runs: from now until its ledger line is written (or
- * this process dies) the reaper knows a joiner is alive.  --check joins
- * nothing and takes no lock. */
-static void add_job(struct ctx *x, const char *id, const char *name, const char *host, int port)
-{
-	for (size_t i = 0; i < x->njobs; i++)
-		if (!strcmp(x->jobs[i].id, id)) {
-			rp_logw("pod given twice; joined once", "id", id);
-			return;
-		}
-	x->jobs = rp_xrealloc(x->jobs, (x->njobs + 1) * sizeof *x->jobs);
-	struct job *j = &x->jobs[x->njobs++];
-	memset(j, 0, sizeof *j);
-	j->id = rp_xstrdup(id);
-	j->node = node_name(name, id);
-	j->host = host ? rp_xstrdup(host) : NULL;
-	j->port = port;
-	j->lock = -1;
-	if (x->check)
-		return;
-	j->lock = rp_podlock_take(id, LOCK_WAIT);
-	if (j->lock >= 0)
-		return;
-	if (errno == EWOULDBLOCK) {
-		j->busy = 1;
-	} else {
-		char *p = rp_podlock_path(id);
-		rp_logw("cannot take the pod's join lock; joining without it (a reaper may take the pod after "
-			"its hand-off grace)", "id", id, "lock", p, "error", strerror(errno));
-		free(p);
-	}
-}
-
-/* ---- tunnel ---- */
-
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-struct find {
-	const char *id;
-	char *host;
-	int port;
-};
-
-static int find_cb(const cJSON *rec, long line, void *arg)
-{
-	struct find *f = arg;
-	const char *id = rp_rec_str(rec, "id"), *h = rp_rec_str(rec, "ssh_host");
-	(void)line;
-	if (id && !strcmp(id, f->id) && h) {
-		free(f->host);
-		f->host = rp_xstrdup(h);
-		f->port = (int)rp_rec_num(rec, "ssh_port", 0);
-	}
-	return 0;
-}
-
-static int tunnel(struct ctx *x, const char *id, const char *host, int port)
-{
+	char *err = NULL, *found = NULL;
+	struct rp_fwd *fw = NULL;
 	if (!rp_safe_name(id))
 		rp_fatal(RP_EXIT_USAGE, "--tunnel: bad pod id '%s'", id);
-	struct find f = { .id = id };
 	if (!host) {
-		long torn = 0;
-		char *err = NULL;
-		if (rp_ledger_read(NULL, find_cb, &f, &torn, &err) < 0)
+		int r = rp_tunnel_find(id, &found, &port, &err);
+		if (r < 0)
 			rp_fatal(RP_EXIT_FAIL, "ledger: %s", err);
-		if (!f.host)
+		if (!r)
 			rp_fatal(RP_EXIT_USAGE, "--tunnel %s: no ssh_host for this pod in %s; give --host and --port",
 				 id, rp_ledger_path());
-		host = f.host;
-		port = f.port;
+		host = found;
 	}
-	const cJSON *fl = rp_cfg_json(x->cfg, "kube.forwards"), *e;
-	size_t n = 0;
-	struct rp_fwd *fw = rp_xcalloc((size_t)cJSON_GetArraySize(fl) + 1, sizeof *fw);
-	cJSON_ArrayForEach(e, fl)
-	{
-		char *err = NULL;
-		if (!cJSON_IsString(e) || rp_fwd_parse(e->valuestring, &fw[n], &err) < 0)
-			rp_fatal(RP_EXIT_USAGE, "%s", err ? err : "kube.forwards: strings only");
-		n++;
-	}
+	int n = rp_fwd_parse_list(rp_cfg_json(cfg, "kube.forwards"), &fw, &err);
+	if (n < 0)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	if (!n)
 		rp_fatal(RP_EXIT_USAGE, "--tunnel: no forwards (set kube.forwards or give --forward)");
-
-	char *dir = rp_xasprintf("%s/tunnel", rp_state_dir());
-	rp_mkdir_p(dir, 0700);
-	char *pf = rp_xasprintf("%s/%s.pid", dir, id), pid[32];
-	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (rp_write_atomic(pf, pid, strlen(pid), 0644) < 0)
-		rp_fatal(RP_EXIT_FAIL, "%s: %s", pf, strerror(errno));
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	struct rp_ssh_opts o = x->so;
-	o.host = host;
-	o.port = port;
-	char *err = NULL;
-	char ns[32];
-	snprintf(ns, sizeof ns, "%zu", n);
-	rp_info("tunnel starting", "id", id, "host", host, "forwards", ns);
-	int rc = rp_tunnel_hold(&o, fw, n, &stop_flag, NULL, NULL, &err);
+	struct rp_ssh_opts o = {
+		.host = host, .port = port, .user = rp_cfg_str(cfg, "ssh.user"),
+		.identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
+		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"),
+		.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
+	};
+	int rc = rp_tunnel_run(&o, id, fw, (size_t)n, &err);
+	if (rc < 0)
+		rp_fatal(RP_EXIT_FAIL, "%s", err);
 	if (rc)
 		fprintf(stderr, "%s: error: %s:%d (%s): %s\n", rp_prog, host, port, id, err);
-	else
-		rp_info("tunnel stopped", "id", id);
-	unlink(pf);
 	free(err);
-	free(pf);
-	free(dir);
 	free(fw);
-	free(f.host);
+	free(found);
 	return rc;
 }
 
-/* ---- main ---- */
-
-static void setup_kube(struct ctx *x)
+/* Pod records from stdin become pods to join; other records pass through.
+ * A field of the wrong type is an input error naming the line (exit 2). */
+static void read_pods(struct rp_join *x)
 {
-	char *err = NULL;
-	x->k = rp_kube_open(rp_cfg_str(x->cfg, "kube.kubeconfig"), &err);
-	if (!x->k)
-		rp_fatal(RP_EXIT_USAGE, "%s", err);
-	x->nhash = rp_boot_ca_hashes(rp_kube_ca_pem(x->k), x->hashes, 8, &err);
-	if (x->nhash < 0)
-		rp_fatal(RP_EXIT_USAGE, "%s", err);
-	const char *ep = rp_cfg_str(x->cfg, "kube.api_server_endpoint");
-	if (ep && *ep) {
-		x->endpoint = rp_xstrdup(ep);
-	} else {
-		const char *srv = rp_kube_server(x->k), *p = strstr(srv, "://");
-		p = p ? p + 3 : srv;
-		size_t n = strcspn(p, "/");
-		char *hp = rp_xmalloc(n + 8);
-		memcpy(hp, p, n);
-		hp[n] = 0;
-		const char *close = strrchr(hp, ']'), *colon = strrchr(hp, ':');
-		if (!colon || (close && colon < close))
-			strcat(hp, ":443");
-		x->endpoint = hp;
+	struct rp_rec_reader *rd = rp_rec_reader_new(stdin, "stdin", 1);
+	cJSON *rec;
+	const char *raw;
+	int r;
+	while ((r = rp_rec_read(rd, &rec, &raw)) == 1) {
+		const char *id = NULL, *name = NULL, *host = NULL, *bad = NULL;
+		long port = 0;
+		if (strcmp(rp_rec_type(rec), "pod") || rp_rec_str(rec, "error")) {
+			rp_out_raw(raw);
+			cJSON_Delete(rec);
+			continue;
+		}
+		if (rp_rec_get_str(rec, "id", &id) < 0)
+			bad = "id must be a string";
+		else if (rp_rec_get_str(rec, "name", &name) < 0)
+			bad = "name must be a string";
+		else if (rp_rec_get_str(rec, "ssh_host", &host) < 0)
+			bad = "ssh_host must be a string";
+		else if (rp_rec_get_int(rec, "ssh_port", 0, 65535, &port) < 0)
+			bad = "ssh_port must be a whole number 0..65535";
+		if (bad)
+			rp_fatal(RP_EXIT_USAGE, "stdin:%ld: pod record: %s", rp_rec_lineno(rd), bad);
+		if (!id || !*id)
+			rp_fatal(RP_EXIT_USAGE, "stdin:%ld: pod record without an id", rp_rec_lineno(rd));
+		rp_join_add(x, id, name, host, (int)port);
+		cJSON_Delete(rec);
 	}
-	x->token_ttl = rp_cfg_dur(x->cfg, "kube.token_ttl");
-	if (x->token_ttl <= 0 || x->token_ttl > 3600)
-		rp_fatal(RP_EXIT_USAGE, "kube.token_ttl (%s): must be more than 0 and at most 1h",
-			 rp_cfg_where(x->cfg, "kube.token_ttl"));
-	/* Labels: those the kubelet may set go in the JoinConfiguration. */
-	x->labels = cJSON_CreateObject();
-	struct rp_buf self = { 0 };
-	const cJSON *e;
-	cJSON_ArrayForEach(e, rp_cfg_json(x->cfg, "kube.labels"))
-	{
-		const char *s = cJSON_IsString(e) ? e->valuestring : "";
-		size_t kl = strcspn(s, "=");
-		if (!kl || !s[kl])
-			rp_fatal(RP_EXIT_USAGE, "kube.labels (%s): '%s' is not KEY=VALUE",
-				 rp_cfg_where(x->cfg, "kube.labels"), s);
-		char *k = rp_xstrdup(s);
-		k[kl] = 0;
-		cJSON_DeleteItemFromObjectCaseSensitive(x->labels, k);
-		cJSON_AddStringToObject(x->labels, k, s + kl + 1);
-		if (rp_boot_kubelet_may_set(k))
-			rp_buf_addf(&self, "%s%s", self.len ? "," : "", s);
-		free(k);
-	}
-	x->self_labels = self.data;
-	cJSON_ArrayForEach(e, rp_cfg_json(x->cfg, "kube.taints"))
-	{
-		x->taints = rp_xrealloc(x->taints, (x->ntaints + 1) * sizeof *x->taints);
-		if (!cJSON_IsString(e) || parse_taint(e->valuestring, &x->taints[x->ntaints]) < 0)
-			rp_fatal(RP_EXIT_USAGE, "kube.taints (%s): want KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute",
-				 rp_cfg_where(x->cfg, "kube.taints"));
-		x->ntaints++;
-	}
-	const char *st = rp_cfg_str(x->cfg, "kube.startup_taint");
-	if (st && *st) {
-		struct rp_taint t;
-		if (parse_taint(st, &t) < 0)
-			rp_fatal(RP_EXIT_USAGE, "kube.startup_taint (%s): want KEY[=VALUE]:EFFECT",
-				 rp_cfg_where(x->cfg, "kube.startup_taint"));
-		x->startup_key = (char *)t.key;
-	}
+	rp_rec_reader_free(rd);
+	if (r < 0)
+		exit(rp_finish(RP_EXIT_USAGE)); /* the reader said which line */
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -831,11 +123,8 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
-	struct ctx x;
 	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL;
-	int port = 0, c;
-	memset(&x, 0, sizeof x);
-	x.t0 = rp_mono();
+	int port = 0, check = 0, c;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {
@@ -854,7 +143,7 @@ int main(int argc, char **argv)
 		case O_ID: id = optarg; break;
 		case O_NAME: name = optarg; break;
 		case O_BOOT: rp_cli_key(&cli, "kube.bootstrap", optarg, 0); break;
-		case O_CHECK: x.check = 1; break;
+		case O_CHECK: check = 1; break;
 		case O_TUNNEL: tunnel_id = optarg; break;
 		case O_FORWARD: rp_cli_key(&cli, "kube.forwards", optarg, 1); break;
 		case O_LABEL: rp_cli_key(&cli, "kube.labels", optarg, 1); break;
@@ -870,124 +159,36 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "unexpected argument '%s'", argv[optind]);
 	if ((host || id || name) && tunnel_id == NULL && (!host || !id))
 		rp_cli_usage(&cli, "--host and --id go together");
-	if (tunnel_id && (x.check || (host && !port) || id))
+	if (tunnel_id && (check || (host && !port) || id))
 		rp_cli_usage(&cli, "--tunnel takes --host and --port, nothing else");
-	x.cfg = rp_cli_config(&cli);
+	struct rp_config *cfg = rp_cli_config(&cli);
 	if (cli.verbose)
 		rp_log_level = RP_LOG_DEBUG;
-	pthread_mutex_init(&x.mu, NULL);
-	x.so.user = rp_cfg_str(x.cfg, "ssh.user");
-	x.so.identity_file = rp_cfg_str(x.cfg, "ssh.identity_file");
-	x.so.known_hosts = rp_cfg_str(x.cfg, "ssh.known_hosts");
-	x.so.connect_timeout = rp_cfg_dur(x.cfg, "ssh.connect_timeout");
-	x.cmd_timeout = rp_cfg_dur(x.cfg, "ssh.command_timeout");
-	x.join_timeout = rp_cfg_dur(x.cfg, "kube.join_timeout");
 	if (!port)
-		port = (int)rp_cfg_int(x.cfg, "ssh.port");
-
+		port = (int)rp_cfg_int(cfg, "ssh.port");
+	int rc = RP_EXIT_OK;
+	char *err = NULL;
 	if (tunnel_id) {
-		int rc = tunnel(&x, tunnel_id, host, port);
-		rp_config_free(x.cfg);
+		rc = tunnel(cfg, tunnel_id, host, port);
+		rp_config_free(cfg);
 		rp_cli_free(&cli);
 		return rp_finish(rc);
 	}
-
-	const char *boot = rp_cfg_str(x.cfg, "kube.bootstrap");
-	if (boot && !strcmp(boot, "worker"))
-		x.worker = 1;
-	else if (!boot || strcmp(boot, "kubeadm"))
-		rp_fatal(RP_EXIT_USAGE, "kube.bootstrap (%s): want kubeadm or worker, got '%s'",
-			 rp_cfg_where(x.cfg, "kube.bootstrap"), boot ? boot : "");
-
-	/* Targets: the command line, or pod records (others pass through). */
-	if (host) {
-		add_job(&x, id, name, host, port);
-	} else {
-		struct rp_rec_reader *rd = rp_rec_reader_new(stdin, "stdin", 1);
-		cJSON *rec;
-		const char *raw;
-		int r;
-		while ((r = rp_rec_read(rd, &rec, &raw)) == 1) {
-			const char *t = rp_rec_type(rec);
-			if (strcmp(t, "pod") || rp_rec_str(rec, "error")) {
-				rp_out_raw(raw);
-			} else if (!rp_rec_str(rec, "id") || !*rp_rec_str(rec, "id")) {
-				rp_fatal(RP_EXIT_USAGE, "stdin:%ld: pod record without an id", rp_rec_lineno(rd));
-			} else {
-				int p = (int)rp_rec_num(rec, "ssh_port", 0);
-				const char *ps = rp_rec_str(rec, "ssh_port");
-				if (ps)
-					p = atoi(ps);
-				add_job(&x, rp_rec_str(rec, "id"), rp_rec_str(rec, "name"), rp_rec_str(rec, "ssh_host"), p);
-			}
-			cJSON_Delete(rec);
-		}
-		rp_rec_reader_free(rd);
-		if (r < 0)
-			exit(rp_finish(RP_EXIT_USAGE));
-		fflush(stdout);
+	struct rp_join *x = rp_join_new(cfg, check, &err);
+	if (!x)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	if (host)
+		rp_join_add(x, id, name, host, port);
+	else
+		read_pods(x);
+	if (rp_join_count(x)) {
+		if (rp_join_prepare(x, &err) < 0)
+			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		rc = rp_join_run(x);
 	}
-	if (!x.njobs) {
-		rp_out_flush();
-		rp_config_free(x.cfg);
-		rp_cli_free(&cli);
-		return rp_finish(RP_EXIT_OK);
-	}
-
-	rp_http_global_init();
-	if (x.worker && !x.check)
-		x.worker_env = worker_env(x.cfg);
-	if (!x.worker && !x.check) {
-		setup_kube(&x);
-		/* Tokens exist (and are redacted) before any thread runs. */
-		for (size_t i = 0; i < x.njobs; i++)
-			rp_boot_token_new(&x.jobs[i].tok);
-	}
-	rp_ledger_path();
-
-	long conc = rp_cfg_int(x.cfg, "ssh.concurrency");
-	if (conc < 1)
-		conc = 1;
-	size_t nt = (size_t)conc < x.njobs ? (size_t)conc : x.njobs;
-	pthread_t *th = rp_xcalloc(nt, sizeof *th);
-	size_t started = 0;
-	for (size_t i = 0; i < nt; i++)
-		if (pthread_create(&th[i], NULL, pool, &x) == 0)
-			started++;
-	if (!started)
-		pool(&x);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
-
-	size_t failed = 0, temp = 0;
-	for (size_t i = 0; i < x.njobs; i++) {
-		struct job *j = &x.jobs[i];
-		if (!j->ok) {
-			failed++;
-			temp += j->temp;
-		}
-		free(j->id);
-		free(j->node);
-		free(j->host);
-		free(j->error);
-	}
-	int rc = !failed ? RP_EXIT_OK
-	       : failed < x.njobs ? RP_EXIT_PARTIAL
-	       : temp == failed ? RP_EXIT_TEMP : RP_EXIT_FAIL;
 	rp_out_flush();
-	free(x.jobs);
-	free(x.worker_env);
-	free(x.endpoint);
-	free(x.self_labels);
-	free(x.startup_key);
-	for (size_t i = 0; i < x.ntaints; i++)
-		free((char *)x.taints[i].key);
-	free(x.taints);
-	cJSON_Delete(x.labels);
-	if (x.k)
-		rp_kube_free(x.k);
-	rp_config_free(x.cfg);
+	rp_join_free(x);
+	rp_config_free(cfg);
 	rp_cli_free(&cli);
 	return rp_finish(rc);
 }

@@ -42,6 +42,31 @@ int rp_rec_bool(const cJSON *rec, const char *key, int def)
 	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
 }
 
+int rp_rec_get_str(const cJSON *rec, const char *key, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v))
+		return -1;
+	*out = v->valuestring;
+	return 1;
+}
+
+int rp_rec_get_int(const cJSON *rec, const char *key, long min, long max, long *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double d = v->valuedouble;
+	if (!(d >= (double)min && d <= (double)max) || d != (double)(long)d)
+		return -1;
+	*out = (long)d;
+	return 1;
+}
+
 struct rp_rec_reader {
 	FILE *f;
 	char *name;

@@ -25,6 +25,13 @@ const char *rp_rec_type(const cJSON *rec);
 const char *rp_rec_str(const cJSON *rec, const char *key);
 double rp_rec_num(const cJSON *rec, const char *key, double def);
 int rp_rec_bool(const cJSON *rec, const char *key, int def);
+/* Typed field access for input that must be right: 0 when KEY is absent
+ * or null (*out untouched); 1 and *out when it is a string (_str) or a
+ * whole number within [min, max] (_int); -1 when it is there but of
+ * another type or out of range (the caller reports a line-numbered input
+ * error: exit 2). */
+int rp_rec_get_str(const cJSON *rec, const char *key, const char **out);
+int rp_rec_get_int(const cJSON *rec, const char *key, long min, long max, long *out);
 
 struct rp_rec_reader;
 struct rp_rec_reader *rp_rec_reader_new(FILE *f, const char *name, int strict);

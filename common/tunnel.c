@@ -1,6 +1,7 @@
 /* tunnel.c — L (direct-tcpip) and R (tcpip-forward) forwards over one
  * libssh2 session, one thread, non-blocking, reconnected with backoff. */
 #include "tunnel.h"
+#include "ledger.h"
 #include "log.h"
 #include "rp.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BUFSZ 32768
@@ -418,4 +420,238 @@ out:
 	free(t.rl);
 	free(t.rl_retry);
 	return rc;
+}
+
+/* ---- the life of one pod's tunnel ---- */
+
+int rp_fwd_parse_list(const cJSON *list, struct rp_fwd **out, char **err)
+{
+	const cJSON *e;
+	int n = 0;
+	struct rp_fwd *fw = rp_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *fw);
+	*err = NULL;
+	cJSON_ArrayForEach(e, list)
+	{
+		if (!cJSON_IsString(e) || rp_fwd_parse(e->valuestring, &fw[n], err) < 0) {
+			if (!*err)
+				*err = rp_xstrdup("kube.forwards: strings only");
+			free(fw);
+			return -1;
+		}
+		n++;
+	}
+	*out = fw;
+	return n;
+}
+
+struct find {
+	const char *id;
+	char *host;
+	int port;
+};
+
+static int find_cb(const cJSON *rec, long line, void *arg)
+{
+	struct find *f = arg;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(rec, "ssh_host");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(rec, "ssh_port");
+	(void)line;
+	if (cJSON_IsString(id) && !strcmp(id->valuestring, f->id) && cJSON_IsString(h)) {
+		free(f->host);
+		f->host = rp_xstrdup(h->valuestring);
+		f->port = cJSON_IsNumber(p) ? (int)p->valuedouble : 0;
+	}
+	return 0;
+}
+
+int rp_tunnel_find(const char *id, char **host, int *port, char **err)
+{
+	struct find f = { .id = id };
+	long torn = 0;
+	*err = NULL;
+	if (rp_ledger_read(NULL, find_cb, &f, &torn, err) < 0) {
+		free(f.host);
+		return -1;
+	}
+	*host = f.host;
+	*port = f.port;
+	return f.host != NULL;
+}
+
+char *rp_tunnel_pidfile(const char *id)
+{
+	return rp_xasprintf("%s/tunnel/%s.pid", rp_state_dir(), id);
+}
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+int rp_tunnel_run(const struct rp_ssh_opts *o, const char *id, const struct rp_fwd *f, size_t n,
+		  char **err)
+{
+	*err = NULL;
+	char *dir = rp_xasprintf("%s/tunnel", rp_state_dir());
+	rp_mkdir_p(dir, 0700);
+	free(dir);
+	char *pf = rp_tunnel_pidfile(id), pid[32];
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (rp_write_atomic(pf, pid, strlen(pid), 0644) < 0) {
+		*err = rp_xasprintf("%s: %s", pf, strerror(errno));
+		free(pf);
+		return -1;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	char ns[32];
+	snprintf(ns, sizeof ns, "%zu", n);
+	rp_info("tunnel starting", "id", id, "host", o->host, "forwards", ns);
+	int rc = rp_tunnel_hold(o, f, n, &stop_flag, NULL, NULL, err);
+	if (!rc)
+		rp_info("tunnel stopped", "id", id);
+	unlink(pf);
+	free(pf);
+	return rc;
+}
+
+/* A live (not zombie) process whose command line mentions rp-join. */
+static int is_tunnel(pid_t pid)
+{
+	char path[64];
+	size_t n;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	char *st = rp_read_file(path, 4096, &n);
+	if (!st)
+		return 0;
+	char *rp = strrchr(st, ')');
+	int zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+	free(st);
+	if (zombie)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	char *cl = rp_read_file(path, 65536, &n);
+	if (!cl)
+		return 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!cl[i])
+			cl[i] = ' ';
+	int ok = strstr(cl, "rp-join") != NULL;
+	free(cl);
+	return ok;
+}
+
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return 0;
+	char *dup = rp_xstrdup(path), *save = NULL;
+	int found = 0;
+	for (char *d = strtok_r(dup, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *f = rp_xasprintf("%s/%s", *d ? d : ".", prog);
+		found = access(f, X_OK) == 0;
+		free(f);
+	}
+	free(dup);
+	return found;
+}
+
+/* systemctl ARGS: its exit status, -1 when it could not run or was
+ * killed at the timeout.  stdin is /dev/null, stdout goes to stderr
+ * (stdout is data), both to /dev/null when quiet. */
+static int systemctl(const char *verb, const char *unit, double timeout, int quiet)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		setpgid(0, 0);
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0)
+			dup2(fd, 0);
+		dup2(quiet && fd >= 0 ? fd : 2, 1);
+		if (quiet && fd >= 0)
+			dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+		if (!strcmp(verb, "is-active"))
+			execlp("systemctl", "systemctl", verb, "--quiet", unit, (char *)NULL);
+		else
+			execlp("systemctl", "systemctl", verb, unit, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	int status = 0;
+	double end = rp_mono() + timeout;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (rp_mono() >= end) {
+			kill(-pid, SIGTERM);
+			rp_sleep(0.5);
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		rp_sleep(0.02);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int rp_tunnel_stop(const char *id, char **err)
+{
+	*err = NULL;
+	if (!id || !rp_safe_name(id))
+		return 1;
+	if (in_path("systemctl")) {
+		char *unit = rp_xasprintf("rp-tunnel@%s.service", id);
+		int r = 1;
+		if (systemctl("is-active", unit, 10, 1) == 0) {
+			r = systemctl("stop", unit, 60, 0) == 0 ? 0 : -1;
+			if (r < 0)
+				*err = rp_xasprintf("systemctl stop %s failed", unit);
+		}
+		free(unit);
+		if (r <= 0)
+			return r;
+	}
+	char *pf = rp_tunnel_pidfile(id);
+	char *txt = rp_read_file(pf, 64, NULL);
+	int r = 1;
+	if (txt) {
+		char *end;
+		long pid = strtol(txt, &end, 10);
+		if (pid > 1 && end != txt && is_tunnel((pid_t)pid)) {
+			kill((pid_t)pid, SIGTERM);
+			double until = rp_mono() + 5;
+			while (is_tunnel((pid_t)pid) && rp_mono() < until)
+				rp_sleep(0.05);
+			if (is_tunnel((pid_t)pid)) {
+				kill((pid_t)pid, SIGKILL);
+				rp_sleep(0.1);
+			}
+			if (is_tunnel((pid_t)pid)) {
+				*err = rp_xasprintf("tunnel pid %ld (%s) would not stop", pid, pf);
+				r = -1;
+			} else {
+				r = 0;
+			}
+		}
+		free(txt);
+		if (r >= 0)
+			unlink(pf);
+	}
+	free(pf);
+	return r;
 }

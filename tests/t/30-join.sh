@@ -309,6 +309,14 @@ sshd_start "$pd"
 rc "malformed record: exit 2" 2 rp-join <<<'{"type":"pod",'
 rc "pod record without ssh_host: exit 1" 1 rp-join <<<'{"type":"pod","id":"nh1"}'
 like "says what is missing" "$(cat "$T_TMP/.err")" "no ssh_host"
+# A pod record's fields have their JSON types: ssh_port is a number, not a
+# string read with atoi; a wrong type names the line, exits 2, joins nothing.
+rc "ssh_port as a string: exit 2" 2 rp-join <<<$'{"type":"other"}\n{"type":"pod","id":"sp1","ssh_host":"127.0.0.1","ssh_port":"22"}'
+like "the error names line 2 and the field" "$(cat "$T_TMP/.err")" "stdin:2: pod record: ssh_port must be a whole number"
+is "ssh_port as a string: no ledger line" "$(jq -r 'select(.id=="sp1") | .event' "$RP_STATE_DIR/ledger.jsonl")" ""
+rc "ssh_host as a number: exit 2" 2 rp-join <<<'{"type":"pod","id":"sp2","ssh_host":127,"ssh_port":22}'
+like "the error names line 1 and the field" "$(cat "$T_TMP/.err")" "stdin:1: pod record: ssh_host must be a string"
+rc "ssh_port out of range: exit 2" 2 rp-join <<<'{"type":"pod","id":"sp3","ssh_host":"127.0.0.1","ssh_port":70000}'
 rc "bad bootstrap: exit 2" 2 rp-join --bootstrap magic --host 127.0.0.1 --id x
 rc "token TTL over 1 h: exit 2" 2 rp-join --set kube.token_ttl=2h --host 127.0.0.1 --id x
 rc "bad forward: exit 2" 2 rp-join --tunnel x --host 127.0.0.1 --port 22 --forward Q:1:2:3
