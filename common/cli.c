@@ -90,6 +90,8 @@ struct rp_config *rp_cli_config(struct rp_cli *cli)
 		if (r < 0)
 			rp_fatal(RP_EXIT_USAGE, "%s", err);
 	}
+	if (rp_config_check(c, &err) < 0)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	rp_out_init(cli->out_mode);
 	return c;
 }
