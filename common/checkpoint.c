@@ -1912,12 +1912,12 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 			const cJSON *pr = cJSON_GetObjectItemCaseSensitive(q, "progress");
 			cJSON *rec;
 			struct rp_ckpt_err se;
-			/* The same endpoint and bucket as the failed save. */
+			/* The same bucket as the failed save, on the configured
+			 * endpoint: one stored in a queue file is never used (a
+			 * planted file must not send our keys elsewhere). */
 			struct rp_s3 s3 = *c->s3;
 			struct rp_ckpt cc = *c;
-			const char *ep = rp_rec_str(q, "endpoint"), *bk = rp_rec_str(q, "bucket");
-			if (ep && (!strncmp(ep, "http://", 7) || !strncmp(ep, "https://", 8)))
-				s3.endpoint = (char *)ep;
+			const char *bk = rp_rec_str(q, "bucket");
 			if (bk && rp_s3_key_ok(bk) && !strchr(bk, '/'))
 				s3.bucket = (char *)bk;
 			cc.s3 = &s3;

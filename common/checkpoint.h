@@ -75,7 +75,9 @@ int rp_ckpt_list(const struct rp_ckpt *c, const char *job, void (*emit)(cJSON *r
 		 struct rp_ckpt_err *e);
 
 /* Retry queue. */
-/* Remembers the endpoint and bucket too: retry goes back to the same place. */
+/* Remembers the bucket too (and the endpoint, for a person reading it):
+ * retry goes back to that bucket on the configured endpoint, never to an
+ * endpoint read from a queue file. */
 int rp_ckpt_queue_add(const struct rp_ckpt *c, const char *job, const char *dir,
 		      const cJSON *progress, const char *why);
 /* Re-run every queued save; emit() gets a record per drained entry.

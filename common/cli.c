@@ -4,11 +4,20 @@
 #include "record.h"
 #include "rp.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 void rp_cli_init(struct rp_cli *cli, const char *usage)
 {
+	/* Before any secret is read: no core file, and no ptrace or
+	 * /proc/PID/mem by other processes of the same user.  The limit is
+	 * inherited by what we run (ssh, hooks); dumpable resets on exec. */
+	struct rlimit no_core = { 0, 0 };
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		rp_fatal(RP_EXIT_FAIL, "cannot turn core dumps off: %s", strerror(errno));
 	memset(cli, 0, sizeof *cli);
 	cli->usage = usage;
 	cli->out_mode = RP_OUT_AUTO;
@@ -90,6 +99,8 @@ struct rp_config *rp_cli_config(struct rp_cli *cli)
 		if (r < 0)
 			rp_fatal(RP_EXIT_USAGE, "%s", err);
 	}
+	if (rp_config_check(c, &err) < 0)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	rp_out_init(cli->out_mode);
 	return c;
 }

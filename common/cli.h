@@ -6,6 +6,9 @@
  *    -V/--version mean the same in every binary.
  *  - --help prints the usage text (the man page SYNOPSIS) on stdout, exit 0;
  *    a bad flag prints "PROG: usage: …" and the usage on stderr, exit 2.
+ *  - rp_cli_init(), the first call of every tool, turns core dumps off
+ *    before any secret is in memory: RLIMIT_CORE 0 (soft and hard) and
+ *    PR_SET_DUMPABLE 0 (no core, no ptrace attach by the same user).
  *  - rp_cli_config() loads the config, then applies tool flags and --set
  *    in command-line order; any error is one line and exit 2.
  */

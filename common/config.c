@@ -1,5 +1,6 @@
 /* config.c — the schema of every key, YAML loading, flags, secrets. */
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "rp.h"
 #include "yamltree.h"
@@ -460,6 +461,21 @@ void rp_config_free(struct rp_config *c)
 const char *rp_config_path(const struct rp_config *c)
 {
 	return c->path;
+}
+
+int rp_config_check(const struct rp_config *c, char **err)
+{
+	static const char *const cred_urls[] = { "runpod.api_url", "runpod.graphql_url", "s3.endpoint" };
+	for (size_t i = 0; i < sizeof cred_urls / sizeof *cred_urls; i++) {
+		const char *u = rp_cfg_str(c, cred_urls[i]), *why = u && *u ? rp_http_cleartext(u) : NULL;
+		if (!why)
+			continue;
+		const char *w = rp_cfg_where(c, cred_urls[i]);
+		*err = one_line(strchr(w, ':') ? rp_xasprintf("%s: key '%s': %s", w, cred_urls[i], why)
+					       : rp_xasprintf("key '%s' (%s): %s", cred_urls[i], w, why));
+		return -1;
+	}
+	return 0;
 }
 
 int rp_cfg_set(struct rp_config *c, const char *key, const char *value, char **err)

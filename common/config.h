@@ -14,6 +14,9 @@
  *    file a *_file key names (it must not be readable by group or others)
  *    or, when no file is configured, from an environment variable.
  *  - Durations are "60s", "5m", "1h", "1h30m", "250ms", or plain seconds.
+ *  - rp_config_check() refuses a URL that credentials travel to
+ *    (runpod.api_url, runpod.graphql_url, s3.endpoint) unless it passes
+ *    http.h's one rule (https://, or a loopback host).
  */
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
@@ -28,6 +31,10 @@ struct rp_config *rp_config_load(const char *path, char **err);
 struct rp_config *rp_config_parse(const char *text, size_t len, const char *name, char **err);
 void rp_config_free(struct rp_config *c);
 const char *rp_config_path(const struct rp_config *c); /* or "(defaults)" */
+
+/* Checks across the final values (after flags): 0, or -1 and *err, one
+ * line "FILE:LINE: key 'a.b': reason" (or "key 'a.b' (flag): reason"). */
+int rp_config_check(const struct rp_config *c, char **err);
 
 /* Set a key from a flag ("kafka.group", "x"). Lists take comma-separated
  * values; maps take JSON. 0 ok, -1 + *err. */

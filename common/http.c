@@ -3,6 +3,7 @@
 #include "log.h"
 #include "rp.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -128,6 +129,8 @@ static void setup(struct xfer *x)
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (r->cainfo)
 		curl_easy_setopt(h, CURLOPT_CAINFO, r->cainfo);
+	else if (!r->ca_pem && getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
+		curl_easy_setopt(h, CURLOPT_CAINFO, getenv("SSL_CERT_FILE"));
 	if (r->ca_pem) {
 		struct curl_blob b = { (void *)r->ca_pem, strlen(r->ca_pem), CURL_BLOB_COPY };
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
@@ -318,10 +321,71 @@ static double finish_attempt(struct xfer *x, CURLcode cc)
 	return delay;
 }
 
+const char *rp_http_cleartext(const char *url)
+{
+	static const char why[] = "plain http:// would send credentials in clear: use https:// "
+				  "(http is allowed only to a loopback host: 127.0.0.0/8, ::1, localhost)";
+	if (!url)
+		return why;
+	const char *auth = url, *sep = strstr(url, "://");
+	if (sep && sep > url && strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") ==
+					(size_t)(sep - url)) {
+		if (sep - url == 5 && !strncasecmp(url, "https", 5))
+			return NULL;
+		auth = sep + 3;
+	} /* else no scheme: libcurl would speak http */
+	const char *end = auth + strcspn(auth, "/?#"), *h = auth;
+	for (const char *q = auth; q < end; q++)
+		if (*q == '@')
+			h = q + 1; /* user:password@ */
+	const char *he;
+	if (*h == '[') {
+		he = memchr(h, ']', (size_t)(end - h));
+		if (!he)
+			return why;
+		h++;
+	} else {
+		he = memchr(h, ':', (size_t)(end - h));
+		if (!he)
+			he = end;
+	}
+	char host[64];
+	size_t hl = (size_t)(he - h);
+	if (!hl || hl >= sizeof host)
+		return why;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (!strcasecmp(host, "localhost") ||
+	    (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+	    (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)))
+		return NULL;
+	return why;
+}
+
+/* A request that carries credentials to a URL the rule refuses is not
+ * sent: resp says why (status 0, no attempt).  1 when refused. */
+static int refuse_cleartext(const struct rp_http_req *r, struct rp_http_resp *resp)
+{
+	int creds = r->bearer || r->userpwd || r->key_pem || r->aws_sigv4;
+	for (const char *const *p = r->headers; p && *p && !creds; p++)
+		creds = !strncasecmp(*p, "Authorization:", 14);
+	const char *why = creds ? rp_http_cleartext(r->url) : NULL;
+	if (!why)
+		return 0;
+	snprintf(resp->err, sizeof resp->err, "refused: %s", why);
+	resp->body = r->download ? NULL : rp_xstrdup("");
+	resp->retry_after = -1;
+	return 1;
+}
+
 int rp_http_do(const struct rp_http_req *req, struct rp_http_resp *resp)
 {
 	rp_http_global_init();
 	memset(resp, 0, sizeof *resp);
+	if (refuse_cleartext(req, resp))
+		return -1;
 	struct xfer x = { .req = req, .resp = resp };
 	for (;;) {
 		setup(&x);
@@ -349,6 +413,10 @@ int rp_http_multi(const struct rp_http_req *reqs, struct rp_http_resp *resps, si
 		memset(&resps[i], 0, sizeof resps[i]);
 		xs[i].req = &reqs[i];
 		xs[i].resp = &resps[i];
+		if (refuse_cleartext(&reqs[i], &resps[i])) {
+			xs[i].done = 1;
+			done++;
+		}
 	}
 	while (done < n) {
 		double now = rp_mono();

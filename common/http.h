@@ -14,6 +14,13 @@
  *  - The bearer token goes in a header, never in a URL or a log line.
  *  - rp_http_multi() runs many requests at once over curl_multi, each with
  *    the same retry rules.
+ *  - Credentials travel only over TLS: rp_http_cleartext() is the one rule
+ *    (https://, or any URL whose host is loopback: 127.0.0.0/8, ::1,
+ *    localhost), and a request carrying credentials (bearer, userpwd,
+ *    client key, an Authorization header) to any other URL is refused
+ *    before a connection is made (status 0, err says why).
+ *  - Without a CA of the caller's, $SSL_CERT_FILE (when set) replaces the
+ *    system bundle, as in curl and OpenSSL; verification stays on.
  *  - With aws_sigv4 no header-removal entry ("Expect:") is added, since
  *    libcurl 7.88 would sign it although it is not sent; the 100-continue
  *    wait is cut short instead.
@@ -88,6 +95,10 @@ char *rp_http_header(const struct rp_http_resp *resp, const char *name);
 /* One-line description: "HTTP 503: <first 200 bytes of body>" or the
  * transport error; a per-thread static buffer. */
 const char *rp_http_errstr(const struct rp_http_resp *resp);
+/* NULL when credentials may be sent to url (https://, or a loopback
+ * host); else why not (a static one-line reason).  A URL without a
+ * scheme counts as http://, as libcurl treats it. */
+const char *rp_http_cleartext(const char *url);
 /* URL-escape a component (malloc'd). */
 char *rp_http_escape(const char *s);
 

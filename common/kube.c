@@ -79,6 +79,8 @@ static char *material(const cJSON *o, const char *datakey, const char *filekey, 
 	return v;
 }
 
+static struct rp_kube *parse(const char *text, size_t len, const char *path, char **err, int *cleartext);
+
 struct rp_kube *rp_kube_open(const char *path, char **err)
 {
 	*err = NULL;
@@ -98,13 +100,22 @@ struct rp_kube *rp_kube_open(const char *path, char **err)
 		free(home);
 		return NULL;
 	}
-	struct rp_kube *k = rp_kube_parse(text, len, path, err);
+	int cleartext = 0;
+	struct rp_kube *k = parse(text, len, path, err, &cleartext);
 	free(text);
 	free(home);
+	if (cleartext) /* no retry can fix it, whatever a tool does with other kubeconfig errors */
+		rp_fatal(RP_EXIT_USAGE, "%s", *err);
 	return k;
 }
 
 struct rp_kube *rp_kube_parse(const char *text, size_t len, const char *path, char **err)
+{
+	int cleartext = 0;
+	return parse(text, len, path, err, &cleartext);
+}
+
+static struct rp_kube *parse(const char *text, size_t len, const char *path, char **err, int *cleartext)
 {
 	*err = NULL;
 	cJSON *doc = rp_yaml_parse(text, len, path, err);
@@ -136,6 +147,16 @@ struct rp_kube *rp_kube_parse(const char *text, size_t len, const char *path, ch
 	const char *insecure = str(cl, "insecure-skip-tls-verify");
 	if (insecure && !strcmp(insecure, "true")) {
 		*err = rp_xasprintf("%s: insecure-skip-tls-verify is refused: pin the cluster CA", path);
+		goto bad;
+	}
+	const char *why = rp_http_cleartext(str(cl, "server"));
+	if (why) {
+		*err = rp_xasprintf("%s:%d: cluster '%s' server: %s", path,
+				    rp_yaml_line(cJSON_GetObjectItemCaseSensitive(cl, "server")), cname, why);
+		for (char *p = *err; *p; p++) /* one line, whatever the name holds */
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
+		*cleartext = 1;
 		goto bad;
 	}
 	k->server = rp_xstrdup(str(cl, "server"));

@@ -7,6 +7,10 @@
  *    user's bearer token (token / tokenFile) or client certificate.  TLS
  *    is always verified against that CA (insecure-skip-tls-verify is
  *    refused).  The token is registered with the log redactor.
+ *  - A server the toolkit's TLS rule refuses (plain http:// to a host
+ *    that is not loopback: rp_http_cleartext) is an error naming the
+ *    kubeconfig's file and line, before any request; rp_kube_open()
+ *    exits 2 on it in every tool.
  *  - rp_kube_call() sends one request (path like "/api/v1/nodes"), parses
  *    a JSON answer, and retries GETs on 5xx/timeouts.  Errors are one line:
  *    the API's Status message when there is one.

@@ -104,10 +104,40 @@ void rp_rec_reader_free(struct rp_rec_reader *r)
 	free(r);
 }
 
+/* One line into r->buf without its newline, keeping at most MAX_LINE + 1
+ * bytes: the rest of a longer line is read and dropped as it comes (*over
+ * set), so memory stays bounded whatever the input.  -1 at end of input. */
+static ssize_t read_line(struct rp_rec_reader *r, int *over)
+{
+	size_t n = 0;
+	int c = EOF;
+	*over = 0;
+	if (!r->buf)
+		r->buf = rp_xmalloc(r->cap = 4096);
+	while ((c = getc_unlocked(r->f)) != EOF && c != '\n') {
+		if (n > MAX_LINE) {
+			*over = 1;
+			continue;
+		}
+		if (n + 2 > r->cap) {
+			r->cap *= 2;
+			if (r->cap > MAX_LINE + 2)
+				r->cap = MAX_LINE + 2;
+			r->buf = rp_xrealloc(r->buf, r->cap);
+		}
+		r->buf[n++] = (char)c;
+	}
+	if (c == EOF && !n)
+		return -1;
+	r->buf[n] = 0;
+	return (ssize_t)n;
+}
+
 int rp_rec_read(struct rp_rec_reader *r, cJSON **rec, const char **raw)
 {
 	for (;;) {
-		ssize_t n = getline(&r->buf, &r->cap, r->f);
+		int over;
+		ssize_t n = read_line(r, &over);
 		if (n < 0)
 			return 0;
 		r->line++;
@@ -120,7 +150,7 @@ int rp_rec_read(struct rp_rec_reader *r, cJSON **rec, const char **raw)
 			continue;
 		const char *why = NULL;
 		cJSON *o = NULL;
-		if (n > MAX_LINE) {
+		if (over || n > MAX_LINE) {
 			why = "line longer than 1 MiB";
 		} else {
 			const char *end = NULL;

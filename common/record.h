@@ -8,7 +8,9 @@
  *    fields it does not know.  A malformed line (not JSON, not an object,
  *    no string "type") is reported as "NAME:LINE: malformed record: why";
  *    strict readers stop there (caller exits 2), lenient ones count it and
- *    go on.  Lines over 1 MiB are malformed.  Blank lines are skipped.
+ *    go on.  Lines over 1 MiB are malformed, and the reader stops keeping
+ *    such a line at the cap while reading it (memory stays under ~1 MiB
+ *    whatever comes in).  Blank lines are skipped.
  *  - Output is JSON (one compact line per record) or, for a person, a
  *    table: records grouped by type, one column per field.  Auto mode picks
  *    table when stdout is a terminal.

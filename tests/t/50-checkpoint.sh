@@ -247,9 +247,9 @@ rc "bad credentials -> 1" 1 badcreds ping
 like "bad credentials: one line naming the error" "$(cat "$T_TMP/.err")" '^rp-checkpoint: fatal: .*InvalidAccessKeyId'
 rc "missing bucket -> 1" 1 ck --bucket no-such-bucket ping
 start_own || fail "own s3rver did not restart"
-rc "retry after the server is back" 0 ck retry
+rc "retry after the server is back" 0 own_ck retry
 is "retry drained the save" "$(jq -s -c 'map(select(.action=="retry"))[0] | [.drained,.left]' <"$T_TMP/.out")" "[1,0]"
-is "retried save remembered its endpoint and progress" \
+is "retried save (on the configured endpoint) remembered its progress" \
 	"$(jq -s -c 'map(select(.action=="save"))[0] | [.seq,.segments_complete]' <"$T_TMP/.out")" "[2,9]"
 is "queue empty" "$(find "$RP_STATE_DIR/checkpoint-queue" -name '*.json' | wc -l)" 0
 rc "restore from the server that came back" 0 own_ck restore "$J" "$T_TMP/own"

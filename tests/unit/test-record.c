@@ -4,6 +4,31 @@
 #include "rp.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
+
+/* A stream of one HUGE-byte line of 'x', then one good record: made as it
+ * is read, so only the reader can hold the line in memory. */
+#define HUGE (64ll << 20)
+static long long huge_pos;
+static ssize_t huge_read(void *cookie, char *buf, size_t n)
+{
+	(void)cookie;
+	static const char tail[] = "\n{\"type\":\"pod\",\"id\":\"after\"}\n";
+	long long total = HUGE + (long long)sizeof tail - 1;
+	if (huge_pos >= total)
+		return 0;
+	size_t k = 0;
+	for (; k < n && huge_pos < total; k++, huge_pos++)
+		buf[k] = huge_pos < HUGE ? 'x' : tail[huge_pos - HUGE];
+	return (ssize_t)k;
+}
+
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
 
 int main(void)
 {
@@ -66,6 +91,21 @@ int main(void)
 	T_INT(rp_out_parse("json"), RP_OUT_JSON, "-o json");
 	T_INT(rp_out_parse("table"), RP_OUT_TABLE, "-o table");
 	T_INT(rp_out_parse("yaml"), -1, "-o yaml refused");
+	/* The line cap holds while reading: a 64 MiB line costs ~1 MiB. */
+	cookie_io_functions_t io = { .read = huge_read };
+	f = fopencookie(NULL, "r", io);
+	long rss0 = max_rss_kb();
+	r = rp_rec_reader_new(f, "huge", 0);
+	T_INT(rp_rec_read(r, &rec, &raw), 1, "a 64 MiB line is skipped as malformed, the next record read");
+	T_STR(rec ? rp_rec_str(rec, "id") : NULL, "after", "the record after the huge line");
+	T_INT(rp_rec_lineno(r), 2, "the huge line counted as one line");
+	T_INT(rp_rec_malformed(r), 1, "and as one malformed line");
+	long grew = max_rss_kb() - rss0;
+	T_OK(grew < 16 * 1024, "reading it grew the peak RSS by %ld KiB (< 16 MiB; the line is 64 MiB)", grew);
+	cJSON_Delete(rec);
+	rp_rec_reader_free(r);
+	fclose(f);
+
 	T_OK(rp_safe_name("job-1.a_b") && !rp_safe_name("../x") && !rp_safe_name("a/b") && !rp_safe_name("..") &&
 	     !rp_safe_name(""), "safe names");
 	return T_DONE();
