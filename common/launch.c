@@ -1,5 +1,6 @@
 /* launch.c — candidate order and the orphan verdict (see launch.h). */
 #include "launch.h"
+#include "fleet.h"
 #include "ledger.h"
 #include "record.h"
 #include "runpod.h"
@@ -13,8 +14,7 @@
 
 char *rp_launch_prefix(const struct rp_config *cfg)
 {
-	const char *cl = rp_cfg_str(cfg, "cluster");
-	return rp_xasprintf("%s-burst-", cl && *cl ? cl : "rp");
+	return rp_fleet_prefix(cfg);
 }
 
 void rp_cand_kill(struct rp_cand *c, const char *why)
