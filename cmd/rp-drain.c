@@ -1,4 +1,6 @@
-/* rp-drain — see rp-drain(1). */
+/* rp-drain — see rp-drain(1).  Options, input records, then the library:
+ * drainset.h picks and vets the targets, drainseq.h drains them in its
+ * safety order; the exit code is rp_drain_all()'s. */
 #include "cli.h"
 #include "drainseq.h"
 #include "drainset.h"
@@ -28,7 +30,6 @@ enum {
 	O_PODSEL, O_UNDO, O_SKIPCK, O_CKCMD, O_STEP, O_WORKER, O_ID, O_HOST, O_PORT,
 	O_PREEMPTED, O_LOST
 };
-
 
 int main(int argc, char **argv)
 {

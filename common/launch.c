@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define POD_ID_KEY "rp.io/pod-id"
+#define POD_ID_KEY RP_FLEET_POD_ID /* matched as annotation or label: the reaper errs on "known" */
 
 char *rp_launch_prefix(const struct rp_config *cfg)
 {
