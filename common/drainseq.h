@@ -11,9 +11,9 @@
  *    --skip-checkpoint.  An eviction timeout leaves the node cordoned
  *    (uncordoned with undo) and the pod running.
  *  - A failed or unconfirmed terminate ("terminate_failed" in the ledger)
- *    leaves the node cordoned, its pods untouched, the Node in place: the
- *    next tick tries again.  A deleted Node is never left with a pod that
- *    may still bill.
+ *    leaves the node cordoned and the Node in place (a lost node's pods
+ *    untouched): the next tick tries again.  A Node is never deleted while
+ *    its pod may still bill.
  *  - A lost node (NotReady past scale.notready_grace): cordon -> plan by
  *    force -> hook (a failure is logged: the jobs resume from their last
  *    checkpoint) -> terminate, confirmed (fencing: the machine can no
