@@ -64,6 +64,7 @@ awk -v d="$T_TMP" '/^\.SH EXAMPLES/ {on = 1; next} /^\.SH/ {on = 0}
 is "rp-drain(1) has two examples" "$(find "$T_TMP" -maxdepth 1 -name 'ex.[0-9]*' | wc -l)" 2
 like "the first drains demo-burst-7f3a with a checkpoint hook" "$(tr -d '\\\n' <"$T_TMP/ex.1")" \
 	'^rp-drain --node demo-burst-7f3a .*--checkpoint-command'
+# shellcheck disable=SC2016 # a regex matching the literal $j
 like "whose hook saves each job with its DIR" "$(cat "$T_TMP/ex.1")" 'rp-checkpoint save "\$j" "[^"]+"'
 
 # ---- 1: drain one node, saving checkpoints first ---------------------------
