@@ -169,7 +169,7 @@ static void poll_nodes(struct lw *lw, struct obs *o, double now)
 			return;
 		}
 	}
-	o->nodes_rc = rp_idle_refresh(lw->kube, now, &nodes, &o->nodes_err);
+	o->nodes_rc = rp_idle_refresh(lw->kube, lw->cfg, now, &nodes, &o->nodes_err);
 	if (o->nodes_rc)
 		return;
 	double min_idle = rp_cfg_dur(lw->cfg, "scale.idle");

@@ -26,32 +26,6 @@ static const cJSON *get(const cJSON *o, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-const char *rp_drain_refusal(const cJSON *node)
-{
-	static char buf[256];
-	const char *t = rp_kube_label(node, "gpu-type");
-	const char *a;
-	if (!t || strcmp(t, "runpod")) {
-		snprintf(buf, sizeof buf, "not a burst node (gpu-type=%s): never drained", t ? t : "<none>");
-		return buf;
-	}
-	a = rp_kube_annotation(node, "cluster-autoscaler.kubernetes.io/scale-down-disabled");
-	if (a && !strcmp(a, "true"))
-		return "opted out of scale-down (cluster-autoscaler.kubernetes.io/scale-down-disabled=true)";
-	a = rp_kube_annotation(node, "karpenter.sh/do-not-disrupt");
-	if (a && !strcmp(a, "true"))
-		return "opted out of scale-down (karpenter.sh/do-not-disrupt=true)";
-	return NULL;
-}
-
-const char *rp_drain_pod_id(const cJSON *node)
-{
-	const char *id = rp_kube_annotation(node, RP_DRAIN_POD_ID);
-	if (!id || !*id)
-		id = rp_kube_label(node, RP_DRAIN_POD_ID);
-	return id && *id ? id : NULL;
-}
-
 /* ---- cordon ---- */
 
 int rp_drain_cordon(struct rp_kube *k, const char *node, int undo, char **err)
@@ -163,38 +137,63 @@ static void note(cJSON *list, const char *ns, const char *name, const char *why)
 	free(s);
 }
 
-/* kubectl's daemonSetFilter: 1 keep going, 0 skip, -1 error (noted),
- * -2 API trouble (*err). */
-static int ds_filter(struct rp_kube *k, const cJSON *pod, const char *ns, const char *name,
-		     const struct rp_drain_opts *o, struct rp_drain_plan *p, char **err)
+int rp_drain_filter(const cJSON *pod, const struct rp_drain_opts *o, long ds_status, const char *ds_err,
+		    cJSON *warnings, cJSON *errors)
 {
+	const cJSON *md = get(pod, "metadata");
+	const char *ns = str(md, "namespace") ? str(md, "namespace") : "default";
+	const char *name = str(md, "name");
 	const cJSON *c = controller_of(pod);
 	const char *kind = c ? str(c, "kind") : NULL;
-	if (!kind || strcmp(kind, "DaemonSet") || rp_kube_pod_is_finished(pod))
-		return 1;
-	const char *ds = str(c, "name");
+	int finished = rp_kube_pod_is_finished(pod);
+	if (!name)
+		return RP_DRAIN_SKIP;
+	/* kubectl's daemonSetFilter */
+	if (kind && !strcmp(kind, "DaemonSet") && !finished) {
+		if (!ds_status)
+			return RP_DRAIN_ASK_DS;
+		if (ds_status == 200)
+			return RP_DRAIN_SKIP;
+		if (ds_status != 404 || !o->force) {
+			note(errors, ns, name, ds_err ? ds_err : "its DaemonSet cannot be read");
+			return RP_DRAIN_BLOCK;
+		}
+		note(warnings, ns, name, "deleting Pod of a DaemonSet that is gone");
+	}
+	if (rp_kube_pod_is_mirror(pod))
+		return RP_DRAIN_SKIP;
+	if (!finished && has_emptydir(pod)) {
+		if (!o->delete_emptydir) {
+			note(errors, ns, name, "Pods with local storage (use --delete-emptydir-data to override)");
+			return RP_DRAIN_BLOCK;
+		}
+		note(warnings, ns, name, "deleting Pod with local storage");
+	}
+	if (!finished && !c) {
+		if (!o->force) {
+			note(errors, ns, name, "Pods that declare no controller (use --force to override)");
+			return RP_DRAIN_BLOCK;
+		}
+		note(warnings, ns, name, "deleting Pod that declares no controller");
+	}
+	return RP_DRAIN_EVICT;
+}
+
+/* The status of a GET of the pod's DaemonSet (*msg: its error text,
+ * caller frees), or -1 (*err). */
+static long ds_status(struct rp_kube *k, const cJSON *pod, char **msg, char **err)
+{
+	const cJSON *md = get(pod, "metadata");
+	const char *ns = str(md, "namespace") ? str(md, "namespace") : "default";
+	const char *ds = str(controller_of(pod), "name");
 	char *path = rp_xasprintf("/apis/apps/v1/namespaces/%s/daemonsets/%s", ns, ds ? ds : "");
 	long st;
 	cJSON *out = NULL;
 	int r = rp_kube_call(k, "GET", path, NULL, NULL, &st, &out, err);
 	free(path);
-	if (r < 0)
-		return -2;
-	int res;
-	if (st == 200) {
-		char *who = rp_xasprintf("%s/%s", ns, name);
-		rp_info("ignoring DaemonSet-managed pod", "pod", who);
-		free(who);
-		res = 0;
-	} else if (st == 404 && o->force) {
-		note(p->warnings, ns, name, "deleting Pod of a DaemonSet that is gone");
-		res = 1;
-	} else {
-		note(p->errors, ns, name, rp_kube_errmsg(st, out));
-		res = -1;
-	}
+	*msg = r < 0 ? NULL : rp_xstrdup(rp_kube_errmsg(st, out));
 	cJSON_Delete(out);
-	return res;
+	return r < 0 ? -1 : st;
 }
 
 static int add_pod(struct rp_drain_plan *p, const cJSON *pod)
@@ -216,38 +215,24 @@ static int classify(struct rp_kube *k, const cJSON *pod, const struct rp_drain_o
 		    struct rp_drain_plan *p, char **err)
 {
 	const cJSON *md = get(pod, "metadata");
-	const char *ns = str(md, "namespace") ? str(md, "namespace") : "default";
-	const char *name = str(md, "name");
-	if (!name)
-		return 0;
-	int finished = rp_kube_pod_is_finished(pod);
-	int r = ds_filter(k, pod, ns, name, o, p, err);
-	if (r == -2)
-		return -1;
-	if (r <= 0) {
-		if (r == 0)
-			p->skipped++;
-		return 0;
+	char *msg = NULL;
+	long st = 0;
+	int v = rp_drain_filter(pod, o, 0, NULL, p->warnings, p->errors);
+	if (v == RP_DRAIN_ASK_DS) {
+		if ((st = ds_status(k, pod, &msg, err)) < 0)
+			return -1;
+		v = rp_drain_filter(pod, o, st, msg, p->warnings, p->errors);
+		free(msg);
+		if (st == 200) {
+			char *who = rp_xasprintf("%s/%s", str(md, "namespace") ? str(md, "namespace") : "default",
+						 str(md, "name"));
+			rp_info("ignoring DaemonSet-managed pod", "pod", who);
+			free(who);
+		}
 	}
-	if (rp_kube_pod_is_mirror(pod)) {
+	if (v == RP_DRAIN_SKIP && str(md, "name"))
 		p->skipped++;
-		return 0;
-	}
-	if (!finished && has_emptydir(pod)) {
-		if (!o->delete_emptydir) {
-			note(p->errors, ns, name, "Pods with local storage (use --delete-emptydir-data to override)");
-			return 0;
-		}
-		note(p->warnings, ns, name, "deleting Pod with local storage");
-	}
-	if (!finished && !controller_of(pod)) {
-		if (!o->force) {
-			note(p->errors, ns, name, "Pods that declare no controller (use --force to override)");
-			return 0;
-		}
-		note(p->warnings, ns, name, "deleting Pod that declares no controller");
-	}
-	return add_pod(p, pod);
+	return v == RP_DRAIN_EVICT ? add_pod(p, pod) : 0;
 }
 
 /* All pods on the node (pages of 500 followed), as one array. */

@@ -1,5 +1,7 @@
-/* drain.h — take a burst node out of service the way `kubectl drain`
- * does, then stop paying for it.
+/* drain.h — the steps of taking a burst node out of service the way
+ * `kubectl drain` does, then stopping paying for it.  The order of the
+ * steps (hook -> terminate -> confirmed gone -> Node deleted) is
+ * drainseq.h's; which nodes, drainset.h's; what is ours, fleet.h's.
  *
  * Promises:
  *  - rp_drain_cordon(): the node gets the taint rp.io/draining:NoSchedule
@@ -13,6 +15,8 @@
  *    else skipped), mirror (skipped), emptyDir (needs delete_emptydir
  *    unless finished), no controller (needs force unless finished).  Any
  *    error blocks the whole node: the caller evicts nothing.
+ *  - rp_drain_filter(): those filters for one pod, pure: the API answer
+ *    about its DaemonSet is passed in (RP_DRAIN_ASK_DS asks for it).
  *  - rp_drain_evict(): every planned pod is evicted at once through the
  *    Eviction API (policy/v1; plain DELETE with disable_eviction).  A 429
  *    (a PodDisruptionBudget says wait) and a 403 NamespaceTerminating are
@@ -40,7 +44,6 @@
 #include "runpod.h"
 
 #define RP_DRAIN_TAINT "rp.io/draining"
-#define RP_DRAIN_POD_ID "rp.io/pod-id"
 #define RP_DRAIN_JOB "rp.io/job"
 
 struct rp_drain_opts {
@@ -69,10 +72,15 @@ struct rp_drain_plan {
 	cJSON *errors;             /* non-empty: the node is blocked */
 };
 
-/* Is the node ours to drain?  NULL if yes, else the reason (static). */
-const char *rp_drain_refusal(const cJSON *node);
-/* The RunPod pod id of a node: annotation (else label) rp.io/pod-id, or NULL. */
-const char *rp_drain_pod_id(const cJSON *node);
+/* kubectl's filters, in kubectl's order, for one pod.  ds_status: 0, or
+ * the HTTP status of a GET of the pod's DaemonSet (ds_err: its error
+ * text).  Notes "ns/name: why" go to warnings (the pod goes anyway) or
+ * errors (it blocks the node).  RP_DRAIN_SKIP: left alone (DaemonSet,
+ * mirror, or no name); RP_DRAIN_ASK_DS: a live DaemonSet pod, call again
+ * with the answer. */
+enum { RP_DRAIN_EVICT, RP_DRAIN_SKIP, RP_DRAIN_BLOCK, RP_DRAIN_ASK_DS };
+int rp_drain_filter(const cJSON *pod, const struct rp_drain_opts *o, long ds_status, const char *ds_err,
+		    cJSON *warnings, cJSON *errors);
 
 int rp_drain_cordon(struct rp_kube *k, const char *node, int undo, char **err);
 int rp_drain_plan(struct rp_kube *k, const char *node, const struct rp_drain_opts *o,

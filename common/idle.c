@@ -6,16 +6,14 @@
  * read-modify-write, so rp-lagwatch and rp-drain running at once never lose
  * each other's marks.  A node that is gone from the API loses its mark.
  *
- * The RunPod pod behind a node is read from the label or annotation
- * "rp.io/pod-id" (set by rp-join); "pod_id" is null when neither is there.
- * Each node entry also says "opt_out": true when the node is annotated
- * cluster-autoscaler.kubernetes.io/scale-down-disabled=true or
- * karpenter.sh/do-not-disrupt=true (an addition to idle.h's list).
- *
- * NotReady-ness is not kept in the state dir: the API's Ready condition
- * says since when (lastTransitionTime), the same for every reader.
+ * Which nodes are ours, the pod behind each, the opt-out and NotReady-ness
+ * are fleet's rules (fleet.h); this file only adds "idle" and its marks.
+ * "pod_id" is null when the node names none.  NotReady-ness is not kept in
+ * the state dir: the API's Ready condition says since when, the same for
+ * every reader.
  */
 #include "idle.h"
+#include "fleet.h"
 #include "rp.h"
 #include "log.h"
 
@@ -26,19 +24,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define BURST_SELECTOR "gpu-type%3Drunpod"
-
 static int busy_pod(const cJSON *pod)
 {
 	return !rp_kube_pod_is_daemonset(pod) && !rp_kube_pod_is_mirror(pod) &&
 	       !rp_kube_pod_is_finished(pod);
-}
-
-static const char *node_name(const cJSON *node)
-{
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(node, "metadata"), "name");
-	return cJSON_IsString(n) ? n->valuestring : NULL;
 }
 
 /* 1 idle, 0 busy, -1 error (*err). */
@@ -87,18 +76,21 @@ static cJSON *load_marks(const char *path)
 	return m;
 }
 
-int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
+int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, cJSON **nodes, char **err)
 {
 	const char *dir = rp_state_dir();
 	cJSON *list = NULL, *marks = NULL, *fresh = NULL, *out = NULL;
 	const cJSON *items, *node;
-	char *file = NULL, *lock = NULL;
+	char *file = NULL, *lock = NULL, *path;
 	int lfd = -1, rc;
 
 	*err = NULL;
 	if (nodes)
 		*nodes = NULL;
-	rc = rp_kube_list(k, "/api/v1/nodes?labelSelector=" BURST_SELECTOR, &list, &items, err);
+	if (!(path = rp_fleet_nodes_path(cfg, err)))
+		return RP_EXIT_USAGE;
+	rc = rp_kube_list(k, path, &list, &items, err);
+	free(path);
 	if (rc)
 		return rc;
 
@@ -121,7 +113,7 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 
 	cJSON_ArrayForEach(node, items)
 	{
-		const char *name = node_name(node);
+		const char *name = rp_fleet_node_name(node);
 		if (!name)
 			continue;
 		int idle = node_idle(k, name, err);
@@ -140,9 +132,7 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 		}
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "node", name);
-		const char *pid = rp_kube_label(node, "rp.io/pod-id");
-		if (!pid)
-			pid = rp_kube_annotation(node, "rp.io/pod-id");
+		const char *pid = rp_fleet_pod_id(node);
 		if (pid)
 			cJSON_AddStringToObject(o, "pod_id", pid);
 		else
@@ -156,7 +146,7 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 			cJSON_AddNumberToObject(o, "idle_s", 0);
 		}
 		cJSON_AddBoolToObject(o, "ready", rp_kube_node_ready(node));
-		double nrs, nr = rp_idle_notready_s(node, now, &nrs);
+		double nrs, nr = rp_fleet_notready_s(node, now, &nrs);
 		if (nr >= 0) {
 			char ts[40];
 			cJSON_AddStringToObject(o, "not_ready_since", rp_rfc3339(nrs, ts, sizeof ts));
@@ -168,9 +158,7 @@ int rp_idle_refresh(struct rp_kube *k, double now, cJSON **nodes, char **err)
 			cJSON_GetObjectItemCaseSensitive(node, "spec"), "unschedulable");
 		cJSON_AddBoolToObject(o, "cordoned", cJSON_IsTrue(u));
 		/* The opt-outs rp-drain honours; lagwatch does not name these. */
-		const char *a1 = rp_kube_annotation(node, "cluster-autoscaler.kubernetes.io/scale-down-disabled");
-		const char *a2 = rp_kube_annotation(node, "karpenter.sh/do-not-disrupt");
-		cJSON_AddBoolToObject(o, "opt_out", (a1 && !strcmp(a1, "true")) || (a2 && !strcmp(a2, "true")));
+		cJSON_AddBoolToObject(o, "opt_out", rp_fleet_opt_out(node) != NULL);
 		cJSON_AddItemToArray(out, o);
 	}
 
@@ -204,49 +192,12 @@ out:
 	return rc;
 }
 
-double rp_idle_notready_s(const cJSON *node, double now, double *since)
-{
-	const cJSON *c, *ready = NULL;
-	const char *t = NULL;
-	double from;
-	if (since)
-		*since = -1;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "status"),
-								 "conditions"))
-	{
-		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(c, "type");
-		if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "Ready"))
-			ready = c;
-	}
-	if (ready) {
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(ready, "status");
-		if (cJSON_IsString(st) && !strcmp(st->valuestring, "True"))
-			return -1;
-		c = cJSON_GetObjectItemCaseSensitive(ready, "lastTransitionTime");
-	} else {
-		c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "metadata"),
-						     "creationTimestamp");
-	}
-	if (cJSON_IsString(c))
-		t = c->valuestring;
-	if (!t || rp_parse_rfc3339(t, &from) < 0 || from > now)
-		from = now;
-	if (since)
-		*since = from;
-	return now - from;
-}
-
-int rp_idle_lost(const cJSON *node, double now, double grace)
-{
-	double s = rp_idle_notready_s(node, now, NULL);
-	return s >= 0 && s > grace;
-}
-
-int rp_idle_select(struct rp_kube *k, double now, double min_idle, cJSON **names, char **err)
+int rp_idle_select(struct rp_kube *k, const struct rp_config *cfg, double now, double min_idle, cJSON **names,
+		   char **err)
 {
 	cJSON *nodes, *n;
 	*names = NULL;
-	int rc = rp_idle_refresh(k, now, &nodes, err);
+	int rc = rp_idle_refresh(k, cfg, now, &nodes, err);
 	if (rc)
 		return rc;
 	*names = cJSON_CreateArray();

@@ -1,6 +1,7 @@
 /* launch.c — candidate order, names, input rules, the orphan verdict,
  * and the launcher lock (see launch.h). */
 #include "launch.h"
+#include "fleet.h"
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
@@ -15,12 +16,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define POD_ID_KEY "rp.io/pod-id"
+#define POD_ID_KEY RP_FLEET_POD_ID /* matched as annotation or label: the reaper errs on "known" */
 
 char *rp_launch_prefix(const struct rp_config *cfg)
 {
-	const char *cl = rp_cfg_str(cfg, "cluster");
-	return rp_xasprintf("%s-burst-", cl && *cl ? cl : "rp");
+	return rp_fleet_prefix(cfg);
 }
 
 void rp_launch_pod_name(const char *prefix, char *out, size_t n)

@@ -1,0 +1,454 @@
+/* drainseq.c — the drain sequences (see drainseq.h). */
+#include "drainseq.h"
+#include "forkpool.h"
+#include "ledger.h"
+#include "log.h"
+#include "record.h"
+#include "rp.h"
+#include "ssh.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rp_drain_run_config(struct rp_drain_run *r, const struct rp_config *cfg, struct rp_kube *k,
+			 struct rp_runpod *rp)
+{
+	r->cfg = cfg;
+	r->k = k;
+	r->rp = rp;
+	r->timeout = rp_cfg_dur(cfg, "drain.timeout");
+	r->term_budget = rp_cfg_dur(cfg, "drain.terminate_timeout");
+	r->hook = rp_cfg_str(cfg, "drain.checkpoint_command");
+	r->o.force = rp_cfg_bool(cfg, "drain.force");
+	r->o.delete_emptydir = rp_cfg_bool(cfg, "drain.delete_emptydir_data");
+}
+
+/* Has the ledger a line of this event for this pod? */
+struct ledger_has {
+	const char *id, *event;
+	int found;
+};
+
+static int has_cb(const cJSON *rec, long line, void *arg)
+{
+	struct ledger_has *h = arg;
+	const char *id = rp_rec_str(rec, "id"), *ev = rp_rec_str(rec, "event");
+	(void)line;
+	if (id && ev && !strcmp(id, h->id) && !strcmp(ev, h->event))
+		h->found = 1;
+	return h->found;
+}
+
+static int ledger_has(const char *id, const char *event)
+{
+	struct ledger_has h = { id, event, 0 };
+	long torn;
+	char *err = NULL;
+	if (rp_ledger_read(NULL, has_cb, &h, &torn, &err) < 0) {
+		rp_warn("ledger: %s", err);
+		free(err);
+	}
+	return h.found;
+}
+
+/* One ledger line about the target: event, id, node, and extra (taken). */
+static void ledger(const char *event, const struct rp_drain_target *t, cJSON *extra)
+{
+	cJSON *e = rp_ledger_event(event);
+	char *err = NULL;
+	if (t->pod_id)
+		cJSON_AddStringToObject(e, "id", t->pod_id);
+	else
+		cJSON_AddNullToObject(e, "id");
+	if (t->node)
+		cJSON_AddStringToObject(e, "node", t->node);
+	if (extra) {
+		cJSON *it;
+		while ((it = extra->child)) {
+			cJSON_DetachItemViaPointer(extra, it);
+			cJSON_AddItemToObject(e, it->string, it);
+		}
+		cJSON_Delete(extra);
+	}
+	if (rp_ledger_append(e, &err) < 0) {
+		rp_warn("%s", err);
+		free(err);
+	}
+	cJSON_Delete(e);
+}
+
+/* Terminate, stop the tunnel; 0 when the pod is confirmed not billing. */
+static int stop_paying(struct rp_drain_run *x, const struct rp_drain_target *t)
+{
+	char *err = NULL;
+	if (!t->pod_id)
+		return 0;
+	int rc = rp_drain_terminate(x->rp, t->pod_id, x->term_budget, &err);
+	if (rc) {
+		cJSON *ex = cJSON_CreateObject();
+		cJSON_AddStringToObject(ex, "error", err);
+		ledger("terminate_failed", t, ex);
+		rp_warn("%s: %s; %s kept", t->node ? t->node : t->pod_id, err,
+			t->node ? "the node is" : "nothing else");
+		free(err);
+		return rc;
+	}
+	ledger("terminated", t, NULL);
+	rp_info("terminated", "pod", t->pod_id);
+	int r = rp_drain_tunnel_stop(t->pod_id, &err);
+	if (r < 0) {
+		rp_warn("tunnel of %s: %s", t->pod_id, err);
+		free(err);
+	} else if (!r) {
+		rp_info("tunnel stopped", "pod", t->pod_id);
+	}
+	return 0;
+}
+
+static cJSON *result(const struct rp_drain_target *t, size_t evicted, int ck, int term, double t0)
+{
+	cJSON *r = rp_rec_new("drained");
+	if (t->pod_id)
+		cJSON_AddStringToObject(r, "id", t->pod_id);
+	else
+		cJSON_AddNullToObject(r, "id");
+	if (t->node)
+		cJSON_AddStringToObject(r, "node", t->node);
+	else
+		cJSON_AddNullToObject(r, "node");
+	cJSON_AddNumberToObject(r, "evicted", (double)evicted);
+	cJSON_AddBoolToObject(r, "checkpointed", ck);
+	cJSON_AddBoolToObject(r, "terminated", term);
+	cJSON_AddNumberToObject(r, "seconds", round((rp_mono() - t0) * 10) / 10);
+	if (t->preempted)
+		cJSON_AddTrueToObject(r, "preempted");
+	if (t->lost)
+		cJSON_AddStringToObject(r, "reason", "notready");
+	return r;
+}
+
+/* The ledger's "drained" line: ex (taken) plus what was evicted and
+ * checkpointed, and the jobs (freed). */
+static void drained_line(const struct rp_drain_target *t, cJSON *ex, size_t evicted, int ck, char *jobs)
+{
+	cJSON_AddNumberToObject(ex, "evicted", (double)evicted);
+	cJSON_AddBoolToObject(ex, "checkpointed", ck);
+	cJSON_AddStringToObject(ex, "jobs", jobs);
+	free(jobs);
+	ledger("drained", t, ex);
+}
+
+/* Its pod no longer bills: delete the Node, make the record. */
+static int node_gone(struct rp_drain_run *x, const struct rp_drain_target *t, size_t evicted, int ck, double t0,
+		     cJSON **rec)
+{
+	char *err = NULL;
+	int rc = rp_drain_delete_node(x->k, t->node, &err);
+	if (rc) {
+		rp_warn("node %s: pod terminated but %s", t->node, err);
+		free(err);
+		rc = RP_EXIT_PARTIAL;
+	} else {
+		rp_info("node deleted", "node", t->node);
+	}
+	*rec = result(t, evicted, ck, t->pod_id != NULL, t0);
+	return rc;
+}
+
+static int drain_worker(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	double t0 = rp_mono(), deadline = t0 + x->timeout;
+	struct rp_ssh_opts so = {
+		.host = t->host,
+		.port = t->port ? t->port : (int)rp_cfg_int(x->cfg, "ssh.port"),
+		.user = rp_cfg_str(x->cfg, "ssh.user"),
+		.identity_file = rp_cfg_str(x->cfg, "ssh.identity_file"),
+		.known_hosts = rp_cfg_str(x->cfg, "ssh.known_hosts"),
+		.connect_timeout = rp_cfg_dur(x->cfg, "ssh.connect_timeout"),
+	};
+	int code, ck = 0;
+	char *err = NULL;
+	struct rp_ssh_res r;
+	struct rp_ssh *s = rp_ssh_connect(&so, &code, &err);
+	if (!s) {
+		rp_warn("worker %s: %s", t->pod_id, err);
+		free(err);
+		return code == RP_SSH_EHOSTKEY || code == RP_SSH_EAUTH ? RP_EXIT_FAIL : RP_EXIT_TEMP;
+	}
+	const char *marker = rp_cfg_str(x->cfg, "drain.worker_marker");
+	char *qm = rp_ssh_quote(marker ? marker : "");
+	char *rm = rp_xasprintf("rm -f %s", qm), *test = rp_xasprintf("test -e %s", qm);
+	int rc = 0;
+	if (!x->skip_ck && marker && rp_ssh_exec(s, rm, NULL, 0, 30, &r, &code, &err) == 0)
+		rp_ssh_res_free(&r);
+	const char *stop = rp_cfg_str(x->cfg, "drain.worker_stop_command");
+	if (rp_ssh_exec(s, stop, NULL, 0, 30, &r, &code, &err) < 0) {
+		rp_warn("worker %s: stop: %s", t->pod_id, err);
+		rc = RP_EXIT_TEMP;
+	} else {
+		if (r.status)
+			rp_logw("worker stop command failed", "pod", t->pod_id, "status",
+				r.status < 0 ? "signal" : "nonzero", "stderr", rp_ssh_firstline(r.err));
+		rp_info("worker told to stop", "pod", t->pod_id);
+	}
+	rp_ssh_res_free(&r);
+	while (!rc && !x->skip_ck && marker) {
+		if (rp_ssh_exec(s, test, NULL, 0, 30, &r, &code, &err) == 0 && r.status == 0) {
+			rp_ssh_res_free(&r);
+			ck = 1;
+			break;
+		}
+		rp_ssh_res_free(&r);
+		free(err);
+		err = NULL;
+		if (rp_mono() + 1 > deadline) {
+			rp_warn("worker %s: no checkpoint marker %s within %.0fs: pod not terminated", t->pod_id,
+				marker, x->timeout);
+			rc = RP_EXIT_PARTIAL;
+			break;
+		}
+		rp_sleep(1);
+	}
+	rp_ssh_close(s);
+	free(qm);
+	free(rm);
+	free(test);
+	free(err);
+	if (rc)
+		return rc;
+	cJSON *ex = cJSON_CreateObject();
+	cJSON_AddStringToObject(ex, "bootstrap", "worker");
+	cJSON_AddBoolToObject(ex, "checkpointed", ck);
+	ledger("drained", t, ex);
+	rc = stop_paying(x, t);
+	if (rc)
+		return rc;
+	*rec = result(t, 0, ck, t->pod_id != NULL, t0);
+	return 0;
+}
+
+static int drain_node(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	double t0 = rp_mono(), deadline = t0 + x->timeout;
+	char *err = NULL;
+	struct rp_drain_plan p;
+	size_t evicted = 0;
+	const cJSON *w;
+	int rc, ck = 0;
+	*rec = NULL;
+	rc = rp_drain_cordon(x->k, t->node, 0, &err);
+	if (rc) {
+		rp_warn("node %s: %s", t->node, err);
+		free(err);
+		return rc;
+	}
+	rp_info("cordoned", "node", t->node, "taint", RP_DRAIN_TAINT ":NoSchedule");
+	struct rp_drain_opts o = x->o;
+	if (t->preempted) /* the machine is gone: what ran there goes anyway */
+		o.force = o.delete_emptydir = 1;
+	rc = rp_drain_plan(x->k, t->node, &o, &p, &err);
+	if (!rc && cJSON_GetArraySize(p.errors)) {
+		cJSON_ArrayForEach(w, p.errors)
+		{
+			rp_warn("node %s: cannot evict %s", t->node, w->valuestring);
+		}
+		err = rp_xasprintf("%d pod(s) block the drain; nothing evicted", cJSON_GetArraySize(p.errors));
+		rc = RP_EXIT_FAIL;
+	}
+	if (rc) {
+		char *e2 = NULL;
+		rp_warn("node %s: %s", t->node, err);
+		if (rp_drain_cordon(x->k, t->node, 1, &e2)) {
+			rp_warn("node %s: left cordoned: %s", t->node, e2);
+			free(e2);
+		}
+		free(err);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	cJSON_ArrayForEach(w, p.warnings)
+	{
+		rp_logw("drain", "node", t->node, "pod", w->valuestring);
+	}
+	char n[32], sk[32];
+	snprintf(n, sizeof n, "%zu", p.n);
+	snprintf(sk, sizeof sk, "%zu", p.skipped);
+	rp_info("evicting", "node", t->node, "pods", n, "skipped", sk);
+	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
+	if (rc && t->preempted) {
+		/* its kubelet is gone with the machine: deleting the Node lets
+		 * the pod garbage collector finish what eviction began */
+		rp_warn("node %s (preempted): %s; going on", t->node, err);
+		free(err);
+		err = NULL;
+		rc = 0;
+	}
+	if (rc) {
+		char *e2 = NULL;
+		const char *state = "left cordoned";
+		if (rc == RP_EXIT_PARTIAL && x->undo) {
+			state = rp_drain_cordon(x->k, t->node, 1, &e2) ? "left cordoned (uncordon failed)"
+								      : "uncordoned";
+			free(e2);
+		}
+		rp_warn("node %s: %s; %s, pod not terminated", t->node, err, state);
+		free(err);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	char *jobs = rp_drain_jobs(&p);
+	rp_drain_plan_free(&p);
+	if (x->hook && *x->hook && !x->skip_ck && !t->preempted) {
+		double left = deadline - rp_mono();
+		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
+		if (rc) {
+			rp_warn("node %s: %s: pod not terminated (--skip-checkpoint to go on without it)", t->node,
+				err);
+			free(err);
+			free(jobs);
+			return rc;
+		}
+		ck = 1;
+		rp_info("checkpoint hook done", "node", t->node, "jobs", jobs);
+	}
+	drained_line(t, cJSON_CreateObject(), evicted, ck, jobs);
+	rc = stop_paying(x, t);
+	if (rc)
+		return rc;
+	return node_gone(x, t, evicted, ck, t0, rec);
+}
+
+/* A lost node: NotReady longer than scale.notready_grace.  Its kubelet
+ * cannot confirm an eviction, so none is waited for.  Cordon; run the
+ * checkpoint hook for its jobs (a failure is logged, not a reason to keep
+ * paying: the jobs resume from their last checkpoint); fence: terminate
+ * the RunPod pod, confirmed, so the machine can no longer run them; only
+ * then delete its pods with grace 0 (kubectl delete --force
+ * --grace-period=0, as after a non-graceful node shutdown) so their
+ * controllers recreate them elsewhere; delete the Node.  If the pod cannot
+ * be confirmed terminated, its pods are left alone and the node stays
+ * cordoned for the next tick. */
+static int drain_lost(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	double t0 = rp_mono(), deadline = t0 + x->timeout;
+	char *err = NULL, *jobs;
+	struct rp_drain_plan p;
+	struct rp_drain_opts o = x->o;
+	size_t evicted = 0;
+	const cJSON *w;
+	char nr[32];
+	int rc, ck = 0;
+	snprintf(nr, sizeof nr, "%.0f", t->not_ready_s);
+	rp_info("lost: NotReady too long, removing by force", "node", t->node, "not_ready_s", nr);
+	rc = rp_drain_cordon(x->k, t->node, 0, &err);
+	if (rc) {
+		rp_warn("node %s: %s", t->node, err);
+		free(err);
+		return rc;
+	}
+	o.force = o.delete_emptydir = o.disable_eviction = 1;
+	o.grace_period = 0;
+	o.pod_selector = NULL;
+	rc = rp_drain_plan(x->k, t->node, &o, &p, &err);
+	if (rc) {
+		rp_warn("node %s: %s; left cordoned", t->node, err);
+		free(err);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	cJSON_ArrayForEach(w, p.errors)
+	{
+		rp_logw("lost node: left to the pod garbage collector", "node", t->node, "pod", w->valuestring);
+	}
+	jobs = rp_drain_jobs(&p);
+	if (x->hook && *x->hook && !x->skip_ck) {
+		double left = deadline - rp_mono();
+		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
+		if (rc) {
+			rp_logw("checkpoint hook failed on a lost node: going on", "node", t->node, "error", err);
+			free(err);
+		} else {
+			ck = 1;
+			rp_info("checkpoint hook done", "node", t->node, "jobs", jobs);
+		}
+	}
+	rc = stop_paying(x, t);
+	if (rc) {
+		free(jobs);
+		rp_drain_plan_free(&p);
+		return rc;
+	}
+	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
+	if (rc) {
+		/* deleting the Node lets the pod garbage collector finish */
+		rp_warn("node %s (lost): %s; going on", t->node, err);
+		free(err);
+	}
+	rp_drain_plan_free(&p);
+	cJSON *ex = cJSON_CreateObject();
+	cJSON_AddStringToObject(ex, "reason", "notready");
+	cJSON_AddNumberToObject(ex, "not_ready_s", round(t->not_ready_s));
+	drained_line(t, ex, evicted, ck, jobs);
+	return node_gone(x, t, evicted, ck, t0, rec);
+}
+
+/* A preempted pod with no node (worker mode, or it never joined). */
+static int drain_gone(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	double t0 = rp_mono();
+	int rc = stop_paying(x, t);
+	if (!rc)
+		*rec = result(t, 0, 0, 1, t0);
+	return rc;
+}
+
+int rp_drain_one(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	*rec = NULL;
+	if (t->preempted) {
+		if (!ledger_has(t->pod_id, "preempted"))
+			ledger("preempted", t, NULL);
+		if (!t->node)
+			return drain_gone(x, t, rec);
+	}
+	if (t->worker)
+		return drain_worker(x, t, rec);
+	return t->lost ? drain_lost(x, t, rec) : drain_node(x, t, rec);
+}
+
+
+struct all {
+	struct rp_drain_run *r;
+	struct rp_drain_set *s;
+};
+
+static int one_job(void *arg, size_t i, cJSON **rec)
+{
+	struct all *a = arg;
+	return rp_drain_one(a->r, &a->s->t[i], rec);
+}
+
+int rp_drain_all(struct rp_drain_run *r, struct rp_drain_set *s, long at_once)
+{
+	struct all a = { r, s };
+	int *codes = rp_xcalloc(s->n ? s->n : 1, sizeof *codes);
+	char kk[32], nn[32];
+	snprintf(kk, sizeof kk, "%ld", at_once);
+	snprintf(nn, sizeof nn, "%zu", s->n);
+	if (s->n)
+		rp_info("draining", "targets", nn, "at_once", kk);
+	rp_forkpool_run(s->n, at_once, one_job, &a, codes);
+	size_t okc = 0, partial = 0, temp = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		okc += !codes[i];
+		partial += codes[i] == RP_EXIT_PARTIAL;
+		temp += codes[i] == RP_EXIT_TEMP;
+	}
+	free(codes);
+	if (okc == s->n)
+		return RP_EXIT_OK;
+	if (okc || partial)
+		return RP_EXIT_PARTIAL;
+	return temp == s->n ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+}
