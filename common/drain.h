@@ -31,10 +31,6 @@
  *  - rp_drain_terminate(): terminates a RunPod pod and confirms with a GET
  *    that it is gone or TERMINATED, retrying until the budget is spent.
  *    Only 0 from here allows deleting the Node.
- *  - rp_drain_tunnel_stop(): `systemctl stop rp-tunnel@ID.service` when
- *    systemctl exists and says the unit is active; otherwise SIGTERM (then
- *    SIGKILL after 5 s) to the pid in $RP_STATE_DIR/tunnel/ID.pid, only
- *    if that process's command line names rp-join; the pid file goes.
  *  - Return codes are RP_EXIT_*; *err is one line, caller frees.
  */
 #ifndef RP_DRAIN_H
@@ -99,6 +95,5 @@ int rp_drain_hook(const char *cmd, const char *node, const char *pod_id, const c
 		  double timeout, char **err);
 int rp_drain_terminate(struct rp_runpod *rp, const char *id, double budget, char **err);
 /* 0 stopped, 1 nothing was running, -1 (+ *err) could not stop it. */
-int rp_drain_tunnel_stop(const char *id, char **err);
 
 #endif

@@ -6,6 +6,7 @@
 #include "record.h"
 #include "rp.h"
 #include "ssh.h"
+#include "tunnel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static int stop_paying(struct rp_drain_run *x, const struct rp_drain_target *t)
 	}
 	ledger("terminated", t, NULL);
 	rp_info("terminated", "pod", t->pod_id);
-	int r = rp_drain_tunnel_stop(t->pod_id, &err);
+	int r = rp_tunnel_stop(t->pod_id, &err);
 	if (r < 0) {
 		rp_warn("tunnel of %s: %s", t->pod_id, err);
 		free(err);
