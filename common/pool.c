@@ -91,7 +91,10 @@ size_t rp_pool_run(size_t n, int threads, int (*fn)(void *arg, size_t i), void *
 			pthread_mutex_lock(&p.mu);
 		}
 	}
+	size_t done = p.done;
 	pthread_mutex_unlock(&p.mu);
+	if (opt->tick)
+		opt->tick(opt->tick_arg, done, n);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	free(t);

@@ -15,7 +15,8 @@
  *  - If no thread can be started, the calling thread runs the items
  *    itself (same rule, same results).
  *  - tick (when set) is called on the calling thread while it waits: after
- *    each finished item and at least every 200 ms, with the count done.
+ *    each finished item and at least every 200 ms, with the count done;
+ *    and once more when every started item has finished.
  *    fn must not call back into the pool; the pool holds no lock while fn
  *    or tick runs.
  */
