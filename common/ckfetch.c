@@ -4,7 +4,6 @@
 #include "ckseal.h"
 #include "log.h"
 #include "pool.h"
-#include "record.h"
 #include "rp.h"
 
 #include <errno.h>

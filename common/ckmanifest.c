@@ -264,8 +264,9 @@ int rp_ckmf_load(const struct rp_ckpt *c, const char *job, long seq, const struc
 		 * not checked here, its content is when it is read. */
 		const struct rp_s3_obj *o = rp_ckhave_find(have, job, m->f[i].obj);
 		if (!o || (m->f[i].enc != RP_CK_ZSTD && o->size != m->f[i].stored)) {
-			snprintf(why, whyn, "%s/data/%s (%s): %s", job, m->f[i].obj, m->f[i].path,
-				 o ? "wrong size (tampered)" : "missing");
+			char *k = rp_ck_data_key(job, m->f[i].obj);
+			snprintf(why, whyn, "%s (%s): %s", k, m->f[i].path, o ? "wrong size (tampered)" : "missing");
+			free(k);
 			rp_ckmf_free(m);
 			return -1;
 		}

@@ -1,6 +1,5 @@
 /* ckstore.c — see ckstore.h. */
 #include "ckstore.h"
-#include "log.h"
 #include "pool.h"
 #include "rp.h"
 
