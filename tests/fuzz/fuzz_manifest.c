@@ -1,11 +1,11 @@
-/* fuzz_manifest — the checkpoint manifest reader (checkpoint.c): the
+/* fuzz_manifest — the checkpoint manifest reader (ckmanifest.c): the
  * self-hash check over any text, and the reader restore and verify use,
  * both over the text as given and over the text sealed with its own hash
  * (so the fuzzer reaches the entries: format, job, seq, paths, codecs,
  * hashes and object names).  Sealing an object text and checking it
  * agree; an accepted manifest never has a negative size. */
 #include "fuzz.h"
-#include "checkpoint.h"
+#include "ckmanifest.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

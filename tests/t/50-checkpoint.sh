@@ -247,6 +247,13 @@ rc "bad credentials -> 1" 1 badcreds ping
 like "bad credentials: one line naming the error" "$(cat "$T_TMP/.err")" '^rp-checkpoint: fatal: .*InvalidAccessKeyId'
 rc "missing bucket -> 1" 1 ck --bucket no-such-bucket ping
 start_own || fail "own s3rver did not restart"
+# One retry at a time: while another holds the queue's lock, retry answers 75 at once.
+exec 9>"$RP_STATE_DIR/checkpoint-queue/.lock"
+flock -n 9 || fail "could not take the queue lock for the test"
+rc "rp-checkpoint retry while another retry holds the queue -> 75" 75 ck retry
+like "  it says another retry is running" "$(cat "$T_TMP/.err")" 'another retry is running'
+is "  and leaves the queue as it was" "$(find "$RP_STATE_DIR/checkpoint-queue" -name '*.json' | wc -l)" 1
+exec 9>&-
 rc "retry after the server is back" 0 own_ck retry
 is "retry drained the save" "$(jq -s -c 'map(select(.action=="retry"))[0] | [.drained,.left]' <"$T_TMP/.out")" "[1,0]"
 is "retried save (on the configured endpoint) remembered its progress" \

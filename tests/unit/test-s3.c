@@ -1,4 +1,4 @@
-/* test-s3.c — the pure parts of s3.c and checkpoint.c: canonical query
+/* test-s3.c — the pure parts of s3.c and of the checkpoint modules: canonical query
  * strings, S3 XML, the manifest self-hash, key sealing, the probe. */
 #include "checkpoint.h"
 #include "s3.h"

@@ -1,0 +1,35 @@
+/* ckfetch.h — restore and verify: read a checkpoint back.
+ *
+ * Promises:
+ *  - The newest valid manifest is found by listing manifests/ (never by
+ *    LATEST); a manifest is trusted only as ckmanifest.h's rp_ckmf_load
+ *    says (self-hash, format, job, seq, entries, every object listed).
+ *  - Every byte is checked against the recorded SHA-256 (zstd: after
+ *    decompression, frame complete; keys: GCM tag and HMAC name), and the
+ *    length against the recorded size; a bad object is named in the error.
+ *  - Restore is all-or-nothing: each file is downloaded to
+ *    <path>.rp-part-<random> (O_EXCL, mode 0600 until done); only when
+ *    every file of the checkpoint is good are they renamed into place,
+ *    else every temporary file is removed and the directory is as it was.
+ *    A file already there with the recorded content is left alone
+ *    ("unchanged").  Keys are restored mode 0600, others with their
+ *    recorded mode; the first failure stops new downloads.
+ *  - A checkpoint holding keys is refused (exit 2) without an encryption
+ *    key, before anything is written.
+ *  - With c->fallback, restore goes on to older manifests when one is bad
+ *    (not on a transport failure or a temporary error); verify never does
+ *    and checks every object (all failures are reported).
+ */
+#ifndef RP_CKFETCH_H
+#define RP_CKFETCH_H
+#include <cjson/cJSON.h>
+#include "ckstore.h"
+
+/* at < 0: the newest valid manifest.  RP_EXIT_OK and a "checkpoint" record
+ * (*rec, caller frees), or an exit code and e->msg. */
+int rp_ckpt_restore(const struct rp_ckpt *c, const char *job, const char *dir, long at,
+		    cJSON **rec, struct rp_ckpt_err *e);
+int rp_ckpt_verify(const struct rp_ckpt *c, const char *job, long at, cJSON **rec,
+		   struct rp_ckpt_err *e);
+
+#endif

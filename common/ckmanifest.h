@@ -1,0 +1,78 @@
+/* ckmanifest.h — the manifest: the one list of what a checkpoint holds.
+ *
+ * <job>/manifests/<seq>.json is one JSON object: "format"
+ * ("rp-checkpoint/1"), "job", "seq", "saved", "writer", "progress" (if
+ * any), "files" (path, size, mode, "sha256" or for keys "hmac", "enc" raw
+ * | zstd | aes-256-gcm, "obj", "stored"), "bytes", and last its own
+ * "manifest_sha256": the SHA-256 of the text before it (with the closing
+ * brace).
+ *
+ * Promises:
+ *  - rp_ckpt_manifest_check accepts a text only when its self-hash
+ *    matches (trailing CR/LF ignored); anything else is tampered or
+ *    truncated.
+ *  - rp_ckmf_parse accepts a manifest only when the self-hash matches, the
+ *    format, job and seq are the ones asked for, and every entry has a
+ *    safe path (ckpath.h), a known codec, a 64-hex hash, the object name
+ *    that hash and codec give (<hash>, <hash>.zst, <hmac>.enc), sizes in
+ *    [0, 2^62), a mode in [0, 07777], and the total stays below 2^62.
+ *    Its refusal is one line naming the entry.
+ *  - rp_ckmf_load trusts a stored manifest only when it parses and (given
+ *    the data listing) every object it names is listed with the recorded
+ *    size (zstd objects: listed; their content is checked when read).
+ *  - rp_ckmf_claim writes the manifest under the next free sequence number
+ *    with If-None-Match: * after a HEAD; because some servers (s3rver)
+ *    ignore that header, it reads the manifest back twice, 100 ms apart,
+ *    and moves to the next number if another writer's is there (at most 25
+ *    tries, then a temporary failure).  It never overwrites a manifest it
+ *    has seen.
+ */
+#ifndef RP_CKMANIFEST_H
+#define RP_CKMANIFEST_H
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "ckstore.h"
+
+/* A manifest read back. */
+struct rp_ckmf {
+	long seq;
+	cJSON *root;
+	struct rp_ckfile *f;       /* n entries, in the manifest's order */
+	size_t n;
+	long long bytes;
+	int has_keys;
+};
+
+/* Self-hash: seal appends "manifest_sha256" to a JSON object text (caller
+ * frees); check returns 0 when it matches, else -1. */
+char *rp_ckpt_manifest_seal(const char *json);
+int rp_ckpt_manifest_check(const char *text, size_t n);
+
+/* The manifest of files f[0..n) (their path, size, mode, enc, sha, obj,
+ * stored), "seq" 0 until it is claimed. */
+cJSON *rp_ckmf_build(const char *job, const cJSON *progress, const struct rp_ckfile *f, size_t n);
+/* The sealed text of m with "seq" set to seq (caller frees). */
+char *rp_ckmf_text(cJSON *m, long seq);
+/* 0 and *m (rp_ckmf_free it), or -1 and why (one line). */
+int rp_ckmf_parse(const char *text, size_t len, const char *job, long seq, struct rp_ckmf *m,
+		  char *why, size_t whyn);
+void rp_ckmf_free(struct rp_ckmf *m);
+/* Fetch manifest seq and parse it; with have, also check its objects are
+ * listed.  0, or -1 with why (and *s3fail for a transport error). */
+int rp_ckmf_load(const struct rp_ckpt *c, const char *job, long seq, const struct rp_ckhave *have,
+		 struct rp_ckmf *m, char *why, size_t whyn, struct rp_s3_err *se, int *s3fail);
+/* Write m under the next free seq: 0, *seq and *keyout (caller frees), or -1 and e. */
+int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long *seq, char **keyout,
+		  struct rp_ckpt_err *e);
+
+/* The "checkpoint" record of a manifest read back (restore, verify, list). */
+cJSON *rp_ckmf_record(const char *action, const char *job, const struct rp_ckmf *m);
+/* The progress fields of a "checkpoint" record: segments (segments_complete
+ * or the file count), segments_complete, bitrate_level, progress. */
+void rp_ckpt_add_progress(cJSON *rec, const cJSON *progress, long long files);
+
+/* For the fuzzers: rp_ckmf_parse, keeping only the file count and bytes. */
+int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq, size_t *files,
+			   long long *bytes, char *why, size_t whyn);
+
+#endif
