@@ -258,7 +258,7 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 		s->out->downs++;
 	}
 	if (in->on_step)
-		in->on_step(&seen, &d, launched, in->arg);
+		in->on_step(&seen, &d, launched, live + launched, in->arg);
 }
 
 static int cmpd(const void *a, const void *b)

@@ -42,8 +42,10 @@ struct rp_sim_in {
 	double preempt_per_hour; /* spot preemption rate per node-hour */
 	double price_per_node_hour, baseline_monthly, hours_per_month;
 	unsigned long long seed;
-	/* optional: called after every poll with what rp_decide saw and said */
-	void (*on_step)(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, void *arg);
+	/* optional: called after every poll with what rp_decide saw and said,
+	 * how many pods that poll launched, and the live pods after it */
+	void (*on_step)(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
+			void *arg);
 	void *arg;
 };
 struct rp_sim_out {

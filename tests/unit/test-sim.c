@@ -13,17 +13,19 @@ enum { MAXSTEP = 20000 };
 struct steps {
 	struct rp_decide_in seen[MAXSTEP];
 	struct rp_decide_out said[MAXSTEP];
-	int launched[MAXSTEP];
+	int launched[MAXSTEP], live[MAXSTEP];
 	int n;
 };
 
-static void record(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, void *arg)
+static void record(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
+		   void *arg)
 {
 	struct steps *s = arg;
 	if (s->n >= MAXSTEP)
 		return;
 	s->seen[s->n] = *seen;
 	s->said[s->n] = *said;
+	s->live[s->n] = live;
 	s->launched[s->n++] = launched;
 }
 
@@ -130,6 +132,10 @@ static void test_booting_invisible(void)
 		if (first_up >= 0 && now < first_up + in.boot)
 			launches_before += s.launched[i];
 	}
+	int most = 0;
+	for (int i = 0; i < s.n; i++)
+		most = s.live[i] > most ? s.live[i] : most;
+	T_INT(most, in.rule.max_nodes, "live pods reach runpod.max_nodes and never pass it (rp-launch's cap)");
 	T_OK(first_up > 0, "an up at %.0fs", first_up);
 	T_OK(!seen_early, "no burst node seen while the first pods boot");
 	T_OK(seen_later, "seen once they have joined");
