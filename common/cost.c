@@ -561,7 +561,12 @@ int rp_trace_load(const char *path, struct rp_trace *t, char **err)
 	struct trace_ctx c = { t, 0 };
 	t->v = NULL;
 	t->n = 0;
-	return read_rows(path, trace_row, &c, err);
+	if (read_rows(path, trace_row, &c, err) == 0)
+		return 0;
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+	return -1;
 }
 
 double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b, double price,
@@ -602,7 +607,12 @@ int rp_sim_load(const char *path, struct rp_sim_in *in, char **err)
 	in->jobs = in->work = NULL;
 	in->minutes = 0;
 	int r = read_rows(path, sim_row, &c, err);
-	if (!r && c.nw < in->minutes) {
+	if (r) {
+		free(in->jobs);
+		free(in->work);
+		in->jobs = in->work = NULL;
+		in->minutes = 0;
+	} else if (c.nw < in->minutes) {
 		in->work = rp_xrealloc(in->work, in->minutes * sizeof *in->work);
 		memset(in->work + c.nw, 0, (in->minutes - c.nw) * sizeof *in->work);
 	}

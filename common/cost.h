@@ -58,7 +58,7 @@ struct rp_trace {
 	size_t n;
 };
 /* CSV: "hour,gpu_hours" or "hour,jobs,gpu_seconds" (header optional;
- * '#' comments).  -1 + *err naming the line. */
+ * '#' comments).  -1 + *err naming the line, nothing kept. */
 int rp_trace_load(const char *path, struct rp_trace *t, char **err);
 /* Cost of the trace with k baseline servers: baseline prorated over the
  * trace's hours, burst = demand above k*gpus each hour at price. */
@@ -66,7 +66,8 @@ double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b
 		    double *burst_gpu_hours);
 
 /* simulate's trace, "minute,jobs[,gpu_seconds]", into in->jobs, in->work
- * and in->minutes (the simulator: sim.h).  -1 + *err naming the line. */
+ * and in->minutes (the simulator: sim.h).  -1 + *err naming the line,
+ * nothing kept. */
 int rp_sim_load(const char *path, struct rp_sim_in *in, char **err);
 
 #endif

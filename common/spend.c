@@ -129,8 +129,10 @@ int rp_spend_report(const struct rp_config *c, const struct rp_spend_q *q, char 
 {
 	struct report r = { .since = q->since, .until = q->until, .by = q->by };
 	long torn;
-	if (rp_cost_scan(q->ledger, q->now, report_cb, &r, &torn, err) < 0)
+	if (rp_cost_scan(q->ledger, q->now, report_cb, &r, &torn, err) < 0) {
+		free(r.b);
 		return RP_EXIT_USAGE;
+	}
 	if (torn)
 		rp_warn("ledger line %ld is torn (an interrupted write): ignored", torn);
 	if (r.by == RP_BY_DAY) /* days in order */
