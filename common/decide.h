@@ -1,5 +1,9 @@
 /* decide.h — the scale decision: lag and p95 in, up/down/hold out.
  *
+ * rp_decide() is the only code that turns observations into a decision:
+ * rp-lagwatch (watch.c) and the simulator (sim.c, rp-cost simulate) both
+ * call it, with the settings rp_decide_rule() reads.
+ *
  * rp_decide() is a pure function of its inputs and the previous state; the
  * state (what damps flapping) is kept between runs in
  * $RP_STATE_DIR/lagwatch.json by rp_decide_load()/rp_decide_save().
