@@ -1,21 +1,15 @@
 /* rp-lagwatch — Kafka lag and p95 latency to a scale decision; see rp-lagwatch(1). */
 #include "cli.h"
-#include "decide.h"
+#include "http.h"
 #include "httpd.h"
-#include "idle.h"
-#include "kafka.h"
-#include "kube.h"
 #include "log.h"
-#include "prom.h"
 #include "record.h"
 #include "rp.h"
+#include "watch.h"
 
-#include <errno.h>
 #include <malloc.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
 	"usage: rp-lagwatch [--once | --watch INTERVAL | --serve ADDR] [--lag-only]\n"
@@ -31,372 +25,6 @@ static void on_signal(int s)
 	stop = 1;
 }
 
-struct lw {
-	struct rp_config *cfg;
-	int verbose, lag_only;
-	long nodes_flag; /* -1: ask Kubernetes */
-	struct rp_kafka_watch *w;
-	size_t nw;
-	int policy;
-	struct rp_kafka *kafka;
-	struct rp_kube *kube;
-};
-
-/* One poll's findings. */
-struct obs {
-	int lag_rc; /* 0 known */
-	char *lag_err;
-	struct rp_kafka_lag *lags;
-	size_t nlags;
-	double *lag_s; /* time lag per group, -1 unknown; NULL: not estimated */
-	long long lag;
-	int p95_rc;
-	double p95;
-	char *p95_note;
-	int nodes_rc;
-	char *nodes_err;
-	int burst;
-	int nlost;   /* burst nodes NotReady > scale.notready_grace */
-	cJSON *idle; /* names idle >= scale.idle (none of them lost) */
-	cJSON *lost; /* names of the lost ones rp-drain may take (not opted out) */
-};
-
-static void obs_free(struct obs *o)
-{
-	free(o->lag_err);
-	rp_kafka_lags_free(o->lags, o->nlags);
-	free(o->lag_s);
-	free(o->p95_note);
-	free(o->nodes_err);
-	cJSON_Delete(o->idle);
-	cJSON_Delete(o->lost);
-	memset(o, 0, sizeof *o);
-}
-
-/* Is entry "G:T" (colon at c) bound to group g? */
-static int bound_to(const char *g, const char *entry, const char *c)
-{
-	size_t n = (size_t)(c - entry);
-	return strlen(g) == n && !strncmp(g, entry, n);
-}
-
-/* Pairs (group, topic) from kafka.group x kafka.topic: a plain topic is
- * consumed by every group, "G:T" only by group G (topic names cannot
- * contain a colon, group ids can: the last colon splits). */
-static void build_watch(struct lw *lw)
-{
-	const cJSON *gs = rp_cfg_json(lw->cfg, "kafka.group"), *ts = rp_cfg_json(lw->cfg, "kafka.topic");
-	const cJSON *g, *t;
-	size_t cap = (size_t)(cJSON_GetArraySize(gs) * cJSON_GetArraySize(ts)) + 1;
-	lw->w = rp_xcalloc(cap, sizeof *lw->w);
-	if (!cJSON_GetArraySize(gs))
-		rp_fatal(RP_EXIT_USAGE, "no kafka.group configured (%s)", rp_cfg_where(lw->cfg, "kafka.group"));
-	cJSON_ArrayForEach(t, ts)
-	{
-		const char *c = strrchr(t->valuestring, ':');
-		if (c && (c == t->valuestring || !c[1]))
-			rp_fatal(RP_EXIT_USAGE, "kafka.topic '%s': want TOPIC or GROUP:TOPIC", t->valuestring);
-		if (!c)
-			continue;
-		int known = 0;
-		cJSON_ArrayForEach(g, gs)
-		{
-			known |= bound_to(g->valuestring, t->valuestring, c);
-		}
-		if (!known)
-			rp_fatal(RP_EXIT_USAGE, "kafka.topic '%s': group '%.*s' is not in kafka.group", t->valuestring,
-				 (int)(c - t->valuestring), t->valuestring);
-	}
-	cJSON_ArrayForEach(g, gs)
-	{
-		size_t before = lw->nw;
-		cJSON_ArrayForEach(t, ts)
-		{
-			const char *c = strrchr(t->valuestring, ':');
-			if (!c) {
-				lw->w[lw->nw].group = g->valuestring;
-				lw->w[lw->nw++].topic = t->valuestring;
-			} else if (bound_to(g->valuestring, t->valuestring, c)) {
-				lw->w[lw->nw].group = g->valuestring;
-				lw->w[lw->nw++].topic = c + 1;
-			}
-		}
-		if (lw->nw == before)
-			rp_fatal(RP_EXIT_USAGE, "kafka group '%s' has no topic (kafka.topic)", g->valuestring);
-	}
-}
-
-static void poll_lag(struct lw *lw, struct obs *o)
-{
-	if (!lw->kafka) {
-		lw->kafka = rp_kafka_open(rp_cfg_str(lw->cfg, "kafka.bootstrap_servers"),
-					  rp_cfg_dur(lw->cfg, "kafka.timeout"), &o->lag_err);
-		if (!lw->kafka) {
-			o->lag_rc = RP_EXIT_USAGE;
-			return;
-		}
-	}
-	o->lag_rc = rp_kafka_poll(lw->kafka, lw->w, lw->nw, lw->policy, &o->lags, &o->nlags, &o->lag_err);
-	for (size_t i = 0; !o->lag_rc && i < o->nlags; i++)
-		o->lag += o->lags[i].lag;
-}
-
-static void poll_p95(struct lw *lw, struct obs *o)
-{
-	o->p95_rc = rp_prom_query(rp_cfg_str(lw->cfg, "prometheus.url"), rp_cfg_str(lw->cfg, "prometheus.query"),
-				  rp_cfg_dur(lw->cfg, "prometheus.timeout"), &o->p95, &o->p95_note);
-	if (o->p95_rc == RP_PROM_ERROR) {
-		rp_logw("no latency signal", "error", o->p95_note);
-		char *n = rp_xasprintf("%s; decided from lag alone", o->p95_note);
-		free(o->p95_note);
-		o->p95_note = n;
-	}
-}
-
-static void poll_nodes(struct lw *lw, struct obs *o, double now)
-{
-	cJSON *nodes, *n;
-	o->idle = cJSON_CreateArray();
-	o->lost = cJSON_CreateArray();
-	if (lw->nodes_flag >= 0) {
-		o->burst = (int)lw->nodes_flag;
-		return;
-	}
-	if (!lw->kube) {
-		lw->kube = rp_kube_open(rp_cfg_str(lw->cfg, "kube.kubeconfig"), &o->nodes_err);
-		if (!lw->kube) {
-			o->nodes_rc = RP_EXIT_TEMP;
-			return;
-		}
-	}
-	o->nodes_rc = rp_idle_refresh(lw->kube, lw->cfg, now, &nodes, &o->nodes_err);
-	if (o->nodes_rc)
-		return;
-	double min_idle = rp_cfg_dur(lw->cfg, "scale.idle");
-	double grace = rp_cfg_dur(lw->cfg, "scale.notready_grace");
-	cJSON_ArrayForEach(n, nodes)
-	{
-		o->burst++;
-		const cJSON *since = cJSON_GetObjectItemCaseSensitive(n, "idle_since");
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(n, "node");
-		const cJSON *nr = cJSON_GetObjectItemCaseSensitive(n, "not_ready_s");
-		int optout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "opt_out"));
-		double s;
-		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "ready")) && cJSON_IsNumber(nr) &&
-		    nr->valuedouble > grace) {
-			/* serves nothing: not capacity, drained whatever the lag */
-			char secs[32];
-			snprintf(secs, sizeof secs, "%.0f", nr->valuedouble);
-			o->nlost++;
-			if (optout)
-				rp_logw("lost node opted out of scale-down: kept, still billing", "node", name->valuestring,
-					"not_ready_s", secs);
-			else
-				cJSON_AddItemToArray(o->lost, cJSON_Duplicate(name, 0));
-			if (lw->verbose)
-				rp_info("lost node", "node", name->valuestring, "not_ready_s", secs);
-			continue;
-		}
-		if (optout)
-			continue; /* counted, never named for a down */
-		if (cJSON_IsString(since) && rp_parse_rfc3339(since->valuestring, &s) == 0 && now - s >= min_idle)
-			cJSON_AddItemToArray(o->idle, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(n, "node"), 0));
-	}
-	cJSON_Delete(nodes);
-}
-
-static void emit_lags(struct lw *lw, const struct obs *o)
-{
-	int detail = lw->verbose || rp_out_mode() == RP_OUT_TABLE;
-	for (size_t i = 0; i < o->nlags; i++) {
-		const struct rp_kafka_lag *l = &o->lags[i];
-		cJSON *r = rp_rec_new("lag"), *topics = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "group", l->group);
-		for (size_t p = 0; p < l->nparts; p++) {
-			cJSON *t = cJSON_GetObjectItemCaseSensitive(topics, l->parts[p].topic);
-			if (!t)
-				t = cJSON_AddNumberToObject(topics, l->parts[p].topic, 0);
-			cJSON_SetNumberValue(t, t->valuedouble + (double)l->parts[p].lag);
-		}
-		cJSON_AddItemToObject(r, "topics", topics);
-		cJSON_AddNumberToObject(r, "lag", (double)l->lag);
-		cJSON_AddNumberToObject(r, "partitions", (double)l->nparts);
-		cJSON_AddNumberToObject(r, "committed", (double)l->ncommitted);
-		if (o->lag_s && o->lag_s[i] >= 0)
-			cJSON_AddNumberToObject(r, "lag_s", round(o->lag_s[i] * 10) / 10);
-		else if (o->lag_s)
-			cJSON_AddNullToObject(r, "lag_s");
-		rp_out_rec(r);
-		cJSON_Delete(r);
-		for (size_t p = 0; detail && p < l->nparts; p++) {
-			const struct rp_kafka_part *x = &l->parts[p];
-			r = rp_rec_new("lag_partition");
-			cJSON_AddStringToObject(r, "group", l->group);
-			cJSON_AddStringToObject(r, "topic", x->topic);
-			cJSON_AddNumberToObject(r, "partition", x->partition);
-			if (x->committed >= 0)
-				cJSON_AddNumberToObject(r, "committed", (double)x->committed);
-			else
-				cJSON_AddNullToObject(r, "committed");
-			cJSON_AddNumberToObject(r, "lo", (double)x->lo);
-			cJSON_AddNumberToObject(r, "hi", (double)x->hi);
-			cJSON_AddNumberToObject(r, "lag", (double)x->lag);
-			rp_out_rec(r);
-			cJSON_Delete(r);
-		}
-	}
-}
-
-/* Seconds behind, per group, from the samples kept in the state dir. */
-static void time_lag(struct obs *o, double now)
-{
-	cJSON *samples = rp_timelag_load();
-	o->lag_s = rp_xcalloc(o->nlags ? o->nlags : 1, sizeof *o->lag_s);
-	for (size_t i = 0; i < o->nlags; i++) {
-		long long hi = 0;
-		for (size_t p = 0; p < o->lags[i].nparts; p++)
-			hi += o->lags[i].parts[p].hi;
-		o->lag_s[i] = rp_timelag(samples, o->lags[i].group, now, hi, o->lags[i].lag);
-	}
-	if (rp_timelag_save(samples) < 0)
-		rp_logw("cannot save lag samples", "dir", rp_state_dir(), "error", strerror(errno));
-	cJSON_Delete(samples);
-}
-
-/* One poll, its records, and the exit status it deserves. */
-static int tick(struct lw *lw)
-{
-	struct obs o = { 0 };
-	double now = rp_now();
-	int rc = RP_EXIT_OK;
-
-	poll_lag(lw, &o);
-	if (o.lag_rc == RP_EXIT_USAGE)
-		rp_fatal(RP_EXIT_USAGE, "%s", o.lag_err);
-	if (!o.lag_rc && !lw->lag_only)
-		time_lag(&o, now);
-	emit_lags(lw, &o);
-	if (lw->lag_only) {
-		if (o.lag_rc)
-			rp_loge("lag unknown", "error", o.lag_err);
-		rc = o.lag_rc ? RP_EXIT_TEMP : RP_EXIT_OK;
-		obs_free(&o);
-		return rc;
-	}
-	poll_p95(lw, &o);
-	poll_nodes(lw, &o, now);
-
-	struct rp_decide_in in = {
-		.now = now,
-		.lag_known = o.lag_rc == 0 && o.nodes_rc == 0,
-		.lag = o.lag,
-		.lag_threshold = rp_cfg_int(lw->cfg, "kafka.lag_threshold"),
-		.p95_known = o.p95_rc == RP_PROM_OK,
-		.p95 = o.p95,
-		.p95_threshold = rp_cfg_num(lw->cfg, "prometheus.threshold"),
-		.p95_note = o.p95_rc == RP_PROM_OK ? NULL : o.p95_note,
-		.burst_nodes = o.burst,
-		.lost_nodes = o.nlost,
-		.idle_nodes = cJSON_GetArraySize(o.idle),
-		.max_nodes = rp_cfg_int(lw->cfg, "runpod.max_nodes"),
-		.cooldown = rp_cfg_dur(lw->cfg, "scale.cooldown"),
-	};
-	struct rp_decide_state st;
-	struct rp_decide_out d;
-	rp_decide_load(&st);
-	rp_decide(&in, &st, &d);
-	if (o.lag_rc || o.nodes_rc) {
-		/* Unknown: hold, and say why; the state is left as it was. */
-		snprintf(d.reason, sizeof d.reason, "%s", o.lag_rc ? o.lag_err : o.nodes_err);
-		rc = RP_EXIT_TEMP;
-		rp_loge("holding: input unknown", "error", d.reason);
-	} else if (rp_decide_save(&st) < 0) {
-		rp_logw("cannot save the decision state", "dir", rp_state_dir(), "error", strerror(errno));
-	}
-
-	cJSON *r = rp_rec_new("decision");
-	cJSON_AddStringToObject(r, "action", rp_decide_action(d.action));
-	cJSON_AddNumberToObject(r, "count", d.count);
-	if (o.lag_rc)
-		cJSON_AddNullToObject(r, "lag");
-	else
-		cJSON_AddNumberToObject(r, "lag", (double)o.lag);
-	if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
-		cJSON_AddNumberToObject(r, "p95_s", o.p95);
-	else if (o.p95_rc == RP_PROM_OK)
-		cJSON_AddStringToObject(r, "p95_s", o.p95 > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNullToObject(r, "p95_s");
-	cJSON_AddItemToObject(r, "nodes", d.action == RP_DOWN ? cJSON_Duplicate(o.idle, 1) : cJSON_CreateArray());
-	if (o.nodes_rc)
-		cJSON_AddNullToObject(r, "burst_nodes");
-	else
-		cJSON_AddNumberToObject(r, "burst_nodes", o.burst);
-	cJSON_AddItemToObject(r, "idle", cJSON_Duplicate(o.idle, 1));
-	if (o.nodes_rc)
-		cJSON_AddNullToObject(r, "lost_nodes");
-	else
-		cJSON_AddNumberToObject(r, "lost_nodes", o.nlost);
-	cJSON_AddItemToObject(r, "lost", cJSON_Duplicate(o.lost, 1));
-	cJSON_AddStringToObject(r, "reason", d.reason);
-	rp_out_rec(r);
-	cJSON_Delete(r);
-	rp_info("decision", "action", rp_decide_action(d.action), "reason", d.reason);
-	obs_free(&o);
-	return rc;
-}
-
-/* GET /metrics for KEDA's metrics-api scaler: valueLocation "lag". */
-static int serve_fn(void *arg, const char *path, struct rp_buf *body, const char **ctype)
-{
-	struct lw *lw = arg;
-	size_t pl = strcspn(path, "?");
-	if (pl == 8 && !strncmp(path, "/healthz", 8)) {
-		*ctype = "text/plain";
-		rp_buf_adds(body, "ok\n");
-		return 200;
-	}
-	if (!(pl == 8 && !strncmp(path, "/metrics", 8))) {
-		rp_buf_adds(body, "{\"error\":\"not found: try /metrics\"}\n");
-		return 404;
-	}
-	struct obs o = { 0 };
-	cJSON *j = cJSON_CreateObject();
-	int st = 200;
-	char ts[40];
-	poll_lag(lw, &o);
-	if (o.lag_rc) {
-		/* Never 0 for unknown: KEDA counts this as an error (fallback). */
-		cJSON_AddStringToObject(j, "error", o.lag_err ? o.lag_err : "lag unknown");
-		st = 503;
-	} else {
-		cJSON *gs = cJSON_CreateObject();
-		cJSON_AddNumberToObject(j, "lag", (double)o.lag);
-		for (size_t i = 0; i < o.nlags; i++)
-			cJSON_AddNumberToObject(gs, o.lags[i].group, (double)o.lags[i].lag);
-		cJSON_AddItemToObject(j, "groups", gs);
-		long thr = rp_cfg_int(lw->cfg, "kafka.lag_threshold");
-		cJSON_AddNumberToObject(j, "lag_threshold", (double)thr);
-		cJSON_AddNumberToObject(j, "desired_nodes", (double)(o.lag > 0 ? (o.lag + thr - 1) / (thr > 0 ? thr : 1) : 0));
-		if (!lw->lag_only) {
-			poll_p95(lw, &o);
-			if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
-				cJSON_AddNumberToObject(j, "p95_s", o.p95);
-			else
-				cJSON_AddNullToObject(j, "p95_s");
-		}
-	}
-	cJSON_AddStringToObject(j, "ts", rp_rfc3339(rp_now(), ts, sizeof ts));
-	char *s = cJSON_PrintUnformatted(j);
-	rp_buf_adds(body, s);
-	rp_buf_adds(body, "\n");
-	free(s);
-	cJSON_Delete(j);
-	rp_debug("served", "path", path, "status", st == 200 ? "200" : "503");
-	obs_free(&o);
-	return st;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { RP_CLI_LONG,
@@ -409,10 +37,12 @@ int main(int argc, char **argv)
 					    { "lag-only", no_argument, NULL, O_LAGONLY },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
-	struct lw lw = { .nodes_flag = -1 };
+	struct rp_watch_opts opt = { .nodes = -1 };
+	struct rp_config *cfg;
+	struct rp_watch *lw;
 	const char *watch = NULL, *serve = NULL;
 	int c, once = 0, rc = RP_EXIT_OK;
-	char *end;
+	char *end, *err = NULL;
 
 	rp_init(argv[0]);
 	/* librdkafka's threads would each get a malloc arena: two are plenty
@@ -426,10 +56,10 @@ int main(int argc, char **argv)
 		case O_SERVE: serve = optarg; break;
 		case O_GROUP: rp_cli_key(&cli, "kafka.group", optarg, 1); break;
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
-		case O_LAGONLY: lw.lag_only = 1; break;
+		case O_LAGONLY: opt.lag_only = 1; break;
 		case O_NODES:
-			lw.nodes_flag = strtol(optarg, &end, 10);
-			if (!*optarg || *end || lw.nodes_flag < 0)
+			opt.nodes = strtol(optarg, &end, 10);
+			if (!*optarg || *end || opt.nodes < 0)
 				rp_cli_usage(&cli, "--nodes: want a count, got '%s'", optarg);
 			break;
 		default: rp_cli_opt(&cli, c, optarg);
@@ -443,17 +73,12 @@ int main(int argc, char **argv)
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
 
-	lw.cfg = rp_cli_config(&cli);
-	lw.verbose = cli.verbose;
-	lw.policy = rp_kafka_policy(rp_cfg_str(lw.cfg, "kafka.offset_policy"));
-	if (lw.policy < 0)
-		rp_fatal(RP_EXIT_USAGE, "%s: key 'kafka.offset_policy': want latest or earliest, got '%s'",
-			 rp_cfg_where(lw.cfg, "kafka.offset_policy"), rp_cfg_str(lw.cfg, "kafka.offset_policy"));
-	if (rp_cfg_int(lw.cfg, "kafka.lag_threshold") < 1)
-		rp_fatal(RP_EXIT_USAGE, "%s: key 'kafka.lag_threshold': must be at least 1",
-			 rp_cfg_where(lw.cfg, "kafka.lag_threshold"));
-	build_watch(&lw);
-	if (!lw.lag_only)
+	cfg = rp_cli_config(&cli);
+	opt.verbose = cli.verbose;
+	lw = rp_watch_open(cfg, &opt, &err);
+	if (!lw)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	if (!opt.lag_only)
 		rp_http_global_init(); /* else never needed: saves OpenSSL init */
 
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -462,18 +87,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve) {
-		char *err;
 		struct rp_httpd *h = rp_httpd_open(serve, &err);
 		if (!h)
 			rp_fatal(RP_EXIT_USAGE, "--serve: %s", err);
 		rp_info("listening", "addr", rp_httpd_addr(h));
 		while (!stop)
-			rp_httpd_serve_one(h, 1, serve_fn, &lw);
+			rp_httpd_serve_one(h, 1, rp_watch_http, lw);
 		rp_httpd_close(h);
 	} else if (watch) {
 		while (!stop) {
 			double t0 = rp_mono();
-			tick(&lw);
+			if (rp_watch_tick(lw, &err) == RP_EXIT_USAGE)
+				rp_fatal(RP_EXIT_USAGE, "%s", err);
 			rp_out_flush();
 			if (ferror(stdout))
 				break;
@@ -481,13 +106,13 @@ int main(int argc, char **argv)
 				rp_sleep(interval - (rp_mono() - t0) < 0.2 ? interval - (rp_mono() - t0) : 0.2);
 		}
 	} else {
-		rc = tick(&lw);
+		rc = rp_watch_tick(lw, &err);
+		if (rc == RP_EXIT_USAGE)
+			rp_fatal(RP_EXIT_USAGE, "%s", err);
 	}
 	rp_out_flush();
-	rp_kafka_close(lw.kafka);
-	rp_kube_free(lw.kube);
-	free(lw.w);
-	rp_config_free(lw.cfg);
+	rp_watch_close(lw);
+	rp_config_free(cfg);
 	rp_cli_free(&cli);
 	return rp_finish(rc);
 }

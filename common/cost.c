@@ -1,4 +1,4 @@
-/* cost.c — ledger spend, baseline arithmetic, plans and the simulator. */
+/* cost.c — ledger spend, baseline arithmetic, traces and plans. */
 #include "cost.h"
 #include "ledger.h"
 #include "rp.h"
@@ -441,6 +441,16 @@ int rp_cost_fscan(FILE *f, const char *path, double now, rp_cost_cb cb, void *ar
 	return rc;
 }
 
+double rp_cost_cents(double x)
+{
+	return round(x * 100.0) / 100.0;
+}
+
+double rp_cost_r4(double x)
+{
+	return round(x * 10000.0) / 10000.0;
+}
+
 double rp_cost_hours(const struct rp_cost_pod *p, double since, double until)
 {
 	double a = p->start > since ? p->start : since;
@@ -551,7 +561,12 @@ int rp_trace_load(const char *path, struct rp_trace *t, char **err)
 	struct trace_ctx c = { t, 0 };
 	t->v = NULL;
 	t->n = 0;
-	return read_rows(path, trace_row, &c, err);
+	if (read_rows(path, trace_row, &c, err) == 0)
+		return 0;
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+	return -1;
 }
 
 double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b, double price,
@@ -565,7 +580,7 @@ double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b
 	return k * b->monthly * ((double)t->n / b->hours) + burst * price;
 }
 
-/* ---- simulation ---- */
+/* ---- the simulator's trace (the simulator itself: sim.c) ---- */
 
 struct sim_ctx {
 	struct rp_sim_in *in;
@@ -592,310 +607,14 @@ int rp_sim_load(const char *path, struct rp_sim_in *in, char **err)
 	in->jobs = in->work = NULL;
 	in->minutes = 0;
 	int r = read_rows(path, sim_row, &c, err);
-	if (!r && c.nw < in->minutes) {
+	if (r) {
+		free(in->jobs);
+		free(in->work);
+		in->jobs = in->work = NULL;
+		in->minutes = 0;
+	} else if (c.nw < in->minutes) {
 		in->work = rp_xrealloc(in->work, in->minutes * sizeof *in->work);
 		memset(in->work + c.nw, 0, (in->minutes - c.nw) * sizeof *in->work);
 	}
 	return r;
-}
-
-/* xorshift64*: deterministic for a seed. */
-static double rnd(unsigned long long *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return (double)((*s * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
-
-/* Event heap: job completions and preemptions of workers. */
-struct ev {
-	double t;
-	int worker;
-	int kind; /* 0 done, 1 preempt */
-	unsigned gen;
-};
-struct heap {
-	struct ev *v;
-	size_t n, cap;
-};
-static void hpush(struct heap *h, struct ev e)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 256;
-		h->v = rp_xrealloc(h->v, h->cap * sizeof *h->v);
-	}
-	size_t i = h->n++;
-	while (i && h->v[(i - 1) / 2].t > e.t) {
-		h->v[i] = h->v[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->v[i] = e;
-}
-static struct ev hpop(struct heap *h)
-{
-	struct ev top = h->v[0], last = h->v[--h->n];
-	size_t i = 0;
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && h->v[c + 1].t < h->v[c].t)
-			c++;
-		if (h->v[c].t >= last.t)
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->n)
-		h->v[i] = last;
-	return top;
-}
-
-struct job {
-	double arrive, work; /* remaining GPU-seconds */
-};
-struct node {
-	double up_at, idle_since, down_at; /* down_at: 0 alive */
-	int busy;                          /* jobs running (<= gpus) */
-	int alive, burst;
-};
-struct worker {
-	int node;
-	int busy;
-	struct job job;
-	double started;
-	unsigned gen;
-};
-
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
-{
-	memset(out, 0, sizeof *out);
-	unsigned long long seed = in->seed ? in->seed : 1;
-	int gpn = in->gpus_per_node > 0 ? in->gpus_per_node : 1;
-	int maxn = in->max_nodes;
-	/* node 0..B-1: baseline GPUs as nodes of one GPU each, always up */
-	int nb = in->baseline_gpus;
-	int nn_cap = nb + maxn + 1;
-	struct node *nodes = rp_xcalloc((size_t)nn_cap, sizeof *nodes);
-	struct worker *w = rp_xcalloc((size_t)(nb + (maxn + 1) * gpn), sizeof *w);
-	int nw = 0;
-	for (int i = 0; i < nb; i++) {
-		nodes[i].alive = 1;
-		nodes[i].up_at = 0;
-		w[nw].node = i;
-		nw++;
-	}
-	int nnodes = nb;
-	/* queue of waiting jobs (FIFO ring) */
-	size_t qcap = 1024, qh = 0, qn = 0;
-	struct job *q = rp_xmalloc(qcap * sizeof *q);
-	size_t wcap = 1024, nwaits = 0;
-	double *waits = rp_xmalloc(wcap * sizeof *waits);
-	struct heap h = { 0 };
-	double end = (double)in->minutes * 60.0;
-	double tick = in->tick > 0 ? in->tick : 15;
-	double last_up = -1e18;
-	double next_tick = 0;
-	size_t minute = 0;
-	double node_secs = 0;
-	/* arrivals of the current minute, spread at random times */
-	double *arr = NULL;
-	size_t narr = 0, iarr = 0, arrcap = 0;
-	double t = 0;
-	for (;;) {
-		/* next arrival */
-		while (iarr >= narr && minute < in->minutes) {
-			size_t k = (size_t)llround(in->jobs[minute]);
-			if (k > arrcap) {
-				arrcap = k;
-				arr = rp_xrealloc(arr, arrcap * sizeof *arr);
-			}
-			for (size_t i = 0; i < k; i++)
-				arr[i] = (double)minute * 60.0 + rnd(&seed) * 60.0;
-			qsort(arr, k, sizeof *arr, cmpd);
-			narr = k;
-			iarr = 0;
-			minute++;
-		}
-		double ta = iarr < narr ? arr[iarr] : 1e300;
-		double te = h.n ? h.v[0].t : 1e300;
-		double tt = next_tick;
-		if (ta >= 1e300 && te >= 1e300 && qn == 0 && t >= end)
-			break;
-		if (tt > end + 86400 * 2)
-			break; /* safety: nothing more can happen */
-		int which = (ta <= te && ta <= tt) ? 0 : (te <= tt ? 1 : 2);
-		t = which == 0 ? ta : which == 1 ? te : tt;
-		if (which == 0) {
-			iarr++;
-			if (qn == qcap) {
-				struct job *nq = rp_xmalloc(qcap * 2 * sizeof *nq);
-				for (size_t i = 0; i < qn; i++)
-					nq[i] = q[(qh + i) % qcap];
-				free(q);
-				q = nq;
-				qh = 0;
-				qcap *= 2;
-			}
-			double wk = in->work[minute - 1] > 0 ? in->work[minute - 1] : 60;
-			q[(qh + qn++) % qcap] = (struct job){ t, wk };
-			out->jobs++;
-		} else if (which == 1) {
-			struct ev e = hpop(&h);
-			struct worker *x = &w[e.worker];
-			if (e.gen != x->gen || !x->busy)
-				continue; /* stale */
-			struct node *nd = &nodes[x->node];
-			if (e.kind == 1) {
-				/* preemption: the node goes; its running jobs resume from
-				 * their checkpoint (remaining work) at the queue's head. */
-				out->preemptions++;
-				for (int i = 0; i < nw; i++) {
-					if (w[i].node != x->node)
-						continue;
-					if (w[i].busy) {
-						struct job j = w[i].job;
-						j.work -= t - w[i].started;
-						if (j.work < 1)
-							j.work = 1;
-						if (qn == qcap) { /* grow as above */
-							struct job *nq = rp_xmalloc(qcap * 2 * sizeof *nq);
-							for (size_t k2 = 0; k2 < qn; k2++)
-								nq[k2] = q[(qh + k2) % qcap];
-							free(q);
-							q = nq;
-							qh = 0;
-							qcap *= 2;
-						}
-						qh = (qh + qcap - 1) % qcap;
-						q[qh] = j;
-						qn++;
-						w[i].busy = 0;
-						w[i].gen++;
-					}
-				}
-				node_secs += t - nd->up_at;
-				nd->alive = 0;
-				continue;
-			}
-			x->busy = 0;
-			x->gen++;
-			nd->busy--;
-			if (!nd->busy)
-				nd->idle_since = t;
-		} else {
-			next_tick = t + tick;
-			/* the scaling rule, as rp-lagwatch applies it */
-			int burst = 0, booting = 0;
-			for (int i = nb; i < nnodes; i++)
-				if (nodes[i].alive) {
-					burst++;
-					if (nodes[i].up_at > t)
-						booting++;
-				}
-			if ((double)qn > in->lag_threshold) {
-				int want = (int)ceil((double)qn / (in->lag_threshold > 0 ? in->lag_threshold : 1)) - booting;
-				if (want > maxn - burst)
-					want = maxn - burst;
-				for (int k = 0; k < want; k++) {
-					int slotn = -1;
-					for (int i = nb; i < nnodes; i++)
-						if (!nodes[i].alive) {
-							slotn = i;
-							break;
-						}
-					if (slotn < 0) {
-						if (nnodes >= nn_cap)
-							break;
-						slotn = nnodes++;
-						for (int g = 0; g < gpn; g++) {
-							w[nw].node = slotn;
-							nw++;
-						}
-					}
-					nodes[slotn] = (struct node){ .up_at = t + in->boot, .idle_since = t + in->boot,
-								      .alive = 1, .burst = 1 };
-					out->launches++;
-					last_up = t;
-					if (in->preempt_per_hour > 0) {
-						double life = -log(1 - rnd(&seed)) * 3600.0 / in->preempt_per_hour;
-						for (int i = 0; i < nw; i++)
-							if (w[i].node == slotn) {
-								hpush(&h, (struct ev){ t + in->boot + life, i, 1, w[i].gen });
-								break;
-							}
-					}
-				}
-			} else if (qn == 0 && t - last_up >= in->cooldown) {
-				for (int i = nb; i < nnodes; i++) {
-					struct node *nd = &nodes[i];
-					if (nd->alive && nd->up_at <= t && !nd->busy && t - nd->idle_since > in->idle) {
-						node_secs += t - (nd->up_at - in->boot);
-						nd->alive = 0;
-						for (int k = 0; k < nw; k++)
-							if (w[k].node == i)
-								w[k].gen++; /* cancels its preemption event */
-					}
-				}
-			}
-			if (t >= end && qn == 0) {
-				/* the trace is over and the queue empty: close the books */
-				for (int i = nb; i < nnodes; i++)
-					if (nodes[i].alive) {
-						node_secs += t - (nodes[i].up_at - in->boot);
-						nodes[i].alive = 0;
-					}
-				int busy = 0;
-				for (int i = 0; i < nw; i++)
-					busy |= w[i].busy;
-				if (!busy && iarr >= narr)
-					break;
-			}
-		}
-		/* dispatch waiting jobs to free workers on ready nodes */
-		for (int i = 0; i < nw && qn; i++) {
-			struct node *nd = &nodes[w[i].node];
-			if (w[i].busy || !nd->alive || nd->up_at > t)
-				continue;
-			struct job j = q[qh];
-			qh = (qh + 1) % qcap;
-			qn--;
-			if (nwaits == wcap) {
-				wcap *= 2;
-				waits = rp_xrealloc(waits, wcap * sizeof *waits);
-			}
-			if (j.arrive >= 0)
-				waits[nwaits++] = t - j.arrive;
-			w[i].busy = 1;
-			w[i].job = j;
-			w[i].job.arrive = -1; /* a resumed job is not waited for twice */
-			w[i].started = t;
-			w[i].gen++;
-			nd->busy++;
-			hpush(&h, (struct ev){ t + j.work, i, 0, w[i].gen });
-		}
-	}
-	out->node_hours = node_secs / 3600.0;
-	out->burst_cost = out->node_hours * in->price_per_node_hour;
-	out->baseline_cost = in->baseline_monthly * (end / 3600.0) / (in->hours_per_month > 0 ? in->hours_per_month : 730);
-	out->cost_per_1000 = out->jobs > 0 ? (out->burst_cost + out->baseline_cost) / out->jobs * 1000 : 0;
-	if (nwaits) {
-		qsort(waits, nwaits, sizeof *waits, cmpd);
-		out->wait_p50 = waits[(size_t)(0.50 * (double)(nwaits - 1))];
-		out->wait_p95 = waits[(size_t)(0.95 * (double)(nwaits - 1))];
-		out->wait_max = waits[nwaits - 1];
-	}
-	free(arr);
-	free(h.v);
-	free(waits);
-	free(q);
-	free(w);
-	free(nodes);
 }

@@ -10,14 +10,14 @@
  *    the GPU and the field.
  *  - The baseline's monthly cost is capex + power_kw x hours_per_month x
  *    kwh_price (730 h by default).
- *  - plan and simulate are pure functions of their inputs (simulate: and
- *    of its seed).
+ *  - plan is a pure function of its inputs.
  */
 #ifndef RP_COST_H
 #define RP_COST_H
 #include <stdio.h>
 #include <cjson/cJSON.h>
 #include "config.h"
+#include "sim.h"
 
 struct rp_baseline {
 	double capex, power_kw, kwh_price, hours;
@@ -46,6 +46,9 @@ typedef void (*rp_cost_cb)(const struct rp_cost_pod *p, void *arg);
 int rp_cost_scan(const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err);
 /* The same over an open stream (not closed); path names it in messages. */
 int rp_cost_fscan(FILE *f, const char *path, double now, rp_cost_cb cb, void *arg, long *torn, char **err);
+/* Money to the cent, and other figures to 4 decimals, as records print them. */
+double rp_cost_cents(double x);
+double rp_cost_r4(double x);
 /* Hours of pod p inside [since, until]. */
 double rp_cost_hours(const struct rp_cost_pod *p, double since, double until);
 
@@ -55,32 +58,16 @@ struct rp_trace {
 	size_t n;
 };
 /* CSV: "hour,gpu_hours" or "hour,jobs,gpu_seconds" (header optional;
- * '#' comments).  -1 + *err naming the line. */
+ * '#' comments).  -1 + *err naming the line, nothing kept. */
 int rp_trace_load(const char *path, struct rp_trace *t, char **err);
 /* Cost of the trace with k baseline servers: baseline prorated over the
  * trace's hours, burst = demand above k*gpus each hour at price. */
 double rp_plan_cost(const struct rp_trace *t, int k, const struct rp_baseline *b, double price,
 		    double *burst_gpu_hours);
 
-/* simulate: minute-resolution jobs trace ("minute,jobs[,gpu_seconds]"). */
-struct rp_sim_in {
-	double *jobs;       /* jobs arriving in each minute */
-	double *work;       /* GPU-seconds per job in each minute */
-	size_t minutes;
-	int baseline_gpus;  /* always-on workers */
-	int lag_threshold;  /* queued jobs per new node */
-	double idle, cooldown, boot, tick; /* seconds */
-	int max_nodes, gpus_per_node;
-	double preempt_per_hour; /* spot preemption rate per node-hour */
-	double price_per_node_hour, baseline_monthly, hours_per_month;
-	unsigned long long seed;
-};
-struct rp_sim_out {
-	double jobs, node_hours, burst_cost, baseline_cost, cost_per_1000;
-	double wait_p50, wait_p95, wait_max;
-	long launches, preemptions;
-};
+/* simulate's trace, "minute,jobs[,gpu_seconds]", into in->jobs, in->work
+ * and in->minutes (the simulator: sim.h).  -1 + *err naming the line,
+ * nothing kept. */
 int rp_sim_load(const char *path, struct rp_sim_in *in, char **err);
-void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out);
 
 #endif

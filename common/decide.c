@@ -27,6 +27,21 @@ static void say(struct rp_decide_out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+void rp_decide_rule(const struct rp_config *c, struct rp_decide_in *in)
+{
+	memset(in, 0, sizeof *in);
+	in->lag_threshold = rp_cfg_int(c, "kafka.lag_threshold");
+	in->p95_threshold = rp_cfg_num(c, "prometheus.threshold");
+	in->max_nodes = rp_cfg_int(c, "runpod.max_nodes");
+	in->cooldown = rp_cfg_dur(c, "scale.cooldown");
+}
+
+long long rp_decide_need(long long lag, long lag_threshold)
+{
+	long thr = lag_threshold > 0 ? lag_threshold : 1;
+	return lag > 0 ? (lag + thr - 1) / thr : 0;
+}
+
 void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out)
 {
 	long thr = in->lag_threshold > 0 ? in->lag_threshold : 1;
@@ -68,7 +83,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		}
 		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);
 
-		long long need = in->lag > 0 ? (in->lag + thr - 1) / thr : 0;
+		long long need = rp_decide_need(in->lag, thr);
 		long long present = serving;
 		int lost_since = lost > st->last_up_lost ? lost - st->last_up_lost : 0;
 		long long asked = (long long)st->last_up_burst + st->last_up_count - lost_since;

@@ -1,5 +1,9 @@
 /* decide.h — the scale decision: lag and p95 in, up/down/hold out.
  *
+ * rp_decide() is the only code that turns observations into a decision:
+ * rp-lagwatch (watch.c) and the simulator (sim.c, rp-cost simulate) both
+ * call it, with the settings rp_decide_rule() reads.
+ *
  * rp_decide() is a pure function of its inputs and the previous state; the
  * state (what damps flapping) is kept between runs in
  * $RP_STATE_DIR/lagwatch.json by rp_decide_load()/rp_decide_save().
@@ -29,6 +33,7 @@
 #ifndef RP_DECIDE_H
 #define RP_DECIDE_H
 #include <cjson/cJSON.h>
+#include "config.h"
 
 enum { RP_HOLD, RP_UP, RP_DOWN };
 
@@ -64,6 +69,16 @@ struct rp_decide_out {
 
 void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out);
 const char *rp_decide_action(int action);
+
+/* The rule's settings from the configuration, the one place both callers
+ * (rp-lagwatch and the simulator) read them: kafka.lag_threshold,
+ * prometheus.threshold, runpod.max_nodes, scale.cooldown.  Other fields
+ * of *in are zeroed. */
+void rp_decide_rule(const struct rp_config *c, struct rp_decide_in *in);
+
+/* Nodes a lag needs: ceil(lag / lag_threshold), 0 for no lag.  The size
+ * rp_decide starts from, and the KEDA answer's desired_nodes. */
+long long rp_decide_need(long long lag, long lag_threshold);
 
 /* $RP_STATE_DIR/lagwatch.json; a missing or unreadable file is a fresh
  * state (with a warning if unreadable).  save: 0 or -1 (errno). */

@@ -279,9 +279,9 @@ static int vet_node(struct rp_drain_set *s, struct rp_drain_target *t)
 	}
 	const char *why = rp_fleet_refusal(s->cfg, obj);
 	int ok = 1;
-	double nr = rp_fleet_notready_s(obj, rp_now(), NULL);
-	t->lost = nr >= 0 && nr > s->grace; /* rp_fleet_lost()'s rule, keeping the time */
-	t->not_ready_s = nr;
+	double now = rp_now();
+	t->lost = rp_fleet_lost(obj, now, s->grace);
+	t->not_ready_s = rp_fleet_notready_s(obj, now, NULL);
 	if (why) {
 		if (t->named)
 			rp_fatal(RP_EXIT_USAGE, "node %s: %s", t->node, why);

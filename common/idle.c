@@ -154,6 +154,7 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 			cJSON_AddNullToObject(o, "not_ready_since");
 		}
 		cJSON_AddNumberToObject(o, "not_ready_s", nr > 0 ? (double)(long long)(nr * 1000) / 1000 : 0);
+		cJSON_AddBoolToObject(o, "lost", rp_fleet_lost(node, now, rp_cfg_dur(cfg, "scale.notready_grace")));
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(node, "spec"), "unschedulable");
 		cJSON_AddBoolToObject(o, "cordoned", cJSON_IsTrue(u));

@@ -17,7 +17,8 @@
 /* Refresh the marks from the API at time now.  *nodes (optional) gets an
  * array of {"node","pod_id","idle_since"|null,"idle_s","ready","cordoned"}
  * for every burst node, plus "not_ready_since" (RFC 3339, or null while
- * Ready) and "not_ready_s" (0 while Ready) from rp_fleet_notready_s().
+ * Ready) and "not_ready_s" (0 while Ready) from rp_fleet_notready_s(),
+ * and "lost" from rp_fleet_lost() with scale.notready_grace.
  * 0 ok, RP_EXIT_* + *err otherwise. */
 int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, cJSON **nodes, char **err);
 /* Names of burst nodes idle for at least min_idle seconds (array of

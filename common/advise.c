@@ -1,0 +1,258 @@
+/* advise.c — rp-cost breakeven, recommend, plan, simulate, prices (see advise.h). */
+#include "advise.h"
+#include "cost.h"
+#include "decide.h"
+#include "record.h"
+#include "rp.h"
+#include "runpod.h"
+#include "sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *pick_gpu(const struct rp_advise *a)
+{
+	return a->gpu ? a->gpu : rp_cfg_str(a->cfg, "cost.baseline_gpu");
+}
+
+/* The baseline and the price of the GPU compared with it. */
+static int base_price(const struct rp_advise *a, struct rp_baseline *b, double *p, char **err)
+{
+	if (rp_cost_baseline(a->cfg, b, err) < 0 || rp_cost_price(a->cfg, pick_gpu(a), a->spot, p, err) < 0)
+		return -1;
+	return 0;
+}
+
+int rp_advise_breakeven(const struct rp_advise *a, char **err)
+{
+	struct rp_baseline b;
+	if (rp_cost_baseline(a->cfg, &b, err) < 0 || rp_cost_prices_check(a->cfg, err) < 0)
+		return RP_EXIT_USAGE;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, rp_cfg_json(a->cfg, "cost.prices"))
+	{
+		for (int spot = 0; spot < 2; spot++) {
+			double p;
+			rp_cost_price(a->cfg, e->string, spot, &p, err);
+			cJSON *r = rp_rec_new("breakeven");
+			cJSON_AddStringToObject(r, "gpu", e->string);
+			cJSON_AddStringToObject(r, "market", spot ? "spot" : "on_demand");
+			cJSON_AddNumberToObject(r, "price_per_gpu_hour", p);
+			double gh = p > 0 ? b.monthly / p : INFINITY;
+			cJSON_AddNumberToObject(r, "gpu_hours", isfinite(gh) ? round(gh * 10) / 10 : -1);
+			cJSON_AddNumberToObject(r, "server_hours", isfinite(gh) ? round(gh / b.gpus * 10) / 10 : -1);
+			cJSON_AddNumberToObject(r, "baseline_monthly", rp_cost_cents(b.monthly));
+			cJSON_AddNumberToObject(r, "gpus_per_server", b.gpus);
+			cJSON_AddNumberToObject(r, "hours_per_month", b.hours);
+			char *arith = rp_xasprintf("%.0f + %.2f kW x %.0f h x %.2f = %.2f/month; / %.2f per GPU-hour"
+						   " = %.1f GPU-hours = %.1f server-hours (%d GPUs)",
+						   b.capex, b.power_kw, b.hours, b.kwh_price, b.monthly, p, gh,
+						   gh / b.gpus, b.gpus);
+			cJSON_AddStringToObject(r, "arithmetic", arith);
+			free(arith);
+			rp_out_rec(r);
+			cJSON_Delete(r);
+		}
+	}
+	return RP_EXIT_OK;
+}
+
+struct gh_sum {
+	double since, until, gpu_hours;
+};
+
+static void gh_cb(const struct rp_cost_pod *p, void *arg)
+{
+	struct gh_sum *s = arg;
+	s->gpu_hours += rp_cost_hours(p, s->since, s->until) * (p->gpu_count > 0 ? p->gpu_count : 1);
+}
+
+int rp_advise_recommend(const struct rp_advise *a, char **err)
+{
+	struct rp_baseline b;
+	double p;
+	if (base_price(a, &b, &p, err) < 0)
+		return RP_EXIT_USAGE;
+	double h;
+	const char *source;
+	if (a->gpu_hours >= 0) {
+		h = a->gpu_hours;
+		source = "--gpu-hours";
+	} else {
+		struct gh_sum s = { a->now - a->days * 86400, a->now, 0 };
+		long torn;
+		if (rp_cost_scan(a->ledger, a->now, gh_cb, &s, &torn, err) < 0)
+			return RP_EXIT_USAGE;
+		h = s.gpu_hours * b.hours / (a->days * 24);
+		source = "ledger";
+	}
+	double cap = b.gpus * b.hours; /* GPU-hours one server gives a month */
+	double cost[4];
+	int best = 0;
+	for (int k = 0; k < 4; k++) {
+		double burst = h - k * cap;
+		cost[k] = k * b.monthly + (burst > 0 ? burst : 0) * p;
+		if (cost[k] < cost[best] - 1e-9)
+			best = k;
+	}
+	static const char *names[] = { "RunPod only", "hybrid: burst + 1 baseline", "2+ baselines + burst for peaks" };
+	cJSON *r = rp_rec_new("recommendation");
+	cJSON_AddStringToObject(r, "recommendation", names[best > 2 ? 2 : best]);
+	cJSON_AddNumberToObject(r, "baseline_servers", best);
+	cJSON_AddStringToObject(r, "source", source);
+	cJSON_AddNumberToObject(r, "burst_gpu_hours_per_month", rp_cost_r4(h));
+	cJSON_AddNumberToObject(r, "breakeven_gpu_hours", round(b.monthly / p * 10) / 10);
+	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", cap);
+	cJSON_AddStringToObject(r, "gpu", pick_gpu(a));
+	cJSON_AddStringToObject(r, "market", a->spot ? "spot" : "on_demand");
+	cJSON_AddNumberToObject(r, "monthly_cost_runpod_only", rp_cost_cents(cost[0]));
+	cJSON_AddNumberToObject(r, "monthly_cost_1_baseline", rp_cost_cents(cost[1]));
+	cJSON_AddNumberToObject(r, "monthly_cost_2_baselines", rp_cost_cents(cost[2]));
+	cJSON_AddNumberToObject(r, "monthly_cost_3_baselines", rp_cost_cents(cost[3]));
+	rp_out_rec(r);
+	cJSON_Delete(r);
+	return RP_EXIT_OK;
+}
+
+int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
+{
+	struct rp_baseline b;
+	struct rp_trace t = { 0 };
+	double p;
+	if (base_price(a, &b, &p, err) < 0 || rp_trace_load(path, &t, err) < 0)
+		return RP_EXIT_USAGE;
+	double peak = 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (t.v[i] > peak)
+			peak = t.v[i];
+	int kmax = a->max_servers >= 0 ? a->max_servers : (int)ceil(peak / b.gpus);
+	if (kmax > 1000)
+		kmax = 1000;
+	double *cost = rp_xcalloc((size_t)kmax + 1, sizeof *cost), *burst = rp_xcalloc((size_t)kmax + 1, sizeof *burst);
+	int best = 0;
+	for (int k = 0; k <= kmax; k++) {
+		cost[k] = rp_plan_cost(&t, k, &b, p, &burst[k]);
+		if (cost[k] < cost[best] - 1e-9)
+			best = k;
+	}
+	double next = INFINITY;
+	for (int k = 0; k <= kmax; k++)
+		if (k != best && cost[k] < next)
+			next = cost[k];
+	if (a->gnuplot)
+		printf("# baseline_servers monthly_cost burst_gpu_hours best\n");
+	for (int k = 0; k <= kmax; k++) {
+		if (a->gnuplot) {
+			printf("%d %.2f %.2f %d\n", k, cost[k], burst[k], k == best);
+			continue;
+		}
+		cJSON *r = rp_rec_new("plan");
+		cJSON_AddNumberToObject(r, "baseline_servers", k);
+		cJSON_AddNumberToObject(r, "monthly_cost", rp_cost_cents(cost[k]));
+		cJSON_AddNumberToObject(r, "burst_gpu_hours", rp_cost_r4(burst[k]));
+		cJSON_AddBoolToObject(r, "best", k == best);
+		if (k == best && isfinite(next))
+			cJSON_AddNumberToObject(r, "saving_vs_next", rp_cost_cents(next - cost[k]));
+		cJSON_AddNumberToObject(r, "trace_hours", (double)t.n);
+		rp_out_rec(r);
+		cJSON_Delete(r);
+	}
+	free(cost);
+	free(burst);
+	free(t.v);
+	return RP_EXIT_OK;
+}
+
+int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
+{
+	struct rp_baseline b;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	double p;
+	if (base_price(a, &b, &p, err) < 0 || rp_sim_load(path, &in, err) < 0)
+		return RP_EXIT_USAGE;
+	int k = a->baseline_servers >= 0 ? a->baseline_servers : 1;
+	in.baseline_gpus = k * b.gpus;
+	rp_decide_rule(a->cfg, &in.rule);
+	in.idle = rp_cfg_dur(a->cfg, "scale.idle");
+	in.notready_grace = rp_cfg_dur(a->cfg, "scale.notready_grace");
+	in.boot = a->boot >= 0 ? a->boot : 120;
+	in.tick = 15;
+	in.gpus_per_node = (int)rp_cfg_int(a->cfg, "runpod.gpu_count");
+	in.preempt_per_hour = a->preempt_rate;
+	in.price_per_node_hour = p * in.gpus_per_node;
+	in.baseline_monthly = k * b.monthly;
+	in.hours_per_month = b.hours;
+	in.seed = a->seed;
+	rp_simulate(&in, &out);
+	cJSON *r = rp_rec_new("simulation");
+	cJSON_AddNumberToObject(r, "seed", (double)a->seed);
+	cJSON_AddNumberToObject(r, "minutes", (double)in.minutes);
+	cJSON_AddNumberToObject(r, "jobs", out.jobs);
+	cJSON_AddNumberToObject(r, "baseline_servers", k);
+	cJSON_AddNumberToObject(r, "lag_threshold", (double)in.rule.lag_threshold);
+	cJSON_AddNumberToObject(r, "idle_s", in.idle);
+	cJSON_AddNumberToObject(r, "cooldown_s", in.rule.cooldown);
+	cJSON_AddNumberToObject(r, "boot_s", in.boot);
+	cJSON_AddNumberToObject(r, "polls", (double)out.polls);
+	cJSON_AddNumberToObject(r, "ups", (double)out.ups);
+	cJSON_AddNumberToObject(r, "downs", (double)out.downs);
+	cJSON_AddNumberToObject(r, "launches", (double)out.launches);
+	cJSON_AddNumberToObject(r, "preemptions", (double)out.preemptions);
+	cJSON_AddNumberToObject(r, "node_hours", rp_cost_r4(out.node_hours));
+	cJSON_AddNumberToObject(r, "burst_cost", rp_cost_cents(out.burst_cost));
+	cJSON_AddNumberToObject(r, "baseline_cost", rp_cost_cents(out.baseline_cost));
+	cJSON_AddNumberToObject(r, "cost_per_1000_jobs", rp_cost_r4(out.cost_per_1000));
+	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out.wait_p50));
+	cJSON_AddNumberToObject(r, "wait_p95_s", rp_cost_r4(out.wait_p95));
+	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out.wait_max));
+	rp_out_rec(r);
+	cJSON_Delete(r);
+	free(in.jobs);
+	free(in.work);
+	return RP_EXIT_OK;
+}
+
+int rp_advise_prices(const struct rp_advise *a, const cJSON *cat, char **err)
+{
+	if (rp_cost_prices_check(a->cfg, err) < 0)
+		return RP_EXIT_USAGE;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, rp_cfg_json(a->cfg, "cost.prices"))
+	{
+		double od, sp;
+		rp_cost_price(a->cfg, e->string, 0, &od, err);
+		rp_cost_price(a->cfg, e->string, 1, &sp, err);
+		cJSON *r = rp_rec_new("price");
+		cJSON_AddStringToObject(r, "gpu", e->string);
+		cJSON_AddNumberToObject(r, "on_demand", od);
+		cJSON_AddNumberToObject(r, "spot", sp);
+		if (cat) {
+			const cJSON *g, *hit = NULL;
+			cJSON_ArrayForEach(g, cat)
+			{
+				const cJSON *id = cJSON_GetObjectItemCaseSensitive(g, "id");
+				if (cJSON_IsString(id) && !strcmp(id->valuestring, e->string))
+					hit = g;
+			}
+			if (hit) {
+				const char *cloud = rp_cfg_str(a->cfg, "runpod.cloud");
+				double lod = rp_runpod_catalog_price(hit, cloud, 0), lsp = rp_runpod_catalog_price(hit, cloud, 1);
+				const char *av = rp_runpod_catalog_avail(hit, NULL);
+				if (lod >= 0)
+					cJSON_AddNumberToObject(r, "live_on_demand", lod);
+				if (lsp >= 0)
+					cJSON_AddNumberToObject(r, "live_spot", lsp);
+				if (av)
+					cJSON_AddStringToObject(r, "availability", av);
+			} else {
+				cJSON_AddStringToObject(r, "live", "not in catalog");
+			}
+		}
+		rp_out_rec(r);
+		cJSON_Delete(r);
+	}
+	return RP_EXIT_OK;
+}

@@ -1,0 +1,48 @@
+/* advise.h — what to buy: rp-cost breakeven, recommend, plan, simulate
+ * and prices, each printing its records (cost.h does the arithmetic of
+ * prices, baseline and traces; sim.h runs the shipped rule).
+ *
+ * Promises:
+ *  - breakeven: for every GPU in cost.prices and both markets, the burst
+ *    GPU-hours a month at which one baseline server is cheaper (B / price),
+ *    and the arithmetic written out; -1 when the price is 0.
+ *  - recommend: h burst GPU-hours a month (given, or from the ledger over
+ *    the last `days` scaled to the month); cost(k) = k B + max(0, h - k C)
+ *    p for k = 0..3; the cheapest names the answer.
+ *  - plan: cost(k) of an hourly trace for k = 0..max_servers (default: the
+ *    peak's), exactly one best, saving_vs_next on it.
+ *  - simulate: the trace replayed by rp_simulate() with the rule read from
+ *    the configuration by rp_decide_rule(), the same settings rp-lagwatch
+ *    reads, and scale.idle, scale.notready_grace, runpod.gpu_count.
+ *  - prices: the configured prices, and the live catalog beside them
+ *    when one is given.
+ *  - Each returns 0, or RP_EXIT_USAGE + *err (bad price, baseline, trace
+ *    or ledger).
+ */
+#ifndef RP_ADVISE_H
+#define RP_ADVISE_H
+#include <cjson/cJSON.h>
+#include "config.h"
+
+struct rp_advise {
+	const struct rp_config *cfg;
+	const char *ledger; /* NULL: the state directory's */
+	double now;
+	const char *gpu; /* NULL: cost.baseline_gpu */
+	int spot;
+	double days, gpu_hours; /* recommend: gpu_hours < 0 reads the ledger */
+	int max_servers;        /* plan: < 0 for the peak's */
+	int gnuplot;            /* plan: columns instead of records */
+	unsigned long long seed; /* simulate */
+	double boot, preempt_rate; /* simulate: boot < 0 for 120 s */
+	int baseline_servers;      /* simulate: < 0 for 1 */
+};
+
+int rp_advise_breakeven(const struct rp_advise *a, char **err);
+int rp_advise_recommend(const struct rp_advise *a, char **err);
+int rp_advise_plan(const struct rp_advise *a, const char *trace, char **err);
+int rp_advise_simulate(const struct rp_advise *a, const char *trace, char **err);
+/* catalog: RunPod's GPU catalog (rp_runpod_catalog), or NULL. */
+int rp_advise_prices(const struct rp_advise *a, const cJSON *catalog, char **err);
+
+#endif

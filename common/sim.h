@@ -1,0 +1,72 @@
+/* sim.h — the simulator: the shipped scale rule replayed over a trace.
+ *
+ * Promises:
+ *  - One rule, two callers: every poll (in->tick seconds, 15 s like
+ *    rp-autoscale's timer) the simulator builds the observations
+ *    rp-lagwatch would see and asks rp_decide() — through rp_sim_step(),
+ *    nothing else decides.  So the hysteresis (two hot polls), the size
+ *    (ceil(lag / lag_threshold) - serving nodes), the cooldown that counts
+ *    asked-for nodes while they boot, the idle drain and the lost nodes
+ *    are the shipped ones, not a copy.
+ *  - What rp_decide sees is what Kubernetes shows: lag = jobs waiting;
+ *    burst nodes = pods that have joined (a booting pod is invisible until
+ *    it joins; within the cooldown rp_decide counts it from its own
+ *    state); lost = preempted nodes NotReady longer than notready_grace;
+ *    idle = joined, serving, no job for at least `idle` seconds.  p95 is
+ *    not simulated (no latency signal: lag alone decides).
+ *  - The decision is carried out as the pipeline would: an up launches
+ *    count pods, capped by max_nodes less the live pods (rp-launch's cap;
+ *    a preempted pod is not live); a down drains the idle nodes; lost
+ *    nodes are drained whatever the action.
+ *  - A spot node is preempted at preempt_per_hour per node-hour from its
+ *    launch; its running jobs go back to the head of the queue with the
+ *    work left (checkpointed), and its pod is billed from launch (boot
+ *    included) to the preemption.  Every other pod is billed from launch
+ *    to drain.
+ *  - Pure: the same inputs and seed give the same outputs.
+ */
+#ifndef RP_SIM_H
+#define RP_SIM_H
+#include <stddef.h>
+#include "decide.h"
+
+/* minute-resolution jobs trace ("minute,jobs[,gpu_seconds]"). */
+struct rp_sim_in {
+	double *jobs;       /* jobs arriving in each minute */
+	double *work;       /* GPU-seconds per job in each minute */
+	size_t minutes;
+	int baseline_gpus;  /* always-on workers */
+	struct rp_decide_in rule; /* lag_threshold, p95_threshold, max_nodes, cooldown */
+	double idle, notready_grace, boot, tick; /* seconds */
+	int gpus_per_node;
+	double preempt_per_hour; /* spot preemption rate per node-hour */
+	double price_per_node_hour, baseline_monthly, hours_per_month;
+	unsigned long long seed;
+	/* optional: called after every poll with what rp_decide saw and said,
+	 * how many pods that poll launched, and the live pods after it */
+	void (*on_step)(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
+			void *arg);
+	void *arg;
+};
+struct rp_sim_out {
+	double jobs, node_hours, burst_cost, baseline_cost, cost_per_1000;
+	double wait_p50, wait_p95, wait_max;
+	long launches, preemptions, polls, ups, downs;
+};
+
+/* What the fleet looks like to rp-lagwatch at one poll. */
+struct rp_sim_obs {
+	double now;
+	long long lag;
+	int burst, lost, idle;
+};
+
+/* One poll of the shipped rule: rule's thresholds and caps with ob's
+ * observations, through rp_decide().  *seen (may be NULL) receives the
+ * input rp_decide was given. */
+void rp_sim_step(const struct rp_decide_in *rule, const struct rp_sim_obs *ob, struct rp_decide_state *st,
+		 struct rp_decide_out *out, struct rp_decide_in *seen);
+
+void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out);
+
+#endif

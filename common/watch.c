@@ -1,0 +1,421 @@
+/* watch.c — rp-lagwatch's engine: poll, observe, decide, answer (see watch.h). */
+#include "watch.h"
+#include "decide.h"
+#include "idle.h"
+#include "kafka.h"
+#include "kube.h"
+#include "log.h"
+#include "prom.h"
+#include "record.h"
+#include "rp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rp_watch {
+	const struct rp_config *cfg;
+	int verbose, lag_only;
+	long nodes_flag; /* -1: ask Kubernetes */
+	struct rp_kafka_watch *w;
+	size_t nw;
+	int policy;
+	struct rp_kafka *kafka;
+	struct rp_kube *kube;
+};
+
+/* One poll's findings. */
+struct obs {
+	int lag_rc; /* 0 known */
+	char *lag_err;
+	struct rp_kafka_lag *lags;
+	size_t nlags;
+	double *lag_s; /* time lag per group, -1 unknown; NULL: not estimated */
+	long long lag;
+	int p95_rc;
+	double p95;
+	char *p95_note;
+	int nodes_rc;
+	char *nodes_err;
+	int burst;
+	int nlost;   /* burst nodes NotReady > scale.notready_grace */
+	cJSON *idle; /* names idle >= scale.idle (none of them lost) */
+	cJSON *lost; /* names of the lost ones rp-drain may take (not opted out) */
+};
+
+static void obs_free(struct obs *o)
+{
+	free(o->lag_err);
+	rp_kafka_lags_free(o->lags, o->nlags);
+	free(o->lag_s);
+	free(o->p95_note);
+	free(o->nodes_err);
+	cJSON_Delete(o->idle);
+	cJSON_Delete(o->lost);
+	memset(o, 0, sizeof *o);
+}
+
+/* Is entry "G:T" (colon at c) bound to group g? */
+static int bound_to(const char *g, const char *entry, const char *c)
+{
+	size_t n = (size_t)(c - entry);
+	return strlen(g) == n && !strncmp(g, entry, n);
+}
+
+/* Pairs (group, topic) from kafka.group x kafka.topic: a plain topic is
+ * consumed by every group, "G:T" only by group G (topic names cannot
+ * contain a colon, group ids can: the last colon splits). */
+static int build_watch(struct rp_watch *lw, char **err)
+{
+	const cJSON *gs = rp_cfg_json(lw->cfg, "kafka.group"), *ts = rp_cfg_json(lw->cfg, "kafka.topic");
+	const cJSON *g, *t;
+	size_t cap = (size_t)(cJSON_GetArraySize(gs) * cJSON_GetArraySize(ts)) + 1;
+	lw->w = rp_xcalloc(cap, sizeof *lw->w);
+	if (!cJSON_GetArraySize(gs)) {
+		*err = rp_xasprintf("no kafka.group configured (%s)", rp_cfg_where(lw->cfg, "kafka.group"));
+		return -1;
+	}
+	cJSON_ArrayForEach(t, ts)
+	{
+		const char *c = strrchr(t->valuestring, ':');
+		if (c && (c == t->valuestring || !c[1])) {
+			*err = rp_xasprintf("kafka.topic '%s': want TOPIC or GROUP:TOPIC", t->valuestring);
+			return -1;
+		}
+		if (!c)
+			continue;
+		int known = 0;
+		cJSON_ArrayForEach(g, gs)
+		{
+			known |= bound_to(g->valuestring, t->valuestring, c);
+		}
+		if (!known) {
+			*err = rp_xasprintf("kafka.topic '%s': group '%.*s' is not in kafka.group", t->valuestring,
+					    (int)(c - t->valuestring), t->valuestring);
+			return -1;
+		}
+	}
+	cJSON_ArrayForEach(g, gs)
+	{
+		size_t before = lw->nw;
+		cJSON_ArrayForEach(t, ts)
+		{
+			const char *c = strrchr(t->valuestring, ':');
+			if (!c) {
+				lw->w[lw->nw].group = g->valuestring;
+				lw->w[lw->nw++].topic = t->valuestring;
+			} else if (bound_to(g->valuestring, t->valuestring, c)) {
+				lw->w[lw->nw].group = g->valuestring;
+				lw->w[lw->nw++].topic = c + 1;
+			}
+		}
+		if (lw->nw == before) {
+			*err = rp_xasprintf("kafka group '%s' has no topic (kafka.topic)", g->valuestring);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void poll_lag(struct rp_watch *lw, struct obs *o)
+{
+	if (!lw->kafka) {
+		lw->kafka = rp_kafka_open(rp_cfg_str(lw->cfg, "kafka.bootstrap_servers"),
+					  rp_cfg_dur(lw->cfg, "kafka.timeout"), &o->lag_err);
+		if (!lw->kafka) {
+			o->lag_rc = RP_EXIT_USAGE;
+			return;
+		}
+	}
+	o->lag_rc = rp_kafka_poll(lw->kafka, lw->w, lw->nw, lw->policy, &o->lags, &o->nlags, &o->lag_err);
+	for (size_t i = 0; !o->lag_rc && i < o->nlags; i++)
+		o->lag += o->lags[i].lag;
+}
+
+static void poll_p95(struct rp_watch *lw, struct obs *o)
+{
+	o->p95_rc = rp_prom_query(rp_cfg_str(lw->cfg, "prometheus.url"), rp_cfg_str(lw->cfg, "prometheus.query"),
+				  rp_cfg_dur(lw->cfg, "prometheus.timeout"), &o->p95, &o->p95_note);
+	if (o->p95_rc == RP_PROM_ERROR) {
+		rp_logw("no latency signal", "error", o->p95_note);
+		char *n = rp_xasprintf("%s; decided from lag alone", o->p95_note);
+		free(o->p95_note);
+		o->p95_note = n;
+	}
+}
+
+static void poll_nodes(struct rp_watch *lw, struct obs *o, double now)
+{
+	cJSON *nodes, *n;
+	o->idle = cJSON_CreateArray();
+	o->lost = cJSON_CreateArray();
+	if (lw->nodes_flag >= 0) {
+		o->burst = (int)lw->nodes_flag;
+		return;
+	}
+	if (!lw->kube) {
+		lw->kube = rp_kube_open(rp_cfg_str(lw->cfg, "kube.kubeconfig"), &o->nodes_err);
+		if (!lw->kube) {
+			o->nodes_rc = RP_EXIT_TEMP;
+			return;
+		}
+	}
+	o->nodes_rc = rp_idle_refresh(lw->kube, lw->cfg, now, &nodes, &o->nodes_err);
+	if (o->nodes_rc)
+		return;
+	double min_idle = rp_cfg_dur(lw->cfg, "scale.idle");
+	cJSON_ArrayForEach(n, nodes)
+	{
+		o->burst++;
+		const cJSON *since = cJSON_GetObjectItemCaseSensitive(n, "idle_since");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(n, "node");
+		const cJSON *nr = cJSON_GetObjectItemCaseSensitive(n, "not_ready_s");
+		int optout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "opt_out"));
+		double s;
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "lost"))) { /* rp_fleet_lost() */
+			/* serves nothing: not capacity, drained whatever the lag */
+			char secs[32];
+			snprintf(secs, sizeof secs, "%.0f", cJSON_IsNumber(nr) ? nr->valuedouble : 0);
+			o->nlost++;
+			if (optout)
+				rp_logw("lost node opted out of scale-down: kept, still billing", "node", name->valuestring,
+					"not_ready_s", secs);
+			else
+				cJSON_AddItemToArray(o->lost, cJSON_Duplicate(name, 0));
+			if (lw->verbose)
+				rp_info("lost node", "node", name->valuestring, "not_ready_s", secs);
+			continue;
+		}
+		if (optout)
+			continue; /* counted, never named for a down */
+		if (cJSON_IsString(since) && rp_parse_rfc3339(since->valuestring, &s) == 0 && now - s >= min_idle)
+			cJSON_AddItemToArray(o->idle, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(n, "node"), 0));
+	}
+	cJSON_Delete(nodes);
+}
+
+static void emit_lags(struct rp_watch *lw, const struct obs *o)
+{
+	int detail = lw->verbose || rp_out_mode() == RP_OUT_TABLE;
+	for (size_t i = 0; i < o->nlags; i++) {
+		const struct rp_kafka_lag *l = &o->lags[i];
+		cJSON *r = rp_rec_new("lag"), *topics = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "group", l->group);
+		for (size_t p = 0; p < l->nparts; p++) {
+			cJSON *t = cJSON_GetObjectItemCaseSensitive(topics, l->parts[p].topic);
+			if (!t)
+				t = cJSON_AddNumberToObject(topics, l->parts[p].topic, 0);
+			cJSON_SetNumberValue(t, t->valuedouble + (double)l->parts[p].lag);
+		}
+		cJSON_AddItemToObject(r, "topics", topics);
+		cJSON_AddNumberToObject(r, "lag", (double)l->lag);
+		cJSON_AddNumberToObject(r, "partitions", (double)l->nparts);
+		cJSON_AddNumberToObject(r, "committed", (double)l->ncommitted);
+		if (o->lag_s && o->lag_s[i] >= 0)
+			cJSON_AddNumberToObject(r, "lag_s", round(o->lag_s[i] * 10) / 10);
+		else if (o->lag_s)
+			cJSON_AddNullToObject(r, "lag_s");
+		rp_out_rec(r);
+		cJSON_Delete(r);
+		for (size_t p = 0; detail && p < l->nparts; p++) {
+			const struct rp_kafka_part *x = &l->parts[p];
+			r = rp_rec_new("lag_partition");
+			cJSON_AddStringToObject(r, "group", l->group);
+			cJSON_AddStringToObject(r, "topic", x->topic);
+			cJSON_AddNumberToObject(r, "partition", x->partition);
+			if (x->committed >= 0)
+				cJSON_AddNumberToObject(r, "committed", (double)x->committed);
+			else
+				cJSON_AddNullToObject(r, "committed");
+			cJSON_AddNumberToObject(r, "lo", (double)x->lo);
+			cJSON_AddNumberToObject(r, "hi", (double)x->hi);
+			cJSON_AddNumberToObject(r, "lag", (double)x->lag);
+			rp_out_rec(r);
+			cJSON_Delete(r);
+		}
+	}
+}
+
+/* Seconds behind, per group, from the samples kept in the state dir. */
+static void time_lag(struct obs *o, double now)
+{
+	cJSON *samples = rp_timelag_load();
+	o->lag_s = rp_xcalloc(o->nlags ? o->nlags : 1, sizeof *o->lag_s);
+	for (size_t i = 0; i < o->nlags; i++) {
+		long long hi = 0;
+		for (size_t p = 0; p < o->lags[i].nparts; p++)
+			hi += o->lags[i].parts[p].hi;
+		o->lag_s[i] = rp_timelag(samples, o->lags[i].group, now, hi, o->lags[i].lag);
+	}
+	if (rp_timelag_save(samples) < 0)
+		rp_logw("cannot save lag samples", "dir", rp_state_dir(), "error", strerror(errno));
+	cJSON_Delete(samples);
+}
+
+int rp_watch_tick(struct rp_watch *lw, char **err)
+{
+	struct obs o = { 0 };
+	double now = rp_now();
+	int rc = RP_EXIT_OK;
+
+	poll_lag(lw, &o);
+	if (o.lag_rc == RP_EXIT_USAGE) {
+		*err = o.lag_err;
+		o.lag_err = NULL;
+		obs_free(&o);
+		return RP_EXIT_USAGE;
+	}
+	if (!o.lag_rc && !lw->lag_only)
+		time_lag(&o, now);
+	emit_lags(lw, &o);
+	if (lw->lag_only) {
+		if (o.lag_rc)
+			rp_loge("lag unknown", "error", o.lag_err);
+		rc = o.lag_rc ? RP_EXIT_TEMP : RP_EXIT_OK;
+		obs_free(&o);
+		return rc;
+	}
+	poll_p95(lw, &o);
+	poll_nodes(lw, &o, now);
+
+	struct rp_decide_in in;
+	rp_decide_rule(lw->cfg, &in);
+	in.now = now;
+	in.lag_known = o.lag_rc == 0 && o.nodes_rc == 0;
+	in.lag = o.lag;
+	in.p95_known = o.p95_rc == RP_PROM_OK;
+	in.p95 = o.p95;
+	in.p95_note = o.p95_rc == RP_PROM_OK ? NULL : o.p95_note;
+	in.burst_nodes = o.burst;
+	in.lost_nodes = o.nlost;
+	in.idle_nodes = cJSON_GetArraySize(o.idle);
+	struct rp_decide_state st;
+	struct rp_decide_out d;
+	rp_decide_load(&st);
+	rp_decide(&in, &st, &d);
+	if (o.lag_rc || o.nodes_rc) {
+		/* Unknown: hold, and say why; the state is left as it was. */
+		snprintf(d.reason, sizeof d.reason, "%s", o.lag_rc ? o.lag_err : o.nodes_err);
+		rc = RP_EXIT_TEMP;
+		rp_loge("holding: input unknown", "error", d.reason);
+	} else if (rp_decide_save(&st) < 0) {
+		rp_logw("cannot save the decision state", "dir", rp_state_dir(), "error", strerror(errno));
+	}
+
+	cJSON *r = rp_rec_new("decision");
+	cJSON_AddStringToObject(r, "action", rp_decide_action(d.action));
+	cJSON_AddNumberToObject(r, "count", d.count);
+	if (o.lag_rc)
+		cJSON_AddNullToObject(r, "lag");
+	else
+		cJSON_AddNumberToObject(r, "lag", (double)o.lag);
+	if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
+		cJSON_AddNumberToObject(r, "p95_s", o.p95);
+	else if (o.p95_rc == RP_PROM_OK)
+		cJSON_AddStringToObject(r, "p95_s", o.p95 > 0 ? "+Inf" : "-Inf");
+	else
+		cJSON_AddNullToObject(r, "p95_s");
+	cJSON_AddItemToObject(r, "nodes", d.action == RP_DOWN ? cJSON_Duplicate(o.idle, 1) : cJSON_CreateArray());
+	if (o.nodes_rc)
+		cJSON_AddNullToObject(r, "burst_nodes");
+	else
+		cJSON_AddNumberToObject(r, "burst_nodes", o.burst);
+	cJSON_AddItemToObject(r, "idle", cJSON_Duplicate(o.idle, 1));
+	if (o.nodes_rc)
+		cJSON_AddNullToObject(r, "lost_nodes");
+	else
+		cJSON_AddNumberToObject(r, "lost_nodes", o.nlost);
+	cJSON_AddItemToObject(r, "lost", cJSON_Duplicate(o.lost, 1));
+	cJSON_AddStringToObject(r, "reason", d.reason);
+	rp_out_rec(r);
+	cJSON_Delete(r);
+	rp_info("decision", "action", rp_decide_action(d.action), "reason", d.reason);
+	obs_free(&o);
+	return rc;
+}
+
+int rp_watch_http(void *arg, const char *path, struct rp_buf *body, const char **ctype)
+{
+	struct rp_watch *lw = arg;
+	size_t pl = strcspn(path, "?");
+	if (pl == 8 && !strncmp(path, "/healthz", 8)) {
+		*ctype = "text/plain";
+		rp_buf_adds(body, "ok\n");
+		return 200;
+	}
+	if (!(pl == 8 && !strncmp(path, "/metrics", 8))) {
+		rp_buf_adds(body, "{\"error\":\"not found: try /metrics\"}\n");
+		return 404;
+	}
+	struct obs o = { 0 };
+	cJSON *j = cJSON_CreateObject();
+	int st = 200;
+	char ts[40];
+	poll_lag(lw, &o);
+	if (o.lag_rc) {
+		/* Never 0 for unknown: KEDA counts this as an error (fallback). */
+		cJSON_AddStringToObject(j, "error", o.lag_err ? o.lag_err : "lag unknown");
+		st = 503;
+	} else {
+		cJSON *gs = cJSON_CreateObject();
+		cJSON_AddNumberToObject(j, "lag", (double)o.lag);
+		for (size_t i = 0; i < o.nlags; i++)
+			cJSON_AddNumberToObject(gs, o.lags[i].group, (double)o.lags[i].lag);
+		cJSON_AddItemToObject(j, "groups", gs);
+		long thr = rp_cfg_int(lw->cfg, "kafka.lag_threshold");
+		cJSON_AddNumberToObject(j, "lag_threshold", (double)thr);
+		cJSON_AddNumberToObject(j, "desired_nodes", (double)rp_decide_need(o.lag, thr));
+		if (!lw->lag_only) {
+			poll_p95(lw, &o);
+			if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
+				cJSON_AddNumberToObject(j, "p95_s", o.p95);
+			else
+				cJSON_AddNullToObject(j, "p95_s");
+		}
+	}
+	cJSON_AddStringToObject(j, "ts", rp_rfc3339(rp_now(), ts, sizeof ts));
+	char *s = cJSON_PrintUnformatted(j);
+	rp_buf_adds(body, s);
+	rp_buf_adds(body, "\n");
+	free(s);
+	cJSON_Delete(j);
+	rp_debug("served", "path", path, "status", st == 200 ? "200" : "503");
+	obs_free(&o);
+	return st;
+}
+
+struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watch_opts *opt, char **err)
+{
+	struct rp_watch *lw = rp_xcalloc(1, sizeof *lw);
+	lw->cfg = cfg;
+	lw->verbose = opt->verbose;
+	lw->lag_only = opt->lag_only;
+	lw->nodes_flag = opt->nodes;
+	lw->policy = rp_kafka_policy(rp_cfg_str(cfg, "kafka.offset_policy"));
+	*err = NULL;
+	if (lw->policy < 0)
+		*err = rp_xasprintf("%s: key 'kafka.offset_policy': want latest or earliest, got '%s'",
+				    rp_cfg_where(cfg, "kafka.offset_policy"), rp_cfg_str(cfg, "kafka.offset_policy"));
+	else if (rp_cfg_int(cfg, "kafka.lag_threshold") < 1)
+		*err = rp_xasprintf("%s: key 'kafka.lag_threshold': must be at least 1",
+				    rp_cfg_where(cfg, "kafka.lag_threshold"));
+	else
+		build_watch(lw, err);
+	if (*err) {
+		rp_watch_close(lw);
+		return NULL;
+	}
+	return lw;
+}
+
+void rp_watch_close(struct rp_watch *lw)
+{
+	if (!lw)
+		return;
+	rp_kafka_close(lw->kafka);
+	rp_kube_free(lw->kube);
+	free(lw->w);
+	free(lw);
+}

@@ -1,0 +1,212 @@
+/* test-sim.c — the simulator runs the shipped rule: on the same
+ * observations its decisions are rp_decide's, step by step; it carries
+ * them out as the pipeline would (booting pods invisible, rp-launch's
+ * cap, idle drain, lost nodes drained); spot preemption fires. */
+#include "decide.h"
+#include "sim.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { MAXSTEP = 20000 };
+struct steps {
+	struct rp_decide_in seen[MAXSTEP];
+	struct rp_decide_out said[MAXSTEP];
+	int launched[MAXSTEP], live[MAXSTEP];
+	int n;
+};
+
+static void record(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
+		   void *arg)
+{
+	struct steps *s = arg;
+	if (s->n >= MAXSTEP)
+		return;
+	s->seen[s->n] = *seen;
+	s->said[s->n] = *said;
+	s->live[s->n] = live;
+	s->launched[s->n++] = launched;
+}
+
+static struct rp_decide_in rule(void)
+{
+	struct rp_decide_in r = { .lag_threshold = 5, .p95_threshold = 30, .max_nodes = 8, .cooldown = 300 };
+	return r;
+}
+
+/* 3 hours: quiet, a 40-minute rush, quiet. */
+static void trace(struct rp_sim_in *in, double *jobs, double *work, size_t minutes)
+{
+	for (size_t m = 0; m < minutes; m++) {
+		jobs[m] = (m >= 30 && m < 70) ? 9 : 1;
+		work[m] = 90;
+	}
+	in->jobs = jobs;
+	in->work = work;
+	in->minutes = minutes;
+	in->baseline_gpus = 2;
+	in->rule = rule();
+	in->idle = 60;
+	in->notready_grace = 120;
+	in->boot = 120;
+	in->tick = 15;
+	in->gpus_per_node = 1;
+	in->price_per_node_hour = 1;
+	in->hours_per_month = 730;
+	in->seed = 3;
+}
+
+static void test_same_decisions(void)
+{
+	static double jobs[180], work[180];
+	static struct steps s;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 180);
+	in.on_step = record;
+	in.arg = &s;
+	rp_simulate(&in, &out);
+	T_OK(s.n > 100 && s.n < MAXSTEP, "every poll reported (%d)", s.n);
+	T_INT(out.polls, s.n, "polls counted");
+
+	/* The same observations through rp_decide, built as rp-lagwatch builds them. */
+	struct rp_decide_state st = { 0 };
+	int same = 1, ups = 0, downs = 0, hyst = 0, launched = 0, over = 0;
+	for (int i = 0; i < s.n; i++) {
+		struct rp_decide_in in2 = rule();
+		struct rp_decide_out o;
+		in2.now = s.seen[i].now;
+		in2.lag_known = 1;
+		in2.lag = s.seen[i].lag;
+		in2.burst_nodes = s.seen[i].burst_nodes;
+		in2.lost_nodes = s.seen[i].lost_nodes;
+		in2.idle_nodes = s.seen[i].idle_nodes;
+		rp_decide(&in2, &st, &o);
+		if (o.action != s.said[i].action || o.count != s.said[i].count || strcmp(o.reason, s.said[i].reason)) {
+			if (same)
+				T_OK(0, "step %d at %.0fs: rp_decide says %s %d (%s), the simulator %s %d (%s)", i, in2.now,
+				     rp_decide_action(o.action), o.count, o.reason, rp_decide_action(s.said[i].action),
+				     s.said[i].count, s.said[i].reason);
+			same = 0;
+		}
+		ups += o.action == RP_UP;
+		downs += o.action == RP_DOWN;
+		hyst += strstr(o.reason, "hysteresis") != NULL;
+		launched += s.launched[i];
+		over += s.launched[i] > (s.said[i].action == RP_UP ? s.said[i].count : 0);
+	}
+	T_OK(same, "the simulator's %d decisions equal rp_decide's, step by step", s.n);
+	T_OK(ups > 0 && downs > 0 && hyst > 0, "the trace exercises up (%d), down (%d) and hysteresis (%d)", ups, downs,
+	     hyst);
+	T_INT(out.ups, ups, "the simulator counts the ups");
+	T_INT(launched, out.launches, "it launched what the ups asked (less rp-launch's cap)");
+	T_INT(over, 0, "never more than an up's count, never without an up");
+}
+
+/* A booting pod is not a Node: rp_decide does not see it until it joins. */
+static void test_booting_invisible(void)
+{
+	static double jobs[120], work[120];
+	static struct steps s;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 120);
+	in.boot = 600; /* longer than the cooldown */
+	in.on_step = record;
+	in.arg = &s;
+	s.n = 0;
+	rp_simulate(&in, &out);
+	double first_up = -1;
+	int seen_early = 0, seen_later = 0, launches_before = 0;
+	for (int i = 0; i < s.n; i++) {
+		double now = s.seen[i].now;
+		if (first_up < 0 && s.launched[i] > 0) {
+			first_up = now;
+			continue;
+		}
+		if (first_up >= 0 && now < first_up + in.boot)
+			seen_early |= s.seen[i].burst_nodes > 0;
+		if (first_up >= 0 && now >= first_up + in.boot)
+			seen_later |= s.seen[i].burst_nodes > 0;
+		if (first_up >= 0 && now < first_up + in.boot)
+			launches_before += s.launched[i];
+	}
+	int most = 0;
+	for (int i = 0; i < s.n; i++)
+		most = s.live[i] > most ? s.live[i] : most;
+	T_INT(most, in.rule.max_nodes, "live pods reach runpod.max_nodes and never pass it (rp-launch's cap)");
+	T_OK(first_up > 0, "an up at %.0fs", first_up);
+	T_OK(!seen_early, "no burst node seen while the first pods boot");
+	T_OK(seen_later, "seen once they have joined");
+	T_OK(launches_before > 0, "with boot > cooldown the rule asks again while pods boot (%d more): the shipped "
+				  "rule's, simulated", launches_before);
+}
+
+/* A surge goes up on the first hot poll; a rush below 2x waits for a second. */
+static void test_step_fn(void)
+{
+	struct rp_decide_in r = rule(), seen;
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	struct rp_sim_obs ob = { .now = 15, .lag = 7 };
+	rp_sim_step(&r, &ob, &st, &o, &seen);
+	T_INT(o.action, RP_HOLD, "lag 7 once: hold (hysteresis)");
+	T_INT(seen.lag_known, 1, "the simulator's lag is known");
+	T_INT(seen.p95_known, 0, "and it has no latency signal");
+	ob.now = 30;
+	rp_sim_step(&r, &ob, &st, &o, &seen);
+	T_INT(o.action, RP_UP, "lag 7 twice: up");
+	T_INT(o.count, 2, "ceil(7/5) - 0 serving");
+	ob = (struct rp_sim_obs){ .now = 45, .lag = 30, .burst = 0 };
+	rp_sim_step(&r, &ob, &st, &o, NULL);
+	T_INT(o.count, 4, "within the cooldown the 2 booting count: ceil(30/5) - 2");
+	ob = (struct rp_sim_obs){ .now = 400, .lag = 0, .burst = 6, .idle = 6, .lost = 0 };
+	rp_sim_step(&r, &ob, &st, &o, NULL);
+	T_INT(o.action, RP_DOWN, "lag 0, 6 idle, past the cooldown: down");
+	T_INT(o.count, 6, "all idle");
+	T_INT(rp_decide_need(11, 5), 3, "need = ceil(11/5)");
+	T_INT(rp_decide_need(0, 5), 0, "no lag, no need");
+	T_INT(rp_decide_need(4, 0), 4, "threshold 0 taken as 1");
+}
+
+/* Spot: preemptions fire at the configured rate; lost nodes are drained. */
+static void test_preempt(void)
+{
+	static double jobs[600], work[600];
+	static struct steps s;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 600);
+	for (size_t m = 0; m < 600; m++)
+		jobs[m] = 9; /* 10 hours of rush: burst nodes all the time */
+	in.preempt_per_hour = 1;
+	in.on_step = record;
+	in.arg = &s;
+	s.n = 0;
+	rp_simulate(&in, &out);
+	T_OK(out.preemptions > 0, "preemptions fire (%ld)", out.preemptions);
+	/* about 1 per node-hour: within 3 sigma of a Poisson count */
+	double mean = out.node_hours * in.preempt_per_hour;
+	T_OK(fabs((double)out.preemptions - mean) <= 3 * sqrt(mean) + 1, "%ld preemptions for %.1f node-hours at 1/h",
+	     out.preemptions, out.node_hours);
+	long lost_seen = 0, lost_sum = 0;
+	for (int i = 0; i < s.n; i++) {
+		lost_seen += s.seen[i].lost_nodes > 0;
+		lost_sum += s.seen[i].lost_nodes;
+	}
+	T_OK(lost_seen > 0, "rp_decide sees lost nodes (%ld polls)", lost_seen);
+	/* drained at the poll that sees it, a lost node is seen once */
+	T_OK(lost_sum <= out.preemptions, "each lost node seen by one poll only (%ld sightings, %ld preemptions)",
+	     lost_sum, out.preemptions);
+	T_INT(out.jobs, 600 * 9, "every job arrived");
+}
+
+int main(void)
+{
+	test_step_fn();
+	test_same_decisions();
+	test_booting_invisible();
+	test_preempt();
+	return T_DONE();
+}
