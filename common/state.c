@@ -149,7 +149,10 @@ void rp_unlock(int fd)
 	if (fd < 0)
 		return;
 	int e = errno;
-	close(fd); /* the lock goes with the last descriptor of the open file */
+	/* Unlock first: a child forked meanwhile shares the open file and
+	 * would otherwise keep the lock alive after our close. */
+	flock(fd, LOCK_UN);
+	close(fd);
 	errno = e;
 }
 

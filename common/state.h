@@ -84,7 +84,8 @@ enum {
  * RP_LOCK_NOCREATE, positioned at 0); -1 with errno EWOULDBLOCK when the
  * lock is busy, ELOOP for a symlink, or what open/flock said. */
 int rp_lock(const char *path, int flags, double wait);
-/* Let the lock go and close fd (fd < 0: nothing).  errno is kept. */
+/* Let the lock go (LOCK_UN: also for a child that inherited fd across
+ * fork) and close fd (fd < 0: nothing).  errno is kept. */
 void rp_unlock(int fd);
 
 /* Replace path with data atomically; the file gets mode (less the umask).
