@@ -45,6 +45,7 @@ static int child_lock(const char *path, int flags, double wait)
 {
 	pid_t c = fork();
 	if (c == 0) {
+		alarm(10); /* a wait that should not block: killed, not hung */
 		int fd = rp_lock(path, flags, wait);
 		_exit(fd >= 0 ? 0 : errno == EWOULDBLOCK ? 1 : 2);
 	}
@@ -163,8 +164,10 @@ static void locks(const char *base)
 
 	/* A wait with a timeout gets the lock when it is let go in time. */
 	pid_t c = fork();
-	if (c == 0)
+	if (c == 0) {
+		alarm(10);
 		_exit(rp_lock(p, RP_LOCK_EX, 5) >= 0 ? 0 : 1);
+	}
 	rp_sleep(0.2);
 	rp_unlock(fd);
 	int st = 0;
@@ -179,6 +182,7 @@ static void locks(const char *base)
 	if (c == 0) {
 		struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART */
 		sigaction(SIGUSR1, &sa, NULL);
+		alarm(10);
 		close(pp[0]);
 		if (write(pp[1], "r", 1) != 1)
 			_exit(3);
