@@ -30,6 +30,7 @@ static const struct {
 	[RP_STATE_CKPT_QUEUE_LOCK] = { "checkpoint-queue/.lock", "checkpoint-queue", 0600 },
 	[RP_STATE_CKPT_CACHE] = { "checkpoint-cache/%s", "checkpoint-cache", 0600 },
 	[RP_STATE_AUTOSCALE_LOCK] = { "autoscale.lock", NULL, 0644 },
+	[RP_STATE_AUTOSCALE_DEGRADED] = { "autoscale.degraded", NULL, 0644 },
 	[RP_STATE_TICKS] = { "ticks/%s", "ticks", 0644 },
 	[RP_STATE_METRICS] = { "metrics/%s", "metrics", 0644 },
 };

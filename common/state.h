@@ -6,10 +6,15 @@
  *    rp_state_path(); the table in state.c names each file once, with its
  *    mode and its purpose (rp(7) FILES lists the same table).
  *  - The directory and its subdirectories have one mode, RP_STATE_DIR_MODE
- *    = 0750: the systemd units make it so (StateDirectoryMode=0750, User
- *    and Group rp), an operator in group rp can read the ledger (0640) and
- *    the textfile metrics, and nothing in it is writable by anyone but its
- *    owner.  Files that hold keys, marks or queue entries are 0600.
+ *    = 0750.  Why not 0700: the systemd units already make it 0750
+ *    (StateDirectoryMode=0750, User and Group rp) and would undo a 0700 at
+ *    every start; an operator in group rp reads the ledger (0640) with
+ *    rp-cost, and a node exporter in group rp reads the default textfile
+ *    directory $RP_STATE_DIR/metrics (the shipped unit points
+ *    --metrics-dir elsewhere).  Why not wider: nothing in it is for other
+ *    users.  Files with host keys, marks, queue entries and locks are 0600;
+ *    the table in state.c gives each file's mode.  An existing directory's
+ *    mode is left as it is (systemd owns it there).
  *  - rp_state_mkdir() creates with mkdir -p semantics and then refuses
  *    (ENOTDIR, ELOOP, EPERM) a path that is not a directory, is a symlink,
  *    or is owned by another user: nothing is written through a directory
@@ -46,6 +51,7 @@ enum rp_state_file {
 	RP_STATE_CKPT_QUEUE_LOCK,  /* checkpoint-queue/.lock */
 	RP_STATE_CKPT_CACHE,       /* checkpoint-cache/NAME */
 	RP_STATE_AUTOSCALE_LOCK,   /* autoscale.lock (scripts/rp-autoscale) */
+	RP_STATE_AUTOSCALE_DEGRADED, /* autoscale.degraded (scripts/rp-autoscale) */
 	RP_STATE_TICKS,            /* ticks/NAME (scripts/rp-autoscale) */
 	RP_STATE_METRICS,          /* metrics/NAME (scripts/rp-autoscale) */
 	RP_STATE_NFILES
