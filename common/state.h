@@ -95,7 +95,9 @@ int rp_lock(const char *path, int flags, double wait);
 void rp_unlock(int fd);
 
 /* Replace path with data atomically; the file gets mode (less the umask).
- * 0, or -1 with errno (the old file intact, no temporary left). */
+ * 0, or -1 with errno: the old file intact and no temporary left, except
+ * when only the directory's fsync failed (the new file is in place then,
+ * but its rename may not survive a crash). */
 int rp_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
 
 #endif
