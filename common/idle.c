@@ -2,8 +2,8 @@
  *
  * The marks live in $RP_STATE_DIR/idle.json as
  *   {"idle_since":{"NODE":"2026-11-28T08:15:20.123Z", ...}}
- * A refresh holds an flock on $RP_STATE_DIR/idle.lock for its
- * read-modify-write, so rp-lagwatch and rp-drain running at once never lose
+ * A refresh holds the exclusive rp_lock() (state.h) of
+ * $RP_STATE_DIR/idle.lock for its read-modify-write, so rp-lagwatch and rp-drain running at once never lose
  * each other's marks.  A node that is gone from the API loses its mark.
  *
  * Which nodes are ours, the pod behind each, the opt-out and NotReady-ness
@@ -16,12 +16,11 @@
 #include "fleet.h"
 #include "rp.h"
 #include "log.h"
+#include "state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 static int busy_pod(const cJSON *pod)
@@ -94,15 +93,15 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 	if (rc)
 		return rc;
 
-	if (rp_mkdir_p(dir, 0700) < 0) {
+	if (rp_state_mkdir_for(RP_STATE_IDLE) < 0) {
 		*err = rp_xasprintf("state dir %s: %s", dir, strerror(errno));
 		rc = RP_EXIT_FAIL;
 		goto out;
 	}
-	file = rp_xasprintf("%s/idle.json", dir);
-	lock = rp_xasprintf("%s/idle.lock", dir);
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+	file = rp_state_path(RP_STATE_IDLE, NULL);
+	lock = rp_state_path(RP_STATE_IDLE_LOCK, NULL);
+	lfd = rp_lock(lock, RP_LOCK_EX, -1);
+	if (lfd < 0) {
 		*err = rp_xasprintf("%s: %s", lock, strerror(errno));
 		rc = RP_EXIT_FAIL;
 		goto out;
@@ -172,14 +171,13 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 	txt = rp_xrealloc(txt, len + 2);
 	txt[len++] = '\n';
 	txt[len] = 0;
-	if (rp_write_atomic(file, txt, len, 0600) < 0) {
+	if (rp_write_atomic(file, txt, len, rp_state_mode(RP_STATE_IDLE)) < 0) {
 		*err = rp_xasprintf("%s: %s", file, strerror(errno));
 		rc = RP_EXIT_FAIL;
 	}
 	free(txt);
 out:
-	if (lfd >= 0)
-		close(lfd);
+	rp_unlock(lfd);
 	if (!rc && nodes) {
 		*nodes = out;
 		out = NULL;

@@ -1,19 +1,21 @@
-/* ledger.c — append with flock+fsync; tolerant reader. */
+/* ledger.c — append under the state lock + fsync; tolerant reader. */
 #include "ledger.h"
 #include "record.h"
 #include "rp.h"
+#include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 const char *rp_ledger_path(void)
 {
 	static _Thread_local char path[4096];
-	snprintf(path, sizeof path, "%s/ledger.jsonl", rp_state_dir());
+	char *p = rp_state_path(RP_STATE_LEDGER, NULL);
+	snprintf(path, sizeof path, "%s", p);
+	free(p);
 	return path;
 }
 
@@ -31,7 +33,7 @@ int rp_ledger_append(cJSON *rec, char **err)
 		char ts[40];
 		cJSON_AddStringToObject(rec, "ts", rp_rfc3339(rp_now(), ts, sizeof ts));
 	}
-	if (rp_mkdir_p(rp_state_dir(), 0750) < 0) {
+	if (rp_state_mkdir_for(RP_STATE_LEDGER) < 0) {
 		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
 		return -1;
 	}
@@ -43,18 +45,13 @@ int rp_ledger_append(cJSON *rec, char **err)
 	line = rp_xrealloc(line, n + 2);
 	line[n++] = '\n';
 	line[n] = 0;
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = rp_lock(path, RP_LOCK_EX | RP_LOCK_APPEND | RP_LOCK_GROUP, -1);
 	if (fd < 0) {
-		*err = rp_xasprintf("unable to open ledger %s: %s", path, strerror(errno));
+		*err = rp_xasprintf("unable to open or lock ledger %s: %s", path, strerror(errno));
 		free(line);
 		return -1;
 	}
 	int rc = -1;
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			*err = rp_xasprintf("unable to lock ledger %s: %s", path, strerror(errno));
-			goto out;
-		}
 	/* A torn line left by a writer that crashed mid-write was never
 	 * synced, so its caller never went on: cut it off (we hold the lock)
 	 * rather than glue our line onto it. */
@@ -91,7 +88,7 @@ int rp_ledger_append(cJSON *rec, char **err)
 	}
 	rc = 0;
 out:
-	close(fd); /* releases the lock */
+	rp_unlock(fd);
 	free(line);
 	return rc;
 }

@@ -6,8 +6,8 @@
  *    ready, launch_failed, joined, join_failed, drained, terminated,
  *    terminate_failed, reaped, preempted.
  *  - rp_ledger_append() returns only after the line is on disk (write +
- *    fsync under an exclusive flock), so nothing that costs money happens
- *    before its line is durable.  A line is written with one write(2).
+ *    fsync under state.h's exclusive rp_lock; the file is 0640), so
+ *    nothing that costs money happens before its line is durable.  A line is written with one write(2).
  *  - The reader tolerates (and reports) a torn last line; a malformed line
  *    elsewhere is an error naming its line number.
  */

@@ -1,25 +1,17 @@
 /* podlock.c — a joiner's per-pod liveness lock (see podlock.h). */
 #include "podlock.h"
 #include "rp.h"
+#include "state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 char *rp_podlock_path(const char *id)
 {
-	return rp_xasprintf("%s/join/%s.lock", rp_state_dir(), id);
-}
-
-static int xflock(int fd, int how)
-{
-	int r;
-	while ((r = flock(fd, how)) < 0 && errno == EINTR)
-		;
-	return r;
+	char *p = rp_state_path(RP_STATE_JOIN_LOCK, id);
+	return p ? p : rp_state_path(RP_STATE_JOIN_LOCK, NULL); /* unsafe id: the directory */
 }
 
 /* 1: fd is the file at path; 0: that file was unlinked or replaced; -1: errno. */
@@ -39,40 +31,31 @@ int rp_podlock_take(const char *id, double wait)
 		errno = EINVAL;
 		return -1;
 	}
-	char *dir = rp_xasprintf("%s/join", rp_state_dir());
 	char *path = rp_podlock_path(id);
 	double end = rp_mono() + wait;
 	int fd = -1, e = 0;
-	if (rp_mkdir_p(dir, 0750) < 0) {
+	if (rp_state_mkdir_for(RP_STATE_JOIN_LOCK) < 0) {
 		e = errno;
 		goto out;
 	}
 	for (int moved = 0;;) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		double left = end - rp_mono();
+		fd = rp_lock(path, RP_LOCK_EX, left > 0 ? left : 0);
 		if (fd < 0) {
 			e = errno;
 			break;
 		}
-		if (xflock(fd, LOCK_EX | LOCK_NB) == 0) {
-			int s = at_path(fd, path);
-			if (s == 1)
-				break;
-			e = errno;
-			close(fd);
-			fd = -1;
-			if (s < 0 || ++moved > 100)
-				break;
-			continue; /* its holder unlinked it when done: take the new one */
-		}
-		e = errno;
-		close(fd);
-		fd = -1;
-		if (e != EWOULDBLOCK || rp_mono() >= end)
+		int s = at_path(fd, path);
+		if (s == 1)
 			break;
-		rp_sleep(0.05);
+		e = errno;
+		rp_unlock(fd);
+		fd = -1;
+		if (s < 0 || ++moved > 100)
+			break;
+		/* its holder unlinked it when done: take the new one */
 	}
 out:
-	free(dir);
 	free(path);
 	if (fd < 0)
 		errno = e ? e : EAGAIN;
@@ -86,7 +69,7 @@ void rp_podlock_drop(int fd, const char *id)
 	char *path = rp_podlock_path(id);
 	unlink(path); /* while still held: a waiter that wins the old file lets it go */
 	free(path);
-	close(fd);
+	rp_unlock(fd);
 }
 
 int rp_podlock_held(const char *id)
@@ -96,21 +79,15 @@ int rp_podlock_held(const char *id)
 	char *path = rp_podlock_path(id);
 	int r = -1, e = EAGAIN;
 	for (int tries = 0; tries < 8; tries++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		int fd = rp_lock(path, RP_LOCK_SH | RP_LOCK_NOCREATE, 0);
 		if (fd < 0) {
 			e = errno;
-			r = e == ENOENT ? 0 : -1;
-			break;
-		}
-		if (xflock(fd, LOCK_SH | LOCK_NB) < 0) {
-			e = errno;
-			close(fd);
-			r = e == EWOULDBLOCK ? 1 : -1;
+			r = e == ENOENT ? 0 : e == EWOULDBLOCK ? 1 : -1;
 			break;
 		}
 		int s = at_path(fd, path);
 		e = errno;
-		close(fd); /* lets our shared lock go at once */
+		rp_unlock(fd); /* lets our shared lock go at once */
 		if (s != 0) {
 			r = s == 1 ? 0 : -1;
 			break;

@@ -7,6 +7,8 @@
  *    kernel drops it when that process ends in any way (exit, kill -9,
  *    OOM kill, reboot), so a held lock means a live joiner, a free one
  *    means none.  The descriptor is close-on-exec: no child keeps it.
+ *    The lock is state.h's rp_lock(): O_NOFOLLOW (a symlink at the path
+ *    is refused), created 0600 in a directory of RP_STATE_DIR_MODE.
  *  - rp_podlock_take() hands out a lock only on the file that is at the
  *    path (a finished joiner unlinks the file while it still holds it, so
  *    a lock won on an unlinked file is let go and taken again).
@@ -23,7 +25,8 @@
 #ifndef RP_PODLOCK_H
 #define RP_PODLOCK_H
 
-/* Path of ID's lock (malloc'd). */
+/* Path of ID's lock (malloc'd; for an ID rp_safe_name() refuses, the
+ * join directory, so a message can still name where the locks are). */
 char *rp_podlock_path(const char *id);
 /* Take ID's lock, retrying for up to wait seconds while it is busy.
  * A descriptor >= 0; -1 with errno EWOULDBLOCK (busy: another process

@@ -280,47 +280,6 @@ int rp_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
-int rp_write_atomic(const char *path, const void *data, size_t n, unsigned mode)
-{
-	char *tmp = rp_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	const char *p = data;
-	size_t left = n;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	free(tmp);
-	return 0;
-fail:;
-	int e = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	errno = e;
-	return -1;
-}
-
 char *rp_read_file(const char *path, size_t cap, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -375,12 +334,6 @@ void rp_sha256_hex(const void *data, size_t n, char out[65])
 	for (unsigned i = 0; i < 32; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
 	out[64] = 0;
-}
-
-const char *rp_state_dir(void)
-{
-	const char *s = getenv("RP_STATE_DIR");
-	return (s && *s) ? s : "/var/lib/rp";
 }
 
 int rp_safe_name(const char *s)

@@ -65,7 +65,8 @@ int rp_parse_rfc3339(const char *s, double *out);
 
 /* Files. */
 int rp_mkdir_p(const char *path, unsigned mode);
-/* Write whole file atomically (temp + fsync + rename); 0 or -1/errno. */
+/* The atomic replace, defined in state.c (see state.h for its promise):
+ * declared here too until every caller includes state.h. */
 int rp_write_atomic(const char *path, const void *data, size_t n, unsigned mode);
 /* Read whole file (cap bytes max); NULL on error (errno set). */
 char *rp_read_file(const char *path, size_t cap, size_t *len);
@@ -75,7 +76,9 @@ void rp_rand_id(char *out, size_t n);
 /* Hex sha256 of data into out[65]. */
 void rp_sha256_hex(const void *data, size_t n, char out[65]);
 
-/* $RP_STATE_DIR or /var/lib/rp. */
+/* $RP_STATE_DIR or /var/lib/rp: defined in state.c (see state.h), which
+ * owns every path under it; declared here too until every caller includes
+ * state.h. */
 const char *rp_state_dir(void);
 
 /* Safe identifier: [A-Za-z0-9._-]+, not "." or "..", <= 128 bytes. */

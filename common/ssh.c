@@ -2,6 +2,7 @@
 #include "ssh.h"
 #include "log.h"
 #include "rp.h"
+#include "state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -265,10 +265,10 @@ static char *known_path(const char *given)
 {
 	if (given && *given)
 		return rp_xstrdup(given);
-	return rp_xasprintf("%s/known_hosts", rp_state_dir());
+	return rp_state_path(RP_STATE_KNOWN_HOSTS, NULL);
 }
 
-/* Record a first-seen key (under flock; re-check what another process
+/* Record a first-seen key (under rp_lock; re-check what another process
  * may have written meanwhile).  1 recorded/already there, -1 refused
  * (differs), -2 I/O error (errno). */
 static int known_record(const char *path, const char *name, const char *type,
@@ -277,16 +277,15 @@ static int known_record(const char *path, const char *name, const char *type,
 	char *dir = rp_xstrdup(path), *sl = strrchr(dir, '/');
 	if (sl && sl != dir) {
 		*sl = 0;
-		rp_mkdir_p(dir, 0700);
+		if (!strcmp(dir, rp_state_dir()))
+			rp_state_mkdir(dir); /* the default: the state dir's mode and checks */
+		else
+			rp_mkdir_p(dir, 0700); /* ssh.known_hosts names another place */
 	}
 	free(dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd = rp_lock(path, RP_LOCK_EX | RP_LOCK_APPEND, -1);
 	if (fd < 0)
 		return -2;
-	if (flock(fd, LOCK_EX) < 0) {
-		close(fd);
-		return -2;
-	}
 	struct rp_buf b = { 0 };
 	char chunk[4096];
 	ssize_t r;
@@ -308,7 +307,7 @@ static int known_record(const char *path, const char *name, const char *type,
 		free(enc);
 	}
 	rp_buf_free(&b);
-	close(fd);
+	rp_unlock(fd);
 	return rc;
 }
 

@@ -6,8 +6,8 @@
  *    (OpenSSH format; "[host]:port" names for ports other than 22; hashed
  *    "|1|" names are understood) and authenticates with a private key file
  *    (no passphrase).  An unknown host is trusted on first use: its key is
- *    appended to the file (flock, mode 0600) and logged with its
- *    fingerprint — unless opts.strict.  A host whose key differs from the
+ *    appended to the file (under state.h's rp_lock: O_NOFOLLOW, mode
+ *    0600) and logged with its fingerprint — unless opts.strict.  A host whose key differs from the
  *    recorded one is refused (RP_SSH_EHOSTKEY) before anything is run.
  *  - Every operation has a deadline; nothing blocks forever.
  *  - Error texts are one line that starts with "HOST:PORT: " and carry no
