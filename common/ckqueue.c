@@ -1,5 +1,6 @@
 /* ckqueue.c — see ckqueue.h. */
 #include "ckqueue.h"
+#include "state.h"
 #include "cksave.h"
 #include "log.h"
 #include "record.h"
@@ -10,26 +11,21 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 static char *queue_dir(void)
 {
-	return rp_xasprintf("%s/checkpoint-queue", rp_state_dir());
+	return rp_state_path(RP_STATE_CKPT_QUEUE, NULL);
 }
 
-/* The queue's one lock: <queue>/.lock, exclusive, not waiting.  The open
- * descriptor (close it to let go), or -1 when another retry holds it (or
- * the lock file cannot be opened). */
-static int queue_lock(const char *qd)
+/* The queue's one lock: <queue>/.lock, exclusive, not waiting (state.h's
+ * rp_lock).  The descriptor (rp_unlock it), or -1 when another retry holds
+ * it (or the lock file cannot be opened). */
+static int queue_lock(void)
 {
-	char *lock = rp_xasprintf("%s/.lock", qd);
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	char *lock = rp_state_path(RP_STATE_CKPT_QUEUE_LOCK, NULL);
+	int fd = rp_lock(lock, RP_LOCK_EX, 0);
 	free(lock);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		fd = -1;
-	}
 	return fd;
 }
 
@@ -45,7 +41,7 @@ int rp_ckpt_queue_add(const struct rp_ckpt *c, const char *job, const char *dir,
 	sha[12] = 0;
 	char *path = rp_xasprintf("%s/%s.%s.json", qd, job, sha);
 	int rc = -1;
-	if (rp_mkdir_p(qd, 0700) == 0) {
+	if (rp_state_mkdir_for(RP_STATE_CKPT_QUEUE) == 0) {
 		cJSON *q = cJSON_CreateObject();
 		char ts[40];
 		int attempts = 0;
@@ -88,7 +84,7 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 		free(qd);
 		return 0; /* nothing was ever queued */
 	}
-	int lfd = queue_lock(qd);
+	int lfd = queue_lock();
 	if (lfd < 0) {
 		rp_ckpt_set_err(e, RP_EXIT_TEMP, 0, "%s: another retry is running", qd);
 		closedir(d);
@@ -163,7 +159,7 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 		free(names[i]);
 	}
 	free(names);
-	close(lfd); /* the lock goes with it */
+	rp_unlock(lfd);
 	free(qd);
 	return code;
 }

@@ -1,5 +1,6 @@
 /* cksave.c — see cksave.h. */
 #include "cksave.h"
+#include "state.h"
 #include "ckmanifest.h"
 #include "ckpath.h"
 #include "ckseal.h"
@@ -143,7 +144,10 @@ static char *cache_file(const char *job, const char *dir)
 	rp_sha256_hex(abs ? abs : dir, strlen(abs ? abs : dir), sha);
 	free(abs);
 	sha[16] = 0;
-	return rp_xasprintf("%s/checkpoint-cache/%s.%s", rp_state_dir(), job, sha);
+	char *name = rp_xasprintf("%s.%s", job, sha);
+	char *p = rp_state_path(RP_STATE_CKPT_CACHE, name);
+	free(name);
+	return p ? p : rp_xasprintf("%s/checkpoint-cache/-", rp_state_dir()); /* job ids are checked before */
 }
 
 static void cache_load(struct cache *c, const char *job, const char *dir)
@@ -217,11 +221,9 @@ static void cache_save(const struct sctx *x, size_t n)
 			    (unsigned long long)st->st_ino, f->size, ns(st->st_mtim), ns(st->st_ctim), f->enc,
 			    f->stored, f->sha, f->path);
 	}
-	char *d = rp_xstrdup(x->cache->file);
-	*strrchr(d, '/') = 0;
-	if (rp_mkdir_p(d, 0700) < 0 || rp_write_atomic(x->cache->file, b.data, b.len, 0600) < 0)
+	if (rp_state_mkdir_for(RP_STATE_CKPT_CACHE) < 0 ||
+	    rp_write_atomic(x->cache->file, b.data, b.len, rp_state_mode(RP_STATE_CKPT_CACHE)) < 0)
 		rp_logw("could not write the stat cache", "file", x->cache->file, "error", strerror(errno));
-	free(d);
 	rp_buf_free(&b);
 }
 

@@ -1,5 +1,6 @@
 /* decide.c — the scale decision (see decide.h). */
 #include "decide.h"
+#include "state.h"
 #include "rp.h"
 #include "log.h"
 
@@ -144,7 +145,7 @@ note:
 
 static char *state_path(void)
 {
-	return rp_xasprintf("%s/lagwatch.json", rp_state_dir());
+	return rp_state_path(RP_STATE_LAGWATCH, NULL);
 }
 
 static double num(const cJSON *o, const char *k)
@@ -189,9 +190,9 @@ int rp_decide_save(const struct rp_decide_state *st)
 	cJSON_AddNumberToObject(j, "last_down", st->last_down);
 	char *s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
-	int r = rp_mkdir_p(rp_state_dir(), 0700);
+	int r = rp_state_mkdir(rp_state_dir());
 	if (r == 0)
-		r = rp_write_atomic(p, s, strlen(s), 0600);
+		r = rp_write_atomic(p, s, strlen(s), rp_state_mode(RP_STATE_LAGWATCH));
 	int e = errno;
 	free(s);
 	free(p);
@@ -257,7 +258,7 @@ double rp_timelag(cJSON *samples, const char *group, double now, long long hi, l
 
 static char *samples_path(void)
 {
-	return rp_xasprintf("%s/lagwatch-samples.json", rp_state_dir());
+	return rp_state_path(RP_STATE_LAGWATCH_SAMPLES, NULL);
 }
 
 cJSON *rp_timelag_load(void)
@@ -279,9 +280,9 @@ int rp_timelag_save(const cJSON *samples)
 {
 	char *p = samples_path();
 	char *s = cJSON_PrintUnformatted(samples);
-	int r = rp_mkdir_p(rp_state_dir(), 0700);
+	int r = rp_state_mkdir(rp_state_dir());
 	if (r == 0)
-		r = rp_write_atomic(p, s, strlen(s), 0600);
+		r = rp_write_atomic(p, s, strlen(s), rp_state_mode(RP_STATE_LAGWATCH_SAMPLES));
 	free(s);
 	free(p);
 	return r;

@@ -1,6 +1,7 @@
 /* launch.c — candidate order, names, input rules, the orphan verdict,
  * and the launcher lock (see launch.h). */
 #include "launch.h"
+#include "state.h"
 #include "fleet.h"
 #include "ledger.h"
 #include "log.h"
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #define POD_ID_KEY RP_FLEET_POD_ID /* matched as annotation or label: the reaper errs on "known" */
@@ -58,24 +58,15 @@ int rp_launch_decision(const cJSON *rec, long *count, const char **why)
 }
 
 /* The one place the launcher lock is taken (to become state.h's). */
-int rp_launch_lock(int how)
+int rp_launch_lock(int flags, double wait)
 {
-	if (rp_mkdir_p(rp_state_dir(), 0750) < 0)
+	if (rp_state_mkdir_for(RP_STATE_LAUNCH_LOCK) < 0)
 		rp_fatal(RP_EXIT_FAIL, "unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
-	char *p = rp_xasprintf("%s/launch.lock", rp_state_dir());
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		rp_fatal(RP_EXIT_FAIL, "unable to open %s: %s", p, strerror(errno));
+	char *p = rp_state_path(RP_STATE_LAUNCH_LOCK, NULL);
+	int fd = rp_lock(p, flags, wait);
+	if (fd < 0 && errno != EWOULDBLOCK)
+		rp_fatal(RP_EXIT_FAIL, "unable to lock %s: %s", p, strerror(errno));
 	free(p);
-	while (flock(fd, how) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno == EWOULDBLOCK) {
-			close(fd);
-			return -1;
-		}
-		rp_fatal(RP_EXIT_FAIL, "unable to lock launch.lock: %s", strerror(errno));
-	}
 	return fd;
 }
 

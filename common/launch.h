@@ -79,10 +79,11 @@ int rp_launch_live(const char *status);
  * -1 malformed (*why: static text, without the "NAME:LINE: " part). */
 int rp_launch_decision(const cJSON *rec, long *count, const char **why);
 
-/* The launcher lock, taken with flock(2) `how` (LOCK_SH, LOCK_EX|LOCK_NB):
- * the fd, or -1 when LOCK_NB and someone else holds it.  Exits 1 when the
- * state directory or the file cannot be made. */
-int rp_launch_lock(int how);
+/* The launcher lock (state.h's launch.lock), taken with rp_lock(flags,
+ * wait): launchers RP_LOCK_SH waiting, the reaper RP_LOCK_EX without
+ * waiting.  The fd (release with rp_unlock), or -1 when someone else holds
+ * it.  Exits 1 when the state directory or the file cannot be made. */
+int rp_launch_lock(int flags, double wait);
 /* The RunPod API handle; exits 2 naming the problem (no key, bad file). */
 struct rp_runpod *rp_launch_api(struct rp_config *cfg);
 /* Append a ledger line and free it: 0, or -1 (logged). */

@@ -3,6 +3,7 @@
 #include "reap.h"
 #include "kube.h"
 #include "launch.h"
+#include "state.h"
 #include "ledger.h"
 #include "log.h"
 #include "podlock.h"
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 /* One orphan gone (or, dry, that would go): ledger it, say it. */
@@ -78,7 +78,7 @@ static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_led
 int rp_reap(struct rp_config *cfg, int dry)
 {
 	struct rp_runpod *rp = rp_launch_api(cfg);
-	int lk = rp_launch_lock(LOCK_EX | LOCK_NB);
+	int lk = rp_launch_lock(RP_LOCK_EX, 0);
 	if (lk < 0) {
 		rp_logw("a launcher is running; reaping nothing this time");
 		rp_runpod_free(rp);
@@ -94,7 +94,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 		free(err);
 		rp_kube_free(k);
 		rp_runpod_free(rp);
-		close(lk);
+		rp_unlock(lk);
 		return RP_EXIT_TEMP;
 	}
 	struct rp_ledger_index *ix = rp_ledger_index_load(NULL, &err);
@@ -104,7 +104,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 		cJSON_Delete(list);
 		rp_kube_free(k);
 		rp_runpod_free(rp);
-		close(lk);
+		rp_unlock(lk);
 		return RP_EXIT_FAIL;
 	}
 	char *prefix = rp_launch_prefix(cfg);
@@ -156,6 +156,6 @@ out:
 	cJSON_Delete(list);
 	rp_kube_free(k);
 	rp_runpod_free(rp);
-	close(lk);
+	rp_unlock(lk);
 	return rc;
 }

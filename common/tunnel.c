@@ -1,6 +1,7 @@
 /* tunnel.c — L (direct-tcpip) and R (tcpip-forward) forwards over one
  * libssh2 session, one thread, non-blocking, reconnected with backoff. */
 #include "tunnel.h"
+#include "state.h"
 #include "ledger.h"
 #include "log.h"
 #include "rp.h"
@@ -481,7 +482,8 @@ int rp_tunnel_find(const char *id, char **host, int *port, char **err)
 
 char *rp_tunnel_pidfile(const char *id)
 {
-	return rp_xasprintf("%s/tunnel/%s.pid", rp_state_dir(), id);
+	char *p = rp_state_path(RP_STATE_TUNNEL_PID, id);
+	return p ? p : rp_xasprintf("%s/tunnel/-.pid", rp_state_dir()); /* unsafe id: a name nothing uses */
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -495,12 +497,14 @@ int rp_tunnel_run(const struct rp_ssh_opts *o, const char *id, const struct rp_f
 		  char **err)
 {
 	*err = NULL;
-	char *dir = rp_xasprintf("%s/tunnel", rp_state_dir());
-	rp_mkdir_p(dir, 0700);
-	free(dir);
+	if (!rp_safe_name(id)) {
+		*err = rp_xasprintf("pod id '%s' is not a safe name", id);
+		return -1;
+	}
 	char *pf = rp_tunnel_pidfile(id), pid[32];
 	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (rp_write_atomic(pf, pid, strlen(pid), 0644) < 0) {
+	if (rp_state_mkdir_for(RP_STATE_TUNNEL_PID) < 0 ||
+	    rp_write_atomic(pf, pid, strlen(pid), rp_state_mode(RP_STATE_TUNNEL_PID)) < 0) {
 		*err = rp_xasprintf("%s: %s", pf, strerror(errno));
 		free(pf);
 		return -1;

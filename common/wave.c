@@ -1,6 +1,7 @@
 /* wave.c — the create state machine: slots, waves of creates, polls,
  * adopt and kill rounds, ledger lines (see wave.h). */
 #include "wave.h"
+#include "state.h"
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 static double num(double v, double def)
@@ -636,7 +636,7 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
-	int lk = dry ? -1 : rp_launch_lock(LOCK_SH);
+	int lk = dry ? -1 : rp_launch_lock(RP_LOCK_SH, -1);
 	char *err = NULL;
 	cJSON *catalog = NULL;
 	int rc = rp_runpod_catalog(r->rp, &catalog, &err);
@@ -690,7 +690,6 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	cJSON_Delete(catalog);
 	free(r->prefix);
 	rp_runpod_free(r->rp);
-	if (lk >= 0)
-		close(lk);
+	rp_unlock(lk);
 	return rc;
 }

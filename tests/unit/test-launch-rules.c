@@ -2,11 +2,11 @@
  * (launch.h): pod names, live statuses, which input records ask for pods,
  * the launcher lock. */
 #include "launch.h"
+#include "state.h"
 #include "rp.h"
 #include "t.h"
 
 #include <stdlib.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 static int decision(const char *json, long *count, const char **why)
@@ -74,17 +74,17 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	setenv("RP_STATE_DIR", dir, 1);
-	int l1 = rp_launch_lock(LOCK_SH);
-	int l2 = rp_launch_lock(LOCK_SH | LOCK_NB);
+	int l1 = rp_launch_lock(RP_LOCK_SH, -1);
+	int l2 = rp_launch_lock(RP_LOCK_SH, 0);
 	T_OK(l1 >= 0 && l2 >= 0, "two launchers share the lock");
-	T_INT(rp_launch_lock(LOCK_EX | LOCK_NB), -1, "the reaper cannot take it from a launcher");
-	close(l1);
-	T_INT(rp_launch_lock(LOCK_EX | LOCK_NB), -1, "nor from the last one");
-	close(l2);
-	int r = rp_launch_lock(LOCK_EX | LOCK_NB);
+	T_INT(rp_launch_lock(RP_LOCK_EX, 0), -1, "the reaper cannot take it from a launcher");
+	rp_unlock(l1);
+	T_INT(rp_launch_lock(RP_LOCK_EX, 0), -1, "nor from the last one");
+	rp_unlock(l2);
+	int r = rp_launch_lock(RP_LOCK_EX, 0);
 	T_OK(r >= 0, "the reaper takes it once the launchers are gone");
-	T_INT(rp_launch_lock(LOCK_SH | LOCK_NB), -1, "a launcher cannot share it with the reaper");
-	close(r);
+	T_INT(rp_launch_lock(RP_LOCK_SH, 0), -1, "a launcher cannot share it with the reaper");
+	rp_unlock(r);
 	char *lp = rp_xasprintf("%s/launch.lock", dir);
 	unlink(lp);
 	free(lp);
