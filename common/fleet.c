@@ -197,8 +197,12 @@ double rp_fleet_notready_s(const cJSON *node, double now, double *since)
 	return now - from;
 }
 
+int rp_fleet_lost_after(double not_ready_s, double grace)
+{
+	return not_ready_s >= 0 && not_ready_s > grace;
+}
+
 int rp_fleet_lost(const cJSON *node, double now, double grace)
 {
-	double s = rp_fleet_notready_s(node, now, NULL);
-	return s >= 0 && s > grace;
+	return rp_fleet_lost_after(rp_fleet_notready_s(node, now, NULL), grace);
 }

@@ -66,5 +66,8 @@ double rp_fleet_notready_s(const cJSON *node, double now, double *since);
 /* Lost: NotReady for longer than grace seconds.  It serves nothing: not
  * capacity, and drained by force. */
 int rp_fleet_lost(const cJSON *node, double now, double grace);
+/* The same rule on a NotReady time (-1 while Ready), for callers that have
+ * no Node object (the simulator). */
+int rp_fleet_lost_after(double not_ready_s, double grace);
 
 #endif

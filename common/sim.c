@@ -1,5 +1,6 @@
 /* sim.c — the shipped scale rule replayed over a jobs trace (see sim.h). */
 #include "sim.h"
+#include "fleet.h"
 #include "rp.h"
 
 #include <math.h>
@@ -232,7 +233,7 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 		if (n->up_at > t)
 			continue; /* booting: not a Node yet */
 		ob.burst++;
-		if (n->preempted_at && t - n->preempted_at > in->notready_grace)
+		if (n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace))
 			ob.lost++;
 		else if (serving(n, t) && !n->busy && t - n->idle_since >= in->idle)
 			ob.idle++;
@@ -244,7 +245,7 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 	int launched = 0;
 	for (int i = s->nb; i < s->nnodes; i++) {
 		struct node *n = &s->nodes[i];
-		if (n->alive && n->preempted_at && t - n->preempted_at > in->notready_grace)
+		if (n->alive && n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace))
 			release(s, i, t); /* lost: drained whatever the action */
 		else if (d.action == RP_DOWN && serving(n, t) && !n->busy && t - n->idle_since >= in->idle)
 			release(s, i, t);

@@ -121,6 +121,19 @@ int main(void)
 		cJSON_Delete(all[i]);
 	rp_config_free(dflt);
 	rp_config_free(demo);
+	/* Lost: NotReady for longer than the grace, one rule for Nodes and for
+	 * the simulator's NotReady times. */
+	T_OK(!rp_fleet_lost_after(-1, 120), "lost: a Ready node (-1) never is");
+	T_OK(!rp_fleet_lost_after(120, 120), "lost: not at the grace itself");
+	T_OK(rp_fleet_lost_after(120.5, 120), "lost: past the grace");
+	cJSON *nr = cJSON_Parse("{\"metadata\":{\"name\":\"n\"},\"status\":{\"conditions\":"
+				"[{\"type\":\"Ready\",\"status\":\"Unknown\","
+				"\"lastTransitionTime\":\"2026-12-01T00:00:00Z\"}]}}");
+	double t0;
+	rp_parse_rfc3339("2026-12-01T00:00:00Z", &t0);
+	T_OK(!rp_fleet_lost(nr, t0 + 119, 120), "lost: a Node NotReady 119 s of 120 is not");
+	T_OK(rp_fleet_lost(nr, t0 + 121, 120), "lost: a Node NotReady 121 s of 120 is");
+	cJSON_Delete(nr);
 	rp_config_free(mine);
 	rp_config_free(none);
 	rp_config_free(bad);
