@@ -12,4 +12,19 @@ static int t_n, t_fail;
 #define T_INT(got, want, desc) do { long long g_ = (long long)(got), w_ = (long long)(want); \
 	T_OK(g_ == w_, "%s (got %lld, want %lld)", desc, g_, w_); } while (0)
 #define T_DONE() (printf("# %d assertions, %d failed\n", t_n, t_fail), t_fail ? 1 : 0)
+
+#ifdef cJSON__h
+#include <stdlib.h>
+/* A JSON fixture written in the test; a typo in it stops the test (exit 2),
+ * it never passes as "no object". */
+static inline cJSON *js(const char *s)
+{
+	cJSON *j = cJSON_Parse(s);
+	if (!j) {
+		printf("bad test JSON: %s\n", s);
+		exit(2);
+	}
+	return j;
+}
+#endif
 #endif

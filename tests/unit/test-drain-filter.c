@@ -6,16 +6,6 @@
 
 #include <stdlib.h>
 
-static cJSON *js(const char *s)
-{
-	cJSON *j = cJSON_Parse(s);
-	if (!j) {
-		printf("bad test JSON: %s\n", s);
-		exit(2);
-	}
-	return j;
-}
-
 #define RS "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\",\"controller\":true}]"
 #define DS "\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"name\":\"agent\",\"controller\":true}]"
 #define EMPTYDIR "\"spec\":{\"volumes\":[{\"name\":\"scratch\",\"emptyDir\":{}}]}"

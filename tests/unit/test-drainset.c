@@ -7,16 +7,6 @@
 
 #include <stdlib.h>
 
-static cJSON *js(const char *s)
-{
-	cJSON *j = cJSON_Parse(s);
-	if (!j) {
-		printf("bad test JSON: %s\n", s);
-		exit(2);
-	}
-	return j;
-}
-
 static long idle_asked = -1;
 
 /* Stands in for idle.json: two idle nodes, idle-a first. */

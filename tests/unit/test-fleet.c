@@ -7,16 +7,6 @@
 
 #include <stdlib.h>
 
-static cJSON *js(const char *s)
-{
-	cJSON *j = cJSON_Parse(s);
-	if (!j) {
-		printf("bad test JSON: %s\n", s);
-		exit(2);
-	}
-	return j;
-}
-
 static struct rp_config *conf(const char *yaml)
 {
 	char *err = NULL;
