@@ -44,8 +44,6 @@ const char *rp_kube_errmsg(long status, const cJSON *out);
  * *url_out: free it after the request). */
 void rp_kube_prep(struct rp_kube *k, struct rp_http_req *req, const char *path, char **url_out);
 
-#endif
-
 /* GET a list (e.g. "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1");
  * *items is the borrowed "items" array of *list (caller frees *list).
  * 0 ok; RP_EXIT_* code + *err otherwise. */
@@ -60,3 +58,5 @@ const char *rp_kube_label(const cJSON *obj, const char *key);
 const char *rp_kube_annotation(const cJSON *obj, const char *key);
 /* Node condition Ready == "True". */
 int rp_kube_node_ready(const cJSON *node);
+
+#endif
