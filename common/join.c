@@ -844,15 +844,10 @@ static void one_at(void *arg, size_t i)
 int rp_join_run(struct rp_join *x)
 {
 	pool_run(x->njobs, rp_cfg_int(x->cfg, "ssh.concurrency"), one_at, x);
-	size_t failed = 0, temp = 0;
+	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t i = 0; i < x->njobs; i++)
-		if (!x->jobs[i].ok) {
-			failed++;
-			temp += x->jobs[i].temp;
-		}
-	return !failed ? RP_EXIT_OK
-	       : failed < x->njobs ? RP_EXIT_PARTIAL
-	       : temp == failed ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+		rp_exit_add(&e, x->jobs[i].ok ? RP_EXIT_OK : x->jobs[i].temp ? RP_EXIT_TEMP : RP_EXIT_FAIL);
+	return rp_exit_code(&e);
 }
 
 void rp_join_free(struct rp_join *x)
