@@ -5,6 +5,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 
 #include <math.h>
@@ -66,28 +67,25 @@ void rp_drain_set_add_lost(struct rp_drain_set *s, const char *node)
 		t->as_lost = 1;
 }
 
-int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec)
+int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, size_t n)
 {
 	const char *type = rp_rec_type(rec);
-	if (!strcmp(type, "decision")) {
-		const char *a = rp_rec_str(rec, "action");
-		const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(rec, "nodes"), *nm;
-		int down = a && !strcmp(a, "down");
-		if (down && !cJSON_IsArray(nodes) && s->idle)
-			s->idle(s, (long)rp_rec_num(rec, "count", 0));
-		if (!down || !cJSON_IsArray(nodes))
+	struct rp_decision d;
+	int r = rp_decision_read(rec, &d, why, n);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		const cJSON *nodes = d.nodes, *nm;
+		int down = !strcmp(d.action, "down");
+		if (down && !nodes && s->idle)
+			s->idle(s, d.count > 0 ? d.count : 0);
+		if (!down)
 			nodes = NULL;
 		cJSON_ArrayForEach(nm, nodes)
-		{
-			if (cJSON_IsString(nm))
-				rp_drain_set_add(s, nm->valuestring, NULL, 0, 0);
-		}
+			rp_drain_set_add(s, nm->valuestring, NULL, 0, 0);
 		/* lost nodes go whatever the action: they serve nothing */
-		cJSON_ArrayForEach(nm, cJSON_GetObjectItemCaseSensitive(rec, "lost"))
-		{
-			if (cJSON_IsString(nm))
-				rp_drain_set_add_lost(s, nm->valuestring);
-		}
+		cJSON_ArrayForEach(nm, d.lost)
+			rp_drain_set_add_lost(s, nm->valuestring);
 		return down;
 	}
 	if (!strcmp(type, "node")) {

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "net.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 #include "runpod.h"
 
@@ -319,17 +320,12 @@ static const cJSON *find_by(const cJSON *pods, const char *key, const char *val)
 static void emit_pod(struct rp_wave *r, struct rp_slot *s, const char *host, int port)
 {
 	const struct rp_cand *c = &r->cands[s->cand];
-	cJSON *o = rp_rec_new("pod");
-	cJSON_AddStringToObject(o, "id", s->id);
-	cJSON_AddStringToObject(o, "name", s->name);
-	cJSON_AddStringToObject(o, "gpu", c->gpu);
-	cJSON_AddNumberToObject(o, "gpu_count", r->gpu_count);
-	cJSON_AddBoolToObject(o, "spot", c->spot);
-	cJSON_AddNumberToObject(o, "cost_per_hr", s->cost);
-	cJSON_AddStringToObject(o, "ssh_host", host);
-	cJSON_AddNumberToObject(o, "ssh_port", port);
-	cJSON_AddStringToObject(o, "status", "RUNNING");
-	cJSON_AddStringToObject(o, "dc", pod_dc(s->pod, c));
+	struct rp_pod p = {
+		.id = s->id, .name = s->name, .gpu = c->gpu, .gpu_count = r->gpu_count,
+		.spot = c->spot, .cost_per_hr = s->cost, .ssh_host = host, .ssh_port = port,
+		.status = "RUNNING", .dc = pod_dc(s->pod, c),
+	};
+	cJSON *o = rp_pod_build(&p);
 	rp_out_rec(o);
 	cJSON_Delete(o);
 }
