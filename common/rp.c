@@ -414,6 +414,8 @@ int rp_exit_code(const struct rp_exit *e)
 	size_t n = e->ok + e->partial + e->temp + e->failed;
 	if (e->ok == n)
 		return RP_EXIT_OK;
+	if (e->rule == RP_EXIT_WHOLE)
+		return e->temp ? RP_EXIT_TEMP : RP_EXIT_FAIL;
 	if (e->ok || e->partial)
 		return RP_EXIT_PARTIAL;
 	if (e->rule == RP_EXIT_ANY_TEMP ? e->temp > 0 : e->temp == n)

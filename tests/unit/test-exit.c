@@ -32,6 +32,10 @@ int main(void)
 	T_INT(C(RP_EXIT_ANY_TEMP, 1, 1), 1, "any-temp rule: every one refused: 1");
 	T_INT(C(RP_EXIT_ANY_TEMP, 0, 1), 3, "any-temp rule: some done: 3");
 	T_INT(C(RP_EXIT_ANY_TEMP, 0), 0, "any-temp rule: all done: 0");
+	T_INT(C(RP_EXIT_WHOLE, 0, 0), 0, "whole: every part done: 0");
+	T_INT(C(RP_EXIT_WHOLE, 0, 1), 1, "whole: a part failed, some done: 1, never 3");
+	T_INT(C(RP_EXIT_WHOLE, 1, 75, 0), 75, "whole: any part temporary: 75");
+	T_INT(C(RP_EXIT_WHOLE, 1, 2), 1, "whole: parts failed: 1");
 	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	rp_exit_add(&e, 0);
 	rp_exit_add(&e, 75);
