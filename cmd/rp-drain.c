@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		while ((got = rp_rec_read(r, &rec, &raw)) > 0) {
 			if ((took = rp_drain_set_record(&set, rec, why, sizeof why)) < 0) {
 				rp_out_flush();
-				rp_recs_refuse(r, "decision", why);
+				rp_recs_refuse(r, rp_rec_type(rec), why);
 			}
 			if (!took)
 				rp_out_raw(raw);

@@ -69,7 +69,6 @@ void rp_drain_set_add_lost(struct rp_drain_set *s, const char *node)
 
 int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, size_t n)
 {
-	const char *type = rp_rec_type(rec);
 	struct rp_decision d;
 	int r = rp_decision_read(rec, &d, why, n);
 	if (r < 0)
@@ -88,8 +87,11 @@ int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, siz
 			rp_drain_set_add_lost(s, nm->valuestring);
 		return down;
 	}
-	if (!strcmp(type, "node")) {
-		const char *b = rp_rec_str(rec, "bootstrap"), *id = rp_rec_str(rec, "id");
+	struct rp_node nd;
+	if ((r = rp_node_read(rec, &nd, why, n)) < 0)
+		return -1;
+	if (r > 0) {
+		const char *b = nd.bootstrap, *id = nd.id;
 		if (b && !strcmp(b, "worker")) {
 			if (!id) {
 				rp_warn("a worker node record without an id: skipped");
@@ -97,13 +99,13 @@ int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, siz
 			}
 			rp_drain_set_add(s, NULL, id, 1, 0);
 			struct rp_drain_target *t = &s->t[s->n - 1];
-			if (!t->host && rp_rec_str(rec, "ssh_host")) {
-				t->host = rp_xstrdup(rp_rec_str(rec, "ssh_host"));
-				t->port = (int)rp_rec_num(rec, "ssh_port", 0);
+			if (!t->host && nd.ssh_host) {
+				t->host = rp_xstrdup(nd.ssh_host);
+				t->port = (int)nd.ssh_port;
 			}
 			return 1;
 		}
-		const char *node = rp_rec_str(rec, "node");
+		const char *node = nd.node;
 		if (!node) {
 			rp_warn("a node record without a node name: skipped");
 			return 1;

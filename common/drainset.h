@@ -65,7 +65,8 @@ void rp_drain_set_add_lost(struct rp_drain_set *s, const char *node);
 /* Take one input record: a down decision's nodes (or its idle count), any
  * decision's "lost" nodes, node records.  1 when the record is consumed,
  * 0 when it passes through (not ours, or a decision that is not down);
- * -1 when a decision is malformed as records.h's checked reader says
+ * -1 when a decision or node record is malformed as records.h's checked
+ * readers say
  * (why[n]: "FIELD must be ...", for rp_recs_refuse: exit 2). */
 int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, size_t n);
 

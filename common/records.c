@@ -34,6 +34,20 @@ static const struct rp_field pod_f[] = {
 };
 const struct rp_rectype rp_rt_pod = { "pod", pod_f, sizeof pod_f / sizeof *pod_f };
 
+static const struct rp_field node_f[] = {
+	{ "id", RP_FK_STR },
+	{ "node", RP_FK_STR },
+	{ "ready", RP_FK_BOOL },
+	{ "bootstrap", RP_FK_STR },
+	{ "labels", RP_FK_OBJECT },
+	{ "ssh_host", RP_FK_STR },
+	{ "ssh_port", RP_FK_PORT },
+	{ "fingerprint", RP_FK_STR },
+	{ "seconds", RP_FK_NUM },
+	{ "error", RP_FK_STR },
+};
+const struct rp_rectype rp_rt_node = { "node", node_f, sizeof node_f / sizeof *node_f };
+
 static const char *const must[] = {
 	[RP_FK_STR] = "a string",
 	[RP_FK_NUM] = "a number",
@@ -43,6 +57,7 @@ static const char *const must[] = {
 	[RP_FK_NAMES] = "an array of strings",
 	[RP_FK_ACTION] = "up, down or hold",
 	[RP_FK_NUMINF] = "a number",
+	[RP_FK_OBJECT] = "an object",
 };
 
 const struct rp_field *rp_recs_field(const struct rp_rectype *t, const char *name)
@@ -81,6 +96,7 @@ static int fits(const cJSON *v, int kind)
 	case RP_FK_NUMINF:
 		return cJSON_IsNumber(v) || (cJSON_IsString(v) && (!strcmp(v->valuestring, "+Inf") ||
 								   !strcmp(v->valuestring, "-Inf")));
+	case RP_FK_OBJECT: return cJSON_IsObject(v);
 	}
 	return 0;
 }
@@ -217,5 +233,46 @@ int rp_pod_read(const cJSON *rec, struct rp_pod *p, char *why, size_t n)
 	p->status = rp_rec_str(rec, "status");
 	p->dc = rp_rec_str(rec, "dc");
 	p->error = rp_rec_str(rec, "error");
+	return 1;
+}
+
+cJSON *rp_node_build(const struct rp_node *n)
+{
+	cJSON *o = rp_rec_new(rp_rt_node.type);
+	cJSON_AddStringToObject(o, "id", n->id);
+	if (n->node)
+		cJSON_AddStringToObject(o, "node", n->node);
+	cJSON_AddBoolToObject(o, "ready", n->ready);
+	cJSON_AddStringToObject(o, "bootstrap", n->bootstrap);
+	cJSON_AddItemToObject(o, "labels", n->labels ? cJSON_Duplicate(n->labels, 1) : cJSON_CreateObject());
+	if (n->ssh_host)
+		cJSON_AddStringToObject(o, "ssh_host", n->ssh_host);
+	cJSON_AddNumberToObject(o, "ssh_port", n->ssh_port);
+	if (n->fingerprint && *n->fingerprint)
+		cJSON_AddStringToObject(o, "fingerprint", n->fingerprint);
+	cJSON_AddNumberToObject(o, "seconds", n->seconds);
+	if (n->error)
+		cJSON_AddStringToObject(o, "error", n->error);
+	return o;
+}
+
+int rp_node_read(const cJSON *rec, struct rp_node *nd, char *why, size_t n)
+{
+	memset(nd, 0, sizeof *nd);
+	if (!is_type(rec, &rp_rt_node))
+		return 0;
+	if (rp_recs_check(rec, &rp_rt_node, why, n) < 0)
+		return -1;
+	const cJSON *v;
+	nd->id = rp_rec_str(rec, "id");
+	nd->node = rp_rec_str(rec, "node");
+	nd->ready = rp_rec_bool(rec, "ready", 0);
+	nd->bootstrap = rp_rec_str(rec, "bootstrap");
+	nd->labels = get(rec, "labels");
+	nd->ssh_host = rp_rec_str(rec, "ssh_host");
+	nd->ssh_port = (v = get(rec, "ssh_port")) ? (long)v->valuedouble : 0;
+	nd->fingerprint = rp_rec_str(rec, "fingerprint");
+	nd->seconds = rp_rec_num(rec, "seconds", 0);
+	nd->error = rp_rec_str(rec, "error");
 	return 1;
 }

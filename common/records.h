@@ -1,10 +1,10 @@
 /* records.h — the record types that cross pipes between tools, defined
- * once: `decision` (rp-lagwatch -> rp-launch, rp-drain) and `pod`
- * (rp-launch -> rp-join).
+ * once: `decision` (rp-lagwatch -> rp-launch, rp-drain), `pod`
+ * (rp-launch -> rp-join) and `node` (rp-join -> rp-drain).
  *
  * Promises:
  *  - Each type's fields, their names and JSON types, are one table here
- *    (rp_rt_decision, rp_rt_pod).  The writer builds a record with the
+ *    (rp_rt_decision, rp_rt_pod, rp_rt_node).  The writer builds a record with the
  *    type's builder, the readers take it apart with its checked reader;
  *    both go by the table, so a writer and a reader cannot disagree.
  *  - A checked reader looks at a record of its type only (0 for any other
@@ -30,7 +30,8 @@ enum rp_fkind {
 	RP_FK_PORT,   /* a whole number 0..65535 */
 	RP_FK_NAMES,  /* an array of strings */
 	RP_FK_ACTION, /* "up", "down" or "hold" */
-	RP_FK_NUMINF  /* a number, or "+Inf"/"-Inf" */
+	RP_FK_NUMINF, /* a number, or "+Inf"/"-Inf" */
+	RP_FK_OBJECT  /* an object */
 };
 struct rp_field {
 	const char *name;
@@ -41,7 +42,7 @@ struct rp_rectype {
 	const struct rp_field *f;
 	size_t n;
 };
-extern const struct rp_rectype rp_rt_decision, rp_rt_pod;
+extern const struct rp_rectype rp_rt_decision, rp_rt_pod, rp_rt_node;
 
 /* The table's entry for NAME, or NULL. */
 const struct rp_field *rp_recs_field(const struct rp_rectype *t, const char *name);
@@ -84,5 +85,21 @@ struct rp_pod {
 cJSON *rp_pod_build(const struct rp_pod *p);
 /* 0: not a pod; 1: *p (absent strings NULL); -1: wrong type (why). */
 int rp_pod_read(const cJSON *rec, struct rp_pod *p, char *why, size_t n);
+
+/* node: a host rp-join joined (or failed to). */
+struct rp_node {
+	const char *id, *node; /* node NULL: absent */
+	int ready;
+	const char *bootstrap; /* kubeadm, worker */
+	const cJSON *labels;   /* NULL: {} (builder), absent (reader) */
+	const char *ssh_host;  /* NULL: absent */
+	long ssh_port;         /* 0 when absent (reader) */
+	const char *fingerprint; /* NULL or "": absent */
+	double seconds;
+	const char *error;     /* NULL: absent */
+};
+cJSON *rp_node_build(const struct rp_node *n);
+/* 0: not a node; 1: *nd (absent strings NULL); -1: wrong type (why). */
+int rp_node_read(const cJSON *rec, struct rp_node *nd, char *why, size_t n);
 
 #endif

@@ -242,6 +242,10 @@ printf '%s\n' "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":
 rc "rp-drain < a decision whose nodes is a string: exit 2" 2 rp-drain -o json <"$T_TMP/in.jsonl"
 like "it names line 1 and the field" "$(cat "$T_TMP/.err")" "<stdin>:1: decision record: nodes must be an array of strings"
 is "a refused decision drains nothing" "$(unsched "$a")" ""
+printf '%s\n' "{\"type\":\"node\",\"id\":\"x\",\"node\":\"$a\",\"ssh_port\":\"22\"}" >"$T_TMP/in.jsonl"
+rc "rp-drain < a node record whose ssh_port is a string: exit 2" 2 rp-drain -o json <"$T_TMP/in.jsonl"
+like "it names line 1, the type and the field" "$(cat "$T_TMP/.err")" "<stdin>:1: node record: ssh_port must be a whole number"
+is "a refused node record drains nothing" "$(unsched "$a")" ""
 unlike "their pods still bill" "$(pstatus "$pd") $(pstatus "$pe")" "TERMINATED"
 
 # ---- blocked pods, then the full drain with a PDB that blocks, then allows -

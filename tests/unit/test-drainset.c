@@ -83,6 +83,9 @@ int main(void)
 	T_STR(why, "count must be a whole number 0..10000", "refused count: why");
 	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"nodes\":[],\"lost\":[1]}"), -1,
 	      "a decision whose lost names a number is refused");
+	T_INT(take(&s, "{\"type\":\"node\",\"id\":\"w9\",\"bootstrap\":\"worker\",\"ssh_port\":\"22\"}"), -1,
+	      "a node record whose ssh_port is a string is refused");
+	T_STR(why, "ssh_port must be a whole number 0..65535", "refused node: why");
 	T_STR(names(&s), "", "a refused decision names nothing");
 	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":[\"d1\",\"d2\"]}"), 1,
 	      "a down decision is consumed");

@@ -124,5 +124,35 @@ int main(void)
 	T_INT(pod("{\"type\":\"pod\",\"id\":\"p\",\"spot\":\"yes\"}"), -1, "string spot: refused");
 	T_STR(why, "spot must be true or false", "string spot: why");
 	T_INT(pod("{\"type\":\"pod\",\"id\":\"p\",\"gpu_count\":\"1\"}"), -1, "string gpu_count: refused");
+
+	/* node: built as rp-join printed it, read by rp-drain */
+	cJSON *lab = cJSON_Parse("{\"gpu-type\":\"runpod\"}");
+	struct rp_node nb = { .id = "p1", .node = "n1", .ready = 1, .bootstrap = "kubeadm", .labels = lab,
+			      .ssh_host = "h", .ssh_port = 22, .fingerprint = "SHA256:x", .seconds = 4.5 };
+	s = print(rp_node_build(&nb));
+	T_STR(s, "{\"type\":\"node\",\"id\":\"p1\",\"node\":\"n1\",\"ready\":true,\"bootstrap\":\"kubeadm\","
+		 "\"labels\":{\"gpu-type\":\"runpod\"},\"ssh_host\":\"h\",\"ssh_port\":22,\"fingerprint\":\"SHA256:x\","
+		 "\"seconds\":4.5}", "node built in table order");
+	free(s);
+	cJSON_Delete(lab);
+	struct rp_node nw = { .id = "p2", .bootstrap = "worker", .ssh_port = 22, .fingerprint = "", .error = "boom" };
+	s = print(rp_node_build(&nw));
+	T_STR(s, "{\"type\":\"node\",\"id\":\"p2\",\"ready\":false,\"bootstrap\":\"worker\",\"labels\":{},"
+		 "\"ssh_port\":22,\"seconds\":0,\"error\":\"boom\"}", "a failed worker: no node, host or fingerprint; error last");
+	free(s);
+	struct rp_node nr;
+	cJSON *nj = cJSON_Parse("{\"type\":\"node\",\"id\":\"p\",\"bootstrap\":\"worker\",\"ssh_host\":\"h\",\"ssh_port\":2200}");
+	T_INT(rp_node_read(nj, &nr, why, sizeof why), 1, "a node reads");
+	T_STR(nr.ssh_host, "h", "node ssh_host read");
+	T_INT(nr.ssh_port, 2200, "node ssh_port read");
+	cJSON_Delete(nj);
+	nj = cJSON_Parse("{\"type\":\"node\",\"id\":\"p\",\"node\":[\"n\"]}");
+	T_INT(rp_node_read(nj, &nr, why, sizeof why), -1, "array node name: refused");
+	T_STR(why, "node must be a string", "array node name: why");
+	cJSON_Delete(nj);
+	nj = cJSON_Parse("{\"type\":\"node\",\"id\":\"p\",\"labels\":[]}");
+	T_INT(rp_node_read(nj, &nr, why, sizeof why), -1, "array labels: refused");
+	T_STR(why, "labels must be an object", "array labels: why");
+	cJSON_Delete(nj);
 	return T_DONE();
 }
