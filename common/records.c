@@ -165,6 +165,14 @@ static const cJSON *get(const cJSON *rec, const char *k)
 	return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
+/* A checked number as a whole one; DEF when absent or beyond a long (a
+ * cast would be undefined). */
+static long whole_of(const cJSON *rec, const char *k, long def)
+{
+	const cJSON *v = get(rec, k);
+	return v && v->valuedouble > -9e18 && v->valuedouble < 9e18 ? (long)v->valuedouble : def;
+}
+
 int rp_decision_read(const cJSON *rec, struct rp_decision *d, char *why, size_t n)
 {
 	memset(d, 0, sizeof *d);
@@ -177,20 +185,20 @@ int rp_decision_read(const cJSON *rec, struct rp_decision *d, char *why, size_t 
 		snprintf(why, n, "action must be %s", must[RP_FK_ACTION]);
 		return -1;
 	}
-	const cJSON *v = get(rec, "count");
-	d->count = v ? (long)v->valuedouble : -1;
+	const cJSON *v;
+	d->count = whole_of(rec, "count", -1);
 	if (!strcmp(d->action, "up") && d->count < 0) {
 		snprintf(why, n, "count must be %s", must[RP_FK_COUNT]);
 		return -1;
 	}
 	if ((v = get(rec, "lag")))
-		d->lag_known = 1, d->lag = (long long)v->valuedouble;
+		d->lag_known = 1, d->lag = whole_of(rec, "lag", 0);
 	if ((v = get(rec, "p95_s")))
 		d->p95_known = 1, d->p95_s = cJSON_IsNumber(v) ? v->valuedouble : *v->valuestring == '+' ? INFINITY : -INFINITY;
 	const cJSON *b = get(rec, "burst_nodes"), *l = get(rec, "lost_nodes");
 	d->nodes_known = b || l;
-	d->burst_nodes = b ? (long)b->valuedouble : 0;
-	d->lost_nodes = l ? (long)l->valuedouble : 0;
+	d->burst_nodes = whole_of(rec, "burst_nodes", 0);
+	d->lost_nodes = whole_of(rec, "lost_nodes", 0);
 	d->nodes = get(rec, "nodes");
 	d->idle = get(rec, "idle");
 	d->lost = get(rec, "lost");
@@ -221,15 +229,14 @@ int rp_pod_read(const cJSON *rec, struct rp_pod *p, char *why, size_t n)
 		return 0;
 	if (rp_recs_check(rec, &rp_rt_pod, why, n) < 0)
 		return -1;
-	const cJSON *v;
 	p->id = rp_rec_str(rec, "id");
 	p->name = rp_rec_str(rec, "name");
 	p->gpu = rp_rec_str(rec, "gpu");
-	p->gpu_count = (v = get(rec, "gpu_count")) ? (long)v->valuedouble : 0;
+	p->gpu_count = whole_of(rec, "gpu_count", 0);
 	p->spot = rp_rec_bool(rec, "spot", 0);
 	p->cost_per_hr = rp_rec_num(rec, "cost_per_hr", 0);
 	p->ssh_host = rp_rec_str(rec, "ssh_host");
-	p->ssh_port = (v = get(rec, "ssh_port")) ? (long)v->valuedouble : 0;
+	p->ssh_port = whole_of(rec, "ssh_port", 0);
 	p->status = rp_rec_str(rec, "status");
 	p->dc = rp_rec_str(rec, "dc");
 	p->error = rp_rec_str(rec, "error");
@@ -263,14 +270,13 @@ int rp_node_read(const cJSON *rec, struct rp_node *nd, char *why, size_t n)
 		return 0;
 	if (rp_recs_check(rec, &rp_rt_node, why, n) < 0)
 		return -1;
-	const cJSON *v;
 	nd->id = rp_rec_str(rec, "id");
 	nd->node = rp_rec_str(rec, "node");
 	nd->ready = rp_rec_bool(rec, "ready", 0);
 	nd->bootstrap = rp_rec_str(rec, "bootstrap");
 	nd->labels = get(rec, "labels");
 	nd->ssh_host = rp_rec_str(rec, "ssh_host");
-	nd->ssh_port = (v = get(rec, "ssh_port")) ? (long)v->valuedouble : 0;
+	nd->ssh_port = whole_of(rec, "ssh_port", 0);
 	nd->fingerprint = rp_rec_str(rec, "fingerprint");
 	nd->seconds = rp_rec_num(rec, "seconds", 0);
 	nd->error = rp_rec_str(rec, "error");

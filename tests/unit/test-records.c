@@ -102,6 +102,9 @@ int main(void)
 	T_INT(dec("{\"type\":\"decision\",\"action\":\"down\",\"nodes\":\"n1\"}", &r), -1, "string nodes: refused");
 	T_STR(why, "nodes must be an array of strings", "string nodes: why");
 	T_INT(dec("{\"type\":\"decision\",\"action\":\"down\",\"nodes\":[\"a\",{}]}", &r), -1, "an object in nodes: refused");
+	T_INT(dec("{\"type\":\"decision\",\"action\":\"hold\",\"lag\":1e300,\"burst_nodes\":-1e300}", &r), 1,
+	      "a huge lag reads (no undefined cast)");
+	T_INT(r.lag, 0, "a lag beyond a long reads 0");
 	T_INT(dec("{\"type\":\"decision\",\"action\":\"hold\",\"lag\":\"9\"}", &r), -1, "string lag: refused");
 	T_STR(why, "lag must be a number", "string lag: why");
 	T_INT(dec("{\"type\":\"decision\",\"action\":\"hold\",\"p95_s\":\"-Inf\"}", &r), 1, "p95_s -Inf is a number");
