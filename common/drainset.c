@@ -81,10 +81,14 @@ int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, siz
 		if (!down)
 			nodes = NULL;
 		cJSON_ArrayForEach(nm, nodes)
+		{
 			rp_drain_set_add(s, nm->valuestring, NULL, 0, 0);
+		}
 		/* lost nodes go whatever the action: they serve nothing */
 		cJSON_ArrayForEach(nm, d.lost)
+		{
 			rp_drain_set_add_lost(s, nm->valuestring);
+		}
 		return down;
 	}
 	struct rp_node nd;

@@ -87,8 +87,10 @@ static int fits(const cJSON *v, int kind)
 		if (!cJSON_IsArray(v))
 			return 0;
 		cJSON_ArrayForEach(e, v)
+		{
 			if (!cJSON_IsString(e))
 				return 0;
+		}
 		return 1;
 	case RP_FK_ACTION:
 		return cJSON_IsString(v) && (!strcmp(v->valuestring, "up") || !strcmp(v->valuestring, "down") ||
