@@ -7,6 +7,7 @@
 #include "kube.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 #include "runpod.h"
 
@@ -179,9 +180,14 @@ int main(int argc, char **argv)
 		struct rp_rec_reader *r = rp_rec_reader_new(stdin, "<stdin>", 1);
 		cJSON *rec;
 		const char *raw;
-		int got;
+		char why[160];
+		int got, took;
 		while ((got = rp_rec_read(r, &rec, &raw)) > 0) {
-			if (!rp_drain_set_record(&set, rec))
+			if ((took = rp_drain_set_record(&set, rec, why, sizeof why)) < 0) {
+				rp_out_flush();
+				rp_recs_refuse(r, rp_rec_type(rec), why);
+			}
+			if (!took)
 				rp_out_raw(raw);
 			cJSON_Delete(rec);
 		}

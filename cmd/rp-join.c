@@ -7,6 +7,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 #include "tunnel.h"
 
@@ -74,26 +75,18 @@ static void read_pods(struct rp_join *x)
 	const char *raw;
 	int r;
 	while ((r = rp_rec_read(rd, &rec, &raw)) == 1) {
-		const char *id = NULL, *name = NULL, *host = NULL, *bad = NULL;
-		long port = 0;
+		struct rp_pod p;
+		char why[160];
 		if (strcmp(rp_rec_type(rec), "pod") || rp_rec_str(rec, "error")) {
 			rp_out_raw(raw);
 			cJSON_Delete(rec);
 			continue;
 		}
-		if (rp_rec_get_str(rec, "id", &id) < 0)
-			bad = "id must be a string";
-		else if (rp_rec_get_str(rec, "name", &name) < 0)
-			bad = "name must be a string";
-		else if (rp_rec_get_str(rec, "ssh_host", &host) < 0)
-			bad = "ssh_host must be a string";
-		else if (rp_rec_get_int(rec, "ssh_port", 0, 65535, &port) < 0)
-			bad = "ssh_port must be a whole number 0..65535";
-		if (bad)
-			rp_fatal(RP_EXIT_USAGE, "stdin:%ld: pod record: %s", rp_rec_lineno(rd), bad);
-		if (!id || !*id)
+		if (rp_pod_read(rec, &p, why, sizeof why) < 0)
+			rp_recs_refuse(rd, "pod", why);
+		if (!p.id || !*p.id)
 			rp_fatal(RP_EXIT_USAGE, "stdin:%ld: pod record without an id", rp_rec_lineno(rd));
-		rp_join_add(x, id, name, host, (int)port);
+		rp_join_add(x, p.id, p.name, p.ssh_host, (int)p.ssh_port);
 		cJSON_Delete(rec);
 	}
 	rp_rec_reader_free(rd);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "reap.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 #include "wave.h"
 
@@ -31,15 +32,16 @@ static long read_input(char ***pass, size_t *npass)
 {
 	struct rp_rec_reader *rd = rp_rec_reader_new(stdin, "<stdin>", 1);
 	cJSON *rec;
-	const char *raw, *why;
+	const char *raw;
+	char why[160];
 	int rc;
 	long want = 0, n;
 	*pass = NULL;
 	*npass = 0;
 	while ((rc = rp_rec_read(rd, &rec, &raw)) == 1) {
-		int d = rp_launch_decision(rec, &n, &why);
+		int d = rp_launch_decision(rec, &n, why, sizeof why);
 		if (d < 0)
-			rp_fatal(RP_EXIT_USAGE, "<stdin>:%ld: malformed record: %s", rp_rec_lineno(rd), why);
+			rp_recs_refuse(rd, "decision", why);
 		if (d > 0) {
 			want += n;
 		} else {

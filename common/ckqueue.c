@@ -104,7 +104,8 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 	closedir(d);
 	if (n)
 		qsort(names, n, sizeof *names, rp_ck_str_cmp);
-	int code = 0, stop = 0;
+	struct rp_exit ex = RP_EXIT_INIT(RP_EXIT_WHOLE);
+	int stop = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *path = rp_xasprintf("%s/%s", qd, names[i]);
 		size_t len;
@@ -132,6 +133,7 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 			cc.s3 = &s3;
 			int r = rp_ckpt_save(&cc, job, dir, cJSON_IsObject(pr) ? pr : NULL, &rec, &se);
 			if (r == 0) {
+				rp_exit_add(&ex, RP_EXIT_OK);
 				unlink(path);
 				cJSON_AddBoolToObject(rec, "retried", 1);
 				cJSON_AddNumberToObject(rec, "attempts", rp_rec_num(q, "attempts", 0) + 1);
@@ -141,17 +143,14 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 				rp_warn("%s: %s; dropped from the queue", names[i], se.msg);
 				unlink(path);
 				*e = se;
-				code = RP_EXIT_FAIL;
+				rp_exit_add(&ex, RP_EXIT_FAIL);
 			} else {
 				rp_ckpt_queue_add(&cc, job, dir, cJSON_IsObject(pr) ? pr : NULL, se.msg);
 				*e = se;
 				(*left)++;
-				if (se.code == RP_EXIT_TEMP) {
-					code = RP_EXIT_TEMP;
+				rp_exit_add(&ex, se.code == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL);
+				if (se.code == RP_EXIT_TEMP)
 					stop = 1; /* the server is still away: keep the rest for later */
-				} else if (code != RP_EXIT_TEMP) {
-					code = RP_EXIT_FAIL;
-				}
 			}
 		}
 		cJSON_Delete(q);
@@ -161,6 +160,6 @@ int rp_ckpt_retry(const struct rp_ckpt *c, void (*emit)(cJSON *rec), int *draine
 	free(names);
 	rp_unlock(lfd);
 	free(qd);
-	return code;
+	return rp_exit_code(&ex);
 }
 

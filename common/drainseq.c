@@ -440,16 +440,9 @@ int rp_drain_all(struct rp_drain_run *r, struct rp_drain_set *s, long at_once)
 	if (s->n)
 		rp_info("draining", "targets", nn, "at_once", kk);
 	rp_forkpool_run(s->n, at_once, one_job, &a, codes);
-	size_t okc = 0, partial = 0, temp = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		okc += !codes[i];
-		partial += codes[i] == RP_EXIT_PARTIAL;
-		temp += codes[i] == RP_EXIT_TEMP;
-	}
+	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
+	for (size_t i = 0; i < s->n; i++)
+		rp_exit_add(&e, codes[i]);
 	free(codes);
-	if (okc == s->n)
-		return RP_EXIT_OK;
-	if (okc || partial)
-		return RP_EXIT_PARTIAL;
-	return temp == s->n ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+	return rp_exit_code(&e);
 }

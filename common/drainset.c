@@ -5,6 +5,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 
 #include <math.h>
@@ -66,32 +67,35 @@ void rp_drain_set_add_lost(struct rp_drain_set *s, const char *node)
 		t->as_lost = 1;
 }
 
-int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec)
+int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, size_t n)
 {
-	const char *type = rp_rec_type(rec);
-	if (!strcmp(type, "decision")) {
-		const char *a = rp_rec_str(rec, "action");
-		const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(rec, "nodes"), *nm;
-		int down = a && !strcmp(a, "down");
-		if (down && !cJSON_IsArray(nodes) && s->idle)
-			s->idle(s, (long)rp_rec_num(rec, "count", 0));
-		if (!down || !cJSON_IsArray(nodes))
+	struct rp_decision d;
+	int r = rp_decision_read(rec, &d, why, n);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		const cJSON *nodes = d.nodes, *nm;
+		int down = !strcmp(d.action, "down");
+		if (down && !nodes && s->idle)
+			s->idle(s, d.count > 0 ? d.count : 0);
+		if (!down)
 			nodes = NULL;
 		cJSON_ArrayForEach(nm, nodes)
 		{
-			if (cJSON_IsString(nm))
-				rp_drain_set_add(s, nm->valuestring, NULL, 0, 0);
+			rp_drain_set_add(s, nm->valuestring, NULL, 0, 0);
 		}
 		/* lost nodes go whatever the action: they serve nothing */
-		cJSON_ArrayForEach(nm, cJSON_GetObjectItemCaseSensitive(rec, "lost"))
+		cJSON_ArrayForEach(nm, d.lost)
 		{
-			if (cJSON_IsString(nm))
-				rp_drain_set_add_lost(s, nm->valuestring);
+			rp_drain_set_add_lost(s, nm->valuestring);
 		}
 		return down;
 	}
-	if (!strcmp(type, "node")) {
-		const char *b = rp_rec_str(rec, "bootstrap"), *id = rp_rec_str(rec, "id");
+	struct rp_node nd;
+	if ((r = rp_node_read(rec, &nd, why, n)) < 0)
+		return -1;
+	if (r > 0) {
+		const char *b = nd.bootstrap, *id = nd.id;
 		if (b && !strcmp(b, "worker")) {
 			if (!id) {
 				rp_warn("a worker node record without an id: skipped");
@@ -99,13 +103,13 @@ int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec)
 			}
 			rp_drain_set_add(s, NULL, id, 1, 0);
 			struct rp_drain_target *t = &s->t[s->n - 1];
-			if (!t->host && rp_rec_str(rec, "ssh_host")) {
-				t->host = rp_xstrdup(rp_rec_str(rec, "ssh_host"));
-				t->port = (int)rp_rec_num(rec, "ssh_port", 0);
+			if (!t->host && nd.ssh_host) {
+				t->host = rp_xstrdup(nd.ssh_host);
+				t->port = (int)nd.ssh_port;
 			}
 			return 1;
 		}
-		const char *node = rp_rec_str(rec, "node");
+		const char *node = nd.node;
 		if (!node) {
 			rp_warn("a node record without a node name: skipped");
 			return 1;

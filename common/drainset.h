@@ -64,8 +64,11 @@ struct rp_drain_target *rp_drain_set_add(struct rp_drain_set *s, const char *nod
 void rp_drain_set_add_lost(struct rp_drain_set *s, const char *node);
 /* Take one input record: a down decision's nodes (or its idle count), any
  * decision's "lost" nodes, node records.  1 when the record is consumed,
- * 0 when it passes through (not ours, or a decision that is not down). */
-int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec);
+ * 0 when it passes through (not ours, or a decision that is not down);
+ * -1 when a decision or node record is malformed as records.h's checked
+ * readers say
+ * (why[n]: "FIELD must be ...", for rp_recs_refuse: exit 2). */
+int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, size_t n);
 
 /* A RunPod pod RunPod stopped under us: EXITED, and interruptible or its
  * lastStatusChange says "Outbid". */

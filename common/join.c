@@ -6,6 +6,7 @@
 #include "log.h"
 #include "podlock.h"
 #include "record.h"
+#include "records.h"
 #include "ssh.h"
 
 #include <ctype.h>
@@ -634,22 +635,15 @@ static void one(struct rp_join *x, struct job *j)
 		do_worker(x, j);
 	else
 		do_kubeadm(x, j);
-	rec = rp_rec_new("node");
-	cJSON_AddStringToObject(rec, "id", j->id);
-	cJSON_AddStringToObject(rec, "node", j->node);
-	cJSON_AddBoolToObject(rec, "ready", j->ok);
-	cJSON_AddStringToObject(rec, "bootstrap", x->worker ? "worker" : "kubeadm");
-	cJSON_AddItemToObject(rec, "labels", x->worker ? cJSON_CreateObject() : cJSON_Duplicate(x->labels, 1));
-	if (j->host)
-		cJSON_AddStringToObject(rec, "ssh_host", j->host);
-	cJSON_AddNumberToObject(rec, "ssh_port", j->port);
-	if (*j->fp)
-		cJSON_AddStringToObject(rec, "fingerprint", j->fp);
-	cJSON_AddNumberToObject(rec, "seconds", (double)(long)((rp_mono() - t0) * 10) / 10);
+	char *red = j->error ? rp_redact(j->error) : NULL;
+	struct rp_node nd = {
+		.id = j->id, .node = j->node, .ready = j->ok, .bootstrap = x->worker ? "worker" : "kubeadm",
+		.labels = x->worker ? NULL : x->labels, .ssh_host = j->host, .ssh_port = j->port,
+		.fingerprint = j->fp, .seconds = (double)(long)((rp_mono() - t0) * 10) / 10, .error = red,
+	};
+	rec = rp_node_build(&nd);
+	free(red);
 	if (j->error) {
-		char *red = rp_redact(j->error);
-		cJSON_AddStringToObject(rec, "error", red);
-		free(red);
 		say_error(x, j, j->error);
 	} else {
 		rp_info("joined", "id", j->id, "node", j->node, "bootstrap", x->worker ? "worker" : "kubeadm");
@@ -844,15 +838,10 @@ static void one_at(void *arg, size_t i)
 int rp_join_run(struct rp_join *x)
 {
 	pool_run(x->njobs, rp_cfg_int(x->cfg, "ssh.concurrency"), one_at, x);
-	size_t failed = 0, temp = 0;
+	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t i = 0; i < x->njobs; i++)
-		if (!x->jobs[i].ok) {
-			failed++;
-			temp += x->jobs[i].temp;
-		}
-	return !failed ? RP_EXIT_OK
-	       : failed < x->njobs ? RP_EXIT_PARTIAL
-	       : temp == failed ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+		rp_exit_add(&e, x->jobs[i].ok ? RP_EXIT_OK : x->jobs[i].temp ? RP_EXIT_TEMP : RP_EXIT_FAIL);
+	return rp_exit_code(&e);
 }
 
 void rp_join_free(struct rp_join *x)

@@ -6,6 +6,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 #include "runpod.h"
 #include "rp.h"
 
@@ -35,25 +36,15 @@ int rp_launch_live(const char *st)
 	return !st || (strcmp(st, "EXITED") && strcmp(st, "ERROR") && strcmp(st, "TERMINATED"));
 }
 
-int rp_launch_decision(const cJSON *rec, long *count, const char **why)
+int rp_launch_decision(const cJSON *rec, long *count, char *why, size_t n)
 {
-	const char *t = rp_rec_type(rec);
-	if (!t || strcmp(t, "decision"))
+	struct rp_decision d;
+	int r = rp_decision_read(rec, &d, why, n);
+	if (r <= 0)
+		return r;
+	if (strcmp(d.action, "up"))
 		return 0;
-	const char *a = rp_rec_str(rec, "action");
-	if (!a || (strcmp(a, "up") && strcmp(a, "down") && strcmp(a, "hold"))) {
-		*why = "decision action must be up, down or hold";
-		return -1;
-	}
-	if (strcmp(a, "up"))
-		return 0;
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "count");
-	if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble > 10000 ||
-	    c->valuedouble != (double)(long)c->valuedouble) {
-		*why = "decision up needs a whole count >= 0";
-		return -1;
-	}
-	*count = (long)c->valuedouble;
+	*count = d.count;
 	return 1;
 }
 

@@ -75,9 +75,10 @@ void rp_launch_pod_name(const char *prefix, char *out, size_t n);
  * live: the API did not say); 0: not. */
 int rp_launch_live(const char *status);
 
-/* One input record: 1 an up decision (*count set), 0 passes through,
- * -1 malformed (*why: static text, without the "NAME:LINE: " part). */
-int rp_launch_decision(const cJSON *rec, long *count, const char **why);
+/* One input record, read by records.h's checked decision reader: 1 an up
+ * decision (*count set), 0 passes through, -1 a field of the wrong type
+ * (why[n]: "FIELD must be ...", for rp_recs_refuse). */
+int rp_launch_decision(const cJSON *rec, long *count, char *why, size_t n);
 
 /* The launcher lock (state.h's launch.lock), taken with rp_lock(flags,
  * wait): launchers RP_LOCK_SH waiting, the reaper RP_LOCK_EX without

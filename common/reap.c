@@ -127,15 +127,17 @@ int rp_reap(struct rp_config *cfg, int dry)
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
 	if (!dry)
 		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
-	int bad = 0;
+	/* A terminate that did not go through is tried again next tick. */
+	struct rp_exit ex = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t j = 0; j < k2; j++) {
 		const char *name = rp_rec_str(which[j], "name");
 		if (rcs[j]) {
 			rp_loge("reap failed", "id", ids[j], "name", name, "error", errs[j]);
 			rp_launch_ledger_gone("terminate_failed", ids[j], name, errs[j]);
-			bad++;
+			rp_exit_add(&ex, RP_EXIT_TEMP);
 		} else {
 			reaped(which[j], ids[j], name, whys[j], dry);
+			rp_exit_add(&ex, RP_EXIT_OK);
 		}
 		free(errs[j]);
 		free((char *)whys[j]);
@@ -143,7 +145,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	char nb[24];
 	snprintf(nb, sizeof nb, "%zu", k2);
 	rp_info("reap done", "orphans", nb);
-	rc = !bad ? RP_EXIT_OK : bad < (int)k2 ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
+	rc = rp_exit_code(&ex);
 	free(rcs);
 	free(errs);
 	free(ids);

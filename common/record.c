@@ -85,6 +85,11 @@ struct rp_rec_reader *rp_rec_reader_new(FILE *f, const char *name, int strict)
 	return r;
 }
 
+const char *rp_rec_name(const struct rp_rec_reader *r)
+{
+	return r->name;
+}
+
 long rp_rec_lineno(const struct rp_rec_reader *r)
 {
 	return r->line;

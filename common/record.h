@@ -41,6 +41,8 @@ struct rp_rec_reader *rp_rec_reader_new(FILE *f, const char *name, int strict);
  * -1: malformed line in strict mode (already reported). */
 int rp_rec_read(struct rp_rec_reader *r, cJSON **rec, const char **raw);
 long rp_rec_lineno(const struct rp_rec_reader *r);
+/* The NAME given to rp_rec_reader_new ("<stdin>"). */
+const char *rp_rec_name(const struct rp_rec_reader *r);
 long rp_rec_malformed(const struct rp_rec_reader *r);
 void rp_rec_reader_free(struct rp_rec_reader *r);
 

@@ -349,3 +349,29 @@ int rp_safe_name(const char *s)
 	}
 	return 1;
 }
+
+void rp_exit_add(struct rp_exit *e, int code)
+{
+	if (code == RP_EXIT_OK)
+		e->ok++;
+	else if (code == RP_EXIT_PARTIAL)
+		e->partial++;
+	else if (code == RP_EXIT_TEMP)
+		e->temp++;
+	else
+		e->failed++;
+}
+
+int rp_exit_code(const struct rp_exit *e)
+{
+	size_t n = e->ok + e->partial + e->temp + e->failed;
+	if (e->ok == n)
+		return RP_EXIT_OK;
+	if (e->rule == RP_EXIT_WHOLE)
+		return e->temp ? RP_EXIT_TEMP : RP_EXIT_FAIL;
+	if (e->ok || e->partial)
+		return RP_EXIT_PARTIAL;
+	if (e->rule == RP_EXIT_ANY_TEMP ? e->temp > 0 : e->temp == n)
+		return RP_EXIT_TEMP;
+	return RP_EXIT_FAIL;
+}

@@ -9,6 +9,18 @@
  *  - rp_finish() flushes stdout and turns a write error (EPIPE, ENOSPC)
  *    into a non-zero status: a tool never reports success for records it
  *    could not deliver.
+ *  - A tool that handles several items (pods, hosts, nodes, orphans) turns
+ *    their outcomes into its exit code in one place, rp_exit_code():
+ *    no item, or every item done -> 0; some item done, or some item partly
+ *    done -> 3; none done and every one temporary -> 75; otherwise -> 1.
+ *    Under RP_EXIT_ANY_TEMP (rp-launch: "every candidate refused" is the
+ *    only 1) none done and any one temporary -> 75.  Under RP_EXIT_WHOLE
+ *    (the items are parts of one operation, rp-checkpoint: 3 is not used)
+ *    every part done -> 0; any part temporary -> 75; otherwise -> 1.
+ *    An item's outcome is
+ *    an RP_EXIT_* code: 0 done, 3 partly done, 75 temporary, anything else
+ *    (1, or 2 for one bad item) failed.  A tool-wide failure (bad input,
+ *    payment) is decided by the tool before it combines.
  */
 #ifndef RP_H
 #define RP_H
@@ -26,6 +38,16 @@ enum {
 	RP_EXIT_PARTIAL = 3, /* partly done: some records failed */
 	RP_EXIT_TEMP = 75    /* temporary: try again next tick (EX_TEMPFAIL) */
 };
+
+/* The one exit-code combiner (rule in Promises above). */
+enum { RP_EXIT_ALL_TEMP = 0, RP_EXIT_ANY_TEMP = 1, RP_EXIT_WHOLE = 2 };
+struct rp_exit {
+	int rule;                            /* RP_EXIT_ALL_TEMP, _ANY_TEMP, _WHOLE */
+	size_t ok, partial, temp, failed;    /* items by outcome */
+};
+#define RP_EXIT_INIT(r) { (r), 0, 0, 0, 0 }
+void rp_exit_add(struct rp_exit *e, int code);
+int rp_exit_code(const struct rp_exit *e);
 
 extern const char *rp_prog; /* set by rp_init() */
 

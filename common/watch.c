@@ -7,6 +7,7 @@
 #include "log.h"
 #include "prom.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 
 #include <errno.h>
@@ -304,31 +305,22 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		rp_logw("cannot save the decision state", "dir", rp_state_dir(), "error", strerror(errno));
 	}
 
-	cJSON *r = rp_rec_new("decision");
-	cJSON_AddStringToObject(r, "action", rp_decide_action(d.action));
-	cJSON_AddNumberToObject(r, "count", d.count);
-	if (o.lag_rc)
-		cJSON_AddNullToObject(r, "lag");
-	else
-		cJSON_AddNumberToObject(r, "lag", (double)o.lag);
-	if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
-		cJSON_AddNumberToObject(r, "p95_s", o.p95);
-	else if (o.p95_rc == RP_PROM_OK)
-		cJSON_AddStringToObject(r, "p95_s", o.p95 > 0 ? "+Inf" : "-Inf");
-	else
-		cJSON_AddNullToObject(r, "p95_s");
-	cJSON_AddItemToObject(r, "nodes", d.action == RP_DOWN ? cJSON_Duplicate(o.idle, 1) : cJSON_CreateArray());
-	if (o.nodes_rc)
-		cJSON_AddNullToObject(r, "burst_nodes");
-	else
-		cJSON_AddNumberToObject(r, "burst_nodes", o.burst);
-	cJSON_AddItemToObject(r, "idle", cJSON_Duplicate(o.idle, 1));
-	if (o.nodes_rc)
-		cJSON_AddNullToObject(r, "lost_nodes");
-	else
-		cJSON_AddNumberToObject(r, "lost_nodes", o.nlost);
-	cJSON_AddItemToObject(r, "lost", cJSON_Duplicate(o.lost, 1));
-	cJSON_AddStringToObject(r, "reason", d.reason);
+	struct rp_decision dr = {
+		.action = rp_decide_action(d.action),
+		.count = d.count,
+		.lag_known = !o.lag_rc,
+		.lag = o.lag,
+		.p95_known = o.p95_rc == RP_PROM_OK,
+		.p95_s = o.p95,
+		.nodes_known = !o.nodes_rc,
+		.burst_nodes = o.burst,
+		.lost_nodes = o.nlost,
+		.nodes = d.action == RP_DOWN ? o.idle : NULL,
+		.idle = o.idle,
+		.lost = o.lost,
+		.reason = d.reason,
+	};
+	cJSON *r = rp_decision_build(&dr);
 	rp_out_rec(r);
 	cJSON_Delete(r);
 	rp_info("decision", "action", rp_decide_action(d.action), "reason", d.reason);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "net.h"
 #include "record.h"
+#include "records.h"
 #include "rp.h"
 #include "runpod.h"
 
@@ -319,17 +320,12 @@ static const cJSON *find_by(const cJSON *pods, const char *key, const char *val)
 static void emit_pod(struct rp_wave *r, struct rp_slot *s, const char *host, int port)
 {
 	const struct rp_cand *c = &r->cands[s->cand];
-	cJSON *o = rp_rec_new("pod");
-	cJSON_AddStringToObject(o, "id", s->id);
-	cJSON_AddStringToObject(o, "name", s->name);
-	cJSON_AddStringToObject(o, "gpu", c->gpu);
-	cJSON_AddNumberToObject(o, "gpu_count", r->gpu_count);
-	cJSON_AddBoolToObject(o, "spot", c->spot);
-	cJSON_AddNumberToObject(o, "cost_per_hr", s->cost);
-	cJSON_AddStringToObject(o, "ssh_host", host);
-	cJSON_AddNumberToObject(o, "ssh_port", port);
-	cJSON_AddStringToObject(o, "status", "RUNNING");
-	cJSON_AddStringToObject(o, "dc", pod_dc(s->pod, c));
+	struct rp_pod p = {
+		.id = s->id, .name = s->name, .gpu = c->gpu, .gpu_count = r->gpu_count,
+		.spot = c->spot, .cost_per_hr = s->cost, .ssh_host = host, .ssh_port = port,
+		.status = "RUNNING", .dc = pod_dc(s->pod, c),
+	};
+	cJSON *o = rp_pod_build(&p);
 	rp_out_rec(o);
 	cJSON_Delete(o);
 }
@@ -536,7 +532,11 @@ static int dry_run(struct rp_wave *r)
 	snprintf(tb, sizeof tb, "%.4f", total);
 	snprintf(nb, sizeof nb, "%zu", made);
 	rp_info("dry run: nothing created", "pods", nb, "cost_per_hr", tb);
-	return made == r->n ? RP_EXIT_OK : made ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
+	/* A slot no candidate could take is short of capacity: temporary. */
+	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
+	for (size_t i = 0; i < r->n; i++)
+		rp_exit_add(&e, i < made ? RP_EXIT_OK : RP_EXIT_TEMP);
+	return rp_exit_code(&e);
 }
 
 /* Create, kill, poll, until every slot is READY or FAIL. */
@@ -581,25 +581,20 @@ static void run_loop(struct rp_wave *r)
 
 int rp_wave_exit(const struct rp_wave *r)
 {
-	size_t ready = 0;
-	int cap_or_temp = 0, refused = 0;
-	for (size_t i = 0; i < r->n; i++) {
-		const struct rp_slot *s = &r->slots[i];
-		ready += s->state == RP_SLOT_READY;
-		if (s->state == RP_SLOT_FAIL) {
-			cap_or_temp += s->fail == RP_FAIL_CAPACITY || s->fail == RP_FAIL_TEMP || s->fail == RP_FAIL_NONE;
-			refused += s->fail == RP_FAIL_REFUSED;
-		}
-	}
 	if (r->invalid)
 		return RP_EXIT_USAGE;
 	if (r->payment || r->ledger_broken)
 		return RP_EXIT_FAIL;
-	if (ready == r->n)
-		return RP_EXIT_OK;
-	if (ready)
-		return RP_EXIT_PARTIAL;
-	return refused && !cap_or_temp ? RP_EXIT_FAIL : RP_EXIT_TEMP;
+	/* rp-launch(1): 1 only when every candidate refused; any slot short
+	 * of capacity or met by a temporary error makes it 75. */
+	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ANY_TEMP);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rp_slot *s = &r->slots[i];
+		rp_exit_add(&e, s->state == RP_SLOT_READY ? RP_EXIT_OK
+			    : s->state == RP_SLOT_FAIL && s->fail == RP_FAIL_REFUSED ? RP_EXIT_FAIL
+			    : RP_EXIT_TEMP);
+	}
+	return rp_exit_code(&e);
 }
 
 /* Say how the launch ended; the exit code. */

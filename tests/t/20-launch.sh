@@ -58,7 +58,7 @@ rc "malformed record: exit 2" 2 launch <"$T_TMP/bad.jsonl"
 like "malformed record: line number" "$(err)" '<stdin>:2: malformed'
 printf '%s\n' '{"type":"decision","action":"up","count":"two"}' >"$T_TMP/bad2.jsonl"
 rc "decision up without a numeric count: exit 2" 2 launch <"$T_TMP/bad2.jsonl"
-like "bad count: line 1" "$(err)" '<stdin>:1: malformed'
+like "bad count: line 1 and the field" "$(err)" '<stdin>:1: decision record: count must be a whole number'
 is "malformed input: nothing created" "$(posts)" 0
 
 # --- happy path: a pod you can ssh into ----------------------------------------

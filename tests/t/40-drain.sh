@@ -233,6 +233,19 @@ rc "do-not-disrupt node from a decision: skipped, exit 0" 0 rp-drain -o json <"$
 like "opt-out reported" "$(cat "$T_TMP/.err")" "karp-$S: opted out.*do-not-disrupt"
 is "other records pass through byte for byte" "$(cat "$T_TMP/.out")" "$(head -1 "$T_TMP/in.jsonl")"
 is "opted-out nodes not cordoned" "$(unsched "optout-$S")$(unsched "karp-$S")" ""
+# a decision is read as strictly as rp-launch reads it (records.h)
+printf '%s\n' '{"type":"cost","ts":"2026-11-28T08:00:00Z","spend":1.5}' \
+	"{\"type\":\"decision\",\"action\":\"down\",\"count\":\"1\",\"nodes\":[\"$a\"]}" >"$T_TMP/in.jsonl"
+rc "rp-drain < a decision whose count is a string: exit 2" 2 rp-drain -o json <"$T_TMP/in.jsonl"
+like "it names line 2 and the field" "$(cat "$T_TMP/.err")" "<stdin>:2: decision record: count must be a whole number"
+printf '%s\n' "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":\"$a\"}" >"$T_TMP/in.jsonl"
+rc "rp-drain < a decision whose nodes is a string: exit 2" 2 rp-drain -o json <"$T_TMP/in.jsonl"
+like "it names line 1 and the field" "$(cat "$T_TMP/.err")" "<stdin>:1: decision record: nodes must be an array of strings"
+is "a refused decision drains nothing" "$(unsched "$a")" ""
+printf '%s\n' "{\"type\":\"node\",\"id\":\"x\",\"node\":\"$a\",\"ssh_port\":\"22\"}" >"$T_TMP/in.jsonl"
+rc "rp-drain < a node record whose ssh_port is a string: exit 2" 2 rp-drain -o json <"$T_TMP/in.jsonl"
+like "it names line 1, the type and the field" "$(cat "$T_TMP/.err")" "<stdin>:1: node record: ssh_port must be a whole number"
+is "a refused node record drains nothing" "$(unsched "$a")" ""
 unlike "their pods still bill" "$(pstatus "$pd") $(pstatus "$pe")" "TERMINATED"
 
 # ---- blocked pods, then the full drain with a PDB that blocks, then allows -

@@ -18,10 +18,12 @@ static void fake_idle(struct rp_drain_set *s, long count)
 		rp_drain_set_add(s, "idle-b", NULL, 0, 0);
 }
 
+static char why[160];
 static int take(struct rp_drain_set *s, const char *rec)
 {
 	cJSON *r = js(rec);
-	int c = rp_drain_set_record(s, r);
+	why[0] = 0;
+	int c = rp_drain_set_record(s, r, why, sizeof why);
 	cJSON_Delete(r);
 	return c;
 }
@@ -60,9 +62,24 @@ int main(void)
 	/* records */
 	rp_drain_set_init(&s, NULL, NULL, NULL);
 	s.idle = fake_idle;
-	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":[\"d1\",\"d2\",7]}"), 1,
+	/* A decision is read by records.h's checked reader, as rp-launch does. */
+	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":[\"d1\",\"d2\",7]}"), -1,
+	      "a decision naming a non-string node is refused");
+	T_STR(why, "nodes must be an array of strings", "refused: why names the field");
+	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":\"d1\"}"), -1,
+	      "a decision whose nodes is a string is refused");
+	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":\"1\"}"), -1,
+	      "a decision whose count is a string is refused");
+	T_STR(why, "count must be a whole number 0..10000", "refused count: why");
+	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"nodes\":[],\"lost\":[1]}"), -1,
+	      "a decision whose lost names a number is refused");
+	T_INT(take(&s, "{\"type\":\"node\",\"id\":\"w9\",\"bootstrap\":\"worker\",\"ssh_port\":\"22\"}"), -1,
+	      "a node record whose ssh_port is a string is refused");
+	T_STR(why, "ssh_port must be a whole number 0..65535", "refused node: why");
+	T_STR(names(&s), "", "a refused decision names nothing");
+	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1,\"nodes\":[\"d1\",\"d2\"]}"), 1,
 	      "a down decision is consumed");
-	T_STR(names(&s), "d1 d2", "its named nodes are targets (a non-string is ignored)");
+	T_STR(names(&s), "d1 d2", "its named nodes are targets");
 	T_INT(idle_asked, -1, "with nodes named, idle.json is not asked");
 	T_INT(take(&s, "{\"type\":\"decision\",\"action\":\"down\",\"count\":1}"), 1, "a down decision without nodes");
 	T_INT(idle_asked, 1, "asks for its count of idle nodes");

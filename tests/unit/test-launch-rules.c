@@ -13,8 +13,10 @@ static int decision(const char *json, long *count, const char **why)
 {
 	cJSON *rec = cJSON_Parse(json);
 	*count = -7;
-	*why = NULL;
-	int d = rp_launch_decision(rec, count, why);
+	static char wb[160];
+	wb[0] = 0;
+	*why = wb;
+	int d = rp_launch_decision(rec, count, wb, sizeof wb);
 	cJSON_Delete(rec);
 	return d;
 }
@@ -56,14 +58,14 @@ int main(int argc, char **argv)
 	T_INT(n, -7, "down leaves the count alone");
 	T_INT(decision("{\"type\":\"node\",\"action\":\"sideways\"}", &n, &why), 0, "other types pass through unread");
 	T_INT(decision("{\"type\":\"decision\",\"action\":\"sideways\"}", &n, &why), -1, "unknown action: malformed");
-	T_STR(why, "decision action must be up, down or hold", "unknown action: why");
+	T_STR(why, "action must be up, down or hold", "unknown action: why");
 	T_INT(decision("{\"type\":\"decision\",\"count\":1}", &n, &why), -1, "no action: malformed");
 	T_INT(decision("{\"type\":\"decision\",\"action\":1}", &n, &why), -1, "numeric action: malformed");
 	static const char *bad[] = { "\"two\"", "-1", "1.5", "10001", "null", "true" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char *j = rp_xasprintf("{\"type\":\"decision\",\"action\":\"up\",\"count\":%s}", bad[i]);
 		T_OK(decision(j, &n, &why) == -1, "up with count %s: malformed", bad[i]);
-		T_STR(why, "decision up needs a whole count >= 0", "bad count: why");
+		T_STR(why, "count must be a whole number 0..10000", "bad count: why");
 		free(j);
 	}
 	T_INT(decision("{\"type\":\"decision\",\"action\":\"up\"}", &n, &why), -1, "up without count: malformed");
