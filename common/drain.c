@@ -609,25 +609,58 @@ static char *exit_text(const char *what, int status)
 	return rp_xasprintf("%s ended oddly", what);
 }
 
+extern char **environ;
+
+/* The hook's environment: ours without RP_NODE, RP_POD_ID and RP_JOBS, then
+ * those three (the last three entries, malloc'd).  Made before the fork:
+ * drains run on threads, and a child forked from a process with threads
+ * may only call async-signal-safe functions until it execs. */
+static char **hook_env(const char *node, const char *pod_id, const char *jobs)
+{
+	size_t n = 0, k = 0;
+	while (environ[n])
+		n++;
+	char **env = rp_xcalloc(n + 4, sizeof *env);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "RP_NODE=", 8) && strncmp(environ[i], "RP_POD_ID=", 10) &&
+		    strncmp(environ[i], "RP_JOBS=", 8))
+			env[k++] = environ[i];
+	env[k++] = rp_xasprintf("RP_NODE=%s", node ? node : "");
+	env[k++] = rp_xasprintf("RP_POD_ID=%s", pod_id ? pod_id : "");
+	env[k++] = rp_xasprintf("RP_JOBS=%s", jobs ? jobs : "");
+	return env;
+}
+
+static void hook_env_free(char **env)
+{
+	size_t k = 0;
+	while (env[k])
+		k++;
+	for (size_t i = k - 3; i < k; i++)
+		free(env[i]);
+	free(env);
+}
+
 int rp_drain_hook(const char *cmd, const char *node, const char *pod_id, const char *jobs,
 		  double timeout, char **err)
 {
 	*err = NULL;
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char **env = hook_env(node, pod_id, jobs);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		*err = rp_xasprintf("checkpoint hook: fork: %s", strerror(errno));
+		hook_env_free(env);
 		return RP_EXIT_FAIL;
 	}
 	if (!pid) {
 		setpgid(0, 0);
 		child_stdio();
-		setenv("RP_NODE", node ? node : "", 1);
-		setenv("RP_POD_ID", pod_id ? pod_id : "", 1);
-		setenv("RP_JOBS", jobs ? jobs : "", 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		execve("/bin/sh", argv, env);
 		_exit(127);
 	}
+	hook_env_free(env);
 	setpgid(pid, pid);
 	int status = 0;
 	int r = wait_child(pid, timeout, &status);

@@ -1,8 +1,8 @@
 /* drainseq.c — the drain sequences (see drainseq.h). */
 #include "drainseq.h"
-#include "forkpool.h"
 #include "ledger.h"
 #include "log.h"
+#include "pool.h"
 #include "record.h"
 #include "rp.h"
 #include "ssh.h"
@@ -422,24 +422,40 @@ int rp_drain_one(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
 struct all {
 	struct rp_drain_run *r;
 	struct rp_drain_set *s;
+	cJSON **recs; /* each target's record, from its job to its done call */
 };
 
-static int one_job(void *arg, size_t i, cJSON **rec)
+static int one_job(void *arg, size_t i)
 {
 	struct all *a = arg;
-	return rp_drain_one(a->r, &a->s->t[i], rec);
+	return rp_drain_one(a->r, &a->s->t[i], &a->recs[i]);
+}
+
+/* A target finished: its record goes out now (the pool keeps these calls
+ * one at a time, in finishing order). */
+static void one_done(void *arg, size_t i, int code)
+{
+	struct all *a = arg;
+	(void)code;
+	if (a->recs[i])
+		rp_out_rec(a->recs[i]);
+	cJSON_Delete(a->recs[i]);
+	a->recs[i] = NULL;
 }
 
 int rp_drain_all(struct rp_drain_run *r, struct rp_drain_set *s, long at_once)
 {
-	struct all a = { r, s };
+	struct all a = { r, s, rp_xcalloc(s->n ? s->n : 1, sizeof *a.recs) };
 	int *codes = rp_xcalloc(s->n ? s->n : 1, sizeof *codes);
 	char kk[32], nn[32];
 	snprintf(kk, sizeof kk, "%ld", at_once);
 	snprintf(nn, sizeof nn, "%zu", s->n);
 	if (s->n)
 		rp_info("draining", "targets", nn, "at_once", kk);
-	rp_forkpool_run(s->n, at_once, one_job, &a, codes);
+	rp_http_global_init(); /* once, before any thread */
+	struct rp_pool_opt po = { .rule = RP_POOL_ALL, .done = one_done };
+	rp_pool_run(s->n, at_once > INT_MAX ? INT_MAX : (int)at_once, one_job, &a, codes, &po);
+	free(a.recs);
 	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t i = 0; i < s->n; i++)
 		rp_exit_add(&e, codes[i]);

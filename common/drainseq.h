@@ -28,7 +28,8 @@
  *    --skip-checkpoint), ledger "drained", then terminate.
  *  - After a confirmed terminate the pod's tunnel is stopped.
  *  - Each target that finishes yields one "drained" record.
- *  - rp_drain_all(): at most at_once targets at a time (forkpool.h); the
+ *  - rp_drain_all(): at most at_once targets at a time, one thread each
+ *    (pool.h), each target's "drained" record printed as it finishes; the
  *    exit code is 0 all done, 3 some done or some partly, 75 all
  *    temporary, else 1.
  */

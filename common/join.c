@@ -5,6 +5,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "podlock.h"
+#include "pool.h"
 #include "record.h"
 #include "records.h"
 #include "ssh.h"
@@ -656,50 +657,6 @@ static void one(struct rp_join *x, struct job *j)
 	emit(x, rec);
 }
 
-/* ---- the pool: kept as it was, in one place, until common/pool.h ----
- * nt threads take the next index until none is left; with no thread
- * started, the caller does the work. */
-
-struct pool {
-	pthread_mutex_t mu;
-	size_t next, n;
-	void (*fn)(void *arg, size_t i);
-	void *arg;
-};
-
-static void *pool_worker(void *arg)
-{
-	struct pool *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		size_t i = p->next < p->n ? p->next++ : p->n;
-		pthread_mutex_unlock(&p->mu);
-		if (i >= p->n)
-			return NULL;
-		p->fn(p->arg, i);
-	}
-}
-
-static void pool_run(size_t n, long conc, void (*fn)(void *arg, size_t i), void *arg)
-{
-	struct pool p = { .n = n, .fn = fn, .arg = arg };
-	pthread_mutex_init(&p.mu, NULL);
-	if (conc < 1)
-		conc = 1;
-	size_t nt = (size_t)conc < n ? (size_t)conc : n;
-	pthread_t *th = rp_xcalloc(nt ? nt : 1, sizeof *th);
-	size_t started = 0;
-	for (size_t i = 0; i < nt; i++)
-		if (pthread_create(&th[i], NULL, pool_worker, &p) == 0)
-			started++;
-	if (!started)
-		pool_worker(&p);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
-	pthread_mutex_destroy(&p.mu);
-}
-
 /* ---- the engine ---- */
 
 struct rp_join *rp_join_new(const struct rp_config *cfg, int check, char **err)
@@ -829,15 +786,18 @@ int rp_join_prepare(struct rp_join *x, char **err)
 	return 0;
 }
 
-static void one_at(void *arg, size_t i)
+/* One pod on one of the pool's threads; its outcome is in the job. */
+static int one_at(void *arg, size_t i)
 {
 	struct rp_join *x = arg;
 	one(x, &x->jobs[i]);
+	return !x->jobs[i].ok;
 }
 
 int rp_join_run(struct rp_join *x)
 {
-	pool_run(x->njobs, rp_cfg_int(x->cfg, "ssh.concurrency"), one_at, x);
+	long conc = rp_cfg_int(x->cfg, "ssh.concurrency");
+	rp_pool_run(x->njobs, conc > INT_MAX ? INT_MAX : (int)conc, one_at, x, NULL, NULL);
 	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t i = 0; i < x->njobs; i++)
 		rp_exit_add(&e, x->jobs[i].ok ? RP_EXIT_OK : x->jobs[i].temp ? RP_EXIT_TEMP : RP_EXIT_FAIL);

@@ -8,10 +8,12 @@
 
 struct pool {
 	pthread_mutex_t mu;
+	pthread_mutex_t out; /* keeps done calls apart */
 	pthread_cond_t cv;
 	size_t n, next, done, failed;
 	int active, stop;
 	int (*fn)(void *arg, size_t i);
+	void (*finished)(void *arg, size_t i, int r); /* opt->done */
 	void *arg;
 	int *res;
 };
@@ -32,6 +34,11 @@ static void *worker(void *arg)
 	for (size_t i; (i = take(p)) < p->n;) {
 		pthread_mutex_unlock(&p->mu);
 		int r = p->fn(p->arg, i);
+		if (p->finished) {
+			pthread_mutex_lock(&p->out);
+			p->finished(p->arg, i, r);
+			pthread_mutex_unlock(&p->out);
+		}
 		pthread_mutex_lock(&p->mu);
 		p->res[i] = r;
 		p->done++;
@@ -53,11 +60,12 @@ size_t rp_pool_run(size_t n, int threads, int (*fn)(void *arg, size_t i), void *
 		opt = &none;
 	if (!n)
 		return 0;
-	struct pool p = { .n = n, .fn = fn, .arg = arg, .stop = opt->rule == RP_POOL_STOP };
+	struct pool p = { .n = n, .fn = fn, .finished = opt->done, .arg = arg, .stop = opt->rule == RP_POOL_STOP };
 	p.res = res ? res : rp_xcalloc(n, sizeof *p.res);
 	for (size_t i = 0; i < n; i++)
 		p.res[i] = RP_POOL_NOT_RUN;
 	pthread_mutex_init(&p.mu, NULL);
+	pthread_mutex_init(&p.out, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	size_t nt = threads < 1 ? 1 : (size_t)threads < n ? (size_t)threads : n;
 	pthread_t *t = rp_xcalloc(nt, sizeof *t);
@@ -99,6 +107,7 @@ size_t rp_pool_run(size_t n, int threads, int (*fn)(void *arg, size_t i), void *
 		pthread_join(t[i], NULL);
 	free(t);
 	pthread_mutex_destroy(&p.mu);
+	pthread_mutex_destroy(&p.out);
 	pthread_cond_destroy(&p.cv);
 	size_t bad = p.failed + (n - p.done);
 	if (!res)
