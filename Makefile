@@ -1,15 +1,28 @@
 # rp — GPU burst toolkit.  GNU make.
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# The one definition of the version: the C code gets it as RP_VERSION,
+# rp-autoscale asks rp-lagwatch, the man pages and the .deb get it at install.
 VERSION := 0.1.0
 
-PKGS    := libcurl libcjson libssh2 yaml-0.1 rdkafka libzstd libcrypto expat
+# pkg-config module:Debian package that provides its .pc file.
+PKGMAP  := libcurl:libcurl4-openssl-dev libcjson:libcjson-dev libssh2:libssh2-1-dev \
+           yaml-0.1:libyaml-dev rdkafka:librdkafka-dev libzstd:libzstd-dev \
+           libcrypto:libssl-dev expat:libexpat1-dev
+PKGS    := $(foreach m,$(PKGMAP),$(firstword $(subst :, ,$(m))))
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=deprecated-declarations
-PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKGLIB  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN)
+# The pkg-config flags are read lazily, once, when a compile or a link first
+# needs them -- never when the Makefile is parsed: the public targets run
+# `deps` and then re-invoke make, so the flags see what deps installed.  A
+# module still missing stops the build with one line naming it.
+pkgmiss  = $(error pkg-config: module '$(1)' not found (Debian package $(2)); run scripts/install-deps)
+pkgcheck = $(if $(shell command -v pkg-config),,$(error pkg-config not found (Debian package pkg-config); run scripts/install-deps))$(foreach m,$(PKGMAP),$(if $(shell pkg-config --exists $(firstword $(subst :, ,$(m))) && echo y),,$(call pkgmiss,$(firstword $(subst :, ,$(m))),$(lastword $(subst :, ,$(m))))))
+PKGCF    = $(pkgcheck)$(eval PKGCF := $(shell pkg-config --cflags $(PKGS)))$(PKGCF)
+PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(shell pkg-config --libs $(PKGS)) -lpthread -lm)$(PKGLIB)
+# -MMD -MP: each object depends on the headers it includes (build/**/*.d).
+ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN) -MMD -MP
 LDFLAGS ?= -Wl,--as-needed
 
 BUILD   ?= build
@@ -27,7 +40,7 @@ HELPERS := $(HELPSRC:tests/helpers/%.c=$(BUILD)/tests/%)
 .PHONY: all test check clean install demo bench fuzz deps lint units
 all: $(TOOLS:%=$(BIN)/%)
 
-$(BUILD)/common/%.o: common/%.c $(wildcard common/*.h)
+$(BUILD)/common/%.o: common/%.c
 	@mkdir -p $(@D)
 	@echo '  CC      $<'
 	@$(CC) $(ALLCF) -c -o $@ $<
@@ -37,7 +50,7 @@ $(LIB): $(LIBOBJ)
 	@echo '  AR      $@'
 	@ar rcs $@ $^
 
-$(BUILD)/cmd/%.o: cmd/%.c $(wildcard common/*.h)
+$(BUILD)/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)
 	@echo '  CC      $<'
 	@$(CC) $(ALLCF) -c -o $@ $<
@@ -47,15 +60,17 @@ $(BIN)/%: $(BUILD)/cmd/%.o $(LIB)
 	@echo '  LD      $@'
 	@$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIB)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo '  CC      $<'
-	@$(CC) $(ALLCF) -Itests/unit -o $@ $< $(LIB) $(PKGLIB)
+	@$(CC) $(ALLCF) -MF $@.d -Itests/unit -o $@ $< $(LIB) $(PKGLIB)
 
 $(BUILD)/tests/%: tests/helpers/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo '  CC      $<'
-	@$(CC) $(ALLCF) -o $@ $< $(LIB) $(PKGLIB)
+	@$(CC) $(ALLCF) -MF $@.d -o $@ $< $(LIB) $(PKGLIB)
+
+-include $(wildcard $(BUILD)/common/*.d $(BUILD)/cmd/*.d $(BUILD)/tests/*.d)
 
 units: all $(UNITS) $(HELPERS)
 
@@ -81,10 +96,14 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
 	    --suppress=missingIncludeSystem --inline-suppr -Icommon common cmd
 
-demo: deps all units
+# The public targets that need the dependencies run deps first, then a
+# fresh make: its flags are read after deps installed what was missing.
+demo: deps
+	@$(MAKE) --no-print-directory units
 	@scripts/demo
 
-bench: deps all units
+bench: deps
+	@$(MAKE) --no-print-directory units
 	@tests/bench/run
 
 fuzz:
@@ -110,5 +129,6 @@ clean:
 
 # Every binary's main paths (the suite's tests) under valgrind memcheck.
 .PHONY: memcheck
-memcheck: deps all
+memcheck: deps
+	@$(MAKE) --no-print-directory all
 	@tests/valgrind/run $(T)
