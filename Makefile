@@ -70,7 +70,17 @@ $(BUILD)/tests/%: tests/helpers/%.c $(LIB)
 	@echo '  CC      $<'
 	@$(CC) $(ALLCF) -MF $@.d -o $@ $< $(LIB) $(PKGLIB)
 
--include $(wildcard $(BUILD)/common/*.d $(BUILD)/cmd/*.d $(BUILD)/tests/*.d)
+# The example configuration, generated from the schema (common/config.c).
+$(BUILD)/config-example: packaging/config-example.c $(LIB)
+	@mkdir -p $(@D)
+	@echo '  CC      $<'
+	@$(CC) $(ALLCF) -MF $@.d -o $@ $< $(LIB) $(PKGLIB)
+
+$(BUILD)/config.yaml: $(BUILD)/config-example
+	@echo '  GEN     $@'
+	@$(BUILD)/config-example >$@.tmp && mv $@.tmp $@
+
+-include $(wildcard $(BUILD)/config-example.d  $(BUILD)/common/*.d $(BUILD)/cmd/*.d $(BUILD)/tests/*.d)
 
 units: all $(UNITS) $(HELPERS)
 
@@ -109,20 +119,63 @@ bench: deps
 fuzz:
 	@tests/fuzz/run
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
-	    $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 scripts/rp-autoscale $(DESTDIR)$(PREFIX)/bin/ 2>/dev/null || true
-	for s in 1 5 7 8; do for f in man/*.$$s; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
-	install -m 0644 completions/rp.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rp
-	for t in $(TOOLS); do ln -sf rp $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; done
-	install -m 0644 completions/_rp $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rp
-	for f in scripts/systemd/*; do [ -e "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
+# Install as a package would: every step stops make when it fails.  The
+# units and the cron file in scripts/ are written for the default prefix
+# (/usr/local); they get the real one here.
+PKGDIR   = $(DESTDIR)$(PREFIX)
+SHAREDIR = $(PKGDIR)/share/rp
+DOCDIR   = $(PKGDIR)/share/doc/rp
+UNITDIR  = $(PKGDIR)/lib/systemd/system
+CRONPATH = $(if $(filter /usr,$(PREFIX)),/usr/bin:/bin,$(PREFIX)/bin:/usr/bin:/bin)
+SCRIPTS  := scripts/rp-autoscale scripts/rp-cost-plot
+install: all $(BUILD)/config.yaml
+	install -d $(PKGDIR)/bin $(PKGDIR)/share/man/man1 $(PKGDIR)/share/man/man5 \
+	    $(PKGDIR)/share/man/man7 $(PKGDIR)/share/man/man8 \
+	    $(PKGDIR)/share/bash-completion/completions $(PKGDIR)/share/zsh/site-functions \
+	    $(UNITDIR) $(SHAREDIR)/cron.d $(SHAREDIR)/prometheus $(DOCDIR)/examples
+	install -m 0755 $(TOOLS:%=$(BIN)/%) $(SCRIPTS) $(PKGDIR)/bin/
+	set -e; for f in $(sort $(wildcard man/*.[1578])); do \
+	    s=$${f##*.}; \
+	    sed '1s/"rp [0-9][0-9.]*"/"rp $(VERSION)"/' $$f >$(PKGDIR)/share/man/man$$s/$${f##*/}; \
+	    chmod 0644 $(PKGDIR)/share/man/man$$s/$${f##*/}; \
+	done
+	install -m 0644 completions/rp.bash $(PKGDIR)/share/bash-completion/completions/rp
+	set -e; for t in $(TOOLS) rp-autoscale; do ln -sf rp $(PKGDIR)/share/bash-completion/completions/$$t; done
+	install -m 0644 completions/_rp $(PKGDIR)/share/zsh/site-functions/_rp
+	set -e; for f in $(sort $(wildcard scripts/systemd/*)); do \
+	    sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' $$f >$(UNITDIR)/$${f##*/}; \
+	    chmod 0644 $(UNITDIR)/$${f##*/}; \
+	done
+	sed -e 's|^PATH=/usr/local/bin:/usr/bin:/bin$$|PATH=$(CRONPATH)|' \
+	    scripts/cron/rp-autoscale >$(SHAREDIR)/cron.d/rp-autoscale
+	chmod 0644 $(SHAREDIR)/cron.d/rp-autoscale
+	install -m 0644 scripts/prometheus/rp-alerts.yml scripts/prometheus/rp-alerts.test.yml \
+	    $(SHAREDIR)/prometheus/
+	install -m 0644 $(BUILD)/config.yaml $(DOCDIR)/examples/config.yaml
+	install -m 0644 README.md $(DOCDIR)/README.md
+
+# A Debian package (dpkg-deb, no network): the install above with
+# PREFIX=/usr, Depends from the shared libraries the binaries link
+# (dpkg-shlibdeps) plus what the scripts run; packaging/deb/ holds the rest.
+DEBARCH  = $(shell dpkg --print-architecture)
+DEBROOT  = $(BUILD)/deb/root
+DEB      = $(BUILD)/rp_$(VERSION)_$(DEBARCH).deb
+.PHONY: deb
+deb: all $(BUILD)/config.yaml
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(DEBROOT))
+	install -d $(DEBROOT)/DEBIAN $(BUILD)/deb/debian
+	install -m 0755 packaging/deb/postinst $(DEBROOT)/DEBIAN/postinst
+	printf 'Source: rp\n\nPackage: rp\nArchitecture: any\n' >$(BUILD)/deb/debian/control
+	cd $(BUILD)/deb && dpkg-shlibdeps -O $(TOOLS:%=root/usr/bin/%) >shlibs
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEBARCH)/' \
+	    -e "s/@SHLIBS@/$$(sed -n 's/^shlibs:Depends=//p' $(BUILD)/deb/shlibs)/" \
+	    -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEBROOT) | cut -f1)/" \
+	    packaging/deb/control >$(DEBROOT)/DEBIAN/control
+	cd $(DEBROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | \
+	    xargs -0 md5sum >DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEBROOT) $(DEB)
+	@echo '  DEB     $(DEB)'
 
 clean:
 	rm -rf build build-san build-fuzz build-ci bin
