@@ -82,7 +82,7 @@ $(BUILD)/config.yaml: $(BUILD)/config-example
 
 -include $(wildcard $(BUILD)/config-example.d  $(BUILD)/common/*.d $(BUILD)/cmd/*.d $(BUILD)/tests/*.d)
 
-units: all $(UNITS) $(HELPERS)
+units: all $(UNITS) $(HELPERS) $(BUILD)/config.yaml
 
 deps:
 	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
