@@ -104,7 +104,7 @@ check: deps
 lint:
 	shellcheck -x $$(scripts/shell-files)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
-	    --suppress=missingIncludeSystem --inline-suppr -Icommon common cmd
+	    --suppress=missingIncludeSystem --inline-suppr -Icommon common cmd packaging
 
 # The public targets that need the dependencies run deps first, then a
 # fresh make: its flags are read after deps installed what was missing.
