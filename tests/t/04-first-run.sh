@@ -75,4 +75,10 @@ if [ -n "$h" ] && [ -n "$n" ]; then
 else
 	fail "no .d files in build/common (-MMD)"
 fi
+# A release tarball has no .git: scripts/shell-files (make lint, make
+# check) still lists every shell script, the same ones as in a checkout.
+ok "the copy has no .git" test ! -e "$src/.git"
+is "scripts/shell-files without .git: the checkout's list" \
+	"$(cd "$src" && scripts/shell-files | LC_ALL=C sort | tr '\n' ' ')" \
+	"$(cd "$RP_TOP" && scripts/shell-files | LC_ALL=C sort | tr '\n' ' ')"
 done_testing
