@@ -617,3 +617,148 @@ void rp_config_dump(const struct rp_config *c, FILE *f)
 		free(s);
 	}
 }
+
+/* One line of meaning per key, for the example configuration (the same
+ * words as rp-config(5)).  rp_config_example() refuses a schema key with
+ * no line here, and a line here for no key, so the example cannot drift. */
+static const struct {
+	const char *name, *doc;
+} key_docs[] = {
+	{ "cluster", "Cluster name; pods are named <cluster>-burst-<id>." },
+	{ "runpod.api_url", "RunPod REST v2 base URL." },
+	{ "runpod.graphql_url", "RunPod GraphQL URL (spot pods only)." },
+	{ "runpod.api_key_file", "File (mode 0600) holding the API key; else $RUNPOD_API_KEY." },
+	{ "runpod.gpu_types", "GPU type ids in order of preference." },
+	{ "runpod.data_centers", "Data centre ids in order of preference; empty: any." },
+	{ "runpod.cloud", "SECURE or COMMUNITY." },
+	{ "runpod.order", "preference (as listed) or price (cheapest first)." },
+	{ "runpod.spot", "Rent interruptible (spot) pods through GraphQL." },
+	{ "runpod.spot_fallback", "Fall back to on-demand when no spot pod can be had." },
+	{ "runpod.max_bid_per_gpu", "Highest spot bid per GPU-hour, USD." },
+	{ "runpod.image", "Container image of burst pods." },
+	{ "runpod.disk_gb", "Container disk, GB." },
+	{ "runpod.gpu_count", "GPUs per pod." },
+	{ "runpod.ports", "Exposed ports (22/tcp is needed for SSH)." },
+	{ "runpod.env", "Environment of burst pods (map)." },
+	{ "runpod.max_nodes", "Most burst pods at once (counted from the API)." },
+	{ "runpod.ready_timeout", "How long a pod may take to be ready before it is terminated." },
+	{ "runpod.poll_interval", "Readiness polling interval." },
+	{ "runpod.request_timeout", "Timeout of one API request." },
+	{ "runpod.terminate_after", "Dead-man switch for spot pods (GraphQL terminateAfter)." },
+	{ "runpod.concurrency", "API requests in flight at once." },
+	{ "ssh.user", "SSH user on pods." },
+	{ "ssh.identity_file", "Private key for SSH." },
+	{ "ssh.known_hosts", "Known hosts file (default $RP_STATE_DIR/known_hosts); a changed key is refused." },
+	{ "ssh.port", "Default SSH port when a record names none." },
+	{ "ssh.connect_timeout", "SSH connect timeout." },
+	{ "ssh.command_timeout", "Timeout of one remote command." },
+	{ "ssh.concurrency", "Hosts handled at once." },
+	{ "kube.kubeconfig", "kubeconfig (default $KUBECONFIG, ~/.kube/config)." },
+	{ "kube.labels", "Labels of burst nodes (list of k=v or a map)." },
+	{ "kube.taints", "Extra taints of burst nodes (key=value:Effect)." },
+	{ "kube.bootstrap", "kubeadm or worker." },
+	{ "kube.worker_command", "Command that starts a worker in worker mode." },
+	{ "kube.forwards", "SSH tunnel forwards, see rp-join(1)." },
+	{ "kube.token_ttl", "Bootstrap token lifetime (at most 1h)." },
+	{ "kube.join_timeout", "How long a node may take to become Ready." },
+	{ "kube.api_server_endpoint", "host:port the pods join (default: the kubeconfig server's)." },
+	{ "kube.startup_taint", "Taint a joining node carries until it is Ready." },
+	{ "kafka.bootstrap_servers", "Kafka bootstrap list." },
+	{ "kafka.group", "Consumer group(s) to watch." },
+	{ "kafka.topic", "Topic(s) to watch." },
+	{ "kafka.lag_threshold", "Scale up when total lag exceeds this (messages per node)." },
+	{ "kafka.offset_policy", "latest (a partition with no commit counts 1) or earliest (whole log)." },
+	{ "kafka.timeout", "Kafka request timeout." },
+	{ "prometheus.url", "Prometheus base URL." },
+	{ "prometheus.query", "PromQL returning one p95 latency in seconds." },
+	{ "prometheus.threshold", "Scale up when p95 exceeds this many seconds." },
+	{ "prometheus.timeout", "Prometheus request timeout." },
+	{ "scale.idle", "A burst node idle longer than this may be drained." },
+	{ "scale.cooldown", "No scale-down within this time of a scale-up." },
+	{ "scale.step", "Disruption budget of one drain: N nodes or P% of burst nodes (at least 1)." },
+	{ "scale.notready_grace", "A burst node NotReady longer than this is lost: drained by force." },
+	{ "drain.timeout", "Overall timeout of one drain." },
+	{ "drain.checkpoint_command", "Final checkpoint hook run by rp-drain before termination." },
+	{ "drain.force", "Evict pods with no controller (kubectl drain --force)." },
+	{ "drain.delete_emptydir_data", "Evict pods with emptyDir volumes (their data is lost)." },
+	{ "drain.terminate_timeout", "How long rp-drain retries terminating a pod before it gives up." },
+	{ "drain.worker_stop_command", "Remote command that tells a worker-mode pod to stop taking work." },
+	{ "drain.worker_marker", "File a worker writes on the pod once its final checkpoint is saved." },
+	{ "s3.endpoint", "S3/MinIO endpoint URL (path-style)." },
+	{ "s3.bucket", "Checkpoint bucket." },
+	{ "s3.region", "S3 region for SigV4." },
+	{ "s3.access_key_file", "File (0600) with the access key; else $AWS_ACCESS_KEY_ID." },
+	{ "s3.secret_key_file", "File (0600) with the secret key; else $AWS_SECRET_ACCESS_KEY." },
+	{ "s3.encryption_key_file", "File (0600): 64 hex characters, the AES-256 key for DRM keys." },
+	{ "s3.multipart_threshold", "Objects larger than this (bytes) use multipart upload." },
+	{ "s3.part_size", "Multipart part size (bytes, at least 5 MiB)." },
+	{ "s3.parallel", "Transfers at once." },
+	{ "s3.timeout", "Timeout of one S3 request." },
+	{ "s3.retries", "Retries of one S3 request on 5xx or timeouts." },
+	{ "cost.prices", "Map of GPU id to {on_demand, spot} USD per GPU-hour." },
+	{ "cost.baseline", "{monthly_capex, power_kw, kwh_price, gpus} of one baseline server." },
+	{ "cost.baseline_gpu", "GPU type of the baseline servers." },
+	{ "cost.hours_per_month", "Hours in a month for monthly figures." },
+	{ "cost.egress_per_gb", "Egress price, USD per GB." },
+};
+
+static const char *key_doc(const char *name)
+{
+	for (size_t i = 0; i < sizeof key_docs / sizeof key_docs[0]; i++)
+		if (!strcmp(key_docs[i].name, name))
+			return key_docs[i].doc;
+	return NULL;
+}
+
+int rp_config_example(FILE *f)
+{
+	for (size_t i = 0; i < sizeof key_docs / sizeof key_docs[0]; i++)
+		if (!find(key_docs[i].name)) {
+			fprintf(f, "# error: a description for no key: %s\n", key_docs[i].name);
+			return -1;
+		}
+	fputs("# rp configuration: every key, its default and what it means, generated\n"
+	      "# from the schema in common/config.c (see rp-config(5)).  Copy it to\n"
+	      "# /etc/rp/config.yaml (or point $RP_CONFIG or -c at it) and change what\n"
+	      "# differs; keys left out keep these defaults.  Commented keys have no\n"
+	      "# default.  Secrets are never values here: the *_file keys name 0600 files.\n",
+	      f);
+	const char *sect = "";
+	size_t sl = 0;
+	for (const struct key *k = schema; k->name; k++) {
+		const char *doc = key_doc(k->name), *dot = strchr(k->name, '.');
+		if (!doc) {
+			fprintf(f, "# error: key %s has no description\n", k->name);
+			return -1;
+		}
+		size_t nl = dot ? (size_t)(dot - k->name) : 0;
+		if (nl != sl || strncmp(sect, k->name, nl)) {
+			for (const struct key *p = schema; p < k; p++) /* a section is written once */
+				if (nl && !strncmp(p->name, k->name, nl) && p->name[nl] == '.') {
+					fprintf(f, "# error: section of %s is not contiguous in the schema\n", k->name);
+					return -1;
+				}
+			sect = k->name, sl = nl;
+			if (nl)
+				fprintf(f, "\n%.*s:\n", (int)nl, k->name);
+		}
+		const char *ind = nl ? "  " : "", *name = nl ? dot + 1 : k->name;
+		fprintf(f, "%s%s# %s\n", nl ? "" : "\n", ind, doc);
+		if (!k->def) {
+			fprintf(f, "%s# %s:\n", ind, name);
+			continue;
+		}
+		char *v = NULL;
+		cJSON *j = NULL;
+		if (k->kind == L || k->kind == M)
+			j = cJSON_Parse(k->def);
+		else if (k->kind == S)
+			j = cJSON_CreateString(k->def);
+		if (j)
+			v = cJSON_PrintUnformatted(j);
+		fprintf(f, "%s%s: %s\n", ind, name, v ? v : k->def);
+		free(v);
+		cJSON_Delete(j);
+	}
+	return ferror(f) ? -1 : 0;
+}

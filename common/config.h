@@ -68,4 +68,10 @@ int rp_parse_duration(const char *s, double *secs);
 /* Print every key, its value and its origin (for `--show-config`). */
 void rp_config_dump(const struct rp_config *c, FILE *f);
 
+/* Write the example configuration: every key of the schema with its
+ * default (keys with none commented out) and one line of meaning, as YAML
+ * that rp_config_load() accepts as is.  0 ok; -1 if a key has no
+ * description (or a description no key). */
+int rp_config_example(FILE *f);
+
 #endif
