@@ -45,6 +45,7 @@ static const struct key schema[] = {
 	{ "runpod.concurrency", I, "16" },
 	{ "ssh.user", S, "root" },
 	{ "ssh.identity_file", S, "/etc/rp/id_ed25519" },
+	{ "ssh.public_key_file", S, NULL }, /* default: ssh.identity_file + ".pub" */
 	{ "ssh.known_hosts", S, NULL }, /* default: $RP_STATE_DIR/known_hosts */
 	{ "ssh.port", I, "22" },
 	{ "ssh.connect_timeout", D, "10s" },

@@ -90,6 +90,57 @@ struct rp_runpod *rp_launch_api(struct rp_config *cfg)
 	return rp;
 }
 
+/* One line "TYPE BASE64 [comment]", TYPE ssh-*, ecdsa-* or sk-* (the
+ * pattern of the OpenAPI document's UpdateSshKeysRequest). */
+static int key_line_ok(const char *k)
+{
+	if (strncmp(k, "ssh-", 4) && strncmp(k, "ecdsa-", 6) && strncmp(k, "sk-", 3))
+		return 0;
+	const char *sp = strchr(k, ' ');
+	if (!sp || sp[-1] == '-' || !sp[1])
+		return 0;
+	for (const char *q = k; q < sp; q++)
+		if (*q == '\t')
+			return 0;
+	const char *b = sp + 1;
+	size_t n = strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+	if (n < 16 || (b[n] && b[n] != ' ' && b[n] != '\t'))
+		return 0;
+	return !strpbrk(k, "\r\n");
+}
+
+char *rp_launch_public_key(const struct rp_config *cfg, char **err)
+{
+	*err = NULL;
+	const char *f = rp_cfg_str(cfg, "ssh.public_key_file");
+	const char *id = rp_cfg_str(cfg, "ssh.identity_file");
+	char *path = f && *f ? rp_xstrdup(f) : id && *id ? rp_xasprintf("%s.pub", id) : NULL;
+	const char *key = f && *f ? "ssh.public_key_file" : "ssh.identity_file";
+	if (!path) {
+		*err = rp_xasprintf("no ssh public key for the pods: set ssh.public_key_file or ssh.identity_file");
+		return NULL;
+	}
+	size_t len;
+	char *k = rp_read_file(path, 16384, &len);
+	if (!k) {
+		*err = rp_xasprintf("ssh public key %s (from %s, %s): %s", path, key, rp_cfg_where(cfg, key),
+				    strerror(errno));
+		free(path);
+		return NULL;
+	}
+	while (len && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' '))
+		k[--len] = '\0';
+	if (strlen(k) != len || !key_line_ok(k)) {
+		*err = rp_xasprintf("ssh public key %s (from %s, %s) is not a one-line OpenSSH public key", path,
+				    key, rp_cfg_where(cfg, key));
+		free(k);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return k;
+}
+
 int rp_launch_ledger(cJSON *rec)
 {
 	char *err;

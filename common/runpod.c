@@ -314,8 +314,15 @@ static char *rest_body(const struct rp_runpod_spec *s)
 	if (s->disk_gb > 0)
 		cJSON_AddNumberToObject(b, "disk", s->disk_gb);
 	cJSON_AddItemToObject(b, "ports", ports_or_default(s->ports));
-	if (cJSON_IsObject(s->env) && s->env->child)
-		cJSON_AddItemToObject(b, "env", cJSON_Duplicate(s->env, 1));
+	cJSON *env = cJSON_IsObject(s->env) ? cJSON_Duplicate(s->env, 1) : cJSON_CreateObject();
+	if (s->public_key && *s->public_key) {
+		cJSON_DeleteItemFromObjectCaseSensitive(env, "PUBLIC_KEY");
+		cJSON_AddStringToObject(env, "PUBLIC_KEY", s->public_key);
+	}
+	if (env->child)
+		cJSON_AddItemToObject(b, "env", env);
+	else
+		cJSON_Delete(env);
 	cJSON_AddBoolToObject(b, "startSsh", 1);
 	char *out = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
@@ -355,12 +362,19 @@ static char *gql_body(const struct rp_runpod_spec *s)
 	rp_buf_free(&pb);
 	cJSON_Delete(ps);
 	cJSON *env = cJSON_AddArrayToObject(in, "env");
+	int own_key = s->public_key && *s->public_key;
 	cJSON_ArrayForEach(p, s->env) {
-		if (!cJSON_IsString(p))
+		if (!cJSON_IsString(p) || (own_key && !strcmp(p->string, "PUBLIC_KEY")))
 			continue;
 		cJSON *kv = cJSON_CreateObject();
 		cJSON_AddStringToObject(kv, "key", p->string);
 		cJSON_AddStringToObject(kv, "value", p->valuestring);
+		cJSON_AddItemToArray(env, kv);
+	}
+	if (own_key) {
+		cJSON *kv = cJSON_CreateObject();
+		cJSON_AddStringToObject(kv, "key", "PUBLIC_KEY");
+		cJSON_AddStringToObject(kv, "value", s->public_key);
 		cJSON_AddItemToArray(env, kv);
 	}
 	cJSON_AddBoolToObject(in, "startSsh", 1);

@@ -14,6 +14,9 @@
  *    (422: *err lists the field errors), 75 temporary (5xx, timeout,
  *    rate limit exhausted); *err is one line, without the key.
  *  - Pods are returned as the v2 Pod JSON object (cJSON; caller frees).
+ *  - A create carries spec.public_key as the env variable PUBLIC_KEY, on
+ *    REST v2 (env object) and GraphQL (env list of {key,value}) alike; it
+ *    replaces a PUBLIC_KEY from runpod.env.
  */
 #ifndef RP_RUNPOD_H
 #define RP_RUNPOD_H
@@ -58,6 +61,8 @@ struct rp_runpod_spec {
 	int gpu_count, disk_gb;
 	const cJSON *ports;          /* array of "22/tcp"; NULL: ["22/tcp"] */
 	const cJSON *env;            /* object of strings, may be NULL */
+	const char *public_key;      /* OpenSSH public key line: sent as env PUBLIC_KEY
+				      * (sshd starts only with a key), or NULL */
 	int spot;
 	double bid_per_gpu;          /* spot only, USD/h per GPU */
 	const char *terminate_after; /* spot only: RFC 3339 dead-man time, or NULL */

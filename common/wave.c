@@ -114,6 +114,7 @@ static void spec_for(struct rp_wave *r, struct rp_slot *s, struct rp_runpod_spec
 	sp->disk_gb = (int)rp_cfg_int(r->cfg, "runpod.disk_gb");
 	sp->ports = rp_cfg_json(r->cfg, "runpod.ports");
 	sp->env = rp_cfg_json(r->cfg, "runpod.env");
+	sp->public_key = r->public_key;
 	sp->spot = c->spot;
 	sp->bid_per_gpu = c->bid;
 	double after = rp_cfg_dur(r->cfg, "runpod.terminate_after");
@@ -632,12 +633,16 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 {
 	struct rp_wave R = { .cfg = cfg }, *r = &R;
 	r->rp = rp_launch_api(cfg);
+	char *err = NULL;
+	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err))) {
+		rp_out_flush();
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	}
 	r->prefix = rp_launch_prefix(cfg);
 	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
 	int lk = dry ? -1 : rp_launch_lock(LOCK_SH);
-	char *err = NULL;
 	cJSON *catalog = NULL;
 	int rc = rp_runpod_catalog(r->rp, &catalog, &err);
 	if (rc) {
@@ -689,6 +694,7 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	rp_launch_cands_free(r->cands, r->ncand);
 	cJSON_Delete(catalog);
 	free(r->prefix);
+	free(r->public_key);
 	rp_runpod_free(r->rp);
 	if (lk >= 0)
 		close(lk);
