@@ -190,23 +190,6 @@ static const cJSON *cat_find(const cJSON *catalog, const char *id)
 	return NULL;
 }
 
-static int cat_has_dc(const cJSON *catalog, const char *dc)
-{
-	const cJSON *g, *d;
-	int any = 0;
-	cJSON_ArrayForEach(g, catalog) {
-		const cJSON *dcs = cJSON_GetObjectItemCaseSensitive(g, "dataCenters");
-		if (cJSON_IsArray(dcs))
-			any = 1;
-		cJSON_ArrayForEach(d, dcs) {
-			const char *id = rp_rec_str(d, "id");
-			if (id && !strcmp(id, dc))
-				return 1;
-		}
-	}
-	return !any; /* a catalog without per-DC data cannot refute it */
-}
-
 static char *cat_ids(const cJSON *catalog, int dcs)
 {
 	struct rp_buf b = { 0 };
@@ -273,13 +256,12 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 			return -1;
 		}
 	}
+	/* A data centre the catalog does not list is not offered (for this
+	 * count and cloud), not unknown: its candidates die with NONE below. */
 	cJSON_ArrayForEach(d, dcs) {
-		if (!cJSON_IsString(d) || !cat_has_dc(catalog, d->valuestring)) {
-			char *ids = cat_ids(catalog, 1);
-			*err = rp_xasprintf("runpod.data_centers (%s): unknown data centre '%s'; the catalog has %s",
-					    rp_cfg_where(cfg, "runpod.data_centers"),
-					    cJSON_IsString(d) ? d->valuestring : "?", ids);
-			free(ids);
+		if (!cJSON_IsString(d) || !*d->valuestring) {
+			*err = rp_xasprintf("runpod.data_centers (%s): every entry must be a data centre id",
+					    rp_cfg_where(cfg, "runpod.data_centers"));
 			return -1;
 		}
 	}

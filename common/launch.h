@@ -29,8 +29,10 @@
  *    candidates (runpod.spot) come first; on-demand ones follow only when
  *    runpod.spot_fallback (or spot is off).  A candidate the catalog
  *    shows with availability NONE is marked dead with a reason, never
- *    dropped silently.  A GPU type or data centre the catalog does not
- *    know is an error naming the catalog's ids.
+ *    dropped silently; so is one in a data centre the catalog does not
+ *    list (it is asked for runpod.gpu_count GPUs on runpod.cloud: a data
+ *    centre missing from the answer does not offer that, it is no error).
+ *    A GPU type the catalog does not know is an error naming its ids.
  *  - rp_reap_verdict() keeps a pod when Kubernetes knows it (a node named
  *    like the pod, or labelled/annotated rp.io/pod-id with its id); when
  *    a live rp-join holds its join lock (podlock.h) and the ledger's last

@@ -174,6 +174,66 @@ int rp_runpod_get(struct rp_runpod *rp, const char *id, cJSON **pod, int *gone, 
 	return rc;
 }
 
+static const cJSON *gql_pod_by_id(const cJSON *gpods, const char *id)
+{
+	const cJSON *g;
+	cJSON_ArrayForEach(g, gpods) {
+		const char *gid = rp_rec_str(g, "id");
+		if (gid && !strcmp(gid, id))
+			return g;
+	}
+	return NULL;
+}
+
+/* The v2 Pod has no spot flag and no stop reason.  While GraphQL lives, an
+ * EXITED pod in the list gets both from myself { pods { id podType
+ * lastStatusChange } }: "interruptible" (podType INTERRUPTABLE) and
+ * "lastStatusChange" are added to it (not v2 fields: an extra signal).
+ * Best effort: a failed query leaves the pods as v2 gave them. */
+static void spot_signal(struct rp_runpod *rp, cJSON *arr)
+{
+	static const char Q[] = "{\"query\":\"query { myself { pods { id podType lastStatusChange } } }\"}";
+	int exited = 0;
+	cJSON *p;
+	cJSON_ArrayForEach(p, arr) {
+		const char *st = rp_rec_str(p, "status");
+		exited |= st && !strcmp(st, "EXITED");
+	}
+	if (!exited || !rp->gql || !*rp->gql)
+		return;
+	struct rp_http_req r;
+	struct rp_http_resp resp;
+	base_req(rp, &r, "POST", rp->gql);
+	r.content_type = "application/json";
+	r.body = Q;
+	r.body_len = strlen(Q);
+	r.idempotent = 1; /* a query changes nothing */
+	rp_http_do(&r, &resp);
+	cJSON *j = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
+	rp_http_resp_free(&resp);
+	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "data"), "myself"), "pods");
+	if (!cJSON_IsArray(gp)) {
+		rp_logw("GraphQL myself.pods unavailable: EXITED pods carry no spot signal");
+		cJSON_Delete(j);
+		return;
+	}
+	cJSON_ArrayForEach(p, arr) {
+		const char *id = rp_rec_str(p, "id"), *st = rp_rec_str(p, "status");
+		const cJSON *g = id && st && !strcmp(st, "EXITED") ? gql_pod_by_id(gp, id) : NULL;
+		if (!g)
+			continue;
+		const char *t = rp_rec_str(g, "podType"), *l = rp_rec_str(g, "lastStatusChange");
+		cJSON_DeleteItemFromObjectCaseSensitive(p, "interruptible");
+		cJSON_AddBoolToObject(p, "interruptible", t && !strcmp(t, "INTERRUPTABLE"));
+		if (l) {
+			cJSON_DeleteItemFromObjectCaseSensitive(p, "lastStatusChange");
+			cJSON_AddStringToObject(p, "lastStatusChange", l);
+		}
+	}
+	cJSON_Delete(j);
+}
+
 int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char **err)
 {
 	*err = NULL;
@@ -204,6 +264,7 @@ int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char 
 		if (!cJSON_IsObject(p) || (pl && (!cJSON_IsString(n) || strncmp(n->valuestring, prefix, pl))))
 			cJSON_Delete(cJSON_DetachItemViaPointer(arr, p));
 	}
+	spot_signal(rp, arr);
 	*pods = arr;
 	return 0;
 }
@@ -263,11 +324,22 @@ void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size
 
 int rp_runpod_catalog(struct rp_runpod *rp, cJSON **gpus, char **err)
 {
+	return rp_runpod_catalog_for(rp, 0, NULL, gpus, err);
+}
+
+int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJSON **gpus, char **err)
+{
 	*err = NULL;
 	*gpus = NULL;
 	long st;
 	cJSON *j;
-	int rc = get_json(rp, "/catalog/gpus?include=AVAILABILITY&product=POD", &st, &j, err);
+	char path[160], cnt[32] = "";
+	int community = cloud && !strcasecmp(cloud, "COMMUNITY"), secure = cloud && !strcasecmp(cloud, "SECURE");
+	if (count > 0)
+		snprintf(cnt, sizeof cnt, "&count=%d", count);
+	snprintf(path, sizeof path, "/catalog/gpus?include=AVAILABILITY&product=POD%s%s", cnt,
+		 community ? "&cloud=COMMUNITY" : secure ? "&cloud=SECURE" : "");
+	int rc = get_json(rp, path, &st, &j, err);
 	if (rc)
 		return rc;
 	if (st == 404) {

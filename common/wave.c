@@ -400,9 +400,8 @@ static void poll_round(struct rp_wave *r, int *list_failed)
 					s->cost = c;
 			}
 			if (!strcmp(st, "EXITED") || !strcmp(st, "ERROR") || !strcmp(st, "TERMINATED")) {
-				const char *lsc = p ? rp_rec_str(p, "lastStatusChange") : NULL;
 				rp_logw("pod failed during boot; terminating it and trying the next candidate", "id",
-					s->id, "name", s->name, "status", st, "reason", lsc ? lsc : "");
+					s->id, "name", s->name, "status", st);
 				s->kill = 1;
 				s->kill_why = "failed during boot";
 				continue;
@@ -644,7 +643,7 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
 	int lk = dry ? -1 : rp_launch_lock(LOCK_SH);
 	cJSON *catalog = NULL;
-	int rc = rp_runpod_catalog(r->rp, &catalog, &err);
+	int rc = rp_runpod_catalog_for(r->rp, r->gpu_count, rp_cfg_str(cfg, "runpod.cloud"), &catalog, &err);
 	if (rc) {
 		rp_out_flush();
 		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod catalog: %s", err);
