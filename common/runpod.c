@@ -741,9 +741,9 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		const cJSON *pub = cJSON_GetObjectItemCaseSensitive(e, "public");
 		const char *ip = rp_rec_str(e, "ip");
 		const char *type = rp_rec_str(e, "type");
-		const cJSON *isp = cJSON_GetObjectItemCaseSensitive(e, "isIpPublic");
+		/* (no isIpPublic: the v2 PodRuntimePort has ip, private, public, type) */
 		if (cJSON_IsNumber(priv) && priv->valueint == 22 && cJSON_IsNumber(pub) && pub->valueint > 0 &&
-		    ip && *ip && (!type || !strcmp(type, "tcp")) && !cJSON_IsFalse(isp)) {
+		    ip && *ip && (!type || !strcmp(type, "tcp"))) {
 			*host = ip;
 			*port = pub->valueint;
 			return 0;

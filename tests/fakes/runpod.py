@@ -11,7 +11,10 @@ Python 3 standard library only; one process; all state in memory; 127.0.0.1.
       --ssh-hosts "127.0.0.1:p1,127.0.0.1:p2" [--ssh-user U] [--state-dir D] [--port 0]
 
 The port is written to F (atomically) once the server listens.  With
---state-dir, every request log entry is also appended to D/requests.jsonl.
+--state-dir, every request log entry is also appended to D/requests.jsonl:
+{seq,time,method,path,query,status,op,body,agent,ctype,response} (the request
+body, the User-Agent, the answer's content type and JSON body), for
+tests/contract/check.py.
 
 What it implements
 ------------------
@@ -1149,6 +1152,8 @@ class Handler(BaseHTTPRequestHandler):
         if status != 204 and self.command != "HEAD":
             self.wfile.write(data)
         self._status = status
+        self._resp = obj if isinstance(obj, (dict, list)) else None
+        self._ctype = ctype if status != 204 else None
 
     def _problem(self, status, detail, errors=None, headers=None):
         o = {"title": TITLES.get(status, "Error"), "status": status, "detail": detail}
@@ -1168,7 +1173,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.seq += 1
             e = {"seq": st.seq, "time": iso(time.time()), "method": self.command, "path": u.path,
-                 "query": q, "status": getattr(self, "_status", None), "op": op, "body": parsed}
+                 "query": q, "status": getattr(self, "_status", None), "op": op, "body": parsed,
+                 "agent": self.headers.get("User-Agent", ""),
+                 "ctype": getattr(self, "_ctype", None), "response": getattr(self, "_resp", None)}
             st.requests.append(e)
             del st.requests[:-20000]
         if st.state_dir:
@@ -1194,7 +1201,7 @@ class Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self):
-        self._status = None
+        self._status = self._resp = self._ctype = None
         body = self._body()
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
