@@ -46,6 +46,7 @@ static const struct key schema[] = {
 	{ "runpod.concurrency", I, "16" },
 	{ "ssh.user", S, "root" },
 	{ "ssh.identity_file", S, "/etc/rp/id_ed25519" },
+	{ "ssh.public_key_file", S, NULL }, /* default: ssh.identity_file + ".pub" */
 	{ "ssh.known_hosts", S, NULL }, /* default: $RP_STATE_DIR/known_hosts */
 	{ "ssh.port", I, "22" },
 	{ "ssh.connect_timeout", D, "10s" },
@@ -648,6 +649,7 @@ static const struct {
 	{ "runpod.concurrency", "API requests in flight at once." },
 	{ "ssh.user", "SSH user on pods." },
 	{ "ssh.identity_file", "Private key for SSH." },
+	{ "ssh.public_key_file", "Public key sent to RunPod as PUBLIC_KEY, so a pod starts sshd (default: ssh.identity_file with .pub)." },
 	{ "ssh.known_hosts", "Known hosts file (default $RP_STATE_DIR/known_hosts); a changed key is refused." },
 	{ "ssh.port", "Default SSH port when a record names none." },
 	{ "ssh.connect_timeout", "SSH connect timeout." },

@@ -72,6 +72,57 @@ struct rp_runpod *rp_launch_api(struct rp_config *cfg)
 	return rp;
 }
 
+/* One line "TYPE BASE64 [comment]", TYPE ssh-*, ecdsa-* or sk-* (the
+ * pattern of the OpenAPI document's UpdateSshKeysRequest). */
+static int key_line_ok(const char *k)
+{
+	if (strncmp(k, "ssh-", 4) && strncmp(k, "ecdsa-", 6) && strncmp(k, "sk-", 3))
+		return 0;
+	const char *sp = strchr(k, ' ');
+	if (!sp || sp[-1] == '-' || !sp[1])
+		return 0;
+	for (const char *q = k; q < sp; q++)
+		if (*q == '\t')
+			return 0;
+	const char *b = sp + 1;
+	size_t n = strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+	if (n < 16 || (b[n] && b[n] != ' ' && b[n] != '\t'))
+		return 0;
+	return !strpbrk(k, "\r\n");
+}
+
+char *rp_launch_public_key(const struct rp_config *cfg, char **err)
+{
+	*err = NULL;
+	const char *f = rp_cfg_str(cfg, "ssh.public_key_file");
+	const char *id = rp_cfg_str(cfg, "ssh.identity_file");
+	char *path = f && *f ? rp_xstrdup(f) : id && *id ? rp_xasprintf("%s.pub", id) : NULL;
+	const char *key = f && *f ? "ssh.public_key_file" : "ssh.identity_file";
+	if (!path) {
+		*err = rp_xasprintf("no ssh public key for the pods: set ssh.public_key_file or ssh.identity_file");
+		return NULL;
+	}
+	size_t len;
+	char *k = rp_read_file(path, 16384, &len);
+	if (!k) {
+		*err = rp_xasprintf("ssh public key %s (from %s, %s): %s", path, key, rp_cfg_where(cfg, key),
+				    strerror(errno));
+		free(path);
+		return NULL;
+	}
+	while (len && (k[len - 1] == '\n' || k[len - 1] == '\r' || k[len - 1] == ' '))
+		k[--len] = '\0';
+	if (strlen(k) != len || !key_line_ok(k)) {
+		*err = rp_xasprintf("ssh public key %s (from %s, %s) is not a one-line OpenSSH public key", path,
+				    key, rp_cfg_where(cfg, key));
+		free(k);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return k;
+}
+
 int rp_launch_ledger(cJSON *rec)
 {
 	char *err;
@@ -119,23 +170,6 @@ static const cJSON *cat_find(const cJSON *catalog, const char *id)
 			return g;
 	}
 	return NULL;
-}
-
-static int cat_has_dc(const cJSON *catalog, const char *dc)
-{
-	const cJSON *g, *d;
-	int any = 0;
-	cJSON_ArrayForEach(g, catalog) {
-		const cJSON *dcs = cJSON_GetObjectItemCaseSensitive(g, "dataCenters");
-		if (cJSON_IsArray(dcs))
-			any = 1;
-		cJSON_ArrayForEach(d, dcs) {
-			const char *id = rp_rec_str(d, "id");
-			if (id && !strcmp(id, dc))
-				return 1;
-		}
-	}
-	return !any; /* a catalog without per-DC data cannot refute it */
 }
 
 static char *cat_ids(const cJSON *catalog, int dcs)
@@ -204,13 +238,12 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 			return -1;
 		}
 	}
+	/* A data centre the catalog does not list is not offered (for this
+	 * count and cloud), not unknown: its candidates die with NONE below. */
 	cJSON_ArrayForEach(d, dcs) {
-		if (!cJSON_IsString(d) || !cat_has_dc(catalog, d->valuestring)) {
-			char *ids = cat_ids(catalog, 1);
-			*err = rp_xasprintf("runpod.data_centers (%s): unknown data centre '%s'; the catalog has %s",
-					    rp_cfg_where(cfg, "runpod.data_centers"),
-					    cJSON_IsString(d) ? d->valuestring : "?", ids);
-			free(ids);
+		if (!cJSON_IsString(d) || !*d->valuestring) {
+			*err = rp_xasprintf("runpod.data_centers (%s): every entry must be a data centre id",
+					    rp_cfg_where(cfg, "runpod.data_centers"));
 			return -1;
 		}
 	}

@@ -15,6 +15,11 @@
  *  - The launcher lock ($RP_STATE_DIR/launch.lock): launches hold it
  *    shared, --reap exclusive without waiting, so nothing is reaped while
  *    a launcher runs.
+ *  - Pods get the operator's ssh public key (ssh.public_key_file, default
+ *    ssh.identity_file + ".pub"): rp_launch_public_key() returns it as one
+ *    OpenSSH line, or NULL and one line of error when it is missing,
+ *    unreadable or not a single "ssh-*|ecdsa-*|sk-* BASE64 [comment]"
+ *    line (the caller exits 2 before any request is sent).
  *  - rp_launch_ledger() never lets a ledger failure pass silently: it logs
  *    it and returns -1 (the create engine stops on it).
  *  - Candidates are runpod.gpu_types × runpod.data_centers (an empty
@@ -24,8 +29,10 @@
  *    candidates (runpod.spot) come first; on-demand ones follow only when
  *    runpod.spot_fallback (or spot is off).  A candidate the catalog
  *    shows with availability NONE is marked dead with a reason, never
- *    dropped silently.  A GPU type or data centre the catalog does not
- *    know is an error naming the catalog's ids.
+ *    dropped silently; so is one in a data centre the catalog does not
+ *    list (it is asked for runpod.gpu_count GPUs on runpod.cloud: a data
+ *    centre missing from the answer does not offer that, it is no error).
+ *    A GPU type the catalog does not know is an error naming its ids.
  *  - rp_reap_verdict() keeps a pod when Kubernetes knows it (a node named
  *    like the pod, or labelled/annotated rp.io/pod-id with its id); when
  *    a live rp-join holds its join lock (podlock.h) and the ledger's last
@@ -87,6 +94,8 @@ int rp_launch_decision(const cJSON *rec, long *count, char *why, size_t n);
 int rp_launch_lock(int flags, double wait);
 /* The RunPod API handle; exits 2 naming the problem (no key, bad file). */
 struct rp_runpod *rp_launch_api(struct rp_config *cfg);
+/* The pods' ssh public key line (malloc'd), or NULL + *err (see above). */
+char *rp_launch_public_key(const struct rp_config *cfg, char **err);
 /* Append a ledger line and free it: 0, or -1 (logged). */
 int rp_launch_ledger(cJSON *rec);
 /* A `terminated`/`terminate_failed`-style line: id, name, reason. */

@@ -174,6 +174,66 @@ int rp_runpod_get(struct rp_runpod *rp, const char *id, cJSON **pod, int *gone, 
 	return rc;
 }
 
+static const cJSON *gql_pod_by_id(const cJSON *gpods, const char *id)
+{
+	const cJSON *g;
+	cJSON_ArrayForEach(g, gpods) {
+		const char *gid = rp_rec_str(g, "id");
+		if (gid && !strcmp(gid, id))
+			return g;
+	}
+	return NULL;
+}
+
+/* The v2 Pod has no spot flag and no stop reason.  While GraphQL lives, an
+ * EXITED pod in the list gets both from myself { pods { id podType
+ * lastStatusChange } }: "interruptible" (podType INTERRUPTABLE) and
+ * "lastStatusChange" are added to it (not v2 fields: an extra signal).
+ * Best effort: a failed query leaves the pods as v2 gave them. */
+static void spot_signal(struct rp_runpod *rp, cJSON *arr)
+{
+	static const char Q[] = "{\"query\":\"query { myself { pods { id podType lastStatusChange } } }\"}";
+	int exited = 0;
+	cJSON *p;
+	cJSON_ArrayForEach(p, arr) {
+		const char *st = rp_rec_str(p, "status");
+		exited |= st && !strcmp(st, "EXITED");
+	}
+	if (!exited || !rp->gql || !*rp->gql)
+		return;
+	struct rp_http_req r;
+	struct rp_http_resp resp;
+	base_req(rp, &r, "POST", rp->gql);
+	r.content_type = "application/json";
+	r.body = Q;
+	r.body_len = strlen(Q);
+	r.idempotent = 1; /* a query changes nothing */
+	rp_http_do(&r, &resp);
+	cJSON *j = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
+	rp_http_resp_free(&resp);
+	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "data"), "myself"), "pods");
+	if (!cJSON_IsArray(gp)) {
+		rp_logw("GraphQL myself.pods unavailable: EXITED pods carry no spot signal");
+		cJSON_Delete(j);
+		return;
+	}
+	cJSON_ArrayForEach(p, arr) {
+		const char *id = rp_rec_str(p, "id"), *st = rp_rec_str(p, "status");
+		const cJSON *g = id && st && !strcmp(st, "EXITED") ? gql_pod_by_id(gp, id) : NULL;
+		if (!g)
+			continue;
+		const char *t = rp_rec_str(g, "podType"), *l = rp_rec_str(g, "lastStatusChange");
+		cJSON_DeleteItemFromObjectCaseSensitive(p, "interruptible");
+		cJSON_AddBoolToObject(p, "interruptible", t && !strcmp(t, "INTERRUPTABLE"));
+		if (l) {
+			cJSON_DeleteItemFromObjectCaseSensitive(p, "lastStatusChange");
+			cJSON_AddStringToObject(p, "lastStatusChange", l);
+		}
+	}
+	cJSON_Delete(j);
+}
+
 int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char **err)
 {
 	*err = NULL;
@@ -204,6 +264,7 @@ int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char 
 		if (!cJSON_IsObject(p) || (pl && (!cJSON_IsString(n) || strncmp(n->valuestring, prefix, pl))))
 			cJSON_Delete(cJSON_DetachItemViaPointer(arr, p));
 	}
+	spot_signal(rp, arr);
 	*pods = arr;
 	return 0;
 }
@@ -263,11 +324,22 @@ void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size
 
 int rp_runpod_catalog(struct rp_runpod *rp, cJSON **gpus, char **err)
 {
+	return rp_runpod_catalog_for(rp, 0, NULL, gpus, err);
+}
+
+int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJSON **gpus, char **err)
+{
 	*err = NULL;
 	*gpus = NULL;
 	long st;
 	cJSON *j;
-	int rc = get_json(rp, "/catalog/gpus?include=AVAILABILITY&product=POD", &st, &j, err);
+	char path[160], cnt[32] = "";
+	int community = cloud && !strcasecmp(cloud, "COMMUNITY"), secure = cloud && !strcasecmp(cloud, "SECURE");
+	if (count > 0)
+		snprintf(cnt, sizeof cnt, "&count=%d", count);
+	snprintf(path, sizeof path, "/catalog/gpus?include=AVAILABILITY&product=POD%s%s", cnt,
+		 community ? "&cloud=COMMUNITY" : secure ? "&cloud=SECURE" : "");
+	int rc = get_json(rp, path, &st, &j, err);
 	if (rc)
 		return rc;
 	if (st == 404) {
@@ -314,8 +386,15 @@ static char *rest_body(const struct rp_runpod_spec *s)
 	if (s->disk_gb > 0)
 		cJSON_AddNumberToObject(b, "disk", s->disk_gb);
 	cJSON_AddItemToObject(b, "ports", ports_or_default(s->ports));
-	if (cJSON_IsObject(s->env) && s->env->child)
-		cJSON_AddItemToObject(b, "env", cJSON_Duplicate(s->env, 1));
+	cJSON *env = cJSON_IsObject(s->env) ? cJSON_Duplicate(s->env, 1) : cJSON_CreateObject();
+	if (s->public_key && *s->public_key) {
+		cJSON_DeleteItemFromObjectCaseSensitive(env, "PUBLIC_KEY");
+		cJSON_AddStringToObject(env, "PUBLIC_KEY", s->public_key);
+	}
+	if (env->child)
+		cJSON_AddItemToObject(b, "env", env);
+	else
+		cJSON_Delete(env);
 	cJSON_AddBoolToObject(b, "startSsh", 1);
 	char *out = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
@@ -355,12 +434,19 @@ static char *gql_body(const struct rp_runpod_spec *s)
 	rp_buf_free(&pb);
 	cJSON_Delete(ps);
 	cJSON *env = cJSON_AddArrayToObject(in, "env");
+	int own_key = s->public_key && *s->public_key;
 	cJSON_ArrayForEach(p, s->env) {
-		if (!cJSON_IsString(p))
+		if (!cJSON_IsString(p) || (own_key && !strcmp(p->string, "PUBLIC_KEY")))
 			continue;
 		cJSON *kv = cJSON_CreateObject();
 		cJSON_AddStringToObject(kv, "key", p->string);
 		cJSON_AddStringToObject(kv, "value", p->valuestring);
+		cJSON_AddItemToArray(env, kv);
+	}
+	if (own_key) {
+		cJSON *kv = cJSON_CreateObject();
+		cJSON_AddStringToObject(kv, "key", "PUBLIC_KEY");
+		cJSON_AddStringToObject(kv, "value", s->public_key);
 		cJSON_AddItemToArray(env, kv);
 	}
 	cJSON_AddBoolToObject(in, "startSsh", 1);
@@ -655,9 +741,9 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		const cJSON *pub = cJSON_GetObjectItemCaseSensitive(e, "public");
 		const char *ip = rp_rec_str(e, "ip");
 		const char *type = rp_rec_str(e, "type");
-		const cJSON *isp = cJSON_GetObjectItemCaseSensitive(e, "isIpPublic");
+		/* (no isIpPublic: the v2 PodRuntimePort has ip, private, public, type) */
 		if (cJSON_IsNumber(priv) && priv->valueint == 22 && cJSON_IsNumber(pub) && pub->valueint > 0 &&
-		    ip && *ip && (!type || !strcmp(type, "tcp")) && !cJSON_IsFalse(isp)) {
+		    ip && *ip && (!type || !strcmp(type, "tcp"))) {
 			*host = ip;
 			*port = pub->valueint;
 			return 0;

@@ -14,6 +14,9 @@
  *    (422: *err lists the field errors), 75 temporary (5xx, timeout,
  *    rate limit exhausted); *err is one line, without the key.
  *  - Pods are returned as the v2 Pod JSON object (cJSON; caller frees).
+ *  - A create carries spec.public_key as the env variable PUBLIC_KEY, on
+ *    REST v2 (env object) and GraphQL (env list of {key,value}) alike; it
+ *    replaces a PUBLIC_KEY from runpod.env.
  */
 #ifndef RP_RUNPOD_H
 #define RP_RUNPOD_H
@@ -29,12 +32,19 @@ void rp_runpod_free(struct rp_runpod *rp);
 
 /* GET /pods/{id}.  *pod NULL and 0 returned with *gone=1 on 404. */
 int rp_runpod_get(struct rp_runpod *rp, const char *id, cJSON **pod, int *gone, char **err);
-/* GET /pods, filtered client-side to names starting with prefix (NULL: all). */
+/* GET /pods, filtered client-side to names starting with prefix (NULL: all).
+ * When one is EXITED, GraphQL myself.pods adds "interruptible" and
+ * "lastStatusChange" to the EXITED ones (not v2 fields; best effort). */
 int rp_runpod_list(struct rp_runpod *rp, const char *prefix, cJSON **pods, char **err);
 /* Terminate (DELETE /pods/{id}); an unknown pod (404) counts as done. */
 int rp_runpod_terminate(struct rp_runpod *rp, const char *id, char **err);
-/* GET /catalog/gpus?include=AVAILABILITY&product=POD; array of GPUs. */
+/* GET /catalog/gpus?include=AVAILABILITY&product=POD; array of GPUs
+ * (RunPod's defaults: count 1, SECURE cloud). */
 int rp_runpod_catalog(struct rp_runpod *rp, cJSON **gpus, char **err);
+/* The same for `count` GPUs per pod (sent as count=) on `cloud` (SECURE or
+ * COMMUNITY, sent as cloud=; anything else: not sent).  Each GPU's
+ * dataCenters then lists only the data centres offering that. */
+int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJSON **gpus, char **err);
 
 /* ---- Creating pods (extension used by rp-launch) ------------------------
  * A create is split in prep / done so the caller can run many at once
@@ -58,6 +68,8 @@ struct rp_runpod_spec {
 	int gpu_count, disk_gb;
 	const cJSON *ports;          /* array of "22/tcp"; NULL: ["22/tcp"] */
 	const cJSON *env;            /* object of strings, may be NULL */
+	const char *public_key;      /* OpenSSH public key line: sent as env PUBLIC_KEY
+				      * (sshd starts only with a key), or NULL */
 	int spot;
 	double bid_per_gpu;          /* spot only, USD/h per GPU */
 	const char *terminate_after; /* spot only: RFC 3339 dead-man time, or NULL */

@@ -115,6 +115,7 @@ static void spec_for(struct rp_wave *r, struct rp_slot *s, struct rp_runpod_spec
 	sp->disk_gb = (int)rp_cfg_int(r->cfg, "runpod.disk_gb");
 	sp->ports = rp_cfg_json(r->cfg, "runpod.ports");
 	sp->env = rp_cfg_json(r->cfg, "runpod.env");
+	sp->public_key = r->public_key;
 	sp->spot = c->spot;
 	sp->bid_per_gpu = c->bid;
 	double after = rp_cfg_dur(r->cfg, "runpod.terminate_after");
@@ -395,9 +396,8 @@ static void poll_round(struct rp_wave *r, int *list_failed)
 					s->cost = c;
 			}
 			if (!strcmp(st, "EXITED") || !strcmp(st, "ERROR") || !strcmp(st, "TERMINATED")) {
-				const char *lsc = p ? rp_rec_str(p, "lastStatusChange") : NULL;
 				rp_logw("pod failed during boot; terminating it and trying the next candidate", "id",
-					s->id, "name", s->name, "status", st, "reason", lsc ? lsc : "");
+					s->id, "name", s->name, "status", st);
 				s->kill = 1;
 				s->kill_why = "failed during boot";
 				continue;
@@ -627,14 +627,18 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 {
 	struct rp_wave R = { .cfg = cfg }, *r = &R;
 	r->rp = rp_launch_api(cfg);
+	char *err = NULL;
+	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err))) {
+		rp_out_flush();
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	}
 	r->prefix = rp_launch_prefix(cfg);
 	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
 	int lk = dry ? -1 : rp_launch_lock(RP_LOCK_SH, -1);
-	char *err = NULL;
 	cJSON *catalog = NULL;
-	int rc = rp_runpod_catalog(r->rp, &catalog, &err);
+	int rc = rp_runpod_catalog_for(r->rp, r->gpu_count, rp_cfg_str(cfg, "runpod.cloud"), &catalog, &err);
 	if (rc) {
 		rp_out_flush();
 		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod catalog: %s", err);
@@ -684,6 +688,7 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	rp_launch_cands_free(r->cands, r->ncand);
 	cJSON_Delete(catalog);
 	free(r->prefix);
+	free(r->public_key);
 	rp_runpod_free(r->rp);
 	rp_unlock(lk);
 	return rc;

@@ -74,6 +74,7 @@ struct rp_wave {
 	size_t n;
 	char *prefix;
 	int gpu_count;
+	char *public_key;     /* sent as PUBLIC_KEY in every create */
 	int stop;             /* 402/422/ledger: create nothing more */
 	int payment, invalid;
 	char *invalid_err, *payment_err;

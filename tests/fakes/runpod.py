@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """runpod.py -- a stand-in for the RunPod API (REST v2 + the GraphQL spot path).
 
-Written from shared/reference/runpod-api.md and runpod-v2-pods.schema.json.
+Written from shared/reference/runpod-api.md and RunPod's v2 OpenAPI document
+(tests/contract/runpod-v2.openapi.json); where they disagree the document wins.
+It says no where RunPod does: no sshd without a key, only the document's
+fields in v2 objects, unknown request fields refused.
 Python 3 standard library only; one process; all state in memory; 127.0.0.1.
 
   python3 tests/fakes/runpod.py --port-file F --api-key-file KEYFILE \
       --ssh-hosts "127.0.0.1:p1,127.0.0.1:p2" [--ssh-user U] [--state-dir D] [--port 0]
 
 The port is written to F (atomically) once the server listens.  With
---state-dir, every request log entry is also appended to D/requests.jsonl.
+--state-dir, every request log entry is also appended to D/requests.jsonl:
+{seq,time,method,path,query,status,op,body,agent,ctype,response} (the request
+body, the User-Agent, the answer's content type and JSON body), for
+tests/contract/check.py.
 
 What it implements
 ------------------
@@ -26,8 +32,12 @@ REST v2 (problem+json errors {"title","status","detail","errors"?}):
   GET    /v2/pods/{id}        Pod | 404 (also 404 once TERMINATED)
   DELETE /v2/pods/{id}        204 | 404
   POST   /v2/pods/{id}/action {"action":"start|stop|restart|terminate"} -> 200 Pod | 409 | 422
-  GET    /v2/catalog/gpus[?include=AVAILABILITY&product=POD]   {"gpus":[GpuType]}
+  GET    /v2/catalog/gpus[?include=AVAILABILITY&product=POD&count=N&cloud=SECURE|COMMUNITY]
+                              {"gpus":[GpuType]} (count default 1, cloud default SECURE;
+                              a bad count/cloud is 400)
   GET    /v2/catalog/gpus/{id}                                GpuType | 404
+  GET    /v2/account/ssh-keys {"keys":[...]} (none registered at start)
+  PUT    /v2/account/ssh-keys {"keys":[OpenSSH lines]} -> 200 SshKeys | 422
   GET    /v2/catalog/datacenters[?include=GPU_AVAILABILITY]   {"dataCenters":[...]}
   GET    /v2/billing/pods[?startTime&endTime&bucketSize=hour|day|week|month|year&podId&lastN]
          {"records":[{startTime,endTime,podId,totalAmount,gpuAmount,cpuAmount,diskAmount}],
@@ -35,17 +45,17 @@ REST v2 (problem+json errors {"title","status","detail","errors"?}):
          each pod was billed (while PROVISIONING/STARTING/RUNNING), per UTC bucket.
   /v1/...                     410 Gone (v1 was retired on 2026-11-15)
 
-  Catalog GpuType shape (schema fields, plus the GraphQL-style price names so a
-  client can read prices without a second API):
-    {"id":"NVIDIA RTX A6000","name":"RTX A6000","displayName":"RTX A6000",
-     "pool":null,"manufacturer":"NVIDIA","memory":48,"memoryInGb":48,
-     "secure":true,"community":true,
-     "price":{"secure":0.49,"community":0.33,"secureSpot":0.25,"communitySpot":0.17},
-     "securePrice":0.49,"communityPrice":0.33,"secureSpotPrice":0.25,"communitySpotPrice":0.17,
-     "maxCount":{"secure":8,"community":8},
+  Catalog GpuType shape: exactly the document's fields (spot prices are not
+  there: they come from GraphQL lowestPrice / *SpotPrice):
+    {"id":"NVIDIA RTX A6000","name":"RTX A6000","pool":null,"manufacturer":"NVIDIA",
+     "memory":48,"secure":true,"community":true,
+     "price":{"secure":0.49,"community":0.33},"maxCount":{"secure":8,"community":8},
      # only with include=AVAILABILITY:
      "availability":"HIGH",                      # best level over the data centres
      "dataCenters":[{"id":"EU-RO-1","name":"Romania","availability":"HIGH"}, ...]}
+  dataCenters lists only the data centres that offer `count` GPUs on `cloud`
+  (level not NONE, count <= maxCount; admin catalog {GPU: {maxCount: N,
+  offline_secure|offline_community: [DC...]}} narrows it).
   Default catalog (GPU ids exact; $/GPU/h secure, community, secureSpot, communitySpot):
     NVIDIA RTX 6000 Ada Generation  0.77 0.74 0.39 0.37   48 GB
     NVIDIA A100 80GB PCIe           1.64 1.19 0.82 0.60   80 GB
@@ -58,16 +68,21 @@ REST v2 (problem+json errors {"title","status","detail","errors"?}):
   Availability levels: NONE|LOW|MEDIUM|HIGH.  A (gpu, dc) at NONE answers
   creates with the capacity 400, like an exhausted pool.
 
-  Pod (v2) fields: id name status actions image args disk mounts ports env
-  registry cloud dataCenterId cudaVersion ssh{direct,proxy} template cost
-  costPerHr locked runtime createdAt startedAt lastStatusChange interruptible
-  gpu{id,count} (or cpu{id,vcpuCount,memory}) globalNetworking{enabled}.
+  Pod (v2) fields, exactly the document's Pod: id name status actions image args
+  disk mounts ports env registry cloud dataCenterId cudaVersion ssh{direct,proxy}
+  template cost locked runtime createdAt startedAt gpu{id,count} (or
+  cpu{id,vcpuCount,memory}) globalNetworking{enabled}.  No costPerHr,
+  lastStatusChange or interruptible (GraphQL has podType/lastStatusChange;
+  /_admin/state shows interruptible and lastStatusChange for tests).
   Lifecycle: PROVISIONING (provision_delay) -> STARTING (start_delay) ->
   RUNNING with runtime null and ssh.direct null (boot_delay) -> runtime
   {uptime,gpus,cpu,memory,ports:[{ip:"127.0.0.1",private:22,public:P,type:"tcp"}]}
   and ssh.direct {host,port,username,command} on one of --ssh-hosts (round
   robin at create; admin can pin).  ssh.direct stays null forever when the
-  request's `ports` lacks "22/tcp" (omitted ports default to ["8888/http","22/tcp"]).
+  request's `ports` lacks "22/tcp" (omitted ports default to ["8888/http","22/tcp"]),
+  and so do ssh.proxy and the runtime port for 22 when the pod has no key:
+  sshd starts only with env PUBLIC_KEY (REST env object, GraphQL env list) or
+  an account key registered (PUT /v2/account/ssh-keys) before the create.
   cost = catalog price (secure/community by cloud; the bid for spot) x count
   while PROVISIONING/STARTING/RUNNING, 0.0 when EXITED/ERROR/TERMINATED.
 
@@ -119,7 +134,7 @@ Admin (no auth, JSON) under /_admin:
   GET  /_admin/ping       {"ok":true}
 
 What it does not implement: PATCH /v2/pods/{id}, templates, network volumes,
-storage billing, account ssh-keys, CPU flavour availability, v1 REST (410 only), GraphQL
+storage billing, CPU flavour availability, v1 REST (410 only), GraphQL
 fragments/directives, podResume/podBidResume.
 """
 
@@ -266,6 +281,7 @@ class State:
             self.rr = 0
             self.rl = {}            # window name -> (key, count)
             self.fake_port = 40000
+            self.account_keys = []  # GET/PUT /v2/account/ssh-keys
 
     # ---- catalog ---------------------------------------------------------
     def catalog(self):
@@ -292,19 +308,20 @@ class State:
     def level(self, cat, gid, dc):
         return cat[gid]["availability"].get(dc, "NONE")
 
-    def gpu_type_v2(self, gid, e, with_avail):
-        g = {"id": gid, "name": e["displayName"], "displayName": e["displayName"], "pool": None,
-             "manufacturer": "NVIDIA", "memory": e["memoryInGb"], "memoryInGb": e["memoryInGb"],
+    def gpu_type_v2(self, gid, e, with_avail, count=1, cloud="SECURE"):
+        """Exactly the document's GpuType fields (no spot prices: those are GraphQL's).
+        dataCenters lists only the data centres that offer `count` GPUs on `cloud`."""
+        mc = int(e.get("maxCount", 8))
+        g = {"id": gid, "name": e["displayName"], "pool": None,
+             "manufacturer": "NVIDIA", "memory": e["memoryInGb"],
              "secure": True, "community": True,
-             "price": {"secure": e["securePrice"], "community": e["communityPrice"],
-                       "secureSpot": e["secureSpotPrice"], "communitySpot": e["communitySpotPrice"]},
-             "securePrice": e["securePrice"], "communityPrice": e["communityPrice"],
-             "secureSpotPrice": e["secureSpotPrice"], "communitySpotPrice": e["communitySpotPrice"],
-             "maxCount": {"secure": 8, "community": 8}}
+             "price": {"secure": e["securePrice"], "community": e["communityPrice"]},
+             "maxCount": {"secure": mc, "community": mc}}
         if with_avail:
             names = {d[0]: d[1] for d in DATA_CENTERS}
-            dcs = [{"id": dc, "name": names.get(dc, dc), "availability": lv}
-                   for dc, lv in e["availability"].items()]
+            off = e.get("offline_" + cloud.lower(), [])
+            dcs = [] if count > mc else [{"id": dc, "name": names.get(dc, dc), "availability": lv}
+                                         for dc, lv in e["availability"].items() if lv != "NONE" and dc not in off]
             g["dataCenters"] = dcs
             g["availability"] = max((d["availability"] for d in dcs), key=LEVELS.index, default="NONE")
         return g
@@ -428,7 +445,9 @@ class State:
                  count=int(spec.get("count") or 1), cpu=spec.get("cpu"), cloud=cloud, dc=placed,
                  interruptible=bool(spec.get("interruptible")), bid=spec.get("bid"),
                  price=price, cost_override=None, ports=list(spec.get("ports") or []),
-                 env=dict(spec.get("env") or {}), disk=spec.get("disk") or 50, args=spec.get("args") or "",
+                 env=dict(spec.get("env") or {}),
+                 sshd=bool((spec.get("env") or {}).get("PUBLIC_KEY", "").strip() or self.account_keys),
+                 disk=spec.get("disk") or 50, args=spec.get("args") or "",
                  status="PROVISIONING", ready=False, created=now, t_starting=t1, t_running=t2, t_ready=t3,
                  started=None, boot_fail=fail, ssh=self.next_ssh(),
                  terminate_after=spec.get("terminate_after"), stop_after=spec.get("stop_after"),
@@ -571,7 +590,9 @@ class State:
         return h or "127.0.0.1", int(port)
 
     def has22(self, p):
-        return any(re.fullmatch(r"22/tcp", x.strip()) for x in p["ports"])
+        """sshd listens on 22/tcp only when the pod has a key: env PUBLIC_KEY or an
+        account key registered when it was created (RunPod's start script)."""
+        return p["sshd"] and any(re.fullmatch(r"22/tcp", x.strip()) for x in p["ports"])
 
     def runtime_ports(self, p):
         host, port = self.host_port(p)
@@ -582,6 +603,8 @@ class State:
                 continue
             priv, typ = int(m.group(1)), m.group(2)
             if typ == "tcp" and priv == 22:
+                if not p["sshd"]:
+                    continue
                 out.append({"ip": host, "private": 22, "public": port, "type": "tcp", "isIpPublic": True})
             elif typ == "tcp":
                 out.append({"ip": host, "private": priv, "public": 20000 + priv % 10000, "type": "tcp",
@@ -606,7 +629,7 @@ class State:
                 direct = {"host": host, "port": port, "username": user,
                           "command": "ssh %s@%s -p %d" % (user, host, port)}
             pu = "%s-64410f2a" % p["id"]
-            proxy = {"host": "ssh.runpod.io", "port": 22, "username": pu,
+            proxy = None if not p["sshd"] else {"host": "ssh.runpod.io", "port": 22, "username": pu,
                      "command": "ssh %s@ssh.runpod.io" % pu}
         c = self.cost(p)
         o = {"id": p["id"], "name": p["name"], "status": p["status"], "actions": self.actions(p),
@@ -614,9 +637,8 @@ class State:
              "ports": p["ports"], "env": p["env"], "registry": None, "cloud": p["cloud"],
              "dataCenterId": p["dc"], "cudaVersion": "12.8" if p["gpu_id"] else None,
              "ssh": {"direct": direct, "proxy": proxy}, "template": None,
-             "cost": c, "costPerHr": c, "locked": False, "runtime": runtime,
+             "cost": c, "locked": False, "runtime": runtime,
              "createdAt": iso(p["created"]), "startedAt": iso(p["started"]),
-             "lastStatusChange": p["last_status_change"], "interruptible": p["interruptible"],
              "globalNetworking": {"enabled": False}}
         if p["gpu_id"]:
             o["gpu"] = {"id": p["gpu_id"], "count": p["count"]}
@@ -667,6 +689,8 @@ class State:
 
     def admin_pod(self, p, now):
         o = self.v2(p, now)
+        # not API fields (the v2 Pod has neither): for tests and operators
+        o["interruptible"], o["lastStatusChange"] = p["interruptible"], p["last_status_change"]
         o["_internal"] = {"ssh": p["ssh"], "price": p["price"], "bid": p["bid"], "via": p["via"],
                           "history": [(s_, iso(t_)) for s_, t_ in p["history"]],
                           "segments": [[iso(a_), iso(b_), r_] for a_, b_, r_ in p["segments"]], "terminateAfter": iso(p["terminate_after"]),
@@ -1128,6 +1152,8 @@ class Handler(BaseHTTPRequestHandler):
         if status != 204 and self.command != "HEAD":
             self.wfile.write(data)
         self._status = status
+        self._resp = obj if isinstance(obj, (dict, list)) else None
+        self._ctype = ctype if status != 204 else None
 
     def _problem(self, status, detail, errors=None, headers=None):
         o = {"title": TITLES.get(status, "Error"), "status": status, "detail": detail}
@@ -1147,7 +1173,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.seq += 1
             e = {"seq": st.seq, "time": iso(time.time()), "method": self.command, "path": u.path,
-                 "query": q, "status": getattr(self, "_status", None), "op": op, "body": parsed}
+                 "query": q, "status": getattr(self, "_status", None), "op": op, "body": parsed,
+                 "agent": self.headers.get("User-Agent", ""),
+                 "ctype": getattr(self, "_ctype", None), "response": getattr(self, "_resp", None)}
             st.requests.append(e)
             del st.requests[:-20000]
         if st.state_dir:
@@ -1173,7 +1201,7 @@ class Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self):
-        self._status = None
+        self._status = self._resp = self._ctype = None
         body = self._body()
         u = urllib.parse.urlsplit(self.path)
         path = u.path.rstrip("/") or "/"
@@ -1336,15 +1364,32 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, st.v2(p, now), headers=rl)
         if parts[:2] == ["catalog", "gpus"] and m == "GET":
             inc = ",".join(q.get("include", [])).split(",")
+            cnt, cloud = (q.get("count") or ["1"])[-1], (q.get("cloud") or ["SECURE"])[-1]
+            if not re.fullmatch(r"[1-9]\d{0,3}", cnt) or cloud not in ("SECURE", "COMMUNITY"):
+                raise ApiError(400, "The request does not match the schema.",
+                               ["count: must be an integer >= 1", "cloud: must be one of SECURE, COMMUNITY"])
             with st.lock:
                 cat = st.catalog()
             if len(parts) == 3:
                 gid = urllib.parse.unquote(parts[2])
                 if gid not in cat:
                     raise ApiError(404, "GPU type %s not found" % gid)
-                return self._send(200, st.gpu_type_v2(gid, cat[gid], "AVAILABILITY" in inc), headers=rl)
-            return self._send(200, {"gpus": [st.gpu_type_v2(g, e, "AVAILABILITY" in inc) for g, e in cat.items()]},
-                              headers=rl)
+                return self._send(200, st.gpu_type_v2(gid, cat[gid], "AVAILABILITY" in inc, int(cnt), cloud),
+                                  headers=rl)
+            return self._send(200, {"gpus": [st.gpu_type_v2(g, e, "AVAILABILITY" in inc, int(cnt), cloud)
+                                             for g, e in cat.items()]}, headers=rl)
+        if parts == ["account", "ssh-keys"] and m in ("GET", "PUT"):
+            if m == "PUT":
+                b = self._json_body(body)
+                pat = r"(ssh|ecdsa|sk)-[^\s]+ [^\s]+([ \t][^\n\r]*)?"
+                if (not isinstance(b, dict) or set(b) != {"keys"} or not isinstance(b["keys"], list)
+                        or any(not isinstance(k, str) or not re.fullmatch(pat, k) for k in b["keys"])):
+                    raise ApiError(422, "The request body does not match the schema.",
+                                   ["keys: must be an array of OpenSSH public key lines (no other property)"])
+                with st.lock:
+                    st.account_keys = list(b["keys"])
+            with st.lock:
+                return self._send(200, {"keys": list(st.account_keys)}, headers=rl)
         if parts == ["catalog", "datacenters"] and m == "GET":
             inc = ",".join(q.get("include", [])).split(",")
             with st.lock:

@@ -175,7 +175,9 @@ rp() { # METHOD PATH [BODY] -> status; body in $T_TMP/rp.json
 		-H 'Content-Type: application/json' ${3:+--data "$3"} "$RUNPOD_URL$2"
 }
 is "a wrong key is 401" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$RUNPOD_URL/v2/pods")" 401
-is "create: 201" "$(rp POST /v2/pods '{"name":"demo-selftest-a","image":"reg/worker:1","gpu":{"id":"NVIDIA RTX A6000","count":1},"ports":["22/tcp"]}')" 201
+# RunPod starts sshd only with a key: the pod's PUBLIC_KEY env (issue 16)
+PKENV=$(jq -cn --arg k "$(tr -d '\n' <"$SSH_KEY.pub")" '{PUBLIC_KEY:$k}')
+is "create: 201" "$(rp POST /v2/pods '{"name":"demo-selftest-a","image":"reg/worker:1","gpu":{"id":"NVIDIA RTX A6000","count":1},"ports":["22/tcp"],"env":'"$PKENV"'}')" 201
 P=$(jq -r .id "$T_TMP/rp.json")
 is "list shows it" "$(rp GET /v2/pods)/$(jq -r --arg p "$P" '[.pods[]|select(.id==$p)]|length' "$T_TMP/rp.json")" 200/1
 direct() { rp GET "/v2/pods/$P" >/dev/null && jq -e '.ssh.direct != null' "$T_TMP/rp.json"; }

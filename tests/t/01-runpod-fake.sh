@@ -22,6 +22,9 @@ U=http://127.0.0.1:$(cat "$T_TMP/port")
 AUTH="Authorization: Bearer $KEY"
 CAP="There are no longer any instances available with the requested specifications. Please refresh and try again."
 A6K="NVIDIA RTX A6000"
+# sshd starts only with a key: the pod's PUBLIC_KEY env or an account key
+PK="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHg3bqQ0cCaOBnkFakeKeyForTheStandInOnlyXYZ rp-test"
+PKENV='"env":{"PUBLIC_KEY":"'"$PK"'"}'
 
 # req METHOD PATH [BODY] : authenticated call; body -> $T_TMP/b, headers -> $T_TMP/h, prints the status
 req() {
@@ -75,7 +78,7 @@ st=$(req POST /v2/pods '{"name":"x","image":"i"}')
 is "neither gpu nor cpu: 422" "$st" 422
 
 # --- capacity, 402, 429, 5xx, 403 ----------------------------------------------
-NEWPOD='{"name":"demo-burst-a","image":"reg/worker:1","gpu":{"id":"'"$A6K"'","count":2},"dataCenterIds":["EU-RO-1"],"ports":["22/tcp"]}'
+NEWPOD='{"name":"demo-burst-a","image":"reg/worker:1","gpu":{"id":"'"$A6K"'","count":2},"dataCenterIds":["EU-RO-1"],"ports":["22/tcp"],'"$PKENV"'}'
 admin config '{"capacity":[{"gpu":"'"$A6K"'","dc":"EU-RO-1"}]}'
 st=$(req POST /v2/pods "$NEWPOD")
 is "capacity: 400" "$st" 400
@@ -111,14 +114,30 @@ ok "ssh.direct appears after boot" eventually 15 pod_is "$P1" '.ssh.direct != nu
 is "ssh.direct on the first sshd" "$(podf "$P1" '"\(.ssh.direct.host):\(.ssh.direct.port)"')" "$H1"
 is "runtime.ports maps private 22" "$(jb '.runtime.ports[0]|[.ip,.private,.public,.type]|@json')" '["127.0.0.1",22,40101,"tcp"]'
 is "startedAt set" "$(jb '.startedAt != null')" true
+V2POD='["actions","args","cloud","cost","createdAt","cudaVersion","dataCenterId","disk","env","globalNetworking","gpu","id","image","locked","mounts","name","ports","registry","runtime","ssh","startedAt","status","template"]'
+is "a v2 pod has exactly the schema's Pod fields" "$(jb 'keys|@json')" "$V2POD"
+st=$(req POST /v2/pods '{"name":"demo-nokey","image":"i","gpu":{"id":"'"$A6K"'"},"ports":["22/tcp"],"startSsh":true}')
+NK=$(jb .id)
+ok "pod without a key boots" eventually 15 pod_is "$NK" '.runtime != null' true
+is "... but sshd never starts: no ssh endpoints, no port 22" "$(podf "$NK" '[.ssh.direct,.ssh.proxy,([.runtime.ports[]|select(.private==22)]|length)]|@json')" '[null,null,0]'
+sleep 1
+is "... not even later" "$(podf "$NK" '.ssh.direct')" null
+is "account ssh-keys: none registered" "$(req GET /v2/account/ssh-keys)/$(jb '.keys|@json')" '200/[]'
+is "account ssh-keys: a bad key is 422" "$(req PUT /v2/account/ssh-keys '{"keys":["not a key"]}')" 422
+is "account ssh-keys: PUT" "$(req PUT /v2/account/ssh-keys "$(jq -nc --arg k "$PK" '{keys:[$k]}')")/$(jb '.keys|length')" 200/1
+req POST /v2/pods '{"name":"demo-acctkey","image":"i","gpu":{"id":"'"$A6K"'"},"ports":["22/tcp"]}' >/dev/null
+AK=$(jb .id)
+ok "an account key starts sshd" eventually 15 pod_is "$AK" '.ssh.direct != null' true
+is "account ssh-keys: cleared" "$(req PUT /v2/account/ssh-keys '{"keys":[]}')" 200
+req DELETE "/v2/pods/$NK" >/dev/null; req DELETE "/v2/pods/$AK" >/dev/null
 st=$(req POST /v2/pods '{"name":"demo-burst-b","image":"i","gpu":{"id":"'"$A6K"'"},"ports":["8888/http"]}')
 P2=$(jb .id)
 ok "pod without 22/tcp boots" eventually 15 pod_is "$P2" '.runtime != null' true
 is "... but has no ssh.direct" "$(podf "$P2" .ssh.direct)" null
-st=$(req POST /v2/pods '{"name":"demo-burst-c","image":"i","gpu":{"id":"'"$A6K"'"}}')
+st=$(req POST /v2/pods '{"name":"demo-burst-c","image":"i","gpu":{"id":"'"$A6K"'"},'"$PKENV"'}')
 P3=$(jb .id)
 ok "third pod boots" eventually 15 pod_is "$P3" '.ssh.direct != null' true
-is "round robin: third pod on the other sshd (2nd went to ${H2})" "$(podf "$P3" .ssh.direct.port)" 40101
+is "round robin over the sshds: this pod back on the first" "$(podf "$P3" .ssh.direct.port)" 40101
 is "list has three" "$(req GET /v2/pods >/dev/null; jb '.pods|length')" 3
 
 # --- actions and delete ------------------------------------------------------------
@@ -134,17 +153,23 @@ is "404 is problem+json" "$(hdr content-type)" application/problem+json
 is "delete again: 404" "$(req DELETE "/v2/pods/$P2")" 404
 is "delete unknown: 404" "$(req DELETE /v2/pods/nosuchpod0000)" 404
 is "terminated pods leave the list" "$(req GET /v2/pods >/dev/null; jb '[.pods[].id]|@json')" "[\"$P1\"]"
-is "admin view keeps them" "$(curl -s "$U/_admin/state" | jq -r '[.pods[]|select(.status=="TERMINATED")]|length')" 2
+is "admin view keeps them (and the two key probes)" "$(curl -s "$U/_admin/state" | jq -r '[.pods[]|select(.status=="TERMINATED")]|length')" 4
 
 # --- catalog ------------------------------------------------------------------
 is "catalog: 200" "$(req GET '/v2/catalog/gpus?include=AVAILABILITY&product=POD')" 200
 is "catalog lists GPUs" "$(jb '.gpus|length > 3')" true
-is "A6000 prices" "$(jb '.gpus[]|select(.id=="NVIDIA RTX A6000")|[.securePrice,.communityPrice,.secureSpotPrice,.communitySpotPrice,.memoryInGb]|@json')" '[0.49,0.33,0.25,0.17,48]'
-is "every GPU has id/displayName/prices/dataCenters" "$(jb '(.gpus|length) as $n | [.gpus[]|select(.id and .displayName and .price.secure and .dataCenters)]|length == $n')" true
+is "A6000 prices" "$(jb '.gpus[]|select(.id=="NVIDIA RTX A6000")|[.price.secure,.price.community,.memory]|@json')" '[0.49,0.33,48]'
+is "GpuType: exactly the schema's fields (no spot prices)" "$(jb '[.gpus[]|keys]|unique|@json')" '[["availability","community","dataCenters","id","manufacturer","maxCount","memory","name","pool","price","secure"]]'
+is "price: secure and community only" "$(jb '[.gpus[].price|keys]|unique|@json')" '[["community","secure"]]'
+is "every GPU has id/name/prices/dataCenters" "$(jb '(.gpus|length) as $n | [.gpus[]|select(.id and .name and .price.secure and .dataCenters)]|length == $n')" true
+is "only data centres that offer the GPU" "$(jb '.gpus[]|select(.id=="NVIDIA RTX 6000 Ada Generation")|[.dataCenters[].id]|@json')" '["EU-RO-1","US-TX-3","CA-MTL-1"]'
 is "availability levels from the enum" "$(jb '[.gpus[].dataCenters[].availability]|map(select(test("^(NONE|LOW|MEDIUM|HIGH)$")|not))|length')" 0
+req GET '/v2/catalog/gpus?include=AVAILABILITY&count=16&cloud=COMMUNITY' >/dev/null
+is "count over maxCount: offered nowhere" "$(jb '[.gpus[]|select(.dataCenters|length > 0)]|length')/$(jb '[.gpus[].availability]|unique|@json')" '0/["NONE"]'
+is "bad cloud: 400" "$(req GET '/v2/catalog/gpus?cloud=BOTH')" 400
 admin config '{"catalog":{"NVIDIA RTX A6000":{"securePrice":0.55,"availability":{"EU-RO-1":"NONE"}}}}'
 req GET '/v2/catalog/gpus?include=AVAILABILITY' >/dev/null
-is "catalog override shows" "$(jb '.gpus[]|select(.id=="NVIDIA RTX A6000")|[.securePrice,(.dataCenters[]|select(.id=="EU-RO-1")|.availability)]|@json')" '[0.55,"NONE"]'
+is "catalog override shows" "$(jb '.gpus[]|select(.id=="NVIDIA RTX A6000")|[.price.secure,([.dataCenters[]|select(.id=="EU-RO-1")]|length)]|@json')" '[0.55,0]'
 admin config '{"catalog":{"NVIDIA RTX A6000":{"securePrice":0.49,"availability":{"EU-RO-1":"HIGH"}}}}'
 
 # --- GraphQL spot -------------------------------------------------------------
@@ -155,10 +180,11 @@ st=$(gql "$SPOT" '{"input":{"name":"demo-spot-a","imageName":"reg/worker:1","gpu
 is "bid below floor: HTTP 200" "$st" 200
 like "bid below floor: refused in errors[]" "$(jb '.errors[0].message')" 'below the current minimum bid'
 is "bid below floor: data null, code set" "$(jb '[.data, (.errors[0].extensions.code|type)]|@json')" '[null,"string"]'
-st=$(gql "$SPOT" '{"input":{"name":"demo-spot-a","imageName":"reg/worker:1","gpuTypeId":"NVIDIA RTX A6000","cloudType":"SECURE","gpuCount":2,"bidPerGpu":0.30,"ports":"22/tcp"}}')
+st=$(gql "$SPOT" '{"input":{"name":"demo-spot-a","imageName":"reg/worker:1","gpuTypeId":"NVIDIA RTX A6000","cloudType":"SECURE","gpuCount":2,"bidPerGpu":0.30,"ports":"22/tcp","env":[{"key":"PUBLIC_KEY","value":"'"$PK"'"}]}}')
 S1=$(jb .data.podRentInterruptable.id)
 is "bid above floor: pod" "$st/$(jb '.data.podRentInterruptable|[.desiredStatus,.costPerHr,.podType]|@json')" '200/["RUNNING",0.6,"INTERRUPTABLE"]'
-is "spot pod visible over v2" "$(podf "$S1" '[.interruptible,.cost]|@json')" '[true,0.6]'
+is "spot pod visible over v2 (no interruptible field there)" "$(podf "$S1" '[has("interruptible"),.cost]|@json')" '[false,0.6]'
+is "admin view: interruptible" "$(curl -s "$U/_admin/state" | jq -c --arg i "$S1" '.pods[]|select(.id==$i)|.interruptible')" true
 admin config '{"capacity":[{"gpu":"NVIDIA L40S"}]}'
 gql 'mutation { podRentInterruptable(input:{name:"demo-spot-b", imageName:"i", gpuTypeId:"NVIDIA L40S", bidPerGpu:1.0}) { id } }' >/dev/null
 is "spot capacity: exact text in errors[]" "$(jb '.errors[0].message')" "$CAP"
@@ -185,7 +211,7 @@ is "myself.pods lists live pods" "$(jb '[.data.myself.pods[].id]|sort|@json')" "
 # --- preemption -----------------------------------------------------------------
 admin preempt "{\"id\":\"$S1\"}"
 is "preempted: EXITED, cost 0, no ssh" "$(podf "$S1" '[.status,.cost,.ssh.direct,.runtime]|@json')" '["EXITED",0,null,null]'
-like "preempted: lastStatusChange Outbid" "$(podf "$S1" .lastStatusChange)" '^Outbid: '
+like "preempted: admin lastStatusChange Outbid" "$(curl -s "$U/_admin/state" | jq -r --arg i "$S1" '.pods[]|select(.id==$i)|.lastStatusChange')" '^Outbid: '
 is "on-demand pods cannot be preempted" "$(curl -s -o /dev/null -w '%{http_code}' "$U/_admin/preempt" --data "{\"id\":\"$P1\"}")" 400
 
 # --- terminateAfter (dead-man switch) ------------------------------------------------
@@ -199,7 +225,7 @@ like "admin: terminated by the switch" "$(curl -s "$U/_admin/state" | jq -r --ar
 
 # --- ssh pinning ---------------------------------------------------------------
 admin config "{\"ssh_pin\":\"$H2\"}"
-req POST /v2/pods '{"name":"demo-pin","image":"i","gpu":{"id":"NVIDIA RTX A6000"}}' >/dev/null
+req POST /v2/pods '{"name":"demo-pin","image":"i","gpu":{"id":"NVIDIA RTX A6000"},'"$PKENV"'}' >/dev/null
 N1=$(jb .id)
 ok "pinned pod boots" eventually 15 pod_is "$N1" '.ssh.direct != null' true
 is "pinned pod on the pinned sshd" "$(podf "$N1" '"\(.ssh.direct.host):\(.ssh.direct.port)"')" "$H2"

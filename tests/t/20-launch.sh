@@ -60,6 +60,18 @@ printf '%s\n' '{"type":"decision","action":"up","count":"two"}' >"$T_TMP/bad2.js
 rc "decision up without a numeric count: exit 2" 2 launch <"$T_TMP/bad2.jsonl"
 like "bad count: line 1 and the field" "$(err)" '<stdin>:1: decision record: count must be a whole number'
 is "malformed input: nothing created" "$(posts)" 0
+# The pods' ssh key (PUBLIC_KEY): missing, unreadable or malformed is bad input, before anything is sent.
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "no ssh public key: exit 2" 2 launch --count 1 --gpu-type "$A6K" --set "ssh.public_key_file=$T_TMP/nosuch.pub"
+is "no ssh public key: one line" "$(err | wc -l)" 1
+like "no ssh public key: names the file and the key" "$(err)" "rp-launch: fatal: ssh public key $T_TMP/nosuch.pub \\(from ssh.public_key_file"
+printf 'ssh-ed25519 AAAA\nssh-rsa BBBB\n' >"$T_TMP/two.pub"
+rc "two-line public key: exit 2" 2 launch --count 1 --gpu-type "$A6K" --set "ssh.public_key_file=$T_TMP/two.pub"
+like "two-line public key: says what is wrong" "$(err)" 'is not a one-line OpenSSH public key'
+rc "a private key as public key: exit 2" 2 launch --count 1 --gpu-type "$A6K" --set "ssh.public_key_file=$SSH_KEY"
+rc "no .pub beside ssh.identity_file: exit 2" 2 launch --count 1 --gpu-type "$A6K" --set "ssh.identity_file=$T_TMP/nokey"
+like "... names the default it tried" "$(err)" "$T_TMP/nokey.pub \\(from ssh.identity_file"
+is "bad ssh key: no request at all reached RunPod" "$(curl -sf "$A/requests" | jq length)" 0
 
 # --- happy path: a pod you can ssh into ----------------------------------------
 fresh happy
@@ -78,6 +90,7 @@ PH=$(jq -r .ssh_host "$T_TMP/pod.json") PP=$(jq -r .ssh_port "$T_TMP/pod.json")
 ok "the pod is reachable over real SSH" ssh -n -i "$SSH_KEY" -p "$PP" -o BatchMode=yes -o StrictHostKeyChecking=no \
 	-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 "$SSH_USER@$PH" true
 is "ledger: launched then ready" "$(jq -r "select(.id==\"$ID\") | .event" "$LEDGER" | paste -sd, -)" "launched,ready"
+is "the create carried the identity's public key as env PUBLIC_KEY" "$(posts '.[0].body.env.PUBLIC_KEY')" "$(tr -d '\n' <"$SSH_KEY.pub")"
 is "ledger launched line has the price and place" \
 	"$(jq -c "select(.id==\"$ID\" and .event==\"launched\") | [.gpu,.gpu_count,.spot,.cost_per_hr==$(jq .cost_per_hr "$T_TMP/pod.json"),.dc!=null,.name]" "$LEDGER")" \
 	"[\"$A6K\",1,false,true,true,$(jq .name "$T_TMP/pod.json")]"
@@ -181,6 +194,9 @@ num_le "spot: bid <= max_bid_per_gpu" "$(jq ._internal.bid "$T_TMP/spot.json")" 
 is "spot: bid = the live floor" "$(jq ._internal.bid "$T_TMP/spot.json")" 0.25
 isnt "spot: dead-man switch terminateAfter set" "$(jq -r ._internal.terminateAfter "$T_TMP/spot.json")" null
 is "spot: pod record says spot" "$(out | jq -c '[.spot,.cost_per_hr]')" "[true,0.25]"
+is "spot: the GraphQL create carried PUBLIC_KEY in its env list" \
+	"$(curl -sf "$A/requests" | jq -r '[.[] | select(.op=="podRentInterruptable") | .body.variables.input.env[] | select(.key=="PUBLIC_KEY") | .value] | .[0]')" \
+	"$(tr -d '\n' <"$SSH_KEY.pub")"
 curl -sf -X DELETE "$A/requests" >/dev/null
 rc "spot floor over the cap everywhere: exit 75" 75 launch --count 1 --spot --max-bid 0.10 --gpu-type "$ADA" --gpu-type "$A6K"
 is "spot capped: nothing rented" "$(curl -sf "$A/requests" | jq '[.[] | select(.op=="podRentInterruptable")] | length')" 0
