@@ -1,6 +1,7 @@
 /* join.c — the per-pod join sequence: kubeadm, worker and check flows
  * over SSH, the join lock and the ledger line (promises in join.h). */
 #include "join.h"
+#include "fleet.h"
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
@@ -102,28 +103,15 @@ int rp_join_taint_parse(const char *s, struct rp_taint *t)
 
 int rp_join_labels(const cJSON *list, cJSON **labels, char **self, const char **bad)
 {
-	*labels = cJSON_CreateObject();
 	*self = NULL;
+	if (rp_fleet_labels(list, labels, bad) < 0)
+		return -1;
 	struct rp_buf b = { 0 };
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
+	cJSON_ArrayForEach(e, *labels)
 	{
-		const char *s = cJSON_IsString(e) ? e->valuestring : "";
-		size_t kl = strcspn(s, "=");
-		if (!kl || !s[kl]) {
-			*bad = s;
-			rp_buf_free(&b);
-			cJSON_Delete(*labels);
-			*labels = NULL;
-			return -1;
-		}
-		char *k = rp_xstrdup(s);
-		k[kl] = 0;
-		cJSON_DeleteItemFromObjectCaseSensitive(*labels, k);
-		cJSON_AddStringToObject(*labels, k, s + kl + 1);
-		if (rp_boot_kubelet_may_set(k))
-			rp_buf_addf(&b, "%s%s", b.len ? "," : "", s);
-		free(k);
+		if (rp_boot_kubelet_may_set(e->string))
+			rp_buf_addf(&b, "%s%s=%s", b.len ? "," : "", e->string, e->valuestring);
 	}
 	*self = b.data;
 	return 0;
@@ -422,7 +410,7 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
 	cJSON *n = NULL;
 	if (rp_boot_node_peek(x->k, j->node, x->t0, &n, &err) == 1 && rp_kube_node_ready(n)) {
-		const char *pid = rp_kube_annotation(n, "rp.io/pod-id");
+		const char *pid = rp_fleet_pod_id(n);
 		if (pid && !strcmp(pid, j->id)) {
 			rp_info("node already joined", "id", j->id, "node", j->node);
 			goto finish;
@@ -492,7 +480,7 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 	rp_debug("node Ready", "id", j->id, "node", j->node);
 finish:;
 	cJSON *ann = cJSON_CreateObject();
-	cJSON_AddStringToObject(ann, "rp.io/pod-id", j->id);
+	cJSON_AddStringToObject(ann, RP_FLEET_POD_ID, j->id);
 	cJSON *lab = cJSON_Duplicate(x->labels, 1);
 	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key, lab, ann, &err) < 0) {
 		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
