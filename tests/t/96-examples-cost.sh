@@ -12,7 +12,9 @@ examples() { # the first .nf/.fi block of EXAMPLES, unescaped
 		sed 's/\\-/-/g'
 }
 cd "$T_TMP/ex" || exit 1
-ln -s "$RP_TOP/scripts" scripts
+# rp-cost-plot is on PATH once installed (make install puts it in bin/)
+mkdir -p "$T_TMP/path" && ln -s "$RP_TOP/scripts/rp-cost-plot" "$T_TMP/path/rp-cost-plot"
+export PATH="$T_TMP/path:$PATH"
 # a ledger: one pod 2 h ago for 1 h, one still running since 30 min
 ts() { date -u -d "$1" +%Y-%m-%dT%H:%M:%S.000Z; }
 {
@@ -43,7 +45,7 @@ while IFS= read -r ex; do
 		like "  one row per GPU and market" "$out" "NVIDIA RTX A6000" ;;
 	"rp-cost recommend")
 		is "  a recommendation from the ledger" "$(jq -r '.type + " " + .source' <<<"$out")" "recommendation ledger" ;;
-	"rp-cost plan month.csv --format gnuplot | scripts/rp-cost-plot > plan.png")
+	"rp-cost plan month.csv --format gnuplot | rp-cost-plot > plan.png")
 		is "  plan.png is a PNG" "$(head -c 8 plan.png | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a ;;
 	"rp-cost simulate month-minutes.csv --seed 1 --boot 3m")
 		is "  a simulation of the month" "$(jq -r '"\(.type) \(.minutes) \(.boot_s) \(.seed)"' <<<"$out")" "simulation 43200 180 1"
