@@ -17,22 +17,23 @@ static const char usage[] =
 	"       rp-cost [options] breakeven\n"
 	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
-	"       rp-cost [options] simulate TRACE.csv [--seed N] [--boot DUR] [--preempt-rate R]\n"
-	"                         [--baseline-servers K] [--gpu ID] [--spot]\n"
+	"       rp-cost [options] simulate TRACE.csv [--seed N] [--seeds N] [--boot DUR] [--preempt-rate R]\n"
+	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare]\n"
 	"       rp-cost [options] metrics [--output FILE] [--decision FILE]\n"
 	"       rp-cost [options] prices [--live]\n"
 	"options: [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--ledger FILE] [--now T]\n";
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
-       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW };
+       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_SEEDS, O_POLICY,
+       O_COMPARE };
 
 static struct {
-	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now;
+	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now, *policy;
 	double egress_gb, days, gpu_hours, boot, preempt;
-	int spot, maxk, live, baseline_servers;
+	int spot, maxk, live, baseline_servers, seeds, compare;
 	unsigned long long seed;
-} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .maxk = -1, .seed = 1,
-	.baseline_servers = -1 };
+} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .maxk = -1,
+	.seed = 1, .baseline_servers = -1, .seeds = 1 };
 
 static struct rp_cli cli;
 static struct rp_config *cfg;
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
 		{ "live", no_argument, NULL, O_LIVE },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "now", required_argument, NULL, O_NOW },
+		{ "seeds", required_argument, NULL, O_SEEDS },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "compare", no_argument, NULL, O_COMPARE },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -155,6 +159,13 @@ int main(int argc, char **argv)
 		case O_LIVE: o.live = 1; break;
 		case O_LEDGER: o.ledger = optarg; break;
 		case O_NOW: o.now = optarg; break;
+		case O_SEEDS:
+			o.seeds = (int)num_arg(optarg, "--seeds");
+			if (o.seeds < 1 || o.seeds > 1000)
+				rp_cli_usage(&cli, "--seeds wants 1 to 1000, got '%s'", optarg);
+			break;
+		case O_POLICY: o.policy = optarg; break;
+		case O_COMPARE: o.compare = 1; break;
 		}
 	}
 	cfg = rp_cli_config(&cli);
@@ -172,7 +183,10 @@ int main(int argc, char **argv)
 	struct rp_advise a = { .cfg = cfg, .ledger = o.ledger, .now = now, .gpu = o.gpu, .spot = o.spot,
 			       .days = o.days, .gpu_hours = o.gpu_hours, .max_servers = o.maxk,
 			       .gnuplot = o.format && !strcmp(o.format, "gnuplot"), .seed = o.seed, .boot = o.boot,
-			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers };
+			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers, .seeds = o.seeds,
+			       .compare = o.compare, .policy = o.policy };
+	if (o.compare && o.policy)
+		rp_cli_usage(&cli, "--policy and --compare do not go together");
 	char *err = NULL;
 	int rc;
 	if (!strcmp(sub, "report"))

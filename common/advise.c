@@ -5,6 +5,7 @@
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
+#include "policy.h"
 #include "sim.h"
 
 #include <math.h>
@@ -165,54 +166,79 @@ int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
 	return RP_EXIT_OK;
 }
 
-int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
+static void add_stat(cJSON *r, const char *k, const struct rp_policy_stat *st, int seeds)
 {
-	struct rp_baseline b;
-	struct rp_sim_in in = { 0 };
-	struct rp_sim_out out;
-	double p;
-	if (base_price(a, &b, &p, err) < 0 || rp_sim_load(path, &in, err) < 0)
-		return RP_EXIT_USAGE;
-	int k = a->baseline_servers >= 0 ? a->baseline_servers : 1;
-	in.baseline_gpus = k * b.gpus;
-	rp_decide_rule(a->cfg, &in.rule);
-	in.idle = rp_cfg_dur(a->cfg, "scale.idle");
-	in.notready_grace = rp_cfg_dur(a->cfg, "scale.notready_grace");
-	in.boot = a->boot >= 0 ? a->boot : 120;
-	in.tick = 15;
-	in.gpus_per_node = (int)rp_cfg_int(a->cfg, "runpod.gpu_count");
-	in.preempt_per_hour = a->preempt_rate;
-	in.price_per_node_hour = p * in.gpus_per_node;
-	in.baseline_monthly = k * b.monthly;
-	in.hours_per_month = b.hours;
-	in.seed = a->seed;
-	rp_simulate(&in, &out);
+	cJSON_AddNumberToObject(r, k, rp_cost_r4(st->mean));
+	if (seeds > 1) {
+		char *ks = rp_xasprintf("%s_spread", k);
+		cJSON_AddNumberToObject(r, ks, rp_cost_r4(st->spread));
+		free(ks);
+	}
+}
+
+/* One policy over the trace: its record. */
+static int simulate_one(const struct rp_advise *a, const char *policy, struct rp_sim_in *in, char **err)
+{
+	struct rp_policy_opts po = { .baseline_servers = a->baseline_servers, .boot = a->boot,
+				     .preempt_rate = a->preempt_rate, .gpu = a->gpu, .spot = a->spot };
+	const char *gpu;
+	struct rp_policy_result res;
+	if (rp_policy_setup(a->cfg, policy, &po, in, &gpu, err) < 0)
+		return -1;
+	int seeds = a->seeds > 0 ? a->seeds : 1;
+	rp_policy_run(in, a->seed, seeds, &res);
+	const struct rp_sim_out *out = &res.first;
 	cJSON *r = rp_rec_new("simulation");
+	cJSON_AddStringToObject(r, "policy", policy);
+	cJSON_AddStringToObject(r, "gpu", gpu);
+	cJSON_AddStringToObject(r, "market", in->spot ? (in->spot_fallback ? "spot+fallback" : "spot") : "on_demand");
+	cJSON_AddNumberToObject(r, "jobs_per_node", in->gpus_per_node);
 	cJSON_AddNumberToObject(r, "seed", (double)a->seed);
-	cJSON_AddNumberToObject(r, "minutes", (double)in.minutes);
-	cJSON_AddNumberToObject(r, "jobs", out.jobs);
-	cJSON_AddNumberToObject(r, "baseline_servers", k);
-	cJSON_AddNumberToObject(r, "lag_threshold", (double)in.rule.lag_threshold);
-	cJSON_AddNumberToObject(r, "idle_s", in.idle);
-	cJSON_AddNumberToObject(r, "cooldown_s", in.rule.cooldown);
-	cJSON_AddNumberToObject(r, "boot_s", in.boot);
-	cJSON_AddNumberToObject(r, "polls", (double)out.polls);
-	cJSON_AddNumberToObject(r, "ups", (double)out.ups);
-	cJSON_AddNumberToObject(r, "downs", (double)out.downs);
-	cJSON_AddNumberToObject(r, "launches", (double)out.launches);
-	cJSON_AddNumberToObject(r, "preemptions", (double)out.preemptions);
-	cJSON_AddNumberToObject(r, "node_hours", rp_cost_r4(out.node_hours));
-	cJSON_AddNumberToObject(r, "burst_cost", rp_cost_cents(out.burst_cost));
-	cJSON_AddNumberToObject(r, "baseline_cost", rp_cost_cents(out.baseline_cost));
-	cJSON_AddNumberToObject(r, "cost_per_1000_jobs", rp_cost_r4(out.cost_per_1000));
-	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out.wait_p50));
-	cJSON_AddNumberToObject(r, "wait_p95_s", rp_cost_r4(out.wait_p95));
-	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out.wait_max));
+	cJSON_AddNumberToObject(r, "seeds", seeds);
+	cJSON_AddNumberToObject(r, "minutes", (double)in->minutes);
+	cJSON_AddNumberToObject(r, "jobs", out->jobs);
+	cJSON_AddNumberToObject(r, "baseline_servers", a->baseline_servers >= 0 ? a->baseline_servers : 1);
+	cJSON_AddNumberToObject(r, "lag_threshold", (double)in->rule.lag_threshold);
+	cJSON_AddNumberToObject(r, "idle_s", in->idle);
+	cJSON_AddNumberToObject(r, "cooldown_s", in->rule.cooldown);
+	cJSON_AddNumberToObject(r, "boot_s", in->boot);
+	cJSON_AddNumberToObject(r, "preempt_per_hour", in->spot ? in->preempt_per_hour : 0);
+	cJSON_AddNumberToObject(r, "polls", (double)out->polls);
+	cJSON_AddNumberToObject(r, "ups", (double)out->ups);
+	cJSON_AddNumberToObject(r, "downs", (double)out->downs);
+	cJSON_AddNumberToObject(r, "launches", (double)out->launches);
+	cJSON_AddNumberToObject(r, "spot_launches", (double)out->spot_launches);
+	cJSON_AddNumberToObject(r, "fallbacks", (double)out->fallbacks);
+	add_stat(r, "preemptions", &res.preemptions, seeds);
+	add_stat(r, "node_hours", &res.node_hours, seeds);
+	cJSON_AddNumberToObject(r, "burst_cost", rp_cost_cents(out->burst_cost));
+	cJSON_AddNumberToObject(r, "baseline_cost", rp_cost_cents(out->baseline_cost));
+	add_stat(r, "cost_per_1000_jobs", &res.cost_per_1000, seeds);
+	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out->wait_p50));
+	add_stat(r, "wait_p95_s", &res.wait_p95, seeds);
+	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out->wait_max));
 	rp_out_rec(r);
 	cJSON_Delete(r);
+	rp_policy_free(in);
+	return 0;
+}
+
+int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
+{
+	struct rp_sim_in in = { 0 };
+	if (rp_sim_load(path, &in, err) < 0)
+		return RP_EXIT_USAGE;
+	int rc = RP_EXIT_OK;
+	if (a->compare) {
+		for (int i = 0; rp_policies[i] && rc == RP_EXIT_OK; i++)
+			if (simulate_one(a, rp_policies[i], &in, err) < 0)
+				rc = RP_EXIT_USAGE;
+	} else if (simulate_one(a, a->policy ? a->policy : "default", &in, err) < 0) {
+		rc = RP_EXIT_USAGE;
+	}
 	free(in.jobs);
 	free(in.work);
-	return RP_EXIT_OK;
+	return rc;
 }
 
 int rp_advise_prices(const struct rp_advise *a, const cJSON *cat, char **err)

@@ -11,9 +11,12 @@
  *    p for k = 0..3; the cheapest names the answer.
  *  - plan: cost(k) of an hourly trace for k = 0..max_servers (default: the
  *    peak's), exactly one best, saving_vs_next on it.
- *  - simulate: the trace replayed by rp_simulate() with the rule read from
- *    the configuration by rp_decide_rule(), the same settings rp-lagwatch
- *    reads, and scale.idle, scale.notready_grace, runpod.gpu_count.
+ *  - simulate: the trace replayed by rp_simulate() under a policy of
+ *    policy.h ("default" unless named: the rule read from the
+ *    configuration by rp_decide_rule(), the same settings rp-lagwatch
+ *    reads, on the GPU type and market rp-launch would rent), over `seeds`
+ *    seeds (mean, and _spread fields when more than one); with compare,
+ *    one record per policy, seed and default included.
  *  - prices: the configured prices, and the live catalog beside them
  *    when one is given.
  *  - Each returns 0, or RP_EXIT_USAGE + *err (bad price, baseline, trace
@@ -34,8 +37,10 @@ struct rp_advise {
 	int max_servers;        /* plan: < 0 for the peak's */
 	int gnuplot;            /* plan: columns instead of records */
 	unsigned long long seed; /* simulate */
-	double boot, preempt_rate; /* simulate: boot < 0 for 120 s */
+	double boot, preempt_rate; /* simulate: < 0 for cost.boot, cost.preempt_per_hour */
 	int baseline_servers;      /* simulate: < 0 for 1 */
+	int seeds, compare;        /* simulate */
+	const char *policy;        /* simulate: NULL for "default" */
 };
 
 int rp_advise_breakeven(const struct rp_advise *a, char **err);

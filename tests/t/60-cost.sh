@@ -113,17 +113,29 @@ printf 'hour,gpu_hours\n0,1\n1,x\n' >"$T_TMP/bad.csv"
 rc "malformed trace line -> 2" 2 rp-cost plan "$T_TMP/bad.csv"
 like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
 
+# cost.throughput (issue 20): a listed GPU type with throughput 0 is warned
+# about; a throughput that is not a number >= 0 is refused
+rc "A100 listed, throughput 0: still runs" 0 rp-cost prices --set 'runpod.gpu_types=NVIDIA A100 80GB PCIe'
+like "... with a warning naming it" "$(cat "$T_TMP/.err")" "warning: runpod.gpu_types .* 'NVIDIA A100 80GB PCIe', whose cost.throughput is 0"
+rc "defaults: no warning" 0 rp-cost prices
+is "... stderr empty" "$(cat "$T_TMP/.err")" ""
+rc "negative throughput -> 2" 2 rp-cost prices --set 'cost.throughput={"X":-1}'
+like "... naming the key" "$(cat "$T_TMP/.err")" "cost.throughput.*'X' must be a number >= 0"
+
 # simulate: deterministic per seed; p95 wait grows with boot time
 awk 'BEGIN{print "minute,jobs,gpu_seconds"; for(m=0;m<1440;m++){x=int(m/60); j=(x>=9&&x<13)?12:2; print m","j",90"}}' >"$T_TMP/jobs.csv"
-rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s
+# These checks are about the rule's habits with one job a node (issue 20
+# made a node run cost.throughput jobs at once: 3 on the RTX 6000 Ada).
+one=(--set 'cost.throughput={"NVIDIA RTX 6000 Ada Generation":1}')
+rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s
 a=$(jq -c 'del(.ts)' "$T_TMP/.out")
-rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
+rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
 is "same seed, same result" "$a" "$(cat "$T_TMP/b")"
 # The shipped rule holds about lag_threshold jobs queued per serving node, so
 # at the default 5 a fast boot waits longer than a slow one (whose backlog
 # makes it launch more: issue 20).  With 1 job a node the wait is the boot's.
-p95a=$(rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
-p95b=$(rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 600s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
+p95a=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
+p95b=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 600s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
 num_ge "p95 wait grows with boot time ($p95a -> $p95b)" "$p95b" "$p95a"
 isnt "and really changes" "$p95a" "$p95b"
 # the shipped rule, not a copy: hysteresis and cooldown show in the counts

@@ -181,6 +181,7 @@ static void test_preempt(void)
 	for (size_t m = 0; m < 600; m++)
 		jobs[m] = 9; /* 10 hours of rush: burst nodes all the time */
 	in.preempt_per_hour = 1;
+	in.spot = 1; /* only spot pods are preempted */
 	in.on_step = record;
 	in.arg = &s;
 	s.n = 0;
