@@ -15,7 +15,7 @@
 static const char usage[] =
 	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N]\n"
 	"       rp-cost [options] breakeven\n"
-	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot]\n"
+	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot] [--headroom F]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
 	"       rp-cost [options] simulate TRACE.csv [--seed N] [--seeds N] [--boot DUR] [--preempt-rate R]\n"
 	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare]\n"
@@ -25,14 +25,14 @@ static const char usage[] =
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
        O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_SEEDS, O_POLICY,
-       O_COMPARE };
+       O_COMPARE, O_HEADROOM };
 
 static struct {
 	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now, *policy;
-	double egress_gb, days, gpu_hours, boot, preempt;
+	double egress_gb, days, gpu_hours, boot, preempt, headroom;
 	int spot, maxk, live, baseline_servers, seeds, compare;
 	unsigned long long seed;
-} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .maxk = -1,
+} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .headroom = -1, .maxk = -1,
 	.seed = 1, .baseline_servers = -1, .seeds = 1 };
 
 static struct rp_cli cli;
@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 		{ "seeds", required_argument, NULL, O_SEEDS },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "compare", no_argument, NULL, O_COMPARE },
+		{ "headroom", required_argument, NULL, O_HEADROOM },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -166,6 +167,11 @@ int main(int argc, char **argv)
 			break;
 		case O_POLICY: o.policy = optarg; break;
 		case O_COMPARE: o.compare = 1; break;
+		case O_HEADROOM:
+			o.headroom = num_arg(optarg, "--headroom");
+			if (o.headroom >= 1)
+				rp_cli_usage(&cli, "--headroom wants a fraction below 1, got '%s'", optarg);
+			break;
 		}
 	}
 	cfg = rp_cli_config(&cli);
@@ -184,7 +190,7 @@ int main(int argc, char **argv)
 			       .days = o.days, .gpu_hours = o.gpu_hours, .max_servers = o.maxk,
 			       .gnuplot = o.format && !strcmp(o.format, "gnuplot"), .seed = o.seed, .boot = o.boot,
 			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers, .seeds = o.seeds,
-			       .compare = o.compare, .policy = o.policy };
+			       .compare = o.compare, .policy = o.policy, .headroom = o.headroom };
 	if (o.compare && o.policy)
 		rp_cli_usage(&cli, "--policy and --compare do not go together");
 	char *err = NULL;

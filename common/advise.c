@@ -47,10 +47,14 @@ int rp_advise_breakeven(const struct rp_advise *a, char **err)
 			cJSON_AddNumberToObject(r, "baseline_monthly", rp_cost_cents(b.monthly));
 			cJSON_AddNumberToObject(r, "gpus_per_server", b.gpus);
 			cJSON_AddNumberToObject(r, "hours_per_month", b.hours);
+			/* one server gives at most hours_per_month server-hours a month */
+			int never = !isfinite(gh) || gh / b.gpus > b.hours;
+			cJSON_AddStringToObject(r, "breakeven", never ? "never" : "reached");
 			char *arith = rp_xasprintf("%.0f + %.2f kW x %.0f h x %.2f = %.2f/month; / %.2f per GPU-hour"
-						   " = %.1f GPU-hours = %.1f server-hours (%d GPUs)",
+						   " = %.1f GPU-hours = %.1f server-hours (%d GPUs)%s",
 						   b.capex, b.power_kw, b.hours, b.kwh_price, b.monthly, p, gh,
-						   gh / b.gpus, b.gpus);
+						   gh / b.gpus, b.gpus,
+						   never ? "; more than one server gives in a month: never" : "");
 			cJSON_AddStringToObject(r, "arithmetic", arith);
 			free(arith);
 			rp_out_rec(r);
@@ -60,14 +64,21 @@ int rp_advise_breakeven(const struct rp_advise *a, char **err)
 	return RP_EXIT_OK;
 }
 
-struct gh_sum {
-	double since, until, gpu_hours;
+/* Burst GPU-hours by hour of day, summed over the window (ledger). */
+struct gh_prof {
+	double since, until, by_hour[24];
 };
 
-static void gh_cb(const struct rp_cost_pod *p, void *arg)
+static void prof_cb(const struct rp_cost_pod *p, void *arg)
 {
-	struct gh_sum *s = arg;
-	s->gpu_hours += rp_cost_hours(p, s->since, s->until) * (p->gpu_count > 0 ? p->gpu_count : 1);
+	struct gh_prof *s = arg;
+	double a = p->start > s->since ? p->start : s->since, e = p->end < s->until ? p->end : s->until;
+	double n = p->gpu_count > 0 ? p->gpu_count : 1;
+	while (a < e) { /* hour by hour */
+		double next = (floor(a / 3600) + 1) * 3600, b = next < e ? next : e;
+		s->by_hour[(long)(a / 3600) % 24] += (b - a) / 3600 * n;
+		a = b;
+	}
 }
 
 int rp_advise_recommend(const struct rp_advise *a, char **err)
@@ -76,44 +87,72 @@ int rp_advise_recommend(const struct rp_advise *a, char **err)
 	double p;
 	if (base_price(a, &b, &p, err) < 0)
 		return RP_EXIT_USAGE;
-	double h;
+	double h, prof[24]; /* prof: burst GPUs busy at each hour of day, on average */
 	const char *source;
 	if (a->gpu_hours >= 0) {
 		h = a->gpu_hours;
 		source = "--gpu-hours";
+		for (int i = 0; i < 24; i++)
+			prof[i] = h / b.hours; /* flat */
 	} else {
-		struct gh_sum s = { a->now - a->days * 86400, a->now, 0 };
+		struct gh_prof s = { a->now - a->days * 86400, a->now, { 0 } };
 		long torn;
-		if (rp_cost_scan(a->ledger, a->now, gh_cb, &s, &torn, err) < 0)
+		if (rp_cost_scan(a->ledger, a->now, prof_cb, &s, &torn, err) < 0)
 			return RP_EXIT_USAGE;
-		h = s.gpu_hours * b.hours / (a->days * 24);
+		h = 0;
+		for (int i = 0; i < 24; i++) {
+			prof[i] = s.by_hour[i] / a->days;
+			h += s.by_hour[i];
+		}
+		h = h * b.hours / (a->days * 24);
 		source = "ledger";
 	}
-	double cap = b.gpus * b.hours; /* GPU-hours one server gives a month */
-	double cost[4];
+	/* k servers with headroom give k x gpus x (1 - headroom) GPUs each
+	 * hour (queues stay short below full load); the rest bursts. */
+	double headroom = a->headroom >= 0 && a->headroom < 1 ? a->headroom : 0.2;
+	double peak = 0;
+	for (int i = 0; i < 24; i++)
+		peak = prof[i] > peak ? prof[i] : peak;
+	int kmax = (int)ceil(peak / (b.gpus * (1 - headroom))) + 1;
+	if (kmax < 3)
+		kmax = 3;
+	if (kmax > 1000)
+		kmax = 1000;
+	double *cost = rp_xcalloc((size_t)kmax + 1, sizeof *cost);
 	int best = 0;
-	for (int k = 0; k < 4; k++) {
-		double burst = h - k * cap;
-		cost[k] = k * b.monthly + (burst > 0 ? burst : 0) * p;
+	for (int k = 0; k <= kmax; k++) {
+		double burst = 0, cap = k * b.gpus * (1 - headroom);
+		for (int i = 0; i < 24; i++)
+			burst += prof[i] > cap ? prof[i] - cap : 0;
+		cost[k] = k * b.monthly + burst * b.hours / 24 * p;
 		if (cost[k] < cost[best] - 1e-9)
 			best = k;
 	}
 	static const char *names[] = { "RunPod only", "hybrid: burst + 1 baseline", "2+ baselines + burst for peaks" };
+	char *bgerr = NULL;
+	const char *burst_gpu = rp_policy_burst_gpu(a->cfg, a->spot, &bgerr);
 	cJSON *r = rp_rec_new("recommendation");
 	cJSON_AddStringToObject(r, "recommendation", names[best > 2 ? 2 : best]);
 	cJSON_AddNumberToObject(r, "baseline_servers", best);
 	cJSON_AddStringToObject(r, "source", source);
 	cJSON_AddNumberToObject(r, "burst_gpu_hours_per_month", rp_cost_r4(h));
+	cJSON_AddNumberToObject(r, "peak_burst_gpus", rp_cost_r4(peak));
+	cJSON_AddNumberToObject(r, "headroom", headroom);
 	cJSON_AddNumberToObject(r, "breakeven_gpu_hours", round(b.monthly / p * 10) / 10);
-	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", cap);
+	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", b.gpus * b.hours);
 	cJSON_AddStringToObject(r, "gpu", pick_gpu(a));
 	cJSON_AddStringToObject(r, "market", a->spot ? "spot" : "on_demand");
+	if (burst_gpu)
+		cJSON_AddStringToObject(r, "burst_on", burst_gpu);
+	free(bgerr);
+	cJSON_AddNumberToObject(r, "monthly_cost", rp_cost_cents(cost[best]));
 	cJSON_AddNumberToObject(r, "monthly_cost_runpod_only", rp_cost_cents(cost[0]));
 	cJSON_AddNumberToObject(r, "monthly_cost_1_baseline", rp_cost_cents(cost[1]));
 	cJSON_AddNumberToObject(r, "monthly_cost_2_baselines", rp_cost_cents(cost[2]));
 	cJSON_AddNumberToObject(r, "monthly_cost_3_baselines", rp_cost_cents(cost[3]));
 	rp_out_rec(r);
 	cJSON_Delete(r);
+	free(cost);
 	return RP_EXIT_OK;
 }
 

@@ -96,6 +96,11 @@ static void make_floor(struct rp_sim_in *in, int kind)
 	in->lead = in->boot;
 }
 
+const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err)
+{
+	return first_gpu(c, spot, err);
+}
+
 int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp_policy_opts *o,
 		    struct rp_sim_in *in, const char **gpu_out, char **err)
 {

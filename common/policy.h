@@ -54,6 +54,10 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 		    struct rp_sim_in *in, const char **gpu_out, char **err);
 void rp_policy_free(struct rp_sim_in *in);
 
+/* The GPU type rp-launch would rent first to encode (the default
+ * policy's): NULL + *err when no listed type has throughput above 0. */
+const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err);
+
 struct rp_policy_stat {
 	double mean, spread;
 };

@@ -80,6 +80,9 @@ is "baseline monthly 719" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .ma
 is "A100 on-demand breakeven GPU-hours" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .gpu_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/1.89}')"
 is "A100 on-demand breakeven server-hours" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .server_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/1.89/2}')"
 is "RTX 6000 Ada spot breakeven GPU-hours" "$(jq -r 'select(.gpu=="NVIDIA RTX 6000 Ada Generation" and .market=="spot") | .gpu_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/0.35}')"
+# issue 20: beyond what one server gives in a month (730 h) is "never"
+is "Ada spot: 1027.1 server-hours > 730: never" "$(jq -r 'select(.gpu=="NVIDIA RTX 6000 Ada Generation" and .market=="spot") | .breakeven' "$T_TMP/.out")" never
+is "A100 on-demand: 190.2 server-hours: reached" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .breakeven' "$T_TMP/.out")" reached
 rc "negative price is exit 2" 2 rp-cost breakeven --set 'cost.prices={"X":{"on_demand":-1,"spot":0.1}}'
 like "names the GPU and field" "$(cat "$T_TMP/.err")" "X.*on_demand"
 rc "missing spot price is exit 2" 2 rp-cost breakeven --set 'cost.prices={"X":{"on_demand":1}}'
@@ -91,6 +94,15 @@ rc "recommend mid" 0 rp-cost recommend --gpu-hours 1000
 is "1000 GPU-h/month: hybrid" "$(jq -r .recommendation "$T_TMP/.out")" "hybrid: burst + 1 baseline"
 rc "recommend high" 0 rp-cost recommend --gpu-hours 3000
 is "3000 GPU-h/month: 2+ baselines" "$(jq -r .recommendation "$T_TMP/.out")" "2+ baselines + burst for peaks"
+# any number of servers, 20 % headroom: by hand, k servers give 2 x 730 x 0.8
+# = 1168 GPU-h; cost(k) = 719 k + max(0, h - 1168 k) x 1.89
+want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1168*k>0?h-1168*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
+rc "recommend 6000 GPU-h" 0 rp-cost recommend --gpu-hours 6000
+is "6000 GPU-h/month: $want servers (more than 3)" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
+is "... names the GPU to burst on (the first listed that encodes)" "$(jq -r .burst_on "$T_TMP/.out")" "NVIDIA RTX 6000 Ada Generation"
+want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1460*k>0?h-1460*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
+rc "recommend 6000 GPU-h, no headroom" 0 rp-cost recommend --gpu-hours 6000 --headroom 0
+is "... no headroom: $want servers" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
 
 # plan: three synthetic 720-hour traces; the right k computed here in awk
 plan_best_awk() { # trace price -> k with the lowest cost
