@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const rp_policies[] = { "seed", "default", "prewarm", "warmpool", "spot", NULL };
+const char *const rp_policies[] = { "seed", "default", "prewarm", "warmpool", "spot", "spot-warmpool", NULL };
 
-enum { SEED, DEFAULT, PREWARM, WARMPOOL, SPOT };
+enum { SEED, DEFAULT, PREWARM, WARMPOOL, SPOT, SPOTPOOL };
 
 struct floor_tab {
 	int *v;  /* nodes wanted in each hour of the trace */
@@ -109,14 +109,15 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 		if (!strcmp(rp_policies[i], name))
 			kind = i;
 	if (kind < 0) {
-		*err = rp_xasprintf("unknown policy '%s' (seed, default, prewarm, warmpool or spot)", name);
+		*err = rp_xasprintf("unknown policy '%s' (seed, default, prewarm, warmpool, spot or spot-warmpool)",
+				    name);
 		return -1;
 	}
 	struct rp_baseline b;
 	if (rp_cost_baseline(c, &b, err) < 0)
 		return -1;
-	int spot = kind == SPOT || o->spot || (kind != SEED && rp_cfg_bool(c, "runpod.spot"));
-	int fallback = kind == SPOT || o->spot || rp_cfg_bool(c, "runpod.spot_fallback");
+	int spot = kind == SPOT || kind == SPOTPOOL || o->spot || (kind != SEED && rp_cfg_bool(c, "runpod.spot"));
+	int fallback = kind == SPOT || kind == SPOTPOOL || o->spot || rp_cfg_bool(c, "runpod.spot_fallback");
 	const char *gpu = o->gpu;
 	if (!gpu && kind == SEED) {
 		const cJSON *g0 = cJSON_GetArrayItem(rp_cfg_json(c, "runpod.gpu_types"), 0);
@@ -168,8 +169,8 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 	in->hours_per_month = b.hours;
 	in->floor = NULL;
 	in->floor_arg = NULL;
-	if (kind == PREWARM || kind == WARMPOOL)
-		make_floor(in, kind);
+	if (kind == PREWARM || kind == WARMPOOL || kind == SPOTPOOL)
+		make_floor(in, kind == PREWARM ? PREWARM : WARMPOOL);
 	*gpu_out = gpu;
 	return 0;
 }

@@ -20,6 +20,7 @@
  *    those Little's-law node counts over every day of the trace at that
  *    hour (an operator's schedule, known in advance).
  *  - spot: default's GPU type, spot first with on-demand fallback.
+ *  - spot-warmpool: spot's pods with warmpool's floor.
  *  - Every policy uses the same hardware facts: a node runs
  *    runpod.gpu_count x cost.throughput(GPU) jobs at once; boot times,
  *    job sizes, preemption and spot stock come from cost.boot,
