@@ -121,6 +121,13 @@ rc "plan gnuplot format" 0 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot
 like "gnuplot columns" "$(sed -n 2p "$T_TMP/.out")" "^0 [0-9.]+ [0-9.]+ [01]$"
 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot | "$RP_TOP/scripts/rp-cost-plot" >"$T_TMP/plan.png"
 is "rp-cost-plot draws a PNG" "$(head -c 8 "$T_TMP/plan.png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
+# issue 20: the policies' cost against p95, from simulate --compare
+rp-cost trace --kind bursty --days 1 >"$T_TMP/day.csv"
+rp-cost simulate "$T_TMP/day.csv" --compare --seeds 2 >"$T_TMP/cmp.jsonl"
+is "compare: one record per policy" "$(jq -r .policy "$T_TMP/cmp.jsonl" | tr '\n' ' ')" "seed default prewarm warmpool spot spot-warmpool "
+is "... each with the figures the issue names" "$(jq -c '[.type, (.cost_per_1000_jobs|type), (.wait_p95_s|type), (.preemptions|type)]' "$T_TMP/cmp.jsonl" | sort -u)" '["simulation","number","number","number"]'
+rc "rp-cost-plot of the policies" 0 "$RP_TOP/scripts/rp-cost-plot" "$T_TMP/cmp.jsonl"
+is "... draws a PNG" "$(head -c 8 "$T_TMP/.out" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
 printf 'hour,gpu_hours\n0,1\n1,x\n' >"$T_TMP/bad.csv"
 rc "malformed trace line -> 2" 2 rp-cost plan "$T_TMP/bad.csv"
 like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
