@@ -479,8 +479,17 @@ double rp_gpu_throughput(const struct rp_config *c, const char *gpu)
 	return cJSON_IsNumber(v) ? v->valuedouble : v ? -1 : 1;
 }
 
+/* The value of key is its schema default (wherever it was written). */
+static int is_default(const struct rp_config *c, const char *key)
+{
+	cJSON *d = cJSON_Parse(find(key)->def);
+	int same = cJSON_Compare(d, cJSON_GetObjectItemCaseSensitive(c->vals, key), 1);
+	cJSON_Delete(d);
+	return same;
+}
+
 /* cost.throughput: numbers >= 0; a GPU type listed to rent with 0 is a
- * warning (it is never rented to encode), unless both keys are the
+ * warning (it is never rented to encode), unless both keys hold the
  * shipped defaults (they list the A100 as a type RunPod offers). */
 static int throughput_check(const struct rp_config *c, char **err)
 {
@@ -493,8 +502,7 @@ static int throughput_check(const struct rp_config *c, char **err)
 			return -1;
 		}
 	}
-	if (!strcmp(rp_cfg_where(c, "runpod.gpu_types"), "default") &&
-	    !strcmp(rp_cfg_where(c, "cost.throughput"), "default"))
+	if (is_default(c, "runpod.gpu_types") && is_default(c, "cost.throughput"))
 		return 0;
 	cJSON_ArrayForEach(e, rp_cfg_json(c, "runpod.gpu_types"))
 	{

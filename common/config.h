@@ -18,7 +18,8 @@
  *    (runpod.api_url, runpod.graphql_url, s3.endpoint) unless it passes
  *    http.h's one rule (https://, or a loopback host); it refuses a
  *    cost.throughput that is not a number >= 0, and warns (stderr) when
- *    runpod.gpu_types lists a type whose throughput is 0.
+ *    runpod.gpu_types lists a type whose throughput is 0 (not when both
+ *    keys hold their shipped defaults).
  */
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H

@@ -116,9 +116,10 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 	struct rp_baseline b;
 	if (rp_cost_baseline(c, &b, err) < 0)
 		return -1;
-	int spot = kind == SPOT || kind == SPOTPOOL || o->spot || (kind != SEED && rp_cfg_bool(c, "runpod.spot"));
+	/* the seed is the fixed point of comparison: no override moves it */
+	int spot = kind != SEED && (kind == SPOT || kind == SPOTPOOL || o->spot || rp_cfg_bool(c, "runpod.spot"));
 	int fallback = kind == SPOT || kind == SPOTPOOL || o->spot || rp_cfg_bool(c, "runpod.spot_fallback");
-	const char *gpu = o->gpu;
+	const char *gpu = kind == SEED ? NULL : o->gpu;
 	if (!gpu && kind == SEED) {
 		const cJSON *g0 = cJSON_GetArrayItem(rp_cfg_json(c, "runpod.gpu_types"), 0);
 		gpu = cJSON_IsString(g0) ? g0->valuestring : NULL;

@@ -5,7 +5,7 @@
  * Promises:
  *  - seed: the seed's thresholds (lag 5, p95 30 s, cooldown 5 m, idle
  *    60 s, max_nodes 50), on-demand pods of the first GPU type in
- *    runpod.gpu_types.
+ *    runpod.gpu_types, whatever the options' gpu and spot say.
  *  - default: what ships: the configured rule (rp_decide_rule, scale.idle),
  *    the GPU type rp-launch tries first (runpod.order over
  *    runpod.gpu_types, priced from cost.prices and cost.throughput as
