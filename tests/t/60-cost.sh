@@ -121,6 +121,20 @@ rc "plan gnuplot format" 0 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot
 like "gnuplot columns" "$(sed -n 2p "$T_TMP/.out")" "^0 [0-9.]+ [0-9.]+ [01]$"
 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot | "$RP_TOP/scripts/rp-cost-plot" >"$T_TMP/plan.png"
 is "rp-cost-plot draws a PNG" "$(head -c 8 "$T_TMP/plan.png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
+# rp-cost trace from the ledger: by hand, pod c (A6000, throughput 1, 1 GPU)
+# ran 10:00-12:00 with the 2-GPU baseline full beside it: 3 slots x 120 min
+# x 60 s / 120 s = 180 jobs over the window; each rise of the lag adds jobs
+cat >"$T_TMP/jc.jsonl" <<'J'
+{"type":"ledger","event":"launched","ts":"2026-11-28T10:00:00.000Z","id":"c","name":"t-burst-c","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}
+{"type":"ledger","event":"terminated","ts":"2026-11-28T12:00:00.000Z","id":"c"}
+J
+rc "trace from the ledger" 0 rp-cost trace --ledger "$T_TMP/jc.jsonl" --since 2026-11-28T09:00:00Z --until 2026-11-28T12:00:00Z
+is "... 3 hours of minutes" "$(($(wc -l <"$T_TMP/.out") - 1))" 180
+is "... the work pod c and the full baseline did, as 120 s jobs" "$(awk -F, 'NR>1{s+=$2} END{printf "%.2f", s}' "$T_TMP/.out")" 180.00
+printf '{"type":"decision","action":"hold","lag":0,"ts":"2026-11-28T09:10:00Z"}\n{"type":"decision","action":"up","lag":7,"ts":"2026-11-28T09:20:00Z"}\n{"type":"decision","action":"up","lag":4,"ts":"2026-11-28T09:30:00Z"}\n{"type":"decision","action":"up","lag":9,"ts":"2026-11-28T09:40:00Z"}\n' >"$T_TMP/lag.jsonl"
+rc "trace with the lag history" 0 rp-cost trace --ledger "$T_TMP/jc.jsonl" --decision "$T_TMP/lag.jsonl" --since 2026-11-28T09:00:00Z --until 2026-11-28T12:00:00Z
+is "... each rise of the lag adds its jobs (7 + 5)" "$(awk -F, 'NR>1{s+=$2} END{printf "%.2f", s}' "$T_TMP/.out")" 192.00
+
 # issue 20: the policies' cost against p95, from simulate --compare
 rp-cost trace --kind bursty --days 1 >"$T_TMP/day.csv"
 rp-cost simulate "$T_TMP/day.csv" --compare --seeds 2 >"$T_TMP/cmp.jsonl"
