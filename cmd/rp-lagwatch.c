@@ -5,6 +5,7 @@
 #include "log.h"
 #include "record.h"
 #include "rp.h"
+#include "scaler.h"
 #include "watch.h"
 
 #include <malloc.h>
@@ -12,7 +13,8 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once | --watch INTERVAL | --serve ADDR] [--lag-only]\n"
+	"usage: rp-lagwatch [--once | --watch INTERVAL | --serve [ADDR] [--watch INTERVAL]]\n"
+	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
 	"                   [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n";
 
@@ -30,7 +32,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = { RP_CLI_LONG,
 					    { "once", no_argument, NULL, O_ONCE },
 					    { "watch", required_argument, NULL, O_WATCH },
-					    { "serve", required_argument, NULL, O_SERVE },
+					    { "serve", optional_argument, NULL, O_SERVE },
 					    { "group", required_argument, NULL, O_GROUP },
 					    { "topic", required_argument, NULL, O_TOPIC },
 					    { "nodes", required_argument, NULL, O_NODES },
@@ -53,7 +55,11 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_ONCE: once = 1; break;
 		case O_WATCH: watch = optarg; break;
-		case O_SERVE: serve = optarg; break;
+		case O_SERVE: /* --serve, --serve=ADDR or --serve ADDR; none: lagwatch.listen */
+			serve = optarg ? optarg : optind < argc && argv[optind][0] != '-' ? argv[optind++] : "";
+			if (*serve)
+				rp_cli_key(&cli, "lagwatch.listen", serve, 0);
+			break;
 		case O_GROUP: rp_cli_key(&cli, "kafka.group", optarg, 1); break;
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
 		case O_LAGONLY: opt.lag_only = 1; break;
@@ -67,9 +73,9 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		rp_cli_usage(&cli, "unexpected argument '%s'", argv[optind]);
-	if (once + !!watch + !!serve > 1)
-		rp_cli_usage(&cli, "--once, --watch and --serve exclude each other");
-	double interval = 0;
+	if (once + !!watch + !!serve > 1 && !(serve && watch && !once))
+		rp_cli_usage(&cli, "--once, --watch and --serve exclude each other (--serve takes --watch as its poll interval)");
+	double interval = serve ? 15 : 0;
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
 
@@ -87,13 +93,20 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (serve) {
-		struct rp_httpd *h = rp_httpd_open(serve, &err);
+		/* Requests are answered from the last poll; one thread polls. */
+		struct rp_httpd *h = rp_httpd_open(rp_cfg_str(cfg, "lagwatch.listen"), &err);
 		if (!h)
-			rp_fatal(RP_EXIT_USAGE, "--serve: %s", err);
-		rp_info("listening", "addr", rp_httpd_addr(h));
+			rp_fatal(RP_EXIT_USAGE, "--serve (%s): %s", rp_cfg_where(cfg, "lagwatch.listen"), err);
+		struct rp_scaler *sc = rp_scaler_start(lw, cfg, interval, &err);
+		if (!sc)
+			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		char iv[32];
+		snprintf(iv, sizeof iv, "%gs", interval);
+		rp_info("listening", "addr", rp_httpd_addr(h), "interval", iv);
 		while (!stop)
-			rp_httpd_serve_one(h, 1, rp_watch_http, lw);
+			rp_httpd_serve_one(h, 0.2, rp_scaler_http, sc);
 		rp_httpd_close(h);
+		rp_scaler_stop(sc);
 	} else if (watch) {
 		while (!stop) {
 			double t0 = rp_mono();
