@@ -32,17 +32,14 @@ serve() {
 	addr=$(sed -n 's/.*msg=listening addr=\([0-9.:]*\).*/\1/p' "$T_TMP/$name.err")
 }
 stop() { kill "$spid"; wait "$spid"; }
-# burst N URL [CURL ARGS]: N requests at once; per request i: $T_TMP/b.i
-# (body) and a line "code seconds" in $T_TMP/b.codes
+# burst N URL [CURL ARGS]: N requests at once from one curl (--parallel);
+# per request i: $T_TMP/b.i (body); "code seconds" lines in $T_TMP/b.codes
 burst() {
-	local n=$1 url=$2 i pids=(); shift 2
+	local n=$1 url=$2 i args=(); shift 2
 	rm -f "$T_TMP"/b.*
-	for i in $(seq 1 "$n"); do
-		curl -s --max-time 5 -o "$T_TMP/b.$i" -w '%{http_code} %{time_total}\n' "$@" "$url" >"$T_TMP/b.w.$i" &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	cat "$T_TMP"/b.w.* >"$T_TMP/b.codes"
+	for i in $(seq 1 "$n"); do args+=(-o "$T_TMP/b.$i" "$url"); done
+	curl -s --parallel --parallel-immediate --parallel-max "$n" --max-time 5 \
+		-w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$T_TMP/b.codes"
 }
 allbodies() { # JQ-FILTER: true for every body
 	local i
