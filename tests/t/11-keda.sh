@@ -38,7 +38,7 @@ burst() {
 	local n=$1 url=$2 i args=(); shift 2
 	rm -f "$T_TMP"/b.*
 	for i in $(seq 1 "$n"); do args+=(-o "$T_TMP/b.$i" "$url"); done
-	curl -s --parallel --parallel-immediate --parallel-max "$n" --max-time 5 \
+	curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$n" --max-time 5 \
 		-w '%{http_code} %{time_total}\n' "$@" "${args[@]}" >"$T_TMP/b.codes"
 }
 allbodies() { # JQ-FILTER: true for every body
