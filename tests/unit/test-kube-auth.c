@@ -184,6 +184,8 @@ int main(void)
 	if (k) {
 		T_STR(bearer(k), "exec-token-1", "status.token of its ExecCredential");
 		T_STR(bearer(k), "exec-token-1", "cached while not expired");
+		usleep(1200 * 1000);
+		T_STR(bearer(k), "exec-token-1", "still cached 1.2 s later (it expires in an hour)");
 		T_INT(runs(), 1, "run once");
 	}
 	rp_kube_free(k);
