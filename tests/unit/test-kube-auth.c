@@ -42,6 +42,13 @@ static const char *bearer(struct rp_kube *k)
 	return tok;
 }
 
+static void mk(const char *name)
+{
+	char *p = path(name);
+	mkdir(p, 0700);
+	free(p);
+}
+
 static int runs(void)
 {
 	char *p = path("runs");
@@ -73,7 +80,7 @@ int main(void)
 	unsetenv("KUBERNETES_SERVICE_PORT");
 
 	/* tokenFile relative to the kubeconfig, not to the working directory */
-	mkdir(path("sub"), 0700);
+	mk("sub");
 	put("sub/tok", "relative-token-1\n", 0600);
 	put("sub/kc", KC("https://127.0.0.1:6443", "    tokenFile: tok\n"), 0600);
 	char *kc = path("sub/kc");
@@ -119,8 +126,8 @@ int main(void)
 	unsetenv("KUBECONFIG");
 
 	/* in-cluster: no ~/.kube/config, KUBERNETES_SERVICE_HOST/PORT set */
-	mkdir(path("sa"), 0700);
-	mkdir(path("home"), 0700);
+	mk("sa");
+	mk("home");
 	put("sa/token", "sa-token-1\n", 0600);
 	put("sa/ca.crt", "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n", 0644);
 	char *sa = path("sa"), *home = path("home");
@@ -141,7 +148,7 @@ int main(void)
 	T_OK(k && !strcmp(rp_kube_server(k), "https://[fd00::1]:443"), "an IPv6 service host is bracketed");
 	rp_kube_free(k);
 	put("home/.kube-placeholder", "", 0600);
-	mkdir(path("home/.kube"), 0700);
+	mk("home/.kube");
 	put("home/.kube/config", KC("https://127.0.0.1:3333", "    token: from-home\n"), 0600);
 	k = rp_kube_open(NULL, &err);
 	T_OK(k && !strcmp(rp_kube_server(k), "https://127.0.0.1:3333"), "~/.kube/config, when it exists, comes first");
