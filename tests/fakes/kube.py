@@ -43,7 +43,10 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   secrets (stringData folded into base64 data), configmaps, events
   (empty), poddisruptionbudgets (policy/v1, status computed live from
   the pods), daemonsets / replicasets / deployments (apps/v1), leases
-  (coordination.k8s.io/v1).
+  (coordination.k8s.io/v1); stored only (no controller, for a dry-run
+  apply of deploy/): serviceaccounts, services, RBAC's clusterroles,
+  clusterrolebindings, roles, rolebindings, KEDA's scaledobjects and
+  triggerauthentications (keda.sh/v1alpha1).
   Controllers: a DaemonSet pod per matching node; a ReplicaSet replaces
   pods that are evicted or deleted (admin "recreate"); a scheduler
   (Ready, schedulable, NoSchedule/NoExecute taints tolerated,
@@ -137,8 +140,18 @@ RES = {
     "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"], True),
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"], True),
     "leases": ("coordination.k8s.io", "v1", "Lease", True, [], False),
+    # stored only, for deploy/ (kubectl apply --dry-run=server): no controller
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"], False),
+    "services": ("", "v1", "Service", True, ["svc"], True),
+    "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, [], False),
+    "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, [], False),
+    "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, [], False),
+    "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True, [], False),
+    "scaledobjects": ("keda.sh", "v1alpha1", "ScaledObject", True, ["so"], True),
+    "triggerauthentications": ("keda.sh", "v1alpha1", "TriggerAuthentication", True, ["ta"], False),
 }
-GROUPS = [("policy", "v1"), ("apps", "v1"), ("coordination.k8s.io", "v1")]
+GROUPS = [("policy", "v1"), ("apps", "v1"), ("coordination.k8s.io", "v1"), ("rbac.authorization.k8s.io", "v1"),
+          ("keda.sh", "v1alpha1")]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 FIELDS_COMMON = {"metadata.name", "metadata.namespace"}
