@@ -312,11 +312,25 @@ static void yq(struct rp_buf *b, const char *s)
 	cJSON_Delete(j);
 }
 
+int rp_boot_kubeadm_v1beta3(const char *v)
+{
+	long major = 0, minor = 0;
+	if (!v)
+		return 0;
+	while (*v == ' ' || *v == '\t' || *v == '\n')
+		v++;
+	if (*v == 'v')
+		v++;
+	if (sscanf(v, "%ld.%ld", &major, &minor) != 2 || major < 1)
+		return 0;
+	return major == 1 && minor < 31;
+}
+
 char *rp_boot_join_yaml(const struct rp_boot_join *j)
 {
 	struct rp_buf b = { 0 };
-	rp_buf_adds(&b, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\n"
-			"discovery:\n  bootstrapToken:\n    apiServerEndpoint: ");
+	rp_buf_addf(&b, "apiVersion: kubeadm.k8s.io/%s\nkind: JoinConfiguration\n"
+			"discovery:\n  bootstrapToken:\n    apiServerEndpoint: ", j->v1beta3 ? "v1beta3" : "v1beta4");
 	yq(&b, j->endpoint);
 	rp_buf_adds(&b, "\n    token: ");
 	yq(&b, j->token);
@@ -328,11 +342,16 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j)
 	}
 	rp_buf_adds(&b, "    unsafeSkipCAVerification: false\n  tlsBootstrapToken: ");
 	yq(&b, j->token);
-	rp_buf_adds(&b, "\nnodeRegistration:\n  name: ");
+	rp_buf_adds(&b, "\n");
+	if (j->v1beta3 && j->timeout_s > 0)
+		rp_buf_addf(&b, "  timeout: \"%lds\"\n", j->timeout_s);
+	rp_buf_adds(&b, "nodeRegistration:\n  name: ");
 	yq(&b, j->node_name);
 	rp_buf_adds(&b, "\n");
 	if (j->node_labels && *j->node_labels) {
-		rp_buf_adds(&b, "  kubeletExtraArgs:\n    node-labels: ");
+		/* v1beta3: map[string]string; v1beta4: []Arg{name, value} */
+		rp_buf_adds(&b, j->v1beta3 ? "  kubeletExtraArgs:\n    node-labels: "
+					   : "  kubeletExtraArgs:\n  - name: \"node-labels\"\n    value: ");
 		yq(&b, j->node_labels);
 		rp_buf_adds(&b, "\n");
 	}
@@ -351,6 +370,9 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j)
 		yq(&b, j->taints[i].effect);
 		rp_buf_adds(&b, "\n");
 	}
+	if (!j->v1beta3 && j->timeout_s > 0)
+		rp_buf_addf(&b, "timeouts:\n  discovery: \"%lds\"\n  tlsBootstrap: \"%lds\"\n", j->timeout_s,
+			    j->timeout_s);
 	return b.data;
 }
 

@@ -18,8 +18,15 @@
  *    --discovery-token-ca-cert-hash; works for RSA and EC keys).
  *  - rp_boot_kubelet_may_set() says whether a kubelet may set a label on
  *    its own Node (NodeRestriction, k8s-keda-kafka.md §1.5).
- *  - rp_boot_join_yaml() renders a kubeadm.k8s.io/v1beta3
- *    JoinConfiguration with the CA pinned (never unsafeSkipCAVerification).
+ *  - rp_boot_join_yaml() renders a JoinConfiguration with the CA pinned
+ *    (never unsafeSkipCAVerification): kubeadm.k8s.io/v1beta4 (kubelet
+ *    arguments a list of {name, value}; the discovery and TLS bootstrap
+ *    timeouts under `timeouts`), or v1beta3 (arguments a map; the
+ *    discovery timeout under `discovery`) when asked.  Only fields of the
+ *    version written appear (kubeadm refuses unknown ones).
+ *  - rp_boot_kubeadm_v1beta3(): v1beta3 only for a kubeadm that says it
+ *    is older than 1.31 (v1beta4 appeared in 1.31; 1.36 removed v1beta3);
+ *    anything unreadable gets v1beta4.
  *  - Every function here may be called from several threads (no shared
  *    state but the two polls below).  Threads waiting for cluster-info
  *    signatures or for Nodes to be Ready share one GET per poll interval
@@ -64,7 +71,11 @@ struct rp_boot_join {
 	const char *node_labels;     /* "k=v,k=v" or NULL */
 	const struct rp_taint *taints;
 	size_t ntaints;
+	int v1beta3;                 /* write kubeadm.k8s.io/v1beta3 */
+	long timeout_s;              /* discovery and TLS bootstrap timeout; 0: kubeadm's */
 };
+/* `kubeadm version -o short` (e.g. "v1.30.2\n"): 1 when below 1.31. */
+int rp_boot_kubeadm_v1beta3(const char *version);
 char *rp_boot_join_yaml(const struct rp_boot_join *j);
 
 /* One API call (thread-safe); *status and *out as rp_kube_call.  On an

@@ -26,6 +26,7 @@ struct job {
 	int lock;      /* the pod's join lock (podlock.h), -1: none */
 	int busy;      /* another rp-join holds it: not ours to join */
 	struct rp_boot_token tok;
+	int v1beta3;   /* the pod's kubeadm is older than 1.31 */
 	/* results */
 	int ok, temp;
 	char *error;
@@ -355,11 +356,40 @@ char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_t
 	return y;
 }
 
+/* kubeadm's discovery and TLS bootstrap timeouts: each within half the
+ * SSH command's, so kubeadm says why before the session is cut. */
+static long join_step_timeout(const struct rp_join *x)
+{
+	double t = x->cmd_timeout / 2;
+	return t < 10 ? 10 : t > 300 ? 300 : (long)t;
+}
+
+/* Which JoinConfiguration version the pod's kubeadm reads: v1beta3 only
+ * when `kubeadm version -o short` says below 1.31; v1beta4 when it says
+ * nothing readable (a missing kubeadm is reported by the join itself). */
+static int kubeadm_api(struct rp_join *x, struct rp_ssh *s, struct job *j)
+{
+	struct rp_ssh_res r;
+	int code = 0;
+	char *err = NULL;
+	if (rp_ssh_exec(s, "kubeadm version -o short", NULL, 0, x->cmd_timeout, &r, &code, &err) < 0) {
+		rp_debug("kubeadm version unknown", "id", j->id, "error", err);
+		free(err);
+		return code == RP_SSH_EDROP || code == RP_SSH_ETIMEOUT ? -1 : 0;
+	}
+	j->v1beta3 = r.status == 0 && rp_boot_kubeadm_v1beta3(r.out);
+	rp_debug("kubeadm version", "id", j->id, "version", r.status == 0 ? rp_ssh_firstline(r.out) : "?",
+		 "config", j->v1beta3 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4");
+	rp_ssh_res_free(&r);
+	return 0;
+}
+
 static char *join_yaml(struct rp_join *x, struct job *j)
 {
 	struct rp_boot_join bj = {
 		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
 		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
+		.v1beta3 = j->v1beta3, .timeout_s = join_step_timeout(x),
 	};
 	return rp_join_config_yaml(&bj, x->startup_key ? rp_cfg_str(x->cfg, "kube.startup_taint") : NULL,
 				   x->taints, x->ntaints);
@@ -449,6 +479,10 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	}
 	rp_debug("cluster-info signed", "id", j->id, "token_id", j->tok.id);
+	if (kubeadm_api(x, s, j) < 0) {
+		fail_job(j, rp_xasprintf("connection lost asking for the kubeadm version"));
+		goto out;
+	}
 	int code = 0, rc = kubeadm_join(x, s, j, 0, &code);
 	/* A lost connection: reconnect and look before acting again. */
 	for (int retry = 0; rc < 0 && code == RP_SSH_EDROP && retry < 2; retry++) {

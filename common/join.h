@@ -15,7 +15,9 @@
  *  - kubeadm, in this order: a node already Ready with our pod-id
  *    annotation is only finished (no token, no kubeadm); otherwise a
  *    one-shot bootstrap token is created, its cluster-info signature
- *    awaited, the JoinConfiguration uploaded over stdin (never argv) into
+ *    awaited, the pod's `kubeadm version -o short` asked, the
+ *    JoinConfiguration (v1beta3 for a kubeadm that says it is
+ *    older than 1.31, else v1beta4) uploaded over stdin (never argv) into
  *    a file of mode 0600 that is removed whatever kubeadm says, kubeadm
  *    join run; a dropped session reconnects and looks for the Node before
  *    joining again (after `kubeadm reset`); then the Node is awaited
