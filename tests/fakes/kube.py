@@ -789,7 +789,47 @@ class Cluster:
         elif res == "secrets":
             self.signer_soon()
 
+    # -- admission
+    def admit_create(self, res, ns, name):
+        """NamespaceLifecycle: nothing new in a namespace being terminated
+        (an eviction is a create of pods/eviction).  The cause travels in
+        details.causes[].reason, as metav1.StatusCause's Type is spelled in JSON."""
+        n = self.get("namespaces", None, ns) if ns else None
+        if n is not None and n["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", '%s "%s" is forbidden: unable to create new content in namespace %s '
+                           'because it is being terminated' % (res_qual(res), name, ns),
+                           {"name": name, "kind": res, "causes": [
+                               {"reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % ns,
+                                "field": "metadata.namespace"}]})
+
     # -- controllers
+    def namespace_controller(self):
+        """A terminating namespace: its pods deleted gracefully, everything
+        else at once; the namespace goes when no pod is left."""
+        for n in list(self.objs["namespaces"].values()):
+            if not n["metadata"].get("deletionTimestamp"):
+                continue
+            ns = n["metadata"]["name"]
+            left = 0
+            for r in RES:
+                if not RES[r][3]:
+                    continue
+                for o in list(self.objs[r].values()):
+                    if o["metadata"].get("namespace") != ns:
+                        continue
+                    if r == "pods":
+                        left += 1
+                        if not o["metadata"].get("deletionTimestamp"):
+                            self.delete_pod(o, None)
+                    else:
+                        # gone without cascading: its pods go their own graceful way
+                        self.objs[r].pop((ns, o["metadata"]["name"]), None)
+                        o = copy.deepcopy(o)
+                        o["metadata"]["resourceVersion"] = self.next_rv()
+                        self._emit("DELETED", r, o)
+            if not left:
+                self.remove("namespaces", n)
+
     def set_node_ready(self, name, ready):
         n = self.get("nodes", None, name)
         if n is None:
@@ -833,6 +873,7 @@ class Cluster:
                                                      "effect": "NoSchedule", "timeAdded": ts()}]
                 self.put("nodes", n)
         self.node_leases()
+        self.namespace_controller()
         self.daemonset_controller()
         self.replicaset_controller()
         self.scheduler()
@@ -1706,6 +1747,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_json(200, t)
                 return self.send_json(200, o)
             elif method == "POST" and sub == "eviction":
+                c.admit_create(res, ns, name)
                 if not isinstance(body, dict):
                     raise bad_request("an Eviction body is required")
                 if (body.get("metadata") or {}).get("name", name) != name:
@@ -1718,6 +1760,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not isinstance(body, dict):
                     raise bad_request("a JSON object body is required")
                 self.check_kind(res, body)
+                c.admit_create(res, ns, (body.get("metadata") or {}).get("name") or "")
                 o = c.create(res, body, ns)
                 if not dry:
                     c.put(res, o, "ADDED")
@@ -1794,6 +1837,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_json(200, o)
                 if res == "namespaces" and name in ("default", "kube-system", "kube-public", "kube-node-lease"):
                     raise ApiError(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may not be deleted' % name)
+                if res == "namespaces":
+                    # the namespace controller empties it (pods gracefully), then it goes
+                    if not o["metadata"].get("deletionTimestamp"):
+                        o = copy.deepcopy(o)
+                        o["metadata"]["deletionTimestamp"] = ts()
+                        o["metadata"]["deletionGracePeriodSeconds"] = 0
+                        o.setdefault("status", {})["phase"] = "Terminating"
+                        c.put(res, o, "MODIFIED")
+                    c.reconcile()
+                    o = c.get(res, None, name) or o
+                    return self.send_json(200, o)
                 if opts.get("propagationPolicy") == "Orphan" and res in ("daemonsets", "replicasets", "deployments"):
                     c.objs[res].pop((ns or "", name), None)
                     o2 = copy.deepcopy(o)
