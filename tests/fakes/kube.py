@@ -57,7 +57,9 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   keyed by the token secret, for live tokens with usage-bootstrap-signing,
   after signer_delay) and the token cleaner (expired tokens deleted).
   Pod deletion with a grace period: deletionTimestamp, Terminating, gone
-  after min(grace, evict_grace).  Evictions honour PodDisruptionBudgets
+  after min(grace, evict_grace) -- but on a NotReady node never, as with a
+  dead kubelet that cannot confirm it, until grace 0, the node's deletion
+  (pod GC) or the node is Ready again.  Evictions honour PodDisruptionBudgets
   (429 "Cannot evict pod as it would violate the pod's disruption
   budget." with a DisruptionBudget cause; 500 with several PDBs; pods not
   Running are evicted without a budget check).
@@ -90,10 +92,7 @@ Admin endpoints (same TLS + token), under /_admin:
   POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": true|false|null}
                                (false: no disruption allowed; true: at least one; null: computed)
   POST   /_admin/config        {"ready_delay": 1, "evict_grace": 0.2, "signer_delay": 0.2,
-                                "recreate": true, "notready_stuck": false}
-                               (notready_stuck: a graceful delete of a pod on a
-                               NotReady node never completes, as with a dead
-                               kubelet, until grace 0, node deletion or Ready)
+                                "recreate": true}
   GET    /_admin/config
   POST   /_admin/reset         back to the initial cluster (config and request log too)
 """
@@ -595,7 +594,7 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
-                         "recreate": True, "notready_stuck": False}
+                         "recreate": True}
         self.timers = []  # heap of (when, seq, generation, fn)
         self.seq = 0
         self.gen = 0
@@ -1172,7 +1171,7 @@ class Cluster:
                 if q is None or q["metadata"]["uid"] != uid:
                     return
                 n = self.get("nodes", None, q["spec"].get("nodeName") or "")
-                if self.cfg["notready_stuck"] and n is not None and not self.node_ready(n):
+                if n is not None and not self.node_ready(n):
                     # no kubelet confirms: Terminating until force-deleted,
                     # the node is deleted (pod GC), or it is Ready again
                     self.after(0.5, gone)
