@@ -1,6 +1,7 @@
 /* join.c — the per-pod join sequence: kubeadm, worker and check flows
  * over SSH, the join lock and the ledger line (promises in join.h). */
 #include "join.h"
+#include "drain.h"
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
@@ -451,7 +452,8 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 
 	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
 	cJSON *n = NULL;
-	if (rp_boot_node_peek(x->k, j->node, x->t0, &n, &err) == 1 && rp_kube_node_ready(n)) {
+	int rejoined = 0;
+	if (rp_boot_node_peek(x->k, j->node, &n, &err) == 1 && rp_kube_node_ready(n)) {
 		const char *pid = rp_kube_annotation(n, "rp.io/pod-id");
 		if (pid && !strcmp(pid, j->id)) {
 			rp_info("node already joined", "id", j->id, "node", j->node);
@@ -524,11 +526,17 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	}
 	rp_debug("node Ready", "id", j->id, "node", j->node);
+	rejoined = 1;
 finish:;
 	cJSON *ann = cJSON_CreateObject();
 	cJSON_AddStringToObject(ann, "rp.io/pod-id", j->id);
 	cJSON *lab = cJSON_Duplicate(x->labels, 1);
-	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key, lab, ann, &err) < 0) {
+	/* A kubelet registering under the name of a Node that is still there
+	 * (an old NotReady one) keeps that Node's taints and unschedulable:
+	 * a fresh join takes back what a drain of it left.  A node found
+	 * already joined keeps them (a drain of it may be under way). */
+	const char *drop[] = { x->startup_key, rejoined ? RP_DRAIN_TAINT : NULL, NULL };
+	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key ? drop : drop + 1, rejoined, lab, ann, &err) < 0) {
 		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
 		free(err);
 	} else {

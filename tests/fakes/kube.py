@@ -69,7 +69,10 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   cluster-info; usage-bootstrap-authentication; the kubeadm node group;
   kubelet-forbidden kubernetes.io labels; an existing Ready node of that
   name), then registers the Node (labels, taints, GPUs = what nvidia-smi
-  listed on the pod) NotReady, Ready after ready_delay.
+  listed on the pod) NotReady, Ready after ready_delay.  An existing
+  NotReady Node of that name is kept as a kubelet keeps it (taints,
+  unschedulable and labels as they were; default labels refreshed) and
+  turns Ready after ready_delay.
 
 Not implemented: RBAC (the admin token may do everything; cluster-info
 is readable without a token, as in kubeadm clusters), admission, server-
@@ -2187,7 +2190,21 @@ def kubeadm_join(c, req, port):
                        'in the cluster. You must delete the existing Node or change the name of this new joining Node'
                        % name), None
     if old is not None:
-        c.remove("nodes", old)
+        # The kubelet finds its Node there (AlreadyExists) and keeps it:
+        # only its default labels and annotations are brought up to date;
+        # taints, unschedulable and other labels stay as they were
+        # (--register-with-taints and --node-labels apply only to a Node
+        # the kubelet creates).
+        n = copy.deepcopy(old)
+        n["metadata"].setdefault("labels", {}).update(
+            {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+             "beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name})
+        n["metadata"].setdefault("annotations", {}).update({"rp.fake/gpus": str(req.get("gpus", 1)),
+                                                            "rp.fake/joined-via": "kubeadm"})
+        c.put("nodes", n, "MODIFIED")
+        c.after(c.cfg["ready_delay"], lambda u=n["metadata"]["uid"]: _ready_if(c, name, u))
+        c.reconcile()
+        return True, "This node has joined the cluster", name
     lb = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
           "beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name}
     lb.update(labels)

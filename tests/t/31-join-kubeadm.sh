@@ -57,6 +57,41 @@ rc "kubeadm 1.32: join exit 0" 0 rp-join -o json <"$T_TMP/in"
 label "k31-def-$N"
 like "v1beta4" "$(lastcfg)" "^apiVersion: kubeadm.k8s.io/v1beta4$"
 
+# ---- issue 17 item 8: waiting for Ready asks for the one node ---------------
+# (fieldSelector=metadata.name=NAME, never a list of every node), and a
+# re-join under the name of an old NotReady Node -- which the kubelet keeps,
+# with the drain's taint and unschedulable -- takes those back.
+rn="k31-re-$N"
+podrec k31d "$rn" >"$T_TMP/in"
+rc "a first join under $rn: exit 0" 0 rp-join -o json <"$T_TMP/in"
+label "$rn"
+# a drain of it was cut short: cordoned, tainted rp.io/draining, NotReady
+kubectl cordon "$rn" >/dev/null 2>&1
+kubectl taint node "$rn" rp.io/draining=true:NoSchedule >/dev/null 2>&1
+kadmin -o /dev/null -H 'Content-Type: application/json' -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$rn\",\"ready\":false}"
+uid0=$(kubectl get node "$rn" -o jsonpath='{.metadata.uid}')
+is "the old Node: NotReady, cordoned, tainted" \
+	"$(kubectl get node "$rn" -o json | jq -r '"\(.spec.unschedulable) \([.spec.taints[].key] | index("rp.io/draining") != null)"')" "true true"
+kadmin -o /dev/null -X DELETE "$KUBE_URL/_admin/requests"
+podrec k31e "$rn" >"$T_TMP/in"
+rc "a re-join under the old NotReady Node's name: exit 0" 0 rp-join -o json <"$T_TMP/in"
+is "node record ready" "$(jq -r 'select(.type=="node") | .ready' "$T_TMP/.out")" true
+is "the kubelet kept the old Node (same uid)" "$(kubectl get node "$rn" -o jsonpath='{.metadata.uid}')" "$uid0"
+n=$(kubectl get node "$rn" -o json)
+is "Ready" "$(jq -r '.status.conditions[] | select(.type=="Ready") | .status' <<<"$n")" True
+is "no longer unschedulable" "$(jq -r '.spec.unschedulable // false' <<<"$n")" false
+is "no rp.io/draining taint" "$(jq -r '[.spec.taints[]?.key] | index("rp.io/draining")' <<<"$n")" null
+is "annotated with the new pod" "$(jq -r '.metadata.annotations["rp.io/pod-id"]' <<<"$n")" k31e
+kadmin "$KUBE_URL/_admin/requests?agent=rp/" >"$T_TMP/kreq.json"
+is "rp-join never listed every node" \
+	"$(jq '[.[] | select(.verb=="GET" and .path=="/api/v1/nodes" and ((.query // "") | contains("fieldSelector=metadata.name") | not))] | length' "$T_TMP/kreq.json")" 0
+num_ge "it asked for its node with fieldSelector=metadata.name=$rn" \
+	"$(jq --arg q "fieldSelector=metadata.name%3D$rn" '[.[] | select(.verb=="GET" and .path=="/api/v1/nodes" and ((.query // "") | contains($q)))] | length' "$T_TMP/kreq.json")" 1
+# a node found already joined (ours, Ready) is not uncordoned: a drain of it may be under way
+kubectl cordon "$rn" >/dev/null 2>&1
+rc "a re-run on the joined node: exit 0" 0 rp-join -o json <"$T_TMP/in"
+is "it stays cordoned" "$(kubectl get node "$rn" -o jsonpath='{.spec.unschedulable}')" true
+
 # ---- the stub reads a configuration as kubeadm does --------------------------
 export KUBE_URL KUBE_ADMIN_TOKEN KUBE_CA RP_POD_DIR=$T_TMP/pod
 mkdir -p "$RP_POD_DIR"
