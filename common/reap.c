@@ -84,8 +84,7 @@ static int known_to_kube(struct rp_kube *k, const cJSON *nodes, cJSON **known, c
 	const cJSON *n;
 	cJSON_ArrayForEach(n, nodes) {
 		const char *name = rp_fleet_node_name(n);
-		const char *type = rp_kube_label(n, "type");
-		if (!name || !type || strcmp(type, "virtual-kubelet"))
+		if (!name || !rp_fleet_is_virtual(n))
 			continue;
 		char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", name);
 		cJSON *list;

@@ -168,7 +168,7 @@ static cJSON *node_labels(struct rp_vnode *v)
 	const char *bad = NULL;
 	if (rp_fleet_labels(rp_cfg_json(v->cfg, "kube.labels"), &lb, &bad) < 0 || !lb)
 		lb = cJSON_CreateObject(); /* checked in rp_vnode_new */
-	const char *ours[][2] = { { "type", "virtual-kubelet" }, { "kubernetes.io/role", "agent" },
+	const char *ours[][2] = { { RP_FLEET_VIRTUAL_KEY, RP_FLEET_VIRTUAL_VALUE }, { "kubernetes.io/role", "agent" },
 				  { "kubernetes.io/hostname", NULL }, { "kubernetes.io/os", "linux" } };
 	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) {
 		cJSON_DeleteItemFromObjectCaseSensitive(lb, ours[i][0]);

@@ -72,6 +72,12 @@ rp-join --virtual "$VN" --once 2>/dev/null
 is "a taint taken off is put back" \
 	"$(kapi "/api/v1/nodes/$VN" | jq -r '[.spec.taints[]? | select(.key=="virtual-kubelet.io/provider")] | length')" 1
 
+rc "rp-drain refuses to drain a virtual node" 2 rp-drain --node "$VN"
+like "  saying why" "$(cat "$T_TMP/.err")" "virtual node"
+"$KAFKACTL" topic "vk$$" 1 >/dev/null && "$KAFKACTL" commit "vkg$$" "vk$$" 0 0 >/dev/null || fail "kafkactl"
+burst() { rp-lagwatch --once --group "vkg$$" --topic "vk$$" 2>/dev/null | jq -r 'select(.type=="decision") | .burst_nodes'; }
+b0=$(burst)
+
 # ---- 2. three pods -> three RunPod pods with their image and env ---------
 kpost /api/v1/namespaces/default/secrets "{\"metadata\":{\"name\":\"vk-$$\"},\"stringData\":{\"token\":\"s3cr3t-$$\"}}"
 kpost /api/v1/namespaces/default/configmaps "{\"metadata\":{\"name\":\"vk-$$\"},\"data\":{\"level\":\"hd-$$\"}}"
@@ -126,6 +132,7 @@ is "ledger: 3 pods joined the virtual node" \
 	"$(jq -r --arg n "$VN" 'select(.event=="joined" and .node==$n and .bootstrap=="virtual") | .k8s_uid' "$LEDGER" | sort -u | wc -l)" 3
 is "ledger: their launching lines carry the Kubernetes pod" \
 	"$(jq -r --arg n "$VN" 'select(.event=="launching" and .vnode==$n) | .k8s_pod' "$LEDGER" | sort -u | wc -l)" 3
+is "rp-lagwatch counts each pod as one burst unit, not the node" "$(burst)" "$((b0 + 3))"
 rc "the reaper keeps them (known to Kubernetes)" 0 rp-launch --reap
 is "nothing reaped" "$(n_pods)" 3
 
@@ -191,4 +198,8 @@ kadmin -X DELETE -H 'Content-Type: application/json' -d '{"gracePeriodSeconds":0
 rc "a pass over the leftovers" 0 rp-join --virtual "$VN" --once
 is "the Failed pod's object goes once deleted" "$(gone "vk-$$-3" && echo gone)" gone
 is "no RunPod pod left" "$(n_pods)" 0
+rc "rp-cost report --by pod" 0 rp-cost report --by pod -o json
+is "  all four pods ended, their hours counted" \
+	"$(jq -r --arg a "$id1" --arg b "$id2" --arg c "$id3" --arg d "$id4" \
+		'select(.type=="cost" and .by=="pod" and (.key==$a or .key==$b or .key==$c or .key==$d) and (.running|not) and .hours > 0) | 1' "$T_TMP/.out" | wc -l)" 4
 done_testing
