@@ -15,6 +15,9 @@ _rp_complete()
 	--format) mapfile -t COMPREPLY < <(compgen -W "records gnuplot" -- "$cur"); return ;;
 	--lock) mapfile -t COMPREPLY < <(compgen -W "flock lease" -- "$cur"); return ;;
 	--order) mapfile -t COMPREPLY < <(compgen -W "preference price" -- "$cur"); return ;;
+	--virtual) # the virtual nodes there are (rp-join --virtual), if kubectl can say
+		mapfile -t COMPREPLY < <(compgen -W "$(kubectl get nodes -l type=virtual-kubelet -o name 2>/dev/null |
+			sed 's|^node/||')" -- "$cur"); return ;;
 	--set)
 		local keys
 		keys=$(man -P cat rp-config 2>/dev/null | grep -Eo '^ +[a-z_]+\.[a-z_.]+' | tr -d ' ')
