@@ -172,8 +172,12 @@ is "nothing leaks: the running pod is still paid for and known" "$(n_pods) $(rst
 rc "the reaper keeps it while the virtual node is down" 0 rp-launch --reap
 is "not reaped" "$(rstatus "$id4")" RUNNING
 launching=$(grep -c '"event":"launching"' "$LEDGER")
+# as if it had been killed between the launch and the annotation: the
+# ledger alone must tell which RunPod pod runs this Kubernetes pod
+kubectl annotate pod "vk-$$-4" rp.io/pod-id- >/dev/null || fail "annotation not removed"
 rc "restart: one pass" 0 rp-join --virtual "$VN" --once
 is "the restart adopts: no launch" "$(grep -c '"event":"launching"' "$LEDGER")" "$launching"
+is "the pod is annotated with its RunPod pod again" "$(ann "vk-$$-4" rp.io/pod-id)" "$id4"
 is "still one RunPod pod" "$(n_pods)" 1
 is "the pod still Running on it" "$(phase "vk-$$-4")" Running
 is "the node Ready again" "$(node_ready)" True
