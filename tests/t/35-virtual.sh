@@ -171,6 +171,8 @@ like "kubectl sees NotReady" "$(kubectl get node "$VN" --no-headers)" "^$VN +Not
 is "nothing leaks: the running pod is still paid for and known" "$(n_pods) $(rstatus "$id4")" "1 RUNNING"
 rc "the reaper keeps it while the virtual node is down" 0 rp-launch --reap
 is "not reaped" "$(rstatus "$id4")" RUNNING
+# (the control plane's grace back to normal: a one-shot pass has no heartbeat after it)
+kadmin -X POST -H 'Content-Type: application/json' -d '{"node_monitor_grace": 40}' "$KA/config" >/dev/null
 launching=$(grep -c '"event":"launching"' "$LEDGER")
 # as if it had been killed between the launch and the annotation: the
 # ledger alone must tell which RunPod pod runs this Kubernetes pod
@@ -181,7 +183,6 @@ is "the pod is annotated with its RunPod pod again" "$(ann "vk-$$-4" rp.io/pod-i
 is "still one RunPod pod" "$(n_pods)" 1
 is "the pod still Running on it" "$(phase "vk-$$-4")" Running
 is "the node Ready again" "$(node_ready)" True
-kadmin -X POST -H 'Content-Type: application/json' -d '{"node_monitor_grace": 40}' "$KA/config" >/dev/null
 
 # A pod force-deleted while no virtual node ran: its RunPod pod must go.
 kadmin -X DELETE -H 'Content-Type: application/json' -d '{"gracePeriodSeconds":0}' \
@@ -202,6 +203,32 @@ kadmin -X DELETE -H 'Content-Type: application/json' -d '{"gracePeriodSeconds":0
 rc "a pass over the leftovers" 0 rp-join --virtual "$VN" --once
 is "the Failed pod's object goes once deleted" "$(gone "vk-$$-3" && echo gone)" gone
 is "no RunPod pod left" "$(n_pods)" 0
+# Never on a guess: while RunPod cannot list its pods, a deleted pod is
+# neither terminated nor let go.
+mkpod "vk-$$-6" || fail "create pod 6"
+rc "a pass launches pod 6" 0 rp-join --virtual "$VN" --once
+id6=$(ann "vk-$$-6" rp.io/pod-id)
+is "pod 6 Running" "$(phase "vk-$$-6") $(rstatus "$id6")" "Running RUNNING"
+ok "kubectl delete pod 6" kubectl delete pod "vk-$$-6" --wait=false
+radmin config '{"fail_next":[{"match":"GET /v2/pods","status":503,"count":50}]}' || fail "fail_next"
+rc "RunPod unlistable: the pass is temporary (75)" 75 rp-join --virtual "$VN" --once
+radmin config '{"fail_next":[]}'
+is "the pod object stays (Terminating)" "$(kpod "vk-$$-6" | jq -r '.metadata.deletionTimestamp != null')" true
+is "its RunPod pod untouched" "$(rstatus "$id6")" RUNNING
+rc "RunPod back: the pass finishes the delete" 0 rp-join --virtual "$VN" --once
+is "then terminated and gone" "$(rstatus "$id6") $(gone "vk-$$-6" && echo gone)" "TERMINATED gone"
+# A terminate RunPod does not confirm: the pod object stays until it is.
+mkpod "vk-$$-7" || fail "create pod 7"
+rc "a pass launches pod 7" 0 rp-join --virtual "$VN" --once
+id7=$(ann "vk-$$-7" rp.io/pod-id)
+ok "kubectl delete pod 7" kubectl delete pod "vk-$$-7" --wait=false
+radmin config '{"fail_next":[{"match":"DELETE /v2/pods*","status":503,"count":100}]}' || fail "fail_next"
+ko "terminate unconfirmed: the pass fails" rp-join --virtual "$VN" --once --set drain.terminate_timeout=2s
+radmin config '{"fail_next":[]}'
+is "the pod object stays while its RunPod pod may bill" "$(kpod "vk-$$-7" | jq -r '.metadata.name')" "vk-$$-7"
+is "ledger: terminate_failed" "$(jq -r --arg i "$id7" 'select(.id==$i and .event=="terminate_failed") | .event' "$LEDGER" | head -1)" terminate_failed
+rc "the next pass terminates, then lets it go" 0 rp-join --virtual "$VN" --once
+is "terminated and gone" "$(rstatus "$id7") $(gone "vk-$$-7" && echo gone)" "TERMINATED gone"
 rc "rp-cost report --by pod" 0 rp-cost report --by pod -o json
 is "  all four pods ended, their hours counted" \
 	"$(jq -r --arg a "$id1" --arg b "$id2" --arg c "$id3" --arg d "$id4" \
