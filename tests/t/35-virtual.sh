@@ -42,6 +42,7 @@ grep -q 'virtual_interval: 1s' "$RP_CONFIG" || { fail "could not set kube.virtua
 VPID=
 stop_vn() { [ -n "$VPID" ] && kill -9 "$VPID" 2>/dev/null; wait "$VPID" 2>/dev/null; VPID=; }
 at_exit stop_vn
+at_exit "kadmin -X POST -H 'Content-Type: application/json' -d '{\"node_monitor_grace\": 40}' \"$KA/config\" >/dev/null"
 at_exit "kubectl delete node $VN --wait=false >/dev/null 2>&1"
 at_exit "kubectl delete secret,configmap vk-$$ --wait=false >/dev/null 2>&1"
 at_exit "for i in \$(our_pods | jq -r '.[].id'); do curl -sf -X DELETE -H \"Authorization: Bearer \$RUNPOD_API_KEY\" \"$RUNPOD_URL/v2/pods/\$i\" >/dev/null; done"
