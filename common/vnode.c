@@ -245,8 +245,9 @@ static int mend_node(struct rp_vnode *v, const cJSON *node, char **err)
 		if (!has_taint(node)) { /* taints have no merge key: the whole list */
 			cJSON *ts = cJSON_AddArrayToObject(cJSON_AddObjectToObject(body, "spec"), "taints");
 			const cJSON *t;
-			cJSON_ArrayForEach(t, jget(jget(node, "spec"), "taints"))
+			cJSON_ArrayForEach(t, jget(jget(node, "spec"), "taints")) {
 				cJSON_AddItemToArray(ts, cJSON_Duplicate(t, 1));
+			}
 			cJSON_AddItemToArray(ts, our_taint());
 		}
 		char *path = rp_xasprintf("/api/v1/nodes/%s", v->name);
@@ -588,8 +589,9 @@ static void kpod_read(struct rp_vnode *v, struct kpod *p)
 	if (p->gpu) {
 		int known = 0;
 		const cJSON *g;
-		cJSON_ArrayForEach(g, rp_cfg_json(v->cfg, "runpod.gpu_types"))
+		cJSON_ArrayForEach(g, rp_cfg_json(v->cfg, "runpod.gpu_types")) {
 			known |= cJSON_IsString(g) && !strcmp(g->valuestring, p->gpu);
+		}
 		if (!known) {
 			p->why = rp_xasprintf("annotation %s: '%s' is not one of runpod.gpu_types", RP_VNODE_GPU_ANN,
 					      p->gpu);

@@ -75,7 +75,7 @@ is "a taint taken off is put back" \
 
 rc "rp-drain refuses to drain a virtual node" 2 rp-drain --node "$VN"
 like "  saying why" "$(cat "$T_TMP/.err")" "virtual node"
-"$KAFKACTL" topic "vk$$" 1 >/dev/null && "$KAFKACTL" commit "vkg$$" "vk$$" 0 0 >/dev/null || fail "kafkactl"
+if ! { "$KAFKACTL" topic "vk$$" 1 && "$KAFKACTL" commit "vkg$$" "vk$$" 0 0; } >/dev/null; then fail "kafkactl"; fi
 burst() { rp-lagwatch --once --group "vkg$$" --topic "vk$$" 2>/dev/null | jq -r 'select(.type=="decision") | .burst_nodes'; }
 b0=$(burst)
 
