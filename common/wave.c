@@ -686,8 +686,9 @@ static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
 	int rc = rp_runpod_catalog_for(r->rp, r->gpu_count, rp_cfg_str(cfg, "runpod.cloud"), &catalog, &err);
 	if (rc) {
 		rp_unlock(lk);
-		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL,
-				    rp_xasprintf("RunPod catalog: %s", err));
+		char *e = rp_xasprintf("RunPod catalog: %s", err);
+		free(err);
+		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, e);
 	}
 	if (rp_launch_candidates(cfg, catalog, &r->cands, &r->ncand, &err) < 0) {
 		rp_unlock(lk);
@@ -704,8 +705,9 @@ static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
 		rp_unlock(lk);
 		rp_launch_cands_free(r->cands, r->ncand);
 		cJSON_Delete(catalog);
-		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL,
-				    rp_xasprintf("RunPod pod list: %s", err));
+		char *e = rp_xasprintf("RunPod pod list: %s", err);
+		free(err);
+		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, e);
 	}
 	long live = 0, cap = rp_cfg_int(cfg, "runpod.max_nodes");
 	const cJSON *p;

@@ -230,6 +230,22 @@ is "the pod object stays while its RunPod pod may bill" "$(kpod "vk-$$-7" | jq -
 is "ledger: terminate_failed" "$(jq -r --arg i "$id7" 'select(.id==$i and .event=="terminate_failed") | .event' "$LEDGER" | head -1)" terminate_failed
 rc "the next pass terminates, then lets it go" 0 rp-join --virtual "$VN" --once
 is "terminated and gone" "$(rstatus "$id7") $(gone "vk-$$-7" && echo gone)" "TERMINATED gone"
+# RunPod's catalog down: the long-running node does not die of it; the
+# pod waits, Pending, and runs once RunPod is back.
+radmin config '{"fail_next":[{"match":"GET /v2/catalog*","status":503,"count":1000}]}' || fail "fail_next"
+rp-join --virtual "$VN" >"$T_TMP/vn2.out" 2>"$T_TMP/vn2.err" &
+VPID=$!
+mkpod "vk-$$-8" || fail "create pod 8"
+sawfail() { grep -q "launch not started" "$T_TMP/vn2.err"; }
+if eventually 30 sawfail; then pass "a launch that cannot start is logged"; else fail "no 'launch not started'"; fi
+ok "the virtual node lives on" kill -0 "$VPID"
+is "the pod waits, Pending" "$(phase "vk-$$-8")" Pending
+radmin config '{"fail_next":[]}'
+run8() { [ "$(phase "vk-$$-8")" = Running ]; }
+if eventually 60 run8; then pass "RunPod back: the pod runs"; else fail "pod 8 not Running"; fi
+ok "kubectl delete pod 8" kubectl delete pod "vk-$$-8"
+is "its RunPod pod terminated" "$(rstatus "$(jq -r --arg n "default/vk-$$-8" 'select(.event=="joined" and .k8s_pod==$n) | .id' "$LEDGER")")" TERMINATED
+stop_vn
 rc "rp-cost report --by pod" 0 rp-cost report --by pod -o json
 is "  all four pods ended, their hours counted" \
 	"$(jq -r --arg a "$id1" --arg b "$id2" --arg c "$id3" --arg d "$id4" \
