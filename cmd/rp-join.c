@@ -1,7 +1,8 @@
 /* rp-join — see rp-join(1).  Pods in, nodes out: over SSH, join each
  * ready pod to Kubernetes (kubeadm) or start its worker (worker); or look
- * at a pod (--check); or hold a pod's tunnel (--tunnel).  The join is
- * common/join.h, the tunnel common/tunnel.h. */
+ * at a pod (--check); or hold a pod's tunnel (--tunnel); or be a virtual
+ * node whose pods run on RunPod (--virtual).  The join is common/join.h,
+ * the tunnel common/tunnel.h, the virtual node common/vnode.h. */
 #include "cli.h"
 #include "join.h"
 #include "ledger.h"
@@ -10,6 +11,7 @@
 #include "records.h"
 #include "rp.h"
 #include "tunnel.h"
+#include "vnode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +22,12 @@ static const char usage[] =
 	"               [--user USER] [--identity FILE] [--known-hosts FILE]\n"
 	"               [--concurrency N] [--timeout DURATION] [--check] < pod-records\n"
 	"       rp-join [options] [--check] --host HOST [--port PORT] --id POD_ID [--name NODE]\n"
-	"       rp-join [options] --tunnel POD_ID [--host HOST --port PORT] [--forward SPEC]...\n";
+	"       rp-join [options] --tunnel POD_ID [--host HOST --port PORT] [--forward SPEC]...\n"
+	"       rp-join [options] --virtual NODE [--once]\n";
 
 enum {
 	O_HOST = RP_OPT_TOOL, O_PORT, O_ID, O_NAME, O_BOOT, O_CHECK, O_TUNNEL, O_FORWARD, O_LABEL,
-	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT
+	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT, O_VIRTUAL, O_ONCE
 };
 
 /* --tunnel ID: the forwards of kube.forwards to the pod's sshd, held until
@@ -113,11 +116,13 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, O_USER },
 		{ "concurrency", required_argument, NULL, O_CONC },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "virtual", required_argument, NULL, O_VIRTUAL },
+		{ "once", no_argument, NULL, O_ONCE },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
-	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL;
-	int port = 0, check = 0, c;
+	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL, *virt = NULL;
+	int port = 0, check = 0, once = 0, c;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {
@@ -145,6 +150,8 @@ int main(int argc, char **argv)
 		case O_USER: rp_cli_key(&cli, "ssh.user", optarg, 0); break;
 		case O_CONC: rp_cli_key(&cli, "ssh.concurrency", optarg, 0); break;
 		case O_TIMEOUT: rp_cli_key(&cli, "kube.join_timeout", optarg, 0); break;
+		case O_VIRTUAL: virt = optarg; break;
+		case O_ONCE: once = 1; break;
 		default: rp_cli_usage(&cli, "unknown option");
 		}
 	}
@@ -154,6 +161,10 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "--host and --id go together");
 	if (tunnel_id && (check || (host && !port) || id))
 		rp_cli_usage(&cli, "--tunnel takes --host and --port, nothing else");
+	if (virt && (tunnel_id || check || host || id || name))
+		rp_cli_usage(&cli, "--virtual takes no pod: its pods are the Kubernetes pods bound to the node");
+	if (once && !virt)
+		rp_cli_usage(&cli, "--once goes with --virtual");
 	struct rp_config *cfg = rp_cli_config(&cli);
 	if (cli.verbose)
 		rp_log_level = RP_LOG_DEBUG;
@@ -161,6 +172,16 @@ int main(int argc, char **argv)
 		port = (int)rp_cfg_int(cfg, "ssh.port");
 	int rc = RP_EXIT_OK;
 	char *err = NULL;
+	if (virt) {
+		struct rp_vnode *v = rp_vnode_new(cfg, virt, &err);
+		if (!v)
+			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		rc = rp_vnode_run(v, once);
+		rp_vnode_free(v);
+		rp_config_free(cfg);
+		rp_cli_free(&cli);
+		return rp_finish(rc);
+	}
 	if (tunnel_id) {
 		rc = tunnel(cfg, tunnel_id, host, port);
 		rp_config_free(cfg);

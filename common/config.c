@@ -62,6 +62,8 @@ static const struct key schema[] = {
 	{ "kube.join_timeout", D, "5m" },
 	{ "kube.api_server_endpoint", S, NULL }, /* rp-join: default host:port of the kubeconfig server */
 	{ "kube.startup_taint", S, "rp.io/starting:NoSchedule" }, /* rp-join: removed once Ready */
+	{ "kube.virtual_interval", D, "10s" }, /* rp-join --virtual: heartbeat and reconcile period */
+	{ "kube.virtual_lease", D, "40s" },    /* rp-join --virtual: the node Lease's duration */
 	{ "kafka.bootstrap_servers", S, "localhost:9092" },
 	{ "kafka.group", L, "[\"ome-transcoder-consumer\"]" },
 	{ "kafka.topic", L, "[\"video-transcode\"]" },
@@ -718,6 +720,8 @@ static const struct {
 	{ "kube.join_timeout", "How long a node may take to become Ready." },
 	{ "kube.api_server_endpoint", "host:port the pods join (default: the kubeconfig server's)." },
 	{ "kube.startup_taint", "Taint a joining node carries until it is Ready." },
+	{ "kube.virtual_interval", "rp-join --virtual: how often the node heartbeats and its pods are reconciled." },
+	{ "kube.virtual_lease", "rp-join --virtual: leaseDurationSeconds of the node's Lease in kube-node-lease." },
 	{ "kafka.bootstrap_servers", "Kafka bootstrap list." },
 	{ "kafka.group", "Consumer group(s) to watch." },
 	{ "kafka.topic", "Topic(s) to watch." },

@@ -109,11 +109,19 @@ const char *rp_fleet_opt_out(const cJSON *node)
 	return NULL;
 }
 
+int rp_fleet_is_virtual(const cJSON *node)
+{
+	const char *v = rp_kube_label(node, RP_FLEET_VIRTUAL_KEY);
+	return v && !strcmp(v, RP_FLEET_VIRTUAL_VALUE);
+}
+
 const char *rp_fleet_refusal(const struct rp_config *cfg, const cJSON *node)
 {
 	static char buf[512];
 	const char *a;
 	char *err = NULL;
+	if (rp_fleet_is_virtual(node))
+		return "a virtual node (rp-join --virtual): its pods scale with their controller, never drained";
 	cJSON *l = labels_of(cfg, &err), *e;
 	free(err);
 	if (!l)

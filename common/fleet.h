@@ -31,6 +31,9 @@
 #include "config.h"
 
 #define RP_FLEET_POD_ID "rp.io/pod-id"
+/* A virtual node (rp-join --virtual, vnode.h) carries this label. */
+#define RP_FLEET_VIRTUAL_KEY "type"
+#define RP_FLEET_VIRTUAL_VALUE "virtual-kubelet"
 
 /* "<cluster>-burst-" (malloc'd). */
 char *rp_fleet_prefix(const struct rp_config *cfg);
@@ -46,7 +49,12 @@ char *rp_fleet_selector(const struct rp_config *cfg, char **err);
 int rp_fleet_labels(const cJSON *list, cJSON **labels, const char **bad);
 /* "/api/v1/nodes?labelSelector=..." for our nodes (malloc'd), or NULL and *err. */
 char *rp_fleet_nodes_path(const struct rp_config *cfg, char **err);
-/* NULL when the node is ours to drain, else why not (static storage). */
+/* 1 when node is a virtual node (label type=virtual-kubelet): no machine
+ * and no RunPod pod of its own; its Kubernetes pods are RunPod pods. */
+int rp_fleet_is_virtual(const cJSON *node);
+/* NULL when the node is ours to drain, else why not (static storage).  A
+ * virtual node is never ours to drain: its pods scale with their
+ * controller. */
 const char *rp_fleet_refusal(const struct rp_config *cfg, const cJSON *node);
 /* NULL, or which opt-out annotation the node carries (static storage). */
 const char *rp_fleet_opt_out(const cJSON *node);

@@ -29,6 +29,44 @@ static int busy_pod(const cJSON *pod)
 	       !rp_kube_pod_is_finished(pod);
 }
 
+/* A virtual node's pods that run on RunPod (annotated rp.io/pod-id, not
+ * finished): each is one unit of burst capacity, never idle, never lost,
+ * never named for a down (opt_out: they scale with their controller).
+ * 0, or -1 (*err). */
+static int virtual_pods(struct rp_kube *k, const char *name, cJSON *out, char **err)
+{
+	char *esc = rp_http_escape(name);
+	char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
+	cJSON *list;
+	const cJSON *items, *pod;
+	free(esc);
+	int r = rp_kube_list(k, path, &list, &items, err);
+	free(path);
+	if (r)
+		return -1;
+	cJSON_ArrayForEach(pod, items)
+	{
+		const char *id = rp_kube_annotation(pod, RP_FLEET_POD_ID);
+		if (!id || !*id || !busy_pod(pod))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "node", name);
+		cJSON_AddStringToObject(o, "pod_id", id);
+		cJSON_AddBoolToObject(o, "virtual", 1);
+		cJSON_AddNullToObject(o, "idle_since");
+		cJSON_AddNumberToObject(o, "idle_s", 0);
+		cJSON_AddBoolToObject(o, "ready", 1);
+		cJSON_AddNullToObject(o, "not_ready_since");
+		cJSON_AddNumberToObject(o, "not_ready_s", 0);
+		cJSON_AddBoolToObject(o, "lost", 0);
+		cJSON_AddBoolToObject(o, "cordoned", 0);
+		cJSON_AddBoolToObject(o, "opt_out", 1);
+		cJSON_AddItemToArray(out, o);
+	}
+	cJSON_Delete(list);
+	return 0;
+}
+
 /* 1 idle, 0 busy, -1 error (*err). */
 static int node_idle(struct rp_kube *k, const char *name, char **err)
 {
@@ -115,6 +153,13 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		const char *name = rp_fleet_node_name(node);
 		if (!name)
 			continue;
+		if (rp_fleet_is_virtual(node)) {
+			if (virtual_pods(k, name, out, err) < 0) {
+				rc = RP_EXIT_TEMP;
+				goto out;
+			}
+			continue;
+		}
 		int idle = node_idle(k, name, err);
 		if (idle < 0) {
 			rc = RP_EXIT_TEMP;

@@ -18,7 +18,11 @@
  * array of {"node","pod_id","idle_since"|null,"idle_s","ready","cordoned"}
  * for every burst node, plus "not_ready_since" (RFC 3339, or null while
  * Ready) and "not_ready_s" (0 while Ready) from rp_fleet_notready_s(),
- * and "lost" from rp_fleet_lost() with scale.notready_grace.
+ * and "lost" from rp_fleet_lost() with scale.notready_grace.  A virtual
+ * node (fleet.h) is not an entry itself: each of its pods that runs on
+ * RunPod (annotated rp.io/pod-id, not finished) is, with "virtual":true,
+ * never idle, never lost, and "opt_out":true (it scales with its
+ * controller, never through rp-drain).
  * 0 ok, RP_EXIT_* + *err otherwise. */
 int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, cJSON **nodes, char **err);
 /* Names of burst nodes idle for at least min_idle seconds (array of

@@ -709,3 +709,11 @@ int rp_kube_node_ready(const cJSON *node)
 	}
 	return 0;
 }
+
+char *rp_kube_data(const cJSON *obj, const char *key, int secret)
+{
+	const char *v = str(cJSON_GetObjectItemCaseSensitive(obj, "data"), key);
+	if (!v)
+		return NULL;
+	return secret ? b64dec(v) : rp_xstrdup(v);
+}

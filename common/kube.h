@@ -82,5 +82,8 @@ const char *rp_kube_label(const cJSON *obj, const char *key);
 const char *rp_kube_annotation(const cJSON *obj, const char *key);
 /* Node condition Ready == "True". */
 int rp_kube_node_ready(const cJSON *node);
+/* data[key] of a ConfigMap (secret 0) or a Secret (1: base64-decoded),
+ * malloc'd; NULL when absent or not valid base64. */
+char *rp_kube_data(const cJSON *obj, const char *key, int secret);
 
 #endif

@@ -439,6 +439,10 @@ int rp_reap_verdict(const cJSON *pod, const cJSON *nodes, const struct rp_ledger
 	}
 	if (!strcmp(ev, "joined")) {
 		const char *bs = rp_rec_str(last, "bootstrap");
+		if (bs && !strcmp(bs, "virtual")) {
+			*why = "ran a virtual node's pod, and that Kubernetes pod is gone";
+			return 1;
+		}
 		if (!bs || strcmp(bs, "kubeadm")) {
 			*why = "joined as a worker";
 			return 0;

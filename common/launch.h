@@ -44,7 +44,9 @@
  *    grace (rp-launch has printed the record, rp-join has not taken it
  *    yet), or for the join grace when the lock cannot be read; and when
  *    it is `joined` without a Kubernetes bootstrap (worker mode has no
- *    node).  Everything else with our name prefix is an orphan: no ledger
+ *    node).  A pod `joined` to a virtual node (bootstrap "virtual") is
+ *    known only through its Kubernetes pod (annotated rp.io/pod-id, passed
+ *    in with the nodes by the reaper).  Everything else with our name prefix is an orphan: no ledger
  *    line, `launched` but never ready (its launcher died: the caller makes
  *    sure none is running), ready but its joiner gone, terminated/reaped/
  *    drained but still alive, join failed, preempted.  The verdict is a

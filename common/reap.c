@@ -1,6 +1,7 @@
 /* reap.c — rp-launch --reap: find our orphans and terminate them (see
  * reap.h; the verdict itself is rp_reap_verdict in launch.c). */
 #include "reap.h"
+#include "fleet.h"
 #include "kube.h"
 #include "launch.h"
 #include "state.h"
@@ -75,6 +76,37 @@ static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_led
 	return k2;
 }
 
+/* The nodes, and for each virtual node (vnode.h) its pods' rp.io/pod-id
+ * as one more thing Kubernetes knows (*known, malloc'd).  RP_EXIT_*. */
+static int known_to_kube(struct rp_kube *k, const cJSON *nodes, cJSON **known, char **err)
+{
+	*known = cJSON_Duplicate(nodes, 1);
+	const cJSON *n;
+	cJSON_ArrayForEach(n, nodes) {
+		const char *name = rp_fleet_node_name(n);
+		if (!name || !rp_fleet_is_virtual(n))
+			continue;
+		char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", name);
+		cJSON *list;
+		const cJSON *items, *p;
+		int rc = rp_kube_list(k, path, &list, &items, err);
+		free(path);
+		if (rc)
+			return rc;
+		cJSON_ArrayForEach(p, items) {
+			const char *id = rp_kube_annotation(p, RP_FLEET_POD_ID);
+			if (!id || !*id)
+				continue;
+			cJSON *o = cJSON_CreateObject();
+			cJSON *an = cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "metadata"), "annotations");
+			cJSON_AddStringToObject(an, RP_FLEET_POD_ID, id);
+			cJSON_AddItemToArray(*known, o);
+		}
+		cJSON_Delete(list);
+	}
+	return 0;
+}
+
 int rp_reap(struct rp_config *cfg, int dry)
 {
 	struct rp_runpod *rp = rp_launch_api(cfg);
@@ -88,8 +120,13 @@ int rp_reap(struct rp_config *cfg, int dry)
 	struct rp_kube *k = rp_kube_open(rp_cfg_str(cfg, "kube.kubeconfig"), &err);
 	cJSON *list = NULL;
 	const cJSON *nodes = NULL;
+	cJSON *known = NULL;
 	int rc = k ? rp_kube_list(k, "/api/v1/nodes", &list, &nodes, &err) : RP_EXIT_TEMP;
+	if (!rc)
+		rc = known_to_kube(k, nodes, &known, &err);
 	if (rc) {
+		cJSON_Delete(known);
+		cJSON_Delete(list);
 		rp_loge("Kubernetes API unavailable: reaping nothing (never guess)", "error", err);
 		free(err);
 		rp_kube_free(k);
@@ -101,6 +138,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	if (!ix) {
 		rp_loge("ledger unreadable: reaping nothing", "error", err);
 		free(err);
+		cJSON_Delete(known);
 		cJSON_Delete(list);
 		rp_kube_free(k);
 		rp_runpod_free(rp);
@@ -122,7 +160,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
 	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
 	const char **whys = rp_xcalloc(n + 1, sizeof *whys);
-	size_t k2 = orphans(pods, nodes, ix, join_grace, ids, which, whys);
+	size_t k2 = orphans(pods, known, ix, join_grace, ids, which, whys);
 	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
 	if (!dry)
@@ -155,6 +193,7 @@ out:
 	cJSON_Delete(pods);
 	free(prefix);
 	rp_ledger_index_free(ix);
+	cJSON_Delete(known);
 	cJSON_Delete(list);
 	rp_kube_free(k);
 	rp_runpod_free(rp);

@@ -5,7 +5,10 @@
  *    exclusively without waiting (rp_launch_lock); held by a launcher, it
  *    reaps nothing and returns 75.
  *  - Nothing is reaped on a guess: without the Kubernetes node list
- *    (75), the ledger (1) or the RunPod pod list (75) it reaps nothing.
+ *    (75), the pods of the virtual nodes (label type=virtual-kubelet,
+ *    vnode.h; 75), the ledger (1) or the RunPod pod list (75) it reaps
+ *    nothing.  A Kubernetes pod on a virtual node annotated rp.io/pod-id
+ *    makes that RunPod pod known, as a node would.
  *  - Only pods with our name prefix (rp_launch_prefix) are looked at, and
  *    a pod is reaped only when rp_reap_verdict() (launch.h) says orphan;
  *    the join lock of each pod (podlock.h) is read, not taken, and a pod

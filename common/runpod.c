@@ -395,6 +395,8 @@ static char *rest_body(const struct rp_runpod_spec *s)
 		cJSON_AddItemToObject(b, "env", env);
 	else
 		cJSON_Delete(env);
+	if (s->args && *s->args)
+		cJSON_AddStringToObject(b, "args", s->args);
 	cJSON_AddBoolToObject(b, "startSsh", 1);
 	char *out = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
@@ -422,6 +424,8 @@ static char *gql_body(const struct rp_runpod_spec *s)
 	if (s->disk_gb > 0)
 		cJSON_AddNumberToObject(in, "containerDiskInGb", s->disk_gb);
 	cJSON_AddNumberToObject(in, "volumeInGb", 0);
+	if (s->args && *s->args)
+		cJSON_AddStringToObject(in, "dockerArgs", s->args);
 	/* GraphQL takes the ports as one comma string. */
 	cJSON *ps = ports_or_default(s->ports);
 	struct rp_buf pb = { 0 };

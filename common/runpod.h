@@ -73,6 +73,8 @@ struct rp_runpod_spec {
 	int spot;
 	double bid_per_gpu;          /* spot only, USD/h per GPU */
 	const char *terminate_after; /* spot only: RFC 3339 dead-man time, or NULL */
+	const char *args;            /* the container's start command (v2 args, GraphQL
+				      * dockerArgs), or NULL: the image's */
 };
 
 /* One prepared call: req points into url/body (owned here). */

@@ -32,10 +32,24 @@ static const char *pod_dc(const cJSON *pod, const struct rp_cand *c)
 	return dc ? dc : c->dc ? c->dc : "";
 }
 
+/* A caller's want tags its ledger lines (rp-join --virtual: which
+ * Kubernetes pod the RunPod pod runs). */
+static void add_tag(cJSON *e, const struct rp_slot *s)
+{
+	const cJSON *t;
+	if (!s->want)
+		return;
+	cJSON_ArrayForEach(t, s->want->tag) {
+		if (!cJSON_GetObjectItemCaseSensitive(e, t->string))
+			cJSON_AddItemToObject(e, t->string, cJSON_Duplicate(t, 1));
+	}
+}
+
 static int ledger_launched(struct rp_wave *r, struct rp_slot *s)
 {
 	const struct rp_cand *c = &r->cands[s->cand];
 	cJSON *e = rp_ledger_event("launched");
+	add_tag(e, s);
 	cJSON_AddStringToObject(e, "id", s->id);
 	cJSON_AddStringToObject(e, "name", s->name);
 	cJSON_AddStringToObject(e, "cluster", rp_cfg_str(r->cfg, "cluster"));
@@ -122,6 +136,12 @@ static void spec_for(struct rp_wave *r, struct rp_slot *s, struct rp_runpod_spec
 	if (c->spot && after > 0) {
 		rp_rfc3339(rp_now() + after, ta, tan);
 		sp->terminate_after = ta;
+	}
+	if (s->want) { /* the caller says what runs */
+		sp->image = s->want->image;
+		sp->args = s->want->args;
+		sp->env = s->want->env;
+		sp->ports = s->want->ports;
 	}
 }
 
@@ -210,6 +230,7 @@ static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
 		const struct rp_slot *sl = &r->slots[idx[j]];
 		const struct rp_cand *c = &r->cands[sl->cand];
 		cJSON *e = rp_ledger_event("launching");
+		add_tag(e, sl);
 		cJSON_AddStringToObject(e, "name", sl->name);
 		cJSON_AddStringToObject(e, "cluster", rp_cfg_str(r->cfg, "cluster"));
 		cJSON_AddStringToObject(e, "gpu", c->gpu);
@@ -321,6 +342,19 @@ static const cJSON *find_by(const cJSON *pods, const char *key, const char *val)
 static void emit_pod(struct rp_wave *r, struct rp_slot *s, const char *host, int port)
 {
 	const struct rp_cand *c = &r->cands[s->cand];
+	if (s->want) { /* the caller's, not stdout's */
+		struct rp_wave_want *w = s->want;
+		free(w->id);
+		free(w->ssh_host);
+		w->id = rp_xstrdup(s->id);
+		w->ssh_host = rp_xstrdup(host);
+		w->ssh_port = port;
+		w->ready = 1;
+		snprintf(w->name, sizeof w->name, "%s", s->name);
+		snprintf(w->gpu, sizeof w->gpu, "%s", c->gpu);
+		w->cost_per_hr = s->cost;
+		return;
+	}
 	struct rp_pod p = {
 		.id = s->id, .name = s->name, .gpu = c->gpu, .gpu_count = r->gpu_count,
 		.spot = c->spot, .cost_per_hr = s->cost, .ssh_host = host, .ssh_port = port,
@@ -623,36 +657,57 @@ static int report(const struct rp_wave *r)
 	return rp_wave_exit(r);
 }
 
-int rp_wave_launch(struct rp_config *cfg, long want, int dry)
+/* A setup error: rp-launch exits with it; a caller's wants (a long-running
+ * rp-join --virtual) get it back, logged. */
+static int setup_failed(struct rp_wave *r, int code, char *err)
 {
-	struct rp_wave R = { .cfg = cfg }, *r = &R;
+	if (!r->wants) {
+		rp_out_flush();
+		rp_fatal(code, "%s", err);
+	}
+	rp_loge("launch not started", "error", err);
+	free(err);
+	return code;
+}
+
+static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
+{
 	r->rp = rp_launch_api(cfg);
 	char *err = NULL;
-	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err))) {
-		rp_out_flush();
-		rp_fatal(RP_EXIT_USAGE, "%s", err);
-	}
+	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err)))
+		return setup_failed(r, RP_EXIT_USAGE, err);
 	r->prefix = rp_launch_prefix(cfg);
-	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
+	if (!r->wants)
+		r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
 	int lk = dry ? -1 : rp_launch_lock(RP_LOCK_SH, -1);
 	cJSON *catalog = NULL;
 	int rc = rp_runpod_catalog_for(r->rp, r->gpu_count, rp_cfg_str(cfg, "runpod.cloud"), &catalog, &err);
 	if (rc) {
-		rp_out_flush();
-		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod catalog: %s", err);
+		rp_unlock(lk);
+		char *e = rp_xasprintf("RunPod catalog: %s", err);
+		free(err);
+		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, e);
 	}
 	if (rp_launch_candidates(cfg, catalog, &r->cands, &r->ncand, &err) < 0) {
-		rp_out_flush();
-		rp_fatal(RP_EXIT_USAGE, "%s", err);
+		rp_unlock(lk);
+		cJSON_Delete(catalog);
+		return setup_failed(r, RP_EXIT_USAGE, err);
 	}
+	for (size_t i = 0; r->want_gpu && i < r->ncand; i++)
+		if (strcmp(r->cands[i].gpu, r->want_gpu))
+			rp_cand_kill(&r->cands[i], "not the GPU type asked for");
 	/* The cap counts our live pods as the API sees them. */
 	cJSON *pods;
 	rc = rp_runpod_list(r->rp, r->prefix, &pods, &err);
 	if (rc) {
-		rp_out_flush();
-		rp_fatal(rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, "RunPod pod list: %s", err);
+		rp_unlock(lk);
+		rp_launch_cands_free(r->cands, r->ncand);
+		cJSON_Delete(catalog);
+		char *e = rp_xasprintf("RunPod pod list: %s", err);
+		free(err);
+		return setup_failed(r, rc == RP_EXIT_TEMP ? RP_EXIT_TEMP : RP_EXIT_FAIL, e);
 	}
 	long live = 0, cap = rp_cfg_int(cfg, "runpod.max_nodes");
 	const cJSON *p;
@@ -670,8 +725,10 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	}
 	r->n = (size_t)n;
 	r->slots = rp_xcalloc(r->n + 1, sizeof *r->slots);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		new_name(r, &r->slots[i]);
+		r->slots[i].want = r->wants ? &r->wants[i] : NULL;
+	}
 	if (dry)
 		rc = dry_run(r);
 	else {
@@ -690,6 +747,28 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	free(r->prefix);
 	free(r->public_key);
 	rp_runpod_free(r->rp);
+	r->prefix = r->public_key = NULL;
+	r->rp = NULL;
 	rp_unlock(lk);
+	return rc;
+}
+
+int rp_wave_launch(struct rp_config *cfg, long want, int dry)
+{
+	struct rp_wave R = { .cfg = cfg };
+	return launch(cfg, want, dry, &R);
+}
+
+int rp_wave_launch_wants(struct rp_config *cfg, struct rp_wave_want *w, size_t n, int gpu_count, const char *gpu)
+{
+	struct rp_wave R = { .cfg = cfg, .wants = w, .gpu_count = gpu_count, .want_gpu = gpu };
+	if (!n)
+		return RP_EXIT_OK;
+	int rc = launch(cfg, (long)n, 0, &R);
+	if (R.rp) { /* a setup failure returned early: free what it had */
+		free(R.prefix);
+		free(R.public_key);
+		rp_runpod_free(R.rp);
+	}
 	return rc;
 }

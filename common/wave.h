@@ -46,6 +46,26 @@ enum { RP_FAIL_NONE, RP_FAIL_CAPACITY, RP_FAIL_TEMP, RP_FAIL_REFUSED, RP_FAIL_PA
 /* A slot's life: CREATE -> (UNKNOWN ->) WAIT -> READY, or FAIL. */
 enum { RP_SLOT_CREATE, RP_SLOT_UNKNOWN, RP_SLOT_WAIT, RP_SLOT_READY, RP_SLOT_FAIL };
 
+/* One pod a caller describes (rp-join --virtual runs Kubernetes pods):
+ * its image, start command, env and ports replace runpod.image, .env and
+ * .ports; tag's fields go into its `launching` and `launched` ledger
+ * lines (so the caller finds the pod again after a restart).  Nothing is
+ * printed on stdout: a ready pod fills the out fields. */
+struct rp_wave_want {
+	const char *image;
+	const char *args;         /* NULL: the image's own */
+	const cJSON *env;         /* object of strings, or NULL */
+	const cJSON *ports;       /* array of "N/tcp"; NULL: ["22/tcp"] */
+	const cJSON *tag;         /* object, or NULL */
+	/* out, once ready (id and ssh_host malloc'd: the caller frees) */
+	int ready;
+	char name[160];
+	char *id, *ssh_host;
+	int ssh_port;
+	char gpu[96];
+	double cost_per_hr;
+};
+
 /* One pod wanted. */
 struct rp_slot {
 	int state;
@@ -62,6 +82,7 @@ struct rp_slot {
 	int probe;            /* index into this round's probes, or -1 */
 	int kill;             /* to terminate this round: 1 boot failure, 2 timed out */
 	const char *kill_why;
+	struct rp_wave_want *want; /* the caller's, or NULL: the config's pod */
 };
 
 /* One launch. */
@@ -79,11 +100,19 @@ struct rp_wave {
 	int payment, invalid;
 	char *invalid_err, *payment_err;
 	int ledger_broken;
+	struct rp_wave_want *wants; /* rp_wave_launch_wants: one per slot */
+	const char *want_gpu;       /* only this GPU type of runpod.gpu_types */
 };
 
 /* Launch `want` pods (--dry-run: print the plan, create nothing).  Returns
  * the exit code; a configuration or API setup error exits from here. */
 int rp_wave_launch(struct rp_config *cfg, long want, int dry);
+/* The same engine and orders for n described pods with gpu_count GPUs
+ * each, of the GPU type gpu (one of runpod.gpu_types; NULL: any, in the
+ * configured order).  The cap may leave some wants not ready.  A setup
+ * failure (catalog, pod list, public key) is logged and returned, never
+ * exited on. */
+int rp_wave_launch_wants(struct rp_config *cfg, struct rp_wave_want *w, size_t n, int gpu_count, const char *gpu);
 
 /* The steps of the state machine, for the engine and its tests.  None of
  * them talks to the network; after_create and resolve_unknown may write

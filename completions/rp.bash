@@ -17,6 +17,9 @@ _rp_complete()
 	--order) mapfile -t COMPREPLY < <(compgen -W "preference price value" -- "$cur"); return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W "ledger smooth poisson bursty" -- "$cur"); return ;;
 	--policy) mapfile -t COMPREPLY < <(compgen -W "seed default prewarm warmpool spot spot-warmpool" -- "$cur"); return ;;
+	--virtual) # the virtual nodes there are (rp-join --virtual), if kubectl can say
+		mapfile -t COMPREPLY < <(compgen -W "$(kubectl get nodes -l type=virtual-kubelet -o name 2>/dev/null |
+			sed 's|^node/||')" -- "$cur"); return ;;
 	--set)
 		local keys
 		keys=$(man -P cat rp-config 2>/dev/null | grep -Eo '^ +[a-z_]+\.[a-z_.]+' | tr -d ' ')

@@ -53,7 +53,12 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   nodeSelector; least-loaded node); a "kubelet" (bound pods run once their
   node is Ready, pods on a NotReady node turn not Ready; a node created by
   POST without status registers NotReady and turns Ready after
-  ready_delay); the taint manager (NoExecute deletes the pods that do not
+  ready_delay); a virtual node (label type=virtual-kubelet) has its own
+  kubelet outside: this one leaves its pods alone, a graceful delete of
+  one of its pods waits for that kubelet's delete with grace 0, and the
+  node lifecycle controller sets its conditions Unknown
+  (NodeStatusUnknown) once neither its Lease's renewTime nor its Ready
+  heartbeat is newer than node_monitor_grace; the taint manager (NoExecute deletes the pods that do not
   tolerate it); the cordon taint node.kubernetes.io/unschedulable; pod GC
   on node deletion; garbage collection of owned pods; the bootstrap signer
   (jws-kubeconfig-<id> in kube-public/cluster-info, a detached JWS HS256
@@ -84,7 +89,8 @@ kubectl auth can-i, whose typed client sends protobuf), the aggregated
 discovery format, OpenAPI schemas, services/endpoints, logs/exec/
 port-forward, resource requests in scheduling, finalizers,
 deletecollection, tolerationSeconds, field validation, Deployment
-rollouts, node heartbeats (Leases are created, not renewed), CSRs.
+rollouts, heartbeats of the built-in kubelet (its Leases are created, not
+renewed), CSRs.
 
 Admin endpoints (same TLS + token), under /_admin:
   GET    /_admin/requests      every API request recorded (JSON list of {ts, verb,
@@ -98,7 +104,7 @@ Admin endpoints (same TLS + token), under /_admin:
   POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": true|false|null}
                                (false: no disruption allowed; true: at least one; null: computed)
   POST   /_admin/config        {"ready_delay": 1, "evict_grace": 0.2, "signer_delay": 0.2,
-                                "recreate": true}
+                                "recreate": true, "node_monitor_grace": 40}
   GET    /_admin/config
   POST   /_admin/reset         back to the initial cluster (config and request log too)
 """
@@ -610,7 +616,7 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
-                         "recreate": True}
+                         "recreate": True, "node_monitor_grace": 40.0}
         self.timers = []  # heap of (when, seq, generation, fn)
         self.seq = 0
         self.gen = 0
@@ -1034,7 +1040,7 @@ class Cluster:
             if not node or p["metadata"].get("deletionTimestamp"):
                 continue
             n = self.get("nodes", None, node)
-            if n is None:
+            if n is None or is_virtual(n):
                 continue
             phase = p["status"].get("phase")
             if phase in ("Succeeded", "Failed"):
@@ -1048,6 +1054,33 @@ class Cluster:
                 p = copy.deepcopy(p)
                 set_pod_ready(p, rdy)
                 self.put("pods", p)
+
+    def node_lifecycle(self):
+        """kube-controller-manager's node monitor, for virtual nodes (the only
+        ones whose kubelet heartbeats here): no Lease renewal and no status
+        heartbeat for node_monitor_grace -> every condition Unknown."""
+        grace = float(self.cfg.get("node_monitor_grace", 40))
+        for n in list(self.objs["nodes"].values()):
+            if not is_virtual(n):
+                continue
+            last = parse_ts(n["metadata"].get("creationTimestamp")) or 0
+            lease = self.get("leases", "kube-node-lease", n["metadata"]["name"])
+            if lease is not None:
+                last = max(last, parse_ts((lease.get("spec") or {}).get("renewTime")) or 0)
+            for c in (n.get("status") or {}).get("conditions", []):
+                if c.get("type") == "Ready":
+                    last = max(last, parse_ts(c.get("lastHeartbeatTime")) or 0)
+            if now() - last <= grace:
+                continue
+            new = copy.deepcopy(n)
+            for c in new["status"].get("conditions", []):
+                if c.get("status") != "Unknown":
+                    c["status"] = "Unknown"
+                    c["reason"] = "NodeStatusUnknown"
+                    c["message"] = "Kubelet stopped posting node status."
+                    c["lastTransitionTime"] = ts()
+            if new != n:
+                self.put("nodes", new)
 
     # -- bootstrap signer and token cleaner
     def signer_soon(self):
@@ -1177,6 +1210,11 @@ class Cluster:
         if not p["metadata"].get("deletionTimestamp"):
             p["metadata"]["deletionTimestamp"] = ts(now() + int(grace))
             p["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+            vn = self.get("nodes", None, p["spec"].get("nodeName") or "")
+            if vn is not None and is_virtual(vn):
+                # its kubelet stops the containers, then deletes with grace 0
+                self.put("pods", p)
+                return p
             set_pod_ready(p, False)
             self.put("pods", p)
             uid = p["metadata"]["uid"]
@@ -1195,6 +1233,10 @@ class Cluster:
                 self.remove("pods", q)
             self.after(min(float(grace), self.cfg["evict_grace"]), gone)
         return p
+
+
+def is_virtual(n):
+    return ((n.get("metadata") or {}).get("labels") or {}).get("type") == "virtual-kubelet"
 
 
 def owner_uid(p):
@@ -1411,6 +1453,7 @@ def seed(c):
 
 def _periodic(self):
     self.token_cleaner()
+    self.node_lifecycle()
     self.after(1.0, self.periodic)
 
 

@@ -18,4 +18,6 @@ like "rp-cost subcommands" "$(complete_words rp-cost br)" "^breakeven$"
 like "rp-checkpoint subcommands" "$(complete_words rp-checkpoint re)" "restore"
 like "-o values" "$(complete_words rp-cost -o t)" "^table$"
 like "rp-launch options from its --help" "$(complete_words rp-launch --dr)" "^--dry-run$"
+like "rp-join --virtual from its --help" "$(complete_words rp-join --vir)" "^--virtual$"
+like "rp-join --once from its --help" "$(complete_words rp-join --onc)" "^--once$"
 done_testing

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rp-join(1) EXAMPLES, run against the stack as a user types them (the
 # documentation's 203.0.113.7:40123 is one of the stack's sshd "pods").
-# Not run here: `systemctl start rp-tunnel@abc123.service` (no systemd);
+# Not run here: `systemctl start rp-tunnel@abc123.service` and
+# `systemctl start rp-virtual-node@prod-runpod.service` (no systemd);
 # the --tunnel example's forwards go to free local ports instead of 9092
 # and 9000, which belong to this machine.
 . "$(dirname "$0")/../faults/lib.sh"
@@ -73,5 +74,14 @@ is "  its pid file" "$(cat "$RP_STATE_DIR/tunnel/abc123.pid" 2>/dev/null)" "$tun
 kill -TERM "$tun"
 wait "$tun"; is "  SIGTERM: exit 0" "$?" 0
 ok "  pid file removed" test ! -e "$RP_STATE_DIR/tunnel/abc123.pid"
+# rp-join --virtual prod-runpod --once -v
+at_exit "kubectl delete node prod-runpod >/dev/null 2>&1"
+rc "rp-join --virtual prod-runpod --once -v" 0 rp-join --virtual prod-runpod --once -v
+is "  the virtual node is Ready" \
+	"$(kubectl get node prod-runpod -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" True
+is "  labelled type=virtual-kubelet" "$(kubectl get node prod-runpod -o jsonpath='{.metadata.labels.type}')" virtual-kubelet
+like "  said so on stderr" "$(cat "$T_TMP/.err")" "virtual node registered"
+# Not run here: systemctl start rp-virtual-node@prod-runpod.service (no systemd).
+
 invariant
 done_testing

@@ -151,11 +151,15 @@ int main(int argc, char **argv)
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p10\",\"ts\":\"%s\"}\n", mid_s);
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"join_failed\",\"id\":\"p11\",\"ts\":\"%s\"}\n", old_s);
 	fprintf(f, "{\"type\":\"ledger\",\"event\":\"ready\",\"id\":\"p12\",\"ts\":\"yesterday\"}\n");
+	/* pods of a virtual node (rp-join --virtual): known only through their Kubernetes pod */
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"joined\",\"id\":\"p13\",\"bootstrap\":\"virtual\",\"ts\":\"%s\"}\n", old_s);
+	fprintf(f, "{\"type\":\"ledger\",\"event\":\"joined\",\"id\":\"p14\",\"bootstrap\":\"virtual\",\"ts\":\"%s\"}\n", old_s);
 	fclose(f);
 	struct rp_ledger_index *ix = rp_ledger_index_load(lp, &err);
 	T_OK(ix != NULL, "ledger index loads");
 	cJSON *nodes = cJSON_Parse("[{\"metadata\":{\"name\":\"demo-burst-7\"}},"
-				   "{\"metadata\":{\"name\":\"n8\",\"annotations\":{\"rp.io/pod-id\":\"p8\"}}}]");
+				   "{\"metadata\":{\"name\":\"n8\",\"annotations\":{\"rp.io/pod-id\":\"p8\"}}},"
+				   "{\"metadata\":{\"annotations\":{\"rp.io/pod-id\":\"p14\"}}}]");
 	/* joiner: 1 an rp-join holds the pod's lock, 0 nobody, -1 cannot tell;
 	 * hand-off grace 30 s, join grace 360 s unless the case says. */
 	static const struct {
@@ -187,6 +191,8 @@ int main(int argc, char **argv)
 		{ "p8", "demo-burst-8", 0, 30, 0, "known to Kubernetes" },
 		{ "p9", "demo-burst-9", 0, 30, 1, "not in the ledger" },
 		{ "p9", "demo-burst-9", 1, 30, 1, "not in the ledger" },
+		{ "p13", "demo-burst-13", 0, 30, 1, "ran a virtual node's pod, and that Kubernetes pod is gone" },
+		{ "p14", "demo-burst-14", 0, 30, 0, "known to Kubernetes" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		cJSON *pod = cJSON_CreateObject();
