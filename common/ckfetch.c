@@ -4,6 +4,7 @@
 #include "ckseal.h"
 #include "log.h"
 #include "pool.h"
+#include "record.h"
 #include "rp.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -26,6 +28,9 @@ struct fetch {
 	EVP_MD_CTX *h;
 	long long written;
 	size_t zret;
+	unsigned char hdr[18];      /* ZSTD_FRAMEHEADERSIZE_MAX */
+	size_t hdrn;              /* zstd: header bytes seen, until checked */
+	int hdr_ok;
 	struct rp_buf mem;
 	unsigned char *ob;
 	size_t obn;
@@ -48,6 +53,24 @@ static int fetch_out(struct fetch *x, const void *p, size_t n)
 	return 0;
 }
 
+static int zstd_feed(struct fetch *x, const void *p, size_t n)
+{
+	ZSTD_inBuffer zi = { p, n, 0 };
+	for (;;) {
+		ZSTD_outBuffer zo = { x->ob, x->obn, 0 };
+		size_t r = ZSTD_decompressStream(x->z, &zo, &zi);
+		if (ZSTD_isError(r)) {
+			snprintf(x->why, sizeof x->why, "zstd: %s (tampered)", ZSTD_getErrorName(r));
+			return -1;
+		}
+		x->zret = r;
+		if (zo.pos && fetch_out(x, x->ob, zo.pos) < 0)
+			return -1;
+		if (zi.pos == zi.size && zo.pos < zo.size)
+			return 0;
+	}
+}
+
 static size_t fetch_write(void *arg, const void *p, size_t n)
 {
 	struct fetch *x = arg;
@@ -57,20 +80,27 @@ static size_t fetch_write(void *arg, const void *p, size_t n)
 		if (fetch_out(x, p, n) < 0)
 			goto fail;
 	} else if (x->f->enc == RP_CK_ZSTD) {
-		ZSTD_inBuffer zi = { p, n, 0 };
-		for (;;) {
-			ZSTD_outBuffer zo = { x->ob, x->obn, 0 };
-			size_t r = ZSTD_decompressStream(x->z, &zo, &zi);
-			if (ZSTD_isError(r)) {
-				snprintf(x->why, sizeof x->why, "zstd: %s (tampered)", ZSTD_getErrorName(r));
+		/* The frame's content size is checked before a byte is written. */
+		if (!x->hdr_ok) {
+			size_t take = sizeof x->hdr - x->hdrn < n ? sizeof x->hdr - x->hdrn : n;
+			memcpy(x->hdr + x->hdrn, p, take);
+			x->hdrn += take;
+			unsigned long long cs = ZSTD_getFrameContentSize(x->hdr, x->hdrn);
+			if (cs == ZSTD_CONTENTSIZE_ERROR && x->hdrn < sizeof x->hdr)
+				return n; /* held back until the header is whole */
+			if (cs == ZSTD_CONTENTSIZE_ERROR || cs == ZSTD_CONTENTSIZE_UNKNOWN ||
+			    cs != (unsigned long long)x->f->size) {
+				snprintf(x->why, sizeof x->why,
+					 "zstd frame content size is not the recorded size %lld (tampered)", x->f->size);
 				goto fail;
 			}
-			x->zret = r;
-			if (zo.pos && fetch_out(x, x->ob, zo.pos) < 0)
+			x->hdr_ok = 1;
+			size_t held = x->hdrn - take;
+			if (held && zstd_feed(x, x->hdr, held) < 0)
 				goto fail;
-			if (zi.pos == zi.size && zo.pos < zo.size)
-				break;
 		}
+		if (zstd_feed(x, p, n) < 0)
+			goto fail;
 	} else {
 		if (x->mem.len + n > RP_CK_KEY_CAP + 64) {
 			snprintf(x->why, sizeof x->why, "sealed key too large (tampered)");
@@ -94,6 +124,8 @@ static int fetch_reset(void *arg)
 		ZSTD_DCtx_reset(x->z, ZSTD_reset_session_only);
 	x->written = 0;
 	x->zret = 1;
+	x->hdrn = 0;
+	x->hdr_ok = 0;
 	x->mem.len = 0;
 	x->failed = 0;
 	x->why[0] = 0;
@@ -231,7 +263,7 @@ static int restore_one(void *arg, size_t i)
 		rc = rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: %s", tmp, strerror(errno));
 	} else {
 		rc = fetch_one(x->c, x->job, f, fd);
-		if (!rc && fchmod(fd, f->is_key ? 0600 : f->mode) < 0)
+		if (!rc && fchmod(fd, f->is_key ? 0600 : (f->mode & 0111) ? 0755 : 0644) < 0)
 			rc = rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: chmod: %s", tmp, strerror(errno));
 		if (close(fd) < 0 && !rc)
 			rc = rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: close: %s", tmp, strerror(errno));
@@ -272,6 +304,23 @@ static int verify_one(void *arg, size_t i)
 {
 	struct rctx *x = arg;
 	return fetch_one(x->c, x->job, &x->f[i], -1);
+}
+
+/* Restore checks free space first: the checkpoint's bytes must fit. */
+static int room_for(const char *dir, const char *job, const struct rp_ckmf *m, struct rp_ckpt_err *e)
+{
+	struct statvfs sv;
+	if (statvfs(dir, &sv) < 0) {
+		rp_ckpt_set_err(e, RP_EXIT_FAIL, 0, "%s: statvfs: %s", dir, strerror(errno));
+		return -1;
+	}
+	long double room = (long double)sv.f_bavail * (long double)sv.f_frsize;
+	if ((long double)m->bytes > room) {
+		rp_ckpt_set_err(e, RP_EXIT_FAIL, 0, "%s: seq %ld needs %lld bytes, %s has %.0Lf free; nothing written",
+				job, m->seq, m->bytes, dir, room);
+		return -1;
+	}
+	return 0;
 }
 
 static int job_index(const struct rp_ckpt *c, const char *job, long at, long **seqs, size_t *n,
@@ -360,6 +409,11 @@ static int run_read(const struct rp_ckpt *c, const char *job, const char *dir, l
 			code = e->code;
 			goto out;
 		}
+		if (dir && room_for(dir, job, &m, e) < 0) {
+			rp_ckmf_free(&m);
+			code = e->code;
+			goto out;
+		}
 		struct rctx x = { c, job, dir, m.f };
 		rp_ckpt_pool(c, m.f, m.n, verify ? verify_one : restore_one, &x,
 			     verify ? RP_POOL_ALL : RP_POOL_STOP, verify ? "verify" : "restore");
@@ -434,4 +488,57 @@ int rp_ckpt_verify(const struct rp_ckpt *c, const char *job, long at, cJSON **re
 		   struct rp_ckpt_err *e)
 {
 	return run_read(c, job, NULL, at, 1, rec, e);
+}
+
+int rp_ckpt_verify_all(const struct rp_ckpt *c, const char *job, void (*emit)(cJSON *rec),
+		       struct rp_ckpt_err *e)
+{
+	memset(e, 0, sizeof *e);
+	if (rp_ckpt_check_job(job, e) < 0)
+		return e->code;
+	long *seqs;
+	size_t n;
+	struct rp_s3_err se;
+	if (rp_ck_list_seqs(c, job, &seqs, &n, &se) < 0) {
+		rp_ckpt_s3_err(e, &se);
+		e->queue = 0;
+		return e->code;
+	}
+	if (!n) {
+		free(seqs);
+		rp_ckpt_set_err(e, RP_EXIT_FAIL, 0, "%s: no checkpoint", job);
+		return e->code;
+	}
+	int code = 0, bad = 0;
+	for (size_t k = n; k-- > 0;) {
+		cJSON *rec = NULL;
+		struct rp_ckpt_err e1;
+		int r = run_read(c, job, NULL, seqs[k], 1, &rec, &e1);
+		if (r == 0) {
+			emit(rec);
+			continue;
+		}
+		bad++;
+		rec = rp_rec_new("checkpoint");
+		char *key = rp_ck_manifest_key(job, seqs[k]);
+		cJSON_AddStringToObject(rec, "action", "verify");
+		cJSON_AddStringToObject(rec, "job", job);
+		cJSON_AddStringToObject(rec, "key", key);
+		cJSON_AddNumberToObject(rec, "seq", (double)seqs[k]);
+		cJSON_AddBoolToObject(rec, "ok", 0);
+		cJSON_AddStringToObject(rec, "error", e1.msg);
+		free(key);
+		emit(rec);
+		if (!code || (r == RP_EXIT_TEMP && code != RP_EXIT_TEMP)) {
+			code = r;
+			*e = e1;
+		}
+	}
+	free(seqs);
+	if (code) {
+		char first[sizeof e->msg];
+		snprintf(first, sizeof first, "%s", e->msg);
+		rp_ckpt_set_err(e, code, 0, "%d of %zu manifests bad; first: %.500s", bad, n, first);
+	}
+	return code;
 }
