@@ -120,7 +120,7 @@ is "07777 restored as 0755" "$(stat -c %a "$T_TMP/mode/seg/1.ts")" 755
 is "06666 restored as 0644" "$(stat -c %a "$T_TMP/mode/index.m3u8")" 644
 is "a key is restored 0600" "$(stat -c %a "$T_TMP/mode/keys/k1.bin")" 600
 # A decompression bomb: 3 KB of zstd claiming to be a small file, 100 MB inside.
-head -c 100000000 /dev/zero | zstd -q -19 -c >"$T_TMP/bomb.zst"
+head -c 100000000 /dev/zero | zstd -q -19 --stream-size=100000000 -c >"$T_TMP/bomb.zst"
 bsha=$(head -c 100000000 /dev/zero | sha256sum | cut -c1-64)
 put "$J4/data/$bsha.zst" "$T_TMP/bomb.zst"
 forge "$T_TMP/p1" "$T_TMP/k4" "
@@ -132,6 +132,8 @@ rc "restore refuses the zstd bomb -> 1" 1 ck restore "$J4" "$T_TMP/bomb" --at 4
 like "  named: content size is not the recorded size" "$(cat "$T_TMP/.err")" 'bomb.txt.*content size is not the recorded size 3000'
 is "  nothing written" "$(find "$T_TMP/bomb" -type f 2>/dev/null | wc -l)" 0
 num_le "  nor any big temporary file left" "$(du -sk "$T_TMP/bomb" 2>/dev/null | cut -f1)" 100
+is "the bomb's frame states its 100 MB (so the size check, not the format, refused it)" \
+	"$(zstd -lv "$T_TMP/bomb.zst" 2>/dev/null | sed -n 's/.*Decompressed Size:.*(\([0-9]*\) B).*/\1/p')" 100000000
 # A checkpoint bigger than the free space: refused before anything is written.
 forge "$T_TMP/p1" "$T_TMP/k5" '
 m["seq"] = 5
