@@ -7,6 +7,12 @@
  *  - Every byte is checked against the recorded SHA-256 (zstd: after
  *    decompression, frame complete; keys: GCM tag and HMAC name), and the
  *    length against the recorded size; a bad object is named in the error.
+ *  - Restore writes only inside its target: below DIR every directory is
+ *    opened with openat(O_NOFOLLOW|O_DIRECTORY) (made 0755 when missing),
+ *    temporary files are created O_EXCL|O_NOFOLLOW and renamed with
+ *    renameat in the same directory; a symbolic link anywhere on the path,
+ *    or at the file itself, is refused (the file fails, so nothing is
+ *    renamed into place).
  *  - Restore is all-or-nothing: each file is downloaded to
  *    <path>.rp-part-<random> (O_EXCL, mode 0600 until done); only when
  *    every file of the checkpoint is good are they renamed into place,

@@ -143,4 +143,32 @@ rc "restore checks free space first -> 1" 1 ck restore "$J4" "$T_TMP/big" --at 5
 like "  says what it needs" "$(cat "$T_TMP/.err")" 'seq 5 needs [0-9]+ bytes.*free; nothing written'
 is "  nothing written" "$(find "$T_TMP/big" -type f 2>/dev/null | wc -l)" 0
 
+# ---- restore writes only inside its target ----------------------------------------------
+J5=$J-links
+rc "a checkpoint with files in subdirectories" 0 ck save "$J5" "$A"
+out=$T_TMP/outside
+mkdir -p "$out"
+T1=$T_TMP/t1
+mkdir -p "$T1"
+ln -s "$out" "$T1/seg"
+rc "a symlinked directory in the target: restore refuses -> 1" 1 ck restore "$J5" "$T1"
+like "  named: a symbolic link on the path" "$(cat "$T_TMP/.err")" 'seg/1.ts: a symbolic link or not a directory on the path \(refused\)'
+is "  nothing written outside the target" "$(find "$out" | wc -l)" 1
+is "  nothing renamed into place inside it" "$(find "$T1" -type f | wc -l)" 0
+T2=$T_TMP/t2
+mkdir -p "$T2"
+echo victim >"$out/victim"
+ln -s "$out/victim" "$T2/index.m3u8"
+rc "a symlink at a file's path: restore refuses -> 1" 1 ck restore "$J5" "$T2"
+like "  named: a symbolic link (refused)" "$(cat "$T_TMP/.err")" 'index.m3u8: a symbolic link \(refused\)'
+is "  the link's target is untouched" "$(cat "$out/victim")" victim
+is "  the link is still a link" "$(test -L "$T2/index.m3u8" && echo link)" link
+T3=$T_TMP/t3
+mkdir -p "$T3/keys"
+rm -rf "$T3/keys" && ln -s "$out" "$T3/keys"
+rc "a symlinked keys/ directory: restore refuses -> 1" 1 ck restore "$J5" "$T3"
+is "  no key written through it" "$(find "$out" -type f | wc -l)" 1
+rc "a clean target still restores" 0 ck restore "$J5" "$T_TMP/t4"
+is "  every file" "$(find "$T_TMP/t4" -type f | wc -l)" 3
+
 done_testing
