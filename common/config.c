@@ -95,6 +95,8 @@ static const struct key schema[] = {
 	{ "s3.parallel", I, "8" },
 	{ "s3.timeout", D, "60s" },
 	{ "s3.retries", I, "4" },
+	{ "worker.s3_access_key_file", S, NULL },
+	{ "worker.s3_secret_key_file", S, NULL },
 	{ "cost.prices", M,
 	  "{\"NVIDIA RTX 6000 Ada Generation\":{\"on_demand\":0.69,\"spot\":0.35},"
 	  "\"NVIDIA A100 80GB PCIe\":{\"on_demand\":1.89,\"spot\":0.95},"
@@ -694,6 +696,8 @@ static const struct {
 	{ "s3.secret_key_file", "File (0600) with the secret key; else $AWS_SECRET_ACCESS_KEY." },
 	{ "s3.encryption_key_file", "File (0600): 64 hex characters, the AES-256 key for DRM keys." },
 	{ "s3.signing_key_file", "File (0600): 64 hex characters; manifests are signed (HMAC, a key per job) and unsigned ones refused." },
+	{ "worker.s3_access_key_file", "File (0600): the access key worker-mode pods get (a MinIO user limited to the checkpoint bucket), never the controller's." },
+	{ "worker.s3_secret_key_file", "File (0600): that user's secret key; without both, a worker gets no S3 keys." },
 	{ "s3.multipart_threshold", "Objects larger than this (bytes) use multipart upload." },
 	{ "s3.part_size", "Multipart part size (bytes, at least 5 MiB)." },
 	{ "s3.parallel", "Transfers at once." },
