@@ -19,14 +19,14 @@ static const char usage[] =
 	"       rp-checkpoint save JOB DIR [--segments-complete N] [--bitrate-level L] [--no-queue]\n"
 	"       rp-checkpoint restore JOB DIR [--at SEQ] [--fallback]\n"
 	"       rp-checkpoint list [JOB]\n"
-	"       rp-checkpoint verify JOB [--at SEQ]\n"
+	"       rp-checkpoint verify JOB [--at SEQ | --all]\n"
 	"       rp-checkpoint prune JOB --keep N [--grace DURATION]\n"
 	"       rp-checkpoint ping\n"
 	"       rp-checkpoint retry\n";
 
 enum {
 	O_SEGS = RP_OPT_TOOL, O_LEVEL, O_AT, O_FALLBACK, O_KEEP, O_GRACE, O_NOQUEUE, O_ENDPOINT,
-	O_BUCKET, O_PARALLEL
+	O_BUCKET, O_PARALLEL, O_ALL
 };
 
 static void emit(cJSON *rec)
@@ -105,13 +105,14 @@ int main(int argc, char **argv)
 		{ "endpoint", required_argument, NULL, O_ENDPOINT },
 		{ "bucket", required_argument, NULL, O_BUCKET },
 		{ "parallel", required_argument, NULL, O_PARALLEL },
+		{ "all", no_argument, NULL, O_ALL },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
 	int c;
 	long segs = -1, at = -1, keep = -1;
 	const char *level = NULL;
-	int fallback = 0, noqueue = 0;
+	int fallback = 0, noqueue = 0, all = 0;
 	double grace = 3600;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
 		case O_ENDPOINT: rp_cli_key(&cli, "s3.endpoint", optarg, 0); break;
 		case O_BUCKET: rp_cli_key(&cli, "s3.bucket", optarg, 0); break;
 		case O_PARALLEL: rp_cli_key(&cli, "s3.parallel", optarg, 0); break;
+		case O_ALL: all = 1; break;
 		default: rp_cli_usage(&cli, "unknown option");
 		}
 	}
@@ -151,6 +153,8 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "unknown command '%s'", cmd);
 	if (nargs < cmds[k].min || nargs > cmds[k].max)
 		rp_cli_usage(&cli, "%s: wrong number of arguments", cmd);
+	if (all && (strcmp(cmd, "verify") || at >= 0))
+		rp_cli_usage(&cli, "--all goes with verify, without --at");
 	if (!strcmp(cmd, "prune") && keep < 0)
 		rp_cli_usage(&cli, "prune needs --keep N");
 	if (nargs >= 1 && strcmp(cmd, "ping") && strcmp(cmd, "retry") && !rp_safe_name(args[0]))
@@ -165,8 +169,12 @@ int main(int argc, char **argv)
 	int have_key = rp_ckpt_load_key(cfg, key, &err);
 	if (have_key < 0)
 		rp_fatal(RP_EXIT_USAGE, "%s", err);
+	unsigned char sign[32];
+	int have_sign = rp_ckpt_load_key_file(cfg, "s3.signing_key_file", sign, &err);
+	if (have_sign < 0)
+		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	struct rp_ckpt ck = {
-		.s3 = &s3, .key = have_key ? key : NULL, .fallback = fallback, .grace = grace,
+		.s3 = &s3, .key = have_key ? key : NULL, .sign = have_sign ? sign : NULL, .fallback = fallback, .grace = grace,
 		.bar = isatty(2) && rp_log_level <= RP_LOG_INFO,
 	};
 	struct rp_ckpt_err e = { 0 };
@@ -214,6 +222,8 @@ int main(int argc, char **argv)
 		cJSON_Delete(progress);
 	} else if (!strcmp(cmd, "restore")) {
 		code = rp_ckpt_restore(&ck, args[0], args[1], at, &rec, &e);
+	} else if (!strcmp(cmd, "verify") && all) {
+		code = rp_ckpt_verify_all(&ck, args[0], emit, &e);
 	} else if (!strcmp(cmd, "verify")) {
 		code = rp_ckpt_verify(&ck, args[0], at, &rec, &e);
 	} else if (!strcmp(cmd, "prune")) {
@@ -234,6 +244,7 @@ int main(int argc, char **argv)
 		}
 	}
 	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(sign, sizeof sign);
 	if (rec)
 		emit(rec);
 	rp_s3_close(&s3);

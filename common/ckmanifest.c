@@ -1,6 +1,7 @@
 /* ckmanifest.c — see ckmanifest.h. */
 #include "ckmanifest.h"
 #include "ckpath.h"
+#include "ckseal.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #define MF_TAIL ",\"manifest_sha256\":\""
 
@@ -22,11 +25,62 @@ char *rp_ckpt_manifest_seal(const char *json)
 	return rp_xasprintf("%.*s" MF_TAIL "%s\"}", (int)(n ? n - 1 : 0), json, sha);
 }
 
-int rp_ckpt_manifest_check(const char *text, size_t n)
+#define MF_SIG ",\"manifest_hmac\":\""
+
+/* The length of text without trailing CR/LF and without a signature tail
+ * (,"manifest_hmac":"<64 hex>"}); *sig points at the hex when there is one. */
+static size_t sig_split(const char *text, size_t n, const char **sig)
 {
-	size_t tl = strlen(MF_TAIL);
+	size_t sl = strlen(MF_SIG);
+	*sig = NULL;
 	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
+	if (n < sl + 64 + 3 || memcmp(text + n - 2, "\"}", 2))
+		return n;
+	const char *h = text + n - 2 - 64;
+	if (!rp_ck_is_hex64(h) || memcmp(h - sl, MF_SIG, sl))
+		return n;
+	*sig = h;
+	return (size_t)(h - sl - text);
+}
+
+/* text[0..k) with its closing brace back (caller frees). */
+static char *unsigned_text(const char *text, size_t k)
+{
+	char *t = rp_xmalloc(k + 2);
+	memcpy(t, text, k);
+	t[k] = '}';
+	t[k + 1] = 0;
+	return t;
+}
+
+char *rp_ckmf_sign(const char *text, const unsigned char jobkey[32])
+{
+	char mac[65];
+	size_t n = strlen(text);
+	while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	rp_ckpt_mac_hex(jobkey, text, n, mac);
+	return rp_xasprintf("%.*s" MF_SIG "%s\"}", (int)(n ? n - 1 : 0), text, mac);
+}
+
+static int self_check(const char *text, size_t n);
+
+int rp_ckpt_manifest_check(const char *text, size_t n)
+{
+	const char *sig;
+	size_t k = sig_split(text, n, &sig);
+	if (!sig)
+		return self_check(text, k);
+	char *t = unsigned_text(text, k);
+	int r = self_check(t, k + 1);
+	free(t);
+	return r;
+}
+
+static int self_check(const char *text, size_t n)
+{
+	size_t tl = strlen(MF_TAIL);
 	if (n < tl + 64 + 3 || text[0] != '{' || memcmp(text + n - 2, "\"}", 2))
 		return -1;
 	const char *h = text + n - 2 - 64;
@@ -103,6 +157,19 @@ int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long *seq,
 			s = next;
 		char *key = rp_ck_manifest_key(job, s);
 		char *text = rp_ckmf_text(m, s);
+		if (c->sign) {
+			unsigned char jk[32];
+			if (rp_ckpt_job_key(c->sign, job, jk) < 0) {
+				free(key);
+				free(text);
+				rp_ckpt_set_err(e, RP_EXIT_FAIL, 0, "%s: cannot derive the job's signing key", job);
+				return -1;
+			}
+			char *signed_text = rp_ckmf_sign(text, jk);
+			OPENSSL_cleanse(jk, sizeof jk);
+			free(text);
+			text = signed_text;
+		}
 		size_t tl = strlen(text);
 		long long sz;
 		int r = rp_s3_head(c->s3, key, &sz, &se);
@@ -172,8 +239,47 @@ void rp_ckmf_free(struct rp_ckmf *m)
 	memset(m, 0, sizeof *m);
 }
 
+static int parse_body(const char *text, size_t len, const char *job, long seq, struct rp_ckmf *m,
+		      char *why, size_t whyn);
+
+int rp_ckmf_parse_signed(const char *text, size_t len, const char *job, long seq,
+			 const unsigned char *sign, struct rp_ckmf *m, char *why, size_t whyn)
+{
+	memset(m, 0, sizeof *m);
+	const char *sig;
+	size_t k = sig_split(text, len, &sig);
+	if (!sig)
+		return sign ? (snprintf(why, whyn, "unsigned manifest refused (s3.signing_key_file is set)"), -1)
+			    : parse_body(text, len, job, seq, m, why, whyn);
+	char *t = unsigned_text(text, k);
+	if (sign) {
+		unsigned char jk[32];
+		char mac[65];
+		int bad = rp_ckpt_job_key(sign, job, jk) < 0;
+		if (!bad) {
+			rp_ckpt_mac_hex(jk, t, k + 1, mac);
+			bad = CRYPTO_memcmp(mac, sig, 64) != 0;
+		}
+		OPENSSL_cleanse(jk, sizeof jk);
+		if (bad) {
+			free(t);
+			snprintf(why, whyn, "bad manifest signature (forged, or signed with another key)");
+			return -1;
+		}
+	}
+	int r = parse_body(t, k + 1, job, seq, m, why, whyn);
+	free(t);
+	return r;
+}
+
 int rp_ckmf_parse(const char *text, size_t len, const char *job, long seq, struct rp_ckmf *m,
 		  char *why, size_t whyn)
+{
+	return rp_ckmf_parse_signed(text, len, job, seq, NULL, m, why, whyn);
+}
+
+static int parse_body(const char *text, size_t len, const char *job, long seq, struct rp_ckmf *m,
+		      char *why, size_t whyn)
 {
 	memset(m, 0, sizeof *m);
 	if (rp_ckpt_manifest_check(text, len) < 0) {
@@ -221,11 +327,15 @@ int rp_ckmf_parse(const char *text, size_t len, const char *job, long seq, struc
 			snprintf(why, whyn, "bad entry %zu (%.200s)", i, p);
 			goto bad;
 		}
+		if (rp_ckpt_is_key_path(p) && f->enc != RP_CK_AES) {
+			snprintf(why, whyn, "entry %zu (%.200s): a key path stored unsealed", i, p);
+			goto bad;
+		}
 		memcpy(f->sha, h, 65);
 		snprintf(f->obj, sizeof f->obj, "%s", obj);
 		f->size = (long long)size;
 		f->stored = (long long)stored;
-		f->mode = (unsigned)mode & 0777;
+		f->mode = (unsigned)mode & 0777; /* restore masks it further (ckfetch.h) */
 		f->is_key = f->enc == RP_CK_AES;
 		m->has_keys |= f->is_key;
 		m->bytes += f->size;
@@ -255,7 +365,7 @@ int rp_ckmf_load(const struct rp_ckpt *c, const char *job, long seq, const struc
 		return -1;
 	}
 	free(key);
-	int r = rp_ckmf_parse(text, len, job, seq, m, why, whyn);
+	int r = rp_ckmf_parse_signed(text, len, job, seq, c->sign, m, why, whyn);
 	free(text);
 	if (r < 0 || !have)
 		return r;
@@ -293,11 +403,11 @@ cJSON *rp_ckmf_record(const char *action, const char *job, const struct rp_ckmf 
 	return r;
 }
 
-int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq, size_t *files,
-			   long long *bytes, char *why, size_t whyn)
+int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq,
+			   const unsigned char *sign, size_t *files, long long *bytes, char *why, size_t whyn)
 {
 	struct rp_ckmf m;
-	if (rp_ckmf_parse(text, len, job, seq, &m, why, whyn) < 0)
+	if (rp_ckmf_parse_signed(text, len, job, seq, sign, &m, why, whyn) < 0)
 		return -1;
 	*files = m.n;
 	*bytes = m.bytes;

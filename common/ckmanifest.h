@@ -5,9 +5,14 @@
  * any), "files" (path, size, mode, "sha256" or for keys "hmac", "enc" raw
  * | zstd | aes-256-gcm, "obj", "stored"), "bytes", and last its own
  * "manifest_sha256": the SHA-256 of the text before it (with the closing
- * brace).
+ * brace).  With s3.signing_key_file, the writer appends "manifest_hmac":
+ * HMAC-SHA256 under the job's key (ckseal.h) of the text before it (with
+ * the closing brace), i.e. of the self-hashed manifest.
  *
  * Promises:
+ *  - With a signing key (c->sign), a reader refuses a manifest without a
+ *    signature or with one that does not match the job's key; without a
+ *    signing key the signature is ignored and the self-hash decides.
  *  - rp_ckpt_manifest_check accepts a text only when its self-hash
  *    matches (trailing CR/LF ignored); anything else is tampered or
  *    truncated.
@@ -15,7 +20,9 @@
  *    format, job and seq are the ones asked for, and every entry has a
  *    safe path (ckpath.h), a known codec, a 64-hex hash, the object name
  *    that hash and codec give (<hash>, <hash>.zst, <hmac>.enc), sizes in
- *    [0, 2^62), a mode in [0, 07777], and the total stays below 2^62.
+ *    [0, 2^62), a mode in [0, 07777], and the total stays below 2^62; a
+ *    key path (ckpath.h) must be sealed (aes-256-gcm).  The mode it keeps
+ *    has no setuid, setgid or sticky bit.
  *    Its refusal is one line naming the entry.
  *  - rp_ckmf_load trusts a stored manifest only when it parses and (given
  *    the data listing) every object it names is listed with the recorded
@@ -56,6 +63,11 @@ char *rp_ckmf_text(cJSON *m, long seq);
 /* 0 and *m (rp_ckmf_free it), or -1 and why (one line). */
 int rp_ckmf_parse(const char *text, size_t len, const char *job, long seq, struct rp_ckmf *m,
 		  char *why, size_t whyn);
+/* The same with the signature rule: sign is the signing master key or NULL. */
+int rp_ckmf_parse_signed(const char *text, size_t len, const char *job, long seq,
+			 const unsigned char *sign, struct rp_ckmf *m, char *why, size_t whyn);
+/* text with its signature under jobkey appended (caller frees). */
+char *rp_ckmf_sign(const char *text, const unsigned char jobkey[32]);
 void rp_ckmf_free(struct rp_ckmf *m);
 /* Fetch manifest seq and parse it; with have, also check its objects are
  * listed.  0, or -1 with why (and *s3fail for a transport error). */
@@ -72,7 +84,7 @@ cJSON *rp_ckmf_record(const char *action, const char *job, const struct rp_ckmf 
 void rp_ckpt_add_progress(cJSON *rec, const cJSON *progress, long long files);
 
 /* For the fuzzers: rp_ckmf_parse, keeping only the file count and bytes. */
-int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq, size_t *files,
-			   long long *bytes, char *why, size_t whyn);
+int rp_ckpt_manifest_parse(const char *text, size_t len, const char *job, long seq,
+			   const unsigned char *sign, size_t *files, long long *bytes, char *why, size_t whyn);
 
 #endif

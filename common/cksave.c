@@ -327,12 +327,18 @@ static int save_one(void *arg, size_t i)
 	struct sctx *x = arg;
 	struct rp_ckfile *f = &x->f[i];
 	char *path = rp_xasprintf("%s/%s", x->dir, f->path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* The walk's lstat saw a regular file: opened without following a
+	 * link, and still a regular file (not swapped for a link or a FIFO). */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	free(path);
 	if (fd < 0)
-		return rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: %s", f->path, strerror(errno));
+		return rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: %s", f->path,
+				      errno == ELOOP ? "became a symbolic link (refused)" : strerror(errno));
 	struct stat st0, st1;
-	fstat(fd, &st0);
+	if (fstat(fd, &st0) < 0 || !S_ISREG(st0.st_mode)) {
+		close(fd);
+		return rp_ckfile_fail(f, RP_EXIT_FAIL, "%s: not a regular file any more (refused)", f->path);
+	}
 	x->st[i] = st0;
 	f->size = st0.st_size;
 	int rc = 0;

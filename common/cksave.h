@@ -14,8 +14,9 @@
  *    the whole checkpoint (exit 2) before any upload.  A key over 16 MiB is
  *    refused (exit 2).
  *  - Only regular files under the directory, with safe paths, are saved;
- *    others are skipped with a warning.  A file that changes while it is
- *    read (size, mtime) fails the save.
+ *    others are skipped with a warning.  A file is opened with O_NOFOLLOW
+ *    after the walk's lstat and must still be a regular file.  A file that
+ *    changes while it is read (size, mtime) fails the save.
  *  - A stat cache in $RP_STATE_DIR/checkpoint-cache/<job>.<hash of the
  *    directory> (device, inode, size, mtime, ctime per file; restic's rule)
  *    spares reading an unchanged file whose object is listed with the

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 void rp_ckpt_name_key(const unsigned char key[32], const void *p, size_t n, char out[65])
@@ -81,11 +82,42 @@ int rp_ckpt_open(const unsigned char key[32], const char *name, const void *p, s
 
 int rp_ckpt_load_key(const struct rp_config *cfg, unsigned char key[32], char **err)
 {
-	const char *path = rp_cfg_str(cfg, "s3.encryption_key_file");
+	return rp_ckpt_load_key_file(cfg, "s3.encryption_key_file", key, err);
+}
+
+int rp_ckpt_job_key(const unsigned char master[32], const char *job, unsigned char out[32])
+{
+	static const char salt[] = "rp-checkpoint manifest signing";
+	size_t outn = 32;
+	int ok = 0;
+	EVP_PKEY_CTX *px = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	if (px && EVP_PKEY_derive_init(px) > 0 && EVP_PKEY_CTX_set_hkdf_md(px, EVP_sha256()) > 0 &&
+	    EVP_PKEY_CTX_set1_hkdf_salt(px, (const unsigned char *)salt, sizeof salt - 1) > 0 &&
+	    EVP_PKEY_CTX_set1_hkdf_key(px, master, 32) > 0 &&
+	    EVP_PKEY_CTX_add1_hkdf_info(px, (const unsigned char *)job, (int)strlen(job)) > 0 &&
+	    EVP_PKEY_derive(px, out, &outn) > 0 && outn == 32)
+		ok = 1;
+	EVP_PKEY_CTX_free(px);
+	if (!ok)
+		OPENSSL_cleanse(out, 32);
+	return ok ? 0 : -1;
+}
+
+void rp_ckpt_mac_hex(const unsigned char key[32], const void *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	HMAC(EVP_sha256(), key, 32, p, n, md, &len);
+	rp_ck_hex(md, 32, out);
+}
+
+int rp_ckpt_load_key_file(const struct rp_config *cfg, const char *cfgkey, unsigned char key[32], char **err)
+{
+	const char *path = rp_cfg_str(cfg, cfgkey);
 	*err = NULL;
 	if (!path || !*path)
 		return 0;
-	char *s = rp_cfg_secret(cfg, "s3.encryption_key_file", NULL, err);
+	char *s = rp_cfg_secret(cfg, cfgkey, NULL, err);
 	if (!s)
 		return -1;
 	int ok = strlen(s) == 64;
@@ -101,8 +133,7 @@ int rp_ckpt_load_key(const struct rp_config *cfg, unsigned char key[32], char **
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
 	if (!ok) {
-		*err = rp_xasprintf("s3.encryption_key_file (%s): want 64 hex characters (32 random bytes)",
-				    path);
+		*err = rp_xasprintf("%s (%s): want 64 hex characters (32 random bytes)", cfgkey, path);
 		return -1;
 	}
 	return 1;

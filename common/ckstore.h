@@ -43,6 +43,7 @@ extern const char *const rp_ck_enc_names[3];
 struct rp_ckpt {
 	struct rp_s3 *s3;
 	const unsigned char *key;  /* 32-byte encryption key, or NULL */
+	const unsigned char *sign; /* 32-byte signing master key (ckseal.h), or NULL */
 	int bar;                   /* draw a progress bar on stderr */
 	int fallback;              /* restore: fall back to older manifests */
 	double grace;              /* prune: keep unreferenced objects younger than this */

@@ -166,13 +166,22 @@ char *rp_join_worker_env(const struct rp_config *c)
 	rp_join_env_line(&b, "S3_REGION", rp_cfg_str(c, "s3.region"));
 	free(g);
 	free(t);
-	/* The worker checkpoints to S3: hand it the keys in the 0600 file. */
-	char *err = NULL;
-	char *ak = rp_cfg_secret(c, "s3.access_key_file", "AWS_ACCESS_KEY_ID", &err);
-	free(err);
-	err = NULL;
-	char *sk = ak ? rp_cfg_secret(c, "s3.secret_key_file", "AWS_SECRET_ACCESS_KEY", &err) : NULL;
-	free(err);
+	/* The worker checkpoints to S3 with its own, least-privilege keys
+	 * (worker.s3_*_key_file), never the controller's s3.* keys or its
+	 * environment: a burst pod is an untrusted host. */
+	char *err = NULL, *ak = NULL, *sk = NULL;
+	const char *af = rp_cfg_str(c, "worker.s3_access_key_file"), *sf = rp_cfg_str(c, "worker.s3_secret_key_file");
+	if (af && *af && sf && *sf) {
+		ak = rp_cfg_secret(c, "worker.s3_access_key_file", NULL, &err);
+		if (!ak)
+			rp_warn("%s; the worker gets no S3 keys", err);
+		free(err);
+		err = NULL;
+		sk = ak ? rp_cfg_secret(c, "worker.s3_secret_key_file", NULL, &err) : NULL;
+		if (ak && !sk)
+			rp_warn("%s; the worker gets no S3 keys", err);
+		free(err);
+	}
 	if (ak && sk) {
 		rp_join_env_line(&b, "AWS_ACCESS_KEY_ID", ak);
 		rp_join_env_line(&b, "AWS_SECRET_ACCESS_KEY", sk);
@@ -559,7 +568,8 @@ static void do_worker(struct rp_join *x, struct job *j)
 	rp_join_env_line(&env, "RP_NODE_NAME", j->node);
 	char *wc = rp_ssh_quote(rp_cfg_str(x->cfg, "kube.worker_command"));
 	char *cmd = rp_xasprintf(
-		"umask 077 && mkdir -p .rp-worker && cat > .rp-worker/env || exit 1; "
+		"umask 077 && mkdir -p .rp-worker && rm -f .rp-worker/env && cat > .rp-worker/env && "
+		"chmod 600 .rp-worker/env || exit 1; "
 		"if [ -s .rp-worker/pid ] && kill -0 \"$(cat .rp-worker/pid)\" 2>/dev/null; then "
 		"echo \"running $(cat .rp-worker/pid)\"; exit 0; fi; "
 		"(set -a; . ./.rp-worker/env; set +a; exec nohup sh -c %s) >.rp-worker/log 2>&1 </dev/null & "

@@ -739,6 +739,38 @@ int rp_s3_delete(const struct rp_s3 *s, const char *key, struct rp_s3_err *e)
 	return rc;
 }
 
+/* A server that ignores prefix (or answers keys outside it) cannot widen
+ * a listing: only keys and common prefixes under prefix are kept. */
+static void keep_prefix(struct rp_s3_list *l, const char *prefix)
+{
+	size_t pl = prefix ? strlen(prefix) : 0, n = 0, np = 0, dropped = 0;
+	if (!pl)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		if (strncmp(l->objs[i].key, prefix, pl)) {
+			free(l->objs[i].key);
+			dropped++;
+		} else {
+			l->objs[n++] = l->objs[i];
+		}
+	}
+	for (size_t i = 0; i < l->np; i++) {
+		if (strncmp(l->prefixes[i], prefix, pl)) {
+			free(l->prefixes[i]);
+			dropped++;
+		} else {
+			l->prefixes[np++] = l->prefixes[i];
+		}
+	}
+	l->n = n;
+	l->np = np;
+	if (dropped) {
+		char d[24];
+		snprintf(d, sizeof d, "%zu", dropped);
+		rp_logw("listing answered keys outside the prefix; ignored", "prefix", prefix, "ignored", d);
+	}
+}
+
 int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 	       struct rp_s3_list *out, struct rp_s3_err *e)
 {
@@ -828,6 +860,7 @@ int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 	}
 	free(token);
 	free(after);
+	keep_prefix(out, prefix);
 	return 0;
 }
 

@@ -102,7 +102,9 @@ int rp_s3_put_mem(const struct rp_s3 *s, const char *key, const void *data, size
 int rp_s3_put_fd(const struct rp_s3 *s, const char *key, int fd, long long off, long long len,
 		 const char *sha256, struct rp_s3_err *e);
 int rp_s3_delete(const struct rp_s3 *s, const char *key, struct rp_s3_err *e);
-/* ListObjectsV2 with continuation; delimiter may be NULL. */
+/* ListObjectsV2 with continuation; delimiter may be NULL.  Only keys and
+ * common prefixes that start with prefix are kept, whatever the server
+ * answers (one warning names how many were ignored). */
 int rp_s3_list(const struct rp_s3 *s, const char *prefix, const char *delimiter,
 	       struct rp_s3_list *out, struct rp_s3_err *e);
 void rp_s3_list_free(struct rp_s3_list *l);

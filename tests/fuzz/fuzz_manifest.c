@@ -20,7 +20,7 @@ static void parse(const char *text, size_t len)
 	size_t files = 0;
 	long long bytes = -1;
 	why[0] = 0;
-	if (rp_ckpt_manifest_parse(text, len, "job1", 1, &files, &bytes, why, sizeof why) == 0) {
+	if (rp_ckpt_manifest_parse(text, len, "job1", 1, NULL, &files, &bytes, why, sizeof why) == 0) {
 		FZ_CHECK(bytes >= 0);
 		FZ_CHECK(rp_ckpt_manifest_check(text, len) == 0);
 	} else {

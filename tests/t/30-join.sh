@@ -152,6 +152,8 @@ like "one line naming the host" "$(cat "$T_TMP/.err")" "^rp-join: error: 127\.0\
 # ---- 4. worker bootstrap ---------------------------------------------------
 h2=${H[2]} p2=$(port "${H[2]}")
 at_exit "[ -s '$S/hosts/$p2/worker.pid' ] && kill \$(cat '$S/hosts/$p2/worker.pid') 2>/dev/null"
+# An env file left 0644 by someone else: the join removes it and makes a new 0600 one.
+mkdir -p "$S/hosts/$p2/.rp-worker" && echo 'OLD=1' >"$S/hosts/$p2/.rp-worker/env" && chmod 644 "$S/hosts/$p2/.rp-worker/env"
 rc "worker mode: exit 0" 0 rp-join --bootstrap worker --host "$(host "$h2")" --port "$p2" --id wk1 --name wk-1
 is "worker: ready" "$(field "$T_TMP/.out" wk1 ready)" true
 is "worker: bootstrap worker" "$(field "$T_TMP/.out" wk1 bootstrap)" worker
@@ -160,6 +162,8 @@ like "worker got KAFKA_BOOTSTRAP" "$(cat "$S/hosts/$p2/worker.log")" "env: KAFKA
 like "worker got S3_ENDPOINT" "$(cat "$S/hosts/$p2/worker.log")" "env: S3_ENDPOINT=$S3_ENDPOINT"
 like "worker got KAFKA_GROUP" "$(cat "$S/hosts/$p2/worker.log")" "env: KAFKA_GROUP=ome-transcoder-consumer"
 is "worker env file is 0600" "$(stat -c %a "$S/hosts/$p2/.rp-worker/env")" 600
+unlike "worker env file holds no controller secret" "$(cat "$S/hosts/$p2/.rp-worker/env")" "$AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID"
+unlike "  nor what was there before" "$(cat "$S/hosts/$p2/.rp-worker/env")" 'OLD=1'
 unlike "no S3 secret on the remote command line" "$(cat "$S/hosts/$p2/commands.log")" "$AWS_SECRET_ACCESS_KEY"
 is "no Kubernetes node for a worker" "$(kadmin -o /dev/null -w '%{http_code}' "$KUBE_URL/api/v1/nodes/wk-1" || true)" 404
 is "ledger: joined as worker" "$(jq -r 'select(.event=="joined" and .id=="wk1") | .bootstrap' "$RP_STATE_DIR/ledger.jsonl")" worker

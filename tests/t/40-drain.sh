@@ -261,6 +261,11 @@ ok "rp-join --tunnel up, pid file written" eventually 10 grep -qx "$tpid" "$RP_S
 # shellcheck disable=SC2016
 hook='date +%s.%N >"$HOOK_DIR/hook.ts"; echo "$RP_NODE|$RP_POD_ID|$RP_JOBS" >"$HOOK_DIR/hook.env"'
 export HOOK_DIR=$T_TMP
+# The stand-in's DaemonSet pod on this node: its name (generateName plus a
+# suffix) does not carry the node's, so it is looked up, not matched.
+dsp=$(kapi GET "/api/v1/pods?fieldSelector=spec.nodeName=$a" |
+	jq -r '.items[] | select(any(.metadata.ownerReferences[]?; .kind == "DaemonSet")) | .metadata.name')
+isnt "the node runs a DaemonSet pod (so the eviction check below can see it)" "$dsp" ""
 t0=$(date +%s.%N)
 rp-drain --node "$a" --force --delete-emptydir-data --checkpoint-command "$hook" -o json \
 	>"$T_TMP/a.out" 2>"$T_TMP/a.err" &
@@ -282,6 +287,8 @@ kreq
 preq
 is "evicted: bare, cache, done and both web pods; not the DaemonSet or mirror pod" \
 	"$(evictions rp/ "$a" | awk '{print $1}' | sort -u | tr '\n' ' ')" "bare cache done web "
+is "the DaemonSet pod ($dsp) was not evicted" \
+	"$(jq --arg p "/pods/$dsp/eviction" '[.[] | select(.verb == "POST" and (.path | endswith($p)))] | length' "$T_TMP/kreq.json")" 0
 like "web evictions got 429 first" "$(evictions rp/ "$a")" "web 429"
 is "web evictions then succeeded" "$(evictions rp/ "$a" | grep -c 'web 201')" 2
 is "RunPod pod terminated (stand-in state)" "$(pstate "$pa")" "TERMINATED"

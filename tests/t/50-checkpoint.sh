@@ -335,6 +335,8 @@ class H(BaseHTTPRequestHandler):
             if mode == "flaky" and "continuation-token" in qs:
                 return err("InternalError", 500)  # like s3rver 3.7 on OpenSSL 3
             pre, mk = qs.get("prefix", ""), int(qs.get("max-keys", "1000"))
+            if mode == "noprefix":
+                pre = ""  # a server that ignores prefix: it answers every key
             start = qs.get("start-after", "")
             if "continuation-token" in qs:
                 start = base64.b64decode(qs["continuation-token"])[3:].decode()
@@ -471,6 +473,26 @@ rc "the save again after the kill" 0 stub_ck save "$J-kill" "$KS"
 is "it only sends what the killed save had not" "$(field "$T_TMP/.out" uploaded)" $((20 - (n1 - n0)))
 rc "restore after the second save" 0 stub_ck restore "$J-kill" "$T_TMP/k3"
 is "second save restores bit-exact" "$(tree_sum "$T_TMP/k3")" "$(tree_sum "$KS")"
+kill "$spid"
+
+# A server that ignores prefix: prune of one job must not touch another's
+# objects, and a key shorter than the prefix must not be read past its end
+# (ASan under make check).
+stub noprefix
+rc "noprefix: save job $J-a" 0 stub_ck save "$J-a" "$B"
+head -c 1000 /dev/urandom >"$T_TMP/nb.ts"
+mkdir -p "$T_TMP/nb" && mv "$T_TMP/nb.ts" "$T_TMP/nb/"
+rc "noprefix: save job $J-ab (its keys sort after and share the prefix text)" 0 stub_ck save "$J-ab" "$T_TMP/nb"
+curl -sf -X PUT --data-binary x "http://127.0.0.1:$sport/stub/ab" >/dev/null
+rc "noprefix: second save of $J-a, then prune it to 1 with no grace" 0 stub_ck save "$J-a" "$A"
+rc "noprefix: prune --keep 1 --grace 0s" 0 stub_ck prune "$J-a" --keep 1 --grace 0s
+is "noprefix: prune deleted only $J-a/ keys" "$(cnt '.m=="DELETE" and (.key|startswith("'"$J-a/"'")|not)')" 0
+like "noprefix: it warned that the server answered keys outside the prefix" "$(cat "$T_TMP/.err")" 'outside the prefix'
+rc "noprefix: the other job still restores" 0 stub_ck restore "$J-ab" "$T_TMP/nb2"
+is "noprefix: and bit-exact" "$(tree_sum "$T_TMP/nb2")" "$(tree_sum "$T_TMP/nb")"
+rc "noprefix: verify $J-a (manifests listed from its own prefix only)" 0 stub_ck verify "$J-a"
+rc "noprefix: list $J-a: one manifest" 0 stub_ck list "$J-a"
+is "noprefix: list shows only $J-a's manifest" "$(jq -s -c 'map(.job) | unique' <"$T_TMP/.out")" "[\"$J-a\"]"
 kill "$spid"
 
 stub complete-error

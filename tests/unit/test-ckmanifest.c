@@ -105,7 +105,7 @@ static void round_trip(void)
 	free(x);
 	size_t files_n = 0;
 	long long bytes = 0;
-	T_INT(rp_ckpt_manifest_parse(t, strlen(t), "job1", 7, &files_n, &bytes, why, sizeof why), 0,
+	T_INT(rp_ckpt_manifest_parse(t, strlen(t), "job1", 7, NULL, &files_n, &bytes, why, sizeof why), 0,
 	      "the fuzzers' entry point agrees");
 	T_INT(files_n, 3, "…three files");
 	free(t);
@@ -175,6 +175,56 @@ static void paths(void)
 	T_OK(!rp_ckpt_is_key_path("a.keys"), "*.keys is not");
 }
 
+/* Signed manifests: the job's key (HKDF) signs one job; the reader with a
+ * signing key refuses unsigned, re-labelled and altered manifests. */
+static void signing(void)
+{
+	unsigned char master[32], k1[32], k1b[32], k2[32];
+	for (int i = 0; i < 32; i++)
+		master[i] = (unsigned char)(i * 7 + 1);
+	T_INT(rp_ckpt_job_key(master, "job1", k1), 0, "a job key is derived");
+	rp_ckpt_job_key(master, "job1", k1b);
+	rp_ckpt_job_key(master, "job2", k2);
+	T_OK(!memcmp(k1, k1b, 32), "the same job gets the same key");
+	T_OK(memcmp(k1, k2, 32) != 0, "another job gets another key");
+	T_OK(memcmp(k1, master, 32) != 0, "the job key is not the master key");
+	cJSON *m = rp_ckmf_build("job1", NULL, files, 3);
+	char *t = rp_ckmf_text(m, 7);
+	char *s = rp_ckmf_sign(t, k1);
+	struct rp_ckmf r;
+	char why[300];
+	T_INT(rp_ckmf_parse_signed(s, strlen(s), "job1", 7, master, &r, why, sizeof why), 0, "a signed manifest opens");
+	T_INT((int)r.n, 3, "  with its files");
+	rp_ckmf_free(&r);
+	T_INT(rp_ckpt_manifest_check(s, strlen(s)), 0, "the self-hash still checks under the signature");
+	T_INT(rp_ckmf_parse(s, strlen(s), "job1", 7, &r, why, sizeof why), 0, "a reader without a key reads it");
+	rp_ckmf_free(&r);
+	T_INT(rp_ckmf_parse_signed(t, strlen(t), "job1", 7, master, &r, why, sizeof why), -1, "unsigned refused with a key");
+	T_OK(strstr(why, "unsigned manifest") != NULL, "  why: unsigned");
+	char *s2 = rp_ckmf_sign(t, k2);
+	T_INT(rp_ckmf_parse_signed(s2, strlen(s2), "job1", 7, master, &r, why, sizeof why), -1,
+	      "signed with another job's key: refused");
+	T_OK(strstr(why, "bad manifest signature") != NULL, "  why: bad signature");
+	char *s3 = rp_xstrdup(s);
+	s3[strlen(s3) - 3] ^= 1;
+	T_INT(rp_ckmf_parse_signed(s3, strlen(s3), "job1", 7, master, &r, why, sizeof why), -1, "a flipped signature bit: refused");
+	free(s);
+	free(s2);
+	free(s3);
+	free(t);
+	cJSON_Delete(m);
+	/* A key path must be sealed. */
+	files[2].enc = RP_CK_RAW;
+	snprintf(files[2].obj, sizeof files[2].obj, "%s", H3);
+	m = rp_ckmf_build("job1", NULL, files, 3);
+	t = rp_ckmf_text(m, 7);
+	T_INT(rp_ckmf_parse(t, strlen(t), "job1", 7, &r, why, sizeof why), -1, "a raw key path is refused");
+	T_OK(strstr(why, "stored unsealed") != NULL, "  why: stored unsealed");
+	free(t);
+	cJSON_Delete(m);
+	setup();
+}
+
 int main(void)
 {
 	rp_init("test-ckmanifest");
@@ -182,5 +232,6 @@ int main(void)
 	round_trip();
 	rejects();
 	paths();
+	signing();
 	return T_DONE();
 }

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void name_case(const char *name, const char *id, const char *want, const char *desc)
 {
@@ -138,16 +139,35 @@ static void worker_env(void)
 	T_OK(strstr(e, "S3_BUCKET='checkpoint'\n") != NULL, "S3_BUCKET");
 	T_OK(!strstr(e, "AWS_"), "no keys found: no AWS_ lines");
 	free(e);
+	/* The controller's keys (environment or s3.*) never reach a worker. */
 	setenv("AWS_ACCESS_KEY_ID", "AKIATESTJOIN", 1);
-	e = rp_join_worker_env(c);
-	T_OK(!strstr(e, "AWS_"), "only one of the two keys: neither is sent");
-	free(e);
 	setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-join-test", 1);
 	e = rp_join_worker_env(c);
-	T_OK(strstr(e, "AWS_ACCESS_KEY_ID='AKIATESTJOIN'\n") != NULL, "both keys: the access key");
-	T_OK(strstr(e, "AWS_SECRET_ACCESS_KEY='s3cr3t-join-test'\n") != NULL, "both keys: the secret key");
+	T_OK(!strstr(e, "AWS_") && !strstr(e, "s3cr3t-join-test"), "the controller's keys are never sent to a worker");
 	free(e);
 	rp_config_free(c);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	/* Its own keys, from worker.s3_*_key_file. */
+	char ak[] = "/tmp/test-join-ak.XXXXXX", sk[] = "/tmp/test-join-sk.XXXXXX";
+	int fa = mkstemp(ak), fs = mkstemp(sk);
+	T_OK(fa >= 0 && fs >= 0 && write(fa, "AKIAWORKER\n", 11) == 11 && write(fs, "worker-secret\n", 14) == 14,
+	     "worker key files written (0600)");
+	close(fa);
+	close(fs);
+	char *y2 = rp_xasprintf("%sworker:\n  s3_access_key_file: %s\n  s3_secret_key_file: %s\n", y, ak, sk);
+	c = rp_config_parse(y2, strlen(y2), "t.yaml", &err);
+	T_OK(c != NULL, "config with worker keys parsed (%s)", err ? err : "");
+	if (c) {
+		e = rp_join_worker_env(c);
+		T_OK(strstr(e, "AWS_ACCESS_KEY_ID='AKIAWORKER'\n") != NULL, "worker keys: the access key");
+		T_OK(strstr(e, "AWS_SECRET_ACCESS_KEY='worker-secret'\n") != NULL, "worker keys: the secret key");
+		free(e);
+		rp_config_free(c);
+	}
+	free(y2);
+	unlink(ak);
+	unlink(sk);
 }
 
 static void join_config(void)

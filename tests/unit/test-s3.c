@@ -138,6 +138,12 @@ static void keys(void)
 	free(back);
 	T_INT(rp_ckpt_open(k2, name, sealed, sn, &back, &bn), -1, "another key fails");
 	T_INT(rp_ckpt_open(k, name2, sealed, sn, &back, &bn), -1, "another name (AAD) fails");
+	unsigned char *again;
+	size_t an;
+	T_INT(rp_ckpt_seal(k, name, plain, 16, &again, &an), 0, "seal the same key again");
+	T_OK(an == sn && memcmp(again + 4, sealed + 4, 12) != 0, "two seals of the same key use different nonces");
+	T_OK(memcmp(again + 16, sealed + 16, 16) != 0, "  and so different ciphertexts");
+	free(again);
 	sealed[20] ^= 0x80;
 	T_INT(rp_ckpt_open(k, name, sealed, sn, &back, &bn), -1, "a flipped bit fails");
 	free(sealed);
