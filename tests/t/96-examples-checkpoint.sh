@@ -8,7 +8,14 @@
 need_stack
 exec </dev/null
 : "${S3_ENDPOINT:?stack.env has no S3_ENDPOINT}"
-export AWS_PAGER="" AWS_ENDPOINT_URL="$S3_ENDPOINT"
+export AWS_PAGER=""
+# The example's aws is one configured for the store.  Debian 12's awscli
+# (1.27) does not read AWS_ENDPOINT_URL, so the store's endpoint is put on
+# its command line by a wrapper first on PATH.
+mkdir -p "$T_TMP/path"
+printf '#!/bin/sh\nexec %s --endpoint-url "%s" "$@"\n' "$(command -v aws)" "$S3_ENDPOINT" >"$T_TMP/path/aws"
+chmod +x "$T_TMP/path/aws"
+export PATH="$T_TMP/path:$PATH"
 examples() { # every .nf/.fi block of EXAMPLES, unescaped
 	awk '/^\.SH EXAMPLES/{e=1; next} e&&/^\.SH /{exit} e&&/^\.nf/{b=1; next} e&&/^\.fi/{b=0; next} e&&b&&!/^\.(RS|RE)/' \
 		"$RP_TOP/man/$1" | sed 's/\\-/-/g'
