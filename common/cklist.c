@@ -100,36 +100,49 @@ int rp_ckpt_prune(const struct rp_ckpt *c, const char *job, int keep, cJSON **re
 	}
 	long dm = 0, dobj = 0;
 	long long freed = 0;
-	/* Manifests first: an object is only deleted once no manifest names it. */
-	for (size_t k = (size_t)keep; k < n; k++) {
+	/* Newest first: the first `keep` manifests that verify are kept, every
+	 * later one that verifies is deleted; one that does not verify (forged,
+	 * torn, signed with another key) is neither kept nor deleted, and then
+	 * no object is deleted.  Manifests go before objects: an object is only
+	 * deleted once no manifest names it. */
+	size_t kept = 0;
+	char **ref = NULL;
+	size_t nref = 0;
+	int gc = 1;
+	for (size_t k = 0; k < n; k++) {
+		struct rp_ckmf m;
+		char why[500];
+		int s3fail = 0;
+		if (rp_ckmf_load(c, job, seqs[k], NULL, &m, why, sizeof why, &se, &s3fail) < 0) {
+			if (s3fail) {
+				rp_ckpt_s3_err(e, &se);
+				break;
+			}
+			rp_warn("%s: seq %ld: %s; neither kept nor deleted, unreferenced objects are kept", job, seqs[k],
+				why);
+			gc = 0;
+			continue;
+		}
+		if (kept < (size_t)keep) {
+			kept++;
+			ref = rp_xrealloc(ref, (nref + m.n + 1) * sizeof *ref);
+			for (size_t i = 0; i < m.n; i++)
+				ref[nref++] = rp_xstrdup(m.f[i].obj);
+			rp_ckmf_free(&m);
+			continue;
+		}
+		rp_ckmf_free(&m);
 		char *key = rp_ck_manifest_key(job, seqs[k]);
 		int r = rp_s3_delete(c->s3, key, &se);
 		free(key);
 		if (r < 0) {
 			rp_ckpt_s3_err(e, &se);
-			free(seqs);
-			return e->code;
+			break;
 		}
 		dm++;
 	}
-	size_t kept = n < (size_t)keep ? n : (size_t)keep;
-	char **ref = NULL;
-	size_t nref = 0;
-	int gc = 1;
-	for (size_t k = 0; k < kept; k++) {
-		struct rp_ckmf m;
-		char why[500];
-		int s3fail;
-		if (rp_ckmf_load(c, job, seqs[k], NULL, &m, why, sizeof why, &se, &s3fail) < 0) {
-			rp_warn("%s: seq %ld: %s; unreferenced objects are kept", job, seqs[k], why);
-			gc = 0;
-			break;
-		}
-		ref = rp_xrealloc(ref, (nref + m.n + 1) * sizeof *ref);
-		for (size_t i = 0; i < m.n; i++)
-			ref[nref++] = rp_xstrdup(m.f[i].obj);
-		rp_ckmf_free(&m);
-	}
+	if (e->code)
+		gc = 0;
 	free(seqs);
 	if (gc && ref)
 		qsort(ref, nref, sizeof *ref, rp_ck_str_cmp);

@@ -5,10 +5,13 @@
  *    safe name) with its manifest count and newest seq; with a job: one
  *    record per manifest, oldest first, a bad one marked "valid": false
  *    with why (a transport failure stops the listing).
- *  - prune keeps the newest `keep` manifests and deletes the others first;
- *    only then deletes the data objects no kept manifest names.  If a kept
- *    manifest cannot be read, no object is deleted (an object is never
- *    deleted while a manifest might name it).  With c->grace > 0 an
+ *  - prune keeps the newest `keep` manifests that verify (signature when
+ *    a signing key is set, else self-hash) and deletes the older ones that
+ *    verify; a manifest that does not verify is neither kept nor counted
+ *    nor deleted (a forged newest manifest cannot push the real ones out),
+ *    and then no data object is deleted.  Manifests go first; only then
+ *    the data objects no kept manifest names (an object is never deleted
+ *    while a manifest might name it).  A transport failure stops it.  With c->grace > 0 an
  *    unreferenced object younger than grace (or of unknown age) is kept:
  *    a save in flight uploads its data before its manifest.
  */

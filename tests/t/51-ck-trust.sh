@@ -68,6 +68,13 @@ rc "verify --all -> 1 (one bad of two)" 1 cks verify --all "$J"
 is "verify --all: one record per manifest, ok flags" "$(jq -s -c 'map([.seq,.ok])' <"$T_TMP/.out")" "[[1,true],[2,false]]"
 like "verify --all: says how many were bad" "$(cat "$T_TMP/.err")" '1 of 2 manifests bad'
 rc "verify --all with --at -> 2" 2 cks verify --all --at 1 "$J"
+# prune counts only manifests that verify: the forged seq 2 (the newest)
+# is neither kept nor deleted, and the signed seq 1 is what --keep 1 keeps.
+rc "prune --keep 1 with a forged newest manifest" 0 cks prune "$J" --keep 1
+is "  kept 1, deleted no manifest" "$(jq -c '[.kept,.deleted_manifests,.deleted_objects]' <"$T_TMP/.out")" "[1,0,0]"
+like "  the forged one named, not counted" "$(cat "$T_TMP/.err")" "seq 2: .*neither kept nor deleted"
+ok "  the signed seq 1 is still there" get "$(mkey "$J" 1)" "$T_TMP/still1"
+rc "  and restore still finds seq 1" 0 cks restore --fallback "$J" "$T_TMP/r4"
 
 # ---- one job's signature does not open another job --------------------------------
 J2=$J-other
