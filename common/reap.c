@@ -4,6 +4,7 @@
 #include "kube.h"
 #include "launch.h"
 #include "state.h"
+#include "lease.h"
 #include "ledger.h"
 #include "log.h"
 #include "podlock.h"
@@ -118,6 +119,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	/* A `ready` pod nobody holds is kept for the hand-off only; one whose
 	 * join lock cannot be read, as long as a whole join may take. */
 	double join_grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
+	int fenced = 0;
 	size_t n = (size_t)cJSON_GetArraySize(pods);
 	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
 	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
@@ -125,6 +127,10 @@ int rp_reap(struct rp_config *cfg, int dry)
 	size_t k2 = orphans(pods, nodes, ix, join_grace, ids, which, whys);
 	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
+	if (!dry && k2 && rp_lease_fence("terminate") < 0) { /* the lease lapsed: reap nothing */
+		k2 = 0;
+		fenced = 1;
+	}
 	if (!dry)
 		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
 	/* A terminate that did not go through is tried again next tick. */
@@ -145,7 +151,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	char nb[24];
 	snprintf(nb, sizeof nb, "%zu", k2);
 	rp_info("reap done", "orphans", nb);
-	rc = rp_exit_code(&ex);
+	rc = fenced ? RP_EXIT_TEMP : rp_exit_code(&ex);
 	free(rcs);
 	free(errs);
 	free(ids);

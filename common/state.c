@@ -33,6 +33,7 @@ static const struct {
 	[RP_STATE_AUTOSCALE_DEGRADED] = { "autoscale.degraded", NULL, 0644 },
 	[RP_STATE_TICKS] = { "ticks/%s", "ticks", 0644 },
 	[RP_STATE_METRICS] = { "metrics/%s", "metrics", 0644 },
+	[RP_STATE_LEASE] = { "lease.json", NULL, 0600 },
 };
 
 const char *rp_state_dir(void)

@@ -54,6 +54,7 @@ enum rp_state_file {
 	RP_STATE_AUTOSCALE_DEGRADED, /* autoscale.degraded (scripts/rp-autoscale) */
 	RP_STATE_TICKS,            /* ticks/NAME (scripts/rp-autoscale) */
 	RP_STATE_METRICS,          /* metrics/NAME (scripts/rp-autoscale) */
+	RP_STATE_LEASE,            /* lease.json: the Lease renewer's fence (lease.h) */
 	RP_STATE_NFILES
 };
 

@@ -3,6 +3,7 @@
 #include "wave.h"
 #include "state.h"
 #include "http.h"
+#include "lease.h"
 #include "ledger.h"
 #include "log.h"
 #include "net.h"
@@ -263,9 +264,12 @@ static size_t create_wave(struct rp_wave *r, size_t par)
 		rp_runpod_create_prep(r->rp, &sp, &calls[j]);
 		reqs[j] = calls[j].req;
 	}
-	if (!r->ledger_broken)
+	/* The fence: a replica whose lease lapsed creates nothing more. */
+	if (!r->stop && rp_lease_fence("create") < 0)
+		r->stop = 1;
+	if (!r->ledger_broken && !r->stop)
 		ledger_launching(r, idx, k);
-	if (r->ledger_broken) {
+	if (r->ledger_broken || r->stop) {
 		/* no durable "launching" line: nothing is created */
 		for (size_t j = 0; j < k; j++) {
 			rp_wave_slot_fail(&r->slots[idx[j]], RP_FAIL_TEMP);
