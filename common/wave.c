@@ -12,6 +12,7 @@
 #include "rp.h"
 #include "runpod.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -219,9 +220,10 @@ static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
 			cJSON_AddStringToObject(e, "dc", c->dc);
 		char *lerr = NULL;
 		if (rp_ledger_append(e, &lerr) < 0) {
-			fprintf(stderr, "%s: fatal: %s: no pod created\n", rp_prog, lerr);
+			int shared = errno == EAGAIN; /* kept here, the fleet store did not take it */
+			fprintf(stderr, "%s: %s: %s: no pod created\n", rp_prog, shared ? "error" : "fatal", lerr);
 			free(lerr);
-			r->ledger_broken = 1;
+			r->ledger_broken = !shared; /* a store away is temporary: 75 */
 			r->stop = 1;
 		}
 		cJSON_Delete(e);
