@@ -90,6 +90,15 @@ is "3: ... and created nothing" "$(creates_ok)" 0
 is "3: ... not even a launching line" "$(lines "$HC" launching)" 0
 rc "3: rp-launch --reap with a stale lease: exit 75" 75 env RP_LOCK=lease RP_STATE_DIR="$HC" rp-launch -q --reap
 is "3: ... the orphan lives" "$(alive "$orphan")" RUNNING
+node=$(kubectl get nodes -l gpu-type=runpod -o name | head -n1); node=${node#node/}
+npod=$(kubectl get node "$node" -o json | jq -r '.metadata.annotations["rp.io/pod-id"] // .metadata.labels["rp.io/pod-id"]')
+isnt "3: a burst node to drain" "$node" ""
+rc "3: rp-drain with a stale lease: exit 75" 75 env RP_LOCK=lease RP_STATE_DIR="$HC" rp-drain -q --skip-checkpoint --node "$node"
+like "3: ... the terminate was fenced" "$(cat "$T_TMP/.err")" "lease fence: not acting.*action=terminate"
+is "3: ... its pod bills on (left to the holder)" "$(alive "$npod")" RUNNING
+fence true "$(mono)"
+rc "3: a fresh lease: the same drain finishes (exit 0)" 0 env RP_LOCK=lease RP_STATE_DIR="$HC" rp-drain -q --skip-checkpoint --node "$node"
+is "3: ... its pod is terminated" "$(alive "$npod")" TERMINATED
 fence false "$(mono)"
 rc "3: a released lease: rp-launch --reap exits 75" 75 env RP_LOCK=lease RP_STATE_DIR="$HC" rp-launch -q --reap
 is "3: ... the orphan lives" "$(alive "$orphan")" RUNNING
