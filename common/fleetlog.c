@@ -387,8 +387,9 @@ out:
 int rp_fleetlog_sync(char **err)
 {
 	*err = NULL;
-	if (!F.on)
-		return 0;
+	const char *done = getenv("RP_FLEET_SYNCED");
+	if (!F.on || (done && *done))
+		return 0; /* one sync a tick: rp-autoscale did it at the start */
 	if (rp_state_mkdir_for(RP_STATE_FLEET_LOCK) < 0) {
 		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
 		return RP_EXIT_FAIL;

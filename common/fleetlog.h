@@ -29,7 +29,10 @@
  *    with an empty state directory) to its end and appends every line
  *    whose lid the local ledger does not have yet.  One sync at a time per
  *    state directory (fleet.lock).  0, or RP_EXIT_TEMP + *err when the
- *    store did not answer (the local file is then as it was).
+ *    store did not answer (the local file is then as it was).  With
+ *    RP_FLEET_SYNCED set (rp-autoscale sets it once its tick synced: only
+ *    the lease holder writes, so nothing new arrives meanwhile) it
+ *    returns 0 at once.
  *  - rp_fleetlog_identity() is the replica name stamped on lines.
  *  - rp_fleetlog_last_wave() reads the local ledger (as the last sync
  *    left it) for the newest `launching` line another replica wrote: its
