@@ -265,6 +265,14 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int seen(const struct lids *l, const char *lid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], lid))
+			return 1;
+	return 0;
+}
+
 static int64_t load_offset(void)
 {
 	char *p = rp_state_path(RP_STATE_FLEET, NULL);
@@ -331,7 +339,7 @@ static int pull(int64_t off, int64_t *next, char **err)
 		rc = 0;
 		goto out;
 	}
-	struct lids L = { 0 };
+	struct lids L = { 0 }, A = { 0 }; /* the local file's lids; those appended now */
 	long torn;
 	char *rerr = NULL;
 	if (rp_ledger_read(NULL, lid_cb, &L, &torn, &rerr) < 0) {
@@ -356,7 +364,9 @@ static int pull(int64_t off, int64_t *next, char **err)
 		}
 		cJSON *rec = cJSON_ParseWithLength(m->payload, m->len);
 		const char *lid = rp_rec_str(rec, "lid");
-		if (lid && !bsearch(&lid, L.v, L.n, sizeof *L.v, cmp)) {
+		if (lid && !bsearch(&lid, L.v, L.n, sizeof *L.v, cmp) && !seen(&A, lid)) {
+			/* (a line sent twice, after an ambiguous timeout, is taken once) */
+			lid_cb(rec, 0, &A);
 			char *aerr = NULL;
 			if (rp_ledger_append(rec, &aerr) < 0) {
 				*err = aerr;
@@ -378,6 +388,9 @@ lids_out:
 	for (size_t i = 0; i < L.n; i++)
 		free(L.v[i]);
 	free(L.v);
+	for (size_t i = 0; i < A.n; i++)
+		free(A.v[i]);
+	free(A.v);
 out:
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
