@@ -346,7 +346,8 @@ static int pull(int64_t off, int64_t *next, char **err)
 		*err = rerr;
 		goto lids_out;
 	}
-	qsort(L.v, L.n, sizeof *L.v, cmp);
+	if (L.n)
+		qsort(L.v, L.n, sizeof *L.v, cmp);
 	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(tp, F.topic, 0)->offset = off;
 	rd_kafka_assign(rk, tp);
@@ -364,7 +365,7 @@ static int pull(int64_t off, int64_t *next, char **err)
 		}
 		cJSON *rec = cJSON_ParseWithLength(m->payload, m->len);
 		const char *lid = rp_rec_str(rec, "lid");
-		if (lid && !bsearch(&lid, L.v, L.n, sizeof *L.v, cmp) && !seen(&A, lid)) {
+		if (lid && !(L.n && bsearch(&lid, L.v, L.n, sizeof *L.v, cmp)) && !seen(&A, lid)) {
 			/* (a line sent twice, after an ambiguous timeout, is taken once) */
 			lid_cb(rec, 0, &A);
 			char *aerr = NULL;

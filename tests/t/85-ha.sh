@@ -64,8 +64,12 @@ rep A >"$T_TMP/a2.out" 2>"$T_TMP/a2.err" & pa=$!
 creating() { [ "$(creates_ok)" -ge 1 ]; }
 ok "2: A launches" eventually 20 creating
 # another holder takes the Lease (as after a partition): A's renewer sees it
-kubectl get lease "$LEASE" -o json | jq --arg t "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" \
-	'.spec.holderIdentity="thief" | .spec.renewTime=$t | .spec.acquireTime=$t' | kubectl replace -f - >/dev/null
+# (A's renewer writes every 0.4 s: a replace that lost the race is retried)
+steal() {
+	kubectl get lease "$LEASE" -o json | jq --arg t "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)" \
+		'.spec.holderIdentity="thief" | .spec.renewTime=$t | .spec.acquireTime=$t' | kubectl replace -f -
+}
+ok "2: another holder takes the Lease" eventually 10 steal
 wait "$pa"; ra=$?
 is "2: the tick that lost its lease exits 75" "$ra" 75
 like "2: it says so" "$(cat "$T_TMP/a2.err")" "lease lost"
@@ -110,9 +114,13 @@ is "3: ... the orphan is gone" "$(alive "$orphan")" TERMINATED
 diag "4 at +${SECONDS}s"
 command -v faketime >/dev/null || { fail "faketime is not installed (scripts/install-deps)"; exit 1; }
 export FAKETIME_DONT_FAKE_MONOTONIC=1
-hold() { # WHO OFFSET: a renewer of replica WHO on a clock OFFSET off, for a second at most
-	RP_STATE_DIR=$T_TMP/host$1 timeout 1 faketime -f "$2" rp-lagwatch -q --hold-lease "$LEASE" --identity "$1" \
-		--lease-duration "$LD"
+hold() { # WHO OFFSET: one try of replica WHO's renewer on a clock OFFSET off (it
+	# stops once the process it watches, a short sleep, is gone)
+	local w
+	sleep 0.1 & w=$!
+	RP_STATE_DIR=$T_TMP/host$1 timeout 20 faketime -f "$2" rp-lagwatch -q --hold-lease "$LEASE" --identity "$1" \
+		--lease-duration "$LD" --watch-pid "$w"
+	wait "$w"
 }
 setsid bash -c "RP_STATE_DIR='$HA' exec rp-lagwatch -q --hold-lease '$LEASE' --identity A --lease-duration $LD >'$T_TMP/ra.out' 2>&1" & bgp=$!
 ok "4: A holds the lease (its renewer runs)" eventually 10 held_by_a
