@@ -19,6 +19,8 @@ sed -i -e 's/^  cooldown: .*/  cooldown: 40s/' -e 's/^  join_timeout: .*/  join_
 grep -q '^  join_timeout:' "$RP_CONFIG" || f_conf kube 'join_timeout: 5s'
 printf 'fleet:\n  store: kafka\n  topic: %s\n  timeout: 3s\n' "$FTOPIC" >>"$RP_CONFIG"
 WINDOW=55
+rc "fleet.store wants local or kafka: exit 2" 2 rp-cost --set fleet.store=s3 sync
+like "... naming the key" "$(cat "$T_TMP/.err")" "key 'fleet.store': expected local or kafka, got 's3'"
 HA=$T_TMP/A HB=$T_TMP/B HC=$T_TMP/C
 mkdir -p "$HA" "$HB" "$HC"
 rep() { # WHO: one tick of replica WHO
