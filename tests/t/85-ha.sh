@@ -125,7 +125,7 @@ hold() { # WHO OFFSET: one try of replica WHO's renewer on a clock OFFSET off (i
 setsid bash -c "RP_STATE_DIR='$HA' exec rp-lagwatch -q --hold-lease '$LEASE' --identity A --lease-duration $LD >'$T_TMP/ra.out' 2>&1" & bgp=$!
 ok "4: A holds the lease (its renewer runs)" eventually 10 held_by_a
 took=0
-for i in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
 	for off in +2m -2m; do
 		hold B "$off" >"$T_TMP/h.out" 2>/dev/null
 		grep -q '"held":true' "$T_TMP/h.out" && took=$((took + 1))
