@@ -166,6 +166,8 @@ int rp_reap(struct rp_config *cfg, int dry)
 	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
 	if (!dry && k2 && rp_lease_fence("terminate") < 0) { /* the lease lapsed: reap nothing */
+		for (size_t j = 0; j < k2; j++)
+			free((char *)whys[j]);
 		k2 = 0;
 		fenced = 1;
 	}
