@@ -2,6 +2,8 @@
 #include "advise.h"
 #include "cli.h"
 #include "cost.h"
+#include "fleetlog.h"
+#include "log.h"
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
@@ -24,6 +26,7 @@ static const char usage[] =
 	"                         [--scale F] [--job-seconds S] [--since T] [--until T] [--decision FILE]\n"
 	"       rp-cost [options] metrics [--output FILE] [--decision FILE]\n"
 	"       rp-cost [options] prices [--live]\n"
+	"       rp-cost [options] sync\n"
 	"options: [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--ledger FILE] [--now T]\n";
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
@@ -232,6 +235,21 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "--policy and --compare do not go together");
 	char *err = NULL;
 	int rc;
+	/* The fleet's ledger (fleetlog.h), not this host's alone: brought up
+	 * to date first; without the store the local view is reported. */
+	if (!strcmp(sub, "sync")) {
+		rc = rp_fleetlog_sync(&err);
+		if (rc)
+			rp_fatal(rc, "%s", err);
+		return rp_finish(rc);
+	}
+	int reads = !strcmp(sub, "report") || !strcmp(sub, "breakeven") || !strcmp(sub, "recommend") ||
+		    !strcmp(sub, "metrics");
+	if (reads && !o.ledger && rp_fleetlog_sync(&err)) {
+		rp_logw("fleet store unavailable: this host's ledger only", "error", err);
+		free(err);
+		err = NULL;
+	}
 	if (!strcmp(sub, "report"))
 		rc = cmd_report(&err);
 	else if (!strcmp(sub, "breakeven"))

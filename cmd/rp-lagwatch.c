@@ -3,6 +3,8 @@
 #include "extscaler.h"
 #include "http.h"
 #include "httpd.h"
+#include "kube.h"
+#include "lease.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
@@ -18,15 +20,54 @@ static const char usage[] =
 	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
 	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
-	"                   [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n";
+	"                   [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n"
+	"       rp-lagwatch --hold-lease NAME --identity ID [--lease-namespace NS]\n"
+	"                   [--lease-duration S] [--renew-deadline S] [--retry-period S]\n"
+	"                   [--watch-pid PID] [-c FILE] [-q|-v]\n";
 
-enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY };
+enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY, O_HOLD, O_IDENT, O_LNS,
+       O_LDUR, O_LDEAD, O_LRETRY, O_WPID };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
 {
 	(void)s;
 	stop = 1;
+}
+
+static double seconds(const struct rp_cli *cli, const char *flag, const char *arg)
+{
+	double v;
+	if (rp_parse_duration(arg, &v) < 0 || v <= 0)
+		rp_cli_usage(cli, "%s: want a duration, got '%s'", flag, arg);
+	return v;
+}
+
+/* --hold-lease: the tick's Lease renewer (lease.h). */
+static int hold(struct rp_cli *cli, struct rp_config *cfg, struct rp_lease_opts *o, long wpid)
+{
+	char *err = NULL;
+	if (!o->identity || !*o->identity)
+		rp_cli_usage(cli, "--hold-lease needs --identity");
+	rp_lease_defaults(o);
+	if (o->renew_deadline >= o->duration || o->retry_period >= o->renew_deadline)
+		rp_cli_usage(cli, "want --retry-period < --renew-deadline < --lease-duration");
+	rp_http_global_init();
+	struct rp_kube *k = rp_kube_open(rp_cfg_str(cfg, "kube.kubeconfig"), &err);
+	if (!k) {
+		rp_loge("kubeconfig", "error", err);
+		free(err);
+		return rp_finish(RP_EXIT_TEMP);
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = rp_lease_hold(k, o, wpid, &stop);
+	rp_kube_free(k);
+	rp_config_free(cfg);
+	rp_cli_free(cli);
+	return rp_finish(rc);
 }
 
 int main(int argc, char **argv)
@@ -40,12 +81,21 @@ int main(int argc, char **argv)
 					    { "topic", required_argument, NULL, O_TOPIC },
 					    { "nodes", required_argument, NULL, O_NODES },
 					    { "lag-only", no_argument, NULL, O_LAGONLY },
+					    { "hold-lease", required_argument, NULL, O_HOLD },
+					    { "identity", required_argument, NULL, O_IDENT },
+					    { "lease-namespace", required_argument, NULL, O_LNS },
+					    { "lease-duration", required_argument, NULL, O_LDUR },
+					    { "renew-deadline", required_argument, NULL, O_LDEAD },
+					    { "retry-period", required_argument, NULL, O_LRETRY },
+					    { "watch-pid", required_argument, NULL, O_WPID },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
 	struct rp_watch_opts opt = { .nodes = -1 };
 	struct rp_config *cfg;
 	struct rp_watch *lw;
 	const char *watch = NULL, *serve = NULL, *grpc = NULL;
+	struct rp_lease_opts lo_ = { .ns = "default" };
+	long wpid = 0;
 	int c, once = 0, rc = RP_EXIT_OK;
 	char *end, *err = NULL;
 
@@ -67,6 +117,17 @@ int main(int argc, char **argv)
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
 		case O_GRPC: grpc = optarg; break;
 		case O_LAGONLY: opt.lag_only = 1; break;
+		case O_HOLD: lo_.name = optarg; break;
+		case O_IDENT: lo_.identity = optarg; break;
+		case O_LNS: lo_.ns = optarg; break;
+		case O_LDUR: lo_.duration = seconds(&cli, "--lease-duration", optarg); break;
+		case O_LDEAD: lo_.renew_deadline = seconds(&cli, "--renew-deadline", optarg); break;
+		case O_LRETRY: lo_.retry_period = seconds(&cli, "--retry-period", optarg); break;
+		case O_WPID:
+			wpid = strtol(optarg, &end, 10);
+			if (!*optarg || *end || wpid <= 0)
+				rp_cli_usage(&cli, "--watch-pid: want a process id, got '%s'", optarg);
+			break;
 		case O_NODES:
 			opt.nodes = strtol(optarg, &end, 10);
 			if (!*optarg || *end || opt.nodes < 0)
@@ -86,6 +147,8 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
 
 	cfg = rp_cli_config(&cli);
+	if (lo_.name)
+		return hold(&cli, cfg, &lo_, wpid);
 	opt.verbose = cli.verbose;
 	lw = rp_watch_open(cfg, &opt, &err);
 	if (!lw)

@@ -1,5 +1,6 @@
 /* cli.c — shared options. */
 #include "cli.h"
+#include "fleetlog.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
@@ -102,6 +103,7 @@ struct rp_config *rp_cli_config(struct rp_cli *cli)
 	if (rp_config_check(c, &err) < 0)
 		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	rp_out_init(cli->out_mode);
+	rp_fleetlog_init(c);
 	return c;
 }
 

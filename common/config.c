@@ -72,6 +72,9 @@ static const struct key schema[] = {
 	{ "kafka.timeout", D, "5s" },
 	{ "lagwatch.listen", S, "127.0.0.1:9464" },
 	{ "lagwatch.token_file", S, NULL },
+	{ "fleet.store", S, "local" }, /* local | kafka (fleetlog.h) */
+	{ "fleet.topic", S, "rp-ledger" },
+	{ "fleet.timeout", D, "10s" },
 	{ "prometheus.url", S, "http://localhost:9090" },
 	{ "prometheus.query", S, DEF_QUERY },
 	{ "prometheus.threshold", N, "30" },
@@ -534,6 +537,13 @@ int rp_config_check(const struct rp_config *c, char **err)
 					       : rp_xasprintf("key '%s' (%s): %s", cred_urls[i], w, why));
 		return -1;
 	}
+	const char *fs = rp_cfg_str(c, "fleet.store");
+	if (fs && strcmp(fs, "local") && strcmp(fs, "kafka")) {
+		const char *w = rp_cfg_where(c, "fleet.store");
+		*err = one_line(rp_xasprintf("%s%skey 'fleet.store': expected local or kafka, got '%s'",
+					     strchr(w, ':') ? w : "", strchr(w, ':') ? ": " : "", fs));
+		return -1;
+	}
 	return 0;
 }
 
@@ -733,6 +743,9 @@ static const struct {
 	{ "kafka.timeout", "Kafka request timeout." },
 	{ "lagwatch.listen", "Address rp-lagwatch --serve listens on (HOST:PORT, [V6]:PORT, :PORT for all)." },
 	{ "lagwatch.token_file", "File (0600) with the bearer token --serve requires on /scaler and /metrics; unset: none." },
+	{ "fleet.store", "Where the ledger lives: local (this host's file) or kafka (replicated to fleet.topic; every replica reads it)." },
+	{ "fleet.topic", "Kafka topic of the replicated ledger (1 partition, replication 3, min.insync.replicas 2, no retention limit)." },
+	{ "fleet.timeout", "How long a ledger line may wait for the fleet store's acknowledgement." },
 	{ "prometheus.url", "Prometheus base URL." },
 	{ "prometheus.query", "PromQL returning one p95 latency in seconds." },
 	{ "prometheus.threshold", "Scale up when p95 exceeds this many seconds." },

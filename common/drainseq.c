@@ -1,5 +1,6 @@
 /* drainseq.c — the drain sequences (see drainseq.h). */
 #include "drainseq.h"
+#include "lease.h"
 #include "ledger.h"
 #include "log.h"
 #include "pool.h"
@@ -85,6 +86,8 @@ static int stop_paying(struct rp_drain_run *x, const struct rp_drain_target *t)
 	char *err = NULL;
 	if (!t->pod_id)
 		return 0;
+	if (rp_lease_fence("terminate") < 0) /* the lease lapsed: the pod is left to the holder */
+		return RP_EXIT_TEMP;
 	int rc = rp_drain_terminate(x->rp, t->pod_id, x->term_budget, &err);
 	if (rc) {
 		cJSON *ex = cJSON_CreateObject();

@@ -29,6 +29,9 @@
  *    drain.worker_stop_command, wait for drain.worker_marker (unless
  *    --skip-checkpoint), ledger "drained", then terminate.
  *  - After a confirmed terminate the pod's tunnel is stopped.
+ *  - The lease fence (lease.h) is checked before every terminate: a
+ *    replica that lost its lease terminates nothing (the target ends 75,
+ *    its pod left to the lease holder).
  *  - Each target that finishes yields one "drained" record.
  *  - rp_drain_all(): at most at_once targets at a time, one thread each
  *    (pool.h), each target's "drained" record printed as it finishes; the

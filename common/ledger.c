@@ -1,5 +1,6 @@
 /* ledger.c — append under the state lock + fsync; tolerant reader. */
 #include "ledger.h"
+#include "fleetlog.h"
 #include "record.h"
 #include "rp.h"
 #include "state.h"
@@ -37,6 +38,10 @@ int rp_ledger_append(cJSON *rec, char **err)
 		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
 		return -1;
 	}
+	/* Replicated (fleetlog.h): the shared store first; a line it did not
+	 * take is written here all the same and queued for it. */
+	char *ferr = NULL;
+	int shared = rp_fleetlog_publish(rec, &ferr);
 	const char *path = rp_ledger_path();
 	char *line = cJSON_PrintUnformatted(rec);
 	if (!line)
@@ -49,6 +54,7 @@ int rp_ledger_append(cJSON *rec, char **err)
 	if (fd < 0) {
 		*err = rp_xasprintf("unable to open or lock ledger %s: %s", path, strerror(errno));
 		free(line);
+		free(ferr);
 		return -1;
 	}
 	int rc = -1;
@@ -90,6 +96,12 @@ int rp_ledger_append(cJSON *rec, char **err)
 out:
 	rp_unlock(fd);
 	free(line);
+	if (rc == 0 && shared < 0) { /* durable here, not yet shared: EAGAIN */
+		*err = ferr;
+		errno = EAGAIN;
+		return -1;
+	}
+	free(ferr);
 	return rc;
 }
 

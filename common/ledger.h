@@ -8,6 +8,9 @@
  *  - rp_ledger_append() returns only after the line is on disk (write +
  *    fsync under state.h's exclusive rp_lock; the file is 0640), so
  *    nothing that costs money happens before its line is durable.  A line is written with one write(2).
+ *  - With fleet.store kafka the line goes to the shared store first
+ *    (fleetlog.h); one the store did not acknowledge is still written here
+ *    (and queued), and append returns -1 with errno EAGAIN.
  *  - The reader tolerates (and reports) a torn last line; a malformed line
  *    elsewhere is an error naming its line number.
  */

@@ -2,9 +2,11 @@
  * reap.h; the verdict itself is rp_reap_verdict in launch.c). */
 #include "reap.h"
 #include "fleet.h"
+#include "fleetlog.h"
 #include "kube.h"
 #include "launch.h"
 #include "state.h"
+#include "lease.h"
 #include "ledger.h"
 #include "log.h"
 #include "podlock.h"
@@ -45,10 +47,32 @@ static void reaped(const cJSON *pod, const char *id, const char *name, const cha
 	cJSON_Delete(o);
 }
 
+/* With a replicated ledger (fleetlog.h): a pod whose last line another
+ * replica wrote while launching or joining it is that replica's until its
+ * launch + join window has passed since that line; then (the replica is
+ * gone or stuck) it is judged as any other.  The reason, or NULL. */
+static const char *in_flight_elsewhere(const cJSON *last, double window)
+{
+	static char buf[200];
+	const char *rep = rp_rec_str(last, "replica"), *ev = rp_rec_str(last, "event"), *ts = rp_rec_str(last, "ts");
+	double t;
+	if (!rp_fleetlog_enabled() || !rep || !ev || !strcmp(rep, rp_fleetlog_identity()) || !ts ||
+	    rp_parse_rfc3339(ts, &t))
+		return NULL;
+	if (strcmp(ev, "launching") && strcmp(ev, "launched") && strcmp(ev, "ready") && strcmp(ev, "join_failed"))
+		return NULL;
+	double age = rp_now() - t;
+	if (age >= window)
+		return NULL;
+	snprintf(buf, sizeof buf, "replica %s ledgered it %s %.0f s ago: within its launch + join window (%.0f s)",
+		 rep, ev, age < 0 ? 0 : age, window);
+	return buf;
+}
+
 /* The orphans among our pods, by rp_reap_verdict: their ids, pods and
  * reasons (malloc'd) into the arrays; how many. */
 static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_ledger_index *ix, double join_grace,
-		      const char **ids, const cJSON **which, const char **whys)
+		      double window, const char **ids, const cJSON **which, const char **whys)
 {
 	size_t k2 = 0;
 	const cJSON *p;
@@ -57,6 +81,11 @@ static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_led
 		const char *st = rp_runpod_pod_status(p);
 		if (!id || (st && !strcmp(st, "TERMINATED")))
 			continue;
+		const char *other = in_flight_elsewhere(rp_ledger_index_last(ix, id, rp_rec_str(p, "name")), window);
+		if (other) { /* another replica's launch or join, still in its window */
+			rp_info("kept", "id", id, "name", rp_rec_str(p, "name"), "why", other);
+			continue;
+		}
 		int joiner = rp_podlock_held(id);
 		if (joiner < 0)
 			rp_logw("cannot tell whether an rp-join holds this pod", "id", id, "error", strerror(errno));
@@ -134,6 +163,15 @@ int rp_reap(struct rp_config *cfg, int dry)
 		rp_unlock(lk);
 		return RP_EXIT_TEMP;
 	}
+	if ((rc = rp_fleetlog_sync(&err)) != 0) { /* the whole fleet's ledger, or no reap */
+		rp_loge("fleet view unavailable: reaping nothing (never guess)", "error", err);
+		free(err);
+		cJSON_Delete(list);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		rp_unlock(lk);
+		return rc;
+	}
 	struct rp_ledger_index *ix = rp_ledger_index_load(NULL, &err);
 	if (!ix) {
 		rp_loge("ledger unreadable: reaping nothing", "error", err);
@@ -156,13 +194,21 @@ int rp_reap(struct rp_config *cfg, int dry)
 	/* A `ready` pod nobody holds is kept for the hand-off only; one whose
 	 * join lock cannot be read, as long as a whole join may take. */
 	double join_grace = rp_cfg_dur(cfg, "kube.join_timeout") + 60;
+	int fenced = 0;
 	size_t n = (size_t)cJSON_GetArraySize(pods);
 	const char **ids = rp_xcalloc(n + 1, sizeof *ids);
 	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
 	const char **whys = rp_xcalloc(n + 1, sizeof *whys);
-	size_t k2 = orphans(pods, known, ix, join_grace, ids, which, whys);
+	double window = rp_cfg_dur(cfg, "runpod.ready_timeout") + rp_cfg_dur(cfg, "kube.join_timeout") + RP_HANDOFF_GRACE;
+	size_t k2 = orphans(pods, known, ix, join_grace, window, ids, which, whys);
 	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
+	if (!dry && k2 && rp_lease_fence("terminate") < 0) { /* the lease lapsed: reap nothing */
+		for (size_t j = 0; j < k2; j++)
+			free((char *)whys[j]);
+		k2 = 0;
+		fenced = 1;
+	}
 	if (!dry)
 		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
 	/* A terminate that did not go through is tried again next tick. */
@@ -183,7 +229,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 	char nb[24];
 	snprintf(nb, sizeof nb, "%zu", k2);
 	rp_info("reap done", "orphans", nb);
-	rc = rp_exit_code(&ex);
+	rc = fenced ? RP_EXIT_TEMP : rp_exit_code(&ex);
 	free(rcs);
 	free(errs);
 	free(ids);

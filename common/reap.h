@@ -9,6 +9,15 @@
  *    vnode.h; 75), the ledger (1) or the RunPod pod list (75) it reaps
  *    nothing.  A Kubernetes pod on a virtual node annotated rp.io/pod-id
  *    makes that RunPod pod known, as a node would.
+ *  - With a replicated ledger (fleetlog.h) the reaper first brings the
+ *    local file up to the fleet store (unavailable: 75, nothing reaped),
+ *    and keeps a pod whose last line another replica wrote while
+ *    launching or joining it (launching, launched, ready, join_failed)
+ *    for runpod.ready_timeout + kube.join_timeout + the hand-off grace
+ *    after that line; then it is judged as any other (a dead replica's
+ *    pod is reaped, never left billing).
+ *  - The lease fence (lease.h) is checked before the terminates: a
+ *    replica that lost its lease reaps nothing (75).
  *  - Only pods with our name prefix (rp_launch_prefix) are looked at, and
  *    a pod is reaped only when rp_reap_verdict() (launch.h) says orphan;
  *    the join lock of each pod (podlock.h) is read, not taken, and a pod

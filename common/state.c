@@ -33,6 +33,10 @@ static const struct {
 	[RP_STATE_AUTOSCALE_DEGRADED] = { "autoscale.degraded", NULL, 0644 },
 	[RP_STATE_TICKS] = { "ticks/%s", "ticks", 0644 },
 	[RP_STATE_METRICS] = { "metrics/%s", "metrics", 0644 },
+	[RP_STATE_LEASE] = { "lease.json", NULL, 0600 },
+	[RP_STATE_FLEET] = { "fleet.json", NULL, 0600 },
+	[RP_STATE_FLEET_OUTBOX] = { "fleet-outbox.jsonl", NULL, 0600 },
+	[RP_STATE_FLEET_LOCK] = { "fleet.lock", NULL, 0600 },
 };
 
 const char *rp_state_dir(void)

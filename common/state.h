@@ -54,6 +54,10 @@ enum rp_state_file {
 	RP_STATE_AUTOSCALE_DEGRADED, /* autoscale.degraded (scripts/rp-autoscale) */
 	RP_STATE_TICKS,            /* ticks/NAME (scripts/rp-autoscale) */
 	RP_STATE_METRICS,          /* metrics/NAME (scripts/rp-autoscale) */
+	RP_STATE_LEASE,            /* lease.json: the Lease renewer's fence (lease.h) */
+	RP_STATE_FLEET,            /* fleet.json: how far the ledger has read the fleet store */
+	RP_STATE_FLEET_OUTBOX,     /* fleet-outbox.jsonl: lines the fleet store has not taken yet */
+	RP_STATE_FLEET_LOCK,       /* fleet.lock */
 	RP_STATE_NFILES
 };
 

@@ -1,6 +1,7 @@
 /* watch.c — rp-lagwatch's engine: poll, observe, decide, answer (see watch.h). */
 #include "watch.h"
 #include "decide.h"
+#include "fleetlog.h"
 #include "idle.h"
 #include "kafka.h"
 #include "kube.h"
@@ -295,6 +296,15 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 	struct rp_decide_state st;
 	struct rp_decide_out d;
 	rp_decide_load(&st);
+	/* The cooldown is the fleet's: another replica's last wave counts. */
+	double up_t;
+	int up_n;
+	if (rp_fleetlog_last_wave(&up_t, &up_n) && up_t > st.last_up) {
+		st.last_up = up_t;
+		st.last_up_count = up_n;
+		st.last_up_burst = 0;
+		st.last_up_lost = 0;
+	}
 	rp_decide(&in, &st, &d);
 	if (o.lag_rc || o.nodes_rc) {
 		/* Unknown: hold, and say why; the state is left as it was. */

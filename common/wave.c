@@ -3,6 +3,7 @@
 #include "wave.h"
 #include "state.h"
 #include "http.h"
+#include "lease.h"
 #include "ledger.h"
 #include "log.h"
 #include "net.h"
@@ -11,6 +12,7 @@
 #include "rp.h"
 #include "runpod.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -239,9 +241,10 @@ static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
 			cJSON_AddStringToObject(e, "dc", c->dc);
 		char *lerr = NULL;
 		if (rp_ledger_append(e, &lerr) < 0) {
-			fprintf(stderr, "%s: fatal: %s: no pod created\n", rp_prog, lerr);
+			int shared = errno == EAGAIN; /* kept here, the fleet store did not take it */
+			fprintf(stderr, "%s: %s: %s: no pod created\n", rp_prog, shared ? "error" : "fatal", lerr);
 			free(lerr);
-			r->ledger_broken = 1;
+			r->ledger_broken = !shared; /* a store away is temporary: 75 */
 			r->stop = 1;
 		}
 		cJSON_Delete(e);
@@ -284,9 +287,12 @@ static size_t create_wave(struct rp_wave *r, size_t par)
 		rp_runpod_create_prep(r->rp, &sp, &calls[j]);
 		reqs[j] = calls[j].req;
 	}
-	if (!r->ledger_broken)
+	/* The fence: a replica whose lease lapsed creates nothing more. */
+	if (!r->stop && rp_lease_fence("create") < 0)
+		r->stop = 1;
+	if (!r->ledger_broken && !r->stop)
 		ledger_launching(r, idx, k);
-	if (r->ledger_broken) {
+	if (r->ledger_broken || r->stop) {
 		/* no durable "launching" line: nothing is created */
 		for (size_t j = 0; j < k; j++) {
 			rp_wave_slot_fail(&r->slots[idx[j]], RP_FAIL_TEMP);

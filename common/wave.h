@@ -6,6 +6,11 @@
  *    out in waves of runpod.concurrency; every name of a wave is ledgered
  *    `launching` first, and a ledger that cannot take a line stops the
  *    launch before any request is sent (exit 1, "no pod created").
+ *  - With a replicated ledger (fleetlog.h) "durable" means acknowledged
+ *    by the fleet store: a `launching` line it did not take stops the
+ *    launch before any request (exit 75).  Before each wave of creates the
+ *    lease fence (lease.h) is checked: lapsed, nothing more is created
+ *    (75 when no pod is ready).
  *  - A created pod is ledgered `launched` (id, name, gpu, cost, dc) before
  *    any wait; a pod whose `launched` line cannot be written is terminated
  *    at once and nothing more is created.
