@@ -5,11 +5,14 @@
 #include "record.h"
 #include "rp.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define CAPACITY_TEXT "no longer any instances available"
+/* The same news as a 500 (observed in the field; runpodctl matches both). */
+#define CAPACITY_TEXT_500 "no instances currently available"
 
 struct rp_runpod {
 	char *key;
@@ -488,10 +491,16 @@ static int has(const char *s, const char *needle)
 	return s && strcasestr(s, needle) != NULL;
 }
 
+/* "No capacity", in either form RunPod answers it (400 or 500). */
+static int is_capacity(const char *t)
+{
+	return has(t, CAPACITY_TEXT) || has(t, CAPACITY_TEXT_500) || has(t, "not enough free gpus");
+}
+
 /* Classify a GraphQL error message and code. */
 static int gql_outcome(const char *msg, const char *code)
 {
-	if (has(msg, CAPACITY_TEXT) || has(msg, "not enough free gpus"))
+	if (is_capacity(msg))
 		return RP_RUNPOD_CAPACITY;
 	if (has(msg, "bid"))
 		return RP_RUNPOD_BID;
@@ -542,7 +551,8 @@ int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 	long st = resp->status;
 	if (!st || st >= 500) {
 		*err = problem_text(resp);
-		return RP_RUNPOD_UNKNOWN;
+		/* A 500 saying there is no capacity created nothing: like the 400. */
+		return st >= 500 && is_capacity(*err) ? RP_RUNPOD_CAPACITY : RP_RUNPOD_UNKNOWN;
 	}
 	if (st == 429) {
 		*err = problem_text(resp);
@@ -592,7 +602,7 @@ int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 		return RP_RUNPOD_FORBIDDEN;
 	if (st == 422)
 		return RP_RUNPOD_INVALID;
-	if (has(t, CAPACITY_TEXT) || has(t, "not enough free gpus"))
+	if (is_capacity(t))
 		return RP_RUNPOD_CAPACITY;
 	if (c->spot && st == 400)
 		return RP_RUNPOD_INVALID; /* GraphQL validation failure */
@@ -723,8 +733,57 @@ double rp_runpod_pod_cost(const cJSON *pod)
 	return 0;
 }
 
-int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
+/* 1 when ip is an address a stranger's pod may be reached at: a literal
+ * IPv4/IPv6 address outside the private (10/8, 172.16/12, 192.168/16,
+ * fc00::/7), carrier-NAT (100.64/10), link-local, unspecified and
+ * loopback ranges; loopback is allowed when allow_loopback.  Else 0 and
+ * *why. */
+int rp_runpod_public_ip(const char *ip, int allow_loopback, const char **why)
 {
+	unsigned char a[16];
+	*why = NULL;
+	if (ip && inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		static const unsigned char zero[16] = { 0 };
+		if (!memcmp(a, v4m, 12)) { /* ::ffff:a.b.c.d: judged as IPv4 */
+			memmove(a, a + 12, 4);
+			goto v4;
+		}
+		if (!memcmp(a, zero, 15) && a[15] == 1) {
+			*why = allow_loopback ? NULL : "loopback";
+			return allow_loopback;
+		}
+		if (!memcmp(a, zero, 16))
+			*why = "unspecified";
+		else if ((a[0] & 0xfe) == 0xfc)
+			*why = "private (fc00::/7)";
+		else if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+			*why = "link-local";
+		return !*why;
+	}
+	if (!ip || inet_pton(AF_INET, ip, a) != 1) {
+		*why = "not an IP address";
+		return 0;
+	}
+v4:
+	if (a[0] == 127) {
+		*why = allow_loopback ? NULL : "loopback";
+		return allow_loopback;
+	}
+	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+		*why = "private (RFC 1918)";
+	else if (a[0] == 100 && (a[1] & 0xc0) == 64)
+		*why = "carrier-grade NAT (100.64/10)";
+	else if (a[0] == 169 && a[1] == 254)
+		*why = "link-local";
+	else if (a[0] == 0)
+		*why = "unspecified";
+	return !*why;
+}
+
+int rp_runpod_pod_ssh(const cJSON *pod, int allow_loopback, const char **host, int *port, const char **why)
+{
+	*why = NULL;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pod, "ssh"), "direct");
 	const char *h = rp_rec_str(d, "host");
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(d, "port");
@@ -733,9 +792,10 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		*port = p->valueint;
 		return 0;
 	}
-	/* Else the runtime mapping of private 22 (tcp, public). */
+	/* Else the runtime mapping of private 22 (tcp), at a public address. */
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(pod, "runtime");
 	const cJSON *e;
+	int refused = 0;
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rt, "ports")) {
 		const cJSON *priv = cJSON_GetObjectItemCaseSensitive(e, "private");
 		const cJSON *pub = cJSON_GetObjectItemCaseSensitive(e, "public");
@@ -744,12 +804,47 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		/* (no isIpPublic: the v2 PodRuntimePort has ip, private, public, type) */
 		if (cJSON_IsNumber(priv) && priv->valueint == 22 && cJSON_IsNumber(pub) && pub->valueint > 0 &&
 		    ip && *ip && (!type || !strcmp(type, "tcp"))) {
+			const char *w;
+			if (!rp_runpod_public_ip(ip, allow_loopback, &w)) {
+				refused = 1;
+				*why = w;
+				continue;
+			}
 			*host = ip;
 			*port = pub->valueint;
+			*why = NULL;
 			return 0;
 		}
 	}
-	return -1;
+	return refused ? -2 : -1;
+}
+
+int rp_runpod_api_loopback(const struct rp_runpod *rp)
+{
+	const char *h = strstr(rp->api, "://");
+	h = h ? h + 3 : rp->api;
+	const char *at = strchr(h, '@'), *sl = strchr(h, '/');
+	if (at && (!sl || at < sl))
+		h = at + 1;
+	char host[64];
+	size_t n;
+	if (*h == '[') {
+		n = strcspn(++h, "]");
+	} else {
+		n = strcspn(h, ":/");
+	}
+	if (n == 0 || n >= sizeof host)
+		return 0;
+	memcpy(host, h, n);
+	host[n] = 0;
+	const char *why;
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	unsigned char a[16];
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return 0;
+	/* a literal address: loopback exactly when only the loopback rule refuses it */
+	return !rp_runpod_public_ip(host, 0, &why) && !strcmp(why, "loopback");
 }
 
 double rp_runpod_catalog_price(const cJSON *gpu, const char *cloud, int spot)

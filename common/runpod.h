@@ -14,6 +14,11 @@
  *    (422: *err lists the field errors), 75 temporary (5xx, timeout,
  *    rate limit exhausted); *err is one line, without the key.
  *  - Pods are returned as the v2 Pod JSON object (cJSON; caller frees).
+ *  - A pod is reached at ssh.direct, else at the runtime port for private
+ *    22, but never at a private, carrier-NAT, link-local or (unless
+ *    runpod.api_url is itself loopback) loopback address from there.
+ *  - "No capacity" is recognised by its text in the 400 and in the 500
+ *    ("There are no instances currently available") alike.
  *  - A create carries spec.public_key as the env variable PUBLIC_KEY, on
  *    REST v2 (env object) and GraphQL (env list of {key,value}) alike; it
  *    replaces a PUBLIC_KEY from runpod.env.
@@ -104,8 +109,18 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 /* Field access that tolerates the shapes (v2, GraphQL): */
 const char *rp_runpod_pod_status(const cJSON *pod);   /* v2 status or desiredStatus */
 double rp_runpod_pod_cost(const cJSON *pod);          /* cost / costPerHr (number or string) */
-/* ssh.direct host/port, else the runtime port for private 22; 0 found. */
-int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port);
+/* ssh.direct host/port, else the runtime port for private 22 (tcp) whose
+ * ip passes rp_runpod_public_ip(): 0 found; -1 none; -2 only refused ones
+ * (*why says why, static).  allow_loopback: rp_runpod_api_loopback(). */
+int rp_runpod_pod_ssh(const cJSON *pod, int allow_loopback, const char **host, int *port, const char **why);
+/* 1 when ip is a public IPv4/IPv6 literal: private (RFC 1918, fc00::/7),
+ * carrier-grade NAT (100.64/10), link-local, unspecified and (unless
+ * allow_loopback) loopback addresses, and anything not an IP literal, are
+ * refused with *why (static). */
+int rp_runpod_public_ip(const char *ip, int allow_loopback, const char **why);
+/* 1 when runpod.api_url names a loopback host (a local stand-in): only
+ * then may a pod's runtime port be on a loopback address. */
+int rp_runpod_api_loopback(const struct rp_runpod *rp);
 /* On-demand price per GPU from a catalog GPU entry for cloud (SECURE or
  * COMMUNITY); -1 when absent. */
 double rp_runpod_catalog_price(const cJSON *gpu, const char *cloud, int spot);

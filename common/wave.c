@@ -135,6 +135,7 @@ static void adopt(struct rp_wave *r, struct rp_slot *s, cJSON *pod, double cost_
 	double cost = rp_runpod_pod_cost(pod);
 	s->cost = cost > 0 ? cost : cost_hint;
 	s->creates++;
+	s->addr_refused = 0;
 	s->state = RP_SLOT_WAIT;
 	s->deadline = rp_mono() + num(rp_cfg_dur(r->cfg, "runpod.ready_timeout"), 1200);
 	const struct rp_cand *c = &r->cands[s->cand];
@@ -402,19 +403,25 @@ static void poll_round(struct rp_wave *r, int *list_failed)
 				s->kill_why = "failed during boot";
 				continue;
 			}
-			const char *host;
-			int port;
-			if (!strcmp(st, "RUNNING") && p && !rp_runpod_pod_ssh(p, &host, &port)) {
+			const char *host, *why;
+			int port, sr = !strcmp(st, "RUNNING") && p ? rp_runpod_pod_ssh(p, r->loopback_ok, &host, &port, &why) : -1;
+			if (!sr) {
 				probes[np].host = host;
 				probes[np].port = port;
 				s->probe = (int)np++;
 				continue;
 			}
+			if (sr == -2 && !s->addr_refused) { /* said once per pod */
+				s->addr_refused = 1;
+				rp_logw("the pod's only SSH address is not public: refused, waiting for ssh.direct", "id",
+					s->id, "name", s->name, "why", why);
+			}
 		}
 		if (now > s->deadline) {
 			rp_logw("pod not ready in runpod.ready_timeout; terminating it", "id", s->id, "name", s->name);
 			s->kill = 2;
-			s->kill_why = "not ready in runpod.ready_timeout";
+			s->kill_why = s->addr_refused ? "not ready in runpod.ready_timeout (its only SSH address is not public)"
+						      : "not ready in runpod.ready_timeout";
 		}
 	}
 	double ct = num(rp_cfg_dur(r->cfg, "ssh.connect_timeout"), 10);
@@ -627,6 +634,7 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 {
 	struct rp_wave R = { .cfg = cfg }, *r = &R;
 	r->rp = rp_launch_api(cfg);
+	r->loopback_ok = rp_runpod_api_loopback(r->rp);
 	char *err = NULL;
 	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err))) {
 		rp_out_flush();

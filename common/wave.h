@@ -25,7 +25,9 @@
  *    runpod.ready_timeout is terminated and its slot fails.  Every
  *    terminate is ledgered `terminated` or `terminate_failed`.
  *  - A pod is `ready` (ledgered, then printed as a `pod` record) only when
- *    the pod is RUNNING and its SSH port answers with a banner.
+ *    the pod is RUNNING and its SSH port answers with a banner; an address
+ *    from the runtime.ports fallback that is not public (runpod.h) is
+ *    never probed (said once; the pod waits for ssh.direct or times out).
  *  - The cap: live pods with our prefix + this launch <= runpod.max_nodes.
  *  - Exit: 0 all ready; 3 some; 75 none and the cause may pass (capacity,
  *    rate limits, timeouts); 1 none because every pool refused, or 402,
@@ -62,6 +64,7 @@ struct rp_slot {
 	int probe;            /* index into this round's probes, or -1 */
 	int kill;             /* to terminate this round: 1 boot failure, 2 timed out */
 	const char *kill_why;
+	int addr_refused;     /* its runtime SSH address was refused (logged once) */
 };
 
 /* One launch. */
@@ -79,6 +82,7 @@ struct rp_wave {
 	int payment, invalid;
 	char *invalid_err, *payment_err;
 	int ledger_broken;
+	int loopback_ok;      /* runpod.api_url is loopback: so may a pod's address be */
 };
 
 /* Launch `want` pods (--dry-run: print the plan, create nothing).  Returns

@@ -118,7 +118,12 @@ Admin (no auth, JSON) under /_admin:
        rate_limit {minute,hour,day}, catalog {GPU_ID: {securePrice, communityPrice,
        secureSpotPrice, communitySpotPrice, memoryInGb, displayName,
        availability: {DC: LEVEL}}} (an unknown id adds a GPU),
-       capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears),
+       capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears), capacity_form
+       ("400" | "500" | "alternate": the no-capacity answer as the 400 "no longer any
+       instances" text, the 500 "There are no instances currently available", or
+       each in turn), ssh_direct (false: ssh.direct stays null, so a client must use
+       runtime.ports), runtime_ip (the runtime port's ip for 22, e.g. "10.0.0.7";
+       null: the ssh host),
        forbidden ([{gpu, dc}]), fail_next ([{match:"POST /v2/pods"|"gql:podRentInterruptable"|"*",
        status, retry_after, count, detail}], appended ([] clears); "METHOD /path*" prefixes
        work; on /graphql a 4xx answers 200 + errors[] like RunPod, 429/5xx stay
@@ -154,6 +159,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CAPACITY_TEXT = ("There are no longer any instances available with the requested "
                  "specifications. Please refresh and try again.")
+# The same refusal as RunPod also answers it: HTTP 500 (config capacity_form).
+CAPACITY_TEXT_500 = "There are no instances currently available"
 GENERIC_TEXT = "Something went wrong. Please try again later or contact support."
 
 DATA_CENTERS = [
@@ -196,6 +203,7 @@ DEFAULT_CONFIG = dict(
     rate_limit={"minute": 1000, "hour": 50000, "day": 500000},
     catalog={}, capacity=[], forbidden=[], fail_next=[],
     create_then_timeout=None, boot_fail=None,
+    capacity_form="400", ssh_direct=True, runtime_ip=None,
 )
 WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
 
@@ -280,6 +288,7 @@ class State:
             self.seq = 0
             self.rr = 0
             self.rl = {}            # window name -> (key, count)
+            self.cap_flip = False   # capacity_form alternate: the next answer is the 400
             self.fake_port = 40000
             self.account_keys = []  # GET/PUT /v2/account/ssh-keys
 
@@ -405,6 +414,12 @@ class State:
                 placed = dc
                 break
             if placed is None:
+                form = str(self.config.get("capacity_form") or "400")
+                if form == "alternate":
+                    form = "500" if self.cap_flip else "400"
+                    self.cap_flip = not self.cap_flip
+                if form == "500":
+                    raise ApiError(500, CAPACITY_TEXT_500, code="INTERNAL_SERVER_ERROR")
                 raise ApiError(400, CAPACITY_TEXT, code="INTERNAL_SERVER_ERROR")
             e = cat[gid]
             if spec.get("interruptible"):
@@ -605,7 +620,8 @@ class State:
             if typ == "tcp" and priv == 22:
                 if not p["sshd"]:
                     continue
-                out.append({"ip": host, "private": 22, "public": port, "type": "tcp", "isIpPublic": True})
+                ip = self.config.get("runtime_ip") or host
+                out.append({"ip": ip, "private": 22, "public": port, "type": "tcp", "isIpPublic": ip == host})
             elif typ == "tcp":
                 out.append({"ip": host, "private": priv, "public": 20000 + priv % 10000, "type": "tcp",
                             "isIpPublic": True})
@@ -624,7 +640,7 @@ class State:
                        "cpu": {"util": 1}, "memory": {"util": 3},
                        "ports": [{k: x[k] for k in ("ip", "private", "public", "type")} for x in self.runtime_ports(p)]}
             user = self.config.get("ssh_user") or "root"
-            if self.has22(p):
+            if self.has22(p) and self.config.get("ssh_direct", True):
                 host, port = self.host_port(p)
                 direct = {"host": host, "port": port, "username": user,
                           "command": "ssh %s@%s -p %d" % (user, host, port)}
@@ -1616,8 +1632,14 @@ class Handler(BaseHTTPRequestHandler):
                 cfg[k] = float(v)
             elif k == "ssh_hosts":
                 cfg[k] = split_hosts(v)
-            elif k in ("ssh_pin", "ssh_user"):
+            elif k in ("ssh_pin", "ssh_user", "runtime_ip"):
                 cfg[k] = v
+            elif k == "ssh_direct":
+                cfg[k] = bool(v)
+            elif k == "capacity_form":
+                if str(v) not in ("400", "500", "alternate"):
+                    return "capacity_form must be 400, 500 or alternate"
+                cfg[k] = str(v)
             elif k == "rate_limit":
                 cfg[k] = dict(cfg[k], **v)
             elif k == "catalog":

@@ -27,6 +27,10 @@ rc "on-demand: two pods, exit 0" 0 launch --count 2 --gpu-type "$A6K" --data-cen
 rc "spot: one pod, exit 0" 0 launch --count 1 --spot --max-bid 0.30 --gpu-type "$A6K"
 admin config '{"capacity":"*"}'
 rc "capacity everywhere: exit 75" 75 launch --count 1 --gpu-type "$A6K"
+admin config '{"capacity_form":"500"}'
+rc "capacity everywhere, the 500 form: exit 75" 75 launch --count 1 --gpu-type "$A6K"
+admin config '{"capacity_form":"400"}'
+is "the 500 form is in the traffic checked" "$(tail -n +"$((from + 1))" "$LOG" | jq -c 'select(.path=="/v2/pods" and .status==500) | .response.status' | sort -u)" 500
 admin config '{"capacity":[],"boot_fail":{"gpu":"*","count":1,"status":"EXITED"}}'
 rc "a boot failure is replaced: exit 0" 0 launch --count 1 --gpu-type "$A6K"
 rc "gpu_count 2 on the community cloud: exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.gpu_count=2 --set runpod.cloud=COMMUNITY

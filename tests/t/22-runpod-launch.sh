@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# 22-runpod-launch: rp-launch against RunPod as it really answers (issue 16,
+# items 4-7): the capacity refusal in its 500 form, SSH addresses from the
+# runtime.ports fallback, the spot bid policy, the CUDA floor, and pacing by
+# the RateLimit headers.  Strict stand-in, real sshd hosts.
+. "$(dirname "$0")/../lib.sh"
+need_stack
+: "${RP_STACK_DIR:?}" "${RUNPOD_URL:?}" "${SSH_HOSTS:?}"
+
+A=$RUNPOD_URL/_admin
+ADA="NVIDIA RTX 6000 Ada Generation" A6K="NVIDIA RTX A6000"
+LEDGER=$RP_STATE_DIR/ledger.jsonl
+admin() { curl -sf -o /dev/null -X POST "$A/$1" -H 'Content-Type: application/json' --data "${2:-{\}}"; }
+state() { curl -sf "$A/state"; }
+npods() { state | jq "[.pods[] | select(${1:-true})] | length"; }
+posts() { curl -sf "$A/requests" | jq -r "[.[] | select(.method==\"POST\" and .path==\"/v2/pods\")] | ${1:-length}"; }
+launch() { rp-launch -o json --set runpod.poll_interval=0.2s "$@"; }
+out() { cat "$T_TMP/.out"; }
+err() { cat "$T_TMP/.err"; }
+fresh() {
+	diag "scenario $1 at +${SECONDS}s"
+	admin reset
+	admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3}'
+}
+
+# --- item 7: "no capacity" as a 500 is the 400's news, not an unknown create ---------
+fresh capacity-500
+admin config "{\"capacity_form\":\"500\",\"capacity\":[{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
+rc "500 no capacity: next candidate, exit 0" 0 launch --count 1 --gpu-type "$A6K" --data-center EU-RO-1 --data-center US-TX-3
+is "500 no capacity: EU-RO-1 answered 500, US-TX-3 created" \
+	"$(posts 'map("\(.body.dataCenterIds[0]):\(.status)") | join(" ")')" "EU-RO-1:500 US-TX-3:201"
+like "500 no capacity: said as no capacity" "$(err)" 'no capacity, next candidate.*no instances currently available'
+unlike "500 no capacity: not taken for an unanswered create" "$(err)" 'create answer unknown'
+is "500 no capacity: exactly one pod" "$(npods)" 1
+fresh capacity-both
+admin config '{"capacity_form":"alternate","capacity":"*"}'
+rc "no capacity anywhere, both forms: exit 75" 75 launch --count 1 --gpu-type "$A6K" --data-center EU-RO-1 --data-center US-TX-3 --data-center CA-MTL-1
+is "both forms: one create per pool, 400 and 500 in turn" "$(posts 'map(.status) | join(",")')" "400,500,400"
+is "both forms: no pod" "$(npods)" 0
+
+# --- item 7: the runtime.ports fallback refuses addresses that are not public -----------
+fresh runtime-loopback
+admin config '{"ssh_direct":false}'
+rc "no ssh.direct, runtime port on loopback (the API is loopback): exit 0" 0 launch --count 1 --gpu-type "$A6K"
+is "the record points at the runtime port's address" "$(out | jq -r .ssh_host)" 127.0.0.1
+is "... and the pod has no ssh.direct" "$(state | jq -r '.pods[0].ssh.direct')" null
+for ip in 10.0.0.7 100.64.1.2; do
+	fresh "runtime-$ip"
+	admin config "{\"ssh_direct\":false,\"runtime_ip\":\"$ip\"}"
+	rc "runtime port on $ip: never ready, exit 75" 75 launch --count 1 --gpu-type "$A6K" --ready-timeout 2s
+	like "runtime port on $ip: refused, saying why" "$(err)" "only SSH address is not public.*why=\"?(private|carrier-grade NAT)"
+	is "runtime port on $ip: said once" "$(err | grep -c 'not public: refused')" 1
+	is "runtime port on $ip: terminated, ledgered with the reason" \
+		"$(jq -r 'select(.event=="terminated") | .reason' "$LEDGER" | tail -1)" \
+		"not ready in runpod.ready_timeout (its only SSH address is not public)"
+	is "runtime port on $ip: nothing left running" "$(npods '.status!="TERMINATED"')" 0
+done
+
+done_testing
