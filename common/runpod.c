@@ -631,11 +631,12 @@ static const char PRICE_Q[] =
 	"dataCenterId: $dc}) { minimumBidPrice stockStatus } } }";
 
 int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, const char *dc, int secure,
-			 double *min_bid, char **stock, char **err)
+			 double *min_bid, double *spot_price, char **stock, char **err)
 {
 	*err = NULL;
 	*stock = NULL;
 	*min_bid = -1;
+	*spot_price = -1;
 	if (!rp->gql || !*rp->gql) {
 		*err = rp_xstrdup("runpod.graphql_url is not set (spot needs GraphQL)");
 		return RP_EXIT_USAGE;
@@ -695,13 +696,13 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 	const char *ss = rp_rec_str(lp, "stockStatus");
 	if (ss)
 		*stock = rp_xstrdup(ss);
-	if (cJSON_IsNumber(mb)) {
+	const cJSON *sp = cJSON_GetObjectItemCaseSensitive(g, secure ? "secureSpotPrice" : "communitySpotPrice");
+	if (cJSON_IsNumber(sp))
+		*spot_price = sp->valuedouble;
+	if (cJSON_IsNumber(mb))
 		*min_bid = mb->valuedouble;
-	} else {
-		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(g, secure ? "secureSpotPrice" : "communitySpotPrice");
-		if (cJSON_IsNumber(sp))
-			*min_bid = sp->valuedouble;
-	}
+	else
+		*min_bid = *spot_price;
 	if (*min_bid < 0) {
 		*err = rp_xasprintf("GraphQL gpuTypes: no spot price for '%s'", gpu);
 		rc = RP_EXIT_TEMP;

@@ -100,11 +100,13 @@ void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size
 			      int *rcs, char **errs);
 
 /* Live spot floor per GPU (GraphQL gpuTypes lowestPrice.minimumBidPrice)
- * for gpu_count GPUs in dc (NULL: any) on the secure or community cloud.
+ * for gpu_count GPUs in dc (NULL: any) on the secure or community cloud,
+ * and the going spot price (gpuTypes secureSpotPrice / communitySpotPrice;
+ * -1 when absent; the floor stands in when minimumBidPrice is absent).
  * *stock gets the stock status ("High", ...) or NULL when not offered
  * (malloc'd).  RP_EXIT_* code. */
 int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, const char *dc,
-			 int secure, double *min_bid, char **stock, char **err);
+			 int secure, double *min_bid, double *spot_price, char **stock, char **err);
 
 /* Field access that tolerates the shapes (v2, GraphQL): */
 const char *rp_runpod_pod_status(const cJSON *pod);   /* v2 status or desiredStatus */

@@ -83,6 +83,8 @@ struct rp_wave {
 	char *invalid_err, *payment_err;
 	int ledger_broken;
 	int loopback_ok;      /* runpod.api_url is loopback: so may a pod's address be */
+	int bid_mode;         /* runpod.spot_bid (launch.h RP_BID_*) */
+	double bid_fixed;
 };
 
 /* Launch `want` pods (--dry-run: print the plan, create nothing).  Returns

@@ -116,7 +116,9 @@ Admin (no auth, JSON) under /_admin:
   GET  /_admin/config     POST merges: boot_delay, provision_delay, start_delay,
        latency, ssh_hosts (list or "h:p,h:p"), ssh_pin ("h:p"|null), ssh_user,
        rate_limit {minute,hour,day}, catalog {GPU_ID: {securePrice, communityPrice,
-       secureSpotPrice, communitySpotPrice, memoryInGb, displayName,
+       secureSpotPrice, communitySpotPrice, secureSpotFloor, communitySpotFloor
+       (lowestPrice.minimumBidPrice and the lowest bid a rent takes; default: the
+       spot price), memoryInGb, displayName,
        availability: {DC: LEVEL}}} (an unknown id adds a GPU),
        capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears), capacity_form
        ("400" | "500" | "alternate": the no-capacity answer as the 400 "no longer any
@@ -426,12 +428,12 @@ class State:
                 bid = float(spec["bid"])
                 cloud = None
                 for c in clouds:
-                    floor = e["secureSpotPrice"] if c == "SECURE" else e["communitySpotPrice"]
+                    floor = spot_floor(e, c == "SECURE")
                     if bid + 1e-9 >= floor:
                         cloud = c
                         break
                 if cloud is None:
-                    floor = min(e["secureSpotPrice"] if c == "SECURE" else e["communitySpotPrice"] for c in clouds)
+                    floor = min(spot_floor(e, c == "SECURE") for c in clouds)
                     raise ApiError(400, "Your bid price of $%.3f/hr per GPU is below the current minimum "
                                    "bid price of $%.3f/hr for this GPU type." % (bid, floor),
                                    code="BAD_USER_INPUT")
@@ -1068,6 +1070,14 @@ def gql_project(typ, val, sel):
 STOCK = {"HIGH": "High", "MEDIUM": "Medium", "LOW": "Low", "NONE": None}
 
 
+def spot_floor(e, secure):
+    """The lowest bid RunPod takes now (lowestPrice.minimumBidPrice): the admin
+    catalog's secureSpotFloor/communitySpotFloor, else the spot price itself."""
+    if secure:
+        return e.get("secureSpotFloor", e["secureSpotPrice"])
+    return e.get("communitySpotFloor", e["communitySpotPrice"])
+
+
 def gql_gpu_type(st, gid, e):
     def lowest(args):
         inp = args.get("input") or {}
@@ -1079,7 +1089,7 @@ def gql_gpu_type(st, gid, e):
             lv = max(e["availability"].values(), key=LEVELS.index, default="NONE")
         if st._match(st.config.get("capacity"), gid, dc or "*"):
             lv = "NONE"
-        return {"minimumBidPrice": e["secureSpotPrice"] if secure else e["communitySpotPrice"],
+        return {"minimumBidPrice": spot_floor(e, secure),
                 "uninterruptablePrice": e["securePrice"] if secure or secure is None else e["communityPrice"],
                 "stockStatus": STOCK[lv],
                 "availableGpuCounts": [] if lv == "NONE" else [1, 2, 4, 8],

@@ -56,4 +56,49 @@ for ip in 10.0.0.7 100.64.1.2; do
 	is "runtime port on $ip: nothing left running" "$(npods '.status!="TERMINATED"')" 0
 done
 
+# --- item 5: the spot bid policy; item 4: spot prices from GraphQL for runpod.order price --
+rents() { curl -sf "$A/requests" | jq -r "[.[] | select(.op==\"podRentInterruptable\")] | ${1:-length}"; }
+spot_fresh() { # the A6000's floor (0.20) under its spot price (0.25)
+	fresh "$1"
+	admin config "{\"catalog\":{\"$A6K\":{\"secureSpotFloor\":0.20}}}"
+}
+spot() { launch --count 1 --spot --gpu-type "$A6K" --data-center EU-RO-1 "$@"; }
+spot_fresh bid-default
+rc "spot_bid default: exit 0" 0 spot --max-bid 0.50
+is "spot_bid default (spot_price): bid the spot price, not the floor" "$(rents 'map(.body.variables.input.bidPerGpu) | join(",")')" 0.25
+is "... the pod record carries the bid" "$(out | jq -c '[.spot,.bid_per_gpu]')" "[true,0.25]"
+is "... and so does the ledger's launched line" "$(jq -r 'select(.event=="launched") | .bid_per_gpu' "$LEDGER" | tail -1)" 0.25
+spot_fresh bid-floor
+rc "spot_bid floor: exit 0" 0 spot --max-bid 0.50 --set runpod.spot_bid=floor
+is "spot_bid floor: bid the live floor" "$(rents 'map(.body.variables.input.bidPerGpu) | join(",")')" 0.2
+spot_fresh bid-number
+rc "spot_bid 0.22: exit 0" 0 spot --max-bid 0.50 --set runpod.spot_bid=0.22
+is "spot_bid 0.22: bid 0.22" "$(rents 'map(.body.variables.input.bidPerGpu) | join(",")')" 0.22
+is "spot_bid 0.22: the stand-in holds that bid" "$(state | jq '.pods[0]._internal.bid')" 0.22
+spot_fresh bid-capped
+rc "spot price over the cap, floor under it: exit 0" 0 spot --max-bid 0.22
+is "... bid the cap, never above it" "$(rents 'map(.body.variables.input.bidPerGpu) | join(",")')" 0.22
+like "... saying so" "$(err)" 'spot bid capped at runpod.max_bid_per_gpu.*floor=0.2000 bid=0.2200'
+spot_fresh cap-under-floor
+rc "a bid cap below the floor: exit 75" 75 spot --max-bid 0.10
+is "... nothing rented" "$(rents)" 0
+is "... the candidate skipped with one line" "$(err | grep -c 'spot candidate skipped')" 1
+like "... saying why" "$(err | grep 'spot candidate skipped')" 'why="spot floor \$0.2000/h per GPU is over runpod.max_bid_per_gpu \$0.1000"'
+spot_fresh fixed-under-floor
+rc "spot_bid under the floor: exit 75" 75 spot --max-bid 0.50 --set runpod.spot_bid=0.15
+is "... nothing rented" "$(rents)" 0
+like "... the candidate skipped, saying why" "$(err | grep 'spot candidate skipped')" 'under the live floor \$0.2000'
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "spot_bid above max_bid_per_gpu: exit 2" 2 spot --max-bid 0.30 --set runpod.spot_bid=0.40
+like "... naming both keys" "$(err)" 'fatal: runpod.spot_bid .*above runpod.max_bid_per_gpu'
+is "... no request sent at all" "$(curl -sf "$A/requests" | jq length)" 0
+rc "spot_bid that is no policy: exit 2" 2 spot --set runpod.spot_bid=cheapest
+like "... listing the choices" "$(err)" 'expected floor, spot_price or a bid'
+fresh spot-order-price
+rc "spot, order price: exit 0" 0 launch --count 1 --spot --max-bid 0.50 --order price --gpu-type "$ADA" --gpu-type "$A6K" --data-center EU-RO-1
+is "spot, order price: the cheaper spot GPU (A6000 0.25 < Ada 0.39), though listed second" "$(out | jq -r .gpu)" "$A6K"
+is "spot, order price: rented once" "$(rents)" 1
+rc "spot, preference order: exit 0" 0 launch --count 1 --spot --max-bid 0.50 --gpu-type "$ADA" --gpu-type "$A6K" --data-center EU-RO-1
+is "spot, preference order: the first listed" "$(out | jq -r .gpu)" "$ADA"
+
 done_testing
