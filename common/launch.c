@@ -212,6 +212,22 @@ void rp_launch_cands_sort(struct rp_cand *c, size_t n)
 	qsort(c, n, sizeof *c, by_price);
 }
 
+const char *rp_launch_min_cuda(const struct rp_config *cfg, char **err)
+{
+	*err = NULL;
+	const char *v = rp_cfg_str(cfg, "runpod.min_cuda_version");
+	if (!v || !*v)
+		return NULL;
+	size_t a = strspn(v, "0123456789");
+	size_t b = a && v[a] == '.' ? strspn(v + a + 1, "0123456789") : 0;
+	if (!a || !b || v[a + 1 + b] || a > 4 || b > 4) {
+		*err = rp_xasprintf("runpod.min_cuda_version (%s): expected a CUDA version like 12.4, got '%s'",
+				    rp_cfg_where(cfg, "runpod.min_cuda_version"), v);
+		return NULL;
+	}
+	return v;
+}
+
 int rp_launch_bid_policy(const struct rp_config *cfg, int *mode, double *fixed, char **err)
 {
 	*err = NULL;

@@ -76,6 +76,11 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
  * catalog has no spot prices: they come from GraphQL). */
 void rp_launch_cands_sort(struct rp_cand *c, size_t n);
 
+/* runpod.min_cuda_version: NULL (unset), the "N.N" string (borrowed), or
+ * NULL + *err naming the key when it is not "N.N" (the pattern of the
+ * OpenAPI document's gpu.minCudaVersion). */
+const char *rp_launch_min_cuda(const struct rp_config *cfg, char **err);
+
 /* The spot bid policy, runpod.spot_bid: floor (the live minimum bid),
  * spot_price (the going spot price; the default: a bid at the floor is
  * the first to be outbid) or a number (USD/h per GPU). */

@@ -380,6 +380,8 @@ static char *rest_body(const struct rp_runpod_spec *s)
 	cJSON *g = cJSON_AddObjectToObject(b, "gpu");
 	cJSON_AddStringToObject(g, "id", s->gpu);
 	cJSON_AddNumberToObject(g, "count", s->gpu_count > 0 ? s->gpu_count : 1);
+	if (s->min_cuda && *s->min_cuda)
+		cJSON_AddStringToObject(g, "minCudaVersion", s->min_cuda);
 	if (s->cloud && *s->cloud)
 		cJSON_AddStringToObject(b, "cloud", s->cloud);
 	if (s->dc && *s->dc) {
@@ -419,6 +421,8 @@ static char *gql_body(const struct rp_runpod_spec *s)
 	cJSON_AddStringToObject(in, "gpuTypeId", s->gpu);
 	cJSON_AddNumberToObject(in, "gpuCount", s->gpu_count > 0 ? s->gpu_count : 1);
 	cJSON_AddNumberToObject(in, "bidPerGpu", s->bid_per_gpu);
+	if (s->min_cuda && *s->min_cuda)
+		cJSON_AddStringToObject(in, "minCudaVersion", s->min_cuda);
 	cJSON_AddStringToObject(in, "cloudType", s->cloud && *s->cloud ? s->cloud : "SECURE");
 	if (s->dc && *s->dc)
 		cJSON_AddStringToObject(in, "dataCenterId", s->dc);

@@ -75,6 +75,8 @@ struct rp_runpod_spec {
 	const cJSON *env;            /* object of strings, may be NULL */
 	const char *public_key;      /* OpenSSH public key line: sent as env PUBLIC_KEY
 				      * (sshd starts only with a key), or NULL */
+	const char *min_cuda;        /* "N.N": hosts with at least this CUDA (REST
+				      * gpu.minCudaVersion, GraphQL minCudaVersion), or NULL */
 	int spot;
 	double bid_per_gpu;          /* spot only, USD/h per GPU */
 	const char *terminate_after; /* spot only: RFC 3339 dead-man time, or NULL */

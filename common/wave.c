@@ -126,6 +126,7 @@ static void spec_for(struct rp_wave *r, struct rp_slot *s, struct rp_runpod_spec
 	sp->ports = rp_cfg_json(r->cfg, "runpod.ports");
 	sp->env = rp_cfg_json(r->cfg, "runpod.env");
 	sp->public_key = r->public_key;
+	sp->min_cuda = r->min_cuda;
 	sp->spot = c->spot;
 	sp->bid_per_gpu = c->bid;
 	double after = rp_cfg_dur(r->cfg, "runpod.terminate_after");
@@ -656,7 +657,8 @@ int rp_wave_launch(struct rp_config *cfg, long want, int dry)
 	r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
-	if (rp_launch_bid_policy(cfg, &r->bid_mode, &r->bid_fixed, &err) < 0) {
+	r->min_cuda = rp_launch_min_cuda(cfg, &err);
+	if (err || rp_launch_bid_policy(cfg, &r->bid_mode, &r->bid_fixed, &err) < 0) {
 		rp_out_flush();
 		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	}

@@ -83,6 +83,7 @@ struct rp_wave {
 	char *invalid_err, *payment_err;
 	int ledger_broken;
 	int loopback_ok;      /* runpod.api_url is loopback: so may a pod's address be */
+	const char *min_cuda; /* runpod.min_cuda_version (borrowed), or NULL */
 	int bid_mode;         /* runpod.spot_bid (launch.h RP_BID_*) */
 	double bid_fixed;
 };

@@ -125,7 +125,9 @@ Admin (no auth, JSON) under /_admin:
        instances" text, the 500 "There are no instances currently available", or
        each in turn), ssh_direct (false: ssh.direct stays null, so a client must use
        runtime.ports), runtime_ip (the runtime port's ip for 22, e.g. "10.0.0.7";
-       null: the ssh host),
+       null: the ssh host), host_cuda (the CUDA version of every host, "12.8": a
+       create whose gpu.minCudaVersion is newer, or whose allowedCudaVersions
+       leave it out, finds no host and gets the capacity answer),
        forbidden ([{gpu, dc}]), fail_next ([{match:"POST /v2/pods"|"gql:podRentInterruptable"|"*",
        status, retry_after, count, detail}], appended ([] clears); "METHOD /path*" prefixes
        work; on /graphql a 4xx answers 200 + errors[] like RunPod, 429/5xx stay
@@ -205,7 +207,7 @@ DEFAULT_CONFIG = dict(
     rate_limit={"minute": 1000, "hour": 50000, "day": 500000},
     catalog={}, capacity=[], forbidden=[], fail_next=[],
     create_then_timeout=None, boot_fail=None,
-    capacity_form="400", ssh_direct=True, runtime_ip=None,
+    capacity_form="400", ssh_direct=True, runtime_ip=None, host_cuda="12.8",
 )
 WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
 
@@ -397,6 +399,17 @@ class State:
         self.rr += 1
         return h
 
+    def cuda_fits(self, spec):
+        """Every host runs CUDA host_cuda: a create asking for a newer minimum, or
+        allowing only other versions, finds no host."""
+        def v(x):
+            return tuple(int(n) for n in str(x).split("."))
+        host = str(self.config.get("host_cuda") or "12.8")
+        if spec.get("min_cuda") and v(spec["min_cuda"]) > v(host):
+            return False
+        allowed = spec.get("allowed_cuda")
+        return not allowed or host in [str(x) for x in allowed]
+
     def create(self, spec, now):
         """spec: name image gpu_id count cpu cloud dcs interruptible bid ports env disk args
         terminate_after stop_after.  Returns the internal pod or raises ApiError."""
@@ -413,6 +426,8 @@ class State:
             for dc in dcs:
                 if self.level(cat, gid, dc) == "NONE" or self._match(self.config.get("capacity"), gid, dc):
                     continue
+                if not self.cuda_fits(spec):
+                    continue  # no host whose driver the image can use: like no capacity
                 placed = dc
                 break
             if placed is None:
@@ -469,7 +484,8 @@ class State:
                  started=None, boot_fail=fail, ssh=self.next_ssh(),
                  terminate_after=spec.get("terminate_after"), stop_after=spec.get("stop_after"),
                  last_status_change="Rented by User: %s" % jsdate(now), status_since=now,
-                 via=spec.get("via", "rest"), history=[("PROVISIONING", now)], segments=[])
+                 via=spec.get("via", "rest"), history=[("PROVISIONING", now)], segments=[],
+                 cuda=str(cfg.get("host_cuda") or "12.8"), min_cuda=spec.get("min_cuda"))
         self.pods[pid] = p
         self._bill(p, now)
         return p
@@ -653,7 +669,7 @@ class State:
         o = {"id": p["id"], "name": p["name"], "status": p["status"], "actions": self.actions(p),
              "image": p["image"], "args": p["args"], "disk": p["disk"], "mounts": {},
              "ports": p["ports"], "env": p["env"], "registry": None, "cloud": p["cloud"],
-             "dataCenterId": p["dc"], "cudaVersion": "12.8" if p["gpu_id"] else None,
+             "dataCenterId": p["dc"], "cudaVersion": p.get("cuda") if p["gpu_id"] else None,
              "ssh": {"direct": direct, "proxy": proxy}, "template": None,
              "cost": c, "locked": False, "runtime": runtime,
              "createdAt": iso(p["created"]), "startedAt": iso(p["started"]),
@@ -1138,7 +1154,8 @@ def gql_create_spec(inp, spot):
     return dict(name=inp.get("name") or "", image=inp["imageName"], gpu_id=inp["gpuTypeId"], count=count,
                 cloud=cloud, dcs=[dc] if dc else None, interruptible=spot, bid=bid,
                 ports=ports, env=env, disk=inp.get("containerDiskInGb") or 10, args=inp.get("dockerArgs") or "",
-                terminate_after=ta, stop_after=sa, via="graphql")
+                terminate_after=ta, stop_after=sa, via="graphql",
+                min_cuda=inp.get("minCudaVersion"), allowed_cuda=inp.get("allowedCudaVersions"))
 
 
 # ---------------------------------------------------------------- HTTP
@@ -1444,7 +1461,8 @@ class Handler(BaseHTTPRequestHandler):
                         dcs=b.get("dataCenterIds") or None, ports=b.get("ports", ["8888/http", "22/tcp"]),
                         env=b.get("env"), disk=b.get("disk"), args=b.get("args"), via="rest")
             if "gpu" in b:
-                spec.update(gpu_id=b["gpu"]["id"], count=b["gpu"].get("count", 1))
+                spec.update(gpu_id=b["gpu"]["id"], count=b["gpu"].get("count", 1),
+                            min_cuda=b["gpu"].get("minCudaVersion"), allowed_cuda=b["gpu"].get("allowedCudaVersions"))
             else:
                 spec.update(cpu=b["cpu"], count=1)
             now = time.time()
@@ -1642,7 +1660,7 @@ class Handler(BaseHTTPRequestHandler):
                 cfg[k] = float(v)
             elif k == "ssh_hosts":
                 cfg[k] = split_hosts(v)
-            elif k in ("ssh_pin", "ssh_user", "runtime_ip"):
+            elif k in ("ssh_pin", "ssh_user", "runtime_ip", "host_cuda"):
                 cfg[k] = v
             elif k == "ssh_direct":
                 cfg[k] = bool(v)

@@ -101,4 +101,23 @@ is "spot, order price: rented once" "$(rents)" 1
 rc "spot, preference order: exit 0" 0 launch --count 1 --spot --max-bid 0.50 --gpu-type "$ADA" --gpu-type "$A6K" --data-center EU-RO-1
 is "spot, preference order: the first listed" "$(out | jq -r .gpu)" "$ADA"
 
+# --- item 6: runpod.min_cuda_version as the document's gpu.minCudaVersion ---------------
+fresh cuda
+rc "min_cuda_version 12.4 (hosts run 12.8): exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.min_cuda_version=12.4
+is "... sent as gpu.minCudaVersion" "$(posts 'map(.body.gpu.minCudaVersion) | join(",")')" 12.4
+is "... the pod is on a 12.8 host" "$(state | jq -r '.pods[0].cudaVersion')" 12.8
+fresh cuda-too-new
+rc "min_cuda_version 12.9 (no such host): exit 75" 75 launch --count 1 --gpu-type "$A6K" --data-center EU-RO-1 --set runpod.min_cuda_version=12.9
+is "... asked once, refused as no capacity" "$(posts 'map("\(.body.gpu.minCudaVersion):\(.status)") | join(",")')" 12.9:400
+is "... no pod" "$(npods)" 0
+fresh cuda-spot
+rc "spot with min_cuda_version: exit 0" 0 launch --count 1 --spot --max-bid 0.5 --gpu-type "$A6K" --set runpod.min_cuda_version=12.4
+is "... the GraphQL rent carries minCudaVersion" "$(rents 'map(.body.variables.input.minCudaVersion) | join(",")')" 12.4
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "min_cuda_version 'twelve': exit 2" 2 launch --count 1 --set runpod.min_cuda_version=twelve
+like "... naming the key" "$(err)" "fatal: runpod.min_cuda_version .*expected a CUDA version like 12.4, got 'twelve'"
+is "... no request sent" "$(curl -sf "$A/requests" | jq length)" 0
+rc "without min_cuda_version: exit 0" 0 launch --count 1 --gpu-type "$A6K"
+is "... no minCudaVersion sent" "$(posts 'map(.body.gpu | has("minCudaVersion")) | join(",")')" false
+
 done_testing
