@@ -18,6 +18,9 @@ struct rp_runpod {
 	char *key;
 	char *api, *gql;
 	double timeout;
+	/* pacing by the RateLimit headers (see rp_runpod_pace) */
+	double not_before; /* monotonic: no request before this */
+	long remaining;    /* least requests left in any window; -1 unknown */
 };
 
 static char *trim_slash(const char *s)
@@ -45,6 +48,7 @@ struct rp_runpod *rp_runpod_open(const struct rp_config *cfg, char **err)
 	rp->key = key;
 	rp->api = trim_slash(api);
 	rp->gql = rp_xstrdup(gql ? gql : "");
+	rp->remaining = -1;
 	rp->timeout = rp_cfg_dur(cfg, "runpod.request_timeout");
 	if (rp->timeout <= 0)
 		rp->timeout = 30;
@@ -62,9 +66,97 @@ void rp_runpod_free(struct rp_runpod *rp)
 	free(rp);
 }
 
+/* ---- pacing -------------------------------------------------------------- */
+
+/* The longest pause pacing ever makes (a day window run dry is left to the
+ * 429 and its Retry-After, and the caller's exit 75). */
+#define PACE_MAX 120.0
+
+/* One list item's parameter: ;NAME=NUMBER; -1 when absent. */
+static double sf_param(const char *item, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = item; p + nl + 2 <= item + len; p++)
+		if (*p == ';' && !strncmp(p + 1, name, nl) && p[1 + nl] == '=')
+			return strtod(p + 2 + nl, NULL);
+	return -1;
+}
+
+/* The quota of the window called name ("\"minute\"") in RateLimit-Policy. */
+static double policy_quota(const char *pol, const char *name, size_t nlen)
+{
+	for (const char *p = pol; p && *p;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		if (len >= nlen && !strncmp(p, name, nlen))
+			return sf_param(p, len, "q");
+		p += len;
+	}
+	return -1;
+}
+
+/* Note the RateLimit headers of an answer (IETF draft, as the document
+ * announces them: `"minute";r=995;t=42, "hour";r=…;t=…` and the policy
+ * `"minute";q=1000;w=60, …`).  In any window with less than half its quota
+ * left (or no quota known), the requests left are spread over the time to
+ * its reset: the next one waits t/(r+1); none left waits t. */
+static void pace_note(struct rp_runpod *rp, const struct rp_http_resp *resp)
+{
+	char *rl = rp_http_header(resp, "RateLimit");
+	if (!rl)
+		return;
+	char *pol = rp_http_header(resp, "RateLimit-Policy");
+	double gap = 0;
+	long least = -1;
+	for (const char *p = rl; *p;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		if (!len)
+			break;
+		double r = sf_param(p, len, "r"), t = sf_param(p, len, "t");
+		size_t nlen = strcspn(p, ";");
+		double q = policy_quota(pol, p, nlen < len ? nlen : len);
+		if (r >= 0 && t >= 0) {
+			double g = r < 1 ? t : (q <= 0 || r < q / 2) ? t / (r + 1) : 0;
+			if (g > gap)
+				gap = g;
+			if (least < 0 || r < least)
+				least = (long)r;
+		}
+		p += len;
+	}
+	free(rl);
+	free(pol);
+	rp->remaining = least;
+	rp->not_before = rp_mono() + (gap < PACE_MAX ? gap : PACE_MAX);
+}
+
+size_t rp_runpod_pace(struct rp_runpod *rp, size_t want)
+{
+	double d = rp->not_before - rp_mono();
+	if (d > 0) {
+		char b[32];
+		snprintf(b, sizeof b, "%.2f", d);
+		rp_debug("pacing by RateLimit", "wait_s", b);
+		rp_sleep(d);
+	}
+	if (rp->remaining >= 0 && (size_t)rp->remaining < want)
+		return rp->remaining > 0 ? (size_t)rp->remaining : 1;
+	return want;
+}
+
+/* One request now: paced, and its answer noted. */
+static void paced_do(struct rp_runpod *rp, const struct rp_http_req *r, struct rp_http_resp *resp)
+{
+	rp_runpod_pace(rp, 1);
+	rp_http_do(r, resp);
+	pace_note(rp, resp);
+}
+
 static void base_req(struct rp_runpod *rp, struct rp_http_req *r, const char *method, const char *url)
 {
 	memset(r, 0, sizeof *r);
+	r->want_headers = 1; /* RateLimit, RateLimit-Policy */
 	r->method = method;
 	r->url = url;
 	r->bearer = rp->key;
@@ -140,7 +232,7 @@ static int get_json(struct rp_runpod *rp, const char *path, long *status, cJSON 
 	struct rp_http_req r;
 	struct rp_http_resp resp;
 	base_req(rp, &r, "GET", url);
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	free(url);
 	*out = NULL;
 	*status = resp.status;
@@ -211,7 +303,7 @@ static void spot_signal(struct rp_runpod *rp, cJSON *arr)
 	r.body = Q;
 	r.body_len = strlen(Q);
 	r.idempotent = 1; /* a query changes nothing */
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	cJSON *j = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
 	rp_http_resp_free(&resp);
 	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(
@@ -297,7 +389,7 @@ int rp_runpod_terminate(struct rp_runpod *rp, const char *id, char **err)
 	struct rp_http_resp resp;
 	char *url;
 	term_prep(rp, id, &r, &url);
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	int rc = term_done(id, &resp, err);
 	rp_http_resp_free(&resp);
 	free(url);
@@ -314,8 +406,10 @@ void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size
 	char **urls = rp_xcalloc(n, sizeof *urls);
 	for (size_t i = 0; i < n; i++)
 		term_prep(rp, ids[i], &rs[i], &urls[i]);
+	rp_runpod_pace(rp, n);
 	rp_http_multi(rs, ps, n, 16);
 	for (size_t i = 0; i < n; i++) {
+		pace_note(rp, &ps[i]);
 		rcs[i] = term_done(ids[i], &ps[i], &errs[i]);
 		rp_http_resp_free(&ps[i]);
 		free(urls[i]);
@@ -549,7 +643,7 @@ static cJSON *gql_to_v2(const cJSON *g, const struct rp_runpod_call *c)
 int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 			  const struct rp_http_resp *resp, cJSON **pod, char **err)
 {
-	(void)rp;
+	pace_note(rp, resp);
 	*pod = NULL;
 	*err = NULL;
 	long st = resp->status;
@@ -620,7 +714,8 @@ int rp_runpod_create(struct rp_runpod *rp, const struct rp_runpod_spec *s, cJSON
 	struct rp_runpod_call c;
 	struct rp_http_resp resp;
 	rp_runpod_create_prep(rp, s, &c);
-	rp_http_do(&c.req, &resp);
+	rp_runpod_pace(rp, 1);
+	rp_http_do(&c.req, &resp); /* create_done notes its RateLimit */
 	int rc = rp_runpod_create_done(rp, &c, &resp, pod, err);
 	rp_http_resp_free(&resp);
 	rp_runpod_call_free(&c);
@@ -664,7 +759,7 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 	r.body = body;
 	r.body_len = strlen(body);
 	r.idempotent = 1; /* a query changes nothing */
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	free(body);
 	int rc = 0;
 	cJSON *j = NULL;

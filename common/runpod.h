@@ -10,6 +10,13 @@
  *  - Every call has a timeout (runpod.request_timeout); GETs and DELETEs are
  *    retried with backoff; 429 waits Retry-After; a POST is never retried
  *    blindly (the caller lists pods by name first).
+ *  - Requests are paced by the RateLimit / RateLimit-Policy headers the
+ *    v2 document announces on every answer: in a window with less than
+ *    half its quota left, the requests left are spread over the time to
+ *    its reset (none left: wait for it, at most 120 s), so a 50-pod wave
+ *    plus its polling stays inside the quota rather than meeting 429s.
+ *    The document defines no pagination for GET /pods (ListPodsResponse
+ *    is {pods} only, no cursor), so the list is one request.
  *  - Return values are RP_EXIT_* codes: 0 ok, 1 failed, 2 bad request
  *    (422: *err lists the field errors), 75 temporary (5xx, timeout,
  *    rate limit exhausted); *err is one line, without the key.
@@ -30,6 +37,11 @@
 #include "http.h"
 
 struct rp_runpod;
+
+/* Wait as the last RateLimit answer asks (see above); how many of `want`
+ * requests may go out now (the least left in any window, at least 1;
+ * `want` when no answer said). */
+size_t rp_runpod_pace(struct rp_runpod *rp, size_t want);
 
 /* Reads the key; NULL + *err (exit 2 material) if missing or unsafe. */
 struct rp_runpod *rp_runpod_open(const struct rp_config *cfg, char **err);

@@ -243,6 +243,7 @@ static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
  * Returns how many requests went out. */
 static size_t create_wave(struct rp_wave *r, size_t par)
 {
+	par = rp_runpod_pace(r->rp, par); /* a wave no larger than the quota left */
 	size_t *idx = rp_xcalloc(r->n, sizeof *idx), k = 0;
 	double now = rp_mono();
 	for (size_t i = 0; i < r->n && k < par; i++) {

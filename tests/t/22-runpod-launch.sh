@@ -120,4 +120,16 @@ is "... no request sent" "$(curl -sf "$A/requests" | jq length)" 0
 rc "without min_cuda_version: exit 0" 0 launch --count 1 --gpu-type "$A6K"
 is "... no minCudaVersion sent" "$(posts 'map(.body.gpu | has("minCudaVersion")) | join(",")')" false
 
+# --- item 7: pacing by RateLimit / RateLimit-Policy (the document defines no
+# pagination for GET /v2/pods: one request lists them all) ----------------------------
+fresh pacing
+admin config '{"rate_window":10,"rate_limit":{"minute":14},"boot_delay":1.5}'
+sleep "$(awk -v t="$(date +%s.%N)" 'BEGIN{print 10 - (t % 10) + 0.05}')" # at the start of a window
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "a 5-pod wave plus polling under a quota of 14 per 10 s: exit 0" 0 launch --count 5 --gpu-type "$A6K" -v
+is "... five pods ready" "$(out | grep -c '"type":"pod"')" 5
+is "... the stand-in never had to say 429" "$(curl -sf "$A/requests" | jq '[.[] | select(.status==429)] | length')" 0
+like "... paced by the announced quota" "$(err)" 'pacing by RateLimit'
+is "... the pod list is one request per look (no pages)" "$(curl -sf "$A/requests" | jq '[.[] | select(.path=="/v2/pods" and .method=="GET" and (.query|length) > 0)] | length')" 0
+
 done_testing
