@@ -5,6 +5,7 @@
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
+#include "reconcile.h"
 #include "spend.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N]\n"
+	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N] [--reconcile]\n"
 	"       rp-cost [options] breakeven\n"
 	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
@@ -24,12 +25,12 @@ static const char usage[] =
 	"options: [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--ledger FILE] [--now T]\n";
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
-       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW };
+       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_RECONCILE };
 
 static struct {
 	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now;
 	double egress_gb, days, gpu_hours, boot, preempt;
-	int spot, maxk, live, baseline_servers;
+	int spot, maxk, live, baseline_servers, reconcile;
 	unsigned long long seed;
 } o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .maxk = -1, .seed = 1,
 	.baseline_servers = -1 };
@@ -66,6 +67,8 @@ static int cmd_report(char **err)
 		rp_cli_usage(&cli, "--by wants pod, gpu or day, got '%s'", o.by);
 	if (q.until < q.since)
 		rp_cli_usage(&cli, "--until is before --since");
+	if (o.reconcile)
+		return rp_reconcile(cfg, &q, err);
 	return rp_spend_report(cfg, &q, err);
 }
 
@@ -124,6 +127,7 @@ int main(int argc, char **argv)
 		{ "live", no_argument, NULL, O_LIVE },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "now", required_argument, NULL, O_NOW },
+		{ "reconcile", no_argument, NULL, O_RECONCILE },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -153,6 +157,7 @@ int main(int argc, char **argv)
 		case O_OUTPUT: o.output = optarg; break;
 		case O_DECISION: o.decision = optarg; break;
 		case O_LIVE: o.live = 1; break;
+		case O_RECONCILE: o.reconcile = 1; break;
 		case O_LEDGER: o.ledger = optarg; break;
 		case O_NOW: o.now = optarg; break;
 		}
@@ -175,6 +180,8 @@ int main(int argc, char **argv)
 			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers };
 	char *err = NULL;
 	int rc;
+	if (o.reconcile && strcmp(sub, "report"))
+		rp_cli_usage(&cli, "--reconcile goes with report");
 	if (!strcmp(sub, "report"))
 		rc = cmd_report(&err);
 	else if (!strcmp(sub, "breakeven"))

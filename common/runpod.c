@@ -455,6 +455,35 @@ int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJ
 	return 0;
 }
 
+int rp_runpod_billing(struct rp_runpod *rp, double start, double end, cJSON **records, char **err)
+{
+	*err = NULL;
+	*records = NULL;
+	char a[40], b[40], path[160];
+	rp_rfc3339(start, a, sizeof a);
+	rp_rfc3339(end, b, sizeof b);
+	/* bucketSize day: the document's default, said out loud */
+	snprintf(path, sizeof path, "/billing/pods?startTime=%s&endTime=%s&bucketSize=day", a, b);
+	long st;
+	cJSON *j;
+	int rc = get_json(rp, path, &st, &j, err);
+	if (rc)
+		return rc;
+	if (st == 404) {
+		*err = rp_xstrdup("GET /billing/pods: HTTP 404");
+		return RP_EXIT_FAIL;
+	}
+	cJSON *arr = cJSON_DetachItemFromObjectCaseSensitive(j, "records");
+	cJSON_Delete(j);
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(arr);
+		*err = rp_xstrdup("GET /billing/pods: the answer has no records list");
+		return RP_EXIT_TEMP;
+	}
+	*records = arr;
+	return 0;
+}
+
 /* ---- create ------------------------------------------------------------ */
 
 static cJSON *ports_or_default(const cJSON *ports)

@@ -63,6 +63,11 @@ int rp_runpod_catalog(struct rp_runpod *rp, cJSON **gpus, char **err);
  * dataCenters then lists only the data centres offering that. */
 int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJSON **gpus, char **err);
 
+/* GET /billing/pods?startTime&endTime&bucketSize=day: the account's
+ * PodBillingRecord array ({podId, startTime, endTime, totalAmount, ...},
+ * one per pod and UTC day, clipped to [start, end]). */
+int rp_runpod_billing(struct rp_runpod *rp, double start, double end, cJSON **records, char **err);
+
 /* ---- Creating pods (extension used by rp-launch) ------------------------
  * A create is split in prep / done so the caller can run many at once
  * with rp_http_multi(); rp_runpod_create() does both for one pod.

@@ -35,7 +35,9 @@ admin config '{"capacity":[],"boot_fail":{"gpu":"*","count":1,"status":"EXITED"}
 rc "a boot failure is replaced: exit 0" 0 launch --count 1 --gpu-type "$A6K"
 rc "a CUDA floor (gpu.minCudaVersion): exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.min_cuda_version=12.4
 rc "gpu_count 2 on the community cloud: exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.gpu_count=2 --set runpod.cloud=COMMUNITY
+rc "rp-cost report --reconcile (GET /v2/billing/pods): exit 0" 0 rp-cost report --reconcile --since 1h
 tail -n +"$((from + 1))" "$LOG" >"$T_TMP/traffic.jsonl"
+is "the billing call is in the traffic checked" "$(jq -r 'select(.path=="/v2/billing/pods") | .status' "$T_TMP/traffic.jsonl" | sort -u)" 200
 is "the catalog was asked for count and cloud" \
 	"$(jq -c 'select(.path=="/v2/catalog/gpus") | [.query.count[0], .query.cloud[0]]' "$T_TMP/traffic.jsonl" | sort -u | paste -sd' ' -)" \
 	'["1","SECURE"] ["2","COMMUNITY"]'
