@@ -83,11 +83,11 @@ spot_fresh cap-under-floor
 rc "a bid cap below the floor: exit 75" 75 spot --max-bid 0.10
 is "... nothing rented" "$(rents)" 0
 is "... the candidate skipped with one line" "$(err | grep -c 'spot candidate skipped')" 1
-like "... saying why" "$(err | grep 'spot candidate skipped')" 'why="spot floor \$0.2000/h per GPU is over runpod.max_bid_per_gpu \$0.1000"'
+like "... saying why" "$(err | grep 'spot candidate skipped')" "why=\"spot floor [$]0.2000/h per GPU is over runpod.max_bid_per_gpu [$]0.1000\""
 spot_fresh fixed-under-floor
 rc "spot_bid under the floor: exit 75" 75 spot --max-bid 0.50 --set runpod.spot_bid=0.15
 is "... nothing rented" "$(rents)" 0
-like "... the candidate skipped, saying why" "$(err | grep 'spot candidate skipped')" 'under the live floor \$0.2000'
+like "... the candidate skipped, saying why" "$(err | grep 'spot candidate skipped')" "under the live floor [$]0.2000"
 curl -sf -X DELETE "$A/requests" >/dev/null
 rc "spot_bid above max_bid_per_gpu: exit 2" 2 spot --max-bid 0.30 --set runpod.spot_bid=0.40
 like "... naming both keys" "$(err)" 'fatal: runpod.spot_bid .*above runpod.max_bid_per_gpu'
@@ -131,5 +131,33 @@ is "... five pods ready" "$(out | grep -c '"type":"pod"')" 5
 is "... the stand-in never had to say 429" "$(curl -sf "$A/requests" | jq '[.[] | select(.status==429)] | length')" 0
 like "... paced by the announced quota" "$(err)" 'pacing by RateLimit'
 is "... the pod list is one request per look (no pages)" "$(curl -sf "$A/requests" | jq '[.[] | select(.path=="/v2/pods" and .method=="GET" and (.query|length) > 0)] | length')" 0
+
+# --- item 2: a spot pod is known from our ledger; preempted = EXITED, or gone
+# without our terminate (GraphQL's podType only an extra signal: here it fails) ---------
+fresh preempt-ledger
+# a ledger of its own: the spot pods of the scenarios above went with the
+# stand-in's resets, never terminated by us, so they too are "gone"
+RP_STATE_DIR=$T_TMP/state-preempt LEDGER=$T_TMP/state-preempt/ledger.jsonl
+mkdir -p "$RP_STATE_DIR"
+rc "two spot pods: exit 0" 0 launch --count 2 --spot --max-bid 0.5 --gpu-type "$A6K"
+out | jq -r .id >"$T_TMP/spot.ids"
+rc "one on-demand pod: exit 0" 0 launch --count 1 --gpu-type "$A6K"
+od=$(out | jq -r .id)
+sa=$(sed -n 1p "$T_TMP/spot.ids") sb=$(sed -n 2p "$T_TMP/spot.ids")
+admin config '{"fail_next":[{"match":"gql:myself","status":500,"count":100}]}'
+admin preempt "{\"id\":\"$sa\"}"
+admin preempt "{\"id\":\"$sb\",\"terminate\":true}"
+admin pod "{\"id\":\"$od\",\"status\":\"EXITED\"}"
+rc "rp-drain --preempted without GraphQL's signal: exit 0" 0 rp-drain --preempted -o json
+is "both spot pods found, by the ledger alone" "$(jq -r 'select(.preempted) | .id' "$T_TMP/.out" | sort | paste -sd' ')" \
+	"$(printf '%s\n' "$sa" "$sb" | sort | paste -sd' ')"
+like "the EXITED one: said so" "$(err)" "msg=preempted pod=$sa .*EXITED, a spot pod by our ledger"
+like "the gone one: said so" "$(err)" "msg=preempted pod=$sb .*gone from RunPod's list without our terminate"
+is "the EXITED spot pod no longer paid for" "$(state | jq -r --arg i "$sa" '.pods[] | select(.id==$i) | .status')" TERMINATED
+is "the EXITED on-demand pod is no preemption" "$(jq -r --arg i "$od" 'select(.id==$i) | .id' "$T_TMP/.out")" ""
+is "ledger: preempted once each" "$(jq -r 'select(.event=="preempted") | .id' "$LEDGER" | sort | paste -sd' ')" \
+	"$(printf '%s\n' "$sa" "$sb" | sort | paste -sd' ')"
+rc "next tick: exit 0" 0 rp-drain --preempted -o json
+is "next tick: nothing left to do" "$(jq -r 'select(.preempted) | .id' "$T_TMP/.out")" ""
 
 done_testing
