@@ -7,6 +7,7 @@
 #include "runpod.h"
 #include "reconcile.h"
 #include "spend.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,24 +17,28 @@
 static const char usage[] =
 	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N] [--reconcile]\n"
 	"       rp-cost [options] breakeven\n"
-	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot]\n"
+	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot] [--headroom F]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
-	"       rp-cost [options] simulate TRACE.csv [--seed N] [--boot DUR] [--preempt-rate R]\n"
-	"                         [--baseline-servers K] [--gpu ID] [--spot]\n"
+	"       rp-cost [options] simulate TRACE.csv [--seed N] [--seeds N] [--boot DUR] [--preempt-rate R]\n"
+	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare]\n"
+	"       rp-cost [options] trace [--kind ledger|smooth|poisson|bursty] [--days N] [--seed N]\n"
+	"                         [--scale F] [--job-seconds S] [--since T] [--until T] [--decision FILE]\n"
 	"       rp-cost [options] metrics [--output FILE] [--decision FILE]\n"
 	"       rp-cost [options] prices [--live]\n"
 	"options: [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--ledger FILE] [--now T]\n";
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
-       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_RECONCILE };
+       O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_SEEDS, O_POLICY,
+       O_COMPARE, O_HEADROOM, O_KIND, O_SCALE, O_JOBS, O_RECONCILE };
 
 static struct {
-	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now;
-	double egress_gb, days, gpu_hours, boot, preempt;
-	int spot, maxk, live, baseline_servers, reconcile;
+	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now, *policy;
+	double egress_gb, days, gpu_hours, boot, preempt, headroom, scale, job_s;
+	const char *kind;
+	int spot, maxk, live, baseline_servers, seeds, compare, reconcile;
 	unsigned long long seed;
-} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .maxk = -1, .seed = 1,
-	.baseline_servers = -1 };
+} o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .headroom = -1, .scale = 1, .job_s = 120, .maxk = -1,
+	.seed = 1, .baseline_servers = -1, .seeds = 1 };
 
 static struct rp_cli cli;
 static struct rp_config *cfg;
@@ -84,6 +89,33 @@ static int cmd_metrics(char **err)
 	return rc;
 }
 
+/* trace: a minute trace for simulate, synthetic or from the ledger. */
+static int cmd_trace(char **err)
+{
+	struct rp_mtrace t;
+	const char *kind = o.kind ? o.kind : "ledger";
+	if (o.days <= 0 || o.days > 366)
+		rp_cli_usage(&cli, "--days wants 1 to 366, got %g", o.days);
+	if (!strcmp(kind, "ledger")) {
+		struct rp_baseline b;
+		if (rp_cost_baseline(cfg, &b, err) < 0)
+			return RP_EXIT_USAGE;
+		struct rp_trace_src src = { .ledger = o.ledger, .decision = o.decision, .job_s = o.job_s,
+					    .until = o.until ? parse_time(o.until, "--until") : now,
+					    .baseline_slots = (o.baseline_servers >= 0 ? o.baseline_servers : 1) * b.gpus };
+		src.since = o.since ? parse_time(o.since, "--since") : src.until - o.days * 86400;
+		if (rp_trace_estimate(cfg, &src, &t, err) < 0)
+			return RP_EXIT_USAGE;
+	} else if (rp_trace_kind(kind) >= 0) {
+		rp_trace_synth(rp_trace_kind(kind), o.days, o.scale, o.job_s, o.seed, &t);
+	} else {
+		rp_cli_usage(&cli, "--kind wants ledger, smooth, poisson or bursty, got '%s'", kind);
+	}
+	rp_trace_write(stdout, &t);
+	rp_trace_free(&t);
+	return RP_EXIT_OK;
+}
+
 static int cmd_prices(const struct rp_advise *a, char **err)
 {
 	cJSON *cat = NULL;
@@ -127,6 +159,13 @@ int main(int argc, char **argv)
 		{ "live", no_argument, NULL, O_LIVE },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "now", required_argument, NULL, O_NOW },
+		{ "seeds", required_argument, NULL, O_SEEDS },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "compare", no_argument, NULL, O_COMPARE },
+		{ "headroom", required_argument, NULL, O_HEADROOM },
+		{ "kind", required_argument, NULL, O_KIND },
+		{ "scale", required_argument, NULL, O_SCALE },
+		{ "job-seconds", required_argument, NULL, O_JOBS },
 		{ "reconcile", no_argument, NULL, O_RECONCILE },
 		{ 0, 0, 0, 0 }
 	};
@@ -160,6 +199,21 @@ int main(int argc, char **argv)
 		case O_RECONCILE: o.reconcile = 1; break;
 		case O_LEDGER: o.ledger = optarg; break;
 		case O_NOW: o.now = optarg; break;
+		case O_SEEDS:
+			o.seeds = (int)num_arg(optarg, "--seeds");
+			if (o.seeds < 1 || o.seeds > 1000)
+				rp_cli_usage(&cli, "--seeds wants 1 to 1000, got '%s'", optarg);
+			break;
+		case O_POLICY: o.policy = optarg; break;
+		case O_COMPARE: o.compare = 1; break;
+		case O_KIND: o.kind = optarg; break;
+		case O_SCALE: o.scale = num_arg(optarg, "--scale"); break;
+		case O_JOBS: o.job_s = num_arg(optarg, "--job-seconds"); break;
+		case O_HEADROOM:
+			o.headroom = num_arg(optarg, "--headroom");
+			if (o.headroom >= 1)
+				rp_cli_usage(&cli, "--headroom wants a fraction below 1, got '%s'", optarg);
+			break;
 		}
 	}
 	cfg = rp_cli_config(&cli);
@@ -177,7 +231,10 @@ int main(int argc, char **argv)
 	struct rp_advise a = { .cfg = cfg, .ledger = o.ledger, .now = now, .gpu = o.gpu, .spot = o.spot,
 			       .days = o.days, .gpu_hours = o.gpu_hours, .max_servers = o.maxk,
 			       .gnuplot = o.format && !strcmp(o.format, "gnuplot"), .seed = o.seed, .boot = o.boot,
-			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers };
+			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers, .seeds = o.seeds,
+			       .compare = o.compare, .policy = o.policy, .headroom = o.headroom };
+	if (o.compare && o.policy)
+		rp_cli_usage(&cli, "--policy and --compare do not go together");
 	char *err = NULL;
 	int rc;
 	if (o.reconcile && strcmp(sub, "report"))
@@ -196,6 +253,8 @@ int main(int argc, char **argv)
 		rc = rp_advise_plan(&a, argv[optind], &err);
 	else if (!strcmp(sub, "simulate"))
 		rc = rp_advise_simulate(&a, argv[optind], &err);
+	else if (!strcmp(sub, "trace"))
+		rc = cmd_trace(&err);
 	else if (!strcmp(sub, "metrics"))
 		rc = cmd_metrics(&err);
 	else if (!strcmp(sub, "prices"))

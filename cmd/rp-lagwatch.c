@@ -1,10 +1,12 @@
 /* rp-lagwatch — Kafka lag and p95 latency to a scale decision; see rp-lagwatch(1). */
 #include "cli.h"
+#include "extscaler.h"
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
+#include "scaler.h"
 #include "watch.h"
 
 #include <malloc.h>
@@ -12,11 +14,13 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once | --watch INTERVAL | --serve ADDR] [--lag-only]\n"
+	"usage: rp-lagwatch [--once | --watch INTERVAL |\n"
+	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
+	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
 	"                   [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n";
 
-enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY };
+enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
@@ -30,7 +34,8 @@ int main(int argc, char **argv)
 	static const struct option lo[] = { RP_CLI_LONG,
 					    { "once", no_argument, NULL, O_ONCE },
 					    { "watch", required_argument, NULL, O_WATCH },
-					    { "serve", required_argument, NULL, O_SERVE },
+					    { "serve", optional_argument, NULL, O_SERVE },
+					    { "serve-grpc", required_argument, NULL, O_GRPC },
 					    { "group", required_argument, NULL, O_GROUP },
 					    { "topic", required_argument, NULL, O_TOPIC },
 					    { "nodes", required_argument, NULL, O_NODES },
@@ -40,7 +45,7 @@ int main(int argc, char **argv)
 	struct rp_watch_opts opt = { .nodes = -1 };
 	struct rp_config *cfg;
 	struct rp_watch *lw;
-	const char *watch = NULL, *serve = NULL;
+	const char *watch = NULL, *serve = NULL, *grpc = NULL;
 	int c, once = 0, rc = RP_EXIT_OK;
 	char *end, *err = NULL;
 
@@ -53,9 +58,14 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_ONCE: once = 1; break;
 		case O_WATCH: watch = optarg; break;
-		case O_SERVE: serve = optarg; break;
+		case O_SERVE: /* --serve, --serve=ADDR or --serve ADDR; none: lagwatch.listen */
+			serve = optarg ? optarg : optind < argc && argv[optind][0] != '-' ? argv[optind++] : "";
+			if (*serve)
+				rp_cli_key(&cli, "lagwatch.listen", serve, 0);
+			break;
 		case O_GROUP: rp_cli_key(&cli, "kafka.group", optarg, 1); break;
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
+		case O_GRPC: grpc = optarg; break;
 		case O_LAGONLY: opt.lag_only = 1; break;
 		case O_NODES:
 			opt.nodes = strtol(optarg, &end, 10);
@@ -67,9 +77,11 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		rp_cli_usage(&cli, "unexpected argument '%s'", argv[optind]);
-	if (once + !!watch + !!serve > 1)
-		rp_cli_usage(&cli, "--once, --watch and --serve exclude each other");
-	double interval = 0;
+	int serving = serve || grpc;
+	if (once + !!watch + serving > 1 && !(serving && watch && !once))
+		rp_cli_usage(&cli, "--once, --watch and --serve/--serve-grpc exclude each other "
+				   "(a server takes --watch as its poll interval)");
+	double interval = serving ? 15 : 0;
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
 
@@ -86,14 +98,32 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (serve) {
-		struct rp_httpd *h = rp_httpd_open(serve, &err);
-		if (!h)
-			rp_fatal(RP_EXIT_USAGE, "--serve: %s", err);
-		rp_info("listening", "addr", rp_httpd_addr(h));
-		while (!stop)
-			rp_httpd_serve_one(h, 1, rp_watch_http, lw);
+	if (serving) {
+		/* Requests are answered from the last poll; one thread polls. */
+		struct rp_httpd *h = NULL;
+		struct rp_extscaler *x = NULL;
+		if (serve && !(h = rp_httpd_open(rp_cfg_str(cfg, "lagwatch.listen"), &err)))
+			rp_fatal(RP_EXIT_USAGE, "--serve (%s): %s", rp_cfg_where(cfg, "lagwatch.listen"), err);
+		struct rp_scaler *sc = rp_scaler_start(lw, cfg, interval, &err);
+		if (!sc)
+			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		if (grpc && !(x = rp_extscaler_start(grpc, sc, &err)))
+			rp_fatal(RP_EXIT_USAGE, "--serve-grpc: %s", err);
+		char iv[32];
+		snprintf(iv, sizeof iv, "%gs", interval);
+		if (h)
+			rp_info("listening", "addr", rp_httpd_addr(h), "interval", iv);
+		if (x)
+			rp_info("listening", "grpc", rp_extscaler_addr(x), "interval", iv);
+		while (!stop) {
+			if (h)
+				rp_httpd_serve_one(h, 0.2, rp_scaler_http, sc);
+			else
+				rp_sleep(0.2);
+		}
 		rp_httpd_close(h);
+		rp_extscaler_stop(x);
+		rp_scaler_stop(sc);
 	} else if (watch) {
 		while (!stop) {
 			double t0 = rp_mono();

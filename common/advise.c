@@ -5,6 +5,7 @@
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
+#include "policy.h"
 #include "sim.h"
 
 #include <math.h>
@@ -46,10 +47,14 @@ int rp_advise_breakeven(const struct rp_advise *a, char **err)
 			cJSON_AddNumberToObject(r, "baseline_monthly", rp_cost_cents(b.monthly));
 			cJSON_AddNumberToObject(r, "gpus_per_server", b.gpus);
 			cJSON_AddNumberToObject(r, "hours_per_month", b.hours);
+			/* one server gives at most hours_per_month server-hours a month */
+			int never = !isfinite(gh) || gh / b.gpus > b.hours;
+			cJSON_AddStringToObject(r, "breakeven", never ? "never" : "reached");
 			char *arith = rp_xasprintf("%.0f + %.2f kW x %.0f h x %.2f = %.2f/month; / %.2f per GPU-hour"
-						   " = %.1f GPU-hours = %.1f server-hours (%d GPUs)",
+						   " = %.1f GPU-hours = %.1f server-hours (%d GPUs)%s",
 						   b.capex, b.power_kw, b.hours, b.kwh_price, b.monthly, p, gh,
-						   gh / b.gpus, b.gpus);
+						   gh / b.gpus, b.gpus,
+						   never ? "; more than one server gives in a month: never" : "");
 			cJSON_AddStringToObject(r, "arithmetic", arith);
 			free(arith);
 			rp_out_rec(r);
@@ -59,14 +64,21 @@ int rp_advise_breakeven(const struct rp_advise *a, char **err)
 	return RP_EXIT_OK;
 }
 
-struct gh_sum {
-	double since, until, gpu_hours;
+/* Burst GPU-hours by hour of day, summed over the window (ledger). */
+struct gh_prof {
+	double since, until, by_hour[24];
 };
 
-static void gh_cb(const struct rp_cost_pod *p, void *arg)
+static void prof_cb(const struct rp_cost_pod *p, void *arg)
 {
-	struct gh_sum *s = arg;
-	s->gpu_hours += rp_cost_hours(p, s->since, s->until) * (p->gpu_count > 0 ? p->gpu_count : 1);
+	struct gh_prof *s = arg;
+	double a = p->start > s->since ? p->start : s->since, e = p->end < s->until ? p->end : s->until;
+	double n = p->gpu_count > 0 ? p->gpu_count : 1;
+	while (a < e) { /* hour by hour */
+		double next = (floor(a / 3600) + 1) * 3600, b = next < e ? next : e;
+		s->by_hour[(long)(a / 3600) % 24] += (b - a) / 3600 * n;
+		a = b;
+	}
 }
 
 int rp_advise_recommend(const struct rp_advise *a, char **err)
@@ -75,44 +87,72 @@ int rp_advise_recommend(const struct rp_advise *a, char **err)
 	double p;
 	if (base_price(a, &b, &p, err) < 0)
 		return RP_EXIT_USAGE;
-	double h;
+	double h, prof[24]; /* prof: burst GPUs busy at each hour of day, on average */
 	const char *source;
 	if (a->gpu_hours >= 0) {
 		h = a->gpu_hours;
 		source = "--gpu-hours";
+		for (int i = 0; i < 24; i++)
+			prof[i] = h / b.hours; /* flat */
 	} else {
-		struct gh_sum s = { a->now - a->days * 86400, a->now, 0 };
+		struct gh_prof s = { a->now - a->days * 86400, a->now, { 0 } };
 		long torn;
-		if (rp_cost_scan(a->ledger, a->now, gh_cb, &s, &torn, err) < 0)
+		if (rp_cost_scan(a->ledger, a->now, prof_cb, &s, &torn, err) < 0)
 			return RP_EXIT_USAGE;
-		h = s.gpu_hours * b.hours / (a->days * 24);
+		h = 0;
+		for (int i = 0; i < 24; i++) {
+			prof[i] = s.by_hour[i] / a->days;
+			h += s.by_hour[i];
+		}
+		h = h * b.hours / (a->days * 24);
 		source = "ledger";
 	}
-	double cap = b.gpus * b.hours; /* GPU-hours one server gives a month */
-	double cost[4];
+	/* k servers with headroom give k x gpus x (1 - headroom) GPUs each
+	 * hour (queues stay short below full load); the rest bursts. */
+	double headroom = a->headroom >= 0 && a->headroom < 1 ? a->headroom : 0.2;
+	double peak = 0;
+	for (int i = 0; i < 24; i++)
+		peak = prof[i] > peak ? prof[i] : peak;
+	int kmax = (int)ceil(peak / (b.gpus * (1 - headroom))) + 1;
+	if (kmax < 3)
+		kmax = 3;
+	if (kmax > 1000)
+		kmax = 1000;
+	double *cost = rp_xcalloc((size_t)kmax + 1, sizeof *cost);
 	int best = 0;
-	for (int k = 0; k < 4; k++) {
-		double burst = h - k * cap;
-		cost[k] = k * b.monthly + (burst > 0 ? burst : 0) * p;
+	for (int k = 0; k <= kmax; k++) {
+		double burst = 0, cap = k * b.gpus * (1 - headroom);
+		for (int i = 0; i < 24; i++)
+			burst += prof[i] > cap ? prof[i] - cap : 0;
+		cost[k] = k * b.monthly + burst * b.hours / 24 * p;
 		if (cost[k] < cost[best] - 1e-9)
 			best = k;
 	}
 	static const char *names[] = { "RunPod only", "hybrid: burst + 1 baseline", "2+ baselines + burst for peaks" };
+	char *bgerr = NULL;
+	const char *burst_gpu = rp_policy_burst_gpu(a->cfg, a->spot, &bgerr);
 	cJSON *r = rp_rec_new("recommendation");
 	cJSON_AddStringToObject(r, "recommendation", names[best > 2 ? 2 : best]);
 	cJSON_AddNumberToObject(r, "baseline_servers", best);
 	cJSON_AddStringToObject(r, "source", source);
 	cJSON_AddNumberToObject(r, "burst_gpu_hours_per_month", rp_cost_r4(h));
+	cJSON_AddNumberToObject(r, "peak_burst_gpus", rp_cost_r4(peak));
+	cJSON_AddNumberToObject(r, "headroom", headroom);
 	cJSON_AddNumberToObject(r, "breakeven_gpu_hours", round(b.monthly / p * 10) / 10);
-	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", cap);
+	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", b.gpus * b.hours);
 	cJSON_AddStringToObject(r, "gpu", pick_gpu(a));
 	cJSON_AddStringToObject(r, "market", a->spot ? "spot" : "on_demand");
+	if (burst_gpu)
+		cJSON_AddStringToObject(r, "burst_on", burst_gpu);
+	free(bgerr);
+	cJSON_AddNumberToObject(r, "monthly_cost", rp_cost_cents(cost[best]));
 	cJSON_AddNumberToObject(r, "monthly_cost_runpod_only", rp_cost_cents(cost[0]));
 	cJSON_AddNumberToObject(r, "monthly_cost_1_baseline", rp_cost_cents(cost[1]));
 	cJSON_AddNumberToObject(r, "monthly_cost_2_baselines", rp_cost_cents(cost[2]));
 	cJSON_AddNumberToObject(r, "monthly_cost_3_baselines", rp_cost_cents(cost[3]));
 	rp_out_rec(r);
 	cJSON_Delete(r);
+	free(cost);
 	return RP_EXIT_OK;
 }
 
@@ -165,54 +205,79 @@ int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
 	return RP_EXIT_OK;
 }
 
-int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
+static void add_stat(cJSON *r, const char *k, const struct rp_policy_stat *st, int seeds)
 {
-	struct rp_baseline b;
-	struct rp_sim_in in = { 0 };
-	struct rp_sim_out out;
-	double p;
-	if (base_price(a, &b, &p, err) < 0 || rp_sim_load(path, &in, err) < 0)
-		return RP_EXIT_USAGE;
-	int k = a->baseline_servers >= 0 ? a->baseline_servers : 1;
-	in.baseline_gpus = k * b.gpus;
-	rp_decide_rule(a->cfg, &in.rule);
-	in.idle = rp_cfg_dur(a->cfg, "scale.idle");
-	in.notready_grace = rp_cfg_dur(a->cfg, "scale.notready_grace");
-	in.boot = a->boot >= 0 ? a->boot : 120;
-	in.tick = 15;
-	in.gpus_per_node = (int)rp_cfg_int(a->cfg, "runpod.gpu_count");
-	in.preempt_per_hour = a->preempt_rate;
-	in.price_per_node_hour = p * in.gpus_per_node;
-	in.baseline_monthly = k * b.monthly;
-	in.hours_per_month = b.hours;
-	in.seed = a->seed;
-	rp_simulate(&in, &out);
+	cJSON_AddNumberToObject(r, k, rp_cost_r4(st->mean));
+	if (seeds > 1) {
+		char *ks = rp_xasprintf("%s_spread", k);
+		cJSON_AddNumberToObject(r, ks, rp_cost_r4(st->spread));
+		free(ks);
+	}
+}
+
+/* One policy over the trace: its record. */
+static int simulate_one(const struct rp_advise *a, const char *policy, struct rp_sim_in *in, char **err)
+{
+	struct rp_policy_opts po = { .baseline_servers = a->baseline_servers, .boot = a->boot,
+				     .preempt_rate = a->preempt_rate, .gpu = a->gpu, .spot = a->spot };
+	const char *gpu;
+	struct rp_policy_result res;
+	if (rp_policy_setup(a->cfg, policy, &po, in, &gpu, err) < 0)
+		return -1;
+	int seeds = a->seeds > 0 ? a->seeds : 1;
+	rp_policy_run(in, a->seed, seeds, &res);
+	const struct rp_sim_out *out = &res.first;
 	cJSON *r = rp_rec_new("simulation");
+	cJSON_AddStringToObject(r, "policy", policy);
+	cJSON_AddStringToObject(r, "gpu", gpu);
+	cJSON_AddStringToObject(r, "market", in->spot ? (in->spot_fallback ? "spot+fallback" : "spot") : "on_demand");
+	cJSON_AddNumberToObject(r, "jobs_per_node", in->gpus_per_node);
 	cJSON_AddNumberToObject(r, "seed", (double)a->seed);
-	cJSON_AddNumberToObject(r, "minutes", (double)in.minutes);
-	cJSON_AddNumberToObject(r, "jobs", out.jobs);
-	cJSON_AddNumberToObject(r, "baseline_servers", k);
-	cJSON_AddNumberToObject(r, "lag_threshold", (double)in.rule.lag_threshold);
-	cJSON_AddNumberToObject(r, "idle_s", in.idle);
-	cJSON_AddNumberToObject(r, "cooldown_s", in.rule.cooldown);
-	cJSON_AddNumberToObject(r, "boot_s", in.boot);
-	cJSON_AddNumberToObject(r, "polls", (double)out.polls);
-	cJSON_AddNumberToObject(r, "ups", (double)out.ups);
-	cJSON_AddNumberToObject(r, "downs", (double)out.downs);
-	cJSON_AddNumberToObject(r, "launches", (double)out.launches);
-	cJSON_AddNumberToObject(r, "preemptions", (double)out.preemptions);
-	cJSON_AddNumberToObject(r, "node_hours", rp_cost_r4(out.node_hours));
-	cJSON_AddNumberToObject(r, "burst_cost", rp_cost_cents(out.burst_cost));
-	cJSON_AddNumberToObject(r, "baseline_cost", rp_cost_cents(out.baseline_cost));
-	cJSON_AddNumberToObject(r, "cost_per_1000_jobs", rp_cost_r4(out.cost_per_1000));
-	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out.wait_p50));
-	cJSON_AddNumberToObject(r, "wait_p95_s", rp_cost_r4(out.wait_p95));
-	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out.wait_max));
+	cJSON_AddNumberToObject(r, "seeds", seeds);
+	cJSON_AddNumberToObject(r, "minutes", (double)in->minutes);
+	cJSON_AddNumberToObject(r, "jobs", out->jobs);
+	cJSON_AddNumberToObject(r, "baseline_servers", a->baseline_servers >= 0 ? a->baseline_servers : 1);
+	cJSON_AddNumberToObject(r, "lag_threshold", (double)in->rule.lag_threshold);
+	cJSON_AddNumberToObject(r, "idle_s", in->idle);
+	cJSON_AddNumberToObject(r, "cooldown_s", in->rule.cooldown);
+	cJSON_AddNumberToObject(r, "boot_s", in->boot);
+	cJSON_AddNumberToObject(r, "preempt_per_hour", in->spot ? in->preempt_per_hour : 0);
+	cJSON_AddNumberToObject(r, "polls", (double)out->polls);
+	cJSON_AddNumberToObject(r, "ups", (double)out->ups);
+	cJSON_AddNumberToObject(r, "downs", (double)out->downs);
+	cJSON_AddNumberToObject(r, "launches", (double)out->launches);
+	cJSON_AddNumberToObject(r, "spot_launches", (double)out->spot_launches);
+	cJSON_AddNumberToObject(r, "fallbacks", (double)out->fallbacks);
+	add_stat(r, "preemptions", &res.preemptions, seeds);
+	add_stat(r, "node_hours", &res.node_hours, seeds);
+	cJSON_AddNumberToObject(r, "burst_cost", rp_cost_cents(out->burst_cost));
+	cJSON_AddNumberToObject(r, "baseline_cost", rp_cost_cents(out->baseline_cost));
+	add_stat(r, "cost_per_1000_jobs", &res.cost_per_1000, seeds);
+	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out->wait_p50));
+	add_stat(r, "wait_p95_s", &res.wait_p95, seeds);
+	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out->wait_max));
 	rp_out_rec(r);
 	cJSON_Delete(r);
+	rp_policy_free(in);
+	return 0;
+}
+
+int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
+{
+	struct rp_sim_in in = { 0 };
+	if (rp_sim_load(path, &in, err) < 0)
+		return RP_EXIT_USAGE;
+	int rc = RP_EXIT_OK;
+	if (a->compare) {
+		for (int i = 0; rp_policies[i] && rc == RP_EXIT_OK; i++)
+			if (simulate_one(a, rp_policies[i], &in, err) < 0)
+				rc = RP_EXIT_USAGE;
+	} else if (simulate_one(a, a->policy ? a->policy : "default", &in, err) < 0) {
+		rc = RP_EXIT_USAGE;
+	}
 	free(in.jobs);
 	free(in.work);
-	return RP_EXIT_OK;
+	return rc;
 }
 
 int rp_advise_prices(const struct rp_advise *a, const cJSON *cat, char **err)

@@ -6,14 +6,22 @@
  *  - breakeven: for every GPU in cost.prices and both markets, the burst
  *    GPU-hours a month at which one baseline server is cheaper (B / price),
  *    and the arithmetic written out; -1 when the price is 0.
- *  - recommend: h burst GPU-hours a month (given, or from the ledger over
- *    the last `days` scaled to the month); cost(k) = k B + max(0, h - k C)
- *    p for k = 0..3; the cheapest names the answer.
+ *  - breakeven: "never" when that exceeds what one server gives in a
+ *    month (server-hours > cost.hours_per_month, or a price of 0).
+ *  - recommend: the burst GPUs busy at each hour of day (flat from h
+ *    given GPU-hours a month, or the ledger's profile over the last
+ *    `days`); k servers give k x gpus x (1 - headroom) GPUs each hour;
+ *    cost(k) = k B + the GPU-hours above that x p, for k = 0 .. past the
+ *    peak; the cheapest names the answer and the GPU to burst on
+ *    (rp_policy_burst_gpu).
  *  - plan: cost(k) of an hourly trace for k = 0..max_servers (default: the
  *    peak's), exactly one best, saving_vs_next on it.
- *  - simulate: the trace replayed by rp_simulate() with the rule read from
- *    the configuration by rp_decide_rule(), the same settings rp-lagwatch
- *    reads, and scale.idle, scale.notready_grace, runpod.gpu_count.
+ *  - simulate: the trace replayed by rp_simulate() under a policy of
+ *    policy.h ("default" unless named: the rule read from the
+ *    configuration by rp_decide_rule(), the same settings rp-lagwatch
+ *    reads, on the GPU type and market rp-launch would rent), over `seeds`
+ *    seeds (mean, and _spread fields when more than one); with compare,
+ *    one record per policy, seed and default included.
  *  - prices: the configured prices, and the live catalog beside them
  *    when one is given.
  *  - Each returns 0, or RP_EXIT_USAGE + *err (bad price, baseline, trace
@@ -34,8 +42,11 @@ struct rp_advise {
 	int max_servers;        /* plan: < 0 for the peak's */
 	int gnuplot;            /* plan: columns instead of records */
 	unsigned long long seed; /* simulate */
-	double boot, preempt_rate; /* simulate: boot < 0 for 120 s */
+	double boot, preempt_rate; /* simulate: < 0 for cost.boot, cost.preempt_per_hour */
 	int baseline_servers;      /* simulate: < 0 for 1 */
+	int seeds, compare;        /* simulate */
+	const char *policy;        /* simulate: NULL for "default" */
+	double headroom;           /* recommend: < 0 for 0.2 */
 };
 
 int rp_advise_breakeven(const struct rp_advise *a, char **err);

@@ -148,8 +148,6 @@ struct shared_get {
 
 static struct shared_get sg_info = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
 				     "/api/v1/namespaces/kube-public/configmaps/cluster-info", NULL, NULL, -1e9, 0 };
-static struct shared_get sg_nodes = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-				      "/api/v1/nodes", NULL, NULL, -1e9, 0 };
 
 /* Look at an answer started no earlier than `since`; pick(ans, arg) runs
  * under the lock and returns what the caller keeps.  *err on failure. */
@@ -206,19 +204,6 @@ static void *pick_jws(const cJSON *cm, void *arg)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"), arg);
 	return cJSON_IsString(v) && *v->valuestring ? (void *)1 : NULL;
-}
-
-static void *pick_node(const cJSON *list, void *arg)
-{
-	const cJSON *n;
-	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(list, "items"))
-	{
-		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"),
-								   "name");
-		if (cJSON_IsString(nm) && !strcmp(nm->valuestring, arg))
-			return cJSON_Duplicate(n, 1);
-	}
-	return NULL;
 }
 
 int rp_boot_wait_signed(struct rp_kube *k, const char *id, double timeout, char **err)
@@ -312,11 +297,25 @@ static void yq(struct rp_buf *b, const char *s)
 	cJSON_Delete(j);
 }
 
+int rp_boot_kubeadm_v1beta3(const char *v)
+{
+	long major = 0, minor = 0;
+	if (!v)
+		return 0;
+	while (*v == ' ' || *v == '\t' || *v == '\n')
+		v++;
+	if (*v == 'v')
+		v++;
+	if (sscanf(v, "%ld.%ld", &major, &minor) != 2 || major < 1)
+		return 0;
+	return major == 1 && minor < 31;
+}
+
 char *rp_boot_join_yaml(const struct rp_boot_join *j)
 {
 	struct rp_buf b = { 0 };
-	rp_buf_adds(&b, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\n"
-			"discovery:\n  bootstrapToken:\n    apiServerEndpoint: ");
+	rp_buf_addf(&b, "apiVersion: kubeadm.k8s.io/%s\nkind: JoinConfiguration\n"
+			"discovery:\n  bootstrapToken:\n    apiServerEndpoint: ", j->v1beta3 ? "v1beta3" : "v1beta4");
 	yq(&b, j->endpoint);
 	rp_buf_adds(&b, "\n    token: ");
 	yq(&b, j->token);
@@ -328,11 +327,16 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j)
 	}
 	rp_buf_adds(&b, "    unsafeSkipCAVerification: false\n  tlsBootstrapToken: ");
 	yq(&b, j->token);
-	rp_buf_adds(&b, "\nnodeRegistration:\n  name: ");
+	rp_buf_adds(&b, "\n");
+	if (j->v1beta3 && j->timeout_s > 0)
+		rp_buf_addf(&b, "  timeout: \"%lds\"\n", j->timeout_s);
+	rp_buf_adds(&b, "nodeRegistration:\n  name: ");
 	yq(&b, j->node_name);
 	rp_buf_adds(&b, "\n");
 	if (j->node_labels && *j->node_labels) {
-		rp_buf_adds(&b, "  kubeletExtraArgs:\n    node-labels: ");
+		/* v1beta3: map[string]string; v1beta4: []Arg{name, value} */
+		rp_buf_adds(&b, j->v1beta3 ? "  kubeletExtraArgs:\n    node-labels: "
+					   : "  kubeletExtraArgs:\n  - name: \"node-labels\"\n    value: ");
 		yq(&b, j->node_labels);
 		rp_buf_adds(&b, "\n");
 	}
@@ -351,6 +355,9 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j)
 		yq(&b, j->taints[i].effect);
 		rp_buf_adds(&b, "\n");
 	}
+	if (!j->v1beta3 && j->timeout_s > 0)
+		rp_buf_addf(&b, "timeouts:\n  discovery: \"%lds\"\n  tlsBootstrap: \"%lds\"\n", j->timeout_s,
+			    j->timeout_s);
 	return b.data;
 }
 
@@ -386,27 +393,51 @@ int rp_boot_node_get(struct rp_kube *k, const char *name, cJSON **node, char **e
 	return 1;
 }
 
-int rp_boot_node_peek(struct rp_kube *k, const char *name, double since, cJSON **node, char **err)
+/* The node by a list with fieldSelector=metadata.name=NAME (what a watch
+ * of one node would use): 1 (*node), 0 absent, -1 + *err. */
+static int node_by_field(struct rp_kube *k, const char *name, cJSON **node, char **err)
 {
-	char *e = NULL;
-	*node = shared_look(k, &sg_nodes, since, pick_node, (void *)name, &e);
-	if (*node)
-		return 1;
-	if (e) {
-		*err = e;
+	char *sel = rp_xasprintf("metadata.name=%s", name);
+	char *esc = rp_http_escape(sel);
+	char *path = rp_xasprintf("/api/v1/nodes?fieldSelector=%s", esc);
+	long st = 0;
+	cJSON *list = NULL;
+	*node = NULL;
+	int r = rp_boot_api(k, "GET", path, NULL, NULL, &st, &list, err);
+	free(sel);
+	free(esc);
+	free(path);
+	if (r < 0 || st != 200) {
+		cJSON_Delete(list);
 		return -1;
 	}
-	return 0;
+	const cJSON *n;
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"),
+								   "name");
+		if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) {
+			*node = cJSON_Duplicate(n, 1);
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	return *node ? 1 : 0;
+}
+
+int rp_boot_node_peek(struct rp_kube *k, const char *name, cJSON **node, char **err)
+{
+	return node_by_field(k, name, node, err);
 }
 
 int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, cJSON **node, char **err)
 {
-	double start = rp_mono(), end = start + timeout, since = start;
+	double start = rp_mono(), end = start + timeout;
 	int seen = 0;
 	for (;;) {
 		char *e = NULL;
-		cJSON *n = shared_look(k, &sg_nodes, since, pick_node, (void *)name, &e);
-		if (n) {
+		cJSON *n = NULL;
+		if (node_by_field(k, name, &n, &e) == 1) {
 			seen = 1;
 			if (rp_kube_node_ready(n)) {
 				if (node)
@@ -425,12 +456,21 @@ int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, cJSO
 			return -1;
 		}
 		free(e);
-		since = grid(0.25);
+		grid(0.25);
 	}
 }
 
+static int listed(const char *const *keys, const char *k)
+{
+	for (; keys && *keys; keys++)
+		if (!strcmp(*keys, k))
+			return 1;
+	return 0;
+}
+
 int rp_boot_node_finish(struct rp_kube *k, const char *name, const cJSON *known,
-			const char *drop_taint_key, const cJSON *labels, const cJSON *annotations, char **err)
+			const char *const *drop_taint_keys, int uncordon, const cJSON *labels,
+			const cJSON *annotations, char **err)
 {
 	char *p = node_path(name);
 	for (int attempt = 0;; attempt++) {
@@ -452,25 +492,32 @@ int rp_boot_node_finish(struct rp_kube *k, const char *name, const cJSON *known,
 			cJSON_AddItemToObject(md, "labels", cJSON_Duplicate(labels, 1));
 		if (annotations)
 			cJSON_AddItemToObject(md, "annotations", cJSON_Duplicate(annotations, 1));
-		const cJSON *taints = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "spec"),
-								      "taints");
-		if (drop_taint_key && cJSON_IsArray(taints)) {
+		const cJSON *nspec = cJSON_GetObjectItemCaseSensitive(n, "spec");
+		const cJSON *taints = cJSON_GetObjectItemCaseSensitive(nspec, "taints");
+		cJSON *spec = cJSON_CreateObject();
+		if (drop_taint_keys && cJSON_IsArray(taints)) {
 			cJSON *keep = cJSON_CreateArray();
 			int dropped = 0;
 			const cJSON *t;
 			cJSON_ArrayForEach(t, taints)
 			{
 				const cJSON *tk = cJSON_GetObjectItemCaseSensitive(t, "key");
-				if (cJSON_IsString(tk) && !strcmp(tk->valuestring, drop_taint_key))
+				if (cJSON_IsString(tk) && listed(drop_taint_keys, tk->valuestring))
 					dropped = 1;
 				else
 					cJSON_AddItemToArray(keep, cJSON_Duplicate(t, 1));
 			}
 			if (dropped)
-				cJSON_AddItemToObject(cJSON_AddObjectToObject(patch, "spec"), "taints", keep);
+				cJSON_AddItemToObject(spec, "taints", keep);
 			else
 				cJSON_Delete(keep);
 		}
+		if (uncordon && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(nspec, "unschedulable")))
+			cJSON_AddFalseToObject(spec, "unschedulable");
+		if (spec->child)
+			cJSON_AddItemToObject(patch, "spec", spec);
+		else
+			cJSON_Delete(spec);
 		cJSON_Delete(n);
 		long st = 0;
 		r = rp_boot_api(k, "PATCH", p, "application/merge-patch+json", patch, &st, NULL, err);

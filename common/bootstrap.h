@@ -18,12 +18,20 @@
  *    --discovery-token-ca-cert-hash; works for RSA and EC keys).
  *  - rp_boot_kubelet_may_set() says whether a kubelet may set a label on
  *    its own Node (NodeRestriction, k8s-keda-kafka.md §1.5).
- *  - rp_boot_join_yaml() renders a kubeadm.k8s.io/v1beta3
- *    JoinConfiguration with the CA pinned (never unsafeSkipCAVerification).
+ *  - rp_boot_join_yaml() renders a JoinConfiguration with the CA pinned
+ *    (never unsafeSkipCAVerification): kubeadm.k8s.io/v1beta4 (kubelet
+ *    arguments a list of {name, value}; the discovery and TLS bootstrap
+ *    timeouts under `timeouts`), or v1beta3 (arguments a map; the
+ *    discovery timeout under `discovery`) when asked.  Only fields of the
+ *    version written appear (kubeadm refuses unknown ones).
+ *  - rp_boot_kubeadm_v1beta3(): v1beta3 only for a kubeadm that says it
+ *    is older than 1.31 (v1beta4 appeared in 1.31; 1.36 removed v1beta3);
+ *    anything unreadable gets v1beta4.
  *  - Every function here may be called from several threads (no shared
- *    state but the two polls below).  Threads waiting for cluster-info
- *    signatures or for Nodes to be Ready share one GET per poll interval
- *    (of cluster-info, of the node list) instead of one each.
+ *    state but the poll below).  Threads waiting for cluster-info
+ *    signatures share one GET of it per poll interval instead of one
+ *    each.  A Node is looked for by itself (a list with
+ *    fieldSelector=metadata.name=NAME), never by listing every node.
  */
 #ifndef RP_BOOTSTRAP_H
 #define RP_BOOTSTRAP_H
@@ -64,7 +72,11 @@ struct rp_boot_join {
 	const char *node_labels;     /* "k=v,k=v" or NULL */
 	const struct rp_taint *taints;
 	size_t ntaints;
+	int v1beta3;                 /* write kubeadm.k8s.io/v1beta3 */
+	long timeout_s;              /* discovery and TLS bootstrap timeout; 0: kubeadm's */
 };
+/* `kubeadm version -o short` (e.g. "v1.30.2\n"): 1 when below 1.31. */
+int rp_boot_kubeadm_v1beta3(const char *version);
 char *rp_boot_join_yaml(const struct rp_boot_join *j);
 
 /* One API call (thread-safe); *status and *out as rp_kube_call.  On an
@@ -74,17 +86,20 @@ int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const c
 
 /* Node helpers.  GET the node: 1 found (*node set), 0 not found, -1 err. */
 int rp_boot_node_get(struct rp_kube *k, const char *name, cJSON **node, char **err);
-/* The node as seen in a node list fetched after `since` (rp_mono() time;
- * shared between threads): 1 (*node, caller frees), 0 absent, -1 + *err. */
-int rp_boot_node_peek(struct rp_kube *k, const char *name, double since, cJSON **node, char **err);
-/* Wait until the Node exists and is Ready: 0 (and *node, if node is not
- * NULL), or -1 + *err on timeout. */
+/* The node as a list with fieldSelector=metadata.name=NAME shows it: 1
+ * (*node, caller frees), 0 absent, -1 + *err. */
+int rp_boot_node_peek(struct rp_kube *k, const char *name, cJSON **node, char **err);
+/* Wait until the Node exists and is Ready, looking every 250 ms as
+ * rp_boot_node_peek() does: 0 (and *node, if node is not NULL), or -1 +
+ * *err on timeout. */
 int rp_boot_wait_ready(struct rp_kube *k, const char *name, double timeout, cJSON **node, char **err);
-/* Remove the taints with the given key, merge labels (object of strings)
- * and annotations; one PATCH carrying the node's resourceVersion (from
- * `known` when given, else a GET), again on a 409.  0 or -1 + *err. */
+/* Remove the taints whose key is in drop_taint_keys (NULL-terminated, or
+ * NULL), set spec.unschedulable false when uncordon and it is true, merge
+ * labels (object of strings) and annotations; one PATCH carrying the
+ * node's resourceVersion (from `known` when given, else a GET), again on
+ * a 409.  0 or -1 + *err. */
 int rp_boot_node_finish(struct rp_kube *k, const char *name, const cJSON *known,
-			const char *drop_taint_key, const cJSON *labels, const cJSON *annotations,
-			char **err);
+			const char *const *drop_taint_keys, int uncordon, const cJSON *labels,
+			const cJSON *annotations, char **err);
 
 #endif

@@ -70,6 +70,8 @@ static const struct key schema[] = {
 	{ "kafka.lag_threshold", I, "5" },
 	{ "kafka.offset_policy", S, "latest" },
 	{ "kafka.timeout", D, "5s" },
+	{ "lagwatch.listen", S, "127.0.0.1:9464" },
+	{ "lagwatch.token_file", S, NULL },
 	{ "prometheus.url", S, "http://localhost:9090" },
 	{ "prometheus.query", S, DEF_QUERY },
 	{ "prometheus.threshold", N, "30" },
@@ -104,6 +106,15 @@ static const struct key schema[] = {
 	{ "cost.baseline_gpu", S, "NVIDIA A100 80GB PCIe" },
 	{ "cost.hours_per_month", N, "730" },
 	{ "cost.egress_per_gb", N, "0.07" },
+	/* jobs one GPU encodes at once: its NVENC engines (NVIDIA's Video
+	 * Encode and Decode GPU Support Matrix: AD102 3, GA102 1, GA100 0) */
+	{ "cost.throughput", M,
+	  "{\"NVIDIA RTX 6000 Ada Generation\":3,\"NVIDIA A100 80GB PCIe\":0,\"NVIDIA RTX A6000\":1}" },
+	{ "cost.preempt_per_hour", N, "0.1" },
+	{ "cost.spot_stock", N, "0.9" },
+	{ "cost.boot", D, "150s" },
+	{ "cost.boot_sigma", N, "0.5" },
+	{ "cost.job_sigma", N, "0.5" },
 	{ NULL, S, NULL }
 };
 
@@ -466,8 +477,50 @@ const char *rp_config_path(const struct rp_config *c)
 	return c->path;
 }
 
+double rp_gpu_throughput(const struct rp_config *c, const char *gpu)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rp_cfg_json(c, "cost.throughput"), gpu);
+	return cJSON_IsNumber(v) ? v->valuedouble : v ? -1 : 1;
+}
+
+/* The value of key is its schema default (wherever it was written). */
+static int is_default(const struct rp_config *c, const char *key)
+{
+	cJSON *d = cJSON_Parse(find(key)->def);
+	int same = cJSON_Compare(d, cJSON_GetObjectItemCaseSensitive(c->vals, key), 1);
+	cJSON_Delete(d);
+	return same;
+}
+
+/* cost.throughput: numbers >= 0; a GPU type listed to rent with 0 is a
+ * warning (it is never rented to encode), unless both keys hold the
+ * shipped defaults (they list the A100 as a type RunPod offers). */
+static int throughput_check(const struct rp_config *c, char **err)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, rp_cfg_json(c, "cost.throughput"))
+	{
+		if (!cJSON_IsNumber(e) || e->valuedouble < 0 || !isfinite(e->valuedouble)) {
+			*err = one_line(rp_xasprintf("key 'cost.throughput' (%s): '%s' must be a number >= 0",
+						     rp_cfg_where(c, "cost.throughput"), e->string));
+			return -1;
+		}
+	}
+	if (is_default(c, "runpod.gpu_types") && is_default(c, "cost.throughput"))
+		return 0;
+	cJSON_ArrayForEach(e, rp_cfg_json(c, "runpod.gpu_types"))
+	{
+		if (cJSON_IsString(e) && rp_gpu_throughput(c, e->valuestring) == 0)
+			rp_warn("runpod.gpu_types (%s) lists '%s', whose cost.throughput is 0: it encodes nothing "
+				"and is never rented to encode", rp_cfg_where(c, "runpod.gpu_types"), e->valuestring);
+	}
+	return 0;
+}
+
 int rp_config_check(const struct rp_config *c, char **err)
 {
+	if (throughput_check(c, err) < 0)
+		return -1;
 	static const char *const cred_urls[] = { "runpod.api_url", "runpod.graphql_url", "s3.endpoint" };
 	for (size_t i = 0; i < sizeof cred_urls / sizeof *cred_urls; i++) {
 		const char *u = rp_cfg_str(c, cred_urls[i]), *why = u && *u ? rp_http_cleartext(u) : NULL;
@@ -634,7 +687,7 @@ static const struct {
 	{ "runpod.gpu_types", "GPU type ids in order of preference." },
 	{ "runpod.data_centers", "Data centre ids in order of preference; empty: any." },
 	{ "runpod.cloud", "SECURE or COMMUNITY." },
-	{ "runpod.order", "preference (as listed) or price (cheapest first)." },
+	{ "runpod.order", "preference (as listed), price (cheapest first) or value (cheapest per unit of cost.throughput; a type with throughput 0 is never tried)." },
 	{ "runpod.spot", "Rent interruptible (spot) pods through GraphQL." },
 	{ "runpod.spot_fallback", "Fall back to on-demand when no spot pod can be had." },
 	{ "runpod.max_bid_per_gpu", "Highest spot bid per GPU-hour, USD." },
@@ -675,6 +728,8 @@ static const struct {
 	{ "kafka.lag_threshold", "Scale up when total lag exceeds this (messages per node)." },
 	{ "kafka.offset_policy", "latest (a partition with no commit counts 1) or earliest (whole log)." },
 	{ "kafka.timeout", "Kafka request timeout." },
+	{ "lagwatch.listen", "Address rp-lagwatch --serve listens on (HOST:PORT, [V6]:PORT, :PORT for all)." },
+	{ "lagwatch.token_file", "File (0600) with the bearer token --serve requires on /scaler and /metrics; unset: none." },
 	{ "prometheus.url", "Prometheus base URL." },
 	{ "prometheus.query", "PromQL returning one p95 latency in seconds." },
 	{ "prometheus.threshold", "Scale up when p95 exceeds this many seconds." },
@@ -706,6 +761,12 @@ static const struct {
 	{ "cost.baseline_gpu", "GPU type of the baseline servers." },
 	{ "cost.hours_per_month", "Hours in a month for monthly figures." },
 	{ "cost.egress_per_gb", "Egress price, USD per GB." },
+	{ "cost.throughput", "Map of GPU id to jobs one GPU encodes at once (its NVENC engines; 0: never rented to encode; unlisted: 1)." },
+	{ "cost.preempt_per_hour", "Simulator: spot preemptions per node-hour." },
+	{ "cost.spot_stock", "Simulator: chance a spot launch finds capacity at the bid (else on-demand fallback or none)." },
+	{ "cost.boot", "Simulator: median pod boot time (lognormal, clipped to 60s..10m)." },
+	{ "cost.boot_sigma", "Simulator: spread (sigma of the log) of boot times; 0: every boot takes cost.boot." },
+	{ "cost.job_sigma", "Simulator: spread (sigma of the log) of job sizes around the trace's mean; 0: exact." },
 };
 
 static const char *key_doc(const char *name)

@@ -16,7 +16,10 @@
  *  - Durations are "60s", "5m", "1h", "1h30m", "250ms", or plain seconds.
  *  - rp_config_check() refuses a URL that credentials travel to
  *    (runpod.api_url, runpod.graphql_url, s3.endpoint) unless it passes
- *    http.h's one rule (https://, or a loopback host).
+ *    http.h's one rule (https://, or a loopback host); it refuses a
+ *    cost.throughput that is not a number >= 0, and warns (stderr) when
+ *    runpod.gpu_types lists a type whose throughput is 0 (not when both
+ *    keys hold their shipped defaults).
  */
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
@@ -35,6 +38,11 @@ const char *rp_config_path(const struct rp_config *c); /* or "(defaults)" */
 /* Checks across the final values (after flags): 0, or -1 and *err, one
  * line "FILE:LINE: key 'a.b': reason" (or "key 'a.b' (flag): reason"). */
 int rp_config_check(const struct rp_config *c, char **err);
+
+/* Jobs one GPU of type gpu encodes at once, from cost.throughput: 1 when
+ * the type is not listed (-1 for a value that is not a number; the
+ * check refuses those). */
+double rp_gpu_throughput(const struct rp_config *c, const char *gpu);
 
 /* Set a key from a flag ("kafka.group", "x"). Lists take comma-separated
  * values; maps take JSON. 0 ok, -1 + *err. */

@@ -334,12 +334,14 @@ char *rp_drain_jobs(const struct rp_drain_plan *p)
 
 /* ---- eviction ---- */
 
+/* A Status whose details.causes[] has this cause.  metav1.StatusCause's
+ * Type is spelled "reason" in JSON (apierrors.HasStatusCause reads it). */
 static int has_cause(const cJSON *status, const char *type)
 {
 	const cJSON *c;
 	cJSON_ArrayForEach(c, get(get(status, "details"), "causes"))
 	{
-		const char *t = str(c, "type");
+		const char *t = str(c, "reason");
 		if (t && !strcmp(t, type))
 			return 1;
 	}
@@ -508,8 +510,13 @@ int rp_drain_evict(struct rp_kube *k, struct rp_drain_plan *p, const struct rp_d
 				d->state = ST_DONE;
 				(*evicted)++;
 				rp_info("pod gone", "pod", who);
-			} else if (s->status == 429 ||
-				   (s->status == 403 && has_cause(body, "NamespaceTerminating"))) {
+			} else if (s->status == 403 && has_cause(body, "NamespaceTerminating")) {
+				/* kubectl: the namespace refuses every eviction and its
+				 * controller deletes the pod anyway: wait for it to go */
+				rp_info("namespace terminating, waiting for the pod to go", "pod", who);
+				d->state = ST_WAIT;
+				d->next = now;
+			} else if (s->status == 429) {
 				char rs[16];
 				snprintf(rs, sizeof rs, "%g", retry);
 				rp_info("eviction refused, will retry", "pod", who, "retry_s", rs, "why",

@@ -19,8 +19,12 @@
  *    about its DaemonSet is passed in (RP_DRAIN_ASK_DS asks for it).
  *  - rp_drain_evict(): every planned pod is evicted at once through the
  *    Eviction API (policy/v1; plain DELETE with disable_eviction).  A 429
- *    (a PodDisruptionBudget says wait) and a 403 NamespaceTerminating are
- *    retried every retry_delay (kubectl: 5 s); 404 means gone.  Then the
+ *    (a PodDisruptionBudget says wait) is retried every retry_delay
+ *    (kubectl: 5 s); 404 means gone; a 403 whose details.causes[].reason
+ *    is NamespaceTerminating means the pod goes with its namespace: it is
+ *    waited for like an evicted one (kubectl waits for a pod so refused
+ *    once it is marked deleted; it retries the eviction until then, which
+ *    the namespace refuses every time).  Then the
  *    node's pods are listed every poll seconds, the first time at once,
  *    until no pod with an evicted pod's UID is left (kubectl GETs each pod
  *    for a 404 or another UID: the same test, one request instead of n).

@@ -124,7 +124,7 @@ static cJSON *result(const struct rp_drain_target *t, size_t evicted, int ck, in
 	cJSON_AddNumberToObject(r, "seconds", round((rp_mono() - t0) * 10) / 10);
 	if (t->preempted)
 		cJSON_AddTrueToObject(r, "preempted");
-	if (t->lost)
+	if (t->lost || t->notready)
 		cJSON_AddStringToObject(r, "reason", "notready");
 	return r;
 }
@@ -246,8 +246,6 @@ static int drain_node(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	}
 	rp_info("cordoned", "node", t->node, "taint", RP_DRAIN_TAINT ":NoSchedule");
 	struct rp_drain_opts o = x->o;
-	if (t->preempted) /* the machine is gone: what ran there goes anyway */
-		o.force = o.delete_emptydir = 1;
 	rc = rp_drain_plan(x->k, t->node, &o, &p, &err);
 	if (!rc && cJSON_GetArraySize(p.errors)) {
 		cJSON_ArrayForEach(w, p.errors)
@@ -277,14 +275,6 @@ static int drain_node(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	snprintf(sk, sizeof sk, "%zu", p.skipped);
 	rp_info("evicting", "node", t->node, "pods", n, "skipped", sk);
 	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
-	if (rc && t->preempted) {
-		/* its kubelet is gone with the machine: deleting the Node lets
-		 * the pod garbage collector finish what eviction began */
-		rp_warn("node %s (preempted): %s; going on", t->node, err);
-		free(err);
-		err = NULL;
-		rc = 0;
-	}
 	if (rc) {
 		char *e2 = NULL;
 		const char *state = "left cordoned";
@@ -300,7 +290,7 @@ static int drain_node(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	}
 	char *jobs = rp_drain_jobs(&p);
 	rp_drain_plan_free(&p);
-	if (x->hook && *x->hook && !x->skip_ck && !t->preempted) {
+	if (x->hook && *x->hook && !x->skip_ck) {
 		double left = deadline - rp_mono();
 		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
 		if (rc) {
@@ -320,8 +310,11 @@ static int drain_node(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	return node_gone(x, t, evicted, ck, t0, rec);
 }
 
-/* A lost node: NotReady longer than scale.notready_grace.  Its kubelet
- * cannot confirm an eviction, so none is waited for.  Cordon; run the
+/* A node no kubelet answers for: lost (NotReady longer than
+ * scale.notready_grace), NotReady when vetted, or its spot pod preempted
+ * (the machine is gone).  Its kubelet cannot confirm an eviction (a
+ * gracefully deleted pod stays Terminating), so none is waited for.
+ * Cordon; run the
  * checkpoint hook for its jobs (a failure is logged, not a reason to keep
  * paying: the jobs resume from their last checkpoint); fence: terminate
  * the RunPod pod, confirmed, so the machine can no longer run them; only
@@ -341,7 +334,12 @@ static int drain_lost(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	char nr[32];
 	int rc, ck = 0;
 	snprintf(nr, sizeof nr, "%.0f", t->not_ready_s);
-	rp_info("lost: NotReady too long, removing by force", "node", t->node, "not_ready_s", nr);
+	if (t->preempted)
+		rp_info("preempted: its machine is gone, removing by force", "node", t->node, "pod", t->pod_id);
+	else
+		rp_info(t->lost ? "lost: NotReady too long, removing by force"
+				: "NotReady: no kubelet confirms an eviction, removing by force",
+			"node", t->node, "not_ready_s", nr);
 	rc = rp_drain_cordon(x->k, t->node, 0, &err);
 	if (rc) {
 		rp_warn("node %s: %s", t->node, err);
@@ -363,11 +361,12 @@ static int drain_lost(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 		rp_logw("lost node: left to the pod garbage collector", "node", t->node, "pod", w->valuestring);
 	}
 	jobs = rp_drain_jobs(&p);
-	if (x->hook && *x->hook && !x->skip_ck) {
+	if (x->hook && *x->hook && !x->skip_ck && !t->preempted) {
 		double left = deadline - rp_mono();
 		rc = rp_drain_hook(x->hook, t->node, t->pod_id, jobs, left > 10 ? left : 10, &err);
 		if (rc) {
-			rp_logw("checkpoint hook failed on a lost node: going on", "node", t->node, "error", err);
+			rp_logw("checkpoint hook failed on a node no kubelet answers for: going on", "node", t->node,
+				"error", err);
 			free(err);
 		} else {
 			ck = 1;
@@ -383,13 +382,17 @@ static int drain_lost(struct rp_drain_run *x, struct rp_drain_target *t, cJSON *
 	rc = rp_drain_evict(x->k, &p, &o, deadline, &evicted, &err);
 	if (rc) {
 		/* deleting the Node lets the pod garbage collector finish */
-		rp_warn("node %s (lost): %s; going on", t->node, err);
+		rp_warn("node %s (%s): %s; going on", t->node, t->preempted ? "preempted" : "lost", err);
 		free(err);
 	}
 	rp_drain_plan_free(&p);
 	cJSON *ex = cJSON_CreateObject();
-	cJSON_AddStringToObject(ex, "reason", "notready");
-	cJSON_AddNumberToObject(ex, "not_ready_s", round(t->not_ready_s));
+	if (t->preempted) {
+		cJSON_AddStringToObject(ex, "reason", "preempted");
+	} else {
+		cJSON_AddStringToObject(ex, "reason", "notready");
+		cJSON_AddNumberToObject(ex, "not_ready_s", round(t->not_ready_s));
+	}
 	drained_line(t, ex, evicted, ck, jobs);
 	return node_gone(x, t, evicted, ck, t0, rec);
 }
@@ -415,7 +418,8 @@ int rp_drain_one(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
 	}
 	if (t->worker)
 		return drain_worker(x, t, rec);
-	return t->lost ? drain_lost(x, t, rec) : drain_node(x, t, rec);
+	/* no kubelet to confirm an eviction: the fenced path, not a wait */
+	return t->lost || t->notready || t->preempted ? drain_lost(x, t, rec) : drain_node(x, t, rec);
 }
 
 

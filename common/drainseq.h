@@ -14,15 +14,17 @@
  *    leaves the node cordoned and the Node in place (a lost node's pods
  *    untouched): the next tick tries again.  A Node is never deleted while
  *    its pod may still bill.
- *  - A lost node (NotReady past scale.notready_grace): cordon -> plan by
- *    force -> hook (a failure is logged: the jobs resume from their last
- *    checkpoint) -> terminate, confirmed (fencing: the machine can no
- *    longer run them) -> only then force-delete its pods with grace 0 ->
- *    ledger "drained" (reason notready) -> delete the Node.  If the
- *    terminate is not confirmed, its pods are not touched.
+ *  - A node no kubelet answers for -- lost (NotReady past
+ *    scale.notready_grace), NotReady when vetted, or under a preempted
+ *    spot pod -- is never waited on (a gracefully deleted pod there stays
+ *    Terminating): cordon -> plan by force -> hook (a failure is logged:
+ *    the jobs resume from their last checkpoint; none for a preempted
+ *    pod) -> terminate, confirmed (fencing: the machine can no longer run
+ *    them) -> only then force-delete its pods with grace 0 -> ledger
+ *    "drained" (reason notready, or preempted) -> delete the Node.  If
+ *    the terminate is not confirmed, its pods are not touched.
  *  - A preempted spot pod: its ledger line "preempted" once; with a node,
- *    the node sequence by force, no hook, eviction trouble is no reason
- *    to stop; without one, only the terminate.
+ *    the fenced sequence above; without one, only the terminate.
  *  - A worker-mode pod: over SSH, clear the marker, run
  *    drain.worker_stop_command, wait for drain.worker_marker (unless
  *    --skip-checkpoint), ledger "drained", then terminate.

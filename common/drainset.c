@@ -332,6 +332,7 @@ static int vet_node(struct rp_drain_set *s, struct rp_drain_target *t)
 	double now = rp_now();
 	t->lost = rp_fleet_lost(obj, now, s->grace);
 	t->not_ready_s = rp_fleet_notready_s(obj, now, NULL);
+	t->notready = t->not_ready_s >= 0;
 	if (why) {
 		if (t->named)
 			rp_fatal(RP_EXIT_USAGE, "node %s: %s", t->node, why);

@@ -37,6 +37,7 @@ struct rp_drain_target {
 	int preempted;   /* a spot pod RunPod stopped: its machine is gone */
 	int as_lost;     /* named as lost (decision "lost", --lost): drained only if still lost */
 	int lost;        /* NotReady longer than scale.notready_grace (found by vet) */
+	int notready;    /* NotReady at all when vetted: no kubelet confirms an eviction */
 	double not_ready_s;
 };
 

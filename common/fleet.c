@@ -29,52 +29,60 @@ int rp_fleet_is_ours(const struct rp_config *cfg, const char *name)
 	return ours;
 }
 
-/* The i-th "KEY=VALUE" of kube.labels split at '=', or 0 when there is no
- * i-th; -1 when it is malformed. */
-static int label_at(const struct rp_config *cfg, int i, char *key, size_t ksz, const char **val)
+int rp_fleet_labels(const cJSON *list, cJSON **labels, const char **bad)
 {
-	const cJSON *e = cJSON_GetArrayItem(rp_cfg_json(cfg, "kube.labels"), i);
-	if (!e)
-		return 0;
-	const char *s = cJSON_IsString(e) ? e->valuestring : NULL;
-	const char *eq = s ? strchr(s, '=') : NULL;
-	if (!eq || eq == s || (size_t)(eq - s) >= ksz)
-		return -1;
-	memcpy(key, s, (size_t)(eq - s));
-	key[eq - s] = 0;
-	*val = eq + 1;
-	return 1;
+	*labels = cJSON_CreateObject();
+	const cJSON *e;
+	cJSON_ArrayForEach(e, list)
+	{
+		const char *s = cJSON_IsString(e) ? e->valuestring : "";
+		size_t kl = strcspn(s, "=");
+		if (!kl || !s[kl]) {
+			*bad = s;
+			cJSON_Delete(*labels);
+			*labels = NULL;
+			return -1;
+		}
+		char *k = rp_xstrdup(s);
+		k[kl] = 0;
+		cJSON_DeleteItemFromObjectCaseSensitive(*labels, k);
+		cJSON_AddStringToObject(*labels, k, s + kl + 1);
+		free(k);
+	}
+	return 0;
+}
+
+/* kube.labels as an object, or NULL with *err when it is malformed or
+ * empty: no label would tell our nodes from the others. */
+static cJSON *labels_of(const struct rp_config *cfg, char **err)
+{
+	cJSON *l;
+	const char *bad = NULL;
+	if (rp_fleet_labels(rp_cfg_json(cfg, "kube.labels"), &l, &bad) < 0) {
+		*err = rp_xasprintf("kube.labels (%s): '%s' is not KEY=VALUE", rp_cfg_where(cfg, "kube.labels"), bad);
+		return NULL;
+	}
+	if (!l->child) {
+		cJSON_Delete(l);
+		*err = rp_xasprintf("kube.labels (%s) is empty: no label tells our nodes from the others",
+				    rp_cfg_where(cfg, "kube.labels"));
+		return NULL;
+	}
+	return l;
 }
 
 char *rp_fleet_selector(const struct rp_config *cfg, char **err)
 {
-	const cJSON *l = rp_cfg_json(cfg, "kube.labels"), *e;
-	struct rp_buf b = { 0 };
-	char key[256];
-	const char *v;
 	*err = NULL;
-	for (int i = 0;; i++) {
-		int r = label_at(cfg, i, key, sizeof key, &v);
-		if (!r)
-			break;
-		if (r < 0) {
-			e = cJSON_GetArrayItem(l, i);
-			*err = rp_xasprintf("kube.labels (%s): '%s' is not KEY=VALUE", rp_cfg_where(cfg, "kube.labels"),
-					    cJSON_IsString(e) ? e->valuestring : "?");
-			rp_buf_free(&b);
-			return NULL;
-		}
-		if (i)
-			rp_buf_add(&b, ",", 1);
-		rp_buf_add(&b, cJSON_GetArrayItem(l, i)->valuestring, strlen(cJSON_GetArrayItem(l, i)->valuestring));
-	}
-	if (!b.len) {
-		*err = rp_xasprintf("kube.labels (%s) is empty: no label tells our nodes from the others",
-				    rp_cfg_where(cfg, "kube.labels"));
-		rp_buf_free(&b);
+	cJSON *l = labels_of(cfg, err), *e;
+	if (!l)
 		return NULL;
+	struct rp_buf b = { 0 };
+	cJSON_ArrayForEach(e, l)
+	{
+		rp_buf_addf(&b, "%s%s=%s", b.len ? "," : "", e->string, e->valuestring);
 	}
-	rp_buf_add(&b, "", 1);
+	cJSON_Delete(l);
 	char *esc = rp_http_escape(b.data);
 	rp_buf_free(&b);
 	return esc;
@@ -104,18 +112,22 @@ const char *rp_fleet_opt_out(const cJSON *node)
 const char *rp_fleet_refusal(const struct rp_config *cfg, const cJSON *node)
 {
 	static char buf[512];
-	char key[256];
-	const char *want, *a;
-	int r, i;
-	for (i = 0; (r = label_at(cfg, i, key, sizeof key, &want)) > 0; i++) {
-		const char *t = rp_kube_label(node, key);
-		if (!t || strcmp(t, want)) {
-			snprintf(buf, sizeof buf, "not a burst node (%s=%s): never drained", key, t ? t : "<none>");
+	const char *a;
+	char *err = NULL;
+	cJSON *l = labels_of(cfg, &err), *e;
+	free(err);
+	if (!l)
+		return "kube.labels names no label to tell our nodes by: never drained";
+	cJSON_ArrayForEach(e, l)
+	{
+		const char *t = rp_kube_label(node, e->string);
+		if (!t || strcmp(t, e->valuestring)) {
+			snprintf(buf, sizeof buf, "not a burst node (%s=%s): never drained", e->string, t ? t : "<none>");
+			cJSON_Delete(l);
 			return buf;
 		}
 	}
-	if (r < 0 || !i)
-		return "kube.labels names no label to tell our nodes by: never drained";
+	cJSON_Delete(l);
 	if ((a = rp_fleet_opt_out(node))) {
 		snprintf(buf, sizeof buf, "opted out of scale-down (%s)", a);
 		return buf;

@@ -38,6 +38,12 @@ char *rp_fleet_prefix(const struct rp_config *cfg);
 int rp_fleet_is_ours(const struct rp_config *cfg, const char *name);
 /* kube.labels as a URL-escaped labelSelector (malloc'd), or NULL and *err. */
 char *rp_fleet_selector(const struct rp_config *cfg, char **err);
+/* kube.labels (a list of "KEY=VALUE") as one object, in order, a later
+ * duplicate key winning; -1 with *bad at the first entry that is not
+ * KEY=VALUE (empty key, no '=', not a string).  The one parser of the
+ * list: rp-join labels nodes with it, the selector and the refusal read
+ * nodes with it. */
+int rp_fleet_labels(const cJSON *list, cJSON **labels, const char **bad);
 /* "/api/v1/nodes?labelSelector=..." for our nodes (malloc'd), or NULL and *err. */
 char *rp_fleet_nodes_path(const struct rp_config *cfg, char **err);
 /* NULL when the node is ours to drain, else why not (static storage). */

@@ -1,6 +1,8 @@
 /* join.c — the per-pod join sequence: kubeadm, worker and check flows
  * over SSH, the join lock and the ledger line (promises in join.h). */
 #include "join.h"
+#include "drain.h"
+#include "fleet.h"
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
@@ -26,6 +28,7 @@ struct job {
 	int lock;      /* the pod's join lock (podlock.h), -1: none */
 	int busy;      /* another rp-join holds it: not ours to join */
 	struct rp_boot_token tok;
+	int v1beta3;   /* the pod's kubeadm is older than 1.31 */
 	/* results */
 	int ok, temp;
 	char *error;
@@ -102,28 +105,15 @@ int rp_join_taint_parse(const char *s, struct rp_taint *t)
 
 int rp_join_labels(const cJSON *list, cJSON **labels, char **self, const char **bad)
 {
-	*labels = cJSON_CreateObject();
 	*self = NULL;
+	if (rp_fleet_labels(list, labels, bad) < 0)
+		return -1;
 	struct rp_buf b = { 0 };
 	const cJSON *e;
-	cJSON_ArrayForEach(e, list)
+	cJSON_ArrayForEach(e, *labels)
 	{
-		const char *s = cJSON_IsString(e) ? e->valuestring : "";
-		size_t kl = strcspn(s, "=");
-		if (!kl || !s[kl]) {
-			*bad = s;
-			rp_buf_free(&b);
-			cJSON_Delete(*labels);
-			*labels = NULL;
-			return -1;
-		}
-		char *k = rp_xstrdup(s);
-		k[kl] = 0;
-		cJSON_DeleteItemFromObjectCaseSensitive(*labels, k);
-		cJSON_AddStringToObject(*labels, k, s + kl + 1);
-		if (rp_boot_kubelet_may_set(k))
-			rp_buf_addf(&b, "%s%s", b.len ? "," : "", s);
-		free(k);
+		if (rp_boot_kubelet_may_set(e->string))
+			rp_buf_addf(&b, "%s%s=%s", b.len ? "," : "", e->string, e->valuestring);
 	}
 	*self = b.data;
 	return 0;
@@ -355,11 +345,40 @@ char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_t
 	return y;
 }
 
+/* kubeadm's discovery and TLS bootstrap timeouts: each within half the
+ * SSH command's, so kubeadm says why before the session is cut. */
+static long join_step_timeout(const struct rp_join *x)
+{
+	double t = x->cmd_timeout / 2;
+	return t < 10 ? 10 : t > 300 ? 300 : (long)t;
+}
+
+/* Which JoinConfiguration version the pod's kubeadm reads: v1beta3 only
+ * when `kubeadm version -o short` says below 1.31; v1beta4 when it says
+ * nothing readable (a missing kubeadm is reported by the join itself). */
+static int kubeadm_api(struct rp_join *x, struct rp_ssh *s, struct job *j)
+{
+	struct rp_ssh_res r;
+	int code = 0;
+	char *err = NULL;
+	if (rp_ssh_exec(s, "kubeadm version -o short", NULL, 0, x->cmd_timeout, &r, &code, &err) < 0) {
+		rp_debug("kubeadm version unknown", "id", j->id, "error", err);
+		free(err);
+		return code == RP_SSH_EDROP || code == RP_SSH_ETIMEOUT ? -1 : 0;
+	}
+	j->v1beta3 = r.status == 0 && rp_boot_kubeadm_v1beta3(r.out);
+	rp_debug("kubeadm version", "id", j->id, "version", r.status == 0 ? rp_ssh_firstline(r.out) : "?",
+		 "config", j->v1beta3 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4");
+	rp_ssh_res_free(&r);
+	return 0;
+}
+
 static char *join_yaml(struct rp_join *x, struct job *j)
 {
 	struct rp_boot_join bj = {
 		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
 		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
+		.v1beta3 = j->v1beta3, .timeout_s = join_step_timeout(x),
 	};
 	return rp_join_config_yaml(&bj, x->startup_key ? rp_cfg_str(x->cfg, "kube.startup_taint") : NULL,
 				   x->taints, x->ntaints);
@@ -421,8 +440,9 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 
 	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
 	cJSON *n = NULL;
-	if (rp_boot_node_peek(x->k, j->node, x->t0, &n, &err) == 1 && rp_kube_node_ready(n)) {
-		const char *pid = rp_kube_annotation(n, "rp.io/pod-id");
+	int rejoined = 0;
+	if (rp_boot_node_peek(x->k, j->node, &n, &err) == 1 && rp_kube_node_ready(n)) {
+		const char *pid = rp_fleet_pod_id(n);
 		if (pid && !strcmp(pid, j->id)) {
 			rp_info("node already joined", "id", j->id, "node", j->node);
 			goto finish;
@@ -449,6 +469,10 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	}
 	rp_debug("cluster-info signed", "id", j->id, "token_id", j->tok.id);
+	if (kubeadm_api(x, s, j) < 0) {
+		fail_job(j, rp_xasprintf("connection lost asking for the kubeadm version"));
+		goto out;
+	}
 	int code = 0, rc = kubeadm_join(x, s, j, 0, &code);
 	/* A lost connection: reconnect and look before acting again. */
 	for (int retry = 0; rc < 0 && code == RP_SSH_EDROP && retry < 2; retry++) {
@@ -490,11 +514,17 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	}
 	rp_debug("node Ready", "id", j->id, "node", j->node);
+	rejoined = 1;
 finish:;
 	cJSON *ann = cJSON_CreateObject();
-	cJSON_AddStringToObject(ann, "rp.io/pod-id", j->id);
+	cJSON_AddStringToObject(ann, RP_FLEET_POD_ID, j->id);
 	cJSON *lab = cJSON_Duplicate(x->labels, 1);
-	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key, lab, ann, &err) < 0) {
+	/* A kubelet registering under the name of a Node that is still there
+	 * (an old NotReady one) keeps that Node's taints and unschedulable:
+	 * a fresh join takes back what a drain of it left.  A node found
+	 * already joined keeps them (a drain of it may be under way). */
+	const char *drop[] = { x->startup_key, rejoined ? RP_DRAIN_TAINT : NULL, NULL };
+	if (rp_boot_node_finish(x->k, j->node, n, x->startup_key ? drop : drop + 1, rejoined, lab, ann, &err) < 0) {
 		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
 		free(err);
 	} else {

@@ -15,13 +15,19 @@
  *  - kubeadm, in this order: a node already Ready with our pod-id
  *    annotation is only finished (no token, no kubeadm); otherwise a
  *    one-shot bootstrap token is created, its cluster-info signature
- *    awaited, the JoinConfiguration uploaded over stdin (never argv) into
+ *    awaited, the pod's `kubeadm version -o short` asked, the
+ *    JoinConfiguration (v1beta3 for a kubeadm that says it is
+ *    older than 1.31, else v1beta4) uploaded over stdin (never argv) into
  *    a file of mode 0600 that is removed whatever kubeadm says, kubeadm
  *    join run; a dropped session reconnects and looks for the Node before
  *    joining again (after `kubeadm reset`); then the Node is awaited
- *    Ready, and only then labelled, annotated rp.io/pod-id and its startup
- *    taint removed (one PATCH).  The token is deleted whatever happened.
- *    A node that registered but is unfinished keeps its startup taint.
+ *    Ready (asked for by fieldSelector=metadata.name, never by listing
+ *    every node), and only then labelled, annotated rp.io/pod-id and its
+ *    startup taint removed (one PATCH); after a join -- not for a node
+ *    found already joined -- the same PATCH takes back the rp.io/draining
+ *    taint and spec.unschedulable an old NotReady Node of that name kept.
+ *    The token is deleted whatever happened.  A node that registered but
+ *    is unfinished keeps its startup taint.
  *  - worker: the environment (Kafka, S3 and the S3 keys from their 0600
  *    files, RP_POD_ID, RP_NODE_NAME) goes over stdin into a 0600 file;
  *    a worker already alive is left alone; one that dies within 1 s is a

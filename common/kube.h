@@ -2,11 +2,30 @@
  *
  * Promises:
  *  - rp_kube_open() reads a kubeconfig (path given, else kube.kubeconfig,
- *    else $KUBECONFIG, else ~/.kube/config): current-context, the
- *    cluster's server and CA (certificate-authority-data or file), the
- *    user's bearer token (token / tokenFile) or client certificate.  TLS
- *    is always verified against that CA (insecure-skip-tls-verify is
+ *    else $KUBECONFIG, else ~/.kube/config, else — when that file does not
+ *    exist and KUBERNETES_SERVICE_HOST/PORT are set — the pod's own
+ *    service account, as client-go's in-cluster config: server
+ *    https://HOST:PORT, CA and token from
+ *    /var/run/secrets/kubernetes.io/serviceaccount, a directory the
+ *    environment variable RP_TEST_SA_DIR replaces, for tests only).
+ *    $KUBECONFIG may name several files (colon-separated), merged as
+ *    kubectl does: missing files are skipped, the first current-context
+ *    wins, and so does the first cluster, user or context of each name.
+ *    From the current context: the cluster's server and CA
+ *    (certificate-authority-data or file), the user's bearer token
+ *    (token, tokenFile, or an exec credential plugin) or client
+ *    certificate.  Relative paths (files, tokenFile, an exec command with
+ *    a slash) are relative to the kubeconfig file the entry came from.
+ *    TLS is always verified against that CA (insecure-skip-tls-verify is
  *    refused).  The token is registered with the log redactor.
+ *  - A tokenFile (and the service-account token, which the kubelet
+ *    rotates) is re-read once a minute.  An exec plugin
+ *    (client.authentication.k8s.io/v1 only) is run by rp_kube_open(),
+ *    never by rp_kube_parse(): its command with its args and env (added to
+ *    ours, with KUBERNETES_EXEC_INFO), no shell, stdin closed, 60 s; its
+ *    ExecCredential's status.token is cached until its
+ *    status.expirationTimestamp (for good without one), then the plugin
+ *    runs again before the next request.
  *  - A server the toolkit's TLS rule refuses (plain http:// to a host
  *    that is not loopback: rp_http_cleartext) is an error naming the
  *    kubeconfig's file and line, before any request; rp_kube_open()
@@ -29,6 +48,11 @@ struct rp_kube *rp_kube_open(const char *kubeconfig, char **err);
  * and relative certificate files are found beside it. */
 struct rp_kube *rp_kube_parse(const char *text, size_t len, const char *path, char **err);
 void rp_kube_free(struct rp_kube *k);
+/* Renew the credential if it is due (rp_kube_prep does).  0, or -1 + *err
+ * (the old credential is kept). */
+int rp_kube_refresh(struct rp_kube *k, char **err);
+/* The service-account directory of the in-cluster config. */
+const char *rp_kube_sa_dir(void);
 const char *rp_kube_server(const struct rp_kube *k);
 const char *rp_kube_ca_pem(const struct rp_kube *k); /* NULL if none */
 

@@ -282,6 +282,38 @@ int rp_launch_bid(int mode, double fixed, double floor, double spot_price, doubl
 	return 0;
 }
 
+/* runpod.order value: price per unit of throughput (cost.throughput), the
+ * spot block first as by_price; a type with throughput 0 encodes nothing
+ * and is never tried. */
+struct valued {
+	struct rp_cand c;
+	double v;
+};
+static int by_value(const void *a, const void *b)
+{
+	const struct valued *x = a, *y = b;
+	if (x->c.spot != y->c.spot)
+		return y->c.spot - x->c.spot;
+	if (x->v != y->v)
+		return x->v < y->v ? -1 : 1;
+	return x->c.rank - y->c.rank;
+}
+static void order_by_value(const struct rp_config *cfg, struct rp_cand *c, size_t k)
+{
+	struct valued *v = rp_xcalloc(k + 1, sizeof *v);
+	for (size_t i = 0; i < k; i++) {
+		double tp = rp_gpu_throughput(cfg, c[i].gpu);
+		v[i].c = c[i];
+		v[i].v = tp > 0 && c[i].price >= 0 ? c[i].price / tp : 1e9;
+		if (tp <= 0)
+			rp_cand_kill(&v[i].c, "cost.throughput is 0: it encodes nothing");
+	}
+	qsort(v, k, sizeof *v, by_value);
+	for (size_t i = 0; i < k; i++)
+		c[i] = v[i].c;
+	free(v);
+}
+
 int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, struct rp_cand **out,
 			 size_t *n, char **err)
 {
@@ -293,8 +325,8 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 	const char *cloud = rp_cfg_str(cfg, "runpod.cloud");
 	const char *order = rp_cfg_str(cfg, "runpod.order");
 	int spot = rp_cfg_bool(cfg, "runpod.spot"), fallback = rp_cfg_bool(cfg, "runpod.spot_fallback");
-	if (order && strcmp(order, "preference") && strcmp(order, "price")) {
-		*err = rp_xasprintf("runpod.order (%s): expected preference or price, got '%s'",
+	if (order && strcmp(order, "preference") && strcmp(order, "price") && strcmp(order, "value")) {
+		*err = rp_xasprintf("runpod.order (%s): expected preference, price or value, got '%s'",
 				    rp_cfg_where(cfg, "runpod.order"), order);
 		return -1;
 	}
@@ -349,6 +381,8 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 	}
 	if (order && !strcmp(order, "price"))
 		rp_launch_cands_sort(c, k);
+	else if (order && !strcmp(order, "value"))
+		order_by_value(cfg, c, k);
 	*out = c;
 	*n = k;
 	return 0;

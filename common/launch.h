@@ -25,7 +25,9 @@
  *  - Candidates are runpod.gpu_types × runpod.data_centers (an empty
  *    data_centers list means "any": one candidate per GPU with dc NULL),
  *    in preference order (GPU-major), or cheapest first when
- *    runpod.order is "price" (ties keep preference order).  Spot
+ *    runpod.order is "price" (ties keep preference order), or cheapest per
+ *    unit of cost.throughput when it is "value" (a type with throughput 0
+ *    is marked dead: it encodes nothing).  Spot
  *    candidates (runpod.spot) come first; on-demand ones follow only when
  *    runpod.spot_fallback (or spot is off).  A candidate the catalog
  *    shows with availability NONE is marked dead with a reason, never

@@ -33,6 +33,13 @@ static double rnd(unsigned long long *s)
 	return (double)((*s * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
+/* A standard normal draw (Box-Muller, one of the pair). */
+static double gauss(unsigned long long *s)
+{
+	double u = rnd(s), v = rnd(s);
+	return sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v);
+}
+
 /* Event heap: job completions (keyed to a worker's job) and preemptions
  * (keyed to a node's life, so a job starting on it does not cancel them). */
 enum { EV_DONE, EV_PREEMPT };
@@ -87,6 +94,8 @@ struct node {
 	double preempted_at; /* > 0: the pod is gone, its Node NotReady until drained */
 	int busy;            /* jobs running (<= gpus) */
 	int alive;           /* a pod (or, preempted, a Node) exists */
+	int spot;
+	double price;        /* per node-hour, its market's */
 	unsigned life;       /* bumped when the slot is freed: cancels its preemption */
 };
 struct worker {
@@ -142,9 +151,15 @@ struct sim {
 	struct worker *w; /* node i >= nb owns workers nb + (i - nb) * gpn ... */
 	struct queue q;
 	struct heap h;
-	double node_secs;
+	double node_secs, cost;
 	unsigned long long seed;
 };
+
+static void bill(struct sim *s, const struct node *n, double t)
+{
+	s->node_secs += t - n->launched;
+	s->cost += (t - n->launched) / 3600.0 * n->price;
+}
 
 static int serving(const struct node *n, double t)
 {
@@ -157,15 +172,29 @@ static void release(struct sim *s, int i, double t)
 {
 	struct node *n = &s->nodes[i];
 	if (!n->preempted_at)
-		s->node_secs += t - n->launched;
+		bill(s, n, t);
 	n->alive = 0;
 	n->life++;
 	for (int g = 0; g < s->gpn; g++)
 		s->w[s->nb + (i - s->nb) * s->gpn + g].gen++; /* cancels its job events */
 }
 
-static void launch(struct sim *s, double t)
+/* A launch, as rp-launch would: spot if asked and there is capacity at
+ * our bid, else on-demand with the fallback, else nothing (0). */
+static int launch(struct sim *s, double t)
 {
+	const struct rp_sim_in *in = s->in;
+	int spot = 0;
+	if (in->spot) {
+		if (in->spot_stock <= 0 || in->spot_stock >= 1 || rnd(&s->seed) < in->spot_stock) {
+			spot = 1;
+		} else if (in->spot_fallback) {
+			s->out->fallbacks++;
+		} else {
+			s->out->refused++;
+			return 0;
+		}
+	}
 	int slot = -1;
 	for (int i = s->nb; i < s->nnodes && slot < 0; i++)
 		if (!s->nodes[i].alive)
@@ -183,13 +212,23 @@ static void launch(struct sim *s, double t)
 	}
 	struct node *n = &s->nodes[slot];
 	unsigned life = n->life;
-	*n = (struct node){ .launched = t, .up_at = t + s->in->boot, .idle_since = t + s->in->boot, .alive = 1,
-			    .life = life };
+	double boot = in->boot;
+	if (in->boot_sigma > 0) {
+		boot *= exp(in->boot_sigma * gauss(&s->seed));
+		if (boot < in->boot_min)
+			boot = in->boot_min;
+		if (in->boot_max > 0 && boot > in->boot_max)
+			boot = in->boot_max;
+	}
+	*n = (struct node){ .launched = t, .up_at = t + boot, .idle_since = t + boot, .alive = 1, .life = life,
+			    .spot = spot, .price = spot ? in->spot_price_per_node_hour : in->price_per_node_hour };
 	s->out->launches++;
-	if (s->in->preempt_per_hour > 0) {
-		double lifetime = -log(1 - rnd(&s->seed)) * 3600.0 / s->in->preempt_per_hour;
+	s->out->spot_launches += spot;
+	if (spot && in->preempt_per_hour > 0) {
+		double lifetime = -log(1 - rnd(&s->seed)) * 3600.0 / in->preempt_per_hour;
 		hpush(&s->h, (struct ev){ t + lifetime, slot, EV_PREEMPT, n->life });
 	}
+	return 1;
 }
 
 /* A spot pod goes: its jobs resume from their checkpoint at the queue's
@@ -211,7 +250,7 @@ static void preempt(struct sim *s, int i, double t)
 		x->gen++;
 	}
 	n->busy = 0;
-	s->node_secs += t - n->launched; /* boot included */
+	bill(s, n, t); /* boot included */
 	n->preempted_at = t;
 	if (n->up_at > t) { /* never joined: no Node to drain */
 		n->alive = 0;
@@ -242,21 +281,30 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 	struct rp_decide_out d;
 	rp_sim_step(&in->rule, &ob, st, &d, &seen);
 	s->out->polls++;
-	int launched = 0;
+	int launched = 0, keep = in->floor ? in->floor(t, in->floor_arg) : 0, left = live;
 	for (int i = s->nb; i < s->nnodes; i++) {
 		struct node *n = &s->nodes[i];
-		if (n->alive && n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace))
+		if (n->alive && n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace)) {
 			release(s, i, t); /* lost: drained whatever the action */
-		else if (d.action == RP_DOWN && serving(n, t) && !n->busy && t - n->idle_since >= in->idle)
+		} else if (d.action == RP_DOWN && serving(n, t) && !n->busy && t - n->idle_since >= in->idle &&
+			   left > keep) {
 			release(s, i, t);
+			left--;
+		}
 	}
+	live = left;
+	long cap = in->rule.max_nodes - live; /* rp-launch counts live pods */
 	if (d.action == RP_UP) {
 		s->out->ups++;
-		long cap = in->rule.max_nodes - live; /* rp-launch counts live pods */
-		for (; launched < d.count && launched < cap; launched++)
-			launch(s, t);
+		for (int tried = 0; tried < d.count && launched < cap; tried++)
+			launched += launch(s, t);
 	} else if (d.action == RP_DOWN) {
 		s->out->downs++;
+	}
+	if (in->floor) { /* the policy's floor, a boot ahead */
+		int want = in->floor(t + in->lead, in->floor_arg);
+		for (int tried = 0; live + launched < want && launched < cap && tried < want; tried++)
+			launched += launch(s, t);
 	}
 	if (in->on_step)
 		in->on_step(&seen, &d, launched, live + launched, in->arg);
@@ -303,7 +351,8 @@ void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
 				arr = rp_xrealloc(arr, arrcap * sizeof *arr);
 			}
 			for (size_t i = 0; i < k; i++)
-				arr[i] = (double)minute * 60.0 + rnd(&s.seed) * 60.0;
+				arr[i] = (double)minute * 60.0 +
+					 (in->even_arrivals ? ((double)i + 0.5) / (double)k : rnd(&s.seed)) * 60.0;
 			qsort(arr, k, sizeof *arr, cmpd);
 			narr = k;
 			iarr = 0;
@@ -319,6 +368,8 @@ void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
 		if (which == 0) {
 			iarr++;
 			double wk = in->work[minute - 1] > 0 ? in->work[minute - 1] : 60;
+			if (in->job_sigma > 0) /* lognormal with mean wk */
+				wk *= exp(in->job_sigma * gauss(&s.seed) - in->job_sigma * in->job_sigma / 2);
 			q_push_back(&s.q, (struct job){ t, wk });
 			out->jobs++;
 		} else if (which == 1) {
@@ -376,7 +427,7 @@ void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
 		}
 	}
 	out->node_hours = s.node_secs / 3600.0;
-	out->burst_cost = out->node_hours * in->price_per_node_hour;
+	out->burst_cost = s.cost;
 	out->baseline_cost = in->baseline_monthly * (end / 3600.0) / (in->hours_per_month > 0 ? in->hours_per_month : 730);
 	out->cost_per_1000 = out->jobs > 0 ? (out->burst_cost + out->baseline_cost) / out->jobs * 1000 : 0;
 	if (nwaits) {

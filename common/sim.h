@@ -18,11 +18,28 @@
  *    count pods, capped by max_nodes less the live pods (rp-launch's cap;
  *    a preempted pod is not live); a down drains the idle nodes; lost
  *    nodes are drained whatever the action.
- *  - A spot node is preempted at preempt_per_hour per node-hour from its
- *    launch; its running jobs go back to the head of the queue with the
- *    work left (checkpointed), and its pod is billed from launch (boot
- *    included) to the preemption.  Every other pod is billed from launch
- *    to drain.
+ *  - A pod is spot when in->spot: each spot launch finds capacity at our
+ *    bid with probability spot_stock (1 when 0 or unset); one that does
+ *    not falls back to an on-demand pod when spot_fallback, else that
+ *    pod is not launched (rp-launch's 75; the next up asks again).
+ *  - A spot node (only a spot node) is preempted at preempt_per_hour per
+ *    node-hour from its launch; its running jobs go back to the head of
+ *    the queue with the work left (checkpointed), and its pod is billed
+ *    at the spot price from launch (boot included) to the preemption.
+ *    Every other pod is billed at its own market's price from launch to
+ *    drain.
+ *  - A node runs gpus_per_node jobs at once (GPUs x jobs one GPU runs:
+ *    cost.throughput); a baseline GPU runs one.
+ *  - Boot: a fixed `boot` seconds, or with boot_sigma > 0 lognormal with
+ *    median `boot` clipped to [boot_min, boot_max].  Job size: the
+ *    minute's GPU-seconds, or with job_sigma > 0 lognormal with that mean.
+ *  - A policy floor (optional): floor(t) nodes wanted at time t.  At every
+ *    poll, after rp_decide's decision is carried out, the live pods are
+ *    topped up to floor(t + lead) (launched `lead` ahead, the boot time),
+ *    and a down never drains below floor(t).  The reactive rule is still
+ *    rp_decide's alone.
+ *  - Arrivals: random times within their minute, or with even_arrivals
+ *    the k jobs of a minute at (i + 0.5) / k of it (exact, for tests).
  *  - Pure: the same inputs and seed give the same outputs.
  */
 #ifndef RP_SIM_H
@@ -40,8 +57,17 @@ struct rp_sim_in {
 	double idle, notready_grace, boot, tick; /* seconds */
 	int gpus_per_node;
 	double preempt_per_hour; /* spot preemption rate per node-hour */
-	double price_per_node_hour, baseline_monthly, hours_per_month;
+	double price_per_node_hour, baseline_monthly, hours_per_month; /* price: on-demand */
 	unsigned long long seed;
+	int spot, spot_fallback;      /* rent spot pods; on-demand when spot has none */
+	double spot_stock;            /* P(a spot launch finds capacity); 0: 1 */
+	double spot_price_per_node_hour;
+	double boot_sigma, boot_min, boot_max; /* lognormal boot; sigma 0: fixed */
+	double job_sigma;             /* lognormal job size; 0: the minute's */
+	int even_arrivals;
+	int (*floor)(double t, void *arg); /* policy floor, or NULL */
+	void *floor_arg;
+	double lead;                  /* floor's look-ahead, seconds */
 	/* optional: called after every poll with what rp_decide saw and said,
 	 * how many pods that poll launched, and the live pods after it */
 	void (*on_step)(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
@@ -52,6 +78,7 @@ struct rp_sim_out {
 	double jobs, node_hours, burst_cost, baseline_cost, cost_per_1000;
 	double wait_p50, wait_p95, wait_max;
 	long launches, preemptions, polls, ups, downs;
+	long spot_launches, fallbacks, refused; /* refused: no spot, no fallback */
 };
 
 /* What the fleet looks like to rp-lagwatch at one poll. */

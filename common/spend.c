@@ -3,6 +3,7 @@
 #include "cost.h"
 #include "log.h"
 #include "record.h"
+#include "records.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -221,8 +222,19 @@ static int last_decision(const char *path, double now, struct rp_buf *b, char **
 	struct rp_rec_reader *rd = rp_rec_reader_new(f, path, 0);
 	cJSON *rec, *last = NULL;
 	const char *raw;
+	struct rp_decision d;
+	char why[256];
+	int r;
 	while (rp_rec_read(rd, &rec, &raw) == 1) {
-		if (!strcmp(rp_rec_type(rec), "decision")) {
+		if ((r = rp_decision_read(rec, &d, why, sizeof why)) < 0) {
+			*err = rp_xasprintf("%s:%ld: decision record: %s", path, rp_rec_lineno(rd), why);
+			cJSON_Delete(rec);
+			cJSON_Delete(last);
+			rp_rec_reader_free(rd);
+			fclose(f);
+			return -1;
+		}
+		if (r == 1) {
 			cJSON_Delete(last);
 			last = rec;
 		} else {
@@ -233,17 +245,22 @@ static int last_decision(const char *path, double now, struct rp_buf *b, char **
 	fclose(f);
 	if (!last)
 		return 0;
-	double lag = rp_rec_num(last, "lag", NAN), p95 = rp_rec_num(last, "p95_s", NAN);
-	if (!isnan(lag))
+	rp_decision_read(last, &d, why, sizeof why);
+	if (d.lag_known)
 		rp_buf_addf(b, "# HELP rp_queue_lag Kafka consumer-group lag (messages).\n"
-			       "# TYPE rp_queue_lag gauge\nrp_queue_lag %.0f\n", lag);
-	if (!isnan(p95))
+			       "# TYPE rp_queue_lag gauge\nrp_queue_lag %lld\n", d.lag);
+	if (d.p95_known && !isnan(d.p95_s)) {
+		char v[32];
+		if (isinf(d.p95_s))
+			snprintf(v, sizeof v, "%sInf", d.p95_s > 0 ? "+" : "-");
+		else
+			snprintf(v, sizeof v, "%.3f", d.p95_s);
 		rp_buf_addf(b, "# HELP rp_p95_latency_seconds p95 transcoding latency.\n"
-			       "# TYPE rp_p95_latency_seconds gauge\nrp_p95_latency_seconds %.3f\n", p95);
-	const char *act = rp_rec_str(last, "action");
+			       "# TYPE rp_p95_latency_seconds gauge\nrp_p95_latency_seconds %s\n", v);
+	}
 	rp_buf_addf(b, "# HELP rp_last_decision_timestamp_seconds Time of the last decision.\n"
 		       "# TYPE rp_last_decision_timestamp_seconds gauge\n"
-		       "rp_last_decision_timestamp_seconds{action=\"%s\"} %.0f\n", act ? act : "unknown", now);
+		       "rp_last_decision_timestamp_seconds{action=\"%s\"} %.0f\n", d.action ? d.action : "unknown", now);
 	cJSON_Delete(last);
 	return 0;
 }

@@ -328,54 +328,34 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 	return rc;
 }
 
-int rp_watch_http(void *arg, const char *path, struct rp_buf *body, const char **ctype)
+void rp_watch_sample(struct rp_watch *lw, struct rp_watch_sample *out)
 {
-	struct rp_watch *lw = arg;
-	size_t pl = strcspn(path, "?");
-	if (pl == 8 && !strncmp(path, "/healthz", 8)) {
-		*ctype = "text/plain";
-		rp_buf_adds(body, "ok\n");
-		return 200;
-	}
-	if (!(pl == 8 && !strncmp(path, "/metrics", 8))) {
-		rp_buf_adds(body, "{\"error\":\"not found: try /metrics\"}\n");
-		return 404;
-	}
 	struct obs o = { 0 };
-	cJSON *j = cJSON_CreateObject();
-	int st = 200;
-	char ts[40];
+	memset(out, 0, sizeof *out);
+	out->p95 = NAN;
 	poll_lag(lw, &o);
 	if (o.lag_rc) {
-		/* Never 0 for unknown: KEDA counts this as an error (fallback). */
-		cJSON_AddStringToObject(j, "error", o.lag_err ? o.lag_err : "lag unknown");
-		st = 503;
+		out->err = rp_xstrdup(o.lag_err ? o.lag_err : "lag unknown");
 	} else {
-		cJSON *gs = cJSON_CreateObject();
-		cJSON_AddNumberToObject(j, "lag", (double)o.lag);
+		out->lag_known = 1;
+		out->lag = o.lag;
+		out->groups = cJSON_CreateObject();
 		for (size_t i = 0; i < o.nlags; i++)
-			cJSON_AddNumberToObject(gs, o.lags[i].group, (double)o.lags[i].lag);
-		cJSON_AddItemToObject(j, "groups", gs);
-		long thr = rp_cfg_int(lw->cfg, "kafka.lag_threshold");
-		cJSON_AddNumberToObject(j, "lag_threshold", (double)thr);
-		cJSON_AddNumberToObject(j, "desired_nodes", (double)rp_decide_need(o.lag, thr));
+			cJSON_AddNumberToObject(out->groups, o.lags[i].group, (double)o.lags[i].lag);
 		if (!lw->lag_only) {
 			poll_p95(lw, &o);
 			if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
-				cJSON_AddNumberToObject(j, "p95_s", o.p95);
-			else
-				cJSON_AddNullToObject(j, "p95_s");
+				out->p95 = o.p95;
 		}
 	}
-	cJSON_AddStringToObject(j, "ts", rp_rfc3339(rp_now(), ts, sizeof ts));
-	char *s = cJSON_PrintUnformatted(j);
-	rp_buf_adds(body, s);
-	rp_buf_adds(body, "\n");
-	free(s);
-	cJSON_Delete(j);
-	rp_debug("served", "path", path, "status", st == 200 ? "200" : "503");
 	obs_free(&o);
-	return st;
+}
+
+void rp_watch_sample_free(struct rp_watch_sample *s)
+{
+	free(s->err);
+	cJSON_Delete(s->groups);
+	memset(s, 0, sizeof *s);
 }
 
 struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watch_opts *opt, char **err)

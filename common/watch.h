@@ -1,5 +1,6 @@
 /* watch.h — rp-lagwatch's engine: one poll of Kafka, Prometheus and the
- * burst nodes, turned into records and a decision; and the KEDA answer.
+ * burst nodes, turned into records and a decision; and the sample KEDA's
+ * answers are served from (scaler.h).
  *
  * Promises:
  *  - kafka.group x kafka.topic are paired once at open: a plain topic is
@@ -16,9 +17,9 @@
  *  - The decision names the idle burst nodes for a down (never an
  *    opted-out or lost one), and the lost nodes rp-drain may take whatever
  *    the action.
- *  - The HTTP answer (rp_watch_http) runs a fresh lag poll per GET
- *    /metrics; unknown lag is a 503, never a 0; desired_nodes is
- *    rp_decide_need(lag, kafka.lag_threshold).
+ *  - rp_watch_sample() is one lag poll (and, unless lag_only, the p95
+ *    query) with no record, no decision and no state written; a failed
+ *    lag poll is lag_known 0 with the error, never a 0.
  *  - Connections (Kafka, Kubernetes) are opened on first use and kept
  *    until rp_watch_close().
  */
@@ -38,8 +39,15 @@ struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watc
 /* One poll and its records.  RP_EXIT_OK, RP_EXIT_TEMP (input unknown: a
  * hold was printed), or RP_EXIT_USAGE + *err (e.g. an unknown topic). */
 int rp_watch_tick(struct rp_watch *w, char **err);
-/* An rp_httpd_fn (arg: the rp_watch): GET /metrics, GET /healthz. */
-int rp_watch_http(void *arg, const char *path, struct rp_buf *body, const char **ctype);
+struct rp_watch_sample {
+	int lag_known;
+	long long lag;   /* total */
+	cJSON *groups;   /* {"GROUP": lag} when known */
+	double p95;      /* NAN: no latency signal (or lag_only) */
+	char *err;       /* why the lag is unknown */
+};
+void rp_watch_sample(struct rp_watch *w, struct rp_watch_sample *s);
+void rp_watch_sample_free(struct rp_watch_sample *s);
 void rp_watch_close(struct rp_watch *w);
 
 #endif

@@ -14,7 +14,9 @@ _rp_complete()
 	--by) mapfile -t COMPREPLY < <(compgen -W "pod gpu day" -- "$cur"); return ;;
 	--format) mapfile -t COMPREPLY < <(compgen -W "records gnuplot" -- "$cur"); return ;;
 	--lock) mapfile -t COMPREPLY < <(compgen -W "flock lease" -- "$cur"); return ;;
-	--order) mapfile -t COMPREPLY < <(compgen -W "preference price" -- "$cur"); return ;;
+	--order) mapfile -t COMPREPLY < <(compgen -W "preference price value" -- "$cur"); return ;;
+	--kind) mapfile -t COMPREPLY < <(compgen -W "ledger smooth poisson bursty" -- "$cur"); return ;;
+	--policy) mapfile -t COMPREPLY < <(compgen -W "seed default prewarm warmpool spot spot-warmpool" -- "$cur"); return ;;
 	--set)
 		local keys
 		keys=$(man -P cat rp-config 2>/dev/null | grep -Eo '^ +[a-z_]+\.[a-z_.]+' | tr -d ' ')
@@ -22,7 +24,7 @@ _rp_complete()
 	esac
 	case $cmd in
 	rp-checkpoint) subs="save restore list verify prune ping retry" ;;
-	rp-cost) subs="report breakeven recommend plan simulate metrics prices" ;;
+	rp-cost) subs="report breakeven recommend plan simulate trace metrics prices" ;;
 	*) subs="" ;;
 	esac
 	if [[ $cur == -* ]] || [[ -z $subs ]]; then

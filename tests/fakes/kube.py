@@ -43,7 +43,10 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   secrets (stringData folded into base64 data), configmaps, events
   (empty), poddisruptionbudgets (policy/v1, status computed live from
   the pods), daemonsets / replicasets / deployments (apps/v1), leases
-  (coordination.k8s.io/v1).
+  (coordination.k8s.io/v1); stored only (no controller, for a dry-run
+  apply of deploy/): serviceaccounts, services, RBAC's clusterroles,
+  clusterrolebindings, roles, rolebindings, KEDA's scaledobjects and
+  triggerauthentications (keda.sh/v1alpha1).
   Controllers: a DaemonSet pod per matching node; a ReplicaSet replaces
   pods that are evicted or deleted (admin "recreate"); a scheduler
   (Ready, schedulable, NoSchedule/NoExecute taints tolerated,
@@ -57,7 +60,9 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   keyed by the token secret, for live tokens with usage-bootstrap-signing,
   after signer_delay) and the token cleaner (expired tokens deleted).
   Pod deletion with a grace period: deletionTimestamp, Terminating, gone
-  after min(grace, evict_grace).  Evictions honour PodDisruptionBudgets
+  after min(grace, evict_grace) -- but on a NotReady node never, as with a
+  dead kubelet that cannot confirm it, until grace 0, the node's deletion
+  (pod GC) or the node is Ready again.  Evictions honour PodDisruptionBudgets
   (429 "Cannot evict pod as it would violate the pod's disruption
   budget." with a DisruptionBudget cause; 500 with several PDBs; pods not
   Running are evicted without a budget check).
@@ -67,7 +72,10 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   cluster-info; usage-bootstrap-authentication; the kubeadm node group;
   kubelet-forbidden kubernetes.io labels; an existing Ready node of that
   name), then registers the Node (labels, taints, GPUs = what nvidia-smi
-  listed on the pod) NotReady, Ready after ready_delay.
+  listed on the pod) NotReady, Ready after ready_delay.  An existing
+  NotReady Node of that name is kept as a kubelet keeps it (taints,
+  unschedulable and labels as they were; default labels refreshed) and
+  turns Ready after ready_delay.
 
 Not implemented: RBAC (the admin token may do everything; cluster-info
 is readable without a token, as in kubeadm clusters), admission, server-
@@ -90,10 +98,7 @@ Admin endpoints (same TLS + token), under /_admin:
   POST   /_admin/pdb           {"name": N, "namespace": "default", "allow": true|false|null}
                                (false: no disruption allowed; true: at least one; null: computed)
   POST   /_admin/config        {"ready_delay": 1, "evict_grace": 0.2, "signer_delay": 0.2,
-                                "recreate": true, "notready_stuck": false}
-                               (notready_stuck: a graceful delete of a pod on a
-                               NotReady node never completes, as with a dead
-                               kubelet, until grace 0, node deletion or Ready)
+                                "recreate": true}
   GET    /_admin/config
   POST   /_admin/reset         back to the initial cluster (config and request log too)
 """
@@ -137,8 +142,18 @@ RES = {
     "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"], True),
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"], True),
     "leases": ("coordination.k8s.io", "v1", "Lease", True, [], False),
+    # stored only, for deploy/ (kubectl apply --dry-run=server): no controller
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"], False),
+    "services": ("", "v1", "Service", True, ["svc"], True),
+    "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, [], False),
+    "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, [], False),
+    "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, [], False),
+    "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True, [], False),
+    "scaledobjects": ("keda.sh", "v1alpha1", "ScaledObject", True, ["so"], True),
+    "triggerauthentications": ("keda.sh", "v1alpha1", "TriggerAuthentication", True, ["ta"], False),
 }
-GROUPS = [("policy", "v1"), ("apps", "v1"), ("coordination.k8s.io", "v1")]
+GROUPS = [("policy", "v1"), ("apps", "v1"), ("coordination.k8s.io", "v1"), ("rbac.authorization.k8s.io", "v1"),
+          ("keda.sh", "v1alpha1")]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 FIELDS_COMMON = {"metadata.name", "metadata.namespace"}
@@ -595,7 +610,7 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
-                         "recreate": True, "notready_stuck": False}
+                         "recreate": True}
         self.timers = []  # heap of (when, seq, generation, fn)
         self.seq = 0
         self.gen = 0
@@ -789,7 +804,47 @@ class Cluster:
         elif res == "secrets":
             self.signer_soon()
 
+    # -- admission
+    def admit_create(self, res, ns, name):
+        """NamespaceLifecycle: nothing new in a namespace being terminated
+        (an eviction is a create of pods/eviction).  The cause travels in
+        details.causes[].reason, as metav1.StatusCause's Type is spelled in JSON."""
+        n = self.get("namespaces", None, ns) if ns else None
+        if n is not None and n["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, "Forbidden", '%s "%s" is forbidden: unable to create new content in namespace %s '
+                           'because it is being terminated' % (res_qual(res), name, ns),
+                           {"name": name, "kind": res, "causes": [
+                               {"reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % ns,
+                                "field": "metadata.namespace"}]})
+
     # -- controllers
+    def namespace_controller(self):
+        """A terminating namespace: its pods deleted gracefully, everything
+        else at once; the namespace goes when no pod is left."""
+        for n in list(self.objs["namespaces"].values()):
+            if not n["metadata"].get("deletionTimestamp"):
+                continue
+            ns = n["metadata"]["name"]
+            left = 0
+            for r in RES:
+                if not RES[r][3]:
+                    continue
+                for o in list(self.objs[r].values()):
+                    if o["metadata"].get("namespace") != ns:
+                        continue
+                    if r == "pods":
+                        left += 1
+                        if not o["metadata"].get("deletionTimestamp"):
+                            self.delete_pod(o, None)
+                    else:
+                        # gone without cascading: its pods go their own graceful way
+                        self.objs[r].pop((ns, o["metadata"]["name"]), None)
+                        o = copy.deepcopy(o)
+                        o["metadata"]["resourceVersion"] = self.next_rv()
+                        self._emit("DELETED", r, o)
+            if not left:
+                self.remove("namespaces", n)
+
     def set_node_ready(self, name, ready):
         n = self.get("nodes", None, name)
         if n is None:
@@ -833,6 +888,7 @@ class Cluster:
                                                      "effect": "NoSchedule", "timeAdded": ts()}]
                 self.put("nodes", n)
         self.node_leases()
+        self.namespace_controller()
         self.daemonset_controller()
         self.replicaset_controller()
         self.scheduler()
@@ -1131,7 +1187,7 @@ class Cluster:
                 if q is None or q["metadata"]["uid"] != uid:
                     return
                 n = self.get("nodes", None, q["spec"].get("nodeName") or "")
-                if self.cfg["notready_stuck"] and n is not None and not self.node_ready(n):
+                if n is not None and not self.node_ready(n):
                     # no kubelet confirms: Terminating until force-deleted,
                     # the node is deleted (pod GC), or it is Ready again
                     self.after(0.5, gone)
@@ -1706,6 +1762,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_json(200, t)
                 return self.send_json(200, o)
             elif method == "POST" and sub == "eviction":
+                c.admit_create(res, ns, name)
                 if not isinstance(body, dict):
                     raise bad_request("an Eviction body is required")
                 if (body.get("metadata") or {}).get("name", name) != name:
@@ -1718,6 +1775,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not isinstance(body, dict):
                     raise bad_request("a JSON object body is required")
                 self.check_kind(res, body)
+                c.admit_create(res, ns, (body.get("metadata") or {}).get("name") or "")
                 o = c.create(res, body, ns)
                 if not dry:
                     c.put(res, o, "ADDED")
@@ -1794,6 +1852,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.send_json(200, o)
                 if res == "namespaces" and name in ("default", "kube-system", "kube-public", "kube-node-lease"):
                     raise ApiError(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may not be deleted' % name)
+                if res == "namespaces":
+                    # the namespace controller empties it (pods gracefully), then it goes
+                    if not o["metadata"].get("deletionTimestamp"):
+                        o = copy.deepcopy(o)
+                        o["metadata"]["deletionTimestamp"] = ts()
+                        o["metadata"]["deletionGracePeriodSeconds"] = 0
+                        o.setdefault("status", {})["phase"] = "Terminating"
+                        c.put(res, o, "MODIFIED")
+                    c.reconcile()
+                    o = c.get(res, None, name) or o
+                    return self.send_json(200, o)
                 if opts.get("propagationPolicy") == "Orphan" and res in ("daemonsets", "replicasets", "deployments"):
                     c.objs[res].pop((ns or "", name), None)
                     o2 = copy.deepcopy(o)
@@ -2134,7 +2203,21 @@ def kubeadm_join(c, req, port):
                        'in the cluster. You must delete the existing Node or change the name of this new joining Node'
                        % name), None
     if old is not None:
-        c.remove("nodes", old)
+        # The kubelet finds its Node there (AlreadyExists) and keeps it:
+        # only its default labels and annotations are brought up to date;
+        # taints, unschedulable and other labels stay as they were
+        # (--register-with-taints and --node-labels apply only to a Node
+        # the kubelet creates).
+        n = copy.deepcopy(old)
+        n["metadata"].setdefault("labels", {}).update(
+            {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+             "beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name})
+        n["metadata"].setdefault("annotations", {}).update({"rp.fake/gpus": str(req.get("gpus", 1)),
+                                                            "rp.fake/joined-via": "kubeadm"})
+        c.put("nodes", n, "MODIFIED")
+        c.after(c.cfg["ready_delay"], lambda u=n["metadata"]["uid"]: _ready_if(c, name, u))
+        c.reconcile()
+        return True, "This node has joined the cluster", name
     lb = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
           "beta.kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name}
     lb.update(labels)

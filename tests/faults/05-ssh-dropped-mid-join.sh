@@ -14,10 +14,10 @@ master=$(cat "$RP_STACK_DIR/pids/sshd-$port.pid")
 tree() { local p; for p in $(pgrep -P "$1"); do tree "$p"; echo "$p"; done; }
 kill_sshd() { local p; for p in $(tree "$master") "$master"; do kill -9 "$p" 2>/dev/null; done; rm -f "$RP_STACK_DIR/pids/sshd-$port.pid"; }
 at_exit kill_sshd
-# a slow kubeadm on this pod: the session is open when the server dies
+# a slow kubeadm join on this pod: the session is open when the server dies
 rm -f "$H/bin/kubeadm"
 # shellcheck disable=SC2016 # the wrapper expands on the pod
-printf '#!/bin/sh\nprintf "%%s\\n" "slow-start $*" >>"$RP_POD_DIR/kubeadm.log"\nsleep 8\nexec %s "$@"\n' \
+printf '#!/bin/sh\n[ "$1" = join ] && printf "%%s\\n" "slow-start $*" >>"$RP_POD_DIR/kubeadm.log" && sleep 8\nexec %s "$@"\n' \
 	"$RP_TOP/tests/fakes/kubeadm" >"$H/bin/kubeadm"
 chmod +x "$H/bin/kubeadm"
 radmin config "{\"ssh_pin\":\"$hp\"}"

@@ -81,4 +81,17 @@ ok "the copy has no .git" test ! -e "$src/.git"
 is "scripts/shell-files without .git: the checkout's list" \
 	"$(cd "$src" && scripts/shell-files | LC_ALL=C sort | tr '\n' ' ')" \
 	"$(cd "$RP_TOP" && scripts/shell-files | LC_ALL=C sort | tr '\n' ' ')"
+# kubectl: Debian 12's 1.20 is too old for the kube tests, so install-deps
+# counts it as missing (its install fetches Debian 13's; that download is
+# for scripts/fresh-check, not the suite).  The real install-deps, with a
+# kubectl 1.20 and then a 1.32 first on PATH.
+mkdir -p "$T_TMP/k20" "$T_TMP/k32"
+printf '#!/bin/sh\necho %s\n' "'{\"clientVersion\":{\"major\":\"1\",\"minor\":\"20\"}}'" >"$T_TMP/k20/kubectl"
+printf '#!/bin/sh\necho %s\n' "'{\"clientVersion\":{\"major\":\"1\",\"minor\":\"32\"}}'" >"$T_TMP/k32/kubectl"
+chmod +x "$T_TMP/k20/kubectl" "$T_TMP/k32/kubectl"
+PATH="$T_TMP/k20:$PATH" "$RP_TOP/scripts/install-deps" --check 2>"$T_TMP/id.err"
+is "install-deps --check with kubectl 1.20: missing" "$?" 1
+like "… it names kubectl >= 1.25" "$(cat "$T_TMP/id.err")" 'missing packages: .*kubectl>=1\.25'
+PATH="$T_TMP/k32:$PATH" "$RP_TOP/scripts/install-deps" --check 2>"$T_TMP/id.err"
+unlike "with kubectl 1.32: kubectl is not missing" "$(cat "$T_TMP/id.err")" 'kubectl'
 done_testing

@@ -272,27 +272,33 @@ like "reason names the cooldown" "$(field decision .reason)" 'within cooldown'
 rc "with a 1 s cooldown, 1 s later" 0 sh -c "sleep 1.1; rp-lagwatch --once --group gb$run --topic $ta --set scale.idle=0s --set scale.cooldown=1s --set prometheus.url=$dead"
 is "down once the cooldown has passed" "$(field decision .action)" down
 
-# ---- --serve: what KEDA's metrics-api scaler reads ----
+# ---- --serve: what KEDA's metrics-api scaler reads (more in 11-keda) ----
 fresh serve
-rp-lagwatch --serve 127.0.0.1:0 --set kafka.timeout=2s --group "ga$run" --group "gb$run" --topic "$ta" >"$T_TMP/serve.out" 2>"$T_TMP/serve.err" &
+rp-lagwatch --serve 127.0.0.1:0 --watch 0.5s --set kafka.timeout=2s --group "ga$run" --group "gb$run" --topic "$ta" >"$T_TMP/serve.out" 2>"$T_TMP/serve.err" &
 spid=$!
 at_exit "kill $spid 2>/dev/null"
 eventually 10 grep -q 'msg=listening' "$T_TMP/serve.err" || diag "server did not start: $(cat "$T_TMP/serve.err")"
 addr=$(sed -n 's/.*msg=listening addr=\([0-9.:]*\).*/\1/p' "$T_TMP/serve.err")
-rc "GET /metrics" 0 curl -sf "http://$addr/metrics"
+eventually 10 curl -sf "http://$addr/scaler" || diag "no first poll: $(cat "$T_TMP/serve.err")"
+rc "GET /scaler" 0 curl -sf "http://$addr/scaler"
 is "valueLocation lag: the total" "$(jq -r .lag "$T_TMP/.out")" 4
 is "per group" "$(jq -r "\"\(.groups[\"ga$run\"])/\(.groups[\"gb$run\"])\"" "$T_TMP/.out")" "4/0"
 is "desired_nodes = ceil(4/5)" "$(jq -r .desired_nodes "$T_TMP/.out")" 1
+rc "GET /metrics" 0 curl -sf "http://$addr/metrics"
+like "Prometheus text: the total" "$(cat "$T_TMP/.out")" '^rp_lagwatch_lag 4$'
+like "Prometheus text: per group" "$(cat "$T_TMP/.out")" "^rp_lagwatch_group_lag\\{group=\"ga$run\"\\} 4$"
 rc "GET /healthz" 0 curl -sf "http://$addr/healthz"
 is "ok" "$(cat "$T_TMP/.out")" ok
 is "unknown path: 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/nope")" 404
-is "POST: 405" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$addr/metrics")" 405
+is "POST: 405" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$addr/scaler")" 405
 kctl all-down
-is "Kafka down: 503, never a 0" "$(curl -s -o "$T_TMP/503" -w '%{http_code}' --max-time 20 "http://$addr/metrics")" 503
-like "with the error" "$(cat "$T_TMP/503")" '"error":"kafka'
+code503() { [ "$(curl -s -o "$T_TMP/503" -w '%{http_code}' --max-time 5 "http://$addr/scaler")" = 503 ] && grep -q kafka "$T_TMP/503"; }
+ok "Kafka down: 503 within 3 polls and the poll's timeout, never a 0" eventually 20 code503
+like "with the error" "$(cat "$T_TMP/503")" '"error":".*kafka'
+unlike "no lag in it" "$(cat "$T_TMP/503")" '"lag"'
 kctl all-up
-eventually 20 curl -sf "http://$addr/metrics"
-ok "answers again once Kafka is back" curl -sf "http://$addr/metrics"
+eventually 20 curl -sf "http://$addr/scaler"
+ok "answers again once Kafka is back" curl -sf "http://$addr/scaler"
 kill "$spid"
 wait "$spid"
 is "SIGTERM: exit 0" "$?" 0

@@ -223,8 +223,10 @@ rc "one new host alone: exit 0" 0 rp-join -o json --label gpu-type=runpod \
 t1=$(date +%s.%N)
 one_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 solo_log=$(cat "$S/hosts/$(port "${more[0]}")/kubeadm.log")
-like "node-labels carry what a kubelet may set" "$solo_log" 'node-labels: "gpu-type=runpod"'
-unlike "but not node-role.kubernetes.io (NodeRestriction)" "$solo_log" 'node-labels: .*node-role'
+# (v1beta4: kubeletExtraArgs is a list of {name, value})
+solo_kl=$(grep -A1 'name: "node-labels"' <<<"$solo_log" | grep -o 'value: .*')
+like "node-labels carry what a kubelet may set" "$solo_kl" '^value: "gpu-type=runpod"$'
+unlike "but not node-role.kubernetes.io (NodeRestriction)" "$solo_kl" 'node-role'
 is "node-role label set by rp-join after join" \
 	"$(kapi /api/v1/nodes/demo-burst-solo | jq -r '.metadata.labels["node-role.kubernetes.io/gpu-burst"]')" true
 kubectl delete node demo-burst-solo >/dev/null

@@ -441,8 +441,6 @@ lost_scene() { [ "$(running "$ln")" -ge 7 ]; }
 ok "lost scene running" eventually 20 lost_scene
 kapi PATCH "/api/v1/namespaces/default/pods/done-$ln/status" '{"status":{"phase":"Succeeded"}}' >/dev/null
 r0=$(running "$ln")
-kadmin -X POST "$KUBE_URL/_admin/config" -d '{"notready_stuck":true}' >/dev/null
-at_exit "kadmin -X POST '$KUBE_URL/_admin/config' -d '{\"notready_stuck\":false}' >/dev/null"
 # past the stand-in's registration delay (1 s), which would make them Ready again
 while awk -v a="$applied" -v n="$(date +%s.%N)" 'BEGIN{exit !(n - a < 2.5)}'; do sleep 0.2; done
 for n in "$ln" "$lo"; do

@@ -80,6 +80,9 @@ is "baseline monthly 719" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .ma
 is "A100 on-demand breakeven GPU-hours" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .gpu_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/1.89}')"
 is "A100 on-demand breakeven server-hours" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .server_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/1.89/2}')"
 is "RTX 6000 Ada spot breakeven GPU-hours" "$(jq -r 'select(.gpu=="NVIDIA RTX 6000 Ada Generation" and .market=="spot") | .gpu_hours' "$T_TMP/.out")" "$(awk 'BEGIN{printf "%.1f", 719/0.35}')"
+# issue 20: beyond what one server gives in a month (730 h) is "never"
+is "Ada spot: 1027.1 server-hours > 730: never" "$(jq -r 'select(.gpu=="NVIDIA RTX 6000 Ada Generation" and .market=="spot") | .breakeven' "$T_TMP/.out")" never
+is "A100 on-demand: 190.2 server-hours: reached" "$(jq -r 'select(.gpu=="NVIDIA A100 80GB PCIe" and .market=="on_demand") | .breakeven' "$T_TMP/.out")" reached
 rc "negative price is exit 2" 2 rp-cost breakeven --set 'cost.prices={"X":{"on_demand":-1,"spot":0.1}}'
 like "names the GPU and field" "$(cat "$T_TMP/.err")" "X.*on_demand"
 rc "missing spot price is exit 2" 2 rp-cost breakeven --set 'cost.prices={"X":{"on_demand":1}}'
@@ -91,6 +94,15 @@ rc "recommend mid" 0 rp-cost recommend --gpu-hours 1000
 is "1000 GPU-h/month: hybrid" "$(jq -r .recommendation "$T_TMP/.out")" "hybrid: burst + 1 baseline"
 rc "recommend high" 0 rp-cost recommend --gpu-hours 3000
 is "3000 GPU-h/month: 2+ baselines" "$(jq -r .recommendation "$T_TMP/.out")" "2+ baselines + burst for peaks"
+# any number of servers, 20 % headroom: by hand, k servers give 2 x 730 x 0.8
+# = 1168 GPU-h; cost(k) = 719 k + max(0, h - 1168 k) x 1.89
+want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1168*k>0?h-1168*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
+rc "recommend 6000 GPU-h" 0 rp-cost recommend --gpu-hours 6000
+is "6000 GPU-h/month: $want servers (more than 3)" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
+is "... names the GPU to burst on (the first listed that encodes)" "$(jq -r .burst_on "$T_TMP/.out")" "NVIDIA RTX 6000 Ada Generation"
+want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1460*k>0?h-1460*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
+rc "recommend 6000 GPU-h, no headroom" 0 rp-cost recommend --gpu-hours 6000 --headroom 0
+is "... no headroom: $want servers" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
 
 # plan: three synthetic 720-hour traces; the right k computed here in awk
 plan_best_awk() { # trace price -> k with the lowest cost
@@ -109,21 +121,54 @@ rc "plan gnuplot format" 0 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot
 like "gnuplot columns" "$(sed -n 2p "$T_TMP/.out")" "^0 [0-9.]+ [0-9.]+ [01]$"
 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot | "$RP_TOP/scripts/rp-cost-plot" >"$T_TMP/plan.png"
 is "rp-cost-plot draws a PNG" "$(head -c 8 "$T_TMP/plan.png" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
+# rp-cost trace from the ledger: by hand, pod c (A6000, throughput 1, 1 GPU)
+# ran 10:00-12:00 with the 2-GPU baseline full beside it: 3 slots x 120 min
+# x 60 s / 120 s = 180 jobs over the window; each rise of the lag adds jobs
+cat >"$T_TMP/jc.jsonl" <<'J'
+{"type":"ledger","event":"launched","ts":"2026-11-28T10:00:00.000Z","id":"c","name":"t-burst-c","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}
+{"type":"ledger","event":"terminated","ts":"2026-11-28T12:00:00.000Z","id":"c"}
+J
+rc "trace from the ledger" 0 rp-cost trace --ledger "$T_TMP/jc.jsonl" --since 2026-11-28T09:00:00Z --until 2026-11-28T12:00:00Z
+is "... 3 hours of minutes" "$(($(wc -l <"$T_TMP/.out") - 1))" 180
+is "... the work pod c and the full baseline did, as 120 s jobs" "$(awk -F, 'NR>1{s+=$2} END{printf "%.2f", s}' "$T_TMP/.out")" 180.00
+printf '{"type":"decision","action":"hold","lag":0,"ts":"2026-11-28T09:10:00Z"}\n{"type":"decision","action":"up","lag":7,"ts":"2026-11-28T09:20:00Z"}\n{"type":"decision","action":"up","lag":4,"ts":"2026-11-28T09:30:00Z"}\n{"type":"decision","action":"up","lag":9,"ts":"2026-11-28T09:40:00Z"}\n' >"$T_TMP/lag.jsonl"
+rc "trace with the lag history" 0 rp-cost trace --ledger "$T_TMP/jc.jsonl" --decision "$T_TMP/lag.jsonl" --since 2026-11-28T09:00:00Z --until 2026-11-28T12:00:00Z
+is "... each rise of the lag adds its jobs (7 + 5)" "$(awk -F, 'NR>1{s+=$2} END{printf "%.2f", s}' "$T_TMP/.out")" 192.00
+
+# issue 20: the policies' cost against p95, from simulate --compare
+rp-cost trace --kind bursty --days 1 >"$T_TMP/day.csv"
+rp-cost simulate "$T_TMP/day.csv" --compare --seeds 2 >"$T_TMP/cmp.jsonl"
+is "compare: one record per policy" "$(jq -r .policy "$T_TMP/cmp.jsonl" | tr '\n' ' ')" "seed default prewarm warmpool spot spot-warmpool "
+is "... each with the figures the issue names" "$(jq -c '[.type, (.cost_per_1000_jobs|type), (.wait_p95_s|type), (.preemptions|type)]' "$T_TMP/cmp.jsonl" | sort -u)" '["simulation","number","number","number"]'
+rc "rp-cost-plot of the policies" 0 "$RP_TOP/scripts/rp-cost-plot" "$T_TMP/cmp.jsonl"
+is "... draws a PNG" "$(head -c 8 "$T_TMP/.out" | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a
 printf 'hour,gpu_hours\n0,1\n1,x\n' >"$T_TMP/bad.csv"
 rc "malformed trace line -> 2" 2 rp-cost plan "$T_TMP/bad.csv"
 like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
 
+# cost.throughput (issue 20): a listed GPU type with throughput 0 is warned
+# about; a throughput that is not a number >= 0 is refused
+rc "A100 listed, throughput 0: still runs" 0 rp-cost prices --set 'runpod.gpu_types=NVIDIA A100 80GB PCIe'
+like "... with a warning naming it" "$(cat "$T_TMP/.err")" "warning: runpod.gpu_types .* 'NVIDIA A100 80GB PCIe', whose cost.throughput is 0"
+rc "defaults: no warning" 0 rp-cost prices
+is "... stderr empty" "$(cat "$T_TMP/.err")" ""
+rc "negative throughput -> 2" 2 rp-cost prices --set 'cost.throughput={"X":-1}'
+like "... naming the key" "$(cat "$T_TMP/.err")" "cost.throughput.*'X' must be a number >= 0"
+
 # simulate: deterministic per seed; p95 wait grows with boot time
 awk 'BEGIN{print "minute,jobs,gpu_seconds"; for(m=0;m<1440;m++){x=int(m/60); j=(x>=9&&x<13)?12:2; print m","j",90"}}' >"$T_TMP/jobs.csv"
-rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s
+# These checks are about the rule's habits with one job a node (issue 20
+# made a node run cost.throughput jobs at once: 3 on the RTX 6000 Ada).
+one=(--set 'cost.throughput={"NVIDIA RTX 6000 Ada Generation":1}')
+rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s
 a=$(jq -c 'del(.ts)' "$T_TMP/.out")
-rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
+rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
 is "same seed, same result" "$a" "$(cat "$T_TMP/b")"
 # The shipped rule holds about lag_threshold jobs queued per serving node, so
 # at the default 5 a fast boot waits longer than a slow one (whose backlog
 # makes it launch more: issue 20).  With 1 job a node the wait is the boot's.
-p95a=$(rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 60s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
-p95b=$(rp-cost simulate "$T_TMP/jobs.csv" --seed 7 --boot 600s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
+p95a=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
+p95b=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 600s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
 num_ge "p95 wait grows with boot time ($p95a -> $p95b)" "$p95b" "$p95a"
 isnt "and really changes" "$p95a" "$p95b"
 # the shipped rule, not a copy: hysteresis and cooldown show in the counts

@@ -95,13 +95,17 @@ is "and drained again" "$(live_pods)" 0
 LEASE=ascale-lease-$$
 kubectl delete lease "$LEASE" >/dev/null 2>&1
 mkdir -p "$T_TMP/hostA" "$T_TMP/hostB"
-rc "replica A takes the lease and acts" 0 env RP_STATE_DIR="$T_TMP/hostA" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 3 --identity A
+rc "replica A takes the lease and acts" 0 env RP_STATE_DIR="$T_TMP/hostA" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 10 --identity A
 is "A printed a tick" "$(grep -c '"type":"tick"' "$T_TMP/.out")" 1
-rc "replica B, while A holds it, exits 0 quietly" 0 env RP_STATE_DIR="$T_TMP/hostB" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 3 --identity B
+rc "replica B, while A holds it, exits 0 quietly" 0 env RP_STATE_DIR="$T_TMP/hostB" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 10 --identity B
 is "B did not act" "$(grep -c '"type":"tick"' "$T_TMP/.out")" 0
 is "holder is A" "$(kubectl get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}')" A
-sleep 3.5 # A dies: no renewal
-rc "B takes over once A's lease expired" 0 env RP_STATE_DIR="$T_TMP/hostB" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 3 --identity B
+# A dies: no renewal.  Wait out the lease from its last renewal (10 s is
+# long enough that B's first try above cannot outlive it on a slow machine).
+rt=$(kubectl get lease "$LEASE" -o jsonpath='{.spec.renewTime}')
+left=$(( $(date -u -d "$rt" +%s) + 11 - $(date -u +%s) ))
+[ "$left" -gt 0 ] && sleep "$left"
+rc "B takes over once A's lease expired" 0 env RP_STATE_DIR="$T_TMP/hostB" "$AS" -q --lock lease --lease-name "$LEASE" --lease-duration 10 --identity B
 is "B acted" "$(grep -c '"type":"tick"' "$T_TMP/.out")" 1
 is "holder is B" "$(kubectl get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}')" B
 is "one transition" "$(kubectl get lease "$LEASE" -o jsonpath='{.spec.leaseTransitions}')" 1

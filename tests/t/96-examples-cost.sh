@@ -12,7 +12,9 @@ examples() { # the first .nf/.fi block of EXAMPLES, unescaped
 		sed 's/\\-/-/g'
 }
 cd "$T_TMP/ex" || exit 1
-ln -s "$RP_TOP/scripts" scripts
+# rp-cost-plot is on PATH once installed (make install puts it in bin/)
+mkdir -p "$T_TMP/path" && ln -s "$RP_TOP/scripts/rp-cost-plot" "$T_TMP/path/rp-cost-plot"
+export PATH="$T_TMP/path:$PATH"
 # a ledger: one pod 2 h ago for 1 h, one still running since 30 min
 ts() { date -u -d "$1" +%Y-%m-%dT%H:%M:%S.000Z; }
 {
@@ -43,15 +45,23 @@ while IFS= read -r ex; do
 		like "  one row per GPU and market" "$out" "NVIDIA RTX A6000" ;;
 	"rp-cost recommend")
 		is "  a recommendation from the ledger" "$(jq -r '.type + " " + .source' <<<"$out")" "recommendation ledger" ;;
-	"rp-cost plan month.csv --format gnuplot | scripts/rp-cost-plot > plan.png")
+	"rp-cost plan month.csv --format gnuplot | rp-cost-plot > plan.png")
 		is "  plan.png is a PNG" "$(head -c 8 plan.png | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a ;;
 	"rp-cost simulate month-minutes.csv --seed 1 --boot 3m")
 		is "  a simulation of the month" "$(jq -r '"\(.type) \(.minutes) \(.boot_s) \(.seed)"' <<<"$out")" "simulation 43200 180 1"
 		num_ge "  polls every 15 s over the month" "$(jq -r .polls <<<"$out")" $((43200 * 4)) ;;
+	"rp-cost trace --kind bursty --days 7 > week.csv")
+		is "  a week by the minute" "$(($(wc -l <week.csv) - 1)) $(head -1 week.csv)" "10080 minute,jobs,gpu_seconds" ;;
+	"rp-cost simulate week.csv --compare --seeds 3 | jq -c '{policy,cost_per_1000_jobs,wait_p95_s}'")
+		is "  one record per policy" "$(jq -r .policy <<<"$out" | tr '\n' ' ')" "seed default prewarm warmpool spot spot-warmpool "
+		is "  spot is cheaper than seed" "$(jq -s '(.[] | select(.policy=="spot") | .cost_per_1000_jobs) < (.[] | select(.policy=="seed") | .cost_per_1000_jobs)' <<<"$out")" true ;;
+	"rp-cost trace --days 7 > mine.csv")
+		is "  the ledger's week: 7 days of minutes" "$(($(wc -l <mine.csv) - 1))" 10080
+		num_ge "  with the work the pods did" "$(awk -F, 'NR>1{s+=$2} END{printf "%d", s}' mine.csv)" 1 ;;
 	"rp-cost metrics --output $T_TMP/textfile/rp.prom")
 		like "  the textfile written" "$(cat "$T_TMP/textfile/rp.prom")" '^rp_burst_nodes 1$' ;;
 	*) fail "rp-cost(1) example not checked here: $ex" ;;
 	esac
 done < <(examples rp-cost.1)
-is "every example of rp-cost(1) ran" "$n" 7
+is "every example of rp-cost(1) ran" "$n" 10
 done_testing

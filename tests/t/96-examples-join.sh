@@ -2,8 +2,8 @@
 # rp-join(1) EXAMPLES, run against the stack as a user types them (the
 # documentation's 203.0.113.7:40123 is one of the stack's sshd "pods").
 # Not run here: `systemctl start rp-tunnel@abc123.service` (no systemd);
-# the --tunnel example's forwards go to free local ports instead of 6443
-# and 9092, which belong to this machine.
+# the --tunnel example's forwards go to free local ports instead of 9092
+# and 9000, which belong to this machine.
 . "$(dirname "$0")/../faults/lib.sh"
 need_stack # tests/run starts the stack for a script that says so (faults/lib.sh did it already)
 f_setup
@@ -49,7 +49,7 @@ rc "rp-join --bootstrap worker < pods.jsonl" 0 sh -c 'rp-join --bootstrap worker
 is "  worker ready" "$(jq -r 'select(.type=="node" and .id=="wkex1") | .ready' "$T_TMP/.out")" true
 is "  ledgered as a worker" "$(jq -r 'select(.event=="joined" and .id=="wkex1") | .bootstrap' "$LEDGER")" worker
 
-# rp-join --tunnel abc123 --forward R:6443:10.0.0.10:6443 --forward R:9092:kafka.internal:9092
+# rp-join --tunnel abc123 --forward R:9092:kafka.internal:9092 --forward R:9000:minio.internal:9000
 read -r ep r1 r2 < <(python3 -c 'import socket
 ps=[]
 for _ in range(3):

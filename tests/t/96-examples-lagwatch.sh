@@ -29,12 +29,13 @@ while IFS= read -r ex; do
 	n=$((n + 1))
 	case "$ex" in
 	"rp-lagwatch --serve "*)
-		rp-lagwatch --serve 127.0.0.1:0 >"$T_TMP/serve.out" 2>"$T_TMP/serve.err" &
+		rp-lagwatch --serve 127.0.0.1:0 --watch 10s >"$T_TMP/serve.out" 2>"$T_TMP/serve.err" &
 		spid=$!
 		at_exit "kill $spid 2>/dev/null"
 		eventually 10 grep -q 'msg=listening' "$T_TMP/serve.err" || diag "did not start: $(cat "$T_TMP/serve.err")"
 		addr=$(sed -n 's/.*msg=listening addr=\([0-9.:]*\).*/\1/p' "$T_TMP/serve.err")
-		rc "example: $ex (port 0)" 0 curl -sf "http://$addr/metrics"
+		eventually 10 curl -sf "http://$addr/scaler"
+		rc "example: $ex (port 0)" 0 curl -sf "http://$addr/scaler"
 		is "  the metrics-api answer" "$(jq -r '"\(.lag) \(.desired_nodes)"' "$T_TMP/.out")" "0 0"
 		kill "$spid"
 		wait "$spid"

@@ -120,10 +120,37 @@ int main(void)
 	T_OK(strstr(y, "kind: JoinConfiguration\n") != NULL, "kind");
 	T_OK(strstr(y, "caCertHashes:\n    - \"sha256:0123\"\n") != NULL, "CA pinned");
 	T_OK(strstr(y, "unsafeSkipCAVerification: false") != NULL, "never unsafe");
-	T_OK(strstr(y, "node-labels: \"gpu-type=runpod,a=\\\"q\\\"\"") != NULL, "labels quoted");
+	T_OK(strstr(y, "apiVersion: kubeadm.k8s.io/v1beta4\n") != NULL, "v1beta4 by default");
+	T_OK(strstr(y, "  kubeletExtraArgs:\n  - name: \"node-labels\"\n    value: \"gpu-type=runpod,a=\\\"q\\\"\"\n") !=
+		     NULL,
+	     "v1beta4: kubelet arguments a list of {name, value}, labels quoted");
 	T_OK(strstr(y, "- key: \"rp.io/starting\"\n    effect: \"NoSchedule\"") != NULL, "startup taint");
 	T_OK(strstr(y, "name: \"demo-burst-x\"") != NULL, "node name");
+	T_OK(!strstr(y, "timeout"), "no timeout asked: none written");
 	free(y);
+	j.timeout_s = 150;
+	y = rp_boot_join_yaml(&j);
+	T_OK(strstr(y, "\ntimeouts:\n  discovery: \"150s\"\n  tlsBootstrap: \"150s\"\n") != NULL,
+	     "v1beta4: timeouts under timeouts");
+	T_OK(!strstr(y, "  timeout:"), "v1beta4: no discovery.timeout (a v1beta3 field)");
+	free(y);
+	j.v1beta3 = 1;
+	y = rp_boot_join_yaml(&j);
+	T_OK(strstr(y, "apiVersion: kubeadm.k8s.io/v1beta3\n") != NULL, "v1beta3 when asked");
+	T_OK(strstr(y, "  kubeletExtraArgs:\n    node-labels: \"gpu-type=runpod,a=\\\"q\\\"\"\n") != NULL,
+	     "v1beta3: kubelet arguments a map");
+	T_OK(strstr(y, "  tlsBootstrapToken: ") && strstr(y, "\n  timeout: \"150s\"\nnodeRegistration:"),
+	     "v1beta3: the discovery timeout under discovery");
+	T_OK(!strstr(y, "timeouts:"), "v1beta3: no timeouts (a v1beta4 field)");
+	free(y);
+
+	/* Which version a pod's kubeadm reads. */
+	T_INT(rp_boot_kubeadm_v1beta3("v1.30.2\n"), 1, "kubeadm 1.30: v1beta3");
+	T_INT(rp_boot_kubeadm_v1beta3("v1.31.0"), 0, "kubeadm 1.31: v1beta4");
+	T_INT(rp_boot_kubeadm_v1beta3("v1.36.1\n"), 0, "kubeadm 1.36: v1beta4");
+	T_INT(rp_boot_kubeadm_v1beta3("v2.0.0"), 0, "kubeadm 2.0: v1beta4");
+	T_INT(rp_boot_kubeadm_v1beta3(""), 0, "nothing readable: v1beta4");
+	T_INT(rp_boot_kubeadm_v1beta3("bash: kubeadm: command not found"), 0, "garbage: v1beta4");
 
 	/* Forward specs. */
 	struct rp_fwd f;

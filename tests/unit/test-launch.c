@@ -78,6 +78,28 @@ int main(int argc, char **argv)
 	rp_launch_cands_free(c, n);
 	rp_config_free(cfg);
 
+	/* issue 20: value = price per unit of cost.throughput; 0 is never tried */
+	const char *value[] = { "runpod.gpu_types", "A,B", "runpod.data_centers", "D1", "runpod.order", "value",
+				"cost.throughput", "{\"A\":2,\"B\":1}", NULL };
+	cfg = cfg_with(value);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "value candidates");
+	s = order(c, n);
+	T_STR(s, "A@D1 B@D1", "cheapest per unit of throughput first (0.8/2 < 0.5/1)");
+	free(s);
+	T_OK(c[0].price == 0.8, "the price kept is the catalog's, not per throughput");
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+	const char *value0[] = { "runpod.gpu_types", "B,A", "runpod.data_centers", "D1", "runpod.order", "value",
+				 "cost.throughput", "{\"B\":0}", NULL };
+	cfg = cfg_with(value0);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "value candidates, one of throughput 0");
+	s = order(c, n);
+	T_STR(s, "A@D1 B@D1!", "throughput 0: last and dead; unlisted counts 1");
+	free(s);
+	T_OK(c[1].why && strstr(c[1].why, "throughput is 0"), "dead reason names throughput: %s", c[1].why ? c[1].why : "");
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+
 	const char *spot[] = { "runpod.gpu_types", "A,B", "runpod.spot", "true", "runpod.spot_fallback", "true", NULL };
 	cfg = cfg_with(spot);
 	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "spot candidates");

@@ -1,7 +1,9 @@
 /* test-sim.c — the simulator runs the shipped rule: on the same
  * observations its decisions are rp_decide's, step by step; it carries
  * them out as the pipeline would (booting pods invisible, rp-launch's
- * cap, idle drain, lost nodes drained); spot preemption fires. */
+ * cap, idle drain, lost nodes drained); spot preemption fires at its
+ * rate; spot stock and fallback; a policy floor; a tiny trace checked
+ * against Lindley's recursion written here. */
 #include "decide.h"
 #include "sim.h"
 #include "t.h"
@@ -181,6 +183,7 @@ static void test_preempt(void)
 	for (size_t m = 0; m < 600; m++)
 		jobs[m] = 9; /* 10 hours of rush: burst nodes all the time */
 	in.preempt_per_hour = 1;
+	in.spot = 1; /* only spot pods are preempted */
 	in.on_step = record;
 	in.arg = &s;
 	s.n = 0;
@@ -202,8 +205,129 @@ static void test_preempt(void)
 	T_INT(out.jobs, 600 * 9, "every job arrived");
 }
 
+/* A tiny trace against a computation written here (Lindley's recursion
+ * for one server), not the simulator's code: one baseline GPU, no burst
+ * (max_nodes 0), 3 jobs a minute at 10, 30, 50 s, 30 GPU-s each. */
+static void test_tiny_lindley(void)
+{
+	static double jobs[10], work[10];
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 10);
+	for (size_t m = 0; m < 10; m++)
+		jobs[m] = 3, work[m] = 30;
+	in.baseline_gpus = 1;
+	in.rule.max_nodes = 0;
+	in.even_arrivals = 1;
+	in.baseline_monthly = 730; /* $1 an hour */
+	rp_simulate(&in, &out);
+	double w[30], wn = 0, prev_a = 0;
+	for (int n = 0; n < 30; n++) {
+		double a = (n / 3) * 60 + 10 + (n % 3) * 20;
+		if (n)
+			wn = wn + 30 - (a - prev_a) > 0 ? wn + 30 - (a - prev_a) : 0;
+		w[n] = wn;
+		prev_a = a;
+	}
+	/* waits grow: already sorted; p95 as the simulator defines it */
+	T_INT(out.jobs, 30, "30 jobs");
+	T_OK(fabs(out.wait_p95 - w[(int)(0.95 * 29)]) < 1e-6, "p95 %.3f = Lindley's %.3f", out.wait_p95, w[(int)(0.95 * 29)]);
+	T_OK(fabs(out.wait_max - w[29]) < 1e-6, "max %.3f = Lindley's %.3f", out.wait_max, w[29]);
+	T_OK(fabs(out.wait_p50 - w[14]) < 1e-6, "p50 %.3f = Lindley's %.3f", out.wait_p50, w[14]);
+	T_OK(out.launches == 0 && out.burst_cost == 0, "no burst at max_nodes 0");
+	/* 10 minutes of a $1/h baseline over 30 jobs, per 1000 */
+	T_OK(fabs(out.cost_per_1000 - (10.0 / 60) / 30 * 1000) < 1e-9, "cost per 1000 %.6f", out.cost_per_1000);
+}
+
+/* Preemptions at the configured rate, over seeds: the count within 3
+ * sigma of rate x spot node-hours (Poisson); pods billed at spot price. */
+static void test_preempt_rate_seeds(void)
+{
+	static double jobs[600], work[600];
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 600);
+	for (size_t m = 0; m < 600; m++)
+		jobs[m] = 9;
+	in.spot = 1;
+	in.preempt_per_hour = 0.5;
+	in.spot_price_per_node_hour = 0.25;
+	double hours = 0, count = 0;
+	int billed = 1;
+	for (unsigned long long seed = 1; seed <= 12; seed++) {
+		in.seed = seed;
+		rp_simulate(&in, &out);
+		hours += out.node_hours;
+		count += (double)out.preemptions;
+		billed &= fabs(out.burst_cost - out.node_hours * 0.25) < 1e-6 && out.spot_launches == out.launches;
+	}
+	double mean = hours * in.preempt_per_hour;
+	T_OK(fabs(count - mean) <= 3 * sqrt(mean), "%.0f preemptions over 12 seeds for %.1f node-hours at 0.5/h (%.1f)",
+	     count, hours, mean);
+	T_OK(billed, "every pod spot, billed at the spot price (boot included)");
+	/* on-demand pods are never preempted */
+	in.spot = 0;
+	rp_simulate(&in, &out);
+	T_INT(out.preemptions, 0, "on-demand: no preemption");
+	T_OK(fabs(out.burst_cost - out.node_hours * in.price_per_node_hour) < 1e-6, "on-demand price");
+}
+
+/* Out of spot: fallback to on-demand, or no pod at all. */
+static void test_spot_stock(void)
+{
+	static double jobs[300], work[300];
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 300);
+	in.spot = 1;
+	in.spot_stock = 0.5;
+	in.spot_fallback = 1;
+	rp_simulate(&in, &out);
+	double n = (double)out.launches;
+	T_OK(out.spot_launches + out.fallbacks == out.launches, "each launch spot or fallback (%ld + %ld = %ld)",
+	     out.spot_launches, out.fallbacks, out.launches);
+	T_OK(fabs((double)out.fallbacks - n / 2) <= 3 * sqrt(n / 4) + 1, "about half fall back (%ld of %ld)",
+	     out.fallbacks, out.launches);
+	in.spot_fallback = 0;
+	rp_simulate(&in, &out);
+	T_OK(out.refused > 0 && out.fallbacks == 0 && out.spot_launches == out.launches,
+	     "no fallback: %ld refused, all %ld launched are spot", out.refused, out.launches);
+}
+
+/* A policy floor: never fewer live pods than it asks for (a boot ahead). */
+static int floor2(double t, void *arg)
+{
+	(void)arg;
+	return t >= 600 ? 2 : 0;
+}
+static void test_floor(void)
+{
+	static double jobs[180], work[180];
+	static struct steps s;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 180);
+	in.floor = floor2;
+	in.lead = 120;
+	in.on_step = record;
+	in.arg = &s;
+	s.n = 0;
+	rp_simulate(&in, &out);
+	int below = 0, early = 0;
+	for (int i = 0; i < s.n; i++) {
+		below += s.seen[i].now >= 600 && s.live[i] < 2;
+		early += s.seen[i].now >= 480 && s.seen[i].now < 600 && s.live[i] >= 2;
+	}
+	T_INT(below, 0, "from 600 s on, at least 2 live pods at every poll");
+	T_OK(early > 0, "launched a boot (120 s) ahead of the floor");
+}
+
 int main(void)
 {
+	test_tiny_lindley();
+	test_preempt_rate_seeds();
+	test_spot_stock();
+	test_floor();
 	test_step_fn();
 	test_same_decisions();
 	test_booting_invisible();

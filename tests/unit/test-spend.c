@@ -38,7 +38,7 @@ int main(void)
 			     "{\"type\":\"ledger\",\"event\":\"launched\",\"ts\":\"2026-11-28T09:00:00.000Z\",\"id\":\"b\","
 			     "\"name\":\"t-b\",\"gpu\":\"G\",\"gpu_count\":1,\"spot\":true,\"cost_per_hr\":1}\n"
 			     "{\"type\":\"ledger\",\"event\":\"terminated\",\"ts\":\"2026-11-28T10:00:00.000Z\",\"id\":\"b\"}\n");
-	char *d = write_file("dec.jsonl", "{\"type\":\"decision\",\"action\":\"up\",\"lag\":9,\"p95_s\":1}\n"
+	char *d = write_file("dec.jsonl", "{\"type\":\"decision\",\"action\":\"up\",\"count\":1,\"lag\":9,\"p95_s\":1}\n"
 					  "{\"type\":\"lag\",\"lag\":1}\n"
 					  "{\"type\":\"decision\",\"action\":\"hold\",\"lag\":4,\"p95_s\":null}\n");
 	double now;
@@ -61,7 +61,20 @@ int main(void)
 	T_INT(rp_spend_metrics(l, now, nod, &b, &err), RP_EXIT_USAGE, "an unreadable decision file");
 	T_OK(err && strstr(err, "--decision") && strstr(err, "cannot read"), "says so (%s)", err ? err : "");
 	free(err);
+	err = NULL;
 	rp_buf_free(&b);
+
+	/* The decision is read as rp-launch reads it (records.h): a mistyped
+	 * field is named with its line, not read as absent. */
+	char *bad = write_file("bad.jsonl", "{\"type\":\"decision\",\"action\":\"hold\",\"lag\":4}\n"
+					    "{\"type\":\"decision\",\"action\":\"hold\",\"lag\":\"4\"}\n");
+	T_INT(rp_spend_metrics(l, now, bad, &b, &err), RP_EXIT_USAGE, "a decision with a string lag");
+	T_OK(err && strstr(err, "bad.jsonl:2: decision record") && strstr(err, "lag"), "names line and field (%s)",
+	     err ? err : "");
+	free(err);
+	rp_buf_free(&b);
+	unlink(bad);
+	free(bad);
 	unlink(l);
 	unlink(d);
 	rmdir(dir);

@@ -1,0 +1,72 @@
+/* policy.h — the scaling policies rp-cost simulates and compares: each is
+ * the shipped rule (rp_decide, through sim.h's simulator) plus what it
+ * rents and, for some, a floor of nodes kept ahead of demand.
+ *
+ * Promises:
+ *  - seed: the seed's thresholds (lag 5, p95 30 s, cooldown 5 m, idle
+ *    60 s, max_nodes 50), on-demand pods of the first GPU type in
+ *    runpod.gpu_types, whatever the options' gpu and spot say.
+ *  - default: what ships: the configured rule (rp_decide_rule, scale.idle),
+ *    the GPU type rp-launch tries first (runpod.order over
+ *    runpod.gpu_types, priced from cost.prices and cost.throughput as
+ *    launch.c ranks them; a type with throughput 0 is skipped) and its
+ *    market (runpod.spot, runpod.spot_fallback).
+ *  - prewarm: default plus a floor: for each hour, the burst nodes Little's
+ *    law asks for (L = lambda W: arrivals per second at the same hour of
+ *    the previous days, at most 7, times the mean job's GPU-seconds, less
+ *    the baseline's slots, over the jobs a node runs at once, rounded
+ *    down), launched one median boot ahead.  The first day has no floor.
+ *  - warmpool: default plus a fixed floor by hour of day: the smallest of
+ *    those Little's-law node counts over every day of the trace at that
+ *    hour (an operator's schedule, known in advance).
+ *  - spot: default's GPU type, spot first with on-demand fallback.
+ *  - spot-warmpool: spot's pods with warmpool's floor.
+ *  - Every policy uses the same hardware facts: a node runs
+ *    runpod.gpu_count x cost.throughput(GPU) jobs at once; boot times,
+ *    job sizes, preemption and spot stock come from cost.boot,
+ *    cost.boot_sigma, cost.job_sigma, cost.preempt_per_hour and
+ *    cost.spot_stock unless the caller overrides them.
+ *  - rp_policy_run() replays seeds seed, seed+1, ... and reports the mean
+ *    and the sample standard deviation ("spread") of the figures.
+ *  - Errors (-1 + *err): an unknown policy, a GPU type with no price or a
+ *    throughput of 0 where one must encode, a bad baseline.
+ */
+#ifndef RP_POLICY_H
+#define RP_POLICY_H
+#include "config.h"
+#include "sim.h"
+
+/* The policies, in the order --compare prints them; NULL-terminated. */
+extern const char *const rp_policies[];
+
+struct rp_policy_opts {
+	int baseline_servers; /* < 0: 1 */
+	double boot;          /* median, s; < 0: cost.boot */
+	double preempt_rate;  /* < 0: cost.preempt_per_hour */
+	const char *gpu;      /* NULL: the policy's */
+	int spot;             /* 1: force spot (with fallback); 0: the policy's */
+};
+
+/* Fill everything of *in but the trace (jobs, work, minutes, which must be
+ * set) for policy name.  *gpu_out: the GPU type it rents (borrowed from
+ * the configuration).  0, or -1 + *err.  rp_policy_free() releases what
+ * it allocated. */
+int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp_policy_opts *o,
+		    struct rp_sim_in *in, const char **gpu_out, char **err);
+void rp_policy_free(struct rp_sim_in *in);
+
+/* The GPU type rp-launch would rent first to encode (the default
+ * policy's): NULL + *err when no listed type has throughput above 0. */
+const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err);
+
+struct rp_policy_stat {
+	double mean, spread;
+};
+struct rp_policy_result {
+	int seeds;
+	struct rp_sim_out first; /* the first seed's full figures */
+	struct rp_policy_stat cost_per_1000, wait_p95, preemptions, node_hours;
+};
+void rp_policy_run(struct rp_sim_in *in, unsigned long long seed, int seeds, struct rp_policy_result *r);
+
+#endif

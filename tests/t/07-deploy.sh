@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# deploy/ (ServiceAccount, RBAC, Deployment, Service, KEDA ScaledObject)
+# applied to the Kubernetes stand-in with the real kubectl's
+# --dry-run=server; every API call the rp tools made (in this test, and
+# before it in the same suite run while the stand-in's request log held
+# them) allowed by deploy/'s RBAC; the tools running with the in-cluster
+# config (RP_TEST_SA_DIR standing in for the service-account mount) and
+# with an exec credential plugin.
+. "$(dirname "$0")/../lib.sh"
+need_stack
+PY=/usr/bin/python3
+run=$$
+KCA="$(dirname "$KUBECONFIG")/ca.crt"
+"$KAFKACTL" topic "dp$run" 1 >/dev/null || diag "kafkactl topic failed"
+"$KAFKACTL" commit "gdp$run" "dp$run" 0 0 >/dev/null || diag "kafkactl commit failed"
+lwq=(--group "gdp$run" --topic "dp$run" --set prometheus.url=http://127.0.0.1:9)
+kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@"; }
+
+# ---- kubectl apply --dry-run=server ----
+# as on a real API server, a dry-run Namespace does not exist for the
+# objects in it: the namespace is created for real first
+kubectl get namespace rp >/dev/null 2>&1 || kubectl create --save-config -f "$RP_TOP/deploy/00-namespace.yaml" >/dev/null
+rc "kubectl apply --dry-run=server -f deploy/" 0 kubectl apply --dry-run=server -f "$RP_TOP/deploy/"
+out=$(cat "$T_TMP/.out")
+for o in serviceaccount/rp clusterrole.rbac.authorization.k8s.io/rp clusterrolebinding.rbac.authorization.k8s.io/rp \
+	rolebinding.rbac.authorization.k8s.io/rp-bootstrap-tokens role.rbac.authorization.k8s.io/rp-lease \
+	configmap/rp-config deployment.apps/rp service/rp-lagwatch \
+	scaledobject.keda.sh/transcoder triggerauthentication.keda.sh/rp-lagwatch-token; do
+	like "  $o (server dry run)" "$out" "^$o (created|configured|unchanged) \(server dry run\)"
+done
+is "every object of deploy/ was sent" "$(grep -c '(server dry run)' <<<"$out")" \
+	"$(cat "$RP_TOP"/deploy/*.yaml | grep -c '^kind:')"
+ko "dry run: no ServiceAccount was created" kubectl -n rp get serviceaccount rp
+ko "dry run: no ClusterRole was created" kubectl get clusterrole rp
+ok "the Service names both ports" sh -c "grep -q 'name: grpc, port: 9465' '$RP_TOP/deploy/20-deployment.yaml'"
+
+# ---- the tools' calls: a burst node seen by rp-lagwatch, drained by rp-drain ----
+n=demo-burst-dp$run
+id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+	"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$n\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" | jq -r .id)
+kubectl apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  labels: {gpu-type: runpod, nvidia.com/gpu: "true", kubernetes.io/hostname: $n, rp-scene: $n}
+  annotations: {rp.io/pod-id: "$id"}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: dp-$run, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: dp-$run}}
+  template:
+    metadata: {labels: {app: dp-$run}}
+    spec:
+      nodeSelector: {rp-scene: $n}
+      terminationGracePeriodSeconds: 1
+      containers: [{name: w, image: transcoder}]
+Y
+at_exit "kubectl delete rs dp-$run --wait=false >/dev/null 2>&1; kubectl delete node $n --wait=false >/dev/null 2>&1"
+kadmin -H 'Content-Type: application/json' -X POST "$KUBE_URL/_admin/node-status" -d "{\"node\":\"$n\",\"ready\":true}" >/dev/null
+running() { [ "$(kubectl get pods -l "app=dp-$run" --field-selector "spec.nodeName=$n,status.phase=Running" -o name | wc -l)" -ge 1 ]; }
+ok "a burst node with a workload pod" eventually 30 running
+rc "rp-lagwatch sees it" 0 rp-lagwatch --once "${lwq[@]}"
+num_ge "burst nodes counted" "$(jq -r 'select(.type=="decision") | .burst_nodes' "$T_TMP/.out")" 1
+
+# in-cluster config: no kubeconfig, the service account's token and CA
+mkdir -p "$T_TMP/sa" "$T_TMP/home"
+printf '%s\n' "$KUBE_ADMIN_TOKEN" >"$T_TMP/sa/token"
+cp "$KCA" "$T_TMP/sa/ca.crt"
+port=${KUBE_URL##*:}
+incluster() { env -u KUBECONFIG HOME="$T_TMP/home" RP_TEST_SA_DIR="$T_TMP/sa" \
+	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$port" "$@" --set kube.kubeconfig=; }
+rc "in-cluster: rp-lagwatch with the service account" 0 incluster rp-lagwatch --once "${lwq[@]}"
+num_ge "  the nodes, through the in-cluster config" "$(jq -r 'select(.type=="decision") | .burst_nodes' "$T_TMP/.out")" 1
+rm "$T_TMP/sa/token"
+rc "in-cluster, no token: exit 75 (nodes unknown)" 75 incluster rp-lagwatch --once "${lwq[@]}"
+like "  the reason names the token file" "$(jq -r 'select(.type=="decision") | .reason' "$T_TMP/.out")" "$T_TMP/sa/token"
+
+# exec credential plugin: the token from a command, no shell
+cat >"$T_TMP/cred" <<SH
+#!/bin/sh
+echo run >>"$T_TMP/cred.runs"
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "\$(cat "$T_TMP/cred.tok")"
+SH
+chmod 700 "$T_TMP/cred"
+printf '%s' "$KUBE_ADMIN_TOKEN" >"$T_TMP/cred.tok"
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+cat >"$T_TMP/exec.kc" <<Y
+apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: "$server", certificate-authority: "$KCA"}}]
+users:
+- name: u
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./cred, interactiveMode: Never}
+Y
+rc "exec plugin: rp-lagwatch" 0 rp-lagwatch --once "${lwq[@]}" --set "kube.kubeconfig=$T_TMP/exec.kc"
+num_ge "  nodes seen with the plugin's token" "$(jq -r 'select(.type=="decision") | .burst_nodes' "$T_TMP/.out")" 1
+is "  the plugin ran once" "$(wc -l <"$T_TMP/cred.runs")" 1
+unlike "  its token never in the log" "$(cat "$T_TMP/.err")" "$KUBE_ADMIN_TOKEN"
+
+rc "rp-drain drains it" 0 rp-drain -q --node "$n" --force --timeout 60s --skip-checkpoint
+like "drained record" "$(cat "$T_TMP/.out")" '"type":"drained"'
+
+# ---- every call of the tools allowed by deploy/'s RBAC ----
+ok "the stand-in's request log" kadmin -o "$T_TMP/requests.json" "$KUBE_URL/_admin/requests"
+rc "rbac-check: every call allowed" 0 "$PY" "$RP_TOP/tests/contract/rbac-check.py" "$RP_TOP/deploy" "$T_TMP/requests.json"
+sed 's/^/# /' "$T_TMP/.out"
+chk=$(cat "$T_TMP/.out")
+for u in "list nodes" "patch nodes" "delete nodes" "list pods" "create pods/eviction"; do
+	like "  the calls include: $u" "$chk" "^used: $u\$"
+done
+# the check itself: a rule less, a call denied
+mkdir -p "$T_TMP/deploy"
+sed 's/  verbs: \[get, list, patch, delete\]/  verbs: [get, list, delete]/' "$RP_TOP/deploy/10-rbac.yaml" >"$T_TMP/deploy/10-rbac.yaml"
+rc "without patch on nodes: denied" 1 "$PY" "$RP_TOP/tests/contract/rbac-check.py" "$T_TMP/deploy" "$T_TMP/requests.json"
+like "  naming the call" "$(cat "$T_TMP/.out")" '^DENIED: PATCH /api/v1/nodes/'
+done_testing
