@@ -7,6 +7,7 @@
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
+#include "reconcile.h"
 #include "spend.h"
 #include "trace.h"
 
@@ -16,7 +17,7 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N]\n"
+	"usage: rp-cost [options] report [--since T] [--until T] [--by pod|gpu|day] [--egress-gb N] [--reconcile]\n"
 	"       rp-cost [options] breakeven\n"
 	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot] [--headroom F]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
@@ -31,13 +32,13 @@ static const char usage[] =
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
        O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_SEEDS, O_POLICY,
-       O_COMPARE, O_HEADROOM, O_KIND, O_SCALE, O_JOBS };
+       O_COMPARE, O_HEADROOM, O_KIND, O_SCALE, O_JOBS, O_RECONCILE };
 
 static struct {
 	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now, *policy;
 	double egress_gb, days, gpu_hours, boot, preempt, headroom, scale, job_s;
 	const char *kind;
-	int spot, maxk, live, baseline_servers, seeds, compare;
+	int spot, maxk, live, baseline_servers, seeds, compare, reconcile;
 	unsigned long long seed;
 } o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .headroom = -1, .scale = 1, .job_s = 120, .maxk = -1,
 	.seed = 1, .baseline_servers = -1, .seeds = 1 };
@@ -74,6 +75,8 @@ static int cmd_report(char **err)
 		rp_cli_usage(&cli, "--by wants pod, gpu or day, got '%s'", o.by);
 	if (q.until < q.since)
 		rp_cli_usage(&cli, "--until is before --since");
+	if (o.reconcile)
+		return rp_reconcile(cfg, &q, err);
 	return rp_spend_report(cfg, &q, err);
 }
 
@@ -166,6 +169,7 @@ int main(int argc, char **argv)
 		{ "kind", required_argument, NULL, O_KIND },
 		{ "scale", required_argument, NULL, O_SCALE },
 		{ "job-seconds", required_argument, NULL, O_JOBS },
+		{ "reconcile", no_argument, NULL, O_RECONCILE },
 		{ 0, 0, 0, 0 }
 	};
 	int c;
@@ -195,6 +199,7 @@ int main(int argc, char **argv)
 		case O_OUTPUT: o.output = optarg; break;
 		case O_DECISION: o.decision = optarg; break;
 		case O_LIVE: o.live = 1; break;
+		case O_RECONCILE: o.reconcile = 1; break;
 		case O_LEDGER: o.ledger = optarg; break;
 		case O_NOW: o.now = optarg; break;
 		case O_SEEDS:
@@ -250,6 +255,8 @@ int main(int argc, char **argv)
 		free(err);
 		err = NULL;
 	}
+	if (o.reconcile && strcmp(sub, "report"))
+		rp_cli_usage(&cli, "--reconcile goes with report");
 	if (!strcmp(sub, "report"))
 		rc = cmd_report(&err);
 	else if (!strcmp(sub, "breakeven"))

@@ -177,8 +177,31 @@ int rp_drain_is_preempted(const cJSON *p)
 	return rp_rec_bool(p, "interruptible", 0) || (why && strstr(why, "Outbid"));
 }
 
+/* The ledger's last word on a spot pod says it should still be running
+ * (we neither terminated, reaped, drained nor saw it preempted). */
+static int ledger_alive(const cJSON *e)
+{
+	const char *ev = rp_rec_str(e, "event");
+	return ev && (!strcmp(ev, "launched") || !strcmp(ev, "ready") || !strcmp(ev, "joined") ||
+		      !strcmp(ev, "join_failed"));
+}
+
+static int listed(const cJSON *pods, const char *id)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pods) {
+		const char *pid = rp_rec_str(p, "id");
+		if (pid && !strcmp(pid, id))
+			return 1;
+	}
+	return 0;
+}
+
 /* Spot pods of ours that RunPod stopped, each with the burst node that
- * carries it, if any. */
+ * carries it, if any.  v2 pods carry no spot flag: a spot pod is known
+ * from our ledger's launched line (GraphQL's podType is an extra signal
+ * while it lives), and it is preempted when EXITED, or gone from the list
+ * while the ledger says it should run (no terminate of ours). */
 void rp_drain_select_preempted(struct rp_drain_set *s)
 {
 	char *prefix = rp_fleet_prefix(s->cfg), *err = NULL;
@@ -188,20 +211,43 @@ void rp_drain_select_preempted(struct rp_drain_set *s)
 	free(prefix);
 	if (rc)
 		rp_fatal(rc, "RunPod: %s", err);
+	cJSON *spot = rp_ledger_spot_pods(NULL, &err);
+	if (!spot) {
+		rp_warn("ledger: %s: spot pods known from GraphQL only", err);
+		free(err);
+	}
 	cJSON_ArrayForEach(p, pods)
 	{
 		const char *id = rp_rec_str(p, "id"), *why = rp_rec_str(p, "lastStatusChange");
-		if (!id || !rp_safe_name(id) || !rp_drain_is_preempted(p) ||
+		const char *st = rp_rec_str(p, "status");
+		int ours_spot = id && st && !strcmp(st, "EXITED") && cJSON_GetObjectItemCaseSensitive(spot, id);
+		if (!id || !rp_safe_name(id) || !(ours_spot || rp_drain_is_preempted(p)) ||
 		    !rp_fleet_is_ours(s->cfg, rp_rec_str(p, "name")))
 			continue;
 		if (!list)
 			list = our_nodes(s, &nodes);
 		const char *node = rp_fleet_node_name(rp_fleet_node_of_pod(nodes, id, rp_rec_str(p, "name")));
-		rp_info("preempted", "pod", id, "node", node ? node : "-", "why", why ? why : "");
+		rp_info("preempted", "pod", id, "node", node ? node : "-", "why",
+			why ? why : "EXITED, a spot pod by our ledger");
 		struct rp_drain_target *t = rp_drain_set_add(s, node, id, 0, 0);
 		if (t)
 			t->preempted = 1;
 	}
+	const cJSON *e;
+	cJSON_ArrayForEach(e, spot) {
+		const char *id = e->string, *name = rp_rec_str(e, "name");
+		if (!ledger_alive(e) || listed(pods, id) || !rp_safe_name(id) || !rp_fleet_is_ours(s->cfg, name))
+			continue;
+		if (!list)
+			list = our_nodes(s, &nodes);
+		const char *node = rp_fleet_node_name(rp_fleet_node_of_pod(nodes, id, name));
+		rp_info("preempted", "pod", id, "node", node ? node : "-", "why",
+			"gone from RunPod's list without our terminate (a spot pod by our ledger)");
+		struct rp_drain_target *t = rp_drain_set_add(s, node, id, 0, 0);
+		if (t)
+			t->preempted = 1;
+	}
+	cJSON_Delete(spot);
 	cJSON_Delete(list);
 	cJSON_Delete(pods);
 }

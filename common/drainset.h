@@ -76,6 +76,9 @@ int rp_drain_set_record(struct rp_drain_set *s, const cJSON *rec, char *why, siz
 int rp_drain_is_preempted(const cJSON *pod);
 void rp_drain_select_idle(struct rp_drain_set *s, long count);
 void rp_drain_select_lost(struct rp_drain_set *s);
+/* Our spot pods RunPod took back: by our ledger's launched line (spot:
+ * true) or rp_drain_is_preempted(), EXITED; or, ledgered as running, gone
+ * from RunPod's list without our terminate. */
 void rp_drain_select_preempted(struct rp_drain_set *s);
 void rp_drain_vet(struct rp_drain_set *s);
 

@@ -207,6 +207,81 @@ static int by_price(const void *a, const void *b)
 	return x->rank - y->rank; /* ties keep preference order */
 }
 
+void rp_launch_cands_sort(struct rp_cand *c, size_t n)
+{
+	qsort(c, n, sizeof *c, by_price);
+}
+
+const char *rp_launch_min_cuda(const struct rp_config *cfg, char **err)
+{
+	*err = NULL;
+	const char *v = rp_cfg_str(cfg, "runpod.min_cuda_version");
+	if (!v || !*v)
+		return NULL;
+	size_t a = strspn(v, "0123456789");
+	size_t b = a && v[a] == '.' ? strspn(v + a + 1, "0123456789") : 0;
+	if (!a || !b || v[a + 1 + b] || a > 4 || b > 4) {
+		*err = rp_xasprintf("runpod.min_cuda_version (%s): expected a CUDA version like 12.4, got '%s'",
+				    rp_cfg_where(cfg, "runpod.min_cuda_version"), v);
+		return NULL;
+	}
+	return v;
+}
+
+int rp_launch_bid_policy(const struct rp_config *cfg, int *mode, double *fixed, char **err)
+{
+	*err = NULL;
+	*fixed = 0;
+	const char *v = rp_cfg_str(cfg, "runpod.spot_bid");
+	double max_bid = rp_cfg_num(cfg, "runpod.max_bid_per_gpu");
+	if (!v || !*v || !strcmp(v, "spot_price")) {
+		*mode = RP_BID_SPOT_PRICE;
+		return 0;
+	}
+	if (!strcmp(v, "floor")) {
+		*mode = RP_BID_FLOOR;
+		return 0;
+	}
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v || *end || !(x > 0) || x > 1e6) {
+		*err = rp_xasprintf("runpod.spot_bid (%s): expected floor, spot_price or a bid in USD per GPU-hour, "
+				    "got '%s'", rp_cfg_where(cfg, "runpod.spot_bid"), v);
+		return -1;
+	}
+	if (x > max_bid + 1e-9) {
+		*err = rp_xasprintf("runpod.spot_bid (%s) %.4f is above runpod.max_bid_per_gpu (%s) %.4f",
+				    rp_cfg_where(cfg, "runpod.spot_bid"), x,
+				    rp_cfg_where(cfg, "runpod.max_bid_per_gpu"), max_bid);
+		return -1;
+	}
+	*mode = RP_BID_FIXED;
+	*fixed = x;
+	return 0;
+}
+
+int rp_launch_bid(int mode, double fixed, double floor, double spot_price, double max_bid, double *bid,
+		  char **why)
+{
+	*why = NULL;
+	if (floor > max_bid + 1e-9) {
+		*why = rp_xasprintf("spot floor $%.4f/h per GPU is over runpod.max_bid_per_gpu $%.4f", floor, max_bid);
+		return -1;
+	}
+	double b = mode == RP_BID_FIXED ? fixed : mode == RP_BID_FLOOR ? floor
+		: spot_price > floor ? spot_price : floor;
+	if (b < floor - 1e-9) {
+		*why = rp_xasprintf("runpod.spot_bid $%.4f/h per GPU is under the live floor $%.4f", b, floor);
+		return -1;
+	}
+	if (b > max_bid + 1e-9) {
+		*bid = max_bid;
+		return 1;
+	}
+	*bid = b;
+	return 0;
+}
+
 /* runpod.order value: price per unit of throughput (cost.throughput), the
  * spot block first as by_price; a type with throughput 0 encodes nothing
  * and is never tried. */
@@ -305,7 +380,7 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 		}
 	}
 	if (order && !strcmp(order, "price"))
-		qsort(c, k, sizeof *c, by_price);
+		rp_launch_cands_sort(c, k);
 	else if (order && !strcmp(order, "value"))
 		order_by_value(cfg, c, k);
 	*out = c;

@@ -35,6 +35,8 @@
  *    list (it is asked for runpod.gpu_count GPUs on runpod.cloud: a data
  *    centre missing from the answer does not offer that, it is no error).
  *    A GPU type the catalog does not know is an error naming its ids.
+ *  - A spot bid is never above runpod.max_bid_per_gpu and never under the
+ *    live floor: rp_launch_bid() skips the candidate instead, saying why.
  *  - rp_reap_verdict() keeps a pod when Kubernetes knows it (a node named
  *    like the pod, or labelled/annotated rp.io/pod-id with its id); when
  *    a live rp-join holds its join lock (podlock.h) and the ledger's last
@@ -74,6 +76,29 @@ struct rp_cand {
 
 int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, struct rp_cand **out,
 			 size_t *n, char **err);
+/* runpod.order price again, once spot candidates know their bids (the
+ * catalog has no spot prices: they come from GraphQL). */
+void rp_launch_cands_sort(struct rp_cand *c, size_t n);
+
+/* runpod.min_cuda_version: NULL (unset), the "N.N" string (borrowed), or
+ * NULL + *err naming the key when it is not "N.N" (the pattern of the
+ * OpenAPI document's gpu.minCudaVersion). */
+const char *rp_launch_min_cuda(const struct rp_config *cfg, char **err);
+
+/* The spot bid policy, runpod.spot_bid: floor (the live minimum bid),
+ * spot_price (the going spot price; the default: a bid at the floor is
+ * the first to be outbid) or a number (USD/h per GPU). */
+enum { RP_BID_SPOT_PRICE, RP_BID_FLOOR, RP_BID_FIXED };
+/* 0 and *mode (*fixed for a number); -1 + *err naming the key: not one of
+ * those, a number <= 0, or a number above runpod.max_bid_per_gpu. */
+int rp_launch_bid_policy(const struct rp_config *cfg, int *mode, double *fixed, char **err);
+/* One candidate's bid per GPU from its live floor and spot price (< 0:
+ * unknown, the floor stands in).  Never above max_bid: a floor above it,
+ * or a fixed bid under the floor, skips the candidate (-1, *why malloc'd,
+ * one line); a spot price above it bids max_bid (1: capped, still at or
+ * over the floor); else 0.  *bid is set when >= 0 is returned. */
+int rp_launch_bid(int mode, double fixed, double floor, double spot_price, double max_bid, double *bid,
+		  char **why);
 void rp_launch_cands_free(struct rp_cand *c, size_t n);
 /* Mark a candidate dead (keeps the first reason). */
 void rp_cand_kill(struct rp_cand *c, const char *why);

@@ -167,3 +167,35 @@ int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long 
 	free(buf);
 	return rc;
 }
+
+static int spot_cb(const cJSON *rec, long line, void *arg)
+{
+	cJSON *m = arg;
+	(void)line;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rec, "event");
+	if (!cJSON_IsString(id) || !*id->valuestring || !cJSON_IsString(ev))
+		return 0;
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(m, id->valuestring);
+	if (!o) {
+		if (strcmp(ev->valuestring, "launched") || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "spot")))
+			return 0;
+		o = cJSON_AddObjectToObject(m, id->valuestring);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+		cJSON_AddStringToObject(o, "name", cJSON_IsString(name) ? name->valuestring : "");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "event");
+	cJSON_AddStringToObject(o, "event", ev->valuestring);
+	return 0;
+}
+
+cJSON *rp_ledger_spot_pods(const char *path, char **err)
+{
+	cJSON *m = cJSON_CreateObject();
+	long torn;
+	if (rp_ledger_read(path, spot_cb, m, &torn, err) < 0) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}

@@ -35,4 +35,12 @@ int rp_ledger_read(const char *path, rp_ledger_cb cb, void *arg, long *torn, cha
 /* The same over an open stream (not closed); path names it in errors. */
 int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long *torn, char **err);
 
+/* Our spot pods as the ledger knows them: an object pod id -> {"name":
+ * from its launched line, "event": the last event about that pod
+ * ("launched", "ready", "joined", ..., "terminated")},
+ * for every pod whose `launched` line says spot:true (v2 pods carry no
+ * spot flag: the ledger is how we know).  NULL + *err when the ledger
+ * cannot be read (a missing ledger is empty). */
+cJSON *rp_ledger_spot_pods(const char *path, char **err);
+
 #endif

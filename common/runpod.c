@@ -5,16 +5,22 @@
 #include "record.h"
 #include "rp.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define CAPACITY_TEXT "no longer any instances available"
+/* The same news as a 500 (observed in the field; runpodctl matches both). */
+#define CAPACITY_TEXT_500 "no instances currently available"
 
 struct rp_runpod {
 	char *key;
 	char *api, *gql;
 	double timeout;
+	/* pacing by the RateLimit headers (see rp_runpod_pace) */
+	double not_before; /* monotonic: no request before this */
+	long remaining;    /* least requests left in any window; -1 unknown */
 };
 
 static char *trim_slash(const char *s)
@@ -42,6 +48,7 @@ struct rp_runpod *rp_runpod_open(const struct rp_config *cfg, char **err)
 	rp->key = key;
 	rp->api = trim_slash(api);
 	rp->gql = rp_xstrdup(gql ? gql : "");
+	rp->remaining = -1;
 	rp->timeout = rp_cfg_dur(cfg, "runpod.request_timeout");
 	if (rp->timeout <= 0)
 		rp->timeout = 30;
@@ -59,9 +66,97 @@ void rp_runpod_free(struct rp_runpod *rp)
 	free(rp);
 }
 
+/* ---- pacing -------------------------------------------------------------- */
+
+/* The longest pause pacing ever makes (a day window run dry is left to the
+ * 429 and its Retry-After, and the caller's exit 75). */
+#define PACE_MAX 120.0
+
+/* One list item's parameter: ;NAME=NUMBER; -1 when absent. */
+static double sf_param(const char *item, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = item; p + nl + 2 <= item + len; p++)
+		if (*p == ';' && !strncmp(p + 1, name, nl) && p[1 + nl] == '=')
+			return strtod(p + 2 + nl, NULL);
+	return -1;
+}
+
+/* The quota of the window called name ("\"minute\"") in RateLimit-Policy. */
+static double policy_quota(const char *pol, const char *name, size_t nlen)
+{
+	for (const char *p = pol; p && *p;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		if (len >= nlen && !strncmp(p, name, nlen))
+			return sf_param(p, len, "q");
+		p += len;
+	}
+	return -1;
+}
+
+/* Note the RateLimit headers of an answer (IETF draft, as the document
+ * announces them: `"minute";r=995;t=42, "hour";r=…;t=…` and the policy
+ * `"minute";q=1000;w=60, …`).  In any window with less than half its quota
+ * left (or no quota known), the requests left are spread over the time to
+ * its reset: the next one waits t/(r+1); none left waits t. */
+static void pace_note(struct rp_runpod *rp, const struct rp_http_resp *resp)
+{
+	char *rl = rp_http_header(resp, "RateLimit");
+	if (!rl)
+		return;
+	char *pol = rp_http_header(resp, "RateLimit-Policy");
+	double gap = 0;
+	long least = -1;
+	for (const char *p = rl; *p;) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		if (!len)
+			break;
+		double r = sf_param(p, len, "r"), t = sf_param(p, len, "t");
+		size_t nlen = strcspn(p, ";");
+		double q = policy_quota(pol, p, nlen < len ? nlen : len);
+		if (r >= 0 && t >= 0) {
+			double g = r < 1 ? t : (q <= 0 || r < q / 2) ? t / (r + 1) : 0;
+			if (g > gap)
+				gap = g;
+			if (least < 0 || r < least)
+				least = (long)r;
+		}
+		p += len;
+	}
+	free(rl);
+	free(pol);
+	rp->remaining = least;
+	rp->not_before = rp_mono() + (gap < PACE_MAX ? gap : PACE_MAX);
+}
+
+size_t rp_runpod_pace(struct rp_runpod *rp, size_t want)
+{
+	double d = rp->not_before - rp_mono();
+	if (d > 0) {
+		char b[32];
+		snprintf(b, sizeof b, "%.2f", d);
+		rp_debug("pacing by RateLimit", "wait_s", b);
+		rp_sleep(d);
+	}
+	if (rp->remaining >= 0 && (size_t)rp->remaining < want)
+		return rp->remaining > 0 ? (size_t)rp->remaining : 1;
+	return want;
+}
+
+/* One request now: paced, and its answer noted. */
+static void paced_do(struct rp_runpod *rp, const struct rp_http_req *r, struct rp_http_resp *resp)
+{
+	rp_runpod_pace(rp, 1);
+	rp_http_do(r, resp);
+	pace_note(rp, resp);
+}
+
 static void base_req(struct rp_runpod *rp, struct rp_http_req *r, const char *method, const char *url)
 {
 	memset(r, 0, sizeof *r);
+	r->want_headers = 1; /* RateLimit, RateLimit-Policy */
 	r->method = method;
 	r->url = url;
 	r->bearer = rp->key;
@@ -137,7 +232,7 @@ static int get_json(struct rp_runpod *rp, const char *path, long *status, cJSON 
 	struct rp_http_req r;
 	struct rp_http_resp resp;
 	base_req(rp, &r, "GET", url);
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	free(url);
 	*out = NULL;
 	*status = resp.status;
@@ -208,7 +303,7 @@ static void spot_signal(struct rp_runpod *rp, cJSON *arr)
 	r.body = Q;
 	r.body_len = strlen(Q);
 	r.idempotent = 1; /* a query changes nothing */
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	cJSON *j = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
 	rp_http_resp_free(&resp);
 	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(
@@ -294,7 +389,7 @@ int rp_runpod_terminate(struct rp_runpod *rp, const char *id, char **err)
 	struct rp_http_resp resp;
 	char *url;
 	term_prep(rp, id, &r, &url);
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	int rc = term_done(id, &resp, err);
 	rp_http_resp_free(&resp);
 	free(url);
@@ -311,8 +406,10 @@ void rp_runpod_terminate_many(struct rp_runpod *rp, const char *const *ids, size
 	char **urls = rp_xcalloc(n, sizeof *urls);
 	for (size_t i = 0; i < n; i++)
 		term_prep(rp, ids[i], &rs[i], &urls[i]);
+	rp_runpod_pace(rp, n);
 	rp_http_multi(rs, ps, n, 16);
 	for (size_t i = 0; i < n; i++) {
+		pace_note(rp, &ps[i]);
 		rcs[i] = term_done(ids[i], &ps[i], &errs[i]);
 		rp_http_resp_free(&ps[i]);
 		free(urls[i]);
@@ -358,6 +455,35 @@ int rp_runpod_catalog_for(struct rp_runpod *rp, int count, const char *cloud, cJ
 	return 0;
 }
 
+int rp_runpod_billing(struct rp_runpod *rp, double start, double end, cJSON **records, char **err)
+{
+	*err = NULL;
+	*records = NULL;
+	char a[40], b[40], path[160];
+	rp_rfc3339(start, a, sizeof a);
+	rp_rfc3339(end, b, sizeof b);
+	/* bucketSize day: the document's default, said out loud */
+	snprintf(path, sizeof path, "/billing/pods?startTime=%s&endTime=%s&bucketSize=day", a, b);
+	long st;
+	cJSON *j;
+	int rc = get_json(rp, path, &st, &j, err);
+	if (rc)
+		return rc;
+	if (st == 404) {
+		*err = rp_xstrdup("GET /billing/pods: HTTP 404");
+		return RP_EXIT_FAIL;
+	}
+	cJSON *arr = cJSON_DetachItemFromObjectCaseSensitive(j, "records");
+	cJSON_Delete(j);
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(arr);
+		*err = rp_xstrdup("GET /billing/pods: the answer has no records list");
+		return RP_EXIT_TEMP;
+	}
+	*records = arr;
+	return 0;
+}
+
 /* ---- create ------------------------------------------------------------ */
 
 static cJSON *ports_or_default(const cJSON *ports)
@@ -377,6 +503,8 @@ static char *rest_body(const struct rp_runpod_spec *s)
 	cJSON *g = cJSON_AddObjectToObject(b, "gpu");
 	cJSON_AddStringToObject(g, "id", s->gpu);
 	cJSON_AddNumberToObject(g, "count", s->gpu_count > 0 ? s->gpu_count : 1);
+	if (s->min_cuda && *s->min_cuda)
+		cJSON_AddStringToObject(g, "minCudaVersion", s->min_cuda);
 	if (s->cloud && *s->cloud)
 		cJSON_AddStringToObject(b, "cloud", s->cloud);
 	if (s->dc && *s->dc) {
@@ -418,6 +546,8 @@ static char *gql_body(const struct rp_runpod_spec *s)
 	cJSON_AddStringToObject(in, "gpuTypeId", s->gpu);
 	cJSON_AddNumberToObject(in, "gpuCount", s->gpu_count > 0 ? s->gpu_count : 1);
 	cJSON_AddNumberToObject(in, "bidPerGpu", s->bid_per_gpu);
+	if (s->min_cuda && *s->min_cuda)
+		cJSON_AddStringToObject(in, "minCudaVersion", s->min_cuda);
 	cJSON_AddStringToObject(in, "cloudType", s->cloud && *s->cloud ? s->cloud : "SECURE");
 	if (s->dc && *s->dc)
 		cJSON_AddStringToObject(in, "dataCenterId", s->dc);
@@ -492,10 +622,16 @@ static int has(const char *s, const char *needle)
 	return s && strcasestr(s, needle) != NULL;
 }
 
+/* "No capacity", in either form RunPod answers it (400 or 500). */
+static int is_capacity(const char *t)
+{
+	return has(t, CAPACITY_TEXT) || has(t, CAPACITY_TEXT_500) || has(t, "not enough free gpus");
+}
+
 /* Classify a GraphQL error message and code. */
 static int gql_outcome(const char *msg, const char *code)
 {
-	if (has(msg, CAPACITY_TEXT) || has(msg, "not enough free gpus"))
+	if (is_capacity(msg))
 		return RP_RUNPOD_CAPACITY;
 	if (has(msg, "bid"))
 		return RP_RUNPOD_BID;
@@ -540,13 +676,14 @@ static cJSON *gql_to_v2(const cJSON *g, const struct rp_runpod_call *c)
 int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 			  const struct rp_http_resp *resp, cJSON **pod, char **err)
 {
-	(void)rp;
+	pace_note(rp, resp);
 	*pod = NULL;
 	*err = NULL;
 	long st = resp->status;
 	if (!st || st >= 500) {
 		*err = problem_text(resp);
-		return RP_RUNPOD_UNKNOWN;
+		/* A 500 saying there is no capacity created nothing: like the 400. */
+		return st >= 500 && is_capacity(*err) ? RP_RUNPOD_CAPACITY : RP_RUNPOD_UNKNOWN;
 	}
 	if (st == 429) {
 		*err = problem_text(resp);
@@ -596,7 +733,7 @@ int rp_runpod_create_done(struct rp_runpod *rp, const struct rp_runpod_call *c,
 		return RP_RUNPOD_FORBIDDEN;
 	if (st == 422)
 		return RP_RUNPOD_INVALID;
-	if (has(t, CAPACITY_TEXT) || has(t, "not enough free gpus"))
+	if (is_capacity(t))
 		return RP_RUNPOD_CAPACITY;
 	if (c->spot && st == 400)
 		return RP_RUNPOD_INVALID; /* GraphQL validation failure */
@@ -610,7 +747,8 @@ int rp_runpod_create(struct rp_runpod *rp, const struct rp_runpod_spec *s, cJSON
 	struct rp_runpod_call c;
 	struct rp_http_resp resp;
 	rp_runpod_create_prep(rp, s, &c);
-	rp_http_do(&c.req, &resp);
+	rp_runpod_pace(rp, 1);
+	rp_http_do(&c.req, &resp); /* create_done notes its RateLimit */
 	int rc = rp_runpod_create_done(rp, &c, &resp, pod, err);
 	rp_http_resp_free(&resp);
 	rp_runpod_call_free(&c);
@@ -625,11 +763,12 @@ static const char PRICE_Q[] =
 	"dataCenterId: $dc}) { minimumBidPrice stockStatus } } }";
 
 int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, const char *dc, int secure,
-			 double *min_bid, char **stock, char **err)
+			 double *min_bid, double *spot_price, char **stock, char **err)
 {
 	*err = NULL;
 	*stock = NULL;
 	*min_bid = -1;
+	*spot_price = -1;
 	if (!rp->gql || !*rp->gql) {
 		*err = rp_xstrdup("runpod.graphql_url is not set (spot needs GraphQL)");
 		return RP_EXIT_USAGE;
@@ -653,7 +792,7 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 	r.body = body;
 	r.body_len = strlen(body);
 	r.idempotent = 1; /* a query changes nothing */
-	rp_http_do(&r, &resp);
+	paced_do(rp, &r, &resp);
 	free(body);
 	int rc = 0;
 	cJSON *j = NULL;
@@ -689,13 +828,13 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 	const char *ss = rp_rec_str(lp, "stockStatus");
 	if (ss)
 		*stock = rp_xstrdup(ss);
-	if (cJSON_IsNumber(mb)) {
+	const cJSON *sp = cJSON_GetObjectItemCaseSensitive(g, secure ? "secureSpotPrice" : "communitySpotPrice");
+	if (cJSON_IsNumber(sp))
+		*spot_price = sp->valuedouble;
+	if (cJSON_IsNumber(mb))
 		*min_bid = mb->valuedouble;
-	} else {
-		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(g, secure ? "secureSpotPrice" : "communitySpotPrice");
-		if (cJSON_IsNumber(sp))
-			*min_bid = sp->valuedouble;
-	}
+	else
+		*min_bid = *spot_price;
 	if (*min_bid < 0) {
 		*err = rp_xasprintf("GraphQL gpuTypes: no spot price for '%s'", gpu);
 		rc = RP_EXIT_TEMP;
@@ -727,8 +866,57 @@ double rp_runpod_pod_cost(const cJSON *pod)
 	return 0;
 }
 
-int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
+/* 1 when ip is an address a stranger's pod may be reached at: a literal
+ * IPv4/IPv6 address outside the private (10/8, 172.16/12, 192.168/16,
+ * fc00::/7), carrier-NAT (100.64/10), link-local, unspecified and
+ * loopback ranges; loopback is allowed when allow_loopback.  Else 0 and
+ * *why. */
+int rp_runpod_public_ip(const char *ip, int allow_loopback, const char **why)
 {
+	unsigned char a[16];
+	*why = NULL;
+	if (ip && inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		static const unsigned char zero[16] = { 0 };
+		if (!memcmp(a, v4m, 12)) { /* ::ffff:a.b.c.d: judged as IPv4 */
+			memmove(a, a + 12, 4);
+			goto v4;
+		}
+		if (!memcmp(a, zero, 15) && a[15] == 1) {
+			*why = allow_loopback ? NULL : "loopback";
+			return allow_loopback;
+		}
+		if (!memcmp(a, zero, 16))
+			*why = "unspecified";
+		else if ((a[0] & 0xfe) == 0xfc)
+			*why = "private (fc00::/7)";
+		else if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+			*why = "link-local";
+		return !*why;
+	}
+	if (!ip || inet_pton(AF_INET, ip, a) != 1) {
+		*why = "not an IP address";
+		return 0;
+	}
+v4:
+	if (a[0] == 127) {
+		*why = allow_loopback ? NULL : "loopback";
+		return allow_loopback;
+	}
+	if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+		*why = "private (RFC 1918)";
+	else if (a[0] == 100 && (a[1] & 0xc0) == 64)
+		*why = "carrier-grade NAT (100.64/10)";
+	else if (a[0] == 169 && a[1] == 254)
+		*why = "link-local";
+	else if (a[0] == 0)
+		*why = "unspecified";
+	return !*why;
+}
+
+int rp_runpod_pod_ssh(const cJSON *pod, int allow_loopback, const char **host, int *port, const char **why)
+{
+	*why = NULL;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pod, "ssh"), "direct");
 	const char *h = rp_rec_str(d, "host");
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(d, "port");
@@ -737,9 +925,10 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		*port = p->valueint;
 		return 0;
 	}
-	/* Else the runtime mapping of private 22 (tcp, public). */
+	/* Else the runtime mapping of private 22 (tcp), at a public address. */
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(pod, "runtime");
 	const cJSON *e;
+	int refused = 0;
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rt, "ports")) {
 		const cJSON *priv = cJSON_GetObjectItemCaseSensitive(e, "private");
 		const cJSON *pub = cJSON_GetObjectItemCaseSensitive(e, "public");
@@ -748,12 +937,47 @@ int rp_runpod_pod_ssh(const cJSON *pod, const char **host, int *port)
 		/* (no isIpPublic: the v2 PodRuntimePort has ip, private, public, type) */
 		if (cJSON_IsNumber(priv) && priv->valueint == 22 && cJSON_IsNumber(pub) && pub->valueint > 0 &&
 		    ip && *ip && (!type || !strcmp(type, "tcp"))) {
+			const char *w;
+			if (!rp_runpod_public_ip(ip, allow_loopback, &w)) {
+				refused = 1;
+				*why = w;
+				continue;
+			}
 			*host = ip;
 			*port = pub->valueint;
+			*why = NULL;
 			return 0;
 		}
 	}
-	return -1;
+	return refused ? -2 : -1;
+}
+
+int rp_runpod_api_loopback(const struct rp_runpod *rp)
+{
+	const char *h = strstr(rp->api, "://");
+	h = h ? h + 3 : rp->api;
+	const char *at = strchr(h, '@'), *sl = strchr(h, '/');
+	if (at && (!sl || at < sl))
+		h = at + 1;
+	char host[64];
+	size_t n;
+	if (*h == '[') {
+		n = strcspn(++h, "]");
+	} else {
+		n = strcspn(h, ":/");
+	}
+	if (n == 0 || n >= sizeof host)
+		return 0;
+	memcpy(host, h, n);
+	host[n] = 0;
+	const char *why;
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	unsigned char a[16];
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return 0;
+	/* a literal address: loopback exactly when only the loopback rule refuses it */
+	return !rp_runpod_public_ip(host, 0, &why) && !strcmp(why, "loopback");
 }
 
 double rp_runpod_catalog_price(const cJSON *gpu, const char *cloud, int spot)

@@ -915,9 +915,10 @@ static int pod_follow(struct rp_vnode *v, const cJSON *pod, const cJSON *rpod)
 		free(msg);
 		return rc;
 	}
-	const char *host;
+	const char *host, *why = NULL;
 	int port;
-	if (st && !strcmp(st, "RUNNING") && !rp_runpod_pod_ssh(rpod, &host, &port)) {
+	if (st && !strcmp(st, "RUNNING") &&
+	    !rp_runpod_pod_ssh(rpod, rp_runpod_api_loopback(v->rp), &host, &port, &why)) {
 		annotate(v, pod, id, rname, host, port);
 		struct want_status w = { .phase = ST_RUNNING, .ip = host, .started = jstr(rpod, "startedAt") };
 		return set_status(v, pod, &w);

@@ -72,49 +72,59 @@ void rp_wave_slot_fail(struct rp_slot *s, int why)
 		s->fail = why;
 }
 
-/* Next usable candidate from s->cand on; spot ones get their live bid.
+/* A spot candidate's bid (runpod.spot_bid, never above
+ * runpod.max_bid_per_gpu): 0 known, -1 the candidate died (said why). */
+static int price_spot(struct rp_wave *r, struct rp_cand *c)
+{
+	if (c->dead)
+		return -1;
+	if (!c->spot || c->bid_known)
+		return 0;
+	double max_bid = rp_cfg_num(r->cfg, "runpod.max_bid_per_gpu");
+	const char *cloud = rp_cfg_str(r->cfg, "runpod.cloud");
+	double floor, spot_price;
+	char *stock, *err;
+	int rc = rp_runpod_spot_price(r->rp, c->gpu, r->gpu_count, c->dc, !(cloud && !strcasecmp(cloud, "COMMUNITY")),
+				      &floor, &spot_price, &stock, &err);
+	if (rc) {
+		rp_logw("spot price unavailable", "gpu", c->gpu, "dc", c->dc ? c->dc : "any", "error", err);
+		rp_cand_kill(c, err);
+		free(err);
+		return -1;
+	}
+	char fb[32], mb[32], bb[32];
+	snprintf(fb, sizeof fb, "%.4f", floor);
+	snprintf(mb, sizeof mb, "%.4f", max_bid);
+	double bid;
+	char *why;
+	int br = stock ? rp_launch_bid(r->bid_mode, r->bid_fixed, floor, spot_price, max_bid, &bid, &why) : -1;
+	if (!stock) {
+		rp_cand_kill(c, "no spot stock");
+		rp_info("spot candidate skipped: no stock", "gpu", c->gpu, "dc", c->dc ? c->dc : "any");
+	} else if (br < 0) {
+		rp_cand_kill(c, why);
+		rp_info("spot candidate skipped", "gpu", c->gpu, "dc", c->dc ? c->dc : "any", "why", why);
+		free(why);
+	} else {
+		snprintf(bb, sizeof bb, "%.4f", bid);
+		if (br == 1)
+			rp_info("spot bid capped at runpod.max_bid_per_gpu", "gpu", c->gpu, "dc", c->dc ? c->dc : "any",
+				"floor", fb, "bid", bb);
+		c->bid = bid;
+		c->bid_known = 1;
+		c->price = bid;
+	}
+	free(stock);
+	return c->bid_known ? 0 : -1;
+}
+
+/* Next usable candidate from s->cand on; spot ones get their bid.
  * 0 ok; -1: none left (slot failed). */
 static int pick(struct rp_wave *r, struct rp_slot *s)
 {
-	double max_bid = rp_cfg_num(r->cfg, "runpod.max_bid_per_gpu");
-	const char *cloud = rp_cfg_str(r->cfg, "runpod.cloud");
-	for (; s->cand < r->ncand; s->cand++) {
-		struct rp_cand *c = &r->cands[s->cand];
-		if (c->dead)
-			continue;
-		if (!c->spot || c->bid_known)
+	for (; s->cand < r->ncand; s->cand++)
+		if (!price_spot(r, &r->cands[s->cand]))
 			return 0;
-		double floor;
-		char *stock, *err;
-		int rc = rp_runpod_spot_price(r->rp, c->gpu, r->gpu_count, c->dc,
-					      !(cloud && !strcasecmp(cloud, "COMMUNITY")), &floor, &stock, &err);
-		if (rc) {
-			rp_logw("spot price unavailable", "gpu", c->gpu, "dc", c->dc ? c->dc : "any", "error", err);
-			rp_cand_kill(c, err);
-			free(err);
-			continue;
-		}
-		char fb[32], mb[32];
-		snprintf(fb, sizeof fb, "%.4f", floor);
-		snprintf(mb, sizeof mb, "%.4f", max_bid);
-		if (!stock) {
-			rp_cand_kill(c, "no spot stock");
-			rp_info("spot candidate skipped: no stock", "gpu", c->gpu, "dc", c->dc ? c->dc : "any");
-		} else if (floor > max_bid + 1e-9) {
-			char *why = rp_xasprintf("spot floor $%s/h per GPU is over runpod.max_bid_per_gpu $%s", fb, mb);
-			rp_cand_kill(c, why);
-			rp_info("spot candidate skipped: bid capped", "gpu", c->gpu, "dc", c->dc ? c->dc : "any",
-				"floor", fb, "max_bid", mb);
-			free(why);
-		} else {
-			c->bid = floor;
-			c->bid_known = 1;
-			c->price = floor;
-		}
-		free(stock);
-		if (c->bid_known)
-			return 0;
-	}
 	return -1;
 }
 
@@ -132,6 +142,7 @@ static void spec_for(struct rp_wave *r, struct rp_slot *s, struct rp_runpod_spec
 	sp->ports = rp_cfg_json(r->cfg, "runpod.ports");
 	sp->env = rp_cfg_json(r->cfg, "runpod.env");
 	sp->public_key = r->public_key;
+	sp->min_cuda = r->min_cuda;
 	sp->spot = c->spot;
 	sp->bid_per_gpu = c->bid;
 	double after = rp_cfg_dur(r->cfg, "runpod.terminate_after");
@@ -157,6 +168,7 @@ static void adopt(struct rp_wave *r, struct rp_slot *s, cJSON *pod, double cost_
 	double cost = rp_runpod_pod_cost(pod);
 	s->cost = cost > 0 ? cost : cost_hint;
 	s->creates++;
+	s->addr_refused = 0;
 	s->state = RP_SLOT_WAIT;
 	s->deadline = rp_mono() + num(rp_cfg_dur(r->cfg, "runpod.ready_timeout"), 1200);
 	const struct rp_cand *c = &r->cands[s->cand];
@@ -255,6 +267,7 @@ static void ledger_launching(struct rp_wave *r, const size_t *idx, size_t k)
  * Returns how many requests went out. */
 static size_t create_wave(struct rp_wave *r, size_t par)
 {
+	par = rp_runpod_pace(r->rp, par); /* a wave no larger than the quota left */
 	size_t *idx = rp_xcalloc(r->n, sizeof *idx), k = 0;
 	double now = rp_mono();
 	for (size_t i = 0; i < r->n && k < par; i++) {
@@ -367,6 +380,8 @@ static void emit_pod(struct rp_wave *r, struct rp_slot *s, const char *host, int
 		.status = "RUNNING", .dc = pod_dc(s->pod, c),
 	};
 	cJSON *o = rp_pod_build(&p);
+	if (c->spot)
+		cJSON_AddNumberToObject(o, "bid_per_gpu", c->bid);
 	rp_out_rec(o);
 	cJSON_Delete(o);
 }
@@ -442,19 +457,25 @@ static void poll_round(struct rp_wave *r, int *list_failed)
 				s->kill_why = "failed during boot";
 				continue;
 			}
-			const char *host;
-			int port;
-			if (!strcmp(st, "RUNNING") && p && !rp_runpod_pod_ssh(p, &host, &port)) {
+			const char *host, *why;
+			int port, sr = !strcmp(st, "RUNNING") && p ? rp_runpod_pod_ssh(p, r->loopback_ok, &host, &port, &why) : -1;
+			if (!sr) {
 				probes[np].host = host;
 				probes[np].port = port;
 				s->probe = (int)np++;
 				continue;
 			}
+			if (sr == -2 && !s->addr_refused) { /* said once per pod */
+				s->addr_refused = 1;
+				rp_logw("the pod's only SSH address is not public: refused, waiting for ssh.direct", "id",
+					s->id, "name", s->name, "why", why);
+			}
 		}
 		if (now > s->deadline) {
 			rp_logw("pod not ready in runpod.ready_timeout; terminating it", "id", s->id, "name", s->name);
 			s->kill = 2;
-			s->kill_why = "not ready in runpod.ready_timeout";
+			s->kill_why = s->addr_refused ? "not ready in runpod.ready_timeout (its only SSH address is not public)"
+						      : "not ready in runpod.ready_timeout";
 		}
 	}
 	double ct = num(rp_cfg_dur(r->cfg, "ssh.connect_timeout"), 10);
@@ -679,6 +700,7 @@ static int setup_failed(struct rp_wave *r, int code, char *err)
 static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
 {
 	r->rp = rp_launch_api(cfg);
+	r->loopback_ok = rp_runpod_api_loopback(r->rp);
 	char *err = NULL;
 	if (!dry && !(r->public_key = rp_launch_public_key(cfg, &err)))
 		return setup_failed(r, RP_EXIT_USAGE, err);
@@ -687,6 +709,9 @@ static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
 		r->gpu_count = (int)rp_cfg_int(cfg, "runpod.gpu_count");
 	if (r->gpu_count < 1)
 		rp_fatal(RP_EXIT_USAGE, "runpod.gpu_count (%s) must be at least 1", rp_cfg_where(cfg, "runpod.gpu_count"));
+	r->min_cuda = rp_launch_min_cuda(cfg, &err);
+	if (err || rp_launch_bid_policy(cfg, &r->bid_mode, &r->bid_fixed, &err) < 0)
+		return setup_failed(r, RP_EXIT_USAGE, err);
 	int lk = dry ? -1 : rp_launch_lock(RP_LOCK_SH, -1);
 	cJSON *catalog = NULL;
 	int rc = rp_runpod_catalog_for(r->rp, r->gpu_count, rp_cfg_str(cfg, "runpod.cloud"), &catalog, &err);
@@ -704,6 +729,14 @@ static int launch(struct rp_config *cfg, long want, int dry, struct rp_wave *r)
 	for (size_t i = 0; r->want_gpu && i < r->ncand; i++)
 		if (strcmp(r->cands[i].gpu, r->want_gpu))
 			rp_cand_kill(&r->cands[i], "not the GPU type asked for");
+	/* runpod.order price: spot bids come from GraphQL, not the catalog;
+	 * ask for every spot candidate's before ordering. */
+	const char *order = rp_cfg_str(cfg, "runpod.order");
+	if (order && !strcmp(order, "price") && rp_cfg_bool(cfg, "runpod.spot")) {
+		for (size_t i = 0; i < r->ncand; i++)
+			price_spot(r, &r->cands[i]);
+		rp_launch_cands_sort(r->cands, r->ncand);
+	}
 	/* The cap counts our live pods as the API sees them. */
 	cJSON *pods;
 	rc = rp_runpod_list(r->rp, r->prefix, &pods, &err);

@@ -30,7 +30,9 @@
  *    runpod.ready_timeout is terminated and its slot fails.  Every
  *    terminate is ledgered `terminated` or `terminate_failed`.
  *  - A pod is `ready` (ledgered, then printed as a `pod` record) only when
- *    the pod is RUNNING and its SSH port answers with a banner.
+ *    the pod is RUNNING and its SSH port answers with a banner; an address
+ *    from the runtime.ports fallback that is not public (runpod.h) is
+ *    never probed (said once; the pod waits for ssh.direct or times out).
  *  - The cap: live pods with our prefix + this launch <= runpod.max_nodes.
  *  - Exit: 0 all ready; 3 some; 75 none and the cause may pass (capacity,
  *    rate limits, timeouts); 1 none because every pool refused, or 402,
@@ -88,6 +90,7 @@ struct rp_slot {
 	int kill;             /* to terminate this round: 1 boot failure, 2 timed out */
 	const char *kill_why;
 	struct rp_wave_want *want; /* the caller's, or NULL: the config's pod */
+	int addr_refused;     /* its runtime SSH address was refused (logged once) */
 };
 
 /* One launch. */
@@ -107,6 +110,10 @@ struct rp_wave {
 	int ledger_broken;
 	struct rp_wave_want *wants; /* rp_wave_launch_wants: one per slot */
 	const char *want_gpu;       /* only this GPU type of runpod.gpu_types */
+	int loopback_ok;      /* runpod.api_url is loopback: so may a pod's address be */
+	const char *min_cuda; /* runpod.min_cuda_version (borrowed), or NULL */
+	int bid_mode;         /* runpod.spot_bid (launch.h RP_BID_*) */
+	double bid_fixed;
 };
 
 /* Launch `want` pods (--dry-run: print the plan, create nothing).  Returns

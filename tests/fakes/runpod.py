@@ -115,10 +115,20 @@ Admin (no auth, JSON) under /_admin:
   GET  /_admin/requests   [{seq,time,method,path,query,status,op,body}]   DELETE clears
   GET  /_admin/config     POST merges: boot_delay, provision_delay, start_delay,
        latency, ssh_hosts (list or "h:p,h:p"), ssh_pin ("h:p"|null), ssh_user,
-       rate_limit {minute,hour,day}, catalog {GPU_ID: {securePrice, communityPrice,
-       secureSpotPrice, communitySpotPrice, memoryInGb, displayName,
+       rate_limit {minute,hour,day}, rate_window (seconds of the "minute" window,
+       default 60: shorter makes pacing testable), catalog {GPU_ID: {securePrice, communityPrice,
+       secureSpotPrice, communitySpotPrice, secureSpotFloor, communitySpotFloor
+       (lowestPrice.minimumBidPrice and the lowest bid a rent takes; default: the
+       spot price), memoryInGb, displayName,
        availability: {DC: LEVEL}}} (an unknown id adds a GPU),
-       capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears),
+       capacity ("*" | [{gpu, dc}] with "*" wildcards; [] clears), capacity_form
+       ("400" | "500" | "alternate": the no-capacity answer as the 400 "no longer any
+       instances" text, the 500 "There are no instances currently available", or
+       each in turn), ssh_direct (false: ssh.direct stays null, so a client must use
+       runtime.ports), runtime_ip (the runtime port's ip for 22, e.g. "10.0.0.7";
+       null: the ssh host), host_cuda (the CUDA version of every host, "12.8": a
+       create whose gpu.minCudaVersion is newer, or whose allowedCudaVersions
+       leave it out, finds no host and gets the capacity answer),
        forbidden ([{gpu, dc}]), fail_next ([{match:"POST /v2/pods"|"gql:podRentInterruptable"|"*",
        status, retry_after, count, detail}], appended ([] clears); "METHOD /path*" prefixes
        work; on /graphql a 4xx answers 200 + errors[] like RunPod, 429/5xx stay
@@ -154,6 +164,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CAPACITY_TEXT = ("There are no longer any instances available with the requested "
                  "specifications. Please refresh and try again.")
+# The same refusal as RunPod also answers it: HTTP 500 (config capacity_form).
+CAPACITY_TEXT_500 = "There are no instances currently available"
 GENERIC_TEXT = "Something went wrong. Please try again later or contact support."
 
 DATA_CENTERS = [
@@ -196,6 +208,7 @@ DEFAULT_CONFIG = dict(
     rate_limit={"minute": 1000, "hour": 50000, "day": 500000},
     catalog={}, capacity=[], forbidden=[], fail_next=[],
     create_then_timeout=None, boot_fail=None,
+    capacity_form="400", ssh_direct=True, runtime_ip=None, host_cuda="12.8", rate_window=60,
 )
 WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
 
@@ -280,6 +293,7 @@ class State:
             self.seq = 0
             self.rr = 0
             self.rl = {}            # window name -> (key, count)
+            self.cap_flip = False   # capacity_form alternate: the next answer is the 400
             self.fake_port = 40000
             self.account_keys = []  # GET/PUT /v2/account/ssh-keys
 
@@ -358,6 +372,8 @@ class State:
         quotas = self.config.get("rate_limit") or {}
         parts, pol, over, retry = [], [], None, 0
         for name, w in WINDOWS:
+            if name == "minute":  # admin rate_window: a shorter first window, for tests
+                w = int(self.config.get("rate_window") or w)
             q = int(quotas.get(name, 10 ** 9))
             key = int(now // w)
             k, n = self.rl.get(name, (key, 0))
@@ -386,6 +402,17 @@ class State:
         self.rr += 1
         return h
 
+    def cuda_fits(self, spec):
+        """Every host runs CUDA host_cuda: a create asking for a newer minimum, or
+        allowing only other versions, finds no host."""
+        def v(x):
+            return tuple(int(n) for n in str(x).split("."))
+        host = str(self.config.get("host_cuda") or "12.8")
+        if spec.get("min_cuda") and v(spec["min_cuda"]) > v(host):
+            return False
+        allowed = spec.get("allowed_cuda")
+        return not allowed or host in [str(x) for x in allowed]
+
     def create(self, spec, now):
         """spec: name image gpu_id count cpu cloud dcs interruptible bid ports env disk args
         terminate_after stop_after.  Returns the internal pod or raises ApiError."""
@@ -402,21 +429,29 @@ class State:
             for dc in dcs:
                 if self.level(cat, gid, dc) == "NONE" or self._match(self.config.get("capacity"), gid, dc):
                     continue
+                if not self.cuda_fits(spec):
+                    continue  # no host whose driver the image can use: like no capacity
                 placed = dc
                 break
             if placed is None:
+                form = str(self.config.get("capacity_form") or "400")
+                if form == "alternate":
+                    form = "500" if self.cap_flip else "400"
+                    self.cap_flip = not self.cap_flip
+                if form == "500":
+                    raise ApiError(500, CAPACITY_TEXT_500, code="INTERNAL_SERVER_ERROR")
                 raise ApiError(400, CAPACITY_TEXT, code="INTERNAL_SERVER_ERROR")
             e = cat[gid]
             if spec.get("interruptible"):
                 bid = float(spec["bid"])
                 cloud = None
                 for c in clouds:
-                    floor = e["secureSpotPrice"] if c == "SECURE" else e["communitySpotPrice"]
+                    floor = spot_floor(e, c == "SECURE")
                     if bid + 1e-9 >= floor:
                         cloud = c
                         break
                 if cloud is None:
-                    floor = min(e["secureSpotPrice"] if c == "SECURE" else e["communitySpotPrice"] for c in clouds)
+                    floor = min(spot_floor(e, c == "SECURE") for c in clouds)
                     raise ApiError(400, "Your bid price of $%.3f/hr per GPU is below the current minimum "
                                    "bid price of $%.3f/hr for this GPU type." % (bid, floor),
                                    code="BAD_USER_INPUT")
@@ -452,7 +487,8 @@ class State:
                  started=None, boot_fail=fail, ssh=self.next_ssh(),
                  terminate_after=spec.get("terminate_after"), stop_after=spec.get("stop_after"),
                  last_status_change="Rented by User: %s" % jsdate(now), status_since=now,
-                 via=spec.get("via", "rest"), history=[("PROVISIONING", now)], segments=[])
+                 via=spec.get("via", "rest"), history=[("PROVISIONING", now)], segments=[],
+                 cuda=str(cfg.get("host_cuda") or "12.8"), min_cuda=spec.get("min_cuda"))
         self.pods[pid] = p
         self._bill(p, now)
         return p
@@ -605,7 +641,8 @@ class State:
             if typ == "tcp" and priv == 22:
                 if not p["sshd"]:
                     continue
-                out.append({"ip": host, "private": 22, "public": port, "type": "tcp", "isIpPublic": True})
+                ip = self.config.get("runtime_ip") or host
+                out.append({"ip": ip, "private": 22, "public": port, "type": "tcp", "isIpPublic": ip == host})
             elif typ == "tcp":
                 out.append({"ip": host, "private": priv, "public": 20000 + priv % 10000, "type": "tcp",
                             "isIpPublic": True})
@@ -624,7 +661,7 @@ class State:
                        "cpu": {"util": 1}, "memory": {"util": 3},
                        "ports": [{k: x[k] for k in ("ip", "private", "public", "type")} for x in self.runtime_ports(p)]}
             user = self.config.get("ssh_user") or "root"
-            if self.has22(p):
+            if self.has22(p) and self.config.get("ssh_direct", True):
                 host, port = self.host_port(p)
                 direct = {"host": host, "port": port, "username": user,
                           "command": "ssh %s@%s -p %d" % (user, host, port)}
@@ -635,7 +672,7 @@ class State:
         o = {"id": p["id"], "name": p["name"], "status": p["status"], "actions": self.actions(p),
              "image": p["image"], "args": p["args"], "disk": p["disk"], "mounts": {},
              "ports": p["ports"], "env": p["env"], "registry": None, "cloud": p["cloud"],
-             "dataCenterId": p["dc"], "cudaVersion": "12.8" if p["gpu_id"] else None,
+             "dataCenterId": p["dc"], "cudaVersion": p.get("cuda") if p["gpu_id"] else None,
              "ssh": {"direct": direct, "proxy": proxy}, "template": None,
              "cost": c, "locked": False, "runtime": runtime,
              "createdAt": iso(p["created"]), "startedAt": iso(p["started"]),
@@ -1052,6 +1089,14 @@ def gql_project(typ, val, sel):
 STOCK = {"HIGH": "High", "MEDIUM": "Medium", "LOW": "Low", "NONE": None}
 
 
+def spot_floor(e, secure):
+    """The lowest bid RunPod takes now (lowestPrice.minimumBidPrice): the admin
+    catalog's secureSpotFloor/communitySpotFloor, else the spot price itself."""
+    if secure:
+        return e.get("secureSpotFloor", e["secureSpotPrice"])
+    return e.get("communitySpotFloor", e["communitySpotPrice"])
+
+
 def gql_gpu_type(st, gid, e):
     def lowest(args):
         inp = args.get("input") or {}
@@ -1063,7 +1108,7 @@ def gql_gpu_type(st, gid, e):
             lv = max(e["availability"].values(), key=LEVELS.index, default="NONE")
         if st._match(st.config.get("capacity"), gid, dc or "*"):
             lv = "NONE"
-        return {"minimumBidPrice": e["secureSpotPrice"] if secure else e["communitySpotPrice"],
+        return {"minimumBidPrice": spot_floor(e, secure),
                 "uninterruptablePrice": e["securePrice"] if secure or secure is None else e["communityPrice"],
                 "stockStatus": STOCK[lv],
                 "availableGpuCounts": [] if lv == "NONE" else [1, 2, 4, 8],
@@ -1112,7 +1157,8 @@ def gql_create_spec(inp, spot):
     return dict(name=inp.get("name") or "", image=inp["imageName"], gpu_id=inp["gpuTypeId"], count=count,
                 cloud=cloud, dcs=[dc] if dc else None, interruptible=spot, bid=bid,
                 ports=ports, env=env, disk=inp.get("containerDiskInGb") or 10, args=inp.get("dockerArgs") or "",
-                terminate_after=ta, stop_after=sa, via="graphql")
+                terminate_after=ta, stop_after=sa, via="graphql",
+                min_cuda=inp.get("minCudaVersion"), allowed_cuda=inp.get("allowedCudaVersions"))
 
 
 # ---------------------------------------------------------------- HTTP
@@ -1418,7 +1464,8 @@ class Handler(BaseHTTPRequestHandler):
                         dcs=b.get("dataCenterIds") or None, ports=b.get("ports", ["8888/http", "22/tcp"]),
                         env=b.get("env"), disk=b.get("disk"), args=b.get("args"), via="rest")
             if "gpu" in b:
-                spec.update(gpu_id=b["gpu"]["id"], count=b["gpu"].get("count", 1))
+                spec.update(gpu_id=b["gpu"]["id"], count=b["gpu"].get("count", 1),
+                            min_cuda=b["gpu"].get("minCudaVersion"), allowed_cuda=b["gpu"].get("allowedCudaVersions"))
             else:
                 spec.update(cpu=b["cpu"], count=1)
             now = time.time()
@@ -1612,12 +1659,20 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(b, dict):
             return "config must be an object"
         for k, v in b.items():
-            if k in ("boot_delay", "provision_delay", "start_delay", "latency"):
+            if k == "rate_window":
+                cfg[k] = max(1, int(v))
+            elif k in ("boot_delay", "provision_delay", "start_delay", "latency"):
                 cfg[k] = float(v)
             elif k == "ssh_hosts":
                 cfg[k] = split_hosts(v)
-            elif k in ("ssh_pin", "ssh_user"):
+            elif k in ("ssh_pin", "ssh_user", "runtime_ip", "host_cuda"):
                 cfg[k] = v
+            elif k == "ssh_direct":
+                cfg[k] = bool(v)
+            elif k == "capacity_form":
+                if str(v) not in ("400", "500", "alternate"):
+                    return "capacity_form must be 400, 500 or alternate"
+                cfg[k] = str(v)
             elif k == "rate_limit":
                 cfg[k] = dict(cfg[k], **v)
             elif k == "catalog":

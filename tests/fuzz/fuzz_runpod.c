@@ -17,12 +17,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void fields(const cJSON *o)
 {
-	const char *host = NULL;
+	const char *host = NULL, *why = NULL;
 	int port = 0;
 	(void)rp_runpod_pod_status(o);
 	(void)rp_runpod_pod_cost(o);
-	if (rp_runpod_pod_ssh(o, &host, &port) == 0)
+	int r = rp_runpod_pod_ssh(o, 0, &host, &port, &why);
+	if (r == 0)
 		FZ_CHECK(host && *host && port > 0);
+	else if (r == -2)
+		FZ_CHECK(why && *why);
 	(void)rp_runpod_catalog_price(o, "SECURE", 0);
 	(void)rp_runpod_catalog_price(o, "COMMUNITY", 1);
 	(void)rp_runpod_catalog_avail(o, NULL);

@@ -27,13 +27,21 @@ rc "on-demand: two pods, exit 0" 0 launch --count 2 --gpu-type "$A6K" --data-cen
 rc "spot: one pod, exit 0" 0 launch --count 1 --spot --max-bid 0.30 --gpu-type "$A6K"
 admin config '{"capacity":"*"}'
 rc "capacity everywhere: exit 75" 75 launch --count 1 --gpu-type "$A6K"
+admin config '{"capacity_form":"500"}'
+rc "capacity everywhere, the 500 form: exit 75" 75 launch --count 1 --gpu-type "$A6K"
+admin config '{"capacity_form":"400"}'
+is "the 500 form is in the traffic checked" "$(tail -n +"$((from + 1))" "$LOG" | jq -c 'select(.path=="/v2/pods" and .status==500) | .response.status' | sort -u)" 500
 admin config '{"capacity":[],"boot_fail":{"gpu":"*","count":1,"status":"EXITED"}}'
 rc "a boot failure is replaced: exit 0" 0 launch --count 1 --gpu-type "$A6K"
+rc "a CUDA floor (gpu.minCudaVersion): exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.min_cuda_version=12.4
 rc "gpu_count 2 on the community cloud: exit 0" 0 launch --count 1 --gpu-type "$A6K" --set runpod.gpu_count=2 --set runpod.cloud=COMMUNITY
+rc "rp-cost report --reconcile (GET /v2/billing/pods): exit 0" 0 rp-cost report --reconcile --since 1h
 tail -n +"$((from + 1))" "$LOG" >"$T_TMP/traffic.jsonl"
+is "the billing call is in the traffic checked" "$(jq -r 'select(.path=="/v2/billing/pods") | .status' "$T_TMP/traffic.jsonl" | sort -u)" 200
 is "the catalog was asked for count and cloud" \
 	"$(jq -c 'select(.path=="/v2/catalog/gpus") | [.query.count[0], .query.cloud[0]]' "$T_TMP/traffic.jsonl" | sort -u | paste -sd' ' -)" \
 	'["1","SECURE"] ["2","COMMUNITY"]'
+is "the CUDA floor is in the traffic checked" "$(jq -r 'select(.path=="/v2/pods" and .method=="POST") | .body.gpu.minCudaVersion // empty' "$T_TMP/traffic.jsonl" | sort -u)" 12.4
 num_ge "traffic has creates, polls, terminates" "$(jq -r 'select(.path|startswith("/v2/pods")) | .method' "$T_TMP/traffic.jsonl" | sort -u | wc -l)" 3
 ok "every /v2 request and answer matches the document" python3 "$CHECK" traffic "$SPEC" "$T_TMP/traffic.jsonl"
 like "... and there were many of them" "$(tail -1 "$T_TMP/.out")" '^# [1-9][0-9]+ /v2 calls checked, 0 problems$'
