@@ -10,8 +10,8 @@ exec </dev/null
 : "${S3_ENDPOINT:?stack.env has no S3_ENDPOINT}"
 export AWS_PAGER=""
 # The example's aws is one configured for the store.  Debian 12's awscli
-# (1.27) does not read AWS_ENDPOINT_URL, so the store's endpoint is put on
-# its command line by a wrapper first on PATH.
+# (2.9) does not read AWS_ENDPOINT_URL (2.13 and later do), so the store's
+# endpoint is put on its command line by a wrapper first on PATH.
 mkdir -p "$T_TMP/path"
 printf '#!/bin/sh\nexec %s --endpoint-url "%s" "$@"\n' "$(command -v aws)" "$S3_ENDPOINT" >"$T_TMP/path/aws"
 chmod +x "$T_TMP/path/aws"
