@@ -829,8 +829,13 @@ int rp_config_example(FILE *f)
 					return -1;
 				}
 			sect = k->name, sl = nl;
+			/* a section none of whose keys has a default is commented
+			 * out too: "worker:" alone would be a null, not a mapping */
+			int any = 0;
+			for (const struct key *q = k; nl && q->name && !strncmp(q->name, k->name, nl) && q->name[nl] == '.'; q++)
+				any |= q->def != NULL;
 			if (nl)
-				fprintf(f, "\n%.*s:\n", (int)nl, k->name);
+				fprintf(f, "\n%s%.*s:\n", any ? "" : "# ", (int)nl, k->name);
 		}
 		const char *ind = nl ? "  " : "", *name = nl ? dot + 1 : k->name;
 		fprintf(f, "%s%s# %s\n", nl ? "" : "\n", ind, doc);

@@ -151,6 +151,7 @@ RES = {
     # stored only, for deploy/ (kubectl apply --dry-run=server): no controller
     "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"], False),
     "services": ("", "v1", "Service", True, ["svc"], True),
+    "persistentvolumeclaims": ("", "v1", "PersistentVolumeClaim", True, ["pvc"], True),
     "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, [], False),
     "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, [], False),
     "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, [], False),

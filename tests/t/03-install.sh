@@ -76,15 +76,16 @@ fi
 # of meaning, and nothing else; every tool loads it as is and behaves as
 # with the defaults.
 EX=$S/doc/rp/examples/config.yaml
-keys() { # the example's keys as section.key (commented ones too)
-	awk '/^[a-z_0-9]+:$/ { s = substr($1, 1, length($1) - 1) "."; next }
+keys() { # the example's keys as section.key (commented ones too; a section
+	# none of whose keys has a default is itself commented: "# worker:")
+	awk '/^(# )?[a-z_0-9]+:$/ { s = substr($NF, 1, length($NF) - 1) "."; next }
 	     /^[a-z_0-9]+: / { s = ""; sub(/:.*/, ""); print; next }
 	     /^  [a-z_0-9]+: |^  # [a-z_0-9]+:$/ { k = $0; sub(/^  (# )?/, "", k); sub(/:.*/, "", k); print s k }' "$1" | sort
 }
 is "example config: exactly the keys of rp-config(5)" "$(keys "$EX" | tr '\n' ' ')" \
 	"$(sed -n 's/^\.BR \([a-z_.0-9]*\) "\{0,1\} (.*/\1/p' "$RP_TOP/man/rp-config.5" | sort | tr '\n' ' ')"
 is "example config: a line of meaning above every key" \
-	"$(awk '(/^ *[a-z_0-9]+: / || /^ *# [a-z_0-9]+:$/) { if (prev !~ /^ *# ./) bad++ } { prev = $0 } END { print bad + 0 }' "$EX")" 0
+	"$(awk '(/^ *[a-z_0-9]+: / || /^  +# [a-z_0-9]+:$/) { if (prev !~ /^ *# ./) bad++ } { prev = $0 } END { print bad + 0 }' "$EX")" 0
 printf 'cluster: rp\n' >"$T_TMP/min.yaml"
 printf 'cluster: rp\nscale:\n  idel: 5s\n' >"$T_TMP/typo.yaml"
 probe() { # CONFIG TOOL ARGS... -> "rc: stderr without timestamps and the config's name"

@@ -25,7 +25,10 @@ out=$(cat "$T_TMP/.out")
 for o in serviceaccount/rp clusterrole.rbac.authorization.k8s.io/rp clusterrolebinding.rbac.authorization.k8s.io/rp \
 	rolebinding.rbac.authorization.k8s.io/rp-bootstrap-tokens role.rbac.authorization.k8s.io/rp-lease \
 	configmap/rp-config deployment.apps/rp service/rp-lagwatch \
-	scaledobject.keda.sh/transcoder triggerauthentication.keda.sh/rp-lagwatch-token; do
+	scaledobject.keda.sh/transcoder triggerauthentication.keda.sh/rp-lagwatch-token \
+	serviceaccount/rp-virtual-node clusterrole.rbac.authorization.k8s.io/rp-virtual-node \
+	clusterrolebinding.rbac.authorization.k8s.io/rp-virtual-node configmap/rp-virtual-node \
+	persistentvolumeclaim/rp-virtual-node-state deployment.apps/rp-virtual-node; do
 	like "  $o (server dry run)" "$out" "^$o (created|configured|unchanged) \(server dry run\)"
 done
 is "every object of deploy/ was sent" "$(grep -c '(server dry run)' <<<"$out")" \
