@@ -56,6 +56,7 @@ NOT_V2 = {
     "lastStatusChange": "GraphQL Pod (myself.pods spot signal)",
     # ledger records and our own pod records
     "event": "ledger", "why": "ledger", "gpu": "ledger (also a Pod field)",
+    "replica": "ledger (fleetlog: the replica that wrote the line)", "ts": "ledger (when the line was written)",
 }
 
 # Known reads outside the document, left to issue 16 item 4 (spot prices
