@@ -335,6 +335,13 @@ is "... and the next page follows" "$(api GET "/api/v1/pods?limit=100&continue=$
 admin node-status '{"node":"cp-1","ready":false}'
 like "admin node-status: NotReady" "$(K get node cp-1)" 'cp-1 +NotReady'
 is "... its pods are not Ready any more" "$(jget /api/v1/namespaces/kube-system/pods/kube-apiserver-cp-1 '.status.conditions[] | select(.type=="Ready") | .status')" False
+ready_since() { date -u -d "$(jget "/api/v1/nodes/$1" '.status.conditions[] | select(.type=="Ready") | .lastTransitionTime')" +%s; }
+admin node-status '{"node":"cp-1","ready":false,"since":600}'
+s_ago=$(($(date +%s) - $(ready_since cp-1)))
+num_ge "admin node-status since: the NotReady transition backdated 600 s" "$s_ago" 600
+num_le "... not more" "$s_ago" 610
+like "... and still NotReady" "$(K get node cp-1)" 'cp-1 +NotReady'
+is "admin node-status since: a negative age is refused (400)" "$(api POST /_admin/node-status '{"node":"cp-1","ready":false,"since":-1}')" 400
 admin node-status '{"node":"burst-j2","ready":true,"allocatable":{"nvidia.com/gpu":null}}'
 is "admin node-status: a GPU that went away" "$(jget /api/v1/nodes/burst-j2 '.status.allocatable["nvidia.com/gpu"] // "none"')" none
 admin reset
