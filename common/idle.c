@@ -29,20 +29,27 @@ static int busy_pod(const cJSON *pod)
 	       !rp_kube_pod_is_finished(pod);
 }
 
+/* The pods bound to node `name` (one list by field selector): 0, or an
+ * exit code (*err). */
+static int pods_on(struct rp_kube *k, const char *name, cJSON **list, const cJSON **items, char **err)
+{
+	char *esc = rp_http_escape(name);
+	char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
+	free(esc);
+	int r = rp_kube_list(k, path, list, items, err);
+	free(path);
+	return r;
+}
+
 /* A virtual node's pods that run on RunPod (annotated rp.io/pod-id, not
  * finished): each is one unit of burst capacity, never idle, never lost,
  * never named for a down (opt_out: they scale with their controller).
  * 0, or -1 (*err). */
 static int virtual_pods(struct rp_kube *k, const char *name, cJSON *out, char **err)
 {
-	char *esc = rp_http_escape(name);
-	char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
 	cJSON *list;
 	const cJSON *items, *pod;
-	free(esc);
-	int r = rp_kube_list(k, path, &list, &items, err);
-	free(path);
-	if (r)
+	if (pods_on(k, name, &list, &items, err))
 		return -1;
 	cJSON_ArrayForEach(pod, items)
 	{
@@ -70,14 +77,9 @@ static int virtual_pods(struct rp_kube *k, const char *name, cJSON *out, char **
 /* 1 idle, 0 busy, -1 error (*err). */
 static int node_idle(struct rp_kube *k, const char *name, char **err)
 {
-	char *esc = rp_http_escape(name);
-	char *path = rp_xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", esc);
 	cJSON *list;
 	const cJSON *items, *pod;
-	free(esc);
-	int r = rp_kube_list(k, path, &list, &items, err);
-	free(path);
-	if (r)
+	if (pods_on(k, name, &list, &items, err))
 		return -1;
 	int idle = 1;
 	cJSON_ArrayForEach(pod, items)
