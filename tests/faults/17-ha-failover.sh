@@ -110,6 +110,15 @@ is "3: ... and in B's ledger" "$(jq -r --arg l "$pend" 'select(.lid==$l) | .even
 "$KAFKACTL" all-up >/dev/null
 lag_known() { RP_STATE_DIR=$T_TMP/probe rp-lagwatch --once -q; }
 ok "3: the store back (the mock brokers answer again)" eventually 30 lag_known
+# The tick below must be past the fleet cooldown (40 s) of the last wave
+# of scenarios 1-2, however long they took on this machine: wait until
+# the newest earlier launching line is 41 s old (the one written while the
+# store was down is rp-launch's own, refused before any create).
+last=$(jq -r --arg l "$pend" 'select(.event=="launching" and .lid!=$l) | .ts' "$HB/ledger.jsonl" | sort | tail -n1)
+if [ -n "$last" ]; then
+	left=$(( $(date -u -d "$last" +%s) + 41 - $(date -u +%s) ))
+	[ "$left" -gt 0 ] && sleep "$left"
+fi
 rc "3: the store back: B's tick acts (exit 0)" 0 rep B
 is "3: ... and launches" "$(jq -r .action "$T_TMP/.out")" up
 diag "3: decision: $(jq -r 'select(.type=="decision") | .reason' "$(find "$HB/ticks" -name '*.jsonl' -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-)")"
