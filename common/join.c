@@ -305,6 +305,7 @@ static struct rp_ssh *connect_job(struct rp_join *x, struct job *j)
 	struct rp_ssh_opts o = x->so;
 	o.host = j->host;
 	o.port = j->port;
+	o.pod_id = j->id;
 	int code = 0;
 	char *err = NULL;
 	struct rp_ssh *s = rp_ssh_connect(&o, &code, &err);
