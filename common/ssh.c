@@ -525,6 +525,12 @@ struct rp_ssh *rp_ssh_connect(const struct rp_ssh_opts *o, int *code, char **err
 			free(kpath);
 			return fail(s, code, RP_SSH_EHOSTKEY, err, m);
 		}
+		if (o->no_tofu) {
+			char *m = msg(s->name, "host key %s %s not in %s, and not trusted on first use: %s; refused",
+				      s->ktype, s->fp, kpath, o->no_tofu);
+			free(kpath);
+			return fail(s, code, RP_SSH_EHOSTKEY, err, m);
+		}
 		int r = known_record(kpath, kname, s->ktype, (const unsigned char *)blob, klen,
 				     o->pod_id && *o->pod_id && !strpbrk(o->pod_id, " \t\r\n") ? o->pod_id : NULL);
 		if (r == -1) {

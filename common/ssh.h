@@ -8,7 +8,7 @@
  *    (no passphrase).  An unknown host is trusted on first use: its key is
  *    appended to the file (under state.h's rp_lock: O_NOFOLLOW, mode
  *    0600), with the comment "rp-pod=ID" when opts.pod_id is given, and
- *    logged with its fingerprint — unless opts.strict.  A host whose key differs from the
+ *    logged with its fingerprint — unless opts.strict or opts.no_tofu.  A host whose key differs from the
  *    recorded one is refused (RP_SSH_EHOSTKEY) before anything is run.
  *  - Every operation has a deadline; nothing blocks forever.
  *  - Error texts are one line that starts with "HOST:PORT: " and carry no
@@ -44,6 +44,8 @@ struct rp_ssh_opts {
 	const char *pod_id;       /* the RunPod pod behind host:port, or NULL:
 				   * a key recorded on first use carries it as
 				   * the line's comment "rp-pod=ID" */
+	const char *no_tofu;      /* non-NULL: an unknown host key is refused
+				   * (RP_SSH_EHOSTKEY), this text saying why */
 };
 
 struct rp_ssh;

@@ -52,6 +52,29 @@ p2=$(jq -r 'select(.event=="launched") | .id' "$LEDGER" | tail -n1)
 isnt "it is another pod" "$p2" "$p1"
 is "its join is ledgered ready" "$(ledger_n ready "$p2")" 1
 like "its key is learnt afresh with its id" "$(grep "^\[127.0.0.1\]:$port " "$KH")" "rp-pod=$p2\$"
+
+# 5. trust on first use only for the address RunPod gave a pod we
+#    launched, within its ready window: a pod record for an address the
+#    ledger has no `ready` line for, or one ready too long ago, is refused
+read -r _ hp2 _ <<<"$SSH_HOSTS"
+[ -n "$hp2" ] || hp2=$hp
+port2=${hp2##*:}
+grep -v "^\[127.0.0.1\]:$port2 " "$KH" >"$T_TMP/kh2"; cat "$T_TMP/kh2" >"$KH"
+cp "$KH" "$T_TMP/kh.before"
+podrec() { printf '{"type":"pod","id":"%s","name":"%s-burst-%s","gpu":"NVIDIA RTX A6000","ssh_host":"127.0.0.1","ssh_port":%s,"status":"RUNNING"}\n' "$1" "$CL" "$1" "$port2"; }
+podrec stranger1 | rp-join --check >"$T_TMP/s1.out" 2>"$T_TMP/s1.err"; st=$?
+is "an unknown key at an address no pod of ours was given: refused (exit 1)" "$st" 1
+like "one line saying it is not trusted on first use" "$(grep -c 'not trusted on first use' "$T_TMP/s1.err")" "^1\$"
+ok "nothing learnt" cmp -s "$KH" "$T_TMP/kh.before"
+old=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"type":"ledger","event":"ready","ts":"%s","id":"stale1","name":"%s-burst-stale1","ssh_host":"127.0.0.1","ssh_port":%s}\n' "$old" "$CL" "$port2" >>"$LEDGER"
+podrec stale1 | rp-join --check >"$T_TMP/s2.out" 2>"$T_TMP/s2.err"; st=$?
+is "a pod ready two hours ago, past its window: refused (exit 1)" "$st" 1
+like "it names the window" "$(cat "$T_TMP/s2.err")" "past its ready window"
+ok "still nothing learnt" cmp -s "$KH" "$T_TMP/kh.before"
+rc "by hand (--host) the first use is still trusted" 0 rp-join --check --host 127.0.0.1 --port "$port2" --id byhand1
+like "and recorded with the id given" "$(grep "^\[127.0.0.1\]:$port2 " "$KH")" "rp-pod=byhand1\$"
+
 radmin config '{"ssh_pin":null}'
 drain_lag
 for n in $(kubectl get nodes -l gpu-type=runpod -o name); do rp-drain -q --skip-checkpoint --node "${n#node/}" >/dev/null 2>&1; done
