@@ -11,7 +11,8 @@
  *    ledger line.
  *  - Host key first: every flow begins with rp_ssh_connect(), which checks
  *    the host key against known_hosts; nothing runs on a host whose key
- *    changed.
+ *    changed.  An unknown key is learnt only in the pod's ready window
+ *    (rp_join_manual() below), with the pod id as the line's comment.
  *  - kubeadm, in this order: a node already Ready with our pod-id
  *    annotation is only finished (no token, no kubeadm); otherwise a
  *    one-shot bootstrap token is created, its cluster-info signature
