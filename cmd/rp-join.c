@@ -191,8 +191,10 @@ int main(int argc, char **argv)
 	struct rp_join *x = rp_join_new(cfg, check, &err);
 	if (!x)
 		rp_fatal(RP_EXIT_USAGE, "%s", err);
-	if (host)
+	if (host) {
+		rp_join_manual(x); /* by hand: trusted on first use as the user asked */
 		rp_join_add(x, id, name, host, port);
+	}
 	else
 		read_pods(x);
 	if (rp_join_count(x)) {

@@ -1,6 +1,7 @@
 /* drainseq.c — the drain sequences (see drainseq.h). */
 #include "drainseq.h"
 #include "lease.h"
+#include "launch.h"
 #include "ledger.h"
 #include "log.h"
 #include "pool.h"
@@ -100,6 +101,7 @@ static int stop_paying(struct rp_drain_run *x, const struct rp_drain_target *t)
 	}
 	ledger("terminated", t, NULL);
 	rp_info("terminated", "pod", t->pod_id);
+	rp_launch_pod_gone(x->cfg, t->pod_id);
 	int r = rp_tunnel_stop(t->pod_id, &err);
 	if (r < 0) {
 		rp_warn("tunnel of %s: %s", t->pod_id, err);
@@ -169,6 +171,7 @@ static int drain_worker(struct rp_drain_run *x, struct rp_drain_target *t, cJSON
 		.user = rp_cfg_str(x->cfg, "ssh.user"),
 		.identity_file = rp_cfg_str(x->cfg, "ssh.identity_file"),
 		.known_hosts = rp_cfg_str(x->cfg, "ssh.known_hosts"),
+		.pod_id = t->pod_id,
 		.connect_timeout = rp_cfg_dur(x->cfg, "ssh.connect_timeout"),
 	};
 	int code, ck = 0;

@@ -51,6 +51,7 @@ struct rp_join {
 	char *startup_key;
 	double cmd_timeout, join_timeout, token_ttl;
 	double t0;            /* rp_mono() at start */
+	int manual;           /* rp_join_manual(): TOFU as the user asked */
 	char *worker_env;
 	pthread_mutex_t mu;   /* stdout, stderr, the ledger */
 	struct job *jobs;
@@ -300,11 +301,63 @@ static void fail_job(struct job *j, char *msg)
 	j->ok = 0;
 }
 
+/* The ledger's last `ready` line for a pod id at an address. */
+struct ready_find {
+	const char *id, *host;
+	int port;
+	double ts;
+};
+
+static int ready_cb(const cJSON *rec, long line, void *arg)
+{
+	struct ready_find *f = arg;
+	const char *ev = rp_rec_str(rec, "event"), *id = rp_rec_str(rec, "id"), *h = rp_rec_str(rec, "ssh_host");
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(rec, "ssh_port");
+	double t;
+	(void)line;
+	if (ev && !strcmp(ev, "ready") && id && !strcmp(id, f->id) && h && f->host && !strcmp(h, f->host) &&
+	    cJSON_IsNumber(port) && (int)port->valuedouble == f->port && rp_rec_str(rec, "ts") &&
+	    rp_parse_rfc3339(rp_rec_str(rec, "ts"), &t) == 0)
+		f->ts = t;
+	return 0;
+}
+
+/* NULL when j's unknown host key may be trusted on first use, else why
+ * not (static text, or buf).  See rp_join_manual(). */
+static const char *tofu_refusal(struct rp_join *x, const struct job *j, char *buf, size_t n)
+{
+	if (x->manual)
+		return NULL;
+	struct ready_find f = { j->id, j->host, j->port, -1 };
+	long torn = 0;
+	char *err = NULL;
+	pthread_mutex_lock(&x->mu);
+	int r = rp_ledger_read(NULL, ready_cb, &f, &torn, &err);
+	pthread_mutex_unlock(&x->mu);
+	if (r < 0) {
+		snprintf(buf, n, "ledger unreadable (%s)", err ? err : "?");
+		free(err);
+		return buf;
+	}
+	if (f.ts < 0)
+		return "no ready line of ours for this pod at this address in the ledger";
+	double window = rp_cfg_dur(x->cfg, "runpod.ready_timeout") + x->join_timeout;
+	double age = rp_now() - f.ts;
+	if (age > window) {
+		snprintf(buf, n, "the pod was ready %.0f s ago, past its ready window (%.0f s)", age, window);
+		return buf;
+	}
+	return NULL;
+}
+
 static struct rp_ssh *connect_job(struct rp_join *x, struct job *j)
 {
 	struct rp_ssh_opts o = x->so;
+	char why[300];
 	o.host = j->host;
 	o.port = j->port;
+	o.pod_id = j->id;
+	o.no_tofu = tofu_refusal(x, j, why, sizeof why);
 	int code = 0;
 	char *err = NULL;
 	struct rp_ssh *s = rp_ssh_connect(&o, &code, &err);
@@ -732,6 +785,11 @@ size_t rp_join_count(const struct rp_join *x)
  * before any thread runs: from now until its ledger line is written (or
  * this process dies) the reaper knows a joiner is alive.  --check joins
  * nothing and takes no lock. */
+void rp_join_manual(struct rp_join *x)
+{
+	x->manual = 1;
+}
+
 void rp_join_add(struct rp_join *x, const char *id, const char *name, const char *host, int port)
 {
 	for (size_t i = 0; i < x->njobs; i++)

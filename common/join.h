@@ -11,7 +11,8 @@
  *    ledger line.
  *  - Host key first: every flow begins with rp_ssh_connect(), which checks
  *    the host key against known_hosts; nothing runs on a host whose key
- *    changed.
+ *    changed.  An unknown key is learnt only in the pod's ready window
+ *    (rp_join_manual() below), with the pod id as the line's comment.
  *  - kubeadm, in this order: a node already Ready with our pod-id
  *    annotation is only finished (no token, no kubeadm); otherwise a
  *    one-shot bootstrap token is created, its cluster-info signature
@@ -55,6 +56,13 @@ struct rp_join *rp_join_new(const struct rp_config *cfg, int check, char **err);
  * joined once. */
 void rp_join_add(struct rp_join *j, const char *id, const char *name, const char *host, int port);
 size_t rp_join_count(const struct rp_join *j);
+/* Pods given by hand (rp-join --host): trusted on first use as before.
+ * Without it, a pod's unknown host key is trusted on first use only when
+ * the ledger has our `ready` line for that pod id at that very
+ * ssh_host:ssh_port, written at most runpod.ready_timeout +
+ * kube.join_timeout ago (the address RunPod gave a pod we launched,
+ * within its ready window); otherwise it is refused as with strict. */
+void rp_join_manual(struct rp_join *j);
 /* Everything read from config and the API server before any thread:
  * kubeconfig, CA pins, endpoint, labels, taints, tokens; or the worker's
  * environment.  0, or -1 + *err (a configuration error: exit 2). */

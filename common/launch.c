@@ -8,6 +8,7 @@
 #include "record.h"
 #include "records.h"
 #include "runpod.h"
+#include "ssh.h"
 #include "rp.h"
 
 #include <errno.h>
@@ -144,6 +145,20 @@ void rp_launch_ledger_gone(const char *event, const char *id, const char *name, 
 	if (why)
 		cJSON_AddStringToObject(e, "reason", why);
 	rp_launch_ledger(e);
+}
+
+void rp_launch_pod_gone(const struct rp_config *cfg, const char *id)
+{
+	const char *kh = rp_cfg_str(cfg, "ssh.known_hosts");
+	int n = rp_ssh_forget_pod(kh, id);
+	if (n < 0)
+		rp_logw("known_hosts not cleaned of a terminated pod", "id", id, "known_hosts", kh && *kh ? kh : "(default)",
+			"error", strerror(errno));
+	else if (n) {
+		char lines[16];
+		snprintf(lines, sizeof lines, "%d", n);
+		rp_info("host key forgotten: pod terminated", "id", id, "lines", lines);
+	}
 }
 
 void rp_cand_kill(struct rp_cand *c, const char *why)

@@ -129,6 +129,11 @@ char *rp_launch_public_key(const struct rp_config *cfg, char **err);
 int rp_launch_ledger(cJSON *rec);
 /* A `terminated`/`terminate_failed`-style line: id, name, reason. */
 void rp_launch_ledger_gone(const char *event, const char *id, const char *name, const char *why);
+/* A pod confirmed terminated (drain, reaper, a failed wave, the virtual
+ * node): what we learnt of it goes with it — its host key lines in
+ * ssh.known_hosts (rp_ssh_forget_pod), so a later pod given the same
+ * IP:port is trusted on first use again.  A failure is logged only. */
+void rp_launch_pod_gone(const struct rp_config *cfg, const char *id);
 
 /* The ledger's last event per pod id (and name -> id), for the reaper. */
 struct rp_ledger_index;

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 /* One orphan gone (or, dry, that would go): ledger it, say it. */
-static void reaped(const cJSON *pod, const char *id, const char *name, const char *why, int dry)
+static void reaped(const struct rp_config *cfg, const cJSON *pod, const char *id, const char *name,
+		   const char *why, int dry)
 {
 	rp_info(dry ? "would reap" : "reaped orphan", "id", id, "name", name, "why", why);
 	if (!dry) {
@@ -37,6 +38,7 @@ static void reaped(const cJSON *pod, const char *id, const char *name, const cha
 		if (rp_rec_str(pod, "createdAt"))
 			cJSON_AddStringToObject(e, "created_at", rp_rec_str(pod, "createdAt"));
 		rp_launch_ledger(e);
+		rp_launch_pod_gone(cfg, id);
 	}
 	cJSON *o = rp_rec_new("reaped");
 	cJSON_AddStringToObject(o, "id", id);
@@ -220,7 +222,7 @@ int rp_reap(struct rp_config *cfg, int dry)
 			rp_launch_ledger_gone("terminate_failed", ids[j], name, errs[j]);
 			rp_exit_add(&ex, RP_EXIT_TEMP);
 		} else {
-			reaped(which[j], ids[j], name, whys[j], dry);
+			reaped(cfg, which[j], ids[j], name, whys[j], dry);
 			rp_exit_add(&ex, RP_EXIT_OK);
 		}
 		free(errs[j]);

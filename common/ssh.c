@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -268,11 +269,32 @@ static char *known_path(const char *given)
 	return rp_state_path(RP_STATE_KNOWN_HOSTS, NULL);
 }
 
+/* rp_lock the known_hosts file itself, and make sure the lock is on the
+ * file the path names now: rp_ssh_forget_pod() replaces it by rename, so
+ * a lock won on the replaced inode is dropped and taken again. */
+static int known_lock(const char *path, int flags)
+{
+	for (int tries = 0;; tries++) {
+		int fd = rp_lock(path, flags, -1);
+		if (fd < 0)
+			return -1;
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		int e = errno;
+		rp_unlock(fd);
+		if ((e == ENOENT && (flags & RP_LOCK_NOCREATE)) || tries >= 100) {
+			errno = e;
+			return -1;
+		}
+	}
+}
+
 /* Record a first-seen key (under rp_lock; re-check what another process
  * may have written meanwhile).  1 recorded/already there, -1 refused
  * (differs), -2 I/O error (errno). */
 static int known_record(const char *path, const char *name, const char *type,
-			const unsigned char *blob, size_t len)
+			const unsigned char *blob, size_t len, const char *pod_id)
 {
 	char *dir = rp_xstrdup(path), *sl = strrchr(dir, '/');
 	if (sl && sl != dir) {
@@ -283,7 +305,7 @@ static int known_record(const char *path, const char *name, const char *type,
 			rp_mkdir_p(dir, 0700); /* ssh.known_hosts names another place */
 	}
 	free(dir);
-	int fd = rp_lock(path, RP_LOCK_EX | RP_LOCK_APPEND, -1);
+	int fd = known_lock(path, RP_LOCK_EX | RP_LOCK_APPEND);
 	if (fd < 0)
 		return -2;
 	struct rp_buf b = { 0 };
@@ -299,8 +321,8 @@ static int known_record(const char *path, const char *name, const char *type,
 	if (rc == 0) {
 		char *enc = rp_xmalloc(len * 2 + 8);
 		b64e(blob, len, enc, 1);
-		char *line = rp_xasprintf("%s%s %s %s\n", b.len && b.data[b.len - 1] != '\n' ? "\n" : "",
-					  name, type, enc);
+		char *line = rp_xasprintf("%s%s %s %s%s%s\n", b.len && b.data[b.len - 1] != '\n' ? "\n" : "",
+					  name, type, enc, pod_id ? " rp-pod=" : "", pod_id ? pod_id : "");
 		size_t ln = strlen(line);
 		rc = write(fd, line, ln) == (ssize_t)ln && fsync(fd) == 0 ? 1 : -2;
 		free(line);
@@ -309,6 +331,62 @@ static int known_record(const char *path, const char *name, const char *type,
 	rp_buf_free(&b);
 	rp_unlock(fd);
 	return rc;
+}
+
+/* Is this known_hosts line one recorded for pod_id (its comment)? */
+static int line_of_pod(const char *p, size_t ll, const char *pod_id)
+{
+	char *line = rp_xmalloc(ll + 1);
+	memcpy(line, p, ll);
+	line[ll] = 0;
+	char *save = NULL, *f[4] = { 0 };
+	f[0] = strtok_r(line, " \t\r", &save);
+	for (int i = 1; i < 4 && f[i - 1]; i++)
+		f[i] = strtok_r(NULL, " \t\r", &save);
+	int hit = f[3] && *f[0] != '#' && !strncmp(f[3], "rp-pod=", 7) && !strcmp(f[3] + 7, pod_id) &&
+		  !strtok_r(NULL, " \t\r", &save);
+	free(line);
+	return hit;
+}
+
+int rp_ssh_forget_pod(const char *known_hosts, const char *pod_id)
+{
+	if (!pod_id || !*pod_id)
+		return 0;
+	char *path = known_path(known_hosts);
+	int fd = known_lock(path, RP_LOCK_EX | RP_LOCK_NOCREATE);
+	if (fd < 0) {
+		int e = errno;
+		free(path);
+		errno = e;
+		return e == ENOENT ? 0 : -1;
+	}
+	struct rp_buf b = { 0 }, out = { 0 };
+	char chunk[4096];
+	ssize_t r;
+	while ((r = read(fd, chunk, sizeof chunk)) > 0)
+		rp_buf_add(&b, chunk, (size_t)r);
+	int dropped = 0, rc = 0;
+	if (r < 0)
+		rc = -1;
+	for (const char *p = b.data; rc == 0 && p && p < b.data + b.len;) {
+		const char *eol = memchr(p, '\n', (size_t)(b.data + b.len - p));
+		size_t ll = eol ? (size_t)(eol - p) : (size_t)(b.data + b.len - p);
+		if (line_of_pod(p, ll, pod_id))
+			dropped++;
+		else
+			rp_buf_add(&out, p, ll + (eol ? 1 : 0));
+		p = eol ? eol + 1 : NULL;
+	}
+	if (rc == 0 && dropped && rp_write_atomic(path, out.data ? out.data : "", out.len, 0600) < 0)
+		rc = -1;
+	int e = errno;
+	rp_buf_free(&b);
+	rp_buf_free(&out);
+	rp_unlock(fd);
+	free(path);
+	errno = e;
+	return rc < 0 ? -1 : dropped;
 }
 
 /* --- connect ----------------------------------------------------------- */
@@ -447,7 +525,14 @@ struct rp_ssh *rp_ssh_connect(const struct rp_ssh_opts *o, int *code, char **err
 			free(kpath);
 			return fail(s, code, RP_SSH_EHOSTKEY, err, m);
 		}
-		int r = known_record(kpath, kname, s->ktype, (const unsigned char *)blob, klen);
+		if (o->no_tofu) {
+			char *m = msg(s->name, "host key %s %s not in %s, and not trusted on first use: %s; refused",
+				      s->ktype, s->fp, kpath, o->no_tofu);
+			free(kpath);
+			return fail(s, code, RP_SSH_EHOSTKEY, err, m);
+		}
+		int r = known_record(kpath, kname, s->ktype, (const unsigned char *)blob, klen,
+				     o->pod_id && *o->pod_id && !strpbrk(o->pod_id, " \t\r\n") ? o->pod_id : NULL);
 		if (r == -1) {
 			char *m = msg(s->name, "host key changed (now %s %s; %s has another); refused",
 				      s->ktype, s->fp, kpath);

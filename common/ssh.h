@@ -7,7 +7,8 @@
  *    "|1|" names are understood) and authenticates with a private key file
  *    (no passphrase).  An unknown host is trusted on first use: its key is
  *    appended to the file (under state.h's rp_lock: O_NOFOLLOW, mode
- *    0600) and logged with its fingerprint — unless opts.strict.  A host whose key differs from the
+ *    0600), with the comment "rp-pod=ID" when opts.pod_id is given, and
+ *    logged with its fingerprint — unless opts.strict or opts.no_tofu.  A host whose key differs from the
  *    recorded one is refused (RP_SSH_EHOSTKEY) before anything is run.
  *  - Every operation has a deadline; nothing blocks forever.
  *  - Error texts are one line that starts with "HOST:PORT: " and carry no
@@ -40,6 +41,11 @@ struct rp_ssh_opts {
 	const char *known_hosts;  /* NULL: $RP_STATE_DIR/known_hosts */
 	double connect_timeout;   /* <= 0: 10 s; covers TCP, handshake, auth */
 	int strict;               /* 1: an unknown host key is refused */
+	const char *pod_id;       /* the RunPod pod behind host:port, or NULL:
+				   * a key recorded on first use carries it as
+				   * the line's comment "rp-pod=ID" */
+	const char *no_tofu;      /* non-NULL: an unknown host key is refused
+				   * (RP_SSH_EHOSTKEY), this text saying why */
 };
 
 struct rp_ssh;
@@ -79,6 +85,14 @@ const char *rp_ssh_firstline(const char *text);
  * stdin.  0, or -1 with *code and *err set. */
 int rp_ssh_upload(struct rp_ssh *s, const char *path, const void *data, size_t n, unsigned mode,
 		  double timeout, int *code, char **err);
+
+/* Forget what was learnt on first use from a pod that is gone: rewrite
+ * known_hosts (NULL: the default) without the lines whose comment is
+ * "rp-pod=POD_ID", under the same rp_lock as the recording, atomically
+ * (rp_write_atomic).  Other lines (hand-written, older entries without a
+ * pod comment, other pods') stay byte for byte.  Number of lines
+ * dropped (0 also when there is no file), or -1 with errno. */
+int rp_ssh_forget_pod(const char *known_hosts, const char *pod_id);
 
 /* Single-quote s for a POSIX shell (malloc'd). */
 char *rp_ssh_quote(const char *s);

@@ -831,6 +831,7 @@ static int stop_paying(struct rp_vnode *v, const char *id, const char *name, con
 	}
 	rp_info("pod terminated", "id", id, "name", name, "reason", why);
 	ledger_line("terminated", id, name, v, uid, why);
+	rp_launch_pod_gone(v->cfg, id);
 	return 0;
 }
 

@@ -552,6 +552,7 @@ static void kill_round(struct rp_wave *r)
 			} else {
 				rp_info("pod terminated", "id", s->id, "name", s->name, "reason", s->kill_why);
 				rp_launch_ledger_gone("terminated", s->id, s->name, s->kill_why);
+				rp_launch_pod_gone(r->cfg, s->id);
 			}
 			free(errs[j]);
 			rp_wave_killed(r, s);
