@@ -902,6 +902,7 @@ class Cluster:
         self.node_leases()
         self.namespace_controller()
         self.daemonset_controller()
+        self.deployment_controller()
         self.replicaset_controller()
         self.scheduler()
         self.kubelet()
@@ -981,6 +982,11 @@ class Cluster:
                     p = self.pod_from_template(rs, None)
                     self.put("pods", p)
                     live.append(p)
+            # scaled down: the newest pods go first, each deleted gracefully
+            for p in sorted(live, key=lambda q: (q["metadata"]["creationTimestamp"], q["metadata"]["name"]),
+                            reverse=True)[:max(0, len(live) - want)]:
+                self.delete_pod(p, None)
+                live.remove(p)
             ready = sum(1 for p in live if pod_ready(p))
             st = {"replicas": len(live), "fullyLabeledReplicas": len(live), "readyReplicas": ready,
                   "availableReplicas": ready, "observedGeneration": rs["metadata"].get("generation", 1)}
@@ -988,6 +994,51 @@ class Cluster:
                 rs = copy.deepcopy(rs)
                 rs["status"] = st
                 self.put("replicasets", rs)
+
+    def deployment_controller(self):
+        """A Deployment keeps one ReplicaSet of its template with its replicas
+        (no rollouts: a changed template is not rolled out)."""
+        for d in list(self.objs["deployments"].values()):
+            md = d["metadata"]
+            if md.get("deletionTimestamp"):
+                continue
+            want = int(d["spec"].get("replicas", 1))
+            rs = next((r for r in self.objs["replicasets"].values() if owner_uid(r) == md["uid"]), None)
+            if rs is None:
+                tmpl = copy.deepcopy(d["spec"].get("template") or {})
+                h = hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).hexdigest()[:9]
+                tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
+                sel = copy.deepcopy(d["spec"].get("selector") or {})
+                sel.setdefault("matchLabels", {})["pod-template-hash"] = h
+                rs = self.create("replicasets", {
+                    "metadata": {"name": md["name"] + "-" + h, "labels": dict(tmpl["metadata"]["labels"]),
+                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                                      "name": md["name"], "uid": md["uid"], "controller": True,
+                                                      "blockOwnerDeletion": True}]},
+                    "spec": {"replicas": want, "selector": sel, "template": tmpl}}, md["namespace"])
+                self.put("replicasets", rs, "ADDED")
+            elif int(rs["spec"].get("replicas", 1)) != want:
+                rs = copy.deepcopy(rs)
+                rs["spec"]["replicas"] = want
+                self.put("replicasets", rs)
+            rst = rs.get("status") or {}
+            st = {"observedGeneration": md.get("generation", 1), "replicas": rst.get("replicas", 0),
+                  "updatedReplicas": rst.get("replicas", 0), "readyReplicas": rst.get("readyReplicas", 0),
+                  "availableReplicas": rst.get("availableReplicas", 0)}
+            if d.get("status") != st:
+                d = copy.deepcopy(d)
+                d["status"] = st
+                self.put("deployments", d)
+
+    def scale_of(self, o):
+        """The autoscaling/v1 Scale of a Deployment or ReplicaSet."""
+        md = o["metadata"]
+        sel = ",".join("%s=%s" % kv for kv in sorted(((o["spec"].get("selector") or {}).get("matchLabels") or {}).items()))
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in md},
+                "spec": {"replicas": int(o["spec"].get("replicas", 1))},
+                "status": {"replicas": (o.get("status") or {}).get("replicas", 0), "selector": sel}}
 
     def pod_from_template(self, owner, node):
         tmpl = copy.deepcopy(owner["spec"].get("template") or {})
@@ -1589,6 +1640,9 @@ def api_resources(group, version):
         if has_status:
             out.append({"name": r + "/status", "singularName": "", "namespaced": nsd, "kind": kind,
                         "verbs": ["get", "patch", "update"]})
+        if r in ("deployments", "replicasets"):
+            out.append({"name": r + "/scale", "singularName": "", "namespaced": nsd, "group": "autoscaling",
+                        "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
     if group == "":
         out.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
                     "version": "v1", "kind": "Eviction", "verbs": ["create"]})
@@ -1791,7 +1845,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if len(rest) > 3 or (sub and not (sub == "status" and RES[res][5]) and not (res == "pods" and sub == "eviction")):
+        if len(rest) > 3 or (sub and not (sub == "status" and RES[res][5]) and not (res == "pods" and sub == "eviction")
+                             and not (sub == "scale" and res in ("deployments", "replicasets"))):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         table = "as=Table" in (self.headers.get("Accept") or "")
         dry = "dryRun" in q
@@ -1810,6 +1865,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     t["metadata"]["resourceVersion"] = o["metadata"]["resourceVersion"]
                     return self.send_json(200, t)
                 return self.send_json(200, o)
+            elif sub == "scale" and method in ("GET", "PUT", "PATCH"):
+                o = c.get(res, ns, name)
+                if o is None:
+                    raise not_found(res, name)
+                if method != "GET":
+                    sc = c.scale_of(o)
+                    new = self.patched(res, sc, body, ctype) if method == "PATCH" else copy.deepcopy(body)
+                    if not isinstance(new, dict):
+                        raise bad_request("a Scale object body is required")
+                    rv = (new.get("metadata") or {}).get("resourceVersion")
+                    if rv and rv != o["metadata"]["resourceVersion"]:
+                        raise conflict(res, name)
+                    try:
+                        want = int((new.get("spec") or {}).get("replicas", 0))
+                    except (TypeError, ValueError):
+                        raise ApiError(422, "Invalid", "spec.replicas: Invalid value: must be an integer")
+                    if not dry and want != int(o["spec"].get("replicas", 1)):
+                        o = copy.deepcopy(o)
+                        o["spec"]["replicas"] = want
+                        o["metadata"]["generation"] = o["metadata"].get("generation", 1) + 1
+                        c.put(res, o, "MODIFIED")
+                        c.reconcile()
+                        o = c.get(res, ns, name) or o
+                return self.send_json(200, c.scale_of(o))
             elif method == "POST" and sub == "eviction":
                 c.admit_create(res, ns, name)
                 if not isinstance(body, dict):

@@ -250,4 +250,73 @@ rc "rp-cost report --by pod" 0 rp-cost report --by pod -o json
 is "  all four pods ended, their hours counted" \
 	"$(jq -r --arg a "$id1" --arg b "$id2" --arg c "$id3" --arg d "$id4" \
 		'select(.type=="cost" and .by=="pod" and (.key==$a or .key==$b or .key==$c or .key==$d) and (.running|not) and .hours > 0) | 1' "$T_TMP/.out" | wc -l)" 4
+
+# ---- 6. a Deployment of 3 -> 3 RunPod pods; scaled to 1 -> 2 stopped ------
+# (the stand-in's Deployment controller makes the ReplicaSet, its pods, and
+# schedules them onto the node they select and whose taint they tolerate)
+DEP=vkd-$$
+at_exit "kubectl delete deployment $DEP --wait=false >/dev/null 2>&1"
+kubectl apply -f - >/dev/null <<Y || fail "kubectl apply the Deployment"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $DEP, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: $DEP}}
+  template:
+    metadata: {labels: {app: $DEP}}
+    spec:
+      nodeSelector: {type: virtual-kubelet, kubernetes.io/hostname: $VN}
+      tolerations: [{key: virtual-kubelet.io/provider, operator: Equal, value: runpod, effect: NoSchedule}]
+      terminationGracePeriodSeconds: 20
+      containers:
+      - name: transcoder
+        image: registry.example.com/ome-transcoder:2.5.0
+        resources: {limits: {nvidia.com/gpu: "1"}}
+        env:
+        - {name: GREETING, value: "deploy-$$"}
+        - {name: TOKEN, valueFrom: {secretKeyRef: {name: vk-$$, key: token}}}
+Y
+is "deployment: the scheduler binds its 3 pods to the virtual node" \
+	"$(kubectl get pods -l "app=$DEP" -o json | jq -r --arg n "$VN" '[.items[] | select(.spec.nodeName==$n)] | length')" 3
+rc "deployment: a pass runs its pods" 0 rp-join --virtual "$VN" --once
+is "deployment: 3 RunPod pods" "$(n_pods)" 3
+dpods=$(our_pods)
+is "deployment: each with the template's image" "$(jq -r '[.[].image] | unique | join(",")' <<<"$dpods")" "registry.example.com/ome-transcoder:2.5.0"
+is "deployment: its literal env" "$(jq -r '[.[].env.GREETING] | unique | join(",")' <<<"$dpods")" "deploy-$$"
+is "deployment: its secretKeyRef env" "$(jq -r '[.[].env.TOKEN] | unique | join(",")' <<<"$dpods")" "s3cr3t-$$"
+wide=$(kubectl get pods -l "app=$DEP" -o wide --no-headers)
+ips_ok=0
+for p in $(awk '{print $1}' <<<"$wide"); do
+	id=$(ann "$p" rp.io/pod-id)
+	host=$(jq -r --arg i "$id" '.[] | select(.id==$i) | .ssh.direct.host // ._internal.ssh' <<<"$dpods" | cut -d: -f1)
+	row=$(awk -v n="$p" '$1==n' <<<"$wide")
+	[ -n "$id" ] && [ -n "$host" ] && [ "$(awk '{print $3}' <<<"$row")" = Running ] &&
+		[ "$(awk '{print $6}' <<<"$row")" = "$host" ] && [ "$(awk '{print $7}' <<<"$row")" = "$VN" ] && ips_ok=$((ips_ok + 1))
+done
+is "deployment: kubectl get pods -o wide: 3 Running, each IP its RunPod pod's address" "$ips_ok" 3
+before=$(kubectl get pods -l "app=$DEP" -o json | jq -r '.items[] | .metadata.name + " " + .metadata.annotations["rp.io/pod-id"]')
+ok "kubectl scale deployment --replicas=1" kubectl scale deployment "$DEP" --replicas=1
+is "scaled: 2 of its pods Terminating" \
+	"$(kubectl get pods -l "app=$DEP" -o json | jq '[.items[] | select(.metadata.deletionTimestamp != null)] | length')" 2
+rc "scaled: a pass stops them" 0 rp-join --virtual "$VN" --once
+left=$(kubectl get pods -l "app=$DEP" -o json | jq -r '.items[] | .metadata.name')
+is "scaled: 1 pod left, Running" "$(wc -w <<<"$left") $(phase "$left")" "1 Running"
+stopped=0 hooked=0
+while read -r p id; do
+	[ "$p" = "$left" ] && continue
+	[ "$(rstatus "$id")" = TERMINATED ] && gone "$p" && stopped=$((stopped + 1))
+	jq -r --arg i "$id" 'select(.id==$i and (.event=="drained" or .event=="terminated")) | .event' "$LEDGER" |
+		tr '\n' ' ' | grep -qx 'drained terminated ' && grep -qx "$id $VN RUNNING" "$T_TMP/hook.log" && hooked=$((hooked + 1))
+done <<<"$before"
+is "scaled: 2 RunPod pods terminated, their pod objects gone" "$stopped" 2
+is "scaled: each after its checkpoint hook ran while it still ran" "$hooked" 2
+is "scaled: 1 RunPod pod left running, the left pod's" \
+	"$(n_pods) $(rstatus "$(ann "$left" rp.io/pod-id)")" "1 RUNNING"
+is "scaled: no RunPod pod paid for without a Kubernetes pod" \
+	"$(our_pods | jq -r '[.[].id] | sort | join(",")')" \
+	"$(kubectl get pods -A -o json | jq -r '[.items[].metadata.annotations["rp.io/pod-id"] // empty] | sort | join(",")')"
+ok "kubectl delete deployment" kubectl delete deployment "$DEP" --wait=false
+rc "a pass after the Deployment is gone" 0 rp-join --virtual "$VN" --once
+is "its last RunPod pod terminated" "$(n_pods)" 0
 done_testing
