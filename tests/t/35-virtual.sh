@@ -287,13 +287,13 @@ is "deployment: its literal env" "$(jq -r '[.[].env.GREETING] | unique | join(",
 is "deployment: its secretKeyRef env" "$(jq -r '[.[].env.TOKEN] | unique | join(",")' <<<"$dpods")" "s3cr3t-$$"
 wide=$(kubectl get pods -l "app=$DEP" -o wide --no-headers)
 ips_ok=0
-for p in $(awk '{print $1}' <<<"$wide"); do
+while read -r p _; do
 	id=$(ann "$p" rp.io/pod-id)
 	host=$(jq -r --arg i "$id" '.[] | select(.id==$i) | .ssh.direct.host // ._internal.ssh' <<<"$dpods" | cut -d: -f1)
 	row=$(awk -v n="$p" '$1==n' <<<"$wide")
 	[ -n "$id" ] && [ -n "$host" ] && [ "$(awk '{print $3}' <<<"$row")" = Running ] &&
 		[ "$(awk '{print $6}' <<<"$row")" = "$host" ] && [ "$(awk '{print $7}' <<<"$row")" = "$VN" ] && ips_ok=$((ips_ok + 1))
-done
+done <<<"$wide"
 is "deployment: kubectl get pods -o wide: 3 Running, each IP its RunPod pod's address" "$ips_ok" 3
 before=$(kubectl get pods -l "app=$DEP" -o json | jq -r '.items[] | .metadata.name + " " + .metadata.annotations["rp.io/pod-id"]')
 ok "kubectl scale deployment --replicas=1" kubectl scale deployment "$DEP" --replicas=1
