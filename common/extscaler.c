@@ -313,6 +313,19 @@ static void finish(struct call *c, const struct rp_buf *body, grpc_status_code s
 	start(c, ops, n, &c->t_done);
 }
 
+/* GetMetricSpecResponse / GetMetricsResponse: field 1 holds one message of
+ * the metric's name, its value as int64 and as double (MetricSpec and
+ * MetricValue share that layout in externalscaler.proto). */
+static void metric_msg(struct rp_buf *b, long long value)
+{
+	struct rp_buf m = { 0 };
+	pb_bytes(&m, 1, METRIC, strlen(METRIC));
+	pb_int64(&m, 2, value);
+	pb_double(&m, 3, (double)value);
+	pb_bytes(b, 1, m.data, m.len);
+	rp_buf_free(&m);
+}
+
 static void is_active_msg(struct rp_buf *b, int active)
 {
 	if (active) { /* IsActiveResponse { bool result = 1; } */
@@ -378,12 +391,7 @@ static void answer(struct call *c)
 	}
 	rp_scaler_view(c->x->sc, &v);
 	if (c->method == M_SPEC) { /* the spec needs no value: only the target */
-		struct rp_buf m = { 0 };
-		pb_bytes(&m, 1, METRIC, strlen(METRIC));
-		pb_int64(&m, 2, v.lag_threshold);
-		pb_double(&m, 3, (double)v.lag_threshold);
-		pb_bytes(&b, 1, m.data, m.len);
-		rp_buf_free(&m);
+		metric_msg(&b, v.lag_threshold); /* MetricSpec {name, targetSize, targetSizeFloat} */
 		finish(c, &b, GRPC_STATUS_OK, NULL);
 	} else if (c->method == M_METRICS && nn && (nn != strlen(METRIC) || memcmp(name, METRIC, nn))) {
 		char *e = rp_xasprintf("rp-lagwatch: no metric '%.*s' (there is: " METRIC ")", (int)(nn > 100 ? 100 : nn),
@@ -398,12 +406,7 @@ static void answer(struct call *c)
 		is_active_msg(&b, v.active);
 		finish(c, &b, GRPC_STATUS_OK, NULL);
 	} else {
-		struct rp_buf m = { 0 };
-		pb_bytes(&m, 1, METRIC, strlen(METRIC));
-		pb_int64(&m, 2, v.lag);
-		pb_double(&m, 3, (double)v.lag);
-		pb_bytes(&b, 1, m.data, m.len);
-		rp_buf_free(&m);
+		metric_msg(&b, v.lag); /* MetricValue {name, metricValue, metricValueFloat} */
 		finish(c, &b, GRPC_STATUS_OK, NULL);
 	}
 out:

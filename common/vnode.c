@@ -688,6 +688,19 @@ static cJSON *cond(const char *type, int ok, const char *t)
 	return c;
 }
 
+/* A merge patch of the Kubernetes pod (sub "" or "/status"): 0, or an
+ * exit code and *err. */
+static int patch_pod(struct rp_vnode *v, const cJSON *pod, const char *sub, const cJSON *body, char **err)
+{
+	char *en = esc(meta_str(pod, "namespace")), *nn = esc(meta_str(pod, "name"));
+	char *path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s%s", en, nn, sub);
+	int rc = call(v, "PATCH", path, "application/merge-patch+json", body, NULL, NULL, err);
+	free(path);
+	free(en);
+	free(nn);
+	return rc;
+}
+
 static int set_status(struct rp_vnode *v, const cJSON *pod, const struct want_status *w)
 {
 	if (status_is(pod, w))
@@ -752,19 +765,14 @@ static int set_status(struct rp_vnode *v, const cJSON *pod, const struct want_st
 		}
 		cJSON_AddItemToArray(ccs, x);
 	}
-	char *en = esc(meta_str(pod, "namespace")), *nn = esc(meta_str(pod, "name"));
-	char *path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s/status", en, nn);
 	char *err = NULL;
-	int rc = call(v, "PATCH", path, "application/merge-patch+json", body, NULL, NULL, &err);
+	int rc = patch_pod(v, pod, "/status", body, &err);
 	if (rc)
 		rp_logw("pod status not updated", "pod", meta_str(pod, "name"), "error", err);
 	else
 		rp_info("pod status", "pod", meta_str(pod, "name"), "phase", phase_name(w->phase), "ip",
 			w->ip ? w->ip : "", "reason", w->reason ? w->reason : "");
 	free(err);
-	free(path);
-	free(en);
-	free(nn);
 	cJSON_Delete(body);
 	return rc;
 }
@@ -787,16 +795,11 @@ static int annotate(struct rp_vnode *v, const cJSON *pod, const char *id, const 
 	}
 	cJSON_AddStringToObject(an, "rp.io/logs",
 				"kubectl logs/exec are not served by the virtual node: use rp.io/ssh");
-	char *en = esc(meta_str(pod, "namespace")), *nn = esc(meta_str(pod, "name"));
-	char *path = rp_xasprintf("/api/v1/namespaces/%s/pods/%s", en, nn);
 	char *err = NULL;
-	int rc = call(v, "PATCH", path, "application/merge-patch+json", body, NULL, NULL, &err);
+	int rc = patch_pod(v, pod, "", body, &err);
 	if (rc)
 		rp_logw("pod not annotated", "pod", meta_str(pod, "name"), "error", err);
 	free(err);
-	free(path);
-	free(en);
-	free(nn);
 	cJSON_Delete(body);
 	return rc;
 }
