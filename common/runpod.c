@@ -168,6 +168,19 @@ static void base_req(struct rp_runpod *rp, struct rp_http_req *r, const char *me
 	r->max_retry_after = 120;
 }
 
+/* One GraphQL query (a POST that changes nothing, so it may be retried),
+ * paced like every other request. */
+static void gql_query(struct rp_runpod *rp, const char *body, struct rp_http_resp *resp)
+{
+	struct rp_http_req r;
+	base_req(rp, &r, "POST", rp->gql);
+	r.content_type = "application/json";
+	r.body = body;
+	r.body_len = strlen(body);
+	r.idempotent = 1;
+	paced_do(rp, &r, resp);
+}
+
 /* Error texts are one line, whatever the server wrote. */
 static char *one_line(char *s)
 {
@@ -296,14 +309,8 @@ static void spot_signal(struct rp_runpod *rp, cJSON *arr)
 	}
 	if (!exited || !rp->gql || !*rp->gql)
 		return;
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	base_req(rp, &r, "POST", rp->gql);
-	r.content_type = "application/json";
-	r.body = Q;
-	r.body_len = strlen(Q);
-	r.idempotent = 1; /* a query changes nothing */
-	paced_do(rp, &r, &resp);
+	gql_query(rp, Q, &resp);
 	cJSON *j = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
 	rp_http_resp_free(&resp);
 	const cJSON *gp = cJSON_GetObjectItemCaseSensitive(
@@ -785,14 +792,8 @@ int rp_runpod_spot_price(struct rp_runpod *rp, const char *gpu, int gpu_count, c
 		cJSON_AddNullToObject(v, "dc");
 	char *body = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
-	struct rp_http_req r;
 	struct rp_http_resp resp;
-	base_req(rp, &r, "POST", rp->gql);
-	r.content_type = "application/json";
-	r.body = body;
-	r.body_len = strlen(body);
-	r.idempotent = 1; /* a query changes nothing */
-	paced_do(rp, &r, &resp);
+	gql_query(rp, body, &resp);
 	free(body);
 	int rc = 0;
 	cJSON *j = NULL;
