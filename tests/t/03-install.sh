@@ -94,7 +94,7 @@ probe() { # CONFIG TOOL ARGS... -> "rc: stderr without timestamps and the config
 		--set kafka.bootstrap_servers=127.0.0.1:1 --set kafka.timeout=1s \
 		--set prometheus.url=http://127.0.0.1:1 >"$T_TMP/p.out" 2>"$T_TMP/p.err"
 	r=$?
-	echo "$r: $(sed -e 's/ts=[^ ]* //' -e "s|$c|CONFIG|g" "$T_TMP/p.err" | tr '\n' ' ')"
+	echo "$r: $(sed -e 's/ts=[^ ]* //' -e 's/after [0-9]* ms/after N ms/' -e "s|$c|CONFIG|g" "$T_TMP/p.err" | tr '\n' ' ')"
 }
 for cmd in "rp-launch --dry-run" "rp-join" "rp-drain" "rp-checkpoint list" "rp-lagwatch --once" "rp-cost breakeven"; do
 	# shellcheck disable=SC2086 # the tool and its subcommand
