@@ -162,56 +162,60 @@ static int node_gone(struct rp_drain_run *x, const struct rp_drain_target *t, si
 	return rc;
 }
 
-static int drain_worker(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+int rp_drain_worker_stop(const struct rp_config *cfg, const char *host, int port, const char *pod_id,
+			 double deadline, int wait, const char *then, int *ck)
 {
-	double t0 = rp_mono(), deadline = t0 + x->timeout;
 	struct rp_ssh_opts so = {
-		.host = t->host,
-		.port = t->port ? t->port : (int)rp_cfg_int(x->cfg, "ssh.port"),
-		.user = rp_cfg_str(x->cfg, "ssh.user"),
-		.identity_file = rp_cfg_str(x->cfg, "ssh.identity_file"),
-		.known_hosts = rp_cfg_str(x->cfg, "ssh.known_hosts"),
-		.pod_id = t->pod_id,
-		.connect_timeout = rp_cfg_dur(x->cfg, "ssh.connect_timeout"),
+		.host = host,
+		.port = port ? port : (int)rp_cfg_int(cfg, "ssh.port"),
+		.user = rp_cfg_str(cfg, "ssh.user"),
+		.identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
+		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"),
+		.pod_id = pod_id,
+		.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
 	};
-	int code, ck = 0;
+	int code;
 	char *err = NULL;
 	struct rp_ssh_res r;
+	double t0 = rp_mono();
+	*ck = 0;
 	struct rp_ssh *s = rp_ssh_connect(&so, &code, &err);
 	if (!s) {
-		rp_warn("worker %s: %s", t->pod_id, err);
+		rp_warn("worker %s: %s", pod_id, err);
 		free(err);
 		return code == RP_SSH_EHOSTKEY || code == RP_SSH_EAUTH ? RP_EXIT_FAIL : RP_EXIT_TEMP;
 	}
-	const char *marker = rp_cfg_str(x->cfg, "drain.worker_marker");
+	const char *marker = rp_cfg_str(cfg, "drain.worker_marker");
 	char *qm = rp_ssh_quote(marker ? marker : "");
 	char *rm = rp_xasprintf("rm -f %s", qm), *test = rp_xasprintf("test -e %s", qm);
 	int rc = 0;
-	if (!x->skip_ck && marker && rp_ssh_exec(s, rm, NULL, 0, 30, &r, &code, &err) == 0)
+	if (wait != RP_DRAIN_WAIT_NEVER && marker && rp_ssh_exec(s, rm, NULL, 0, 30, &r, &code, &err) == 0)
 		rp_ssh_res_free(&r);
-	const char *stop = rp_cfg_str(x->cfg, "drain.worker_stop_command");
+	const char *stop = rp_cfg_str(cfg, "drain.worker_stop_command");
 	if (rp_ssh_exec(s, stop, NULL, 0, 30, &r, &code, &err) < 0) {
-		rp_warn("worker %s: stop: %s", t->pod_id, err);
+		rp_warn("worker %s: stop: %s", pod_id, err);
 		rc = RP_EXIT_TEMP;
 	} else {
 		if (r.status)
-			rp_logw("worker stop command failed", "pod", t->pod_id, "status",
+			rp_logw("worker stop command failed", "pod", pod_id, "status",
 				r.status < 0 ? "signal" : "nonzero", "stderr", rp_ssh_firstline(r.err));
-		rp_info("worker told to stop", "pod", t->pod_id);
+		rp_info("worker told to stop", "pod", pod_id);
+		if (r.status && wait == RP_DRAIN_WAIT_IF_STOPPED)
+			wait = RP_DRAIN_WAIT_NEVER; /* nothing was there to stop: no marker will come */
 	}
 	rp_ssh_res_free(&r);
-	while (!rc && !x->skip_ck && marker) {
+	while (!rc && wait != RP_DRAIN_WAIT_NEVER && marker) {
 		if (rp_ssh_exec(s, test, NULL, 0, 30, &r, &code, &err) == 0 && r.status == 0) {
 			rp_ssh_res_free(&r);
-			ck = 1;
+			*ck = 1;
 			break;
 		}
 		rp_ssh_res_free(&r);
 		free(err);
 		err = NULL;
 		if (rp_mono() + 1 > deadline) {
-			rp_warn("worker %s: no checkpoint marker %s within %.0fs: pod not terminated", t->pod_id,
-				marker, x->timeout);
+			rp_warn("worker %s: no checkpoint marker %s within %.0fs: %s", pod_id, marker, deadline - t0,
+				then);
 			rc = RP_EXIT_PARTIAL;
 			break;
 		}
@@ -222,6 +226,15 @@ static int drain_worker(struct rp_drain_run *x, struct rp_drain_target *t, cJSON
 	free(rm);
 	free(test);
 	free(err);
+	return rc;
+}
+
+static int drain_worker(struct rp_drain_run *x, struct rp_drain_target *t, cJSON **rec)
+{
+	double t0 = rp_mono();
+	int ck = 0;
+	int rc = rp_drain_worker_stop(x->cfg, t->host, t->port, t->pod_id, t0 + x->timeout,
+				      x->skip_ck ? RP_DRAIN_WAIT_NEVER : RP_DRAIN_WAIT_ALWAYS, "pod not terminated", &ck);
 	if (rc)
 		return rc;
 	cJSON *ex = cJSON_CreateObject();

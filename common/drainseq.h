@@ -27,7 +27,9 @@
  *    the fenced sequence above; without one, only the terminate.
  *  - A worker-mode pod: over SSH, clear the marker, run
  *    drain.worker_stop_command, wait for drain.worker_marker (unless
- *    --skip-checkpoint), ledger "drained", then terminate.
+ *    --skip-checkpoint), ledger "drained", then terminate.  The SSH half
+ *    is rp_drain_worker_stop(), which a virtual node's pod delete runs
+ *    too (vnode.h).
  *  - After a confirmed terminate the pod's tunnel is stopped.
  *  - The lease fence (lease.h) is checked before every terminate: a
  *    replica that lost its lease terminates nothing (the target ends 75,
@@ -56,6 +58,18 @@ struct rp_drain_run {
 	int undo;                /* uncordon after an eviction timeout */
 	int skip_ck;             /* go on without the checkpoint */
 };
+
+/* The worker stop over SSH to host:port (the key recorded for pod_id):
+ * clear drain.worker_marker (unless wait is NEVER), run
+ * drain.worker_stop_command, then wait for the marker until deadline
+ * (rp_mono() time) -- ALWAYS, or IF_STOPPED: only when the stop command
+ * exited 0 (a pkill that found no worker: nothing will write the marker).
+ * 0 (*ck 1 when the marker came), RP_EXIT_PARTIAL when it did not by the
+ * deadline (logged with `then`, what the caller does next), else
+ * RP_EXIT_* (SSH unreachable: 75; host key or auth refused: 1). */
+enum { RP_DRAIN_WAIT_NEVER, RP_DRAIN_WAIT_ALWAYS, RP_DRAIN_WAIT_IF_STOPPED };
+int rp_drain_worker_stop(const struct rp_config *cfg, const char *host, int port, const char *pod_id,
+			 double deadline, int wait, const char *then, int *ck);
 
 /* Fill what comes from the config (o's flag fields are left as they are). */
 void rp_drain_run_config(struct rp_drain_run *r, const struct rp_config *cfg, struct rp_kube *k,

@@ -2,6 +2,7 @@
  * to it as RunPod pods (see vnode.h). */
 #include "vnode.h"
 #include "drain.h"
+#include "drainseq.h"
 #include "fleet.h"
 #include "kube.h"
 #include "launch.h"
@@ -849,13 +850,28 @@ static int pod_delete(struct rp_vnode *v, const cJSON *pod, const cJSON *rpod)
 		const cJSON *g = jget(jget(pod, "metadata"), "deletionGracePeriodSeconds");
 		if (!cJSON_IsNumber(g))
 			g = jget(jget(pod, "spec"), "terminationGracePeriodSeconds");
-		double grace = cJSON_IsNumber(g) ? g->valuedouble : 30;
+		double grace = cJSON_IsNumber(g) ? g->valuedouble : 30, t0 = rp_mono();
 		const char *hook = rp_cfg_str(v->cfg, "drain.checkpoint_command");
-		int ck = 0;
-		if (hook && *hook && grace > 0) {
+		int ck = 0, marker = 0, has_hook = hook && *hook && grace > 0;
+		const char *host, *why = NULL;
+		int port;
+		/* as a kubelet's SIGTERM: the worker stop command, its marker
+		 * awaited within the grace (half of it when the hook follows) */
+		if (grace > 0 && !rp_runpod_pod_ssh(rpod, rp_runpod_api_loopback(v->rp), &host, &port, &why)) {
+			int src = rp_drain_worker_stop(v->cfg, host, port, id, t0 + (has_hook ? grace / 2 : grace),
+						       RP_DRAIN_WAIT_IF_STOPPED, "going on (its share of the grace period is spent)",
+						       &marker);
+			if (src && src != RP_EXIT_PARTIAL)
+				rp_logw("worker stop command not run; stopping the pod anyway", "pod", name, "id", id);
+		} else if (grace > 0) {
+			rp_logw("worker stop command not run (no SSH address); stopping the pod anyway", "pod", name,
+				"id", id, "why", why ? why : "");
+		}
+		if (has_hook) {
 			char *err = NULL;
 			const char *job = rp_kube_label(pod, RP_DRAIN_JOB);
-			if (rp_drain_hook(hook, v->name, id, job ? job : "", grace, &err))
+			double left = t0 + grace - rp_mono();
+			if (rp_drain_hook(hook, v->name, id, job ? job : "", left > 1 ? left : 1, &err))
 				rp_logw("checkpoint hook failed; terminating anyway (grace period over)", "pod", name,
 					"id", id, "error", err);
 			else
@@ -870,6 +886,7 @@ static int pod_delete(struct rp_vnode *v, const cJSON *pod, const cJSON *rpod)
 		cJSON_AddStringToObject(e, "bootstrap", "virtual");
 		cJSON_AddStringToObject(e, "k8s_uid", uid);
 		cJSON_AddBoolToObject(e, "checkpointed", ck);
+		cJSON_AddBoolToObject(e, "worker_marker", marker);
 		rp_launch_ledger(e);
 		int rc = stop_paying(v, id, rname, uid, "kubernetes pod deleted");
 		if (rc)

@@ -34,6 +34,9 @@ cat >"$T_TMP/hook" <<EOF
 #!/bin/sh
 st=\$(curl -sf "$RA/state" | jq -r --arg i "\$RP_POD_ID" '.pods[] | select(.id==\$i) | .status')
 echo "\$RP_POD_ID \$RP_NODE \$st" >>"$T_TMP/hook.log"
+port=\$(curl -sf "$RA/state" | jq -r --arg i "\$RP_POD_ID" '.pods[] | select(.id==\$i) | ._internal.ssh' | sed 's/.*://')
+if [ -e "$RP_STACK_DIR/hosts/\$port/.rp-worker/checkpointed" ]; then m=marker; else m=nomarker; fi
+echo "\$RP_POD_ID \$m" >>"$T_TMP/marker.log"
 EOF
 chmod +x "$T_TMP/hook"
 sed -i -e "s/^cluster: .*/cluster: $CL/" -e 's/^kube:$/kube:\n  virtual_interval: 1s/' "$RP_CONFIG"
@@ -139,6 +142,22 @@ is "nothing reaped" "$(n_pods)" 3
 
 # ---- 3. delete two -> hook, terminate, object gone -----------------------
 id1=$(ann "vk-$$-1" rp.io/pod-id) id2=$(ann "vk-$$-2" rp.io/pod-id) id3=$(ann "vk-$$-3" rp.io/pod-id)
+# stub workers on pods 1 and 2 (as the transcoder image runs rp-worker):
+# the delete must stop them with drain.worker_stop_command over SSH, and
+# their checkpoint marker be there before the checkpoint hook and the
+# terminate
+rssh() { # HOST:PORT CMD
+	ssh -q -i "$SSH_KEY" -p "${1##*:}" -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
+}
+addr() { all_pods | jq -r --arg i "$1" '.[] | select(.id==$i) | ._internal.ssh'; }
+a1=$(addr "$id1") a2=$(addr "$id2")
+isnt "pods 1 and 2 have their own sshd" "$a1" "$a2"
+for a in "$a1" "$a2"; do
+	rm -f "$RP_STACK_DIR/hosts/${a##*:}/.rp-worker/checkpointed"
+	rssh "$a" 'rp-worker --daemon' || fail "start the stub worker on $a"
+done
+ok "stub workers run on pods 1 and 2" test -s "$RP_STACK_DIR/hosts/${a1##*:}/worker.pid" -a -s "$RP_STACK_DIR/hosts/${a2##*:}/worker.pid"
 ok "kubectl delete two pods" kubectl delete pod "vk-$$-1" "vk-$$-2" --wait=false
 bothgone() { gone "vk-$$-1" && gone "vk-$$-2"; }
 if eventually 60 bothgone; then pass "both pod objects gone"; else fail "pods still there"; tail -20 "$T_TMP/vn.err"; fi
@@ -147,6 +166,11 @@ is "the hook ran for each while its pod still ran" \
 	"$(grep -c -e "^$id1 $VN RUNNING\$" -e "^$id2 $VN RUNNING\$" "$T_TMP/hook.log" 2>/dev/null)" 2
 is "ledger: drained, then terminated" \
 	"$(jq -r --arg i "$id1" 'select(.id==$i and (.event=="drained" or .event=="terminated")) | .event' "$LEDGER" | tr '\n' ' ')" "drained terminated "
+is "the worker stop command ran first: each marker was there when the hook ran" \
+	"$(grep -c -e "^$id1 marker\$" -e "^$id2 marker\$" "$T_TMP/marker.log" 2>/dev/null)" 2
+like "  the stub worker was told to stop (SIGTERM)" "$(cat "$RP_STACK_DIR/hosts/${a1##*:}/worker.log")" "TERM: checkpointed, exiting"
+is "ledger: drained says the worker's marker came" \
+	"$(jq -r --arg i "$id1" 'select(.id==$i and .event=="drained") | .worker_marker' "$LEDGER")" true
 is "the third still runs" "$(phase "vk-$$-3") $(rstatus "$id3")" "Running RUNNING"
 
 # ---- 4. a RunPod pod preempted -> its Kubernetes pod Failed ---------------
