@@ -8,7 +8,7 @@ VERSION := 0.1.0
 # pkg-config module:Debian package that provides its .pc file.
 PKGMAP  := libcurl:libcurl4-openssl-dev libcjson:libcjson-dev libssh2:libssh2-1-dev \
            yaml-0.1:libyaml-dev rdkafka:librdkafka-dev libzstd:libzstd-dev \
-           libcrypto:libssl-dev expat:libexpat1-dev grpc:libgrpc-dev
+           libcrypto:libssl-dev libssl:libssl-dev expat:libexpat1-dev grpc:libgrpc-dev
 PKGS    := $(foreach m,$(PKGMAP),$(firstword $(subst :, ,$(m))))
 CC      ?= cc
 CFLAGS  ?= -O2 -g

@@ -66,6 +66,12 @@ static const struct key schema[] = {
 	{ "kube.startup_taint", S, "rp.io/starting:NoSchedule" }, /* rp-join: removed once Ready */
 	{ "kube.virtual_interval", D, "10s" }, /* rp-join --virtual: heartbeat and reconcile period */
 	{ "kube.virtual_lease", D, "40s" },    /* rp-join --virtual: the node Lease's duration */
+	{ "kube.virtual_kubelet_port", I, "0" }, /* rp-join --virtual: kubelet API (kubectl logs); 0 off */
+	{ "kube.virtual_kubelet_address", S, NULL },
+	{ "kube.virtual_kubelet_cert", S, NULL },
+	{ "kube.virtual_kubelet_key", S, NULL },
+	{ "kube.virtual_kubelet_client_ca", S, NULL },
+	{ "kube.virtual_log_file", S, "/var/log/rp/container.log" },
 	{ "kafka.bootstrap_servers", S, "localhost:9092" },
 	{ "kafka.group", L, "[\"ome-transcoder-consumer\"]" },
 	{ "kafka.topic", L, "[\"video-transcode\"]" },
@@ -739,6 +745,12 @@ static const struct {
 	{ "kube.startup_taint", "Taint a joining node carries until it is Ready." },
 	{ "kube.virtual_interval", "rp-join --virtual: how often the node heartbeats and its pods are reconciled." },
 	{ "kube.virtual_lease", "rp-join --virtual: leaseDurationSeconds of the node's Lease in kube-node-lease." },
+	{ "kube.virtual_kubelet_port", "rp-join --virtual: port of the kubelet API that serves kubectl logs (0: off)." },
+	{ "kube.virtual_kubelet_address", "rp-join --virtual: IP the kubelet API listens on, the Node's InternalIP." },
+	{ "kube.virtual_kubelet_cert", "rp-join --virtual: kubelet API serving certificate (PEM; the API server's kubelet CA signs it)." },
+	{ "kube.virtual_kubelet_key", "rp-join --virtual: private key of kube.virtual_kubelet_cert." },
+	{ "kube.virtual_kubelet_client_ca", "rp-join --virtual: CA that signs the API server's kubelet-client certificate." },
+	{ "kube.virtual_log_file", "rp-join --virtual: where a RunPod pod's container output is captured (kubectl logs)." },
 	{ "kafka.bootstrap_servers", "Kafka bootstrap list." },
 	{ "kafka.group", "Consumer group(s) to watch." },
 	{ "kafka.topic", "Topic(s) to watch." },

@@ -606,8 +606,10 @@ static void keep(struct rp_buf *b, const char *p, size_t n)
 		rp_buf_add(b, p, n);
 }
 
-int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout,
-		struct rp_ssh_res *r, int *code, char **err)
+/* rp_ssh_exec's loop; with a sink, stdout goes to it as it arrives and
+ * stdin stays open until the sink says stop. */
+static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout, rp_ssh_sink sink,
+	       void *arg, struct rp_ssh_res *r, int *code, char **err)
 {
 	int dummy;
 	if (!code)
@@ -633,7 +635,7 @@ int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len
 		goto bad;
 	what = "run";
 	size_t off = 0;
-	int eof_sent = 0;
+	int eof_sent = 0, stopped = 0;
 	if (!in || !in_len) {
 		in_len = 0;
 	}
@@ -649,7 +651,7 @@ int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len
 				goto bad;
 			}
 		}
-		if (!eof_sent && off >= in_len) {
+		if (!eof_sent && off >= in_len && (!sink || stopped)) {
 			rc = libssh2_channel_send_eof(ch);
 			if (rc == 0) {
 				eof_sent = 1;
@@ -662,7 +664,10 @@ int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len
 		for (int stream = 0; stream < 2; stream++) {
 			ssize_t n;
 			while ((n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf)) > 0) {
-				keep(stream ? &eb : &ob, buf, (size_t)n);
+				if (sink && !stream && !stopped)
+					stopped = sink(arg, buf, (size_t)n) < 0;
+				else if (!sink || stream)
+					keep(stream ? &eb : &ob, buf, (size_t)n);
 				progress = 1;
 			}
 			if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
@@ -672,6 +677,12 @@ int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len
 		}
 		if (libssh2_channel_eof(ch))
 			break;
+		if (sink && !progress && !stopped)
+			stopped = sink(arg, NULL, 0) < 0;
+		if (stopped && eof_sent) {
+			dl = rp_mono() + 5; /* the command had its EOF: it ends on its own */
+			break;
+		}
 		if (!progress && wait_until(s, dl)) {
 			rc = LIBSSH2_ERROR_EAGAIN;
 			goto bad;
@@ -719,6 +730,18 @@ bad:
 	r->err = eb.data ? eb.data : rp_xstrdup("");
 	r->err_len = eb.len;
 	return -1;
+}
+
+int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout,
+		struct rp_ssh_res *r, int *code, char **err)
+{
+	return run(s, cmd, in, in_len, timeout, NULL, NULL, r, code, err);
+}
+
+int rp_ssh_exec_stream(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_sink sink, void *arg,
+		       struct rp_ssh_res *r, int *code, char **err)
+{
+	return run(s, cmd, NULL, 0, timeout, sink, arg, r, code, err);
 }
 
 char *rp_ssh_quote(const char *s)

@@ -76,6 +76,16 @@ struct rp_ssh_res {
 int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout,
 		struct rp_ssh_res *r, int *code, char **err);
 void rp_ssh_res_free(struct rp_ssh_res *r);
+/* rp_ssh_exec without input, its stdout handed to sink as it arrives
+ * (r->out stays empty; r->err is kept), and sink(arg, NULL, 0) at least
+ * every second of silence.  The command's stdin stays open until sink
+ * returns < 0: then it gets EOF, and its output is no longer read; the
+ * channel is closed within 5 s more -- a command that should stop with
+ * its reader watches its stdin ("tail -F F & cat >/dev/null; kill $!").
+ * Return and errors as rp_ssh_exec. */
+typedef int (*rp_ssh_sink)(void *arg, const char *data, size_t n);
+int rp_ssh_exec_stream(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_sink sink, void *arg,
+		       struct rp_ssh_res *r, int *code, char **err);
 /* First non-empty line of a capture, redacted, at most 300 bytes
  * (static per-thread buffer). */
 const char *rp_ssh_firstline(const char *text);

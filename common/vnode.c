@@ -12,6 +12,7 @@
 #include "rp.h"
 #include "runpod.h"
 #include "ssh.h"
+#include "vkubelet.h"
 #include "wave.h"
 
 #include <pthread.h>
@@ -146,8 +147,17 @@ static cJSON *node_status(struct rp_vnode *v)
 	cJSON_AddStringToObject(a, "type", "Hostname");
 	cJSON_AddStringToObject(a, "address", v->name);
 	cJSON_AddItemToArray(ad, a);
+	/* the kubelet API (vkubelet.h), where the API server reaches it */
+	const char *ip = rp_cfg_str(v->cfg, "kube.virtual_kubelet_address");
+	int on = rp_vkubelet_on(v->cfg);
+	if (on && ip && *ip) {
+		a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "type", "InternalIP");
+		cJSON_AddStringToObject(a, "address", ip);
+		cJSON_AddItemToArray(ad, a);
+	}
 	cJSON *de = cJSON_AddObjectToObject(cJSON_AddObjectToObject(st, "daemonEndpoints"), "kubeletEndpoint");
-	cJSON_AddNumberToObject(de, "Port", 0); /* no kubelet API: see rp-join(1) */
+	cJSON_AddNumberToObject(de, "Port", on ? (double)rp_cfg_int(v->cfg, "kube.virtual_kubelet_port") : 0);
 	cJSON *ni = cJSON_AddObjectToObject(st, "nodeInfo");
 	cJSON_AddStringToObject(ni, "operatingSystem", "linux");
 	cJSON_AddStringToObject(ni, "architecture", "amd64");
@@ -620,7 +630,9 @@ static void kpod_read(struct rp_vnode *v, struct kpod *p)
 		snprintf(pb, sizeof pb, "%d/tcp", n->valueint);
 		cJSON_AddItemToArray(p->ports, cJSON_CreateString(pb));
 	}
-	p->args = build_args(c);
+	char *words = build_args(c);
+	p->args = rp_vkubelet_wrap(v->cfg, words);
+	free(words);
 	p->tag = cJSON_CreateObject();
 	cJSON_AddStringToObject(p->tag, "vnode", v->name);
 	cJSON_AddStringToObject(p->tag, "k8s_uid", p->uid);
@@ -795,7 +807,10 @@ static int annotate(struct rp_vnode *v, const cJSON *pod, const char *id, const 
 		free(ssh);
 	}
 	cJSON_AddStringToObject(an, "rp.io/logs",
-				"kubectl logs/exec are not served by the virtual node: use rp.io/ssh");
+				rp_vkubelet_on(v->cfg)
+					? "kubectl logs is served by the virtual node (kube.virtual_log_file over SSH); "
+					  "kubectl exec is not: use rp.io/ssh"
+					: "kubectl logs/exec are not served by the virtual node: use rp.io/ssh");
 	char *err = NULL;
 	int rc = patch_pod(v, pod, "", body, &err);
 	if (rc)
@@ -1200,6 +1215,13 @@ int rp_vnode_run(struct rp_vnode *v, int once)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	char *err = NULL;
+	struct rp_vkubelet *api = rp_vkubelet_open(v->cfg, v->name, &err);
+	if (err) {
+		rp_loge("kubelet API not started", "node", v->name, "error", err);
+		free(err);
+		return RP_EXIT_USAGE;
+	}
 	rp_info("virtual node serving", "node", v->name);
 	node_pass(v); /* registered before its pods are looked at */
 	pthread_t hb;
@@ -1213,6 +1235,7 @@ int rp_vnode_run(struct rp_vnode *v, int once)
 	}
 	if (threaded)
 		pthread_join(hb, NULL);
+	rp_vkubelet_close(api);
 	rp_info("virtual node stopping (its pods keep running; a restart adopts them)", "node", v->name);
 	return RP_EXIT_OK;
 }

@@ -39,12 +39,22 @@
  *    makes the pod Failed (reason Preempted when RunPod says Outbid, else
  *    RunPodExited / RunPodGone) and the RunPod pod is terminated (ledger
  *    `preempted` or `terminated`).
- *  - A pod with a deletionTimestamp: the final checkpoint hook
- *    (drain.checkpoint_command, as rp-drain runs it, RP_NODE=NAME) within
- *    its grace period, ledger `drained`, terminate confirmed (ledger
- *    `terminated`), and only then the pod object is deleted with grace 0
- *    (uid precondition).  A terminate not confirmed leaves the pod
+ *  - A pod with a deletionTimestamp, within its grace period: the worker
+ *    stop (drainseq.h's rp_drain_worker_stop: drain.worker_stop_command
+ *    over SSH, and when it exits 0 drain.worker_marker awaited for the
+ *    grace, half of it when a hook follows), then the final checkpoint
+ *    hook (drain.checkpoint_command, as rp-drain runs it, RP_NODE=NAME) in
+ *    what is left of it; a stop or hook that fails is logged and the pod
+ *    goes anyway; ledger `drained` (worker_marker), terminate confirmed
+ *    (ledger `terminated`), and only then the pod object is deleted with
+ *    grace 0 (uid precondition).  A terminate not confirmed leaves the pod
  *    Terminating; the next pass tries again.
+ *  - With kube.virtual_kubelet_port set, the long-running node serves the
+ *    kubelet API (vkubelet.h: kubectl logs), advertises it (InternalIP
+ *    kube.virtual_kubelet_address, daemonEndpoints port), and runs each
+ *    pod's command wrapped so its output is captured for it; a kubelet
+ *    API that cannot start is exit 2.  The annotation rp.io/logs says
+ *    what is served.
  *  - Nothing paid after the pod is gone: a RunPod pod the ledger ties to
  *    this node whose Kubernetes pod no longer exists is terminated.
  *  - Never on a guess: while the RunPod pod list or the node's pod list

@@ -39,7 +39,12 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   json-patch, with metadata.resourceVersion as a precondition (stale →
   409); PUT with optimistic concurrency; Leases and Events may be created
   by PUT; spec/status split for kinds with a status subresource; dryRun.
-  Resources: namespaces, nodes (+status), pods (+status, +eviction),
+  Resources: namespaces, nodes (+status), pods (+status, +eviction, +log:
+  proxied to the node's kubelet API as the API server's LogLocation does --
+  https://InternalIP:daemonEndpoints.kubeletEndpoint.Port/containerLogs/
+  NS/POD/CONTAINER, the kubelet's certificate checked against config
+  kubelet_ca (default the cluster CA), the kubelet-client certificate
+  apiserver-kubelet-client.crt (made on first use, cluster CA) presented),
   secrets (stringData folded into base64 data), configmaps, events
   (empty), poddisruptionbudgets (policy/v1, status computed live from
   the pods), daemonsets / replicasets / deployments (apps/v1), leases
@@ -119,6 +124,7 @@ import datetime
 import hashlib
 import heapq
 import hmac
+import http.client
 import http.server
 import json
 import os
@@ -612,6 +618,31 @@ def make_certs(d):
     return ca_crt, srv_crt, srv_key, "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+_kubelet_client_lock = threading.Lock()
+
+
+def kubelet_client_cert(d):
+    """The API server's kubelet-client certificate (--kubelet-client-certificate):
+    made once, on first use, signed by the cluster CA, CN
+    kube-apiserver-kubelet-client, O system:masters, clientAuth."""
+    crt, key = os.path.join(d, "apiserver-kubelet-client.crt"), os.path.join(d, "apiserver-kubelet-client.key")
+    with _kubelet_client_lock:
+        if not os.path.exists(crt):
+            old = os.umask(0o077)
+            try:
+                run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", key, "-out", crt + ".tmp", "-days", "365",
+                     "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+                     "-CA", os.path.join(d, "ca.crt"), "-CAkey", os.path.join(d, "ca.key"),
+                     "-addext", "basicConstraints=critical,CA:FALSE",
+                     "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+                     "-addext", "extendedKeyUsage=clientAuth"])
+                os.rename(crt + ".tmp", crt)
+            finally:
+                os.umask(old)
+    return crt, key
+
+
 # ---------------------------------------------------------------- the store
 
 class Cluster:
@@ -620,7 +651,8 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
-                         "recreate": True, "node_monitor_grace": 40.0}
+                         "recreate": True, "node_monitor_grace": 40.0,
+                         "kubelet_ca": ""}  # --kubelet-certificate-authority ("": the cluster CA)
         self.timers = []  # heap of (when, seq, generation, fn)
         self.seq = 0
         self.gen = 0
@@ -1845,6 +1877,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if res == "pods" and sub == "log" and len(rest) == 3 and method == "GET":
+            return self.pod_log(ns, name, q)
         if len(rest) > 3 or (sub and not (sub == "status" and RES[res][5]) and not (res == "pods" and sub == "eviction")
                              and not (sub == "scale" and res in ("deployments", "replicasets"))):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -2179,6 +2213,82 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    # -- pods/log: proxied to the node's kubelet API, as the API server does
+    # (LogLocation: https://InternalIP:daemonEndpoints.kubeletEndpoint.Port
+    # /containerLogs/NS/POD/CONTAINER?follow&timestamps&sinceSeconds&
+    # tailLines&limitBytes&previous; the kubelet's certificate checked
+    # against kubelet_ca, the kubelet-client certificate presented; the
+    # body streamed back; a kubelet error passed on with its code)
+    def pod_log(self, ns, name, q):
+        c = self.server.cluster
+        with c.lock:
+            p = c.get("pods", ns, name)
+            if p is None:
+                raise not_found("pods", name)
+            p = copy.deepcopy(p)
+            nn = p["spec"].get("nodeName") or ""
+            node = copy.deepcopy(c.get("nodes", None, nn)) if nn else None
+            kca = c.cfg.get("kubelet_ca") or os.path.join(self.server.dir, "ca.crt")
+        ctrs = [x.get("name") for x in p["spec"].get("containers", [])]
+        ctr = q.get("container") or (ctrs[0] if len(ctrs) == 1 else "")
+        if not ctr:
+            raise bad_request("a container name must be specified for pod %s, choose one of: %s" % (name, ctrs))
+        if ctr not in ctrs:
+            raise bad_request("container %s is not valid for pod %s" % (ctr, name))
+        if node is None:
+            raise bad_request("pod %s does not have a host assigned" % name)
+        st = node.get("status", {})
+        addr = next((a.get("address") for a in st.get("addresses", []) if a.get("type") == "InternalIP"), None)
+        port = ((st.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 0
+        params = [(k, q[k]) for k in ("follow", "previous", "timestamps", "sinceSeconds", "sinceTime",
+                                      "tailLines", "limitBytes") if k in q]
+        path = "/containerLogs/%s/%s/%s" % (ns, name, ctr) + ("?" + urllib.parse.urlencode(params) if params else "")
+        url = "https://%s:%s%s" % (addr, port, path)
+        if not addr or not port:
+            raise ApiError(500, "InternalError", "Get \"%s\": no kubelet endpoint on node %s" % (url, nn))
+        crt, key = kubelet_client_cert(self.server.dir)
+        try:
+            ctx = ssl.create_default_context(cafile=kca)
+            ctx.load_cert_chain(crt, key)
+            conn = http.client.HTTPSConnection(addr, int(port), context=ctx, timeout=10)
+            conn.request("GET", path)
+            sock = conn.sock  # the response keeps using it after getresponse() lets it go
+            resp = conn.getresponse()
+        except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+            raise ApiError(500, "InternalError", "Get \"%s\": %s" % (url, e))
+        if resp.status != 200:
+            msg = resp.read().decode("utf-8", "replace").strip()
+            conn.close()
+            reasons = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
+            raise ApiError(resp.status, reasons.get(resp.status, "InternalError"), msg or resp.reason)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.code = 200
+        if self.rec is not None:
+            self.rec["code"] = 200
+        try:
+            sock.settimeout(1.0)
+            while True:
+                try:
+                    b = resp.read1(65536)
+                except (socket.timeout, TimeoutError):
+                    if self.peer_closed():
+                        break
+                    continue
+                if not b:
+                    break
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+        self.close_connection = True
+
     def peer_closed(self):
         try:
             r, _, _ = select.select([self.connection], [], [], 0)
@@ -2452,6 +2562,7 @@ def main():
     ctx.set_alpn_protocols(["http/1.1"])
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.ctx = ctx
+    srv.dir = a.dir
     srv.token = token
     srv.port = srv.server_address[1]
     url = "https://127.0.0.1:%d" % srv.port

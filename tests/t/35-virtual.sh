@@ -343,4 +343,85 @@ is "scaled: no RunPod pod paid for without a Kubernetes pod" \
 ok "kubectl delete deployment" kubectl delete deployment "$DEP" --wait=false
 rc "a pass after the Deployment is gone" 0 rp-join --virtual "$VN" --once
 is "its last RunPod pod terminated" "$(n_pods)" 0
+# ---- 7. kubectl logs: the kubelet API on the node's port, over SSH -------
+# The API server (the stand-in) reaches the node at its InternalIP and
+# daemonEndpoints port, checks its serving certificate against the cluster
+# CA and presents its kubelet-client certificate; the node reads the
+# container's output, captured into kube.virtual_log_file, over SSH.
+KD=$(dirname "$KUBE_CA")
+KP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkcert() { # OUT SUBJ CA-PREFIX EXT...
+	local out=$1 subj=$2 ca=$3
+	shift 3
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$out.key" -out "$out.crt" \
+		-days 2 -subj "$subj" ${ca:+-CA "$ca.crt" -CAkey "$ca.key"} "$@" 2>/dev/null
+}
+mkcert "$T_TMP/kubelet" "/CN=$VN" "$KD/ca" -addext "subjectAltName=IP:127.0.0.1" \
+	-addext "extendedKeyUsage=serverAuth" -addext "basicConstraints=critical,CA:FALSE" || fail "kubelet cert"
+mkcert "$T_TMP/rogue-ca" "/CN=rogue" "" -addext "basicConstraints=critical,CA:TRUE" || fail "rogue CA"
+mkcert "$T_TMP/rogue" "/O=system:masters/CN=kube-apiserver-kubelet-client" "$T_TMP/rogue-ca" \
+	-addext "extendedKeyUsage=clientAuth" -addext "basicConstraints=critical,CA:FALSE" || fail "rogue client cert"
+KL=(--set "kube.virtual_kubelet_port=$KP" --set kube.virtual_kubelet_address=127.0.0.1
+	--set "kube.virtual_kubelet_cert=$T_TMP/kubelet.crt" --set "kube.virtual_kubelet_key=$T_TMP/kubelet.key"
+	--set "kube.virtual_kubelet_client_ca=$KUBE_CA" --set kube.virtual_log_file=logs/container.log)
+rc "the kubelet API without its client CA: exit 2" 2 rp-join --virtual "$VN" "${KL[@]:0:8}" --set kube.virtual_kubelet_client_ca=
+like "  saying a client CA is needed" "$(cat "$T_TMP/.err")" "would serve anyone"
+LP=vk-$$-log
+kpost /api/v1/namespaces/default/pods "$(jq -nc --arg n "$LP" --arg vn "$VN" '{metadata: {name: $n},
+  spec: {nodeName: $vn, containers: [{name: "transcoder", image: "registry.example.com/ome-transcoder:2.5.0",
+    command: ["sh", "-c"], args: ["for i in 1 2 3 4 5; do echo line-$i; done; while [ ! -e more ]; do sleep 0.2; done; echo line-more; echo to-stderr >&2; while [ ! -e stop ]; do sleep 0.2; done"]}]}}')" ||
+	fail "create the log pod"
+rp-join --virtual "$VN" "${KL[@]}" >"$T_TMP/vn3.out" 2>"$T_TMP/vn3.err" &
+VPID=$!
+runL() { [ "$(phase "$LP")" = Running ]; }
+if eventually 60 runL; then pass "the log pod runs"; else fail "log pod not Running"; tail -5 "$T_TMP/vn3.err"; fi
+node=$(kapi "/api/v1/nodes/$VN")
+is "the node advertises its kubelet port" "$(jq -r .status.daemonEndpoints.kubeletEndpoint.Port <<<"$node")" "$KP"
+is "  and its InternalIP" "$(jq -r '.status.addresses[] | select(.type=="InternalIP") | .address' <<<"$node")" 127.0.0.1
+idL=$(ann "$LP" rp.io/pod-id)
+aL=$(addr "$idL")
+dL=$RP_STACK_DIR/hosts/${aL##*:}
+argsL=$(all_pods | jq -r --arg i "$idL" '.[] | select(.id==$i) | .args')
+like "the RunPod pod's command is wrapped to capture its output" "$argsL" "^sh -c '.*mkfifo.*' rp-log 'logs/container.log' 'sh' '-c' 'for i in"
+like "kubectl describe says kubectl logs is served" "$(kubectl describe pod "$LP" 2>&1)" "rp.io/logs: +kubectl logs is served"
+# the container starts, as RunPod would start it: its args in the pod
+rm -rf "$dL/logs" "$dL/more" "$dL/stop"
+at_exit "touch '$dL/more' '$dL/stop'"
+rssh "$aL" "$argsL" >"$T_TMP/container.out" 2>&1 &
+five() { grep -q line-5 "$dL/logs/container.log" 2>/dev/null; }
+ok "its output is captured in kube.virtual_log_file" eventually 10 five
+is "kubectl logs: the container's output" "$(kubectl logs "$LP" 2>&1 | tr '\n' ' ')" "line-1 line-2 line-3 line-4 line-5 "
+is "kubectl logs --tail=2" "$(kubectl logs "$LP" --tail=2 2>&1 | tr '\n' ' ')" "line-4 line-5 "
+is "kubectl logs -c transcoder --limit-bytes=14" "$(kubectl logs "$LP" -c transcoder --limit-bytes=14 2>&1 | tr '\n' ' ')" "line-1 line-2 "
+ko "kubectl logs --timestamps is refused" kubectl logs "$LP" --timestamps
+like "  saying why" "$(kubectl logs "$LP" --timestamps 2>&1)" "timestamps is not served by the virtual node"
+ko "kubectl logs -c nosuch is refused" kubectl logs "$LP" -c nosuch
+kubectl logs -f "$LP" --tail=1 >"$T_TMP/follow.out" 2>&1 &
+KF=$!
+at_exit "kill $KF 2>/dev/null"
+fol5() { grep -q line-5 "$T_TMP/follow.out"; }
+ok "kubectl logs -f --tail=1: the last line at once" eventually 10 fol5
+touch "$dL/more"
+folm() { grep -q to-stderr "$T_TMP/follow.out"; }
+ok "  then the new lines as they come (stderr too)" eventually 10 folm
+is "  and not the older ones" "$(head -1 "$T_TMP/follow.out")" line-5
+kill "$KF" 2>/dev/null
+wait "$KF" 2>/dev/null
+notail() { ! pgrep -f "tail -n 1 -F logs/container.log" >/dev/null; }
+ok "the caller gone, the remote tail -F ends" eventually 10 notail
+is "the stand-in reached the node with its kubelet-client certificate" \
+	"$(openssl x509 -in "$KD/apiserver-kubelet-client.crt" -noout -subject 2>/dev/null | grep -c kube-apiserver-kubelet-client)" 1
+KU=https://127.0.0.1:$KP/containerLogs/default/$LP/transcoder
+is "kubelet API: no client certificate -> 401" "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$KUBE_CA" "$KU")" 401
+is "kubelet API: a client certificate of another CA -> 401" \
+	"$(curl -s -o /dev/null -w '%{http_code}' --cacert "$KUBE_CA" --cert "$T_TMP/rogue.crt" --key "$T_TMP/rogue.key" "$KU")" 401
+is "kubelet API: the API server's client certificate -> the log" \
+	"$(curl -s --cacert "$KUBE_CA" --cert "$KD/apiserver-kubelet-client.crt" --key "$KD/apiserver-kubelet-client.key" "$KU?tailLines=2")" line-more$'\n'to-stderr
+kadmin -X POST -H 'Content-Type: application/json' -d "{\"kubelet_ca\": \"$T_TMP/rogue-ca.crt\"}" "$KA/config" >/dev/null
+ko "a kubelet certificate the API server does not trust: kubectl logs fails" kubectl logs "$LP"
+like "  on the certificate" "$(kubectl logs "$LP" 2>&1)" "certificate verify failed"
+kadmin -X POST -H 'Content-Type: application/json' -d '{"kubelet_ca": ""}' "$KA/config" >/dev/null
+touch "$dL/stop"
+ok "kubectl delete the log pod" kubectl delete pod "$LP"
+stop_vn
 done_testing
