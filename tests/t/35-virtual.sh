@@ -156,6 +156,7 @@ isnt "pods 1 and 2 have their own sshd" "$a1" "$a2"
 for a in "$a1" "$a2"; do
 	rm -f "$RP_STACK_DIR/hosts/${a##*:}/.rp-worker/checkpointed"
 	rssh "$a" 'rp-worker --daemon' || fail "start the stub worker on $a"
+	at_exit "kill \$(cat '$RP_STACK_DIR/hosts/${a##*:}/worker.pid' 2>/dev/null) 2>/dev/null"
 done
 ok "stub workers run on pods 1 and 2" test -s "$RP_STACK_DIR/hosts/${a1##*:}/worker.pid" -a -s "$RP_STACK_DIR/hosts/${a2##*:}/worker.pid"
 ok "kubectl delete two pods" kubectl delete pod "vk-$$-1" "vk-$$-2" --wait=false
