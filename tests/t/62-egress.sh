@@ -90,7 +90,7 @@ rc "a reading with an empty state directory (but the ledger): exit 0" 0 sample
 is "eg0 goes on from its last ledgered total, not from 0" "$(total "$T_TMP/.out" eg0)" 1600000700
 is "eg1 too" "$(total "$T_TMP/.out" eg1)" 49000000000
 # a stale state file (another replica read since) loses to the newer ledger line
-jq -c '.pods.eg0.bytes = 5 | .pods.eg0.raw = 5 | .pods.eg0.ts = "2026-01-01T00:00:00.000Z"' \
+jq -c '.pods.eg0.bytes = 5 | .pods.eg0.ts = "2026-01-01T00:00:00.000Z"' \
 	"$RP_STATE_DIR/egress.json" >"$T_TMP/stale" && cp "$T_TMP/stale" "$RP_STATE_DIR/egress.json"
 rc "a reading over a stale state file: exit 0" 0 sample
 is "the newer reading (the ledger's) wins" "$(total "$T_TMP/.out" eg0)" 1600000700
@@ -177,7 +177,21 @@ scraped() {
 ok "Prometheus scraped runpod_egress_bytes_total{id=\"eg1\"}" eventually 15 scraped
 kill "$spid"; wait "$spid" 2>/dev/null
 
-# ---- 7. a pod that is gone leaves the export ------------------------------------
+# ---- 7. the tick reads it; a pod missed does not fail the tick ----------------
+# its own cluster name and node labels: nothing of other tests is ours here
+sed -e "s/^cluster: .*/cluster: egtick/" -e "s/^  group: .*/  group: [\"$GROUP\"]/" \
+	-e "s/^  topic: .*/  topic: [\"$TOPIC\"]/" -e "s|^  kubeconfig: .*|&\n  labels: [\"rp.io/egress-test=t$$\"]|" \
+	"$RP_CONFIG" >"$T_TMP/tick.yaml"
+mv "$S/hosts/$p1/$F" "$S/hosts/$p1/$F.away"
+counters "$p0" 1700000000 700 # +100000000
+rc "a tick with one pod's counters unreadable: exit 0" 0 env RP_CONFIG="$T_TMP/tick.yaml" "$RP_TOP/scripts/rp-autoscale" -q
+is "tick status 0: the pod is caught up next tick" "$(jq -r .status "$T_TMP/.out")" 0
+tlog=$(find "$RP_STATE_DIR/ticks" -name '*.jsonl' | head -n 1)
+is "the tick log has the reading" "$(jq -r 'select(.type=="egress") | "\(.id) \(.bytes)"' "$tlog")" "eg0 1700000700"
+mv "$S/hosts/$p1/$F.away" "$S/hosts/$p1/$F"
+total_now=1700000700
+
+# ---- 8. a pod that is gone leaves the export ------------------------------------
 ledger eg1 terminated
 rc "a reading after eg1 terminated: exit 0" 0 sample
 is "only eg0 read" "$(jq -r 'select(.type=="egress") | .id' "$T_TMP/.out")" eg0
