@@ -1,9 +1,11 @@
 /* rp-join — see rp-join(1).  Pods in, nodes out: over SSH, join each
  * ready pod to Kubernetes (kubeadm) or start its worker (worker); or look
  * at a pod (--check); or hold a pod's tunnel (--tunnel); or be a virtual
- * node whose pods run on RunPod (--virtual).  The join is common/join.h,
- * the tunnel common/tunnel.h, the virtual node common/vnode.h. */
+ * node whose pods run on RunPod (--virtual); or read every pod's
+ * transmitted bytes (--egress).  The join is common/join.h, the tunnel
+ * common/tunnel.h, the virtual node common/vnode.h, egress common/egress.h. */
 #include "cli.h"
+#include "egress.h"
 #include "join.h"
 #include "ledger.h"
 #include "log.h"
@@ -23,11 +25,12 @@ static const char usage[] =
 	"               [--concurrency N] [--timeout DURATION] [--check] < pod-records\n"
 	"       rp-join [options] [--check] --host HOST [--port PORT] --id POD_ID [--name NODE]\n"
 	"       rp-join [options] --tunnel POD_ID [--host HOST --port PORT] [--forward SPEC]...\n"
-	"       rp-join [options] --virtual NODE [--once]\n";
+	"       rp-join [options] --virtual NODE [--once]\n"
+	"       rp-join [options] --egress\n";
 
 enum {
 	O_HOST = RP_OPT_TOOL, O_PORT, O_ID, O_NAME, O_BOOT, O_CHECK, O_TUNNEL, O_FORWARD, O_LABEL,
-	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT, O_VIRTUAL, O_ONCE
+	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT, O_VIRTUAL, O_ONCE, O_EGRESS
 };
 
 /* --tunnel ID: the forwards of kube.forwards to the pod's sshd, held until
@@ -118,11 +121,12 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "virtual", required_argument, NULL, O_VIRTUAL },
 		{ "once", no_argument, NULL, O_ONCE },
+		{ "egress", no_argument, NULL, O_EGRESS },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
 	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL, *virt = NULL;
-	int port = 0, check = 0, once = 0, c;
+	int port = 0, check = 0, once = 0, egress = 0, c;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {
@@ -152,6 +156,7 @@ int main(int argc, char **argv)
 		case O_TIMEOUT: rp_cli_key(&cli, "kube.join_timeout", optarg, 0); break;
 		case O_VIRTUAL: virt = optarg; break;
 		case O_ONCE: once = 1; break;
+		case O_EGRESS: egress = 1; break;
 		default: rp_cli_usage(&cli, "unknown option");
 		}
 	}
@@ -165,6 +170,8 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "--virtual takes no pod: its pods are the Kubernetes pods bound to the node");
 	if (once && !virt)
 		rp_cli_usage(&cli, "--once goes with --virtual");
+	if (egress && (virt || tunnel_id || check || host || id || name))
+		rp_cli_usage(&cli, "--egress takes no pod: its pods are the ledger's pods that are up");
 	struct rp_config *cfg = rp_cli_config(&cli);
 	if (cli.verbose)
 		rp_log_level = RP_LOG_DEBUG;
@@ -178,6 +185,16 @@ int main(int argc, char **argv)
 			rp_fatal(RP_EXIT_USAGE, "%s", err);
 		rc = rp_vnode_run(v, once);
 		rp_vnode_free(v);
+		rp_config_free(cfg);
+		rp_cli_free(&cli);
+		return rp_finish(rc);
+	}
+	if (egress) {
+		rc = rp_egress_sample(cfg, &err);
+		if (rc == RP_EXIT_FAIL)
+			fprintf(stderr, "%s: error: %s\n", rp_prog, err ? err : "egress sampling failed");
+		free(err);
+		rp_out_flush();
 		rp_config_free(cfg);
 		rp_cli_free(&cli);
 		return rp_finish(rc);

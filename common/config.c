@@ -54,6 +54,7 @@ static const struct key schema[] = {
 	{ "ssh.connect_timeout", D, "10s" },
 	{ "ssh.command_timeout", D, "5m" },
 	{ "ssh.concurrency", I, "16" },
+	{ "ssh.egress_counters", S, "/proc/net/dev" },
 	{ "kube.kubeconfig", S, NULL }, /* default: $KUBECONFIG, ~/.kube/config */
 	{ "kube.labels", L, "[\"nvidia.com/gpu=true\",\"gpu-type=runpod\"]" },
 	{ "kube.taints", L, "[]" },
@@ -119,7 +120,7 @@ static const struct key schema[] = {
 	{ "cost.baseline", M, "{\"monthly_capex\":500,\"power_kw\":2,\"kwh_price\":0.15,\"gpus\":2}" },
 	{ "cost.baseline_gpu", S, "NVIDIA A100 80GB PCIe" },
 	{ "cost.hours_per_month", N, "730" },
-	{ "cost.egress_per_gb", N, "0.07" },
+	{ "cost.egress_per_gb", N, "0" },
 	/* jobs one GPU encodes at once: its NVENC engines (NVIDIA's Video
 	 * Encode and Decode GPU Support Matrix: AD102 3, GA102 1, GA100 0) */
 	{ "cost.throughput", M,
@@ -733,6 +734,7 @@ static const struct {
 	{ "ssh.connect_timeout", "SSH connect timeout." },
 	{ "ssh.command_timeout", "Timeout of one remote command." },
 	{ "ssh.concurrency", "Hosts handled at once." },
+	{ "ssh.egress_counters", "File on a pod read over SSH for its transmitted bytes (/proc/net/dev format: tx_bytes of every interface but lo); rp-join --egress." },
 	{ "kube.kubeconfig", "kubeconfig (default $KUBECONFIG, ~/.kube/config)." },
 	{ "kube.labels", "Labels of burst nodes (list of k=v or a map)." },
 	{ "kube.taints", "Extra taints of burst nodes (key=value:Effect)." },
@@ -795,7 +797,7 @@ static const struct {
 	{ "cost.baseline", "{monthly_capex, power_kw, kwh_price, gpus} of one baseline server." },
 	{ "cost.baseline_gpu", "GPU type of the baseline servers." },
 	{ "cost.hours_per_month", "Hours in a month for monthly figures." },
-	{ "cost.egress_per_gb", "Egress price, USD per GB." },
+	{ "cost.egress_per_gb", "Egress price, USD per GB (10^9 bytes) the pods send: 0 as RunPod charges none; your origin or CDN may." },
 	{ "cost.throughput", "Map of GPU id to jobs one GPU encodes at once (its NVENC engines; 0: never rented to encode; unlisted: 1)." },
 	{ "cost.preempt_per_hour", "Simulator: spot preemptions per node-hour." },
 	{ "cost.spot_stock", "Simulator: chance a spot launch finds capacity at the bid (else on-demand fallback or none)." },

@@ -4,7 +4,9 @@
  *  - The ledger is $RP_STATE_DIR/ledger.jsonl: one JSON object per line,
  *    {"type":"ledger","event":E,"ts":…, "id":…, …}.  Events: launching, launched,
  *    ready, launch_failed, joined, join_failed, drained, terminated,
- *    terminate_failed, reaped, preempted.
+ *    terminate_failed, reaped, preempted.  The same file carries the pods'
+ *    egress readings, {"type":"egress",…} lines with no "event"
+ *    (egress.h): readers of the pod events skip them.
  *  - rp_ledger_append() returns only after the line is on disk (write +
  *    fsync under state.h's exclusive rp_lock; the file is 0640), so
  *    nothing that costs money happens before its line is durable.  A line is written with one write(2).

@@ -113,3 +113,15 @@ int rp_prom_query(const char *url, const char *query, double timeout, double *va
 	free(full);
 	return rc;
 }
+
+void rp_prom_label(struct rp_buf *b, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			rp_buf_add(b, "\\", 1);
+		if (*p == '\n')
+			rp_buf_adds(b, "\\n");
+		else
+			rp_buf_add(b, p, 1);
+	}
+}

@@ -12,14 +12,19 @@
  *  - Returns RP_PROM_OK (*value set), RP_PROM_NONE (*note), or
  *    RP_PROM_ERROR (*note: one line; unreachable, HTTP error, bad answer).
  *    *note is malloc'd (caller frees) or NULL.
+ *  - rp_prom_label() is the one escaping of a label value in the text
+ *    exposition format (\ " and newline), for every exporter here.
  */
 #ifndef RP_PROM_H
 #define RP_PROM_H
+#include "rp.h"
 
 enum { RP_PROM_OK, RP_PROM_NONE, RP_PROM_ERROR };
 
 int rp_prom_query(const char *url, const char *query, double timeout, double *value, char **note);
 /* Parse an /api/v1/query answer (exposed for tests). */
 int rp_prom_parse(const char *body, const char *query, double *value, char **note);
+/* Append v to b as a label value of the text format (escaped). */
+void rp_prom_label(struct rp_buf *b, const char *v);
 
 #endif

@@ -1,7 +1,9 @@
 /* scaler.c — KEDA's answers from the last poll (see scaler.h). */
 #include "scaler.h"
 #include "decide.h"
+#include "egress.h"
 #include "log.h"
+#include "prom.h"
 #include "rp.h"
 
 #include <math.h>
@@ -194,19 +196,6 @@ static int authorized(const struct rp_scaler *s, const char *auth)
 	return CRYPTO_memcmp(h, s->token_sha, sizeof h) == 0;
 }
 
-/* A Prometheus label value: \ " and newline escaped. */
-static void prom_label(struct rp_buf *b, const char *v)
-{
-	for (const char *p = v; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			rp_buf_add(b, "\\", 1);
-		if (*p == '\n')
-			rp_buf_adds(b, "\\n");
-		else
-			rp_buf_add(b, p, 1);
-	}
-}
-
 static void gauge(struct rp_buf *b, const char *name, const char *help, double v)
 {
 	char *s = rp_xasprintf("# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
@@ -238,7 +227,7 @@ static int prom(struct rp_scaler *s, struct rp_buf *body, const char **ctype)
 	cJSON_ArrayForEach(g, groups)
 	{
 		rp_buf_adds(body, "rp_lagwatch_group_lag{group=\"");
-		prom_label(body, g->string);
+		rp_prom_label(body, g->string);
 		char *l = rp_xasprintf("\"} %.17g\n", g->valuedouble);
 		rp_buf_adds(body, l);
 		free(l);
@@ -252,6 +241,7 @@ static int prom(struct rp_scaler *s, struct rp_buf *body, const char **ctype)
 		gauge(body, "rp_lagwatch_p95_seconds", "p95 transcoding latency from Prometheus (last poll).", v.p95);
 	gauge(body, "rp_lagwatch_active", "1 when lag > 0 or p95 above prometheus.threshold.", v.active);
 	gauge(body, "rp_lagwatch_sample_age_seconds", "Age of the value served.", v.age_s);
+	rp_egress_prom(body); /* the pods' egress, as the last sample left it (egress.h) */
 	return 200;
 }
 

@@ -1,7 +1,9 @@
 /* spend.c — rp-cost report and metrics (see spend.h). */
 #include "spend.h"
 #include "cost.h"
+#include "egress.h"
 #include "log.h"
+#include "prom.h"
 #include "record.h"
 #include "records.h"
 
@@ -129,7 +131,15 @@ int rp_spend_by(const char *s)
 int rp_spend_report(const struct rp_config *c, const struct rp_spend_q *q, char **err)
 {
 	struct report r = { .since = q->since, .until = q->until, .by = q->by };
-	long torn;
+	long torn, measured = 0;
+	/* egress: the number given, else what the pods' counters measured */
+	double egress_gb = q->egress_gb, egress_bytes = 0;
+	if (egress_gb < 0) {
+		if (rp_egress_window(q->ledger, q->since_set ? q->since : 0, q->until, &egress_bytes, &measured, err) < 0)
+			return RP_EXIT_USAGE;
+		if (measured)
+			egress_gb = egress_bytes / 1e9;
+	}
 	if (rp_cost_scan(q->ledger, q->now, report_cb, &r, &torn, err) < 0) {
 		free(r.b);
 		return RP_EXIT_USAGE;
@@ -155,12 +165,14 @@ int rp_spend_report(const struct rp_config *c, const struct rp_spend_q *q, char 
 	cJSON_AddStringToObject(t, "since", rp_rfc3339(since, a, sizeof a));
 	cJSON_AddStringToObject(t, "until", rp_rfc3339(r.until, b, sizeof b));
 	cJSON_AddNumberToObject(t, "running", (double)r.running);
-	if (q->egress_gb >= 0) {
+	if (egress_gb >= 0) {
 		double per = rp_cfg_num(c, "cost.egress_per_gb");
-		cJSON_AddNumberToObject(t, "egress_gb", q->egress_gb);
-		cJSON_AddNumberToObject(t, "egress_cost", rp_cost_cents(q->egress_gb * per));
+		if (measured)
+			cJSON_AddNumberToObject(t, "egress_bytes", egress_bytes);
+		cJSON_AddNumberToObject(t, "egress_gb", egress_gb);
+		cJSON_AddNumberToObject(t, "egress_cost", rp_cost_cents(egress_gb * per));
 		cJSON_AddNumberToObject(t, "spend_with_egress",
-					rp_cost_cents(r.total.spend_od + r.total.spend_spot + q->egress_gb * per));
+					rp_cost_cents(r.total.spend_od + r.total.spend_spot + egress_gb * per));
 	}
 	if (torn)
 		cJSON_AddNumberToObject(t, "torn_line", (double)torn);
@@ -178,18 +190,6 @@ struct metrics {
 	long nodes;
 };
 
-static void label(struct rp_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			rp_buf_add(b, "\\", 1);
-		if (*s == '\n')
-			rp_buf_adds(b, "\\n");
-		else
-			rp_buf_add(b, s, 1);
-	}
-}
-
 static void metrics_cb(const struct rp_cost_pod *p, void *arg)
 {
 	struct metrics *m = arg;
@@ -202,11 +202,11 @@ static void metrics_cb(const struct rp_cost_pod *p, void *arg)
 	const char *names[] = { "runpod_instance_cost_per_hour", "runpod_instance_uptime_hours" };
 	for (int i = 0; i < 2; i++) {
 		rp_buf_addf(bs[i], "%s{pod=\"", names[i]);
-		label(bs[i], p->name[0] ? p->name : p->id);
+		rp_prom_label(bs[i], p->name[0] ? p->name : p->id);
 		rp_buf_adds(bs[i], "\",id=\"");
-		label(bs[i], p->id);
+		rp_prom_label(bs[i], p->id);
 		rp_buf_adds(bs[i], "\",gpu=\"");
-		label(bs[i], p->gpu);
+		rp_prom_label(bs[i], p->gpu);
 		rp_buf_addf(bs[i], "\",spot=\"%s\"} %.6g\n", p->spot ? "true" : "false", vals[i]);
 	}
 }

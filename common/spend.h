@@ -6,8 +6,10 @@
  *    one record per bucket (pod as it ends, gpu, or UTC day in order; a
  *    pod crossing midnight is split), then one by:total record with the
  *    window, the pods still running, the egress priced at
- *    cost.egress_per_gb when egress_gb >= 0, and the torn last line if
- *    any.  A pod whose interval touches the window counts, even a
+ *    cost.egress_per_gb -- egress_gb when >= 0 (given), else the bytes
+ *    the pods' counters measured in the window (egress.h; GB = 10^9
+ *    bytes) when the ledger has any egress line -- and the torn last
+ *    line if any.  A pod whose interval touches the window counts, even a
  *    zero-length one.  Without since_set the window starts at the first
  *    pod counted.
  *  - metrics builds a textfile for the node exporter: cost per hour and

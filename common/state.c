@@ -37,6 +37,8 @@ static const struct {
 	[RP_STATE_FLEET] = { "fleet.json", NULL, 0600 },
 	[RP_STATE_FLEET_OUTBOX] = { "fleet-outbox.jsonl", NULL, 0600 },
 	[RP_STATE_FLEET_LOCK] = { "fleet.lock", NULL, 0600 },
+	[RP_STATE_EGRESS] = { "egress.json", NULL, 0600 },
+	[RP_STATE_EGRESS_LOCK] = { "egress.lock", NULL, 0600 },
 };
 
 const char *rp_state_dir(void)

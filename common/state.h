@@ -58,6 +58,8 @@ enum rp_state_file {
 	RP_STATE_FLEET,            /* fleet.json: how far the ledger has read the fleet store */
 	RP_STATE_FLEET_OUTBOX,     /* fleet-outbox.jsonl: lines the fleet store has not taken yet */
 	RP_STATE_FLEET_LOCK,       /* fleet.lock */
+	RP_STATE_EGRESS,           /* egress.json: each pod's transmitted bytes, last sample (egress.h) */
+	RP_STATE_EGRESS_LOCK,      /* egress.lock */
 	RP_STATE_NFILES
 };
 

@@ -56,6 +56,7 @@ like "checkpoint objects in s3rver (aws s3 ls)" "$(aws --endpoint-url "$S3_ENDPO
 rc "tick 2 (lag 0, nodes not idle long enough) exits 0" 0 tick
 is "tick 2 holds" "$(jq -r .action "$T_TMP/.out")" hold
 is "pods still there" "$(live_pods)" 3
+is "every tick reads each pod's transmitted bytes" "$(jq -r 'select(.type=="egress") | .id' "$(last_tick)" | sort -u | wc -l)" 3
 sleep 2.5
 rc "tick 3 (idle > 2 s: down) exits 0" 0 tick
 is "tick 3 drains" "$(jq -r .action "$T_TMP/.out")" down
