@@ -22,7 +22,7 @@ static const char usage[] =
 	"usage: rp-join [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n"
 	"               [--bootstrap kubeadm|worker] [--label KEY=VALUE]...\n"
 	"               [--user USER] [--identity FILE] [--known-hosts FILE]\n"
-	"               [--concurrency N] [--timeout DURATION] [--check] < pod-records\n"
+	"               [--concurrency N] [--timeout DURATION] [--api-tunnel PORT] [--check] < pod-records\n"
 	"       rp-join [options] [--check] --host HOST [--port PORT] --id POD_ID [--name NODE]\n"
 	"       rp-join [options] --tunnel POD_ID [--host HOST --port PORT] [--forward SPEC]...\n"
 	"       rp-join [options] --virtual NODE [--once]\n"
@@ -30,7 +30,7 @@ static const char usage[] =
 
 enum {
 	O_HOST = RP_OPT_TOOL, O_PORT, O_ID, O_NAME, O_BOOT, O_CHECK, O_TUNNEL, O_FORWARD, O_LABEL,
-	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT, O_VIRTUAL, O_ONCE, O_EGRESS
+	O_IDENT, O_KNOWN, O_USER, O_CONC, O_TIMEOUT, O_VIRTUAL, O_ONCE, O_EGRESS, O_API_TUNNEL
 };
 
 /* --tunnel ID: the forwards of kube.forwards to the pod's sshd, held until
@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 		{ "virtual", required_argument, NULL, O_VIRTUAL },
 		{ "once", no_argument, NULL, O_ONCE },
 		{ "egress", no_argument, NULL, O_EGRESS },
+		{ "api-tunnel", required_argument, NULL, O_API_TUNNEL },
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
 		case O_VIRTUAL: virt = optarg; break;
 		case O_ONCE: once = 1; break;
 		case O_EGRESS: egress = 1; break;
+		case O_API_TUNNEL: rp_cli_key(&cli, "kube.api_server_tunnel", optarg, 0); break;
 		default: rp_cli_usage(&cli, "unknown option");
 		}
 	}

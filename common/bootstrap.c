@@ -314,20 +314,29 @@ int rp_boot_kubeadm_v1beta3(const char *v)
 char *rp_boot_join_yaml(const struct rp_boot_join *j)
 {
 	struct rp_buf b = { 0 };
-	rp_buf_addf(&b, "apiVersion: kubeadm.k8s.io/%s\nkind: JoinConfiguration\n"
-			"discovery:\n  bootstrapToken:\n    apiServerEndpoint: ", j->v1beta3 ? "v1beta3" : "v1beta4");
-	yq(&b, j->endpoint);
-	rp_buf_adds(&b, "\n    token: ");
-	yq(&b, j->token);
-	rp_buf_adds(&b, "\n    caCertHashes:\n");
-	for (int i = 0; i < j->nhashes; i++) {
-		rp_buf_adds(&b, "    - ");
-		yq(&b, j->ca_hashes[i]);
+	rp_buf_addf(&b, "apiVersion: kubeadm.k8s.io/%s\nkind: JoinConfiguration\ndiscovery:\n",
+		    j->v1beta3 ? "v1beta3" : "v1beta4");
+	if (j->discovery_file) {
+		/* No tlsBootstrapToken: with it kubeadm would drop the file's
+		 * tls-server-name for the TLS bootstrap (see the header). */
+		rp_buf_adds(&b, "  file:\n    kubeConfigPath: ");
+		yq(&b, j->discovery_file);
+		rp_buf_adds(&b, "\n");
+	} else {
+		rp_buf_adds(&b, "  bootstrapToken:\n    apiServerEndpoint: ");
+		yq(&b, j->endpoint);
+		rp_buf_adds(&b, "\n    token: ");
+		yq(&b, j->token);
+		rp_buf_adds(&b, "\n    caCertHashes:\n");
+		for (int i = 0; i < j->nhashes; i++) {
+			rp_buf_adds(&b, "    - ");
+			yq(&b, j->ca_hashes[i]);
+			rp_buf_adds(&b, "\n");
+		}
+		rp_buf_adds(&b, "    unsafeSkipCAVerification: false\n  tlsBootstrapToken: ");
+		yq(&b, j->token);
 		rp_buf_adds(&b, "\n");
 	}
-	rp_buf_adds(&b, "    unsafeSkipCAVerification: false\n  tlsBootstrapToken: ");
-	yq(&b, j->token);
-	rp_buf_adds(&b, "\n");
 	if (j->v1beta3 && j->timeout_s > 0)
 		rp_buf_addf(&b, "  timeout: \"%lds\"\n", j->timeout_s);
 	rp_buf_adds(&b, "nodeRegistration:\n  name: ");
@@ -358,6 +367,27 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j)
 	if (!j->v1beta3 && j->timeout_s > 0)
 		rp_buf_addf(&b, "timeouts:\n  discovery: \"%lds\"\n  tlsBootstrap: \"%lds\"\n", j->timeout_s,
 			    j->timeout_s);
+	return b.data;
+}
+
+char *rp_boot_bootstrap_kubeconfig(const char *server, const char *tls_server_name, const char *ca_pem,
+				   const char *token)
+{
+	size_t n = strlen(ca_pem);
+	char *ca = rp_xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)ca, (const unsigned char *)ca_pem, (int)n);
+	struct rp_buf b = { 0 };
+	rp_buf_adds(&b, "apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: ");
+	yq(&b, server);
+	rp_buf_adds(&b, "\n    tls-server-name: ");
+	yq(&b, tls_server_name);
+	rp_buf_addf(&b, "\n    certificate-authority-data: %s\n"
+			"users:\n- name: tls-bootstrap-token-user\n  user:\n    token: ", ca);
+	yq(&b, token);
+	rp_buf_adds(&b, "\ncontexts:\n- name: tls-bootstrap-token-user@kubernetes\n  context:\n"
+			"    cluster: kubernetes\n    user: tls-bootstrap-token-user\n"
+			"current-context: tls-bootstrap-token-user@kubernetes\npreferences: {}\n");
+	free(ca);
 	return b.data;
 }
 

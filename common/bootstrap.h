@@ -74,10 +74,20 @@ struct rp_boot_join {
 	size_t ntaints;
 	int v1beta3;                 /* write kubeadm.k8s.io/v1beta3 */
 	long timeout_s;              /* discovery and TLS bootstrap timeout; 0: kubeadm's */
+	const char *discovery_file;  /* file discovery: the bootstrap kubeconfig's path on the
+					pod (endpoint, token, pins unused); NULL: token discovery */
 };
 /* `kubeadm version -o short` (e.g. "v1.30.2\n"): 1 when below 1.31. */
 int rp_boot_kubeadm_v1beta3(const char *version);
 char *rp_boot_join_yaml(const struct rp_boot_join *j);
+/* The bootstrap kubeconfig of file discovery: one cluster (server,
+ * tls-server-name, the CA PEM inline), one user holding the bootstrap
+ * token, the context between them current.  The token is in the file
+ * because kubeadm keeps tls-server-name only from a discovery file with
+ * its own credentials (with discovery.tlsBootstrapToken it rebuilds the
+ * TLS bootstrap config from the server and CA alone). */
+char *rp_boot_bootstrap_kubeconfig(const char *server, const char *tls_server_name, const char *ca_pem,
+				   const char *token);
 
 /* One API call (thread-safe); *status and *out as rp_kube_call.  On an
  * HTTP answer outside 2xx, *err gets "METHOD PATH: HTTP n: message". */

@@ -64,6 +64,8 @@ static const struct key schema[] = {
 	{ "kube.token_ttl", D, "1h" },
 	{ "kube.join_timeout", D, "5m" },
 	{ "kube.api_server_endpoint", S, NULL }, /* rp-join: default host:port of the kubeconfig server */
+	{ "kube.api_server_tunnel", I, "0" },    /* rp-join: the pod's 127.0.0.1 port an R: forward gives it */
+	{ "kube.api_server_name", S, "kubernetes" }, /* rp-join: tls-server-name of a tunnelled join */
 	{ "kube.startup_taint", S, "rp.io/starting:NoSchedule" }, /* rp-join: removed once Ready */
 	{ "kube.virtual_interval", D, "10s" }, /* rp-join --virtual: heartbeat and reconcile period */
 	{ "kube.virtual_lease", D, "40s" },    /* rp-join --virtual: the node Lease's duration */
@@ -744,6 +746,9 @@ static const struct {
 	{ "kube.token_ttl", "Bootstrap token lifetime (at most 1h)." },
 	{ "kube.join_timeout", "How long a node may take to become Ready." },
 	{ "kube.api_server_endpoint", "host:port the pods join (default: the kubeconfig server's)." },
+	{ "kube.api_server_tunnel", "Join through a tunnel: the pod's 127.0.0.1 port that an R: forward of "
+				    "kube.forwards carries to the API server (0: no tunnel)." },
+	{ "kube.api_server_name", "A tunnelled join's tls-server-name: a name in the API server's certificate." },
 	{ "kube.startup_taint", "Taint a joining node carries until it is Ready." },
 	{ "kube.virtual_interval", "rp-join --virtual: how often the node heartbeats and its pods are reconciled." },
 	{ "kube.virtual_lease", "rp-join --virtual: leaseDurationSeconds of the node's Lease in kube-node-lease." },

@@ -11,6 +11,7 @@
 #include "record.h"
 #include "records.h"
 #include "ssh.h"
+#include "tunnel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +45,8 @@ struct rp_join {
 	char hashes[8][72];
 	int nhash;
 	char *endpoint;
+	int tun_port;         /* kube.api_server_tunnel: file discovery through it; 0: none */
+	const char *tun_name; /* kube.api_server_name: its tls-server-name */
 	cJSON *labels;        /* all configured labels, as an object */
 	char *self_labels;    /* those a kubelet may set: "k=v,k=v" */
 	struct rp_taint *taints;
@@ -192,16 +195,27 @@ char *rp_join_worker_env(const struct rp_config *c)
 	return b.data ? b.data : rp_xstrdup("");
 }
 
-char *rp_join_kubeadm_script(const char *path, int reset_first)
+char *rp_join_upload_script(const char *path)
+{
+	return rp_xasprintf("umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s || "
+			    "{ echo 'cannot write %s' >&2; rm -f %s; exit 120; }",
+			    path, path, path, path, path);
+}
+
+char *rp_join_kubeadm_script(const char *path, const char *also, int reset_first)
 {
 	/* One session: the configuration arrives on stdin (never on a command
-	 * line), is written 0600, used, and removed whatever kubeadm says. */
-	return rp_xasprintf(
+	 * line), is written 0600, used, and removed whatever kubeadm says --
+	 * and with it `also` (the bootstrap kubeconfig uploaded before). */
+	char *rm = rp_xasprintf("rm -f %s%s%s", path, also ? " " : "", also ? also : "");
+	char *s = rp_xasprintf(
 		"umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s || "
-		"{ echo 'cannot write %s' >&2; exit 120; }; "
-		"command -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; rm -f %s; exit 127; }; "
-		"%skubeadm join --config %s; rc=$?; rm -f %s; exit $rc",
-		path, path, path, path, path, reset_first ? "kubeadm reset -f >/dev/null 2>&1; " : "", path, path);
+		"{ echo 'cannot write %s' >&2; %s; exit 120; }; "
+		"command -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; %s; exit 127; }; "
+		"%skubeadm join --config %s; rc=$?; %s; exit $rc",
+		path, path, path, path, rm, rm, reset_first ? "kubeadm reset -f >/dev/null 2>&1; " : "", path, rm);
+	free(rm);
+	return s;
 }
 
 const char *rp_join_verdict(const char *why)
@@ -435,27 +449,54 @@ static int kubeadm_api(struct rp_join *x, struct rp_ssh *s, struct job *j)
 	return 0;
 }
 
-static char *join_yaml(struct rp_join *x, struct job *j)
+static char *join_yaml(struct rp_join *x, struct job *j, const char *kubeconfig)
 {
 	struct rp_boot_join bj = {
 		.endpoint = x->endpoint, .token = j->tok.full, .ca_hashes = x->hashes,
 		.nhashes = x->nhash, .node_name = j->node, .node_labels = x->self_labels,
-		.v1beta3 = j->v1beta3, .timeout_s = join_step_timeout(x),
+		.v1beta3 = j->v1beta3, .timeout_s = join_step_timeout(x), .discovery_file = kubeconfig,
 	};
 	return rp_join_config_yaml(&bj, x->startup_key ? rp_cfg_str(x->cfg, "kube.startup_taint") : NULL,
 				   x->taints, x->ntaints);
 }
 
-/* Upload the JoinConfiguration (0600, by stdin) and run kubeadm join.
+/* Through a tunnel: upload the bootstrap kubeconfig (0600, by stdin) to
+ * path.  0; 1 refused (j->error); -1 lost/timeout (j->error, *code). */
+static int upload_kubeconfig(struct rp_join *x, struct rp_ssh *s, struct job *j, const char *path, int *code)
+{
+	char *server = rp_xasprintf("https://127.0.0.1:%d", x->tun_port);
+	char *kc = rp_boot_bootstrap_kubeconfig(server, x->tun_name, rp_kube_ca_pem(x->k), j->tok.full);
+	char *cmd = rp_join_upload_script(path);
+	struct rp_ssh_res r;
+	int rc = run(x, s, j, cmd, kc, x->cmd_timeout, &r, code);
+	free(cmd);
+	free(kc);
+	free(server);
+	if (rc < 0)
+		return -1;
+	if (r.status != 0) {
+		fail_job(j, rp_xasprintf("upload of the bootstrap kubeconfig failed: %s", rp_ssh_firstline(r.err)));
+		rc = 1;
+	}
+	rp_ssh_res_free(&r);
+	return rc;
+}
+
+/* Upload the JoinConfiguration (0600, by stdin) -- through a tunnel,
+ * after its bootstrap kubeconfig -- and run kubeadm join.
  * 0 joined; 1 kubeadm said no (j->error); -1 lost/timeout (j->error, *code). */
 static int kubeadm_join(struct rp_join *x, struct rp_ssh *s, struct job *j, int reset_first, int *code)
 {
-	char path[64];
+	char path[64], kc[64];
 	snprintf(path, sizeof path, ".rp-join/join-%s.yaml", j->tok.id);
-	char *yaml = join_yaml(x, j);
-	char *cmd = rp_join_kubeadm_script(path, reset_first);
+	snprintf(kc, sizeof kc, ".rp-join/bootstrap-%s.conf", j->tok.id);
+	int rc = x->tun_port ? upload_kubeconfig(x, s, j, kc, code) : 0;
+	if (rc)
+		return rc;
+	char *yaml = join_yaml(x, j, x->tun_port ? kc : NULL);
+	char *cmd = rp_join_kubeadm_script(path, x->tun_port ? kc : NULL, reset_first);
 	struct rp_ssh_res r;
-	int rc = run(x, s, j, cmd, yaml, x->cmd_timeout, &r, code);
+	rc = run(x, s, j, cmd, yaml, x->cmd_timeout, &r, code);
 	free(cmd);
 	free(yaml);
 	if (rc < 0)
@@ -515,6 +556,16 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 	free(err);
 	err = NULL;
 
+	if (x->tun_port && !rp_tunnel_alive(j->id)) {
+		/* The pod reaches the API server only through its tunnel. */
+		char *pf = rp_tunnel_pidfile(j->id);
+		fail_job(j, rp_xasprintf("no tunnel for this pod (%s names no live rp-join --tunnel); start "
+					 "rp-tunnel@%s first: its R:%d forward is the pod's API server",
+					 pf, j->id, x->tun_port));
+		free(pf);
+		j->temp = 1;
+		goto out;
+	}
 	char desc[160];
 	snprintf(desc, sizeof desc, "rp-join: one-shot token for pod %s", j->id);
 	if (rp_boot_token_create(x->k, &j->tok, x->token_ttl, desc, &err) < 0) {
@@ -821,6 +872,41 @@ void rp_join_add(struct rp_join *x, const char *id, const char *name, const char
 }
 
 
+/* kube.api_server_tunnel: a port, carried by an R: forward of
+ * kube.forwards (the one rp-join --tunnel holds), and a server name. */
+static int tunnel_setup(struct rp_join *x, char **err)
+{
+	const struct rp_config *c = x->cfg;
+	long port = rp_cfg_int(c, "kube.api_server_tunnel");
+	if (!port)
+		return 0;
+	if (port < 0 || port > 65535) {
+		*err = rp_xasprintf("kube.api_server_tunnel (%s): want a port 1..65535, or 0 for none",
+				    rp_cfg_where(c, "kube.api_server_tunnel"));
+		return -1;
+	}
+	struct rp_fwd *fw = NULL;
+	int n = rp_fwd_parse_list(rp_cfg_json(c, "kube.forwards"), &fw, err), found = 0;
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		found |= fw[i].kind == 'R' && fw[i].listen == port;
+	free(fw);
+	if (!found) {
+		*err = rp_xasprintf("kube.api_server_tunnel (%s): no R:%ld:HOST:PORT in kube.forwards carries it "
+				    "to the API server", rp_cfg_where(c, "kube.api_server_tunnel"), port);
+		return -1;
+	}
+	x->tun_name = rp_cfg_str(c, "kube.api_server_name");
+	if (!x->tun_name || !*x->tun_name) {
+		*err = rp_xasprintf("kube.api_server_name (%s): a tunnelled join needs a name in the API server's "
+				    "certificate", rp_cfg_where(c, "kube.api_server_name"));
+		return -1;
+	}
+	x->tun_port = (int)port;
+	return 0;
+}
+
 static int setup_kube(struct rp_join *x, char **err)
 {
 	const struct rp_config *c = x->cfg;
@@ -831,6 +917,8 @@ static int setup_kube(struct rp_join *x, char **err)
 	if (x->nhash < 0)
 		return -1;
 	x->endpoint = rp_join_endpoint(rp_cfg_str(c, "kube.api_server_endpoint"), rp_kube_server(x->k));
+	if (tunnel_setup(x, err) < 0)
+		return -1;
 	x->token_ttl = rp_cfg_dur(c, "kube.token_ttl");
 	if (x->token_ttl <= 0 || x->token_ttl > 3600) {
 		*err = rp_xasprintf("kube.token_ttl (%s): must be more than 0 and at most 1h",

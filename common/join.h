@@ -29,6 +29,18 @@
  *    taint and spec.unschedulable an old NotReady Node of that name kept.
  *    The token is deleted whatever happened.  A node that registered but
  *    is unfinished keeps its startup taint.
+ *  - kubeadm through a tunnel (kube.api_server_tunnel PORT, which an R:
+ *    forward of kube.forwards must carry, else a configuration error): a
+ *    pod whose tunnel is not running (rp_tunnel_alive()) fails
+ *    temporarily before any token is made.  Otherwise the join uses file
+ *    discovery: a bootstrap kubeconfig (server https://127.0.0.1:PORT,
+ *    tls-server-name kube.api_server_name, the kubeconfig's CA, the
+ *    token) is uploaded over stdin into a 0600 file first, the
+ *    JoinConfiguration names it (and no tlsBootstrapToken), and both files
+ *    are removed whatever kubeadm says.  (Token discovery cannot work
+ *    through a tunnel: kubeadm checks the endpoint's host against the API
+ *    server's certificate, then TLS-bootstraps against the server that
+ *    cluster-info names.)
  *  - worker: the environment (Kafka, S3 and the S3 keys from their 0600
  *    files, RP_POD_ID, RP_NODE_NAME) goes over stdin into a 0600 file;
  *    a worker already alive is left alone; one that dies within 1 s is a
@@ -98,9 +110,13 @@ char *rp_join_worker_env(const struct rp_config *c);
  * (KEY[=VALUE]:EFFECT text; none when NULL or empty) first, then taints. */
 char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_taint,
 			  const struct rp_taint *taints, size_t ntaints);
+/* The remote script that writes stdin to path, mode 0600 (exit 120 and
+ * nothing left when it cannot). */
+char *rp_join_upload_script(const char *path);
 /* The remote script of one kubeadm join over the config at path (read
- * from stdin); reset_first runs `kubeadm reset -f` before. */
-char *rp_join_kubeadm_script(const char *path, int reset_first);
+ * from stdin); reset_first runs `kubeadm reset -f` before; path and also
+ * (a file uploaded before, or NULL) are removed whatever happens. */
+char *rp_join_kubeadm_script(const char *path, const char *also, int reset_first);
 /* kubeadm's verdict: the last non-empty line of its output that is not
  * the "To see the stack trace" hint (points into text). */
 const char *rp_join_verdict(const char *text);

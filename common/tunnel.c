@@ -613,6 +613,26 @@ static int systemctl(const char *verb, const char *unit, double timeout, int qui
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The pid ID's pid file names when that process is a live tunnel, else 0. */
+static pid_t tunnel_pid(const char *id)
+{
+	char *pf = rp_tunnel_pidfile(id);
+	char *txt = rp_read_file(pf, 64, NULL);
+	free(pf);
+	if (!txt)
+		return 0;
+	char *end;
+	long pid = strtol(txt, &end, 10);
+	int live = pid > 1 && end != txt && is_tunnel((pid_t)pid);
+	free(txt);
+	return live ? (pid_t)pid : 0;
+}
+
+int rp_tunnel_alive(const char *id)
+{
+	return id && rp_safe_name(id) && tunnel_pid(id) > 0;
+}
+
 int rp_tunnel_stop(const char *id, char **err)
 {
 	*err = NULL;
@@ -634,9 +654,8 @@ int rp_tunnel_stop(const char *id, char **err)
 	char *txt = rp_read_file(pf, 64, NULL);
 	int r = 1;
 	if (txt) {
-		char *end;
-		long pid = strtol(txt, &end, 10);
-		if (pid > 1 && end != txt && is_tunnel((pid_t)pid)) {
+		long pid = tunnel_pid(id);
+		if (pid > 0) {
 			kill((pid_t)pid, SIGTERM);
 			double until = rp_mono() + 5;
 			while (is_tunnel((pid_t)pid) && rp_mono() < until)

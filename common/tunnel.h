@@ -27,6 +27,8 @@
  *  - rp_tunnel_run() writes $RP_STATE_DIR/tunnel/ID.pid (directory 0700),
  *    holds the forwards until SIGTERM, SIGINT or SIGHUP, and removes the
  *    pid file however the hold ended.
+ *  - rp_tunnel_alive() says whether it runs (a tunnelled join needs it:
+ *    the pod reaches the API server only through it, kube.api_server_tunnel).
  *  - rp_tunnel_stop() stops it: `systemctl stop rp-tunnel@ID.service` when
  *    systemctl exists and says the unit is active; otherwise SIGTERM (then
  *    SIGKILL after 5 s) to the pid in the pid file, only if that live
@@ -70,6 +72,8 @@ char *rp_tunnel_pidfile(const char *id);
  * (nothing started). */
 int rp_tunnel_run(const struct rp_ssh_opts *o, const char *id, const struct rp_fwd *f, size_t n,
 		  char **err);
+/* 1 when ID's tunnel runs (its pid file names a live rp-join), else 0. */
+int rp_tunnel_alive(const char *id);
 /* Stop ID's tunnel: 0 stopped, 1 none running, -1 + *err. */
 int rp_tunnel_stop(const char *id, char **err);
 

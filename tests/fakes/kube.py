@@ -5,11 +5,20 @@ Python 3 standard library only.  One process, in-memory, thread-safe.
 
     python3 tests/fakes/kube.py --dir D --port-file F [--ready-delay 1]
 
-Generates a CA and a server certificate with the openssl CLI (EC P-256,
-SAN IP:127.0.0.1 and DNS:localhost), a random admin bearer token, and
-writes D/kubeconfig (CA data, server, token), D/ca.crt, D/admin-token and
-D/ca-hash (kubeadm's sha256: pin of the CA).  Serves HTTPS on a free
-loopback port and writes that port to F once it listens.
+Generates a CA and two server certificates with the openssl CLI (EC
+P-256), a random admin bearer token, and writes D/kubeconfig (CA data,
+server, token), D/ca.crt, D/admin-token and D/ca-hash (kubeadm's sha256:
+pin of the CA).  Serves HTTPS on two free loopback ports:
+  - the harness's listener (port in F, written once it listens; SAN
+    IP:127.0.0.1, DNS:localhost): the rp tools, kubectl, the tests;
+  - the node listener (port in D/apiserver-port): the API server as
+    kubeadm's nodes see it, at its advertise address 10.0.0.10:6443 (what
+    cluster-info names), with kubeadm's apiserver.crt names only (cp-1,
+    kubernetes, kubernetes.default, kubernetes.default.svc,
+    kubernetes.default.svc.cluster.local, 10.96.0.1, 10.0.0.10; never
+    127.0.0.1).  GET /_admin/network says where 10.0.0.10:6443 is here,
+    for the stub kubeadm of a pod on the node network; a tunnel's R:
+    forward to it is how an isolated pod reaches it.
 
 The initial cluster: cp-1 (control plane, tainted), gpu-base-1 and
 gpu-base-2 (gpu-type=local-baseline, nvidia.com/gpu=true, tainted
@@ -76,10 +85,12 @@ Implemented (enough for the real kubectl 1.32 and for rp's C client):
   (429 "Cannot evict pod as it would violate the pod's disruption
   budget." with a DisruptionBudget cause; 500 with several PDBs; pods not
   Running are evicted without a budget check).
-  kubeadm join (via the stub): validates like kubeadm + the kubelet's TLS
-  bootstrap (token format; endpoint = this server; a CA pin present,
-  sha256, and matching; no unsafe skip; a live token with a JWS in
-  cluster-info; usage-bootstrap-authentication; the kubeadm node group;
+  kubeadm join (via the stub, which dials, reads cluster-info and checks
+  TLS from the pod's network as kubeadm does): validates like kubeadm +
+  the kubelet's TLS bootstrap (token format; token discovery: a CA pin
+  present, sha256, and matching, no unsafe skip, a live token with a JWS
+  in cluster-info; file discovery: a live token from the discovery file;
+  usage-bootstrap-authentication; the kubeadm node group;
   kubelet-forbidden kubernetes.io labels; an existing Ready node of that
   name), then registers the Node (labels, taints, GPUs = what nvidia-smi
   listed on the pod) NotReady, Ready after ready_delay.  An existing
@@ -102,8 +113,11 @@ Admin endpoints (same TLS + token), under /_admin:
                                path, query, params, content_type, body, accept,
                                agent, code}); filters: ?since=TS&verb=V&path=SUB&agent=SUB
   DELETE /_admin/requests      forget them
-  POST   /_admin/kubeadm-join  the stub kubeadm's callback (see kubeadm_join)
-  GET    /_admin/joins         the joins accepted and refused
+  POST   /_admin/kubeadm-join  the stub kubeadm's callback (see kubeadm_join), posted over
+                               the connection its TLS bootstrap uses
+  GET    /_admin/joins         the joins accepted and refused (+ listener: admin|apiserver,
+                               sni: the TLS server name asked for, null for an IP)
+  GET    /_admin/network       the node network: {"10.0.0.10:6443": "127.0.0.1:PORT"}
   POST   /_admin/node-status   {"node": N, "ready": true|false|null (Unknown),
                                 "since": S, "allocatable": {"nvidia.com/gpu": "2", "x": null}}
                                (since: the Ready condition holds that status since S
@@ -585,13 +599,32 @@ keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default
 authorityKeyIdentifier = keyid
+[apiserver]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:cp-1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:10.0.0.10
+authorityKeyIdentifier = keyid
 """
+
+# The API server as kubeadm's nodes see it: its advertise address (what
+# cluster-info names, kubeadm's kube-apiserver.advertise-address.endpoint)
+# and the names kubeadm puts in apiserver.crt (certs.GetAPIServerAltNames:
+# the node name, kubernetes, kubernetes.default, kubernetes.default.svc,
+# kubernetes.default.svc.<dnsDomain>, the service IP, the advertise
+# address; never 127.0.0.1 or localhost).
+ADVERTISE = "10.0.0.10:6443"
+APISERVER_SANS = ["cp-1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                  "kubernetes.default.svc.cluster.local", "10.96.0.1", "10.0.0.10"]
 
 
 def make_certs(d):
-    """CA + server certificate (EC P-256) with three openssl runs, two in parallel."""
+    """CA + two server certificates (EC P-256): server.crt for the harness's
+    listener (127.0.0.1), apiserver.crt with kubeadm's names for the node
+    listener.  Four openssl runs, three in parallel."""
     ca_key, ca_crt = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
     srv_key, srv_crt = os.path.join(d, "server.key"), os.path.join(d, "server.crt")
+    api_key, api_crt = os.path.join(d, "apiserver.key"), os.path.join(d, "apiserver.crt")
     cnf = os.path.join(d, "openssl.cnf")
     with open(cnf, "w") as f:
         f.write(OPENSSL_CNF)
@@ -604,18 +637,25 @@ def make_certs(d):
                                ["-keyout", srv_key, "-out", srv_crt, "-subj", "/CN=kube-apiserver",
                                 "-CA", ca_crt, "-CAkey", ca_key, "-days", "365", "-extensions", "srv"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        api = subprocess.Popen(["openssl", "req", "-config", cnf, "-x509"] + ec +
+                               ["-keyout", api_key, "-out", api_crt, "-subj", "/CN=kube-apiserver",
+                                "-CA", ca_crt, "-CAkey", ca_key, "-days", "365", "-extensions", "apiserver"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         pub = subprocess.run(["openssl", "pkey", "-in", ca_key, "-pubout"], check=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
         _, err = srv.communicate()
         if srv.returncode != 0:
             raise subprocess.CalledProcessError(srv.returncode, "openssl req (server)", stderr=err)
+        _, err = api.communicate()
+        if api.returncode != 0:
+            raise subprocess.CalledProcessError(api.returncode, "openssl req (apiserver)", stderr=err)
     finally:
         os.umask(old)
         os.unlink(cnf)
     os.chmod(ca_crt, 0o644)
     # a PEM "PUBLIC KEY" is the DER SubjectPublicKeyInfo in base64: kubeadm's pin is its SHA-256
     der = base64.b64decode("".join(ln for ln in pub.splitlines() if not ln.startswith("-----")))
-    return ca_crt, srv_crt, srv_key, "sha256:" + hashlib.sha256(der).hexdigest()
+    return ca_crt, srv_crt, srv_key, api_crt, api_key, "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 _kubelet_client_lock = threading.Lock()
@@ -650,6 +690,7 @@ class Cluster:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.server_url, self.ca_pem, self.ca_hash = server_url, ca_pem, ca_hash
+        self.node_net = {}
         self.defaults = {"ready_delay": ready_delay, "evict_grace": 0.2, "signer_delay": 0.2,
                          "recreate": True, "node_monitor_grace": 40.0,
                          "kubelet_ca": ""}  # --kubelet-certificate-authority ("": the cluster CA)
@@ -1524,10 +1565,12 @@ def seed(c):
                          "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
                          "containers": [{"name": "kube-apiserver", "image": "registry.k8s.io/kube-apiserver:" + K8S_VERSION}]}},
        "kube-system")
-    # cluster-info, as kubeadm writes it
+    # cluster-info, as kubeadm writes it: the server is the advertise
+    # address (reachable from the node network only, see ADVERTISE), not
+    # the 127.0.0.1 address the harness and the rp tools use
     ca_b64 = base64.b64encode(c.ca_pem.encode()).decode()
     kc = ("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n    server: %s\n  name: \"\"\n"
-          "contexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {}\nusers: null\n" % (ca_b64, c.server_url))
+          "contexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {}\nusers: null\n" % (ca_b64, "https://" + ADVERTISE))
     mk("configmaps", {"metadata": {"name": "cluster-info"}, "data": {"kubeconfig": kc}}, "kube-public")
     # the kube-system DaemonSet pods come from the controller, bound to their node
     c.daemonset_controller()
@@ -2362,14 +2405,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 else:
                     c.pdb_override[key] = bool(body["allow"])
                 return self.send_json(200, c.view("poddisruptionbudgets", c.get("poddisruptionbudgets", *key)))
+            if path == "/_admin/network" and method == "GET":
+                # the node network: where its addresses are on this machine (for the stub kubeadm)
+                return self.send_json(200, c.node_net)
             if path == "/_admin/kubeadm-join" and method == "POST":
-                ok, msg, node = kubeadm_join(c, body, self.server.port)
+                ok, msg, node = kubeadm_join(c, body)
                 shown = {k: v for k, v in body.items() if k not in ("token", "tls_bootstrap_token")}
                 if isinstance(shown.get("argv"), list):  # the flag form carries the token: keep its id only
                     shown["argv"] = [re.sub(r"\b([a-z0-9]{6})\.[a-z0-9]{16}\b", r"\1.<redacted>", str(a))
                                      for a in shown["argv"]]
                 c.joins.append({"ts": ts(), "ok": ok, "error": None if ok else msg, "node": node,
-                                "request": shown,
+                                "request": shown, "listener": self.server.listener,
+                                "sni": getattr(self.connection, "rp_sni", None),
                                 "token_id": str(body.get("token", "")).split(".")[0]})
                 return self.send_json(200 if ok else 403, {"ok": ok, "message": msg, "node": node})
         raise ApiError(404, "NotFound", "no such admin endpoint")
@@ -2377,10 +2424,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 # ---------------------------------------------------------------- kubeadm join
 
-def kubeadm_join(c, req, port):
-    """Validate a join as kubeadm + the kubelet's TLS bootstrap would; register the node."""
+def kubeadm_join(c, req):
+    """Validate a join as kubeadm + the kubelet's TLS bootstrap would; register the node.
+
+    The stub kubeadm did the network part on the pod (dialled the endpoint
+    or the discovery file's server from the pod's network, verified TLS
+    against the CA it trusts and the name it asked for) and posts here over
+    the connection its TLS bootstrap would use.  discovery "file": the CA
+    is the one in the file (no pin, no JWS: kubeadm's file discovery needs
+    neither); otherwise token discovery."""
     token = str(req.get("token") or "")
     hashes = req.get("ca_cert_hashes") or []
+    if req.get("discovery") == "file":
+        return _file_join(c, req, token)
     if req.get("unsafe_skip"):
         return False, ("refusing token discovery without CA pinning: "
                        "--discovery-token-unsafe-skip-ca-verification / unsafeSkipCAVerification is not allowed "
@@ -2394,12 +2450,6 @@ def kubeadm_join(c, req, port):
         return False, ('[discovery.bootstrapToken.token: Invalid value: "": the bootstrap token is invalid, '
                        'discovery.tlsBootstrapToken: Invalid value: "": the bootstrap token is invalid]'), None
     tid, tsec = m.groups()
-    ep = str(req.get("api_server_endpoint") or "")
-    hm = re.match(r"^(127\.0\.0\.1|localhost|\[::1\]):(\d+)$", ep)
-    if not hm or int(hm.group(2)) != port:
-        return False, ('couldn\'t validate the identity of the API Server: Get "https://%s/api/v1/namespaces/'
-                       'kube-public/configmaps/cluster-info?timeout=10s": dial tcp %s: connect: connection refused'
-                       % (ep, ep)), None
     for h in hashes:
         if not re.match(r"^sha256:[0-9a-f]{64}$", str(h)):
             return False, ('invalid hash "%s", expected a "sha256" hash of 64 hex digits' % h
@@ -2417,7 +2467,21 @@ def kubeadm_join(c, req, port):
     if c.ca_hash not in hashes:
         return False, ('couldn\'t validate the identity of the API Server: cluster CA found in cluster-info ConfigMap '
                        'is invalid: none of the public keys "%s" are pinned' % c.ca_hash), None
-    d = live[tid][1]
+    return _register(c, req, live[tid][1], tid)
+
+
+def _file_join(c, req, token):
+    """File discovery: the bootstrap kubeconfig's token authenticates the TLS bootstrap."""
+    m = re.match(r"^([a-z0-9]{6})\.([a-z0-9]{16})$", token)
+    live = c.live_tokens()
+    if not m or m.group(1) not in live or live[m.group(1)][0] != m.group(2):
+        return False, ("error execution phase kubelet-start: failed to get the kubelet's configuration: "
+                       "Unauthorized (the discovery file's token is not a live bootstrap token)"), None
+    return _register(c, req, live[m.group(1)][1], m.group(1))
+
+
+def _register(c, req, d, tid):
+    """The TLS bootstrap and the kubelet's registration, with token tid's Secret data d."""
     if d.get("usage-bootstrap-authentication") != "true":
         return False, ("error execution phase kubelet-start: failed to get the kubelet's configuration: "
                        "Unauthorized (the bootstrap token is not usable for authentication)"), None
@@ -2535,6 +2599,11 @@ class Server(http.server.ThreadingHTTPServer):
         pass
 
 
+def _note_sni(sock, name, ctx):
+    """The TLS server name the client asked for (None for an IP literal), kept for /_admin/joins."""
+    sock.rp_sni = name
+
+
 def write_atomic(path, text, mode=0o644):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -2552,7 +2621,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     try:
-        ca_crt, srv_crt, srv_key, ca_hash = make_certs(a.dir)
+        ca_crt, srv_crt, srv_key, api_crt, api_key, ca_hash = make_certs(a.dir)
     except (subprocess.CalledProcessError, OSError) as e:
         sys.exit("kube-fake: cannot make certificates with openssl: %s %s" %
                  (e, getattr(e, "stderr", b"") or b""))
@@ -2569,6 +2638,19 @@ def main():
     with open(ca_crt) as f:
         ca_pem = f.read()
     srv.cluster = Cluster(url, ca_pem, ca_hash, a.ready_delay)
+    srv.listener = "admin"
+    # The node listener: the API server at its advertise address as the
+    # node network sees it (apiserver.crt, kubeadm's names only).  Only
+    # the stub kubeadm of a pod on that network, or a tunnel, reaches it.
+    actx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    actx.load_cert_chain(api_crt, api_key)
+    actx.set_alpn_protocols(["http/1.1"])
+    actx.sni_callback = ctx.sni_callback = _note_sni
+    asrv = Server(("127.0.0.1", 0), Handler)
+    asrv.ctx, asrv.token, asrv.cluster, asrv.listener = actx, token, srv.cluster, "apiserver"
+    asrv.port = srv.port  # the admin port (self.server.port is what the handlers report)
+    srv.cluster.node_net = {ADVERTISE: "127.0.0.1:%d" % asrv.server_address[1]}
+    threading.Thread(target=asrv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     ca_b64 = base64.b64encode(ca_pem.encode()).decode()
     kc = ("apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n"
           "    certificate-authority-data: %s\n    server: %s\n"
@@ -2579,6 +2661,7 @@ def main():
     write_atomic(os.path.join(a.dir, "kubeconfig"), kc, 0o600)
     write_atomic(os.path.join(a.dir, "admin-token"), token + "\n", 0o600)
     write_atomic(os.path.join(a.dir, "ca-hash"), ca_hash + "\n")
+    write_atomic(os.path.join(a.dir, "apiserver-port"), "%d\n" % asrv.server_address[1])
     write_atomic(a.port_file, "%d\n" % srv.port)
     sys.stderr.write("kube-fake: listening on %s\n" % url)
     try:

@@ -202,7 +202,21 @@ KC=$(jb '.data.kubeconfig')
 jq -j '.data.kubeconfig' "$T_TMP/b" >"$T_TMP/kc"
 is "cluster-info is readable without a token (as in kubeadm clusters)" \
 	"$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/ca.crt" "$URL/api/v1/namespaces/kube-public/configmaps/cluster-info")" 200
-like "cluster-info's kubeconfig names the server" "$KC" "server: $URL"
+# as kubeadm writes it: the API server's advertise address (reachable from the
+# node network only), not the 127.0.0.1 address the harness uses
+like "cluster-info's kubeconfig names the advertise address" "$KC" "server: https://10\.0\.0\.10:6443"
+unlike "... not a loopback address" "$KC" "server: https://(127\.|localhost)"
+APORT=$(cat "$D/apiserver-port")
+SANS=$(openssl s_client -connect "127.0.0.1:$APORT" -servername kubernetes </dev/null 2>/dev/null |
+	openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
+is "the node listener's certificate has kubeadm's names" "$SANS" \
+	"DNS:cp-1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IPAddress:10.96.0.1,IPAddress:10.0.0.10"
+is "... signed by the cluster CA" "$(openssl s_client -connect "127.0.0.1:$APORT" -CAfile "$D/ca.crt" -verify_return_error \
+	-verify_hostname kubernetes </dev/null 2>/dev/null | grep -m1 -c 'Verify return code: 0 (ok)')" 1
+is "... and 127.0.0.1 is not one of them" "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/ca.crt" \
+	"https://127.0.0.1:$APORT/version" 2>/dev/null)" 000
+is "... but kubernetes is (curl --connect-to)" "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/ca.crt" \
+	--connect-to "kubernetes:$APORT:127.0.0.1:$APORT" "https://kubernetes:$APORT/version")" 200
 H=${JWS%%.*} S=${JWS##*.}
 like "the JWS is detached (header..signature)" "$JWS" '^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$'
 is "... header" "$(printf '%s' "$H" | tr '_-' '/+' | base64 -d 2>/dev/null)" "{\"alg\":\"HS256\",\"kid\":\"$TID\"}"

@@ -74,6 +74,33 @@ is "  its pid file" "$(cat "$RP_STATE_DIR/tunnel/abc123.pid" 2>/dev/null)" "$tun
 kill -TERM "$tun"
 wait "$tun"; is "  SIGTERM: exit 0" "$?" 0
 ok "  pid file removed" test ! -e "$RP_STATE_DIR/tunnel/abc123.pid"
+
+# rp-join --tunnel abc123 --forward R:6443:10.0.0.10:6443 &
+# rp-join --api-tunnel 6443 --forward R:6443:10.0.0.10:6443 \
+#         --host 203.0.113.7 --port 40123 --id abc123 --name prod-burst-abc123
+# The pod is isolated here (it reaches the API server only through its
+# tunnel), 10.0.0.10:6443 is the stand-in's node listener (kubeadm's
+# certificate names, cluster-info's address) and 6443 a free port.
+kubectl delete node prod-burst-abc123 >/dev/null 2>&1 # joined by the --host example above
+touch "$RP_STACK_DIR/hosts/$p0/isolated"
+at_exit "rm -f '$RP_STACK_DIR/hosts/$p0/isolated'"
+api=127.0.0.1:$(cat "$RP_STACK_DIR/kube/apiserver-port")
+tp=$(python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rp-join --tunnel abc123 --forward "R:$tp:$api" >"$T_TMP/tun2.out" 2>"$T_TMP/tun2.err" &
+tun=$!
+at_exit "kill $tun 2>/dev/null"
+ok "rp-join --tunnel abc123 --forward R:6443:10.0.0.10:6443 & (the pod has the API server at 127.0.0.1:6443)" \
+	eventually 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$tp"
+rc "rp-join --api-tunnel 6443 --forward R:6443:10.0.0.10:6443 --host H --port P --id abc123 --name prod-burst-abc123" 0 \
+	rp-join --api-tunnel "$tp" --forward "R:$tp:$api" --host "$h0" --port "$p0" --id abc123 --name prod-burst-abc123
+is "  node record ready" "$(jq -r 'select(.type=="node" and .id=="abc123") | .ready' "$T_TMP/.out")" true
+is "  the Node is Ready and labelled" "$(kubectl get node prod-burst-abc123 -o json |
+	jq -r '"\(.status.conditions[] | select(.type=="Ready") | .status) \(.metadata.labels["gpu-type"])"')" "True runpod"
+like "  kubeadm used file discovery" "$(cat "$RP_STACK_DIR/hosts/$p0/kubeadm.log")" "# discovery file .* mode 0600"
+kill -TERM "$tun"
+wait "$tun"; is "  the tunnel: SIGTERM, exit 0" "$?" 0
+rm -f "$RP_STACK_DIR/hosts/$p0/isolated"
 # rp-join --virtual prod-runpod --once -v
 at_exit "kubectl delete node prod-runpod >/dev/null 2>&1"
 rc "rp-join --virtual prod-runpod --once -v" 0 rp-join --virtual prod-runpod --once -v

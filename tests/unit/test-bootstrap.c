@@ -143,6 +143,25 @@ int main(void)
 	     "v1beta3: the discovery timeout under discovery");
 	T_OK(!strstr(y, "timeouts:"), "v1beta3: no timeouts (a v1beta4 field)");
 	free(y);
+	j.v1beta3 = 0;
+	j.discovery_file = ".rp-join/bootstrap-abc.conf";
+	y = rp_boot_join_yaml(&j);
+	T_OK(strstr(y, "discovery:\n  file:\n    kubeConfigPath: \".rp-join/bootstrap-abc.conf\"\n") != NULL,
+	     "file discovery: the bootstrap kubeconfig's path");
+	T_OK(!strstr(y, "bootstrapToken") && !strstr(y, t.secret), "file discovery: no bootstrapToken, no token");
+	T_OK(!strstr(y, "tlsBootstrapToken"), "file discovery: no tlsBootstrapToken (kubeadm would drop tls-server-name)");
+	free(y);
+	const char *pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	char *kc = rp_boot_bootstrap_kubeconfig("https://127.0.0.1:6443", "kubernetes", pem, t.full);
+	T_OK(strstr(kc, "    server: \"https://127.0.0.1:6443\"\n    tls-server-name: \"kubernetes\"\n") != NULL,
+	     "bootstrap kubeconfig: server and tls-server-name");
+	T_OK(strstr(kc, "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=\n") != NULL,
+	     "bootstrap kubeconfig: the CA inline, base64");
+	T_OK(strstr(kc, t.full) != NULL, "bootstrap kubeconfig: the token");
+	T_OK(strstr(kc, "current-context: tls-bootstrap-token-user@kubernetes\n") &&
+		     strstr(kc, "    cluster: kubernetes\n    user: tls-bootstrap-token-user\n"),
+	     "bootstrap kubeconfig: its context current");
+	free(kc);
 
 	/* Which version a pod's kubeadm reads. */
 	T_INT(rp_boot_kubeadm_v1beta3("v1.30.2\n"), 1, "kubeadm 1.30: v1beta3");

@@ -198,7 +198,7 @@ static void join_config(void)
 
 static void kubeadm(void)
 {
-	char *s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", 0);
+	char *s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", NULL, 0);
 	const char *um = strstr(s, "umask 077"), *cat = strstr(s, "cat > .rp-join/join-abc.yaml"),
 		   *ch = strstr(s, "chmod 600 .rp-join/join-abc.yaml"),
 		   *join = strstr(s, "kubeadm join --config .rp-join/join-abc.yaml"),
@@ -209,10 +209,24 @@ static void kubeadm(void)
 	T_OK(strstr(s, "exit 120") != NULL, "an upload failure is exit 120");
 	T_OK(!strstr(s, "kubeadm reset"), "no reset on a first try");
 	free(s);
-	s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", 1);
+	s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", NULL, 1);
 	const char *reset = strstr(s, "kubeadm reset -f");
 	join = strstr(s, "kubeadm join");
 	T_OK(reset && join && reset < join, "a retry resets before joining");
+	free(s);
+	s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", ".rp-join/bootstrap-abc.conf", 0);
+	join = strstr(s, "kubeadm join --config .rp-join/join-abc.yaml");
+	T_OK(join && strstr(join, "rm -f .rp-join/join-abc.yaml .rp-join/bootstrap-abc.conf"),
+	     "through a tunnel: the bootstrap kubeconfig is removed with it after kubeadm");
+	T_OK(strstr(s, "cannot write .rp-join/join-abc.yaml' >&2; rm -f .rp-join/join-abc.yaml .rp-join/bootstrap-abc.conf; exit 120") != NULL,
+	     "... and when the configuration cannot be written");
+	free(s);
+	s = rp_join_upload_script(".rp-join/bootstrap-abc.conf");
+	um = strstr(s, "umask 077");
+	cat = strstr(s, "cat > .rp-join/bootstrap-abc.conf");
+	ch = strstr(s, "chmod 600 .rp-join/bootstrap-abc.conf");
+	T_OK(um && cat && ch && um < cat && cat < ch, "upload: umask 077, from stdin, chmod 600");
+	T_OK(strstr(s, "exit 120") != NULL, "upload: a failure is exit 120");
 	free(s);
 
 	char out[] = "[preflight] running\nerror execution phase kubelet-start: timed out\n"
