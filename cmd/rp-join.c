@@ -55,12 +55,7 @@ static int tunnel(const struct rp_config *cfg, const char *id, const char *host,
 		rp_fatal(RP_EXIT_USAGE, "%s", err);
 	if (!n)
 		rp_fatal(RP_EXIT_USAGE, "--tunnel: no forwards (set kube.forwards or give --forward)");
-	struct rp_ssh_opts o = {
-		.host = host, .port = port, .user = rp_cfg_str(cfg, "ssh.user"),
-		.identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
-		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"),
-		.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
-	};
+	struct rp_ssh_opts o = rp_ssh_opts_cfg(cfg, host, port, NULL);
 	int rc = rp_tunnel_run(&o, id, fw, (size_t)n, &err);
 	if (rc < 0)
 		rp_fatal(RP_EXIT_FAIL, "%s", err);

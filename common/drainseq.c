@@ -165,15 +165,7 @@ static int node_gone(struct rp_drain_run *x, const struct rp_drain_target *t, si
 int rp_drain_worker_stop(const struct rp_config *cfg, const char *host, int port, const char *pod_id,
 			 double deadline, int wait, const char *then, int *ck)
 {
-	struct rp_ssh_opts so = {
-		.host = host,
-		.port = port ? port : (int)rp_cfg_int(cfg, "ssh.port"),
-		.user = rp_cfg_str(cfg, "ssh.user"),
-		.identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
-		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"),
-		.pod_id = pod_id,
-		.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
-	};
+	struct rp_ssh_opts so = rp_ssh_opts_cfg(cfg, host, port, pod_id);
 	int code;
 	char *err = NULL;
 	struct rp_ssh_res r;

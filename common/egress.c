@@ -297,11 +297,8 @@ int rp_egress_sample(const struct rp_config *cfg, char **err)
 			r.p[n++].id = o->string;
 		}
 	}
-	r.so = (struct rp_ssh_opts){
-		.user = rp_cfg_str(cfg, "ssh.user"), .identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
-		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"), .connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
-		.no_tofu = "egress sampling trusts only host keys recorded at join",
-	};
+	r.so = rp_ssh_opts_cfg(cfg, NULL, 0, NULL);
+	r.so.no_tofu = "egress sampling trusts only host keys recorded at join";
 	char *q = rp_ssh_quote(rp_cfg_str(cfg, "ssh.egress_counters"));
 	r.cmd = rp_xasprintf("cat -- %s", q);
 	free(q);

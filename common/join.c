@@ -818,10 +818,7 @@ struct rp_join *rp_join_new(const struct rp_config *cfg, int check, char **err)
 	x->check = check;
 	x->worker = worker;
 	pthread_mutex_init(&x->mu, NULL);
-	x->so.user = rp_cfg_str(cfg, "ssh.user");
-	x->so.identity_file = rp_cfg_str(cfg, "ssh.identity_file");
-	x->so.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts");
-	x->so.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout");
+	x->so = rp_ssh_opts_cfg(cfg, NULL, 0, NULL);
 	x->cmd_timeout = rp_cfg_dur(cfg, "ssh.command_timeout");
 	x->join_timeout = rp_cfg_dur(cfg, "kube.join_timeout");
 	return x;

@@ -1,5 +1,6 @@
 /* ssh.c — libssh2 sessions: connect, host keys, exec, upload. */
 #include "ssh.h"
+#include "config.h"
 #include "log.h"
 #include "rp.h"
 #include "state.h"
@@ -778,4 +779,17 @@ int rp_ssh_upload(struct rp_ssh *s, const char *path, const void *data, size_t n
 	free(cmd);
 	free(q);
 	return rc;
+}
+
+struct rp_ssh_opts rp_ssh_opts_cfg(const struct rp_config *cfg, const char *host, int port, const char *pod_id)
+{
+	return (struct rp_ssh_opts){
+		.host = host,
+		.port = port ? port : (int)rp_cfg_int(cfg, "ssh.port"),
+		.user = rp_cfg_str(cfg, "ssh.user"),
+		.identity_file = rp_cfg_str(cfg, "ssh.identity_file"),
+		.known_hosts = rp_cfg_str(cfg, "ssh.known_hosts"),
+		.connect_timeout = rp_cfg_dur(cfg, "ssh.connect_timeout"),
+		.pod_id = pod_id,
+	};
 }

@@ -49,6 +49,12 @@ struct rp_ssh_opts {
 };
 
 struct rp_ssh;
+struct rp_config;
+
+/* The one reading of the ssh.* keys (user, identity_file, known_hosts,
+ * connect_timeout) into options for HOST:PORT (PORT 0: ssh.port) and the
+ * pod POD_ID (or NULL).  The strings point into CFG. */
+struct rp_ssh_opts rp_ssh_opts_cfg(const struct rp_config *cfg, const char *host, int port, const char *pod_id);
 
 /* NULL + *code + *err (malloc'd) on failure. */
 struct rp_ssh *rp_ssh_connect(const struct rp_ssh_opts *o, int *code, char **err);

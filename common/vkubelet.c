@@ -310,15 +310,7 @@ static void container_logs(struct conn *c, const char *rest, const char *q)
 		free(id);
 		return;
 	}
-	struct rp_ssh_opts so = {
-		.host = host,
-		.port = port,
-		.user = rp_cfg_str(v->cfg, "ssh.user"),
-		.identity_file = rp_cfg_str(v->cfg, "ssh.identity_file"),
-		.known_hosts = rp_cfg_str(v->cfg, "ssh.known_hosts"),
-		.pod_id = id,
-		.connect_timeout = rp_cfg_dur(v->cfg, "ssh.connect_timeout"),
-	};
+	struct rp_ssh_opts so = rp_ssh_opts_cfg(v->cfg, host, port, id);
 	int code = 0;
 	char *err = NULL;
 	struct rp_ssh *s = rp_ssh_connect(&so, &code, &err);
