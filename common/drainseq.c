@@ -474,6 +474,8 @@ int rp_drain_all(struct rp_drain_run *r, struct rp_drain_set *s, long at_once)
 	struct rp_exit e = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
 	for (size_t i = 0; i < s->n; i++)
 		rp_exit_add(&e, codes[i]);
+	for (size_t i = 0; i < s->refused; i++) /* not ours: left alone, the run is partly done */
+		rp_exit_add(&e, RP_EXIT_PARTIAL);
 	free(codes);
 	return rp_exit_code(&e);
 }

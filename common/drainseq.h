@@ -37,8 +37,8 @@
  *  - Each target that finishes yields one "drained" record.
  *  - rp_drain_all(): at most at_once targets at a time, one thread each
  *    (pool.h), each target's "drained" record printed as it finishes; the
- *    exit code is 0 all done, 3 some done or some partly, 75 all
- *    temporary, else 1.
+ *    exit code is 0 all done, 3 some done or some partly, or any target
+ *    refused by vet as not ours (s->refused), 75 all temporary, else 1.
  */
 #ifndef RP_DRAINSEQ_H
 #define RP_DRAINSEQ_H

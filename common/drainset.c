@@ -1,6 +1,7 @@
 /* drainset.c — the targets of one rp-drain run (see drainset.h). */
 #include "drainset.h"
 #include "fleet.h"
+#include "fleetlog.h"
 #include "idle.h"
 #include "ledger.h"
 #include "log.h"
@@ -28,13 +29,16 @@ void rp_drain_set_free(struct rp_drain_set *s)
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->t[i].node);
 		free(s->t[i].pod_id);
+		free(s->t[i].pod_name);
 		free(s->t[i].host);
 	}
 	free(s->t);
 	cJSON_Delete(s->rp_pods);
+	cJSON_Delete(s->launches);
 	s->t = NULL;
 	s->n = 0;
 	s->rp_pods = NULL;
+	s->launches = NULL;
 }
 
 struct rp_drain_target *rp_drain_set_add(struct rp_drain_set *s, const char *node, const char *id, int worker,
@@ -230,8 +234,10 @@ void rp_drain_select_preempted(struct rp_drain_set *s)
 		rp_info("preempted", "pod", id, "node", node ? node : "-", "why",
 			why ? why : "EXITED, a spot pod by our ledger");
 		struct rp_drain_target *t = rp_drain_set_add(s, node, id, 0, 0);
-		if (t)
+		if (t) {
 			t->preempted = 1;
+			t->pod_name = rp_xstrdup(rp_rec_str(p, "name"));
+		}
 	}
 	const cJSON *e;
 	cJSON_ArrayForEach(e, spot) {
@@ -244,8 +250,10 @@ void rp_drain_select_preempted(struct rp_drain_set *s)
 		rp_info("preempted", "pod", id, "node", node ? node : "-", "why",
 			"gone from RunPod's list without our terminate (a spot pod by our ledger)");
 		struct rp_drain_target *t = rp_drain_set_add(s, node, id, 0, 0);
-		if (t)
+		if (t) {
 			t->preempted = 1;
+			t->pod_name = rp_xstrdup(name);
+		}
 	}
 	cJSON_Delete(spot);
 	cJSON_Delete(list);
@@ -362,13 +370,36 @@ static int vet_node(struct rp_drain_set *s, struct rp_drain_target *t)
 	return ok;
 }
 
+/* Only our pods are terminated: t's pod by ledger.h's rp_ledger_ours(),
+ * with its node for a node target.  1 ours (or no pod); 0 refused, said in
+ * one line and counted. */
+static int ours(struct rp_drain_set *s, const struct rp_drain_target *t)
+{
+	char *err = NULL, why[300];
+	int rc;
+	if (!t->pod_id)
+		return 1;
+	if (!s->launches) {
+		if ((rc = rp_fleetlog_sync(&err)) != 0) /* the whole fleet's ledger, or no drain */
+			rp_fatal(rc, "fleet view unavailable: draining nothing (never guess whose pod it is): %s", err);
+		if (!(s->launches = rp_ledger_launches(NULL, &err)))
+			rp_fatal(RP_EXIT_FAIL, "%s: draining nothing (whose pod it is is unknown)", err);
+	}
+	if (rp_ledger_ours(s->launches, s->cfg, t->pod_id, t->pod_name, t->node, NULL, NULL, why, sizeof why))
+		return 1;
+	rp_loge("not ours per the ledger: refused, the pod and node left alone", "node", t->node ? t->node : "-",
+		"pod", t->pod_id, "why", why);
+	s->refused++;
+	return 0;
+}
+
 void rp_drain_vet(struct rp_drain_set *s)
 {
 	size_t keep = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		struct rp_drain_target *t = &s->t[i];
 		int ok = 1;
-		if (t->preempted) { /* found from its pod id: ours, and gone anyway */
+		if (t->preempted) { /* found from its pod id, and gone anyway */
 		} else if (t->worker) {
 			if (!t->pod_id || !rp_safe_name(t->pod_id))
 				rp_fatal(RP_EXIT_USAGE, "worker: a pod id is needed (--id)");
@@ -380,11 +411,14 @@ void rp_drain_vet(struct rp_drain_set *s)
 		} else {
 			ok = vet_node(s, t);
 		}
+		if (ok)
+			ok = ours(s, t);
 		if (ok) {
 			s->t[keep++] = *t;
 		} else {
 			free(t->node);
 			free(t->pod_id);
+			free(t->pod_name);
 			free(t->host);
 		}
 	}

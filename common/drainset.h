@@ -17,6 +17,15 @@
  *    then a RunPod pod of the node's name); an odd pod id is exit 1.
  *  - Worker targets need a pod id and an SSH address (given, else from the
  *    ledger's last line about the pod), else exit 2.
+ *  - Only our pods are terminated: rp_drain_vet() passes every target with
+ *    a pod id (named, found, worker or preempted) through ledger.h's
+ *    rp_ledger_ours(), a node target with its node name (the ledger's
+ *    node <-> pod mapping must agree with what the Node says).  A target
+ *    that fails is dropped before anything is touched (node and pod left
+ *    alone), with one error line; each counts in s->refused, and the run
+ *    exits 3 (rp_drain_all).  The ledger is read once (the fleet view
+ *    synced first with a replicated ledger: unavailable is exit 75, an
+ *    unreadable ledger exit 1, nothing drained).
  *  - rp_drain_at_once(): scale.step as N or P% of our nodes, at least 1.
  */
 #ifndef RP_DRAINSET_H
@@ -30,6 +39,7 @@
 struct rp_drain_target {
 	char *node;      /* Kubernetes node; NULL for a worker-mode pod */
 	char *pod_id;    /* RunPod pod; NULL when none was found */
+	char *pod_name;  /* RunPod's name for it, when listed (preempted) */
 	char *host;      /* worker mode: where its sshd listens */
 	int port;
 	int worker;
@@ -49,6 +59,8 @@ struct rp_drain_set {
 	struct rp_runpod *rp;
 	double grace;     /* scale.notready_grace */
 	cJSON *rp_pods;   /* RunPod pods, listed once for the name rule */
+	cJSON *launches;  /* the ledger's launches (rp_ledger_launches), read once by vet */
+	size_t refused;   /* targets dropped by vet: their pod is not ours per the ledger */
 	/* how a down decision without node names picks (count 0: all);
 	 * rp_drain_select_idle unless replaced */
 	void (*idle)(struct rp_drain_set *s, long count);

@@ -1,5 +1,7 @@
 /* ledger.c — append under the state lock + fsync; tolerant reader. */
 #include "ledger.h"
+#include "config.h"
+#include "fleet.h"
 #include "fleetlog.h"
 #include "record.h"
 #include "rp.h"
@@ -198,4 +200,127 @@ cJSON *rp_ledger_spot_pods(const char *path, char **err)
 		return NULL;
 	}
 	return m;
+}
+
+/* ---- ours per the ledger ------------------------------------------------------ */
+
+/* {"ids": {id: {name, cluster, event, node}}, "names": {name: {cluster, id}}} */
+static int launches_cb(const cJSON *rec, long line, void *arg)
+{
+	cJSON *ids = cJSON_GetObjectItemCaseSensitive(arg, "ids"), *names = cJSON_GetObjectItemCaseSensitive(arg, "names");
+	const char *ev = rp_rec_str(rec, "event"), *id = rp_rec_str(rec, "id"), *name = rp_rec_str(rec, "name");
+	const char *cl = rp_rec_str(rec, "cluster");
+	(void)line;
+	if (!ev)
+		return 0;
+	if (id && !*id)
+		id = NULL;
+	if (name && !*name)
+		name = NULL;
+	if (!strcmp(ev, "launching") && name && !cJSON_GetObjectItemCaseSensitive(names, name)) {
+		cJSON *o = cJSON_AddObjectToObject(names, name);
+		if (cl)
+			cJSON_AddStringToObject(o, "cluster", cl);
+		return 0;
+	}
+	if (!id)
+		return 0;
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(ids, id);
+	if (!strcmp(ev, "launched") && !o && name) {
+		o = cJSON_AddObjectToObject(ids, id);
+		cJSON_AddStringToObject(o, "name", name);
+		if (cl)
+			cJSON_AddStringToObject(o, "cluster", cl);
+		cJSON *nm = cJSON_GetObjectItemCaseSensitive(names, name);
+		if (!nm)
+			nm = cJSON_AddObjectToObject(names, name);
+		cJSON_DeleteItemFromObjectCaseSensitive(nm, "id");
+		cJSON_AddStringToObject(nm, "id", id);
+	}
+	if (!o)
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "event");
+	cJSON_AddStringToObject(o, "event", ev);
+	const char *node = rp_rec_str(rec, "node");
+	if (node && *node && (!strcmp(ev, "joined") || !strcmp(ev, "join_failed"))) {
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "node");
+		cJSON_AddStringToObject(o, "node", node);
+	}
+	return 0;
+}
+
+cJSON *rp_ledger_launches(const char *path, char **err)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddObjectToObject(m, "ids");
+	cJSON_AddObjectToObject(m, "names");
+	long torn;
+	if (rp_ledger_read(path, launches_cb, m, &torn, err) < 0) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* A launch line of ours: a name of ours and, when it says one, our cluster. */
+static int launched_here(const struct rp_config *cfg, const char *name, const cJSON *e, char *why, size_t n)
+{
+	const char *cl = rp_rec_str(e, "cluster"), *ours = rp_cfg_str(cfg, "cluster");
+	if (!rp_fleet_is_ours(cfg, name)) {
+		char *prefix = rp_fleet_prefix(cfg);
+		snprintf(why, n, "the ledger launched it as '%s', not under %s", name, prefix);
+		free(prefix);
+		return 0;
+	}
+	if (cl && strcmp(cl, ours ? ours : "")) {
+		snprintf(why, n, "the ledger says cluster '%s' launched it, not '%s'", cl, ours ? ours : "");
+		return 0;
+	}
+	return 1;
+}
+
+int rp_ledger_ours(const cJSON *launches, const struct rp_config *cfg, const char *id, const char *name,
+		   const char *node, const char **ln, const char **last, char *why, size_t n)
+{
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(launches, "ids");
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(launches, "names");
+	const cJSON *e = id ? cJSON_GetObjectItemCaseSensitive(ids, id) : NULL;
+	const char *lname = rp_rec_str(e, "name");
+	if (ln)
+		*ln = NULL;
+	if (last)
+		*last = NULL;
+	if (e) {
+		if (name && strcmp(name, lname)) {
+			snprintf(why, n, "RunPod names it '%s', the ledger launched it as '%s'", name, lname);
+			return 0;
+		}
+		if (!launched_here(cfg, lname, e, why, n))
+			return 0;
+	} else {
+		/* a create whose answer was lost: only its launching line names it */
+		const cJSON *intent = name ? cJSON_GetObjectItemCaseSensitive(names, name) : NULL;
+		if (!intent || cJSON_GetObjectItemCaseSensitive(intent, "id")) {
+			snprintf(why, n, "the ledger has no launch of pod %s%s%s%s", id ? id : "-", name ? " ('" : "",
+				 name ? name : "", name ? "')" : "");
+			return 0;
+		}
+		if (!launched_here(cfg, name, intent, why, n))
+			return 0;
+		lname = name;
+		if (last)
+			*last = "launching";
+	}
+	/* no join ledgered: the node is the one named after the pod (rp-join's rule) */
+	const char *mapped = e ? rp_rec_str(e, "node") : NULL;
+	if (ln)
+		*ln = mapped;
+	if (last && e)
+		*last = rp_rec_str(e, "event");
+	if (node && strcmp(node, mapped ? mapped : lname)) {
+		snprintf(why, n, "the ledger maps pod %s to node %s, not %s", id ? id : "-", mapped ? mapped : lname,
+			 node);
+		return 0;
+	}
+	return 1;
 }

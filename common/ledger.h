@@ -15,6 +15,24 @@
  *    (and queued), and append returns -1 with errno EAGAIN.
  *  - The reader tolerates (and reports) a torn last line; a malformed line
  *    elsewhere is an error naming its line number.
+ *  - Ours per the ledger, the one test before any terminate (rp-drain's
+ *    targets, the reaper's orphans): rp_ledger_ours() says a RunPod pod
+ *    is ours only when this ledger shows this cluster launched it: a
+ *    `launched` line with its id, a name of ours (fleet.h's
+ *    rp_fleet_is_ours: "<cluster>-burst-...") and our cluster (a line
+ *    without "cluster" is judged by its name); or, for a create whose
+ *    answer was lost, no `launched` line has its id but a `launching`
+ *    line of ours has its RunPod name and no `launched` line gave that
+ *    name another id.  When RunPod's name for the pod is known it must be
+ *    the ledger's.  For a Node, the ledger's node <-> pod mapping must
+ *    agree with the Node: the node of the pod's last `joined` or
+ *    `join_failed` line, else (no join ledgered) the node named after the
+ *    pod (rp-join's rule), must be that Node.  Anything else is not ours:
+ *    the caller leaves the pod alone, says so in one line and exits 3.
+ *    A pod ledgered terminated, reaped or drained that still runs stays
+ *    ours (stopping it again is the reaper's rule); the last event is
+ *    given for callers that care.  With a replicated ledger (fleetlog.h)
+ *    the caller syncs the fleet view first, as the reaper does.
  */
 #ifndef RP_LEDGER_H
 #define RP_LEDGER_H
@@ -44,5 +62,18 @@ int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long 
  * spot flag: the ledger is how we know).  NULL + *err when the ledger
  * cannot be read (a missing ledger is empty). */
 cJSON *rp_ledger_spot_pods(const char *path, char **err);
+
+struct rp_config;
+/* What the ledger launched (see Promises): read path (NULL: the default
+ * ledger) once.  NULL + *err when it cannot be read (a missing ledger is
+ * empty: nothing is ours).  Free with cJSON_Delete. */
+cJSON *rp_ledger_launches(const char *path, char **err);
+/* 1: pod id (RunPod name, NULL when unknown) is ours per launches; for a
+ * Node target node is its name (NULL: no node), and must agree.  *ln
+ * (optional) gets the node the ledger maps the pod to (NULL when none),
+ * *last (optional) the pod's last event.  0: not ours, why[n] one
+ * phrase saying what the ledger lacks.  Pure. */
+int rp_ledger_ours(const cJSON *launches, const struct rp_config *cfg, const char *id, const char *name,
+		   const char *node, const char **ln, const char **last, char *why, size_t n);
 
 #endif

@@ -73,8 +73,9 @@ static const char *in_flight_elsewhere(const cJSON *last, double window)
 
 /* The orphans among our pods, by rp_reap_verdict: their ids, pods and
  * reasons (malloc'd) into the arrays; how many. */
-static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_ledger_index *ix, double join_grace,
-		      double window, const char **ids, const cJSON **which, const char **whys)
+static size_t orphans(const struct rp_config *cfg, const cJSON *pods, const cJSON *nodes,
+		      const struct rp_ledger_index *ix, const cJSON *launches, double join_grace, double window,
+		      const char **ids, const cJSON **which, const char **whys, size_t *refused)
 {
 	size_t k2 = 0;
 	const cJSON *p;
@@ -98,6 +99,13 @@ static size_t orphans(const cJSON *pods, const cJSON *nodes, const struct rp_led
 				rp_info("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
 			else
 				rp_debug("kept", "id", id, "name", rp_rec_str(p, "name"), "why", why);
+			continue;
+		}
+		char nw[300]; /* only our pods are terminated (ledger.h) */
+		if (!rp_ledger_ours(launches, cfg, id, rp_rec_str(p, "name"), NULL, NULL, NULL, nw, sizeof nw)) {
+			rp_loge("not ours per the ledger: refused, the pod left alone", "id", id, "name",
+				rp_rec_str(p, "name"), "why", nw);
+			(*refused)++;
 			continue;
 		}
 		ids[k2] = id;
@@ -185,6 +193,18 @@ int rp_reap(struct rp_config *cfg, int dry)
 		rp_unlock(lk);
 		return RP_EXIT_FAIL;
 	}
+	cJSON *launches = rp_ledger_launches(NULL, &err);
+	if (!launches) {
+		rp_loge("ledger unreadable: reaping nothing", "error", err);
+		free(err);
+		rp_ledger_index_free(ix);
+		cJSON_Delete(known);
+		cJSON_Delete(list);
+		rp_kube_free(k);
+		rp_runpod_free(rp);
+		rp_unlock(lk);
+		return RP_EXIT_FAIL;
+	}
 	char *prefix = rp_launch_prefix(cfg);
 	cJSON *pods = NULL;
 	rc = rp_runpod_list(rp, prefix, &pods, &err);
@@ -202,7 +222,8 @@ int rp_reap(struct rp_config *cfg, int dry)
 	const cJSON **which = rp_xcalloc(n + 1, sizeof *which);
 	const char **whys = rp_xcalloc(n + 1, sizeof *whys);
 	double window = rp_cfg_dur(cfg, "runpod.ready_timeout") + rp_cfg_dur(cfg, "kube.join_timeout") + RP_HANDOFF_GRACE;
-	size_t k2 = orphans(pods, known, ix, join_grace, window, ids, which, whys);
+	size_t refused = 0;
+	size_t k2 = orphans(cfg, pods, known, ix, launches, join_grace, window, ids, which, whys, &refused);
 	int *rcs = rp_xcalloc(k2 + 1, sizeof *rcs);
 	char **errs = rp_xcalloc(k2 + 1, sizeof *errs);
 	if (!dry && k2 && rp_lease_fence("terminate") < 0) { /* the lease lapsed: reap nothing */
@@ -215,6 +236,8 @@ int rp_reap(struct rp_config *cfg, int dry)
 		rp_runpod_terminate_many(rp, ids, k2, rcs, errs);
 	/* A terminate that did not go through is tried again next tick. */
 	struct rp_exit ex = RP_EXIT_INIT(RP_EXIT_ALL_TEMP);
+	for (size_t j = 0; j < refused; j++) /* not ours: left alone, exit 3 */
+		rp_exit_add(&ex, RP_EXIT_PARTIAL);
 	for (size_t j = 0; j < k2; j++) {
 		const char *name = rp_rec_str(which[j], "name");
 		if (rcs[j]) {
@@ -241,6 +264,7 @@ out:
 	cJSON_Delete(pods);
 	free(prefix);
 	rp_ledger_index_free(ix);
+	cJSON_Delete(launches);
 	cJSON_Delete(known);
 	cJSON_Delete(list);
 	rp_kube_free(k);

@@ -23,14 +23,18 @@
  *    the join lock of each pod (podlock.h) is read, not taken, and a pod
  *    whose lock cannot be read gets the join grace
  *    (kube.join_timeout + 60 s).  TERMINATED pods are left alone.
+ *  - Only our pods are terminated: an orphan is reaped only when
+ *    ledger.h's rp_ledger_ours() says this cluster launched it (by id and
+ *    RunPod name); one it does not (an orphan "not in the ledger" among
+ *    them) is left alone with one error line, and the exit is 3.
  *  - Every reap is ledgered `reaped` (id, name, reason, gpu, cost,
  *    created_at) after RunPod confirms the terminate, and its dead
  *    joiner's lock file is removed; a failed terminate is ledgered
  *    `terminate_failed`.  Each reaped pod is printed as a `reaped` record.
  *  - dry: the same verdicts, printed with terminated:false; nothing is
  *    terminated or ledgered.
- *  - Returns 0 all orphans gone (or none), 3 some terminates failed, 75
- *    all failed.
+ *  - Returns 0 all orphans gone (or none), 3 some terminates failed or
+ *    some pod refused as not ours, 75 all failed.
  */
 #ifndef RP_REAP_H
 #define RP_REAP_H

@@ -839,7 +839,16 @@ static void ledger_line(const char *event, const char *id, const char *name, str
 /* Terminate, confirmed; ledgered.  0 gone. */
 static int stop_paying(struct rp_vnode *v, const char *id, const char *name, const char *uid, const char *why)
 {
-	char *err = NULL;
+	char *err = NULL, nw[300];
+	cJSON *l = rp_ledger_launches(NULL, &err); /* only our pods are terminated (ledger.h) */
+	int mine = l && rp_ledger_ours(l, v->cfg, id, name, NULL, NULL, NULL, nw, sizeof nw);
+	cJSON_Delete(l);
+	if (!mine) {
+		rp_loge("not ours per the ledger: refused, the pod left alone", "id", id, "name", name, "why",
+			err ? err : nw);
+		free(err);
+		return RP_EXIT_PARTIAL;
+	}
 	double budget = rp_cfg_dur(v->cfg, "drain.terminate_timeout");
 	int rc = rp_drain_terminate(v->rp, id, budget > 0 ? budget : 60, &err);
 	if (rc) {

@@ -55,6 +55,10 @@
  *    pod's command wrapped so its output is captured for it; a kubelet
  *    API that cannot start is exit 2.  The annotation rp.io/logs says
  *    what is served.
+ *  - Only our pods are terminated: every terminate here first asks
+ *    ledger.h's rp_ledger_ours() (its id and RunPod name); a pod it does
+ *    not call ours (a Kubernetes pod annotated with a pod id our ledger
+ *    never launched) is left alone with one error line (exit 3).
  *  - Nothing paid after the pod is gone: a RunPod pod the ledger ties to
  *    this node whose Kubernetes pod no longer exists is terminated.
  *  - Never on a guess: while the RunPod pod list or the node's pod list

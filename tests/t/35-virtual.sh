@@ -344,6 +344,26 @@ is "scaled: no RunPod pod paid for without a Kubernetes pod" \
 ok "kubectl delete deployment" kubectl delete deployment "$DEP" --wait=false
 rc "a pass after the Deployment is gone" 0 rp-join --virtual "$VN" --once
 is "its last RunPod pod terminated" "$(n_pods)" 0
+
+# ---- only our pods are terminated: a Kubernetes pod annotated with the id of
+# a RunPod pod named like ours that our ledger never launched ---------------
+sid=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' "$RUNPOD_URL/v2/pods" \
+	-d "{\"name\":\"$CL-burst-stray\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"x\"}" | jq -r .id)
+at_exit "kubectl delete pod vk-$$-s --force --grace-period=0 --wait=false >/dev/null 2>&1"
+kpost /api/v1/namespaces/default/pods "$(jq -nc --arg n "vk-$$-s" --arg vn "$VN" --arg id "$sid" '{
+  metadata: {name: $n, annotations: {"rp.io/pod-id": $id}},
+  spec: {nodeName: $vn, terminationGracePeriodSeconds: 1,
+    tolerations: [{key: "virtual-kubelet.io/provider", operator: "Exists", effect: "NoSchedule"}],
+    containers: [{name: "c", image: "x"}]}}')" || fail "create the annotated pod"
+ok "kubectl delete the annotated pod" kubectl delete pod "vk-$$-s" --wait=false
+rc "not ours: a pass refuses to terminate its RunPod pod (exit 3)" 3 rp-join --virtual "$VN" --once
+like "  in one line saying why" "$(grep -c 'not ours' "$T_TMP/.err"):$(grep 'not ours' "$T_TMP/.err")" \
+	"^1:.*not ours per the ledger.*$sid.*no launch of pod $sid"
+is "  that pod still runs" "$(rstatus "$sid")" RUNNING
+# the test's own mess goes before the next scene's long-running node sees it
+kubectl delete pod "vk-$$-s" --force --grace-period=0 --wait=false >/dev/null 2>&1
+curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$sid" >/dev/null
+
 # ---- 7. kubectl logs: the kubelet API on the node's port, over SSH -------
 # The API server (the stand-in) reaches the node at its InternalIP and
 # daemonEndpoints port, checks its serving certificate against the cluster

@@ -29,7 +29,20 @@ pstatus() {
 }
 # the same from the stand-in's own state (TERMINATED pods are kept there)
 pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
+# the stack's cluster: our pods are named $CL-burst-*
+CL=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
+# new_pod NODE [worker]: a pod of ours ($CL-burst-NODE), with the ledger
+# lines rp-launch and rp-join leave (joined to NODE, or as a worker)
 new_pod() {
+	local id
+	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$CL-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
+		jq -r .id | tee -a "$T_TMP/pods")
+	if [ "${2:-}" = worker ]; then ledger_pod "$id" "$CL-burst-$1"; else ledger_pod "$id" "$CL-burst-$1" "$1"; fi
+	echo "$id"
+}
+# a pod of another team, on the same RunPod account: no ledger line of ours
+team_pod() {
 	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
 		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
 		jq -r .id | tee -a "$T_TMP/pods"
@@ -153,7 +166,7 @@ node_code() { kapi GET "/api/v1/nodes/$1" | jq -r .code; }
 # ---- the scenes, all made at once -------------------------------------------
 a="drain-a-$S" b="drain-b-$S" c="drain-c-$S" k="twin-k-$S" tr="twin-r-$S" m1="multi-1-$S" m2="multi-2-$S"
 i1="idle-1-$S" i2="idle-2-$S" tn="term-$S" pn="pre-1-$S"
-pd=$(new_pod "t40-optout-$S") pe=$(new_pod "t40-karp-$S")
+pd=$(new_pod "optout-$S") pe=$(new_pod "karp-$S")
 pa=$(new_pod "$a") pb=$(new_pod "$b") pc=$(new_pod "$c") pk=$(new_pod "$k") pr=$(new_pod "$tr")
 p1=$(new_pod "$m1") p2=$(new_pod "$m2")
 pi1=$(new_pod "$i1") pi2=$(new_pod "$i2") pt=$(new_pod "$tn")
@@ -165,6 +178,12 @@ spot_pod() {
 		jq -r .data.podRentInterruptable.id | tee -a "$T_TMP/pods"
 }
 sp1=$(spot_pod "t40x$S-burst-1") sp2=$(spot_pod "t40x$S-burst-2") sp3=$(spot_pod "t40x$S-burst-3")
+ledger_pod "$sp1" "t40x$S-burst-1" "$pn" true
+ledger_pod "$sp2" "t40x$S-burst-2" "" true
+ledger_pod "$sp3" "t40x$S-burst-3" "" true
+# not ours: a Node annotated with another team's pod id, and one annotated
+# with the pod id of our node B (the ledger maps that pod to B)
+tp=$(team_pod "team-x-$S") fo="foreign-$S" sw="swap-$S"
 {
 	node_yaml "optout-$S" "$pd" "cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
 	node_yaml "karp-$S" "$pe" "karpenter.sh/do-not-disrupt=true"
@@ -179,6 +198,8 @@ sp1=$(spot_pod "t40x$S-burst-1") sp2=$(spot_pod "t40x$S-burst-2") sp3=$(spot_pod
 	node_yaml "$i2" "$pi2"
 	node_yaml "$tn" "$pt"
 	scene_yaml "$pn" "$sp1"
+	node_yaml "$fo" "$tp"
+	node_yaml "$sw" "$pb"
 } >"$T_TMP/scene.yaml"
 ok "scenes applied with kubectl" kubectl apply -f "$T_TMP/scene.yaml"
 # started now, used later: the tunnel of pod A and two stub workers
@@ -191,7 +212,7 @@ tpid=$!
 at_exit "kill $tpid 2>/dev/null"
 read -r -a hosts <<<"$SSH_HOSTS"
 w1=${hosts[0]} w2=${hosts[1]}
-pw1=$(new_pod "t40-worker-1-$S") pw2=$(new_pod "t40-worker-2-$S")
+pw1=$(new_pod "t40-worker-1-$S" worker) pw2=$(new_pod "t40-worker-2-$S" worker)
 rssh() { # HOST:PORT CMD
 	ssh -q -i "$SSH_KEY" -p "${1##*:}" -o BatchMode=yes -o StrictHostKeyChecking=no \
 		-o UserKnownHostsFile="$T_TMP/known_hosts" "$SSH_USER@${1%:*}" "$2"
@@ -247,6 +268,24 @@ rc "rp-drain < a node record whose ssh_port is a string: exit 2" 2 rp-drain -o j
 like "it names line 1, the type and the field" "$(cat "$T_TMP/.err")" "<stdin>:1: node record: ssh_port must be a whole number"
 is "a refused node record drains nothing" "$(unsched "$a")" ""
 unlike "their pods still bill" "$(pstatus "$pd") $(pstatus "$pe")" "TERMINATED"
+
+# ---- only our pods are terminated: the ledger decides, not the Node --------
+preq
+n0=$(jq length "$T_TMP/preq.json")
+rc "a Node annotated with another team's pod id: refused, exit 3" 3 rp-drain --node "$fo"
+like "one line says why" "$(grep -c "not ours" "$T_TMP/.err"):$(grep "not ours" "$T_TMP/.err")" "^1:.*not ours per the ledger.*node=$fo.*pod=$tp.*no launch of pod $tp"
+is "that pod still runs" "$(pstatus "$tp")" RUNNING
+is "its node is not cordoned" "$(unsched "$fo")" ""
+rc "a Node annotated with the pod id of our node B: refused, exit 3" 3 rp-drain --node "$sw"
+like "it says the ledger maps that pod to B" "$(cat "$T_TMP/.err")" "not ours per the ledger.*node=$sw.*maps pod $pb to node $b, not $sw"
+is "B's pod still runs" "$(pstatus "$pb")" RUNNING
+is "that node is not cordoned" "$(unsched "$sw")" ""
+printf '{"type":"decision","action":"down","nodes":["%s","%s"]}\n' "$fo" "$sw" >"$T_TMP/in.jsonl"
+rc "both named by a down decision: exit 3" 3 rp-drain -o json <"$T_TMP/in.jsonl"
+is "no drained record" "$(cat "$T_TMP/.out")" ""
+preq
+is "nothing terminated in the RunPod stand-in's log" \
+	"$(jq --argjson n0 "$n0" '[.[$n0:][] | select(.method == "DELETE" or (.path | endswith("/action")))] | length' "$T_TMP/preq.json")" 0
 
 # ---- blocked pods, then the full drain with a PDB that blocks, then allows -
 rc "bare and emptyDir pods block without flags (exit 1)" 1 rp-drain --node "$a"
@@ -316,7 +355,7 @@ is "hook < terminate < confirmed gone < node deleted" "$order" ok
 ok "tunnel process stopped" eventually 5 gone "$tpid"
 ok "tunnel pid file removed" test ! -e "$RP_STATE_DIR/tunnel/$pa.pid"
 is "ledger: drained then terminated" \
-	"$(jq -r --arg id "$pa" 'select(.id == $id) | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminated "
+	"$(jq -r --arg id "$pa" 'select(.id == $id and .event != "launched" and .event != "joined") | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminated "
 
 # ---- timeout: left cordoned (or undone), pod not terminated ---------------
 pdb "$b" 2
@@ -382,7 +421,7 @@ rc "terminate keeps failing: exit 75" 75 rp-drain --node "$tn" --set drain.termi
 like "says the pod is not confirmed terminated" "$(cat "$T_TMP/.err")" "pod $pt not confirmed terminated.*node is kept"
 is "Node kept while its pod bills" "$(node_code "$tn") $(unsched "$tn")" "null true"
 isnt "pod still there" "$(pstatus "$pt")" "TERMINATED"
-is "ledger: terminate_failed" "$(jq -r --arg id "$pt" 'select(.id == $id) | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminate_failed "
+is "ledger: terminate_failed" "$(jq -r --arg id "$pt" 'select(.id == $id and .event != "launched" and .event != "joined") | .event' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" "drained terminate_failed "
 rc "next run retries the terminate: exit 0" 0 rp-drain --node "$tn"
 like "it retried" "$(cat "$T_TMP/.err")" "pod still billing, terminate again"
 is "pod terminated" "$(pstatus "$pt")" "TERMINATED"
@@ -402,6 +441,21 @@ is "ledger: preempted once each" "$(jq -r 'select(.event == "preempted") | .id' 
 	"$(printf '%s\n' "$sp1" "$sp2" | sort | tr '\n' ' ')"
 rc "next tick: nothing left to do" 0 rp-drain --preempted --set "cluster=t40x$S" -o json
 is "no record" "$(cat "$T_TMP/.out")" ""
+# stopped by RunPod too, but not ours: a spot pod named t40x$S-other (not
+# our name), and one named like ours that our ledger never launched
+so=$(spot_pod "t40x$S-other") sn=$(spot_pod "t40x$S-burst-9")
+curl -sf "$RUNPOD_URL/_admin/preempt" -d "{\"id\":\"$so\"}" >/dev/null
+curl -sf "$RUNPOD_URL/_admin/preempt" -d "{\"id\":\"$sn\"}" >/dev/null
+preq
+n0=$(jq length "$T_TMP/preq.json")
+rc "--preempted, a stopped spot pod named like ours but not ledgered: exit 3" 3 rp-drain --preempted --set "cluster=t40x$S" -o json
+is "no drained record" "$(cat "$T_TMP/.out")" ""
+like "the unledgered one refused in one line" "$(grep -c "not ours" "$T_TMP/.err"):$(grep "not ours" "$T_TMP/.err")" "^1:.*not ours per the ledger.*pod=$sn"
+unlike "the <cluster>-other pod is not even looked at" "$(cat "$T_TMP/.err")" "$so"
+preq
+is "neither terminated in the RunPod stand-in's log" \
+	"$(jq --argjson n0 "$n0" '[.[$n0:][] | select(.method == "DELETE")] | length' "$T_TMP/preq.json")" 0
+is "no ledger line about either" "$(jq -r --arg a "$so" --arg b "$sn" 'select(.id == $a or .id == $b) | .event' "$RP_STATE_DIR/ledger.jsonl")" ""
 
 # ---- worker-mode pods: signalled over SSH, checkpoint marker, terminated ---
 wait "${spids[@]}"
@@ -422,7 +476,7 @@ rc "worker node record, address from the ledger: exit 0" 0 rp-drain -o json <"$T
 is "drained it" "$(jq -c '[.id,.checkpointed,.terminated]' "$T_TMP/.out")" "[\"$pw2\",true,true]"
 ok "its marker is there" test -s "$(pod_dir "$w2")/.rp-worker/checkpointed"
 is "its pod terminated" "$(pstatus "$pw2")" "TERMINATED"
-pw3=$(new_pod "t40-worker-3-$S")
+pw3=$(new_pod "t40-worker-3-$S" worker)
 rc "a worker that never checkpoints: exit 3" 3 rp-drain --worker --id "$pw3" --host "${w1%:*}" --port "${w1##*:}" --timeout 2s
 like "says so" "$(cat "$T_TMP/.err")" "no checkpoint marker"
 isnt "that pod is not terminated" "$(pstatus "$pw3")" "TERMINATED"

@@ -28,10 +28,16 @@ pstatus() {
 	*) echo "unknown (${out##*$'\n'})" ;;
 	esac
 }
+CL=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
+# new_pod NODE: a pod of ours ($CL-burst-NODE), ledgered as rp-launch and
+# rp-join leave it (only pods the ledger launched are terminated)
 new_pod() {
-	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
-		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
-		jq -r .id | tee -a "$T_TMP/pods"
+	local id
+	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$CL-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
+		jq -r .id | tee -a "$T_TMP/pods")
+	ledger_pod "$id" "$CL-burst-$1" "$1"
+	echo "$id"
 }
 cleanup() {
 	kubectl delete rs,pdb -A -l "rp-test=$S" --wait=false >/dev/null 2>&1
@@ -132,6 +138,7 @@ pdb_yaml() { # NAME SELECTOR-APP
 }
 np="spot-$S" ni="nrdy-$S"
 sp=$(spot_pod "t41x$S-burst-1") pni=$(new_pod "$ni")
+ledger_pod "$sp" "t41x$S-burst-1" "$np" true
 {
 	node_yaml "$np" "$sp"; rs_yaml "w-$np" default "$np" 2; pdb_yaml "w-$np" "w-$np"
 	node_yaml "$ni" "$pni"; rs_yaml "w-$ni" default "$ni" 2; pdb_yaml "w-$ni" "w-$ni"
@@ -168,7 +175,7 @@ num_le "fenced first: the RunPod pod terminated before its pods were deleted" "$
 is "its pod terminated" "$(pstatus "$sp")" TERMINATED
 is "its Node deleted" "$(kapi GET "/api/v1/nodes/$np" | jq -r .code)" 404
 is "ledger: preempted, terminated, drained (reason preempted)" \
-	"$(jq -r --arg id "$sp" 'select(.id == $id) | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
+	"$(jq -r --arg id "$sp" 'select(.id == $id and .event != "launched" and .event != "joined") | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
 	"preempted terminated drainedpreempted "
 
 # a NotReady node drained by name, within scale.notready_grace (not lost)
@@ -184,7 +191,7 @@ is "its pods deleted with grace 0 (the Terminating one too)" \
 is "its RunPod pod terminated" "$(pstatus "$pni")" TERMINATED
 is "its Node deleted" "$(kapi GET "/api/v1/nodes/$ni" | jq -r .code)" 404
 is "ledger: terminated, then drained (reason notready)" \
-	"$(jq -r --arg id "$pni" 'select(.id == $id) | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
+	"$(jq -r --arg id "$pni" 'select(.id == $id and .event != "launched" and .event != "joined") | "\(.event)\(.reason // "")"' "$RP_STATE_DIR/ledger.jsonl" | tr '\n' ' ')" \
 	"terminated drainednotready "
 
 done_testing

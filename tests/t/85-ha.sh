@@ -53,9 +53,11 @@ is "1: ... and acted" "$(ticks "$T_TMP/.out")" 1
 
 # ---- 2. the fence: the lease is lost mid-tick --------------------------------
 diag "2 at +${SECONDS}s"
-# an orphan of A's (a pod A's ledger does not know): any reap would take it
+# an orphan of A's (launched, its launcher died before it was ready: the
+# ledger has its launching and launched lines only): any reap would take it
 RP_STATE_DIR=$T_TMP/other rp-launch -q --count 1 >"$T_TMP/orphan.out" 2>/dev/null
 orphan=$(jq -r 'select(.type=="pod") | .id' "$T_TMP/orphan.out")
+jq -c 'select(.event == "launching" or .event == "launched")' "$T_TMP/other/ledger.jsonl" >>"$HA/ledger.jsonl"
 isnt "2: an orphan pod exists" "$orphan" ""
 alive() { curl -sf "$RA/state" | jq -r --arg i "$1" '.pods[] | select(.id==$i) | .status'; }
 lag 10
@@ -92,6 +94,9 @@ rc "3: rp-launch with a stale lease: exit 75" 75 env RP_LOCK=lease RP_STATE_DIR=
 like "3: ... says the fence stopped it" "$(cat "$T_TMP/.err")" "lease fence: not acting.*action=create"
 is "3: ... and created nothing" "$(creates_ok)" 0
 is "3: ... not even a launching line" "$(lines "$HC" launching)" 0
+# C sees the fleet's ledger (A's, with its orphan), as a replica does through
+# fleet.store: rp-drain and the reaper terminate only pods it shows launched
+cat "$HA/ledger.jsonl" >>"$HC/ledger.jsonl"
 rc "3: rp-launch --reap with a stale lease: exit 75" 75 env RP_LOCK=lease RP_STATE_DIR="$HC" rp-launch -q --reap
 is "3: ... the orphan lives" "$(alive "$orphan")" RUNNING
 node=$(kubectl get nodes -l gpu-type=runpod -o name | head -n1); node=${node#node/}

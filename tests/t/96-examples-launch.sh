@@ -65,10 +65,13 @@ like "... the total on stderr" "$(cat "$T_TMP/.err")" 'dry run: nothing created.
 is "... nothing created" "$(ours)" 0
 
 # --- After a crash ---------------------------------------------------------------
-# A pod no ledger knows: a crash between its create and its ledger line.
+# A crash between a pod's create and its `launched` line: the ledger has
+# only the `launching` line rp-launch wrote before the create.
 orphan=$(curl -sf -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
 	--data '{"name":"exl-burst-orphan01","image":"x","gpu":{"id":"NVIDIA RTX A6000","count":1}}' \
 	"$RUNPOD_URL/v2/pods" | jq -r .id)
+jq -nc '{type:"ledger",event:"launching",ts:"2026-11-28T08:00:00.000Z",name:"exl-burst-orphan01",cluster:"exl",
+	gpu:"NVIDIA RTX A6000",spot:false}' >>"$LEDGER"
 rc "rp-launch --reap --dry-run && rp-launch --reap: exit 0" 0 sh -c 'rp-launch --reap --dry-run && rp-launch --reap'
 is "... the orphan said twice: would reap, then reaped" \
 	"$(jq -r 'select(.type=="reaped") | "\(.id):\(.terminated)"' "$T_TMP/.out" | paste -sd, -)" \
