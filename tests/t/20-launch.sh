@@ -8,7 +8,7 @@ need_stack
 : "${RP_STACK_DIR:?}" "${RUNPOD_URL:?}" "${SSH_HOSTS:?}"
 
 A=$RUNPOD_URL/_admin
-ADA="NVIDIA RTX 6000 Ada Generation" A100="NVIDIA A100 80GB PCIe" A6K="NVIDIA RTX A6000"
+ADA="NVIDIA RTX 6000 Ada Generation" A100="NVIDIA A100 80GB PCIe" A6K="NVIDIA RTX A6000" L40S="NVIDIA L40S"
 LEDGER=$RP_STATE_DIR/ledger.jsonl
 read -r -a HOSTS <<<"$SSH_HOSTS"
 H0=${HOSTS[0]}
@@ -107,19 +107,33 @@ is "dry run: nothing created" "$(posts)" 0
 
 # --- failover over GPU types and data centres on capacity -----------------------
 fresh failover
-admin config "{\"capacity\":[{\"gpu\":\"$ADA\",\"dc\":\"*\"},{\"gpu\":\"$A100\",\"dc\":\"EU-RO-1\"}]}"
-rc "failover: exit 0" 0 launch --count 1 --gpu-type "$ADA" --gpu-type "$A100" \
+admin config "{\"capacity\":[{\"gpu\":\"$ADA\",\"dc\":\"*\"},{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
+rc "failover: exit 0" 0 launch --count 1 --gpu-type "$ADA" --gpu-type "$A6K" \
 	--data-center EU-RO-1 --data-center EU-SE-1 --data-center US-TX-3
 is "failover: tried in preference order, skipping catalog NONE (Ada in EU-SE-1)" \
 	"$(posts 'map("\(.body.gpu.id)@\(.body.dataCenterIds[0]):\(.status)") | join(" ")')" \
-	"$ADA@EU-RO-1:400 $ADA@US-TX-3:400 $A100@EU-RO-1:400 $A100@EU-SE-1:201"
-is "failover: the pod is the A100 in EU-SE-1" "$(out | jq -r '"\(.gpu)@\(.dc)"')" "$A100@EU-SE-1"
+	"$ADA@EU-RO-1:400 $ADA@US-TX-3:400 $A6K@EU-RO-1:400 $A6K@EU-SE-1:201"
+is "failover: the pod is the A6000 in EU-SE-1" "$(out | jq -r '"\(.gpu)@\(.dc)"')" "$A6K@EU-SE-1"
 admin reset; admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3,"capacity":"*"}'
 rc "capacity everywhere: exit 75" 75 launch --count 2
 is "capacity everywhere: no pod" "$(npods)" 0
 admin config '{"capacity":[]}'
-rc "order price: exit 0" 0 launch --count 1 --order price --gpu-type "$ADA" --gpu-type "$A100" --gpu-type "$A6K" --data-center US-TX-3
+rc "order price: exit 0" 0 launch --count 1 --order price --gpu-type "$ADA" --gpu-type "$L40S" --gpu-type "$A6K" --data-center US-TX-3
 is "order price: the cheapest first (A6000)" "$(out | jq -r .gpu)" "$A6K"
+
+# issue 20: a type with cost.throughput 0 (the A100: no NVENC) is never
+# rented to encode, under any order; here it is listed first and cheapest.
+fresh throughput-0
+admin config "{\"catalog\":{\"$A100\":{\"securePrice\":0.05}}}"
+for ord in preference price; do
+	curl -sf -X DELETE "$A/requests" >/dev/null
+	rc "throughput 0, order $ord: exit 0" 0 launch --count 1 --order "$ord" --gpu-type "$A100" --gpu-type "$A6K" --data-center EU-RO-1
+	is "throughput 0, order $ord: no create for the A100 reached RunPod" "$(posts "map(select(.body.gpu.id==\"$A100\")) | length")" 0
+	is "throughput 0, order $ord: the pod is the A6000" "$(out | jq -r .gpu)" "$A6K"
+done
+rc "only types of throughput 0: exit 2" 2 launch --count 1 --gpu-type "$A100"
+like "... naming the keys" "$(err)" "runpod.gpu_types .*every type has cost.throughput 0"
+is "... nothing created" "$(posts 'map(select(.body.gpu.id=="'"$A100"'")) | length')" 0
 
 fresh forbidden-partial
 admin config "{\"forbidden\":[{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
