@@ -217,6 +217,22 @@ is "spot capped: nothing rented" "$(curl -sf "$A/requests" | jq '[.[] | select(.
 rc "spot capped with fallback: on-demand, exit 0" 0 launch --count 1 --spot --max-bid 0.10 --gpu-type "$A6K" --set runpod.spot_fallback=true
 is "fallback pod is on-demand" "$(out | jq .spot)" false
 
+# --- issue 20: the shipped defaults (the stack's config less its spot and
+# order keys): spot first, ranked by value, on-demand when no spot is had
+fresh shipped-defaults
+grep -vE '^  (spot|spot_fallback|order):' "$RP_CONFIG" >"$T_TMP/shipped.yaml"
+shipped() { RP_CONFIG="$T_TMP/shipped.yaml" launch --count 1 --data-center EU-RO-1 "$@"; }
+rc "shipped defaults: exit 0" 0 shipped
+is "shipped defaults: a spot pod through GraphQL on the RTX 6000 Ada (cheapest per stream)" \
+	"$(state | jq -r '.pods[0] | "\(._internal.via) \(.gpu.id)"')" "graphql $ADA"
+is "... the record says spot" "$(out | jq -c '[.spot, .gpu]')" "[true,\"$ADA\"]"
+admin config '{"fail_next":[{"match":"gql:podRentInterruptable","status":400,"count":10,"detail":"There are no longer any instances available with the requested specifications. Please refresh and try again."}]}'
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "shipped defaults, no spot to be had: exit 0" 0 shipped
+is "... both spot types asked first (Ada, then the A6000)" \
+	"$(curl -sf "$A/requests" | jq -r '[.[] | select(.op=="podRentInterruptable") | .body.variables.input.gpuTypeId] | join(",")')" "$ADA,$A6K"
+is "... then an on-demand pod on the Ada" "$(out | jq -c '[.spot, .gpu]')" "[false,\"$ADA\"]"
+
 # --- boot failure: terminated, next candidate ---------------------------------------------------
 fresh bootfail
 admin config '{"boot_fail":{"count":1,"status":"EXITED"}}'
