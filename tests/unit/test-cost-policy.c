@@ -121,7 +121,7 @@ static void lagwatch_tick(const struct rp_config *c, const struct rp_decide_in *
 static void test_same_as_lagwatch(void)
 {
 	/* short cooldown and idle, a preemption now and then: every branch */
-	struct rp_config *c = cfg_of("scale:\n  cooldown: 2m\n  idle: 60s\n  notready_grace: 30s\n"
+	struct rp_config *c = cfg_of("runpod:\n  spot: true\n  spot_fallback: true\nscale:\n  cooldown: 2m\n  idle: 60s\n  notready_grace: 30s\n"
 				     "cost:\n  preempt_per_hour: 2\n");
 	struct rp_policy_opts o = { .baseline_servers = -1, .boot = -1, .preempt_rate = -1 };
 	struct rp_sim_in in;
