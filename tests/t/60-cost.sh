@@ -153,6 +153,7 @@ for tr in bursty:1 bursty:2 smooth:1; do
 	rp-cost trace --kind "${tr%:*}" --days 7 --seed "${tr#*:}" >"$T_TMP/week.csv"
 	s=$(rp-cost simulate "$T_TMP/week.csv" --policy seed --seeds 3)
 	d=$(rp-cost simulate "$T_TMP/week.csv" --policy default --seeds 3)
+	is "$tr: both simulated" "$(jq -r '"\(.type) \(.policy)"' <<<"$s$d" | paste -sd,)" "simulation seed,simulation default"
 	is "$tr: default is spot with fallback on the RTX 6000 Ada" "$(jq -r '"\(.market) \(.gpu)"' <<<"$d")" "spot+fallback NVIDIA RTX 6000 Ada Generation"
 	num_le "$tr: default at least 20 % cheaper than seed ($(jq .cost_per_1000_jobs <<<"$d") vs $(jq .cost_per_1000_jobs <<<"$s"))" \
 		"$(jq .cost_per_1000_jobs <<<"$d")" "$(jq '.cost_per_1000_jobs * 0.8' <<<"$s")"
