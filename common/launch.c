@@ -298,8 +298,8 @@ int rp_launch_bid(int mode, double fixed, double floor, double spot_price, doubl
 }
 
 /* runpod.order value: price per unit of throughput (cost.throughput), the
- * spot block first as by_price; a type with throughput 0 encodes nothing
- * and is never tried. */
+ * spot block first as by_price (a type with throughput 0 is already dead:
+ * rp_launch_candidates kills it under every order). */
 struct valued {
 	struct rp_cand c;
 	double v;
@@ -320,8 +320,6 @@ static void order_by_value(const struct rp_config *cfg, struct rp_cand *c, size_
 		double tp = rp_gpu_throughput(cfg, c[i].gpu);
 		v[i].c = c[i];
 		v[i].v = tp > 0 && c[i].price >= 0 ? c[i].price / tp : 1e9;
-		if (tp <= 0)
-			rp_cand_kill(&v[i].c, "cost.throughput is 0: it encodes nothing");
 	}
 	qsort(v, k, sizeof *v, by_value);
 	for (size_t i = 0; i < k; i++)
@@ -350,7 +348,9 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 		return -1;
 	}
 	const cJSON *g, *d;
+	int encoders = 0;
 	cJSON_ArrayForEach(g, gpus) {
+		encoders += cJSON_IsString(g) && rp_gpu_throughput(cfg, g->valuestring) != 0;
 		if (!cJSON_IsString(g) || !cat_find(catalog, g->valuestring)) {
 			char *ids = cat_ids(catalog, 0);
 			*err = rp_xasprintf("runpod.gpu_types (%s): unknown GPU type '%s'; the catalog has %s",
@@ -359,6 +359,12 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 			free(ids);
 			return -1;
 		}
+	}
+	if (!encoders) {
+		*err = rp_xasprintf("runpod.gpu_types (%s): every type has cost.throughput 0 (%s): none of them "
+				    "encodes, nothing to rent", rp_cfg_where(cfg, "runpod.gpu_types"),
+				    rp_cfg_where(cfg, "cost.throughput"));
+		return -1;
 	}
 	/* A data centre the catalog does not list is not offered (for this
 	 * count and cloud), not unknown: its candidates die with NONE below. */
@@ -386,7 +392,9 @@ int rp_launch_candidates(const struct rp_config *cfg, const cJSON *catalog, stru
 				x->spot = is_spot;
 				x->price = rp_runpod_catalog_price(entry, cloud, is_spot);
 				const char *av = rp_runpod_catalog_avail(entry, x->dc);
-				if (av && !strcasecmp(av, "NONE")) {
+				if (rp_gpu_throughput(cfg, x->gpu) == 0) /* every order: it encodes nothing */
+					rp_cand_kill(x, "cost.throughput is 0: it encodes nothing");
+				else if (av && !strcasecmp(av, "NONE")) {
 					char *why = rp_xasprintf("catalog availability NONE");
 					rp_cand_kill(x, why);
 					free(why);

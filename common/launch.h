@@ -26,8 +26,9 @@
  *    data_centers list means "any": one candidate per GPU with dc NULL),
  *    in preference order (GPU-major), or cheapest first when
  *    runpod.order is "price" (ties keep preference order), or cheapest per
- *    unit of cost.throughput when it is "value" (a type with throughput 0
- *    is marked dead: it encodes nothing).  Spot
+ *    unit of cost.throughput when it is "value".  Under every order a
+ *    type with cost.throughput 0 is marked dead (it encodes nothing: never
+ *    rented to encode), and a list of nothing but such types is an error.  Spot
  *    candidates (runpod.spot) come first; on-demand ones follow only when
  *    runpod.spot_fallback (or spot is off).  A candidate the catalog
  *    shows with availability NONE is marked dead with a reason, never

@@ -37,7 +37,7 @@ static const char *first_gpu(const struct rp_config *c, int spot, char **err)
 			continue;
 		double tp = rp_gpu_throughput(c, g->valuestring), p;
 		if (tp <= 0)
-			continue; /* encodes nothing: value never tries it; the others would, uselessly */
+			continue; /* encodes nothing: launch.c never rents it, under any order */
 		if (!order || !strcmp(order, "preference"))
 			return g->valuestring;
 		if (rp_cost_price(c, g->valuestring, spot, &p, err) < 0)

@@ -9,8 +9,10 @@
  *  - default: what ships: the configured rule (rp_decide_rule, scale.idle),
  *    the GPU type rp-launch tries first (runpod.order over
  *    runpod.gpu_types, priced from cost.prices and cost.throughput as
- *    launch.c ranks them; a type with throughput 0 is skipped) and its
- *    market (runpod.spot, runpod.spot_fallback).
+ *    launch.c ranks them; a type with throughput 0 is never rented) and
+ *    its market (runpod.spot, runpod.spot_fallback), read as rp-lagwatch
+ *    and rp-launch read them: with no configuration file, exactly the
+ *    shipped defaults (spot with fallback, order value, lag 4).
  *  - prewarm: default plus a floor: for each hour, the burst nodes Little's
  *    law asks for (L = lambda W: arrivals per second at the same hour of
  *    the previous days, at most 7, times the mean job's GPU-seconds, less

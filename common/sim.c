@@ -353,7 +353,8 @@ void rp_simulate(const struct rp_sim_in *in, struct rp_sim_out *out)
 			for (size_t i = 0; i < k; i++)
 				arr[i] = (double)minute * 60.0 +
 					 (in->even_arrivals ? ((double)i + 0.5) / (double)k : rnd(&s.seed)) * 60.0;
-			qsort(arr, k, sizeof *arr, cmpd);
+			if (k) /* a quiet first minute: arr is still NULL, qsort's is nonnull */
+				qsort(arr, k, sizeof *arr, cmpd);
 			narr = k;
 			iarr = 0;
 			minute++;

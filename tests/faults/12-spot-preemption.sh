@@ -5,7 +5,7 @@
 # resumes from its checkpoint on the new pod, bit for bit.
 . "$(dirname "$0")/lib.sh"
 f_setup
-sed -i 's/^runpod:$/runpod:\n  spot: true\n  max_bid_per_gpu: 2.0/' "$RP_CONFIG"
+sed -i 's/^  spot: false$/  spot: true\n  max_bid_per_gpu: 2.0/' "$RP_CONFIG" # the stack sets on-demand
 grep -q '^  spot: true' "$RP_CONFIG" || { fail "could not turn spot on"; exit 1; }
 lag 10
 rc "tick 1: up with spot pods" 0 tick

@@ -8,7 +8,7 @@ need_stack
 : "${RP_STACK_DIR:?}" "${RUNPOD_URL:?}" "${SSH_HOSTS:?}"
 
 A=$RUNPOD_URL/_admin
-ADA="NVIDIA RTX 6000 Ada Generation" A100="NVIDIA A100 80GB PCIe" A6K="NVIDIA RTX A6000"
+ADA="NVIDIA RTX 6000 Ada Generation" A100="NVIDIA A100 80GB PCIe" A6K="NVIDIA RTX A6000" L40S="NVIDIA L40S"
 LEDGER=$RP_STATE_DIR/ledger.jsonl
 read -r -a HOSTS <<<"$SSH_HOSTS"
 H0=${HOSTS[0]}
@@ -109,19 +109,33 @@ is "dry run: nothing created" "$(posts)" 0
 
 # --- failover over GPU types and data centres on capacity -----------------------
 fresh failover
-admin config "{\"capacity\":[{\"gpu\":\"$ADA\",\"dc\":\"*\"},{\"gpu\":\"$A100\",\"dc\":\"EU-RO-1\"}]}"
-rc "failover: exit 0" 0 launch --count 1 --gpu-type "$ADA" --gpu-type "$A100" \
+admin config "{\"capacity\":[{\"gpu\":\"$ADA\",\"dc\":\"*\"},{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
+rc "failover: exit 0" 0 launch --count 1 --gpu-type "$ADA" --gpu-type "$A6K" \
 	--data-center EU-RO-1 --data-center EU-SE-1 --data-center US-TX-3
 is "failover: tried in preference order, skipping catalog NONE (Ada in EU-SE-1)" \
 	"$(posts 'map("\(.body.gpu.id)@\(.body.dataCenterIds[0]):\(.status)") | join(" ")')" \
-	"$ADA@EU-RO-1:400 $ADA@US-TX-3:400 $A100@EU-RO-1:400 $A100@EU-SE-1:201"
-is "failover: the pod is the A100 in EU-SE-1" "$(out | jq -r '"\(.gpu)@\(.dc)"')" "$A100@EU-SE-1"
+	"$ADA@EU-RO-1:400 $ADA@US-TX-3:400 $A6K@EU-RO-1:400 $A6K@EU-SE-1:201"
+is "failover: the pod is the A6000 in EU-SE-1" "$(out | jq -r '"\(.gpu)@\(.dc)"')" "$A6K@EU-SE-1"
 admin reset; admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3,"capacity":"*"}'
 rc "capacity everywhere: exit 75" 75 launch --count 2
 is "capacity everywhere: no pod" "$(npods)" 0
 admin config '{"capacity":[]}'
-rc "order price: exit 0" 0 launch --count 1 --order price --gpu-type "$ADA" --gpu-type "$A100" --gpu-type "$A6K" --data-center US-TX-3
+rc "order price: exit 0" 0 launch --count 1 --order price --gpu-type "$ADA" --gpu-type "$L40S" --gpu-type "$A6K" --data-center US-TX-3
 is "order price: the cheapest first (A6000)" "$(out | jq -r .gpu)" "$A6K"
+
+# issue 20: a type with cost.throughput 0 (the A100: no NVENC) is never
+# rented to encode, under any order; here it is listed first and cheapest.
+fresh throughput-0
+admin config "{\"catalog\":{\"$A100\":{\"securePrice\":0.05}}}"
+for ord in preference price; do
+	curl -sf -X DELETE "$A/requests" >/dev/null
+	rc "throughput 0, order $ord: exit 0" 0 launch --count 1 --order "$ord" --gpu-type "$A100" --gpu-type "$A6K" --data-center EU-RO-1
+	is "throughput 0, order $ord: no create for the A100 reached RunPod" "$(posts "map(select(.body.gpu.id==\"$A100\")) | length")" 0
+	is "throughput 0, order $ord: the pod is the A6000" "$(out | jq -r .gpu)" "$A6K"
+done
+rc "only types of throughput 0: exit 2" 2 launch --count 1 --gpu-type "$A100"
+like "... naming the keys" "$(err)" "runpod.gpu_types .*every type has cost.throughput 0"
+is "... nothing created" "$(posts 'map(select(.body.gpu.id=="'"$A100"'")) | length')" 0
 
 fresh forbidden-partial
 admin config "{\"forbidden\":[{\"gpu\":\"$A6K\",\"dc\":\"EU-RO-1\"}]}"
@@ -204,6 +218,22 @@ rc "spot floor over the cap everywhere: exit 75" 75 launch --count 1 --spot --ma
 is "spot capped: nothing rented" "$(curl -sf "$A/requests" | jq '[.[] | select(.op=="podRentInterruptable")] | length')" 0
 rc "spot capped with fallback: on-demand, exit 0" 0 launch --count 1 --spot --max-bid 0.10 --gpu-type "$A6K" --set runpod.spot_fallback=true
 is "fallback pod is on-demand" "$(out | jq .spot)" false
+
+# --- issue 20: the shipped defaults (the stack's config less its spot and
+# order keys): spot first, ranked by value, on-demand when no spot is had
+fresh shipped-defaults
+grep -vE '^  (spot|spot_fallback|order):' "$RP_CONFIG" >"$T_TMP/shipped.yaml"
+shipped() { RP_CONFIG="$T_TMP/shipped.yaml" launch --count 1 --data-center EU-RO-1 "$@"; }
+rc "shipped defaults: exit 0" 0 shipped
+is "shipped defaults: a spot pod through GraphQL on the RTX 6000 Ada (cheapest per stream)" \
+	"$(state | jq -r '.pods[0] | "\(._internal.via) \(.gpu.id)"')" "graphql $ADA"
+is "... the record says spot" "$(out | jq -c '[.spot, .gpu]')" "[true,\"$ADA\"]"
+admin config '{"fail_next":[{"match":"gql:podRentInterruptable","status":400,"count":10,"detail":"There are no longer any instances available with the requested specifications. Please refresh and try again."}]}'
+curl -sf -X DELETE "$A/requests" >/dev/null
+rc "shipped defaults, no spot to be had: exit 0" 0 shipped
+is "... both spot types asked first (Ada, then the A6000)" \
+	"$(curl -sf "$A/requests" | jq -r '[.[] | select(.op=="podRentInterruptable") | .body.variables.input.gpuTypeId] | join(",")')" "$ADA,$A6K"
+is "... then an on-demand pod on the Ada" "$(out | jq -c '[.spot, .gpu]')" "[false,\"$ADA\"]"
 
 # --- boot failure: terminated, next candidate ---------------------------------------------------
 fresh bootfail

@@ -146,6 +146,21 @@ printf 'hour,gpu_hours\n0,1\n1,x\n' >"$T_TMP/bad.csv"
 rc "malformed trace line -> 2" 2 rp-cost plan "$T_TMP/bad.csv"
 like "names the line" "$(cat "$T_TMP/.err")" "bad.csv:3:"
 
+# issue 20: the shipped defaults (policy default) win against the seed's:
+# at least 20 % cheaper at an equal or better p95, on bursty traces and on
+# the smooth one (a week each, 3 seeds; tests/bench/cost measures 30 days)
+for tr in bursty:1 bursty:2 smooth:1; do
+	rp-cost trace --kind "${tr%:*}" --days 7 --seed "${tr#*:}" >"$T_TMP/week.csv"
+	s=$(rp-cost simulate "$T_TMP/week.csv" --policy seed --seeds 3)
+	d=$(rp-cost simulate "$T_TMP/week.csv" --policy default --seeds 3)
+	is "$tr: both simulated" "$(jq -r '"\(.type) \(.policy)"' <<<"$s$d" | paste -sd,)" "simulation seed,simulation default"
+	is "$tr: default is spot with fallback on the RTX 6000 Ada" "$(jq -r '"\(.market) \(.gpu)"' <<<"$d")" "spot+fallback NVIDIA RTX 6000 Ada Generation"
+	num_le "$tr: default at least 20 % cheaper than seed ($(jq .cost_per_1000_jobs <<<"$d") vs $(jq .cost_per_1000_jobs <<<"$s"))" \
+		"$(jq .cost_per_1000_jobs <<<"$d")" "$(jq '.cost_per_1000_jobs * 0.8' <<<"$s")"
+	num_le "$tr: ... at an equal or better p95 ($(jq .wait_p95_s <<<"$d") vs $(jq .wait_p95_s <<<"$s") s)" \
+		"$(jq .wait_p95_s <<<"$d")" "$(jq .wait_p95_s <<<"$s")"
+done
+
 # cost.throughput (issue 20): a listed GPU type with throughput 0 is warned
 # about; a throughput that is not a number >= 0 is refused
 rc "A100 listed, throughput 0: still runs" 0 rp-cost prices --set 'runpod.gpu_types=NVIDIA A100 80GB PCIe'
@@ -159,13 +174,15 @@ like "... naming the key" "$(cat "$T_TMP/.err")" "cost.throughput.*'X' must be a
 awk 'BEGIN{print "minute,jobs,gpu_seconds"; for(m=0;m<1440;m++){x=int(m/60); j=(x>=9&&x<13)?12:2; print m","j",90"}}' >"$T_TMP/jobs.csv"
 # These checks are about the rule's habits with one job a node (issue 20
 # made a node run cost.throughput jobs at once: 3 on the RTX 6000 Ada).
-one=(--set 'cost.throughput={"NVIDIA RTX 6000 Ada Generation":1}')
+# The seed's lag 5 and on-demand pods, set here (the shipped defaults are
+# lag 4, spot with fallback).
+one=(--set 'cost.throughput={"NVIDIA RTX 6000 Ada Generation":1}' --set kafka.lag_threshold=5 --set runpod.spot=false)
 rc "simulate" 0 rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s
 a=$(jq -c 'del(.ts)' "$T_TMP/.out")
 rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s | jq -c 'del(.ts)' >"$T_TMP/b"
 is "same seed, same result" "$a" "$(cat "$T_TMP/b")"
 # The shipped rule holds about lag_threshold jobs queued per serving node, so
-# at the default 5 a fast boot waits longer than a slow one (whose backlog
+# at 5 a fast boot waits longer than a slow one (whose backlog
 # makes it launch more: issue 20).  With 1 job a node the wait is the boot's.
 p95a=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 60s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)
 p95b=$(rp-cost simulate "$T_TMP/jobs.csv" "${one[@]}" --seed 7 --boot 600s --set kafka.lag_threshold=1 | jq -r .wait_p95_s)

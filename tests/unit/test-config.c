@@ -53,7 +53,17 @@ int main(void)
 	/* defaults from the seed, when there is no file */
 	struct rp_config *c = rp_config_load(NULL, &err);
 	T_OK(c != NULL, "defaults load without /etc/rp/config.yaml (%s)", err ? err : "");
-	T_INT(rp_cfg_int(c, "kafka.lag_threshold"), 5, "lag threshold default");
+	/* issue 20: the defaults that won rp-cost simulate --compare, not the seed's */
+	T_INT(rp_cfg_int(c, "kafka.lag_threshold"), 4, "lag threshold default 4 (the seed's was 5)");
+	T_OK(rp_cfg_bool(c, "runpod.spot") && rp_cfg_bool(c, "runpod.spot_fallback"), "spot with fallback by default");
+	T_STR(rp_cfg_str(c, "runpod.order"), "value", "order value by default");
+	{
+		const cJSON *g;
+		int n = 0, zero = 0;
+		cJSON_ArrayForEach(g, rp_cfg_json(c, "runpod.gpu_types"))
+			n++, zero += rp_gpu_throughput(c, g->valuestring) <= 0;
+		T_OK(n > 0 && !zero, "default gpu_types: %d, every one encodes (none of throughput 0)", n);
+	}
 	T_OK(rp_cfg_num(c, "prometheus.threshold") == 30, "p95 threshold default");
 	T_OK(rp_cfg_dur(c, "scale.idle") == 60, "idle default 60s");
 	T_INT(rp_cfg_int(c, "runpod.max_nodes"), 50, "max nodes default");

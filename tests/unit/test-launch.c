@@ -26,6 +26,12 @@ static struct rp_config *cfg_with(const char *const *kv)
 	fputs("cluster: demo\n", f);
 	fclose(f);
 	struct rp_config *c = rp_config_load(p, &err);
+	/* on-demand in preference order unless a case says otherwise (the
+	 * shipped defaults are spot with fallback, by value) */
+	static const char *const od[] = { "runpod.spot", "false", "runpod.spot_fallback", "false", "runpod.order",
+					  "preference", NULL };
+	for (const char *const *x = od; c && *x; x += 2)
+		rp_cfg_set(c, x[0], x[1], &err);
 	unlink(p);
 	rmdir(dir);
 	free(p);
@@ -98,6 +104,32 @@ int main(int argc, char **argv)
 	free(s);
 	T_OK(c[1].why && strstr(c[1].why, "throughput is 0"), "dead reason names throughput: %s", c[1].why ? c[1].why : "");
 	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+
+	/* issue 20: throughput 0 is never rented, whatever the order */
+	const char *pref0[] = { "runpod.gpu_types", "B,A", "runpod.data_centers", "D1", "cost.throughput", "{\"B\":0}",
+				NULL };
+	cfg = cfg_with(pref0);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "preference candidates, one of throughput 0");
+	s = order(c, n);
+	T_STR(s, "B@D1! A@D1", "preference: throughput 0 dead in its place");
+	free(s);
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+	const char *price0[] = { "runpod.gpu_types", "A,B", "runpod.data_centers", "D1", "runpod.order", "price",
+				 "cost.throughput", "{\"B\":0}", NULL };
+	cfg = cfg_with(price0);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), 0, "price candidates, the cheapest of throughput 0");
+	s = order(c, n);
+	T_STR(s, "B@D1! A@D1", "price: the cheapest is dead when it encodes nothing");
+	free(s);
+	rp_launch_cands_free(c, n);
+	rp_config_free(cfg);
+	const char *all0[] = { "runpod.gpu_types", "A,B", "cost.throughput", "{\"A\":0,\"B\":0}", NULL };
+	cfg = cfg_with(all0);
+	T_INT(rp_launch_candidates(cfg, cat, &c, &n, &err), -1, "every type of throughput 0 refused");
+	T_OK(err && strstr(err, "every type has cost.throughput 0"), "... saying so: %s", err ? err : "");
+	free(err);
 	rp_config_free(cfg);
 
 	const char *spot[] = { "runpod.gpu_types", "A,B", "runpod.spot", "true", "runpod.spot_fallback", "true", NULL };
