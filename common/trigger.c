@@ -1,6 +1,7 @@
 /* trigger.c — the early trigger: count a first hot poll or start a tick,
  * under the tick's lock, as soon as a poll says so (see trigger.h). */
 #include "trigger.h"
+#include "decide.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
@@ -89,8 +90,11 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volat
 			} else if (r == RP_EARLY_UP) {
 				say("tick", why);
 				rp_info("a tick would scale up: starting it now", "reason", why);
+				struct rp_decide_state before, after;
+				rp_decide_load(&before);
 				int rc = rp_trigger_run(fd, cmd);
 				fd = -1;
+				rp_decide_load(&after);
 				char b[16], s[32];
 				snprintf(b, sizeof b, "%d", rc);
 				snprintf(s, sizeof s, "%.1f", rp_mono() - t0);
@@ -99,6 +103,12 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volat
 				else
 					rp_log(rc ? RP_LOG_WARN : RP_LOG_INFO, "early tick ended", "status", b, "seconds", s,
 					       (char *)0);
+				if (rc == 0 && after.last_poll == before.last_poll) {
+					/* it never decided: no lock (CMD did not keep fd 9),
+					 * or the fleet store away: not again at once */
+					rp_logw("the early tick did not poll: no early tick for 15 s", "cmd", cmd);
+					rc = 1;
+				}
 				if (rc)
 					quiet_until = rp_mono() + RETRY_S;
 			}

@@ -22,8 +22,9 @@
  *    (rp-lagwatch --once): hysteresis and cooldown are decide.c's; the
  *    trigger only chooses when a poll happens.  A cool poll is not
  *    counted (the timer's ticks are).  After an early tick that exited
- *    non-zero (or did not start), no early tick for 15 s (the shipped
- *    timer's period): the timer retries.  When a tick ran past the
+ *    non-zero, did not start, or did not poll (the decision state's
+ *    last_poll did not move: CMD did not keep fd 9, say), no early tick
+ *    for 15 s (the shipped timer's period): the timer retries.  When a tick ran past the
  *    interval, the next poll comes at once.  An input unknown (Kafka,
  *    Kubernetes) is logged once, and again when its reason changes.
  */

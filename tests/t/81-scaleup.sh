@@ -31,6 +31,7 @@ admin config '{"provision_delay":0.2,"start_delay":0.2,"boot_delay":1}'
 wpid=
 stop_watch() { [ -z "$wpid" ] || { kill -TERM "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=; }; }
 hpid=
+# shellcheck disable=SC2016 # expanded at exit, when hpid is what it is then
 at_exit 'stop_watch; [ -z "$hpid" ] || kill "$hpid" 2>/dev/null; admin reset; kubectl delete nodes -l gpu-type=runpod >/dev/null 2>&1'
 recs() { grep -c "\"type\":\"trigger\".*\"what\":\"$1\"" "$T_TMP/w.out"; }
 
@@ -70,6 +71,19 @@ like "the trigger logged its end" "$(cat "$T_TMP/w.err")" 'msg="early tick ended
 sleep 2
 is "cooldown: no second tick while the asked nodes boot" "$(recs tick)" 1
 is "cooldown: nothing counted either" "$(recs count)" 1
+
+# ---- a CMD that does not keep the lock never polls: not retried at once ----
+stop_watch
+mkdir -p "$T_TMP/s3"
+printf '#!/bin/sh\nexec 9>&- # drops the lock it was handed\nexec %s -q\n' "$AS" >"$T_TMP/nolock"
+chmod +x "$T_TMP/nolock"
+"$KAFKACTL" produce "$TOPIC" 1 10 >/dev/null # lag 16 on a fresh state: a surge
+RP_STATE_DIR=$T_TMP/s3 rp-lagwatch --watch 0.3s --trigger "$T_TMP/nolock" >"$T_TMP/w3.out" 2>"$T_TMP/w3.err" & wpid=$!
+sleep 2.5
+stop_watch
+is "a tick that never polled: one early tick, not one a poll" "$(grep -c '"what":"tick"' "$T_TMP/w3.out")" 1
+like "and it says why" "$(cat "$T_TMP/w3.err")" 'the early tick did not poll'
+"$KAFKACTL" commit "$GROUP" "$TOPIC" 1 10 >/dev/null # back to lag 6
 
 # ---- two ticks never overlap: a timer tick during an early tick ----
 # (a surge on a fresh state: the early tick goes up at once; a pod takes 4 s)
