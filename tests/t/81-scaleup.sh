@@ -48,7 +48,8 @@ is "lag 0: no decision state written" "$(test -e "$RP_STATE_DIR/lagwatch.json" &
 
 # ---- a tick holds the lock: the trigger waits for it ----
 flock "$LOCK" sleep 3 & hpid=$!
-sleep 0.3
+held() { ! flock -n "$LOCK" true; }
+eventually 10 held || diag "the holder did not take the lock"
 "$KAFKACTL" produce "$TOPIC" 0 6 >/dev/null # lag 6 > 5: hot, not a surge
 sleep 2
 is "while a tick holds the lock: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w.out")" 0
