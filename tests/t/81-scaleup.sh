@@ -47,13 +47,17 @@ is "lag 0: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w.out")" 0
 is "lag 0: no decision state written" "$(test -e "$RP_STATE_DIR/lagwatch.json" && echo yes || echo no)" no
 
 # ---- a tick holds the lock: the trigger waits for it ----
-flock "$LOCK" sleep 3 & hpid=$!
+# held until the test lets it go (a fixed time would run out on a slow
+# machine), or its directory is gone
+# shellcheck disable=SC2016 # $1: the inner shell's
+flock "$LOCK" sh -c 'while [ -d "$1" ] && [ ! -e "$1/release" ]; do sleep 0.1; done' _ "$T_TMP" & hpid=$!
 held() { ! flock -n "$LOCK" true; }
 eventually 10 held || diag "the holder did not take the lock"
 "$KAFKACTL" produce "$TOPIC" 0 6 >/dev/null # lag 6 > 5: hot, not a surge
 sleep 2
 is "while a tick holds the lock: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w.out")" 0
 is "while a tick holds the lock: nothing counted" "$(test -e "$RP_STATE_DIR/lagwatch.json" && echo yes || echo no)" no
+touch "$T_TMP/release"
 wait "$hpid"; hpid=
 got_tick() { grep -q '"type":"tick"' "$T_TMP/w.out"; }
 ok "the lock free: the up tick comes" eventually 30 got_tick
