@@ -9,6 +9,7 @@
 #include "record.h"
 #include "rp.h"
 #include "scaler.h"
+#include "trigger.h"
 #include "watch.h"
 
 #include <malloc.h>
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once | --watch INTERVAL |\n"
+	"usage: rp-lagwatch [--once | --watch INTERVAL [--trigger CMD] |\n"
 	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
 	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
@@ -26,7 +27,7 @@ static const char usage[] =
 	"                   [--watch-pid PID] [-c FILE] [-q|-v]\n";
 
 enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY, O_HOLD, O_IDENT, O_LNS,
-       O_LDUR, O_LDEAD, O_LRETRY, O_WPID };
+       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_TRIGGER };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
@@ -88,12 +89,13 @@ int main(int argc, char **argv)
 					    { "renew-deadline", required_argument, NULL, O_LDEAD },
 					    { "retry-period", required_argument, NULL, O_LRETRY },
 					    { "watch-pid", required_argument, NULL, O_WPID },
+					    { "trigger", required_argument, NULL, O_TRIGGER },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
 	struct rp_watch_opts opt = { .nodes = -1 };
 	struct rp_config *cfg;
 	struct rp_watch *lw;
-	const char *watch = NULL, *serve = NULL, *grpc = NULL;
+	const char *watch = NULL, *serve = NULL, *grpc = NULL, *trigger = NULL;
 	struct rp_lease_opts lo_ = { .ns = "default" };
 	long wpid = 0;
 	int c, once = 0, rc = RP_EXIT_OK;
@@ -116,6 +118,7 @@ int main(int argc, char **argv)
 		case O_GROUP: rp_cli_key(&cli, "kafka.group", optarg, 1); break;
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
 		case O_GRPC: grpc = optarg; break;
+		case O_TRIGGER: trigger = optarg; break;
 		case O_LAGONLY: opt.lag_only = 1; break;
 		case O_HOLD: lo_.name = optarg; break;
 		case O_IDENT: lo_.identity = optarg; break;
@@ -142,6 +145,8 @@ int main(int argc, char **argv)
 	if (once + !!watch + serving > 1 && !(serving && watch && !once))
 		rp_cli_usage(&cli, "--once, --watch and --serve/--serve-grpc exclude each other "
 				   "(a server takes --watch as its poll interval)");
+	if (trigger && (!watch || serving || opt.lag_only || !*trigger))
+		rp_cli_usage(&cli, "--trigger wants --watch INTERVAL and a command, without --serve or --lag-only");
 	double interval = serving ? 15 : 0;
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
@@ -187,6 +192,8 @@ int main(int argc, char **argv)
 		rp_httpd_close(h);
 		rp_extscaler_stop(x);
 		rp_scaler_stop(sc);
+	} else if (trigger) {
+		rp_trigger_loop(lw, trigger, interval, &stop);
 	} else if (watch) {
 		while (!stop) {
 			double t0 = rp_mono();

@@ -43,6 +43,12 @@ long long rp_decide_need(long long lag, long lag_threshold)
 	return lag > 0 ? (lag + thr - 1) / thr : 0;
 }
 
+int rp_decide_hot(const struct rp_decide_in *in)
+{
+	long thr = in->lag_threshold > 0 ? in->lag_threshold : 1;
+	return in->lag_known && (in->lag > thr || (in->p95_known && in->p95 > in->p95_threshold));
+}
+
 void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out)
 {
 	long thr = in->lag_threshold > 0 ? in->lag_threshold : 1;
@@ -62,7 +68,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	int p95_hot = in->p95_known && in->p95 > in->p95_threshold;
 	int surge = in->lag >= 2LL * thr ||
 		    (in->p95_known && in->p95_threshold > 0 && in->p95 >= 2 * in->p95_threshold);
-	int hot = lag_hot || p95_hot;
+	int hot = rp_decide_hot(in);
 
 	if (hot) {
 		int chained = st->last_poll > 0 && st->hot_streak > 0 && now - st->last_poll <= in->cooldown &&
@@ -80,6 +86,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 			say(out, "%sp95 %.3gs > %.3gs", lag_hot ? ", " : "", in->p95, in->p95_threshold);
 		if (!surge && st->hot_streak < 2) {
 			say(out, " on 1 poll: waiting for a second (hysteresis)");
+			out->first_hot = 1;
 			goto note;
 		}
 		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);

@@ -64,9 +64,12 @@ struct rp_decide_state {
 struct rp_decide_out {
 	int action;
 	int count;
+	int first_hot;  /* hot on one poll only: an up waits for the next (hysteresis) */
 	char reason[512];
 };
 
+/* "Hot": lag > lag_threshold, or p95 known and > p95_threshold (lag known). */
+int rp_decide_hot(const struct rp_decide_in *in);
 void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct rp_decide_out *out);
 const char *rp_decide_action(int action);
 

@@ -34,6 +34,8 @@ struct job {
 	int ok, temp;
 	char *error;
 	char fp[80];
+	/* when each step ended (rp_now(), 0: not reached), for the record */
+	double t_ssh, t_join, t_ready, t_labels, t_worker;
 };
 
 struct rp_join {
@@ -539,6 +541,7 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		return;
 	char *err = NULL;
 	int token_made = 0;
+	j->t_ssh = rp_now();
 	rp_debug("connected", "id", j->id, "host", rp_ssh_name(s), "fingerprint", j->fp);
 
 	/* Already ours and Ready (a re-run)?  Then only make sure it is finished. */
@@ -620,12 +623,14 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	free(j->error);
 	j->error = NULL;
+	j->t_join = rp_now();
 	rp_debug("kubeadm join done", "id", j->id, "node", j->node);
 	if (rp_boot_wait_ready(x->k, j->node, x->join_timeout, &n, &err) < 0) {
 		fail_job(j, rp_xasprintf("%s (joined; startup taint kept)", err));
 		free(err);
 		goto out;
 	}
+	j->t_ready = rp_now();
 	rp_debug("node Ready", "id", j->id, "node", j->node);
 	rejoined = 1;
 finish:;
@@ -641,6 +646,7 @@ finish:;
 		fail_job(j, rp_xasprintf("node %s is Ready but could not be labelled: %s", j->node, err));
 		free(err);
 	} else {
+		j->t_labels = rp_now();
 		j->ok = 1;
 	}
 	cJSON_Delete(ann);
@@ -666,6 +672,7 @@ static void do_worker(struct rp_join *x, struct job *j)
 	struct rp_ssh *s = connect_job(x, j);
 	if (!s)
 		return;
+	j->t_ssh = rp_now();
 	struct rp_buf env = { 0 };
 	rp_buf_adds(&env, x->worker_env);
 	rp_join_env_line(&env, "RP_POD_ID", j->id);
@@ -686,6 +693,7 @@ static void do_worker(struct rp_join *x, struct job *j)
 	if (run(x, s, j, cmd, env.data, x->cmd_timeout, &r, &code) == 0) {
 		if (r.status == 0) {
 			j->ok = 1;
+			j->t_worker = rp_now();
 			rp_info("worker alive", "id", j->id, "host", rp_ssh_name(s), "state", rp_ssh_firstline(r.out));
 		} else {
 			fail_job(j, rp_xasprintf("worker start failed (exit %d): %s", r.status,
@@ -749,6 +757,23 @@ static cJSON *do_check(struct rp_join *x, struct job *j)
 
 /* ---- one pod ---- */
 
+/* "steps": when each step of the join ended, in order (rp-join(1)). */
+static void add_steps(cJSON *rec, const struct job *j)
+{
+	const struct {
+		const char *k;
+		double t;
+	} st[] = { { "ssh", j->t_ssh }, { "join", j->t_join }, { "ready", j->t_ready },
+		   { "labels", j->t_labels }, { "worker", j->t_worker } };
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+		char ts[40];
+		if (st[i].t > 0)
+			cJSON_AddStringToObject(o, st[i].k, rp_rfc3339(st[i].t, ts, sizeof ts));
+	}
+	cJSON_AddItemToObject(rec, "steps", o);
+}
+
 static void one(struct rp_join *x, struct job *j)
 {
 	double t0 = rp_mono();
@@ -788,6 +813,7 @@ static void one(struct rp_join *x, struct job *j)
 	};
 	rec = rp_node_build(&nd);
 	free(red);
+	add_steps(rec, j);
 	if (j->error) {
 		say_error(x, j, j->error);
 	} else {

@@ -26,6 +26,9 @@ struct rp_watch {
 	int policy;
 	struct rp_kafka *kafka;
 	struct rp_kube *kube;
+	struct obs *early; /* the early trigger's last poll */
+	double early_now;
+	int early_hot;     /* it was hot, every input known */
 };
 
 /* One poll's findings. */
@@ -136,12 +139,13 @@ static void poll_lag(struct rp_watch *lw, struct obs *o)
 		o->lag += o->lags[i].lag;
 }
 
-static void poll_p95(struct rp_watch *lw, struct obs *o)
+static void poll_p95(struct rp_watch *lw, struct obs *o, int warn)
 {
 	o->p95_rc = rp_prom_query(rp_cfg_str(lw->cfg, "prometheus.url"), rp_cfg_str(lw->cfg, "prometheus.query"),
 				  rp_cfg_dur(lw->cfg, "prometheus.timeout"), &o->p95, &o->p95_note);
 	if (o->p95_rc == RP_PROM_ERROR) {
-		rp_logw("no latency signal", "error", o->p95_note);
+		if (warn)
+			rp_logw("no latency signal", "error", o->p95_note);
 		char *n = rp_xasprintf("%s; decided from lag alone", o->p95_note);
 		free(o->p95_note);
 		o->p95_note = n;
@@ -256,6 +260,32 @@ static void time_lag(struct obs *o, double now)
 	cJSON_Delete(samples);
 }
 
+/* The rule's input from one poll's findings, and the saved state. */
+static void decide_input(const struct rp_watch *lw, const struct obs *o, double now, struct rp_decide_in *in,
+			 struct rp_decide_state *st)
+{
+	rp_decide_rule(lw->cfg, in);
+	in->now = now;
+	in->lag_known = o->lag_rc == 0 && o->nodes_rc == 0;
+	in->lag = o->lag;
+	in->p95_known = o->p95_rc == RP_PROM_OK;
+	in->p95 = o->p95;
+	in->p95_note = o->p95_rc == RP_PROM_OK ? NULL : o->p95_note;
+	in->burst_nodes = o->burst;
+	in->lost_nodes = o->nlost;
+	in->idle_nodes = cJSON_GetArraySize(o->idle);
+	rp_decide_load(st);
+	/* The cooldown is the fleet's: another replica's last wave counts. */
+	double up_t;
+	int up_n;
+	if (rp_fleetlog_last_wave(&up_t, &up_n) && up_t > st->last_up) {
+		st->last_up = up_t;
+		st->last_up_count = up_n;
+		st->last_up_burst = 0;
+		st->last_up_lost = 0;
+	}
+}
+
 int rp_watch_tick(struct rp_watch *lw, char **err)
 {
 	struct obs o = { 0 };
@@ -279,32 +309,13 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		obs_free(&o);
 		return rc;
 	}
-	poll_p95(lw, &o);
+	poll_p95(lw, &o, 1);
 	poll_nodes(lw, &o, now);
 
 	struct rp_decide_in in;
-	rp_decide_rule(lw->cfg, &in);
-	in.now = now;
-	in.lag_known = o.lag_rc == 0 && o.nodes_rc == 0;
-	in.lag = o.lag;
-	in.p95_known = o.p95_rc == RP_PROM_OK;
-	in.p95 = o.p95;
-	in.p95_note = o.p95_rc == RP_PROM_OK ? NULL : o.p95_note;
-	in.burst_nodes = o.burst;
-	in.lost_nodes = o.nlost;
-	in.idle_nodes = cJSON_GetArraySize(o.idle);
 	struct rp_decide_state st;
 	struct rp_decide_out d;
-	rp_decide_load(&st);
-	/* The cooldown is the fleet's: another replica's last wave counts. */
-	double up_t;
-	int up_n;
-	if (rp_fleetlog_last_wave(&up_t, &up_n) && up_t > st.last_up) {
-		st.last_up = up_t;
-		st.last_up_count = up_n;
-		st.last_up_burst = 0;
-		st.last_up_lost = 0;
-	}
+	decide_input(lw, &o, now, &in, &st);
 	rp_decide(&in, &st, &d);
 	if (o.lag_rc || o.nodes_rc) {
 		/* Unknown: hold, and say why; the state is left as it was. */
@@ -338,6 +349,58 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 	return rc;
 }
 
+int rp_watch_early_poll(struct rp_watch *lw, char *why, size_t n)
+{
+	struct obs *o = lw->early ? lw->early : (lw->early = rp_xcalloc(1, sizeof *o));
+	struct rp_decide_in in;
+	obs_free(o);
+	*why = 0;
+	lw->early_hot = 0;
+	lw->early_now = rp_now();
+	poll_lag(lw, o);
+	if (o->lag_rc) {
+		snprintf(why, n, "lag unknown: %s", o->lag_err ? o->lag_err : "?");
+		return 0;
+	}
+	poll_p95(lw, o, 0); /* every interval: the tick's poll warns */
+	rp_decide_rule(lw->cfg, &in);
+	in.lag_known = 1;
+	in.lag = o->lag;
+	in.p95_known = o->p95_rc == RP_PROM_OK;
+	in.p95 = o->p95;
+	if (!rp_decide_hot(&in))
+		return 0; /* the common case: one Kafka poll, no Kubernetes call */
+	poll_nodes(lw, o, lw->early_now);
+	if (o->nodes_rc) {
+		snprintf(why, n, "nodes unknown: %s", o->nodes_err ? o->nodes_err : "?");
+		return 0;
+	}
+	return lw->early_hot = 1;
+}
+
+int rp_watch_early_decide(struct rp_watch *lw, char *why, size_t n)
+{
+	struct rp_decide_in in;
+	struct rp_decide_state st;
+	struct rp_decide_out d;
+	if (!lw->early_hot) {
+		snprintf(why, n, "no hot poll");
+		return RP_EARLY_NONE;
+	}
+	decide_input(lw, lw->early, lw->early_now, &in, &st);
+	rp_decide(&in, &st, &d);
+	snprintf(why, n, "%s", d.reason);
+	if (d.action == RP_UP)
+		return RP_EARLY_UP; /* not saved: the tick polls and decides again */
+	if (!d.first_hot)
+		return RP_EARLY_NONE;
+	if (rp_decide_save(&st) < 0) {
+		rp_logw("cannot save the decision state", "dir", rp_state_dir(), "error", strerror(errno));
+		return RP_EARLY_NONE;
+	}
+	return RP_EARLY_COUNTED;
+}
+
 void rp_watch_sample(struct rp_watch *lw, struct rp_watch_sample *out)
 {
 	struct obs o = { 0 };
@@ -353,7 +416,7 @@ void rp_watch_sample(struct rp_watch *lw, struct rp_watch_sample *out)
 		for (size_t i = 0; i < o.nlags; i++)
 			cJSON_AddNumberToObject(out->groups, o.lags[i].group, (double)o.lags[i].lag);
 		if (!lw->lag_only) {
-			poll_p95(lw, &o);
+			poll_p95(lw, &o, 1);
 			if (o.p95_rc == RP_PROM_OK && isfinite(o.p95))
 				out->p95 = o.p95;
 		}
@@ -398,6 +461,9 @@ void rp_watch_close(struct rp_watch *lw)
 		return;
 	rp_kafka_close(lw->kafka);
 	rp_kube_free(lw->kube);
+	if (lw->early)
+		obs_free(lw->early);
+	free(lw->early);
 	free(lw->w);
 	free(lw);
 }

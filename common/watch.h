@@ -20,6 +20,16 @@
  *  - rp_watch_sample() is one lag poll (and, unless lag_only, the p95
  *    query) with no record, no decision and no state written; a failed
  *    lag poll is lag_known 0 with the error, never a 0.
+ *  - The early trigger (trigger.h) polls in two steps.
+ *    rp_watch_early_poll(): one lag poll and the p95 query; only when that
+ *    is hot by rp_decide_hot(), the burst nodes too (idle marks refreshed
+ *    as by any poll of the nodes); no record, nothing else written; 1 when
+ *    hot with every input known.  rp_watch_early_decide(), which the
+ *    caller runs holding the tick's lock: rp_decide() on that poll and the
+ *    saved state.  An up is not saved (RP_EARLY_UP: the tick polls and
+ *    decides again); a first hot poll is saved exactly as rp-lagwatch
+ *    --once saves it (RP_EARLY_COUNTED: the hysteresis counts it);
+ *    anything else writes nothing (RP_EARLY_NONE).
  *  - Connections (Kafka, Kubernetes) are opened on first use and kept
  *    until rp_watch_close().
  */
@@ -48,6 +58,10 @@ struct rp_watch_sample {
 };
 void rp_watch_sample(struct rp_watch *w, struct rp_watch_sample *s);
 void rp_watch_sample_free(struct rp_watch_sample *s);
+enum { RP_EARLY_NONE, RP_EARLY_COUNTED, RP_EARLY_UP };
+/* The early trigger's two steps (above); why: the reason ("": not hot). */
+int rp_watch_early_poll(struct rp_watch *w, char *why, size_t n);
+int rp_watch_early_decide(struct rp_watch *w, char *why, size_t n);
 void rp_watch_close(struct rp_watch *w);
 
 #endif

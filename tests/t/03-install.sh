@@ -24,7 +24,7 @@ for f in bin/rp-launch bin/rp-join bin/rp-drain bin/rp-checkpoint bin/rp-lagwatc
 	share/zsh/site-functions/_rp \
 	lib/systemd/system/rp-autoscale.service lib/systemd/system/rp-autoscale.timer \
 	lib/systemd/system/rp-lagwatch.service lib/systemd/system/rp-tunnel@.service \
-	lib/systemd/system/rp-virtual-node@.service \
+	lib/systemd/system/rp-virtual-node@.service lib/systemd/system/rp-autoscale-trigger.service \
 	share/rp/cron.d/rp-autoscale share/rp/prometheus/rp-alerts.yml share/rp/prometheus/rp-alerts.test.yml \
 	share/doc/rp/examples/config.yaml; do
 	ok "installed: /usr/$f" test -s "$D/usr/$f"

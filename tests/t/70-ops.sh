@@ -16,7 +16,13 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	timer=$(cat "$RP_TOP/scripts/systemd/rp-autoscale.timer")
 	like "timer every 15 s" "$timer" "OnUnitActiveSec=15s"
 	like "timer accuracy 1 s" "$timer" "AccuracySec=1s"
-	for u in rp-autoscale.service rp-lagwatch.service; do
+	trig=$(cat "$RP_TOP/scripts/systemd/rp-autoscale-trigger.service")
+	like "the early trigger runs the same tick as the timer" "$trig" \
+		'^ExecStart=/usr/local/bin/rp-lagwatch .*--watch 1s --trigger "/usr/local/bin/rp-autoscale -q --metrics-dir /var/lib/node_exporter/textfile"$'
+	like "the timer's tick is the same" "$(cat "$RP_TOP/scripts/systemd/rp-autoscale.service")" \
+		'^ExecStart=/usr/local/bin/rp-autoscale -q --metrics-dir /var/lib/node_exporter/textfile$'
+	like "a tick under way finishes on stop" "$trig" '^KillMode=mixed$' 
+	for u in rp-autoscale.service rp-lagwatch.service rp-autoscale-trigger.service; do
 		s=$(cat "$RP_TOP/scripts/systemd/$u")
 		like "$u: NoNewPrivileges" "$s" "^NoNewPrivileges=yes"
 		like "$u: ProtectSystem=strict" "$s" "^ProtectSystem=strict"

@@ -33,12 +33,15 @@ static void test_thresholds(void)
 	T_INT(st.hot_streak, 0, "no hot streak at the threshold");
 	T_INT(run(base(1020, 6), &st, &o), RP_HOLD, "lag 6 once: hold (hysteresis)");
 	T_OK(strstr(o.reason, "hysteresis") != NULL, "reason says hysteresis: %s", o.reason);
+	T_INT(o.first_hot, 1, "first_hot: the poll an early trigger counts");
 	T_INT(run(base(1030, 6), &st, &o), RP_UP, "lag 6 on two polls: up");
 	T_INT(o.count, 2, "count = ceil(6/5)");
+	T_INT(o.first_hot, 0, "the second hot poll is not a first");
 	T_OK(strstr(o.reason, "lag 6 > 5") != NULL, "reason names lag and threshold: %s", o.reason);
 
 	memset(&st, 0, sizeof st);
 	T_INT(run(base(1000, 10), &st, &o), RP_UP, "lag 10 = 2x threshold: up at once");
+	T_INT(o.first_hot, 0, "a surge is no first hot poll: it goes up");
 	T_INT(o.count, 2, "count 2");
 	T_OK(strstr(o.reason, "surge") != NULL, "reason says surge: %s", o.reason);
 
@@ -49,6 +52,23 @@ static void test_thresholds(void)
 	T_INT(st.hot_streak, 1, "streak is 1 again");
 	T_INT(run(base(1000 + 302, 4), &st, &o), RP_HOLD, "a calm poll");
 	T_INT(run(base(1000 + 303, 9), &st, &o), RP_HOLD, "calm poll broke the streak");
+	T_INT(o.first_hot, 1, "and that is a first hot poll again");
+	T_INT(run(base(1000 + 304, 4), &st, &o), RP_HOLD, "calm");
+	T_INT(o.first_hot, 0, "a calm poll is no first hot poll");
+
+	/* rp_decide_hot: the one "hot" both rp_decide and the early trigger use */
+	struct rp_decide_in h = base(0, 5);
+	T_INT(rp_decide_hot(&h), 0, "hot: lag 5 = threshold is not");
+	h.lag = 6;
+	T_INT(rp_decide_hot(&h), 1, "hot: lag 6 > 5 is");
+	h.lag_known = 0;
+	T_INT(rp_decide_hot(&h), 0, "hot: never with the lag unknown");
+	h = base(0, 0);
+	h.p95_known = 1;
+	h.p95 = 31;
+	T_INT(rp_decide_hot(&h), 1, "hot: p95 31 s > 30 s");
+	h.p95_known = 0;
+	T_INT(rp_decide_hot(&h), 0, "hot: not on an unknown p95");
 }
 
 static void test_count_and_caps(void)

@@ -1,0 +1,45 @@
+/* trigger.h — the early trigger: a tick of the loop (scripts/rp-autoscale)
+ * started as soon as a poll says it would scale up, rather than at the
+ * timer's next period; run by rp-lagwatch --watch INTERVAL --trigger CMD.
+ *
+ * Promises:
+ *  - rp_trigger_lock() takes $RP_STATE_DIR/autoscale.lock, the lock every
+ *    tick takes (flock(1) in rp-autoscale, rp_lock() here: state.h),
+ *    exclusive and without waiting: a descriptor, RP_TRIGGER_BUSY (a tick
+ *    is running), or -1 with errno.
+ *  - rp_trigger_run() runs /bin/sh -c CMD with that locked descriptor as
+ *    fd 9, where rp-autoscale finds it and keeps it, waits for CMD and only
+ *    then lets the lock go: two ticks never overlap, and no other tick
+ *    slips in between the trigger's decision and its tick.  CMD reads
+ *    /dev/null; its stdout and stderr are the caller's.
+ *  - rp_trigger_loop() polls every interval until *stop
+ *    (rp_watch_early_poll(), watch.h).  Only when the poll is hot does it
+ *    take the lock (busy: a tick is running, nothing done), and then,
+ *    holding it, rp_watch_early_decide(): a first hot poll is counted
+ *    (saved for the hysteresis as a tick's poll is saved) and an up starts
+ *    the tick at once; each prints one "trigger" record (ts, what:
+ *    "count" or "tick", reason).  The tick decides again itself
+ *    (rp-lagwatch --once): hysteresis and cooldown are decide.c's; the
+ *    trigger only chooses when a poll happens.  A cool poll is not
+ *    counted (the timer's ticks are).  After an early tick that exited
+ *    non-zero, did not start, or did not poll (the decision state's
+ *    last_poll did not move: CMD did not keep fd 9, say), no early tick
+ *    for 15 s (the shipped timer's period): the timer retries.  When a tick ran past the
+ *    interval, the next poll comes at once.  An input unknown (Kafka,
+ *    Kubernetes) is logged once, and again when its reason changes.
+ */
+#ifndef RP_TRIGGER_H
+#define RP_TRIGGER_H
+#include <signal.h>
+#include "watch.h"
+
+enum { RP_TRIGGER_BUSY = -2 };
+
+int rp_trigger_lock(void);
+/* CMD's exit status (0-255, 128+N if killed by signal N), or -1 with
+ * errno (fork failed).  fd is released in any case. */
+int rp_trigger_run(int fd, const char *cmd);
+/* The watcher's loop; returns when *stop is set or stdout fails. */
+void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volatile sig_atomic_t *stop);
+
+#endif

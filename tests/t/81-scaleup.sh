@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# 81-scaleup: the early trigger (rp-lagwatch --watch --trigger, trigger.h)
+# on the stack, with the real scripts/rp-autoscale as its tick: it takes
+# the tick's lock (nothing while another tick holds it), counts a first
+# hot poll without a tick (hysteresis), starts the up tick at once and
+# hands it the lock, starts no more ticks within the cooldown; and the
+# scale-up path's steps happen in order with the expected records
+# (trigger -> decision -> launching -> launched -> ready -> pod -> ssh ->
+# join -> Ready -> labels -> node record -> joined).
+. "$(dirname "$0")/../lib.sh"
+need_stack
+exec </dev/null
+AS="$RP_TOP/scripts/rp-autoscale"
+A=$RUNPOD_URL/_admin
+admin() { curl -sf -o /dev/null -X POST "$A/$1" -H 'Content-Type: application/json' --data "${2:-{\}}"; }
+LEDGER=$RP_STATE_DIR/ledger.jsonl
+LOCK=$RP_STATE_DIR/autoscale.lock
+TOPIC=scaleup-$$ GROUP=scaleup-g-$$
+"$KAFKACTL" topic "$TOPIC" 2 >/dev/null || { fail "kafkactl topic"; done_testing; exit 1; }
+for p in 0 1; do "$KAFKACTL" commit "$GROUP" "$TOPIC" "$p" 0 >/dev/null; done
+# every key the path depends on, written out (defaults may change)
+sed -e "s/^cluster: .*/cluster: sup/" -e "s/^  group: .*/  group: [\"$GROUP\"]/" \
+	-e "s/^  topic: .*/  topic: [\"$TOPIC\"]/" -e 's/^  lag_threshold: .*/  lag_threshold: 5/' \
+	-e '/^scale:/,/^[a-z]/{/^  idle:/d}' "$RP_CONFIG" >"$T_TMP/rp.yaml"
+sed -i -e '/^runpod:/a\  spot: false\n  max_nodes: 10' -e '/^kube:/a\  bootstrap: kubeadm' \
+	-e '/^scale:/a\  idle: 60s\n  cooldown: 5m' "$T_TMP/rp.yaml"
+export RP_CONFIG="$T_TMP/rp.yaml"
+for n in $(kubectl get nodes -l gpu-type=runpod -o name); do kubectl delete "$n" >/dev/null 2>&1; done
+admin reset
+admin config '{"provision_delay":0.2,"start_delay":0.2,"boot_delay":1}'
+wpid=
+stop_watch() { [ -z "$wpid" ] || { kill -TERM "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; wpid=; }; }
+hpid=
+# shellcheck disable=SC2016 # expanded at exit, when hpid is what it is then
+at_exit 'stop_watch; [ -z "$hpid" ] || kill "$hpid" 2>/dev/null; admin reset; kubectl delete nodes -l gpu-type=runpod >/dev/null 2>&1'
+recs() { grep -c "\"type\":\"trigger\".*\"what\":\"$1\"" "$T_TMP/w.out"; }
+
+# ---- usage ----
+rc "--trigger without --watch: usage" 2 rp-lagwatch --trigger true
+rc "--trigger with --serve: usage" 2 rp-lagwatch --serve 127.0.0.1:0 --watch 1s --trigger true
+rc "--trigger with --lag-only: usage" 2 rp-lagwatch --watch 1s --lag-only --trigger true
+
+# ---- not hot: no tick, no count, nothing written ----
+rp-lagwatch --watch 0.3s --trigger "$AS -q" >"$T_TMP/w.out" 2>"$T_TMP/w.err" & wpid=$!
+sleep 1.5
+is "lag 0: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w.out")" 0
+is "lag 0: no decision state written" "$(test -e "$RP_STATE_DIR/lagwatch.json" && echo yes || echo no)" no
+
+# ---- a tick holds the lock: the trigger waits for it ----
+# held until the test lets it go (a fixed time would run out on a slow
+# machine), or its directory is gone
+# shellcheck disable=SC2016 # $1: the inner shell's
+flock "$LOCK" sh -c 'while [ -d "$1" ] && [ ! -e "$1/release" ]; do sleep 0.1; done' _ "$T_TMP" & hpid=$!
+held() { ! flock -n "$LOCK" true; }
+eventually 10 held || diag "the holder did not take the lock"
+"$KAFKACTL" produce "$TOPIC" 0 6 >/dev/null # lag 6 > 5: hot, not a surge
+sleep 2
+is "while a tick holds the lock: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w.out")" 0
+is "while a tick holds the lock: nothing counted" "$(test -e "$RP_STATE_DIR/lagwatch.json" && echo yes || echo no)" no
+touch "$T_TMP/release"
+wait "$hpid"; hpid=
+got_tick() { grep -q '"type":"tick"' "$T_TMP/w.out"; }
+ok "the lock free: the up tick comes" eventually 30 got_tick
+is "the first hot poll was counted, not ticked (hysteresis)" "$(recs count)" 1
+is "then one tick" "$(recs tick)" 1
+like "count first, then the tick, then the tick's record" \
+	"$(jq -r 'select(.type=="trigger" or .type=="tick") | .what // .type' "$T_TMP/w.out" | tr '\n' ' ')" '^count tick tick $'
+like "the count says why" "$(jq -r 'select(.what=="count") | .reason' "$T_TMP/w.out")" 'lag 6 > 5 on 1 poll: waiting for a second \(hysteresis\)'
+like "the tick says why" "$(jq -r 'select(.what=="tick") | .reason' "$T_TMP/w.out")" 'lag 6 > 5 on 2 polls'
+# the tick ran under the lock the trigger took and handed over on fd 9
+is "the triggered tick acted: up" "$(jq -r 'select(.type=="tick") | .action' "$T_TMP/w.out")" up
+is "and exited 0" "$(jq -r 'select(.type=="tick") | .status' "$T_TMP/w.out")" 0
+like "the trigger logged its end" "$(cat "$T_TMP/w.err")" 'msg="early tick ended" status=0'
+
+# ---- within the cooldown, hot still: no more early ticks ----
+sleep 2
+is "cooldown: no second tick while the asked nodes boot" "$(recs tick)" 1
+is "cooldown: nothing counted either" "$(recs count)" 1
+
+# ---- a CMD that does not keep the lock never polls: not retried at once ----
+stop_watch
+mkdir -p "$T_TMP/s3"
+printf '#!/bin/sh\nexec 9>&- # drops the lock it was handed\nexec %s -q\n' "$AS" >"$T_TMP/nolock"
+chmod +x "$T_TMP/nolock"
+"$KAFKACTL" produce "$TOPIC" 1 10 >/dev/null # lag 16 on a fresh state: a surge
+RP_STATE_DIR=$T_TMP/s3 rp-lagwatch --watch 0.3s --trigger "$T_TMP/nolock" >"$T_TMP/w3.out" 2>"$T_TMP/w3.err" & wpid=$!
+sleep 2.5
+stop_watch
+is "a tick that never polled: one early tick, not one a poll" "$(grep -c '"what":"tick"' "$T_TMP/w3.out")" 1
+like "and it says why" "$(cat "$T_TMP/w3.err")" 'the early tick did not poll'
+"$KAFKACTL" commit "$GROUP" "$TOPIC" 1 10 >/dev/null # back to lag 6
+
+# ---- two ticks never overlap: a timer tick during an early tick ----
+# (a surge on a fresh state: the early tick goes up at once; a pod takes 4 s)
+stop_watch
+log1=$(find "$RP_STATE_DIR/ticks" -name '*.jsonl' | sort | tail -n1)
+mkdir -p "$T_TMP/s2"
+admin config '{"boot_delay":4}'
+"$KAFKACTL" produce "$TOPIC" 1 10 >/dev/null # lag 16: 4 nodes wanted, 2 there
+RP_STATE_DIR=$T_TMP/s2 rp-lagwatch --watch 0.3s --trigger "$AS -q" >"$T_TMP/w2.out" 2>"$T_TMP/w2.err" & wpid=$!
+launching2() { [ -s "$T_TMP/s2/ledger.jsonl" ]; }
+ok "surge: the early tick launches" eventually 20 launching2
+s=$(date +%s.%N)
+rc "a timer tick meanwhile: exit 0" 0 env RP_STATE_DIR="$T_TMP/s2" "$AS" -q
+num_le "it returned at once" "$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" 3
+is "it did not act (no tick record)" "$(grep -c '"type":"tick"' "$T_TMP/.out")" 0
+got_tick2() { grep -q '"type":"tick"' "$T_TMP/w2.out"; }
+ok "the early tick ends" eventually 40 got_tick2
+is "one tick log in that state dir" "$(find "$T_TMP/s2/ticks" -name '*.jsonl' | wc -l)" 1
+stop_watch
+admin config '{"boot_delay":1}'
+
+# ---- the scale-up path: steps in order, the expected records ----
+t() { jq -r "$JQT"' t' <<<"\"$1\""; }
+JQT='def t: (sub("\\.[0-9]+Z$";"Z") | fromdate) + ((capture("(?<f>\\.[0-9]+)Z$").f // "0") | tonumber);'
+dec=$(jq -c 'select(.type=="decision")' "$log1")
+is "tick log: one decision, up" "$(jq -r .action <<<"$dec")" up
+is "the decision asks for 2 (ceil 6/5)" "$(jq -r .count <<<"$dec")" 2
+is "two pod records" "$(jq -c 'select(.type=="pod")' "$log1" | wc -l)" 2
+is "two node records, Ready" "$(jq -c 'select(.type=="node" and .ready==true)' "$log1" | wc -l)" 2
+is "labelled as configured" "$(jq -c 'select(.type=="node") | .labels | {"gpu-type"}' "$log1" | sort -u)" '{"gpu-type":"runpod"}'
+is "ledger: launching, launched, ready, joined per pod" \
+	"$(jq -r '.event' "$LEDGER" | grep -E '^(launching|launched|ready|joined)$' | sort | uniq -c | awk '{print $2":"$1}' | tr '\n' ' ')" \
+	"joined:2 launched:2 launching:2 ready:2 "
+trig=$(jq -r 'select(.what=="tick") | .ts' "$T_TMP/w.out")
+for id in $(jq -r 'select(.type=="pod") | .id' "$log1"); do
+	node=$(jq -c --arg id "$id" 'select(.type=="node" and .id==$id)' "$log1")
+	pod=$(jq -c --arg id "$id" 'select(.type=="pod" and .id==$id)' "$log1")
+	name=$(jq -r .name <<<"$pod")
+	ev() { jq -r --arg n "$name" --arg id "$id" --arg e "$1" 'select(.event==$e and (.id==$id or .name==$n)) | .ts' "$LEDGER" | head -n1; }
+	order="trigger $trig
+decision $(jq -r .ts <<<"$dec")
+launching $(ev launching)
+launched $(ev launched)
+ready $(ev ready)
+pod $(jq -r .ts <<<"$pod")
+ssh $(jq -r .steps.ssh <<<"$node")
+join $(jq -r .steps.join <<<"$node")
+node_ready $(jq -r .steps.ready <<<"$node")
+labels $(jq -r .steps.labels <<<"$node")
+node $(jq -r .ts <<<"$node")
+joined $(ev joined)"
+	bad=$(printf '%s\n' "$order" | while read -r k v; do
+		case $v in 20*Z) printf '%s %s\n' "$(t "$v")" "$k" ;; *) printf 'missing %s\n' "$k" ;; esac
+	done | awk '$1 == "missing" { print "no time for " $2; next } NR > 1 && $1 < last { print $2 " before " lk } { last = $1; lk = $2 }')
+	is "pod $id: every step has its time stamp, in order" "$bad" ""
+done
+rc "the tick's nodes answer kubectl: Ready" 0 kubectl get nodes -l gpu-type=runpod,nvidia.com/gpu=true --no-headers
+like "two Ready, labelled burst nodes" "$(awk '$2=="Ready"' "$T_TMP/.out" | wc -l)" '^[2-9]$'
+done_testing
