@@ -110,7 +110,7 @@ static int take(const struct cand *c)
 	snprintf(ps, sizeof ps, "%d", c->port);
 	rp_info("adopted a left pod", "id", id, "name", name, "from", from, "ssh", c->host, "port", ps);
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(c->pod, "gpu");
-	const cJSON *gc = cJSON_GetObjectItemCaseSensitive(c->pod, "gpuCount");
+	const cJSON *gc = cJSON_GetObjectItemCaseSensitive(g, "count");
 	struct rp_pod pr = {
 		.id = id, .name = name, .gpu = rp_rec_str(g, "id") ? rp_rec_str(g, "id") : rp_rec_str(c->last, "gpu"),
 		.gpu_count = cJSON_IsNumber(gc) ? (long)gc->valuedouble : 1,
@@ -135,6 +135,10 @@ int rp_adopt(struct rp_config *cfg, const struct rp_adopt_in *in)
 	struct rp_decide_in rule;
 	rp_decide_rule(cfg, &rule);
 	long long need = in && in->lag_known && !in->down ? rp_decide_need(in->lag, rule.lag_threshold) : 0;
+	if (need <= 0) {
+		rp_debug("no lag: nothing to adopt (the reaper judges left pods)");
+		return RP_EXIT_OK;
+	}
 	if (rp_lease_fence("adopt") < 0)
 		return RP_EXIT_TEMP;
 	char *err = NULL;

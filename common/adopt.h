@@ -19,7 +19,8 @@
  *    already there or coming (live, ledgered launching/launched/ready/
  *    joined, not on a NotReady node, not candidates) are subtracted, and
  *    runpod.max_nodes caps the rest (rp_adopt_want()).  A down decision,
- *    an unknown lag or no decision on stdin wants none.  Candidates
+ *    no lag, an unknown lag or no decision on stdin wants none: it
+ *    returns 0 at once, before any request.  Candidates
  *    beyond that are left to the reaper (never left billing).
  *  - An adopted pod gets a `ready` ledger line of ours (id, name, ssh
  *    address, adopted_from: the replica that launched it) before its
