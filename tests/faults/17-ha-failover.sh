@@ -70,7 +70,7 @@ is "1: B reaped nothing yet" "$(evs "$HB" reaped | wc -l)" 0
 # leaves them to A until the window ends (A may be slow, not dead)
 booted() { [ "$(our_pods | jq '[.[] | select(.status=="RUNNING")] | length')" = 2 ]; }
 ok "1: A's pods are up" eventually 30 booted
-sleep "$(awk -v k="$t_kill" -v n="$(date +%s.%N)" 'BEGIN{d = k + 8 - n; print d > 0 ? d : 0}')" # boot_delay 6 s: sshd answers
+sleep "$(awk -v k="$t_kill" -v n="$(date +%s.%N)" 'BEGIN{d = k + 8 - n; print (d > 0 ? d : 0)}')" # boot_delay 6 s: sshd answers
 adopted() { jq -r 'select(.event=="ready" and .adopted_from=="A" and .replica=="B") | .id' "$HB/ledger.jsonl" 2>/dev/null | sort -u; }
 rep B >/dev/null 2>>"$T_TMP/b.err"
 is "1: B adopts nothing within the window" "$(adopted | wc -l)" 0
