@@ -1,6 +1,8 @@
 /* rp-launch — turn an `up` decision into RunPod pods that are really
- * ready; --reap terminates our orphans.  See rp-launch(1).  The create
- * engine is wave.h, the reaper reap.h, the rules they share launch.h. */
+ * ready; --reap terminates our orphans; --adopt hands a dead replica's
+ * pods to rp-join.  See rp-launch(1).  The create engine is wave.h, the
+ * reaper reap.h, adoption adopt.h, the rules they share launch.h. */
+#include "adopt.h"
 #include "cli.h"
 #include "launch.h"
 #include "log.h"
@@ -19,12 +21,42 @@ static const char usage[] =
 	"                 [--count N] [--dry-run] [--gpu-type ID]... [--data-center DC]...\n"
 	"                 [--spot | --no-spot] [--max-bid USD] [--max-nodes N] [--ready-timeout DUR]\n"
 	"                 [--order preference|price] [--cluster NAME] [--image IMAGE] [< decisions]\n"
-	"       rp-launch --reap [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--dry-run]\n";
+	"       rp-launch --reap [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [--dry-run]\n"
+	"       rp-launch --adopt [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v] [< decision]\n";
 
 enum {
 	O_COUNT = RP_OPT_TOOL, O_DRY, O_REAP, O_GPU, O_DC, O_SPOT, O_NOSPOT, O_BID, O_MAXN, O_READY,
-	O_ORDER, O_CLUSTER, O_IMAGE
+	O_ORDER, O_CLUSTER, O_IMAGE, O_ADOPT
 };
+
+/* --adopt: the last decision's lag (adopt.h); every other record is
+ * passed through. */
+static void read_adopt_input(struct rp_adopt_in *in)
+{
+	struct rp_rec_reader *rd = rp_rec_reader_new(stdin, "<stdin>", 1);
+	cJSON *rec;
+	const char *raw;
+	char why[160];
+	int rc;
+	memset(in, 0, sizeof *in);
+	while ((rc = rp_rec_read(rd, &rec, &raw)) == 1) {
+		struct rp_decision d;
+		int r = rp_decision_read(rec, &d, why, sizeof why);
+		if (r < 0)
+			rp_recs_refuse(rd, "decision", why);
+		if (r > 0) {
+			in->lag_known = d.lag_known;
+			in->lag = d.lag;
+			in->down = d.action && !strcmp(d.action, "down");
+		} else {
+			rp_out_raw(raw);
+		}
+		cJSON_Delete(rec);
+	}
+	if (rc < 0)
+		exit(rp_finish(RP_EXIT_USAGE)); /* the reader said which line */
+	rp_rec_reader_free(rd);
+}
 
 /* Read every record first; nothing is launched if one is malformed.  Up
  * decisions add to the count; everything else is passed through. */
@@ -63,6 +95,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "reap", no_argument, NULL, O_REAP },
+		{ "adopt", no_argument, NULL, O_ADOPT },
 		{ "gpu-type", required_argument, NULL, O_GPU },
 		{ "data-center", required_argument, NULL, O_DC },
 		{ "spot", no_argument, NULL, O_SPOT },
@@ -76,7 +109,7 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	struct rp_cli cli;
-	int c, dry = 0, reap_mode = 0;
+	int c, dry = 0, reap_mode = 0, adopt_mode = 0;
 	long count = -1;
 	rp_init(argv[0]);
 	rp_cli_init(&cli, usage);
@@ -94,6 +127,7 @@ int main(int argc, char **argv)
 		}
 		case O_DRY: dry = 1; break;
 		case O_REAP: reap_mode = 1; break;
+		case O_ADOPT: adopt_mode = 1; break;
 		case O_GPU: rp_cli_key(&cli, "runpod.gpu_types", optarg, 1); break;
 		case O_DC: rp_cli_key(&cli, "runpod.data_centers", optarg, 1); break;
 		case O_SPOT: rp_cli_key(&cli, "runpod.spot", "true", 0); break;
@@ -111,6 +145,8 @@ int main(int argc, char **argv)
 		rp_cli_usage(&cli, "unexpected argument '%s'", argv[optind]);
 	if (reap_mode && count >= 0)
 		rp_cli_usage(&cli, "--reap takes no --count");
+	if (adopt_mode && (reap_mode || count >= 0 || dry))
+		rp_cli_usage(&cli, "--adopt takes no --reap, --count or --dry-run");
 	struct rp_config *cfg = rp_cli_config(&cli);
 	const char *cl = rp_cfg_str(cfg, "cluster");
 	if (!cl || !rp_safe_name(cl))
@@ -119,6 +155,10 @@ int main(int argc, char **argv)
 	int rc;
 	if (reap_mode) {
 		rc = rp_reap(cfg, dry);
+	} else if (adopt_mode) {
+		struct rp_adopt_in in;
+		read_adopt_input(&in);
+		rc = rp_adopt(cfg, &in);
 	} else {
 		char **pass = NULL;
 		size_t npass = 0;

@@ -757,7 +757,7 @@ static const struct {
 	{ "kafka.timeout", "Kafka request timeout." },
 	{ "lagwatch.listen", "Address rp-lagwatch --serve listens on (HOST:PORT, [V6]:PORT, :PORT for all)." },
 	{ "lagwatch.token_file", "File (0600) with the bearer token --serve requires on /scaler and /metrics; unset: none." },
-	{ "fleet.store", "Where the ledger lives: local (this host's file) or kafka (replicated to fleet.topic; every replica reads it)." },
+	{ "fleet.store", "Where the ledger lives: local (this host's file) or kafka (replicated to fleet.topic; every replica reads it; idle marks then live on the Nodes)." },
 	{ "fleet.topic", "Kafka topic of the replicated ledger (1 partition, replication 3, min.insync.replicas 2, no retention limit)." },
 	{ "fleet.timeout", "How long a ledger line may wait for the fleet store's acknowledgement." },
 	{ "prometheus.url", "Prometheus base URL." },

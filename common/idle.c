@@ -2,6 +2,8 @@
  *
  * The marks live in $RP_STATE_DIR/idle.json as
  *   {"idle_since":{"NODE":"2026-11-28T08:15:20.123Z", ...}}
+ * With a shared fleet (fleet.store kafka) the Node's annotation
+ * rp.io/idle-since is the mark and idle.json only mirrors it.
  * A refresh holds the exclusive rp_lock() (state.h) of
  * $RP_STATE_DIR/idle.lock for its read-modify-write, so rp-lagwatch and rp-drain running at once never lose
  * each other's marks.  A node that is gone from the API loses its mark.
@@ -14,6 +16,7 @@
  */
 #include "idle.h"
 #include "fleet.h"
+#include "fleetlog.h"
 #include "rp.h"
 #include "log.h"
 #include "state.h"
@@ -98,6 +101,56 @@ static int node_idle(struct rp_kube *k, const char *name, char **err)
 	return idle;
 }
 
+/* Set (since) or remove (NULL) a Node's shared idle mark.  A failure is
+ * said and costs only this mark's sharing: the local mirror still has it. */
+static void mark_node(struct rp_kube *k, const char *name, const char *since)
+{
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *an = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
+	if (since)
+		cJSON_AddStringToObject(an, RP_IDLE_SINCE, since);
+	else
+		cJSON_AddNullToObject(an, RP_IDLE_SINCE);
+	char *esc = rp_http_escape(name);
+	char *path = rp_xasprintf("/api/v1/nodes/%s", esc);
+	free(esc);
+	long st = 0;
+	cJSON *out = NULL;
+	char *err = NULL;
+	if (rp_kube_call(k, "PATCH", path, "application/merge-patch+json", patch, &st, &out, &err) < 0)
+		rp_logw("cannot share the idle mark", "node", name, "error", err);
+	else if (st != 200)
+		rp_logw("cannot share the idle mark", "node", name, "error", rp_kube_errmsg(st, out));
+	free(err);
+	free(path);
+	cJSON_Delete(out);
+	cJSON_Delete(patch);
+}
+
+/* Since when node `name` is idle, seen idle at now: its mark (the Node's
+ * annotation when shared, else the local one) when that is a time not
+ * ahead of now; a mark ahead of now (another replica's clock runs ahead)
+ * counts from now and is left as it is; none or garbage: now, written. */
+static double idle_since(struct rp_kube *k, const cJSON *node, const char *name, const cJSON *marks, double now)
+{
+	int shared = rp_fleetlog_enabled();
+	const char *m = NULL;
+	if (shared) {
+		m = rp_kube_annotation(node, RP_IDLE_SINCE);
+	} else {
+		const cJSON *lm = cJSON_GetObjectItemCaseSensitive(marks, name);
+		m = cJSON_IsString(lm) ? lm->valuestring : NULL;
+	}
+	double since;
+	if (m && rp_parse_rfc3339(m, &since) == 0)
+		return since > now ? now : since;
+	if (shared) {
+		char ts[40];
+		mark_node(k, name, rp_rfc3339(now, ts, sizeof ts));
+	}
+	return now;
+}
+
 static cJSON *load_marks(const char *path)
 {
 	size_t n;
@@ -169,12 +222,11 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		}
 		double since = -1;
 		if (idle) {
-			const cJSON *m = cJSON_GetObjectItemCaseSensitive(marks, name);
-			if (!cJSON_IsString(m) || rp_parse_rfc3339(m->valuestring, &since) < 0 ||
-			    since > now)
-				since = now;
+			since = idle_since(k, node, name, marks, now);
 			char ts[40];
 			cJSON_AddStringToObject(fresh, name, rp_rfc3339(since, ts, sizeof ts));
+		} else if (rp_fleetlog_enabled() && rp_kube_annotation(node, RP_IDLE_SINCE)) {
+			mark_node(k, name, NULL); /* seen busy: the mark goes, for every replica */
 		}
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "node", name);

@@ -1,6 +1,7 @@
 /* reap.c — rp-launch --reap: find our orphans and terminate them (see
  * reap.h; the verdict itself is rp_reap_verdict in launch.c). */
 #include "reap.h"
+#include "adopt.h"
 #include "fleet.h"
 #include "fleetlog.h"
 #include "kube.h"
@@ -56,18 +57,12 @@ static void reaped(const struct rp_config *cfg, const cJSON *pod, const char *id
 static const char *in_flight_elsewhere(const cJSON *last, double window)
 {
 	static char buf[200];
-	const char *rep = rp_rec_str(last, "replica"), *ev = rp_rec_str(last, "event"), *ts = rp_rec_str(last, "ts");
-	double t;
-	if (!rp_fleetlog_enabled() || !rep || !ev || !strcmp(rep, rp_fleetlog_identity()) || !ts ||
-	    rp_parse_rfc3339(ts, &t))
-		return NULL;
-	if (strcmp(ev, "launching") && strcmp(ev, "launched") && strcmp(ev, "ready") && strcmp(ev, "join_failed"))
-		return NULL;
-	double age = rp_now() - t;
-	if (age >= window)
+	double age; /* the rule is adopt.h's: after the window the holder adopts or reaps it */
+	if (!rp_fleetlog_enabled() || !rp_adopt_orphaned(last, rp_fleetlog_identity(), rp_now(), &age) ||
+	    age >= window)
 		return NULL;
 	snprintf(buf, sizeof buf, "replica %s ledgered it %s %.0f s ago: within its launch + join window (%.0f s)",
-		 rep, ev, age < 0 ? 0 : age, window);
+		 rp_rec_str(last, "replica"), rp_rec_str(last, "event"), age, window);
 	return buf;
 }
 

@@ -14,8 +14,9 @@
  *    and keeps a pod whose last line another replica wrote while
  *    launching or joining it (launching, launched, ready, join_failed)
  *    for runpod.ready_timeout + kube.join_timeout + the hand-off grace
- *    after that line; then it is judged as any other (a dead replica's
- *    pod is reaped, never left billing).
+ *    after that line (rp_adopt_orphaned(), adopt.h); then it is judged
+ *    as any other (a dead replica's pod the lease holder did not adopt
+ *    is reaped, never left billing).
  *  - The lease fence (lease.h) is checked before the terminates: a
  *    replica that lost its lease reaps nothing (75).
  *  - Only pods with our name prefix (rp_launch_prefix) are looked at, and

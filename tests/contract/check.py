@@ -14,7 +14,7 @@ v2 OpenAPI document (tests/contract/runpod-v2.openapi.json, see README).
   check.py reads SPEC SRCDIR
       Every field the client reads from a v2 object is defined by the
       document: the explicit list V2_READS below (schema + path), and a scan
-      of the field-name literals in SRCDIR/common/{runpod,wave,reap}.c,
+      of the field-name literals in SRCDIR/common/{runpod,wave,reap,adopt}.c,
       each of which must be a v2 property, or named in NOT_V2 (GraphQL,
       ledger, our own objects) with the reason.
 
@@ -57,6 +57,7 @@ NOT_V2 = {
     # ledger records and our own pod records
     "event": "ledger", "why": "ledger", "gpu": "ledger (also a Pod field)",
     "replica": "ledger (fleetlog: the replica that wrote the line)", "ts": "ledger (when the line was written)",
+    "spot": "ledger (launched: a spot pod; adopt.c)",
 }
 
 # Known reads outside the document, left to issue 16 item 4 (spot prices
@@ -285,7 +286,7 @@ def check_reads(doc, top):
         if not walk(doc, schema, path):
             probs.append("client reads %s.%s: not defined by the document" % (schema, path))
     known = all_props(doc)
-    for f in ("common/runpod.c", "common/wave.c", "common/reap.c"):
+    for f in ("common/runpod.c", "common/wave.c", "common/reap.c", "common/adopt.c"):
         with open("%s/%s" % (top, f)) as fh:
             src = fh.read()
         for name in sorted(set(READ_CALL.findall(src))):
