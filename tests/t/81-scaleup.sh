@@ -22,7 +22,7 @@ for p in 0 1; do "$KAFKACTL" commit "$GROUP" "$TOPIC" "$p" 0 >/dev/null; done
 sed -e "s/^cluster: .*/cluster: sup/" -e "s/^  group: .*/  group: [\"$GROUP\"]/" \
 	-e "s/^  topic: .*/  topic: [\"$TOPIC\"]/" -e 's/^  lag_threshold: .*/  lag_threshold: 5/' \
 	-e '/^scale:/,/^[a-z]/{/^  idle:/d}' "$RP_CONFIG" >"$T_TMP/rp.yaml"
-sed -i -e '/^runpod:/a\  spot: false\n  max_nodes: 10' -e '/^kube:/a\  bootstrap: kubeadm' \
+sed -i -e '/^runpod:/a\  max_nodes: 10' -e '/^kube:/a\  bootstrap: kubeadm' \
 	-e '/^scale:/a\  idle: 60s\n  cooldown: 5m' "$T_TMP/rp.yaml"
 export RP_CONFIG="$T_TMP/rp.yaml"
 for n in $(kubectl get nodes -l gpu-type=runpod -o name); do kubectl delete "$n" >/dev/null 2>&1; done
