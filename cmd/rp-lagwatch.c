@@ -16,7 +16,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once | --watch INTERVAL |\n"
+	"usage: rp-lagwatch [--once [--if-idle] | --watch INTERVAL |\n"
 	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
 	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
@@ -26,7 +26,7 @@ static const char usage[] =
 	"                   [--watch-pid PID] [-c FILE] [-q|-v]\n";
 
 enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY, O_HOLD, O_IDENT, O_LNS,
-       O_LDUR, O_LDEAD, O_LRETRY, O_WPID };
+       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_IFIDLE };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
@@ -88,6 +88,7 @@ int main(int argc, char **argv)
 					    { "renew-deadline", required_argument, NULL, O_LDEAD },
 					    { "retry-period", required_argument, NULL, O_LRETRY },
 					    { "watch-pid", required_argument, NULL, O_WPID },
+					    { "if-idle", no_argument, NULL, O_IFIDLE },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
 	struct rp_watch_opts opt = { .nodes = -1 };
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
 		case O_GRPC: grpc = optarg; break;
 		case O_LAGONLY: opt.lag_only = 1; break;
+		case O_IFIDLE: opt.if_idle = 1; break;
 		case O_HOLD: lo_.name = optarg; break;
 		case O_IDENT: lo_.identity = optarg; break;
 		case O_LNS: lo_.ns = optarg; break;
@@ -142,6 +144,8 @@ int main(int argc, char **argv)
 	if (once + !!watch + serving > 1 && !(serving && watch && !once))
 		rp_cli_usage(&cli, "--once, --watch and --serve/--serve-grpc exclude each other "
 				   "(a server takes --watch as its poll interval)");
+	if (opt.if_idle && (!once || opt.lag_only))
+		rp_cli_usage(&cli, "--if-idle goes with --once, without --lag-only");
 	double interval = serving ? 15 : 0;
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
@@ -202,6 +206,10 @@ int main(int argc, char **argv)
 		rc = rp_watch_tick(lw, &err);
 		if (rc == RP_EXIT_USAGE)
 			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		if (rc == RP_WATCH_NOT_IDLE) { /* nothing printed: the full tick's to decide */
+			rp_debug("not idle: no decision");
+			rc = RP_EXIT_OK;
+		}
 	}
 	rp_out_flush();
 	rp_watch_close(lw);

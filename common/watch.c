@@ -5,6 +5,7 @@
 #include "idle.h"
 #include "kafka.h"
 #include "kube.h"
+#include "ledger.h"
 #include "log.h"
 #include "prom.h"
 #include "record.h"
@@ -19,7 +20,7 @@
 
 struct rp_watch {
 	const struct rp_config *cfg;
-	int verbose, lag_only;
+	int verbose, lag_only, if_idle;
 	long nodes_flag; /* -1: ask Kubernetes */
 	struct rp_kafka_watch *w;
 	size_t nw;
@@ -256,12 +257,29 @@ static void time_lag(struct obs *o, double now)
 	cJSON_Delete(samples);
 }
 
+/* The idle path's first look (watch.h): nothing of ours is or may be
+ * alive by the ledger, and no other replica's ledger to consult. */
+static int fleet_empty(void)
+{
+	char *err = NULL;
+	if (rp_fleetlog_enabled())
+		return 0;
+	int r = rp_ledger_any_alive(NULL, &err);
+	if (r < 0) {
+		rp_logw("ledger unreadable: not the idle path", "error", err);
+		free(err);
+	}
+	return r == 0;
+}
+
 int rp_watch_tick(struct rp_watch *lw, char **err)
 {
 	struct obs o = { 0 };
 	double now = rp_now();
 	int rc = RP_EXIT_OK;
 
+	if (lw->if_idle && !fleet_empty())
+		return RP_WATCH_NOT_IDLE;
 	poll_lag(lw, &o);
 	if (o.lag_rc == RP_EXIT_USAGE) {
 		*err = o.lag_err;
@@ -269,9 +287,10 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		obs_free(&o);
 		return RP_EXIT_USAGE;
 	}
-	if (!o.lag_rc && !lw->lag_only)
+	if (!o.lag_rc && !lw->lag_only && !lw->if_idle)
 		time_lag(&o, now);
-	emit_lags(lw, &o);
+	if (!lw->if_idle)
+		emit_lags(lw, &o);
 	if (lw->lag_only) {
 		if (o.lag_rc)
 			rp_loge("lag unknown", "error", o.lag_err);
@@ -306,6 +325,15 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		st.last_up_lost = 0;
 	}
 	rp_decide(&in, &st, &d);
+	if (lw->if_idle) {
+		/* Only a hold over nothing of ours is the idle path's to print. */
+		if (o.lag_rc || o.nodes_rc || o.burst || o.nlost || d.action != RP_HOLD) {
+			obs_free(&o);
+			return RP_WATCH_NOT_IDLE;
+		}
+		time_lag(&o, now);
+		emit_lags(lw, &o);
+	}
 	if (o.lag_rc || o.nodes_rc) {
 		/* Unknown: hold, and say why; the state is left as it was. */
 		snprintf(d.reason, sizeof d.reason, "%s", o.lag_rc ? o.lag_err : o.nodes_err);
@@ -374,6 +402,7 @@ struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watc
 	lw->cfg = cfg;
 	lw->verbose = opt->verbose;
 	lw->lag_only = opt->lag_only;
+	lw->if_idle = opt->if_idle;
 	lw->nodes_flag = opt->nodes;
 	lw->policy = rp_kafka_policy(rp_cfg_str(cfg, "kafka.offset_policy"));
 	*err = NULL;
