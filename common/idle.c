@@ -98,7 +98,8 @@ static int node_idle(struct rp_kube *k, const char *name, char **err)
 	return idle;
 }
 
-static cJSON *load_marks(const char *path)
+/* The marks in path; *found: read from the file (else a fresh object). */
+static cJSON *load_marks(const char *path, int *found)
 {
 	size_t n;
 	char *s = rp_read_file(path, 1 << 20, &n);
@@ -106,7 +107,8 @@ static cJSON *load_marks(const char *path)
 	free(s);
 	cJSON *m = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "idle_since") : NULL;
 	cJSON_Delete(j);
-	if (!cJSON_IsObject(m)) {
+	*found = cJSON_IsObject(m);
+	if (!*found) {
 		if (s)
 			rp_logw("idle marks unreadable, starting afresh", "file", path);
 		cJSON_Delete(m);
@@ -121,7 +123,7 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 	cJSON *list = NULL, *marks = NULL, *fresh = NULL, *out = NULL;
 	const cJSON *items, *node;
 	char *file = NULL, *lock = NULL, *path;
-	int lfd = -1, rc;
+	int lfd = -1, rc, found = 0;
 
 	*err = NULL;
 	if (nodes)
@@ -146,7 +148,7 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		rc = RP_EXIT_FAIL;
 		goto out;
 	}
-	marks = load_marks(file);
+	marks = load_marks(file, &found);
 	fresh = cJSON_CreateObject();
 	out = cJSON_CreateArray();
 
@@ -209,6 +211,8 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		cJSON_AddItemToArray(out, o);
 	}
 
+	if (found && cJSON_Compare(marks, fresh, 1))
+		goto out; /* unchanged (an idle tick): no write, no fsync */
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddItemToObject(doc, "idle_since", fresh);
 	fresh = NULL;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,19 +123,43 @@ static int build_watch(struct rp_watch *lw, char **err)
 	return 0;
 }
 
-static void poll_lag(struct rp_watch *lw, struct obs *o)
+/* The Kafka handle, opened on first use: 0, or RP_EXIT_USAGE in o. */
+static int open_lag(struct rp_watch *lw, struct obs *o)
 {
 	if (!lw->kafka) {
 		lw->kafka = rp_kafka_open(rp_cfg_str(lw->cfg, "kafka.bootstrap_servers"),
 					  rp_cfg_dur(lw->cfg, "kafka.timeout"), &o->lag_err);
-		if (!lw->kafka) {
-			o->lag_rc = RP_EXIT_USAGE;
-			return;
-		}
+		if (!lw->kafka)
+			return o->lag_rc = RP_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* The poll itself (the handle open): touches only lw's Kafka and o's lag
+ * fields, so it may run on a thread of its own. */
+static void *lag_of(struct rp_watch *lw, struct obs *o)
+{
 	o->lag_rc = rp_kafka_poll(lw->kafka, lw->w, lw->nw, lw->policy, &o->lags, &o->nlags, &o->lag_err);
 	for (size_t i = 0; !o->lag_rc && i < o->nlags; i++)
 		o->lag += o->lags[i].lag;
+	return NULL;
+}
+
+static void poll_lag(struct rp_watch *lw, struct obs *o)
+{
+	if (!open_lag(lw, o))
+		lag_of(lw, o);
+}
+
+struct lag_job {
+	struct rp_watch *lw;
+	struct obs *o;
+};
+
+static void *lag_job_run(void *arg)
+{
+	struct lag_job *j = arg;
+	return lag_of(j->lw, j->o);
 }
 
 static void poll_p95(struct rp_watch *lw, struct obs *o)
@@ -280,7 +305,24 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 
 	if (lw->if_idle && !fleet_empty())
 		return RP_WATCH_NOT_IDLE;
-	poll_lag(lw, &o);
+	/* Kafka answers while Prometheus and Kubernetes are asked: the lag
+	 * poll runs on a thread of its own (it mostly waits on librdkafka's). */
+	struct lag_job job = { lw, &o };
+	pthread_t lag_th;
+	int threaded = 0, unopened = lw->lag_only ? 0 : open_lag(lw, &o);
+	if (lw->lag_only)
+		poll_lag(lw, &o);
+	else if (!unopened) {
+		threaded = pthread_create(&lag_th, NULL, lag_job_run, &job) == 0;
+		if (!threaded)
+			lag_of(lw, &o);
+	}
+	if (!lw->lag_only && !unopened) {
+		poll_p95(lw, &o);
+		poll_nodes(lw, &o, now);
+	}
+	if (threaded)
+		pthread_join(lag_th, NULL);
 	if (o.lag_rc == RP_EXIT_USAGE) {
 		*err = o.lag_err;
 		o.lag_err = NULL;
@@ -298,8 +340,6 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		obs_free(&o);
 		return rc;
 	}
-	poll_p95(lw, &o);
-	poll_nodes(lw, &o, now);
 
 	struct rp_decide_in in;
 	rp_decide_rule(lw->cfg, &in);
