@@ -27,7 +27,8 @@
  *    no pod that may still exist (rp_ledger_any_alive), the lag and the
  *    nodes are known, Kubernetes lists no burst node -- and the decision
  *    is hold.  Otherwise it returns RP_WATCH_NOT_IDLE having printed
- *    nothing and written no state (no decision state, no lag sample).
+ *    nothing and written no decision state and no lag sample (the idle
+ *    marks are refreshed, as by any poll of the nodes).
  */
 #ifndef RP_WATCH_H
 #define RP_WATCH_H
