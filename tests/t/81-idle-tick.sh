@@ -105,4 +105,14 @@ like "stamp in the future: the full tick" "$(ran)" 'rp-launch'
 rc "rp-lagwatch --if-idle with fleet.store kafka exits 0" 0 rp-lagwatch --once --if-idle -q --set fleet.store=kafka
 is "and prints nothing" "$(cat "$T_TMP/.out")" ""
 rc "--if-idle alone is a usage error" 2 rp-lagwatch --if-idle
+
+# ---- each binary maps only what it uses: libcurl is loaded on first use -----
+for b in rp-lagwatch rp-launch rp-join rp-drain rp-cost rp-checkpoint; do
+	is "$b does not link libcurl (http.c loads it)" "$(readelf -d "$(command -v "$b")" | grep -c 'libcurl')" 0
+done
+# the dynamic loader says what it loads, dlopen included
+LD_DEBUG=files rp-lagwatch --lag-only -q 2>"$T_TMP/lagonly.ld" >/dev/null
+is "rp-lagwatch --lag-only (no HTTP question) never loads libcurl" "$(grep -c 'file=libcurl' "$T_TMP/lagonly.ld")" 0
+LD_DEBUG=files rp-lagwatch --once -q 2>"$T_TMP/once.ld" >/dev/null
+num_ge "rp-lagwatch --once (Kubernetes, Prometheus) loads it" "$(grep -c 'file=libcurl' "$T_TMP/once.ld")" 1
 done_testing
