@@ -20,7 +20,11 @@ WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=deprecated-de
 pkgmiss  = $(error pkg-config: module '$(1)' not found (Debian package $(2)); run scripts/install-deps)
 pkgcheck = $(if $(shell command -v pkg-config),,$(error pkg-config not found (Debian package pkg-config); run scripts/install-deps))$(foreach m,$(PKGMAP),$(if $(shell pkg-config --exists $(firstword $(subst :, ,$(m))) && echo y),,$(call pkgmiss,$(firstword $(subst :, ,$(m))),$(lastword $(subst :, ,$(m))))))
 PKGCF    = $(pkgcheck)$(eval PKGCF := $(shell pkg-config --cflags $(PKGS)))$(PKGCF)
-PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(shell pkg-config --libs $(PKGS)) -lpthread -lm)$(PKGLIB)
+# libcurl is not linked: http.c loads it on first use (dlopen), so a run
+# that asks no HTTP question maps none of the thirty-odd libraries it
+# pulls in.  gRPC is loaded the same way (extscaler.c); --as-needed keeps
+# of the rest only what each binary's objects (from the archive) call.
+PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS))) -lpthread -lm)$(PKGLIB)
 # -MMD -MP: each object depends on the headers it includes (build/**/*.d).
 ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN) -MMD -MP
 LDFLAGS ?= -Wl,--as-needed
@@ -156,7 +160,8 @@ install: all $(BUILD)/config.yaml
 
 # A Debian package (dpkg-deb, no network): the install above with
 # PREFIX=/usr, Depends from the shared libraries the binaries link
-# (dpkg-shlibdeps) plus what the scripts run; packaging/deb/ holds the rest.
+# (dpkg-shlibdeps) plus what the scripts run and libcurl (loaded, not
+# linked: packaging/deb/control names it); packaging/deb/ holds the rest.
 DEBARCH  = $(shell dpkg --print-architecture)
 DEBROOT  = $(BUILD)/deb/root
 DEB      = $(BUILD)/rp_$(VERSION)_$(DEBARCH).deb

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once | --watch INTERVAL [--trigger CMD] |\n"
+	"usage: rp-lagwatch [--once [--if-idle] | --watch INTERVAL [--trigger CMD] |\n"
 	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
 	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
@@ -27,7 +27,7 @@ static const char usage[] =
 	"                   [--watch-pid PID] [-c FILE] [-q|-v]\n";
 
 enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY, O_HOLD, O_IDENT, O_LNS,
-       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_TRIGGER };
+       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_TRIGGER, O_IFIDLE };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 					    { "retry-period", required_argument, NULL, O_LRETRY },
 					    { "watch-pid", required_argument, NULL, O_WPID },
 					    { "trigger", required_argument, NULL, O_TRIGGER },
+					    { "if-idle", no_argument, NULL, O_IFIDLE },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
 	struct rp_watch_opts opt = { .nodes = -1 };
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 		case O_GRPC: grpc = optarg; break;
 		case O_TRIGGER: trigger = optarg; break;
 		case O_LAGONLY: opt.lag_only = 1; break;
+		case O_IFIDLE: opt.if_idle = 1; break;
 		case O_HOLD: lo_.name = optarg; break;
 		case O_IDENT: lo_.identity = optarg; break;
 		case O_LNS: lo_.ns = optarg; break;
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
 				   "(a server takes --watch as its poll interval)");
 	if (trigger && (!watch || serving || opt.lag_only || !*trigger))
 		rp_cli_usage(&cli, "--trigger wants --watch INTERVAL and a command, without --serve or --lag-only");
+	if (opt.if_idle && (!once || opt.lag_only))
+		rp_cli_usage(&cli, "--if-idle goes with --once, without --lag-only");
 	double interval = serving ? 15 : 0;
 	if (watch && (rp_parse_duration(watch, &interval) < 0 || interval <= 0))
 		rp_cli_usage(&cli, "--watch: bad interval '%s'", watch);
@@ -209,6 +213,10 @@ int main(int argc, char **argv)
 		rc = rp_watch_tick(lw, &err);
 		if (rc == RP_EXIT_USAGE)
 			rp_fatal(RP_EXIT_USAGE, "%s", err);
+		if (rc == RP_WATCH_NOT_IDLE) { /* nothing printed: the full tick's to decide */
+			rp_debug("not idle: no decision");
+			rc = RP_EXIT_OK;
+		}
 	}
 	rp_out_flush();
 	rp_watch_close(lw);

@@ -151,7 +151,8 @@ static double idle_since(struct rp_kube *k, const cJSON *node, const char *name,
 	return now;
 }
 
-static cJSON *load_marks(const char *path)
+/* The marks in path; *found: read from the file (else a fresh object). */
+static cJSON *load_marks(const char *path, int *found)
 {
 	size_t n;
 	char *s = rp_read_file(path, 1 << 20, &n);
@@ -159,7 +160,8 @@ static cJSON *load_marks(const char *path)
 	free(s);
 	cJSON *m = j ? cJSON_DetachItemFromObjectCaseSensitive(j, "idle_since") : NULL;
 	cJSON_Delete(j);
-	if (!cJSON_IsObject(m)) {
+	*found = cJSON_IsObject(m);
+	if (!*found) {
 		if (s)
 			rp_logw("idle marks unreadable, starting afresh", "file", path);
 		cJSON_Delete(m);
@@ -174,7 +176,7 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 	cJSON *list = NULL, *marks = NULL, *fresh = NULL, *out = NULL;
 	const cJSON *items, *node;
 	char *file = NULL, *lock = NULL, *path;
-	int lfd = -1, rc;
+	int lfd = -1, rc, found = 0;
 
 	*err = NULL;
 	if (nodes)
@@ -199,7 +201,7 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		rc = RP_EXIT_FAIL;
 		goto out;
 	}
-	marks = load_marks(file);
+	marks = load_marks(file, &found);
 	fresh = cJSON_CreateObject();
 	out = cJSON_CreateArray();
 
@@ -261,6 +263,8 @@ int rp_idle_refresh(struct rp_kube *k, const struct rp_config *cfg, double now, 
 		cJSON_AddItemToArray(out, o);
 	}
 
+	if (found && cJSON_Compare(marks, fresh, 1))
+		goto out; /* unchanged (an idle tick): no write, no fsync */
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddItemToObject(doc, "idle_since", fresh);
 	fresh = NULL;

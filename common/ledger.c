@@ -324,3 +324,42 @@ int rp_ledger_ours(const cJSON *launches, const struct rp_config *cfg, const cha
 	}
 	return 1;
 }
+
+/* The pods still open, by id and (name-only lines) by name: the set stays
+ * as small as the fleet, however long the ledger. */
+struct alive {
+	cJSON *ids, *names;
+};
+
+static int alive_cb(const cJSON *rec, long line, void *arg)
+{
+	struct alive *a = arg;
+	(void)line;
+	const char *ev = rp_rec_str(rec, "event"), *id = rp_rec_str(rec, "id"), *name = rp_rec_str(rec, "name");
+	if (!ev)
+		return 0;
+	if (id && *id) {
+		if (name)
+			cJSON_DeleteItemFromObjectCaseSensitive(a->names, name); /* followed by its id now */
+		cJSON_DeleteItemFromObjectCaseSensitive(a->ids, id);
+		if (strcmp(ev, "terminated") && strcmp(ev, "reaped"))
+			cJSON_AddTrueToObject(a->ids, id);
+	} else if (name && *name) {
+		cJSON_DeleteItemFromObjectCaseSensitive(a->names, name);
+		if (strcmp(ev, "launch_failed"))
+			cJSON_AddTrueToObject(a->names, name);
+	}
+	return 0;
+}
+
+int rp_ledger_any_alive(const char *path, char **err)
+{
+	struct alive a = { cJSON_CreateObject(), cJSON_CreateObject() };
+	long torn;
+	int rc = rp_ledger_read(path, alive_cb, &a, &torn, err);
+	if (rc == 0)
+		rc = a.ids->child || a.names->child;
+	cJSON_Delete(a.ids);
+	cJSON_Delete(a.names);
+	return rc;
+}

@@ -62,6 +62,14 @@ int rp_ledger_fread(FILE *f, const char *path, rp_ledger_cb cb, void *arg, long 
  * spot flag: the ledger is how we know).  NULL + *err when the ledger
  * cannot be read (a missing ledger is empty). */
 cJSON *rp_ledger_spot_pods(const char *path, char **err);
+/* Whether the ledger knows a pod that may still exist: one whose last line
+ * is not terminated or reaped.  A pod is followed by its id; a line with a
+ * name and no id (launching, launch_failed) by its name until a line names
+ * both; a name whose last line is launching (a create under way or
+ * unanswered) is alive, one whose last line is launch_failed is not.  Lines
+ * with neither are ignored.  1 some, 0 none (a missing ledger), -1 + *err
+ * unreadable. */
+int rp_ledger_any_alive(const char *path, char **err);
 
 struct rp_config;
 /* What the ledger launched (see Promises): read path (NULL: the default

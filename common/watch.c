@@ -5,6 +5,7 @@
 #include "idle.h"
 #include "kafka.h"
 #include "kube.h"
+#include "ledger.h"
 #include "log.h"
 #include "prom.h"
 #include "record.h"
@@ -13,13 +14,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct rp_watch {
 	const struct rp_config *cfg;
-	int verbose, lag_only;
+	int verbose, lag_only, if_idle;
 	long nodes_flag; /* -1: ask Kubernetes */
 	struct rp_kafka_watch *w;
 	size_t nw;
@@ -124,19 +126,43 @@ static int build_watch(struct rp_watch *lw, char **err)
 	return 0;
 }
 
-static void poll_lag(struct rp_watch *lw, struct obs *o)
+/* The Kafka handle, opened on first use: 0, or RP_EXIT_USAGE in o. */
+static int open_lag(struct rp_watch *lw, struct obs *o)
 {
 	if (!lw->kafka) {
 		lw->kafka = rp_kafka_open(rp_cfg_str(lw->cfg, "kafka.bootstrap_servers"),
 					  rp_cfg_dur(lw->cfg, "kafka.timeout"), &o->lag_err);
-		if (!lw->kafka) {
-			o->lag_rc = RP_EXIT_USAGE;
-			return;
-		}
+		if (!lw->kafka)
+			return o->lag_rc = RP_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* The poll itself (the handle open): touches only lw's Kafka and o's lag
+ * fields, so it may run on a thread of its own. */
+static void *lag_of(struct rp_watch *lw, struct obs *o)
+{
 	o->lag_rc = rp_kafka_poll(lw->kafka, lw->w, lw->nw, lw->policy, &o->lags, &o->nlags, &o->lag_err);
 	for (size_t i = 0; !o->lag_rc && i < o->nlags; i++)
 		o->lag += o->lags[i].lag;
+	return NULL;
+}
+
+static void poll_lag(struct rp_watch *lw, struct obs *o)
+{
+	if (!open_lag(lw, o))
+		lag_of(lw, o);
+}
+
+struct lag_job {
+	struct rp_watch *lw;
+	struct obs *o;
+};
+
+static void *lag_job_run(void *arg)
+{
+	struct lag_job *j = arg;
+	return lag_of(j->lw, j->o);
 }
 
 static void poll_p95(struct rp_watch *lw, struct obs *o, int warn)
@@ -286,22 +312,57 @@ static void decide_input(const struct rp_watch *lw, const struct obs *o, double 
 	}
 }
 
+/* The idle path's first look (watch.h): nothing of ours is or may be
+ * alive by the ledger, and no other replica's ledger to consult. */
+static int fleet_empty(void)
+{
+	char *err = NULL;
+	if (rp_fleetlog_enabled())
+		return 0;
+	int r = rp_ledger_any_alive(NULL, &err);
+	if (r < 0) {
+		rp_logw("ledger unreadable: not the idle path", "error", err);
+		free(err);
+	}
+	return r == 0;
+}
+
 int rp_watch_tick(struct rp_watch *lw, char **err)
 {
 	struct obs o = { 0 };
 	double now = rp_now();
 	int rc = RP_EXIT_OK;
 
-	poll_lag(lw, &o);
+	if (lw->if_idle && !fleet_empty())
+		return RP_WATCH_NOT_IDLE;
+	/* Kafka answers while Prometheus and Kubernetes are asked: the lag
+	 * poll runs on a thread of its own (it mostly waits on librdkafka's). */
+	struct lag_job job = { lw, &o };
+	pthread_t lag_th;
+	int threaded = 0, unopened = lw->lag_only ? 0 : open_lag(lw, &o);
+	if (lw->lag_only)
+		poll_lag(lw, &o);
+	else if (!unopened) {
+		threaded = pthread_create(&lag_th, NULL, lag_job_run, &job) == 0;
+		if (!threaded)
+			lag_of(lw, &o);
+	}
+	if (!lw->lag_only && !unopened) {
+		poll_p95(lw, &o, 1);
+		poll_nodes(lw, &o, now);
+	}
+	if (threaded)
+		pthread_join(lag_th, NULL);
 	if (o.lag_rc == RP_EXIT_USAGE) {
 		*err = o.lag_err;
 		o.lag_err = NULL;
 		obs_free(&o);
 		return RP_EXIT_USAGE;
 	}
-	if (!o.lag_rc && !lw->lag_only)
+	if (!o.lag_rc && !lw->lag_only && !lw->if_idle)
 		time_lag(&o, now);
-	emit_lags(lw, &o);
+	if (!lw->if_idle)
+		emit_lags(lw, &o);
 	if (lw->lag_only) {
 		if (o.lag_rc)
 			rp_loge("lag unknown", "error", o.lag_err);
@@ -309,14 +370,21 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		obs_free(&o);
 		return rc;
 	}
-	poll_p95(lw, &o, 1);
-	poll_nodes(lw, &o, now);
 
 	struct rp_decide_in in;
 	struct rp_decide_state st;
 	struct rp_decide_out d;
 	decide_input(lw, &o, now, &in, &st);
 	rp_decide(&in, &st, &d);
+	if (lw->if_idle) {
+		/* Only a hold over nothing of ours is the idle path's to print. */
+		if (o.lag_rc || o.nodes_rc || o.burst || o.nlost || d.action != RP_HOLD) {
+			obs_free(&o);
+			return RP_WATCH_NOT_IDLE;
+		}
+		time_lag(&o, now);
+		emit_lags(lw, &o);
+	}
 	if (o.lag_rc || o.nodes_rc) {
 		/* Unknown: hold, and say why; the state is left as it was. */
 		snprintf(d.reason, sizeof d.reason, "%s", o.lag_rc ? o.lag_err : o.nodes_err);
@@ -437,6 +505,7 @@ struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watc
 	lw->cfg = cfg;
 	lw->verbose = opt->verbose;
 	lw->lag_only = opt->lag_only;
+	lw->if_idle = opt->if_idle;
 	lw->nodes_flag = opt->nodes;
 	lw->policy = rp_kafka_policy(rp_cfg_str(cfg, "kafka.offset_policy"));
 	*err = NULL;

@@ -32,6 +32,13 @@
  *    anything else writes nothing (RP_EARLY_NONE).
  *  - Connections (Kafka, Kubernetes) are opened on first use and kept
  *    until rp_watch_close().
+ *  - if_idle (rp-autoscale's idle path): the tick goes on only while
+ *    nothing of ours exists -- the fleet store is local, the ledger knows
+ *    no pod that may still exist (rp_ledger_any_alive), the lag and the
+ *    nodes are known, Kubernetes lists no burst node -- and the decision
+ *    is hold.  Otherwise it returns RP_WATCH_NOT_IDLE having printed
+ *    nothing and written no decision state and no lag sample (the idle
+ *    marks are refreshed, as by any poll of the nodes).
  */
 #ifndef RP_WATCH_H
 #define RP_WATCH_H
@@ -42,12 +49,15 @@ struct rp_watch;
 struct rp_watch_opts {
 	int verbose, lag_only;
 	long nodes; /* -1: ask Kubernetes; else this many burst nodes, none idle */
+	int if_idle;
 };
+#define RP_WATCH_NOT_IDLE (-1)
 
 /* NULL + *err (a usage error) if the configuration cannot be watched. */
 struct rp_watch *rp_watch_open(const struct rp_config *cfg, const struct rp_watch_opts *opt, char **err);
 /* One poll and its records.  RP_EXIT_OK, RP_EXIT_TEMP (input unknown: a
- * hold was printed), or RP_EXIT_USAGE + *err (e.g. an unknown topic). */
+ * hold was printed), RP_EXIT_USAGE + *err (e.g. an unknown topic), or
+ * (if_idle) RP_WATCH_NOT_IDLE. */
 int rp_watch_tick(struct rp_watch *w, char **err);
 struct rp_watch_sample {
 	int lag_known;
