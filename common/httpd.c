@@ -115,18 +115,19 @@ static void send_all(int fd, const char *p, size_t n)
 	}
 }
 
-static const char *reason(int st)
+const char *rp_httpd_reason(int st)
 {
 	switch (st) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
-	default: return "Status";
+	default: return "Internal Server Error";
 	}
 }
 
@@ -134,7 +135,7 @@ static void reply(int fd, int st, const char *ctype, const char *body, size_t n,
 {
 	char *h = rp_xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			       "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-			       st, reason(st), ctype, n, st == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
+			       st, rp_httpd_reason(st), ctype, n, st == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
 	send_all(fd, h, strlen(h));
 	if (!head)
 		send_all(fd, body, n);

@@ -37,5 +37,7 @@ const char *rp_httpd_addr(const struct rp_httpd *h);
  * 1 a connection came, 0 nothing came (or a signal interrupted the wait). */
 int rp_httpd_serve_one(struct rp_httpd *h, double timeout, rp_httpd_fn fn, void *arg);
 void rp_httpd_close(struct rp_httpd *h);
+/* The reason phrase of HTTP status st (unknown ones: "Internal Server Error"). */
+const char *rp_httpd_reason(int st);
 
 #endif

@@ -150,61 +150,25 @@ int rp_reap(struct rp_config *cfg, int dry)
 		rp_runpod_free(rp);
 		return RP_EXIT_TEMP;
 	}
-	char *err = NULL;
+	char *err = NULL, *prefix = NULL;
 	struct rp_kube *k = rp_kube_open(rp_cfg_str(cfg, "kube.kubeconfig"), &err);
-	cJSON *list = NULL;
+	cJSON *list = NULL, *known = NULL, *launches = NULL, *pods = NULL;
 	const cJSON *nodes = NULL;
-	cJSON *known = NULL;
+	struct rp_ledger_index *ix = NULL;
+	const char *why = NULL; /* set: reaping nothing, for this reason */
 	int rc = k ? rp_kube_list(k, "/api/v1/nodes", &list, &nodes, &err) : RP_EXIT_TEMP;
 	if (!rc)
 		rc = known_to_kube(k, nodes, &known, &err);
-	if (rc) {
-		cJSON_Delete(known);
-		cJSON_Delete(list);
-		rp_loge("Kubernetes API unavailable: reaping nothing (never guess)", "error", err);
-		free(err);
-		rp_kube_free(k);
-		rp_runpod_free(rp);
-		rp_unlock(lk);
-		return RP_EXIT_TEMP;
-	}
-	if ((rc = rp_fleetlog_sync(&err)) != 0) { /* the whole fleet's ledger, or no reap */
-		rp_loge("fleet view unavailable: reaping nothing (never guess)", "error", err);
-		free(err);
-		cJSON_Delete(list);
-		rp_kube_free(k);
-		rp_runpod_free(rp);
-		rp_unlock(lk);
-		return rc;
-	}
-	struct rp_ledger_index *ix = rp_ledger_index_load(NULL, &err);
-	if (!ix) {
-		rp_loge("ledger unreadable: reaping nothing", "error", err);
-		free(err);
-		cJSON_Delete(known);
-		cJSON_Delete(list);
-		rp_kube_free(k);
-		rp_runpod_free(rp);
-		rp_unlock(lk);
-		return RP_EXIT_FAIL;
-	}
-	cJSON *launches = rp_ledger_launches(NULL, &err);
-	if (!launches) {
-		rp_loge("ledger unreadable: reaping nothing", "error", err);
-		free(err);
-		rp_ledger_index_free(ix);
-		cJSON_Delete(known);
-		cJSON_Delete(list);
-		rp_kube_free(k);
-		rp_runpod_free(rp);
-		rp_unlock(lk);
-		return RP_EXIT_FAIL;
-	}
-	char *prefix = rp_launch_prefix(cfg);
-	cJSON *pods = NULL;
-	rc = rp_runpod_list(rp, prefix, &pods, &err);
-	if (rc) {
-		rp_loge("listing pods failed: reaping nothing", "error", err);
+	if (rc)
+		why = "Kubernetes API unavailable: reaping nothing (never guess)", rc = RP_EXIT_TEMP;
+	else if ((rc = rp_fleetlog_sync(&err)) != 0) /* the whole fleet's ledger, or no reap */
+		why = "fleet view unavailable: reaping nothing (never guess)";
+	else if (!(ix = rp_ledger_index_load(NULL, &err)) || !(launches = rp_ledger_launches(NULL, &err)))
+		why = "ledger unreadable: reaping nothing", rc = RP_EXIT_FAIL;
+	else if ((rc = rp_runpod_list(rp, prefix = rp_launch_prefix(cfg), &pods, &err)) != 0)
+		why = "listing pods failed: reaping nothing";
+	if (why) {
+		rp_loge(why, "error", err);
 		free(err);
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* vkubelet.c — the kubelet API of a virtual node (see vkubelet.h). */
 #include "vkubelet.h"
+#include "httpd.h"
 #include "fleet.h"
 #include "kube.h"
 #include "log.h"
@@ -92,19 +93,6 @@ static int put(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
-static const char *reason(int st)
-{
-	switch (st) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
-	}
-}
-
 static int head(struct conn *c, int st, long len)
 {
 	char h[256];
@@ -113,11 +101,11 @@ static int head(struct conn *c, int st, long len)
 		n = snprintf(h, sizeof h,
 			     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %ld\r\n"
 			     "Connection: close\r\n\r\n",
-			     st, reason(st), len);
+			     st, rp_httpd_reason(st), len);
 	else
 		n = snprintf(h, sizeof h,
 			     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", st,
-			     reason(st));
+			     rp_httpd_reason(st));
 	c->sent = 1;
 	return put(c, h, (size_t)n);
 }

@@ -71,4 +71,18 @@ ledger_pod() {
 		'{type:"ledger",event:"joined",ts:$ts,id:$id,node:$node,bootstrap:"kubeadm"}' >>"$RP_STATE_DIR/ledger.jsonl"
 }
 
+# new_pod NODE [worker]: a RunPod pod of ours (CLUSTER-burst-NODE, CLUSTER
+# from $RP_CONFIG) in the stand-in, with the ledger lines rp-launch and
+# rp-join leave (joined to NODE, or as a worker: no node); its id is
+# printed and appended to $T_TMP/pods.
+new_pod() {
+	local id cl
+	cl=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
+	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
+		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$cl-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
+		jq -r .id | tee -a "$T_TMP/pods")
+	if [ "${2:-}" = worker ]; then ledger_pod "$id" "$cl-burst-$1"; else ledger_pod "$id" "$cl-burst-$1" "$1"; fi
+	echo "$id"
+}
+
 done_testing() { echo "# $T_NAME: $T_N assertions, $T_FAIL failed"; [ "$T_FAIL" -eq 0 ]; }

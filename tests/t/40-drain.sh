@@ -29,18 +29,7 @@ pstatus() {
 }
 # the same from the stand-in's own state (TERMINATED pods are kept there)
 pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
-# the stack's cluster: our pods are named $CL-burst-*
-CL=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
-# new_pod NODE [worker]: a pod of ours ($CL-burst-NODE), with the ledger
-# lines rp-launch and rp-join leave (joined to NODE, or as a worker)
-new_pod() {
-	local id
-	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
-		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$CL-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
-		jq -r .id | tee -a "$T_TMP/pods")
-	if [ "${2:-}" = worker ]; then ledger_pod "$id" "$CL-burst-$1"; else ledger_pod "$id" "$CL-burst-$1" "$1"; fi
-	echo "$id"
-}
+# new_pod NODE [worker] (tests/lib.sh): a ledgered pod of ours
 # a pod of another team, on the same RunPod account: no ledger line of ours
 team_pod() {
 	curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \

@@ -28,17 +28,7 @@ pstatus() {
 	*) echo "unknown (${out##*$'\n'})" ;;
 	esac
 }
-CL=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
-# new_pod NODE: a pod of ours ($CL-burst-NODE), ledgered as rp-launch and
-# rp-join leave it (only pods the ledger launched are terminated)
-new_pod() {
-	local id
-	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
-		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$CL-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
-		jq -r .id | tee -a "$T_TMP/pods")
-	ledger_pod "$id" "$CL-burst-$1" "$1"
-	echo "$id"
-}
+# new_pod NODE (tests/lib.sh): a ledgered pod of ours
 cleanup() {
 	kubectl delete rs,pdb -A -l "rp-test=$S" --wait=false >/dev/null 2>&1
 	kubectl delete pods -A -l "rp-test=$S" --grace-period=0 --force --wait=false >/dev/null 2>&1

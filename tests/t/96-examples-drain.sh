@@ -25,17 +25,7 @@ at_exit cleanup
 kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 kapi() { curl -s --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$KUBE_URL$1"; }
 pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
-CL=$(awk '$1 == "cluster:" {print $2}' "$RP_CONFIG")
-# new_pod NODE: a pod of ours ($CL-burst-NODE), ledgered as rp-launch and
-# rp-join leave it (only pods the ledger launched are terminated)
-new_pod() {
-	local id
-	id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
-		"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$CL-burst-$1\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" |
-		jq -r .id | tee -a "$T_TMP/pods")
-	ledger_pod "$id" "$CL-burst-$1" "$1"
-	echo "$id"
-}
+# new_pod NODE (tests/lib.sh): a ledgered pod of ours
 # a burst node NAME (pod POD_ID) running one transcoder pod of job JOB
 scene() {
 	kubectl apply -f - >/dev/null <<-Y
