@@ -35,6 +35,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #define OP_TIMEOUT_MS 5000
+#define MSG_TIMEOUT_MS "10000" /* message.timeout.ms of our clients */
 
 static rd_kafka_mock_cluster_t *mc;
 static rd_kafka_t *mock_rk;     /* owns the mock cluster */
@@ -96,7 +97,11 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *group, char *err, si
 	rd_kafka_t *rk;
 
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, errsz) ||
-	    rd_kafka_conf_set(conf, "message.timeout.ms", "5000", err, errsz) ||
+	    rd_kafka_conf_set(conf, "message.timeout.ms", MSG_TIMEOUT_MS, err, errsz) ||
+	    /* After all-down/all-up the next test's produce must not wait out a
+	     * reconnect backoff grown to librdkafka's 10 s default (a produce
+	     * timed out in CI right after 11-keda brought the brokers back). */
+	    rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "500", err, errsz) ||
 	    rd_kafka_conf_set(conf, "socket.timeout.ms", "5000", err, errsz) ||
 	    rd_kafka_conf_set(conf, "log_level", "3", err, errsz) ||
 	    (group && (rd_kafka_conf_set(conf, "group.id", group, err, errsz) ||
@@ -162,7 +167,7 @@ static void cmd_produce(const char *cmd, const char *topic, const char *part, co
 		}
 	}
 	/* Every message is delivered or failed (message.timeout.ms) by then. */
-	e = rd_kafka_flush(producer, OP_TIMEOUT_MS + 2000);
+	e = rd_kafka_flush(producer, atoi(MSG_TIMEOUT_MS) + 2000);
 	if (e || rd_kafka_outq_len(producer) > 0) {
 		rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_flush(producer, 1000);

@@ -41,6 +41,7 @@ ok "the Service names both ports" sh -c "grep -q 'name: grpc, port: 9465' '$RP_T
 n=demo-burst-dp$run
 id=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' \
 	"$RUNPOD_URL/v2/pods" -d "{\"name\":\"$n\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"rp/worker\"}" | jq -r .id)
+ledger_pod "$id" "$n" "$n" # ours, as rp-launch and rp-join ledger it: rp-drain terminates only such pods
 kubectl apply -f - >/dev/null <<Y
 apiVersion: v1
 kind: Node

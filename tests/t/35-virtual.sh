@@ -350,6 +350,8 @@ is "its last RunPod pod terminated" "$(n_pods)" 0
 sid=$(curl -sf -X POST -H "Authorization: Bearer $RUNPOD_API_KEY" -H 'Content-Type: application/json' "$RUNPOD_URL/v2/pods" \
 	-d "{\"name\":\"$CL-burst-stray\",\"gpu\":{\"id\":\"NVIDIA RTX A6000\",\"count\":1},\"image\":\"x\"}" | jq -r .id)
 at_exit "kubectl delete pod vk-$$-s --force --grace-period=0 --wait=false >/dev/null 2>&1"
+strayrun() { [ "$(rstatus "$sid")" = RUNNING ]; }
+eventually 30 strayrun || fail "the stray pod never came up: $(rstatus "$sid")" # booted, so 'still runs' means it
 kpost /api/v1/namespaces/default/pods "$(jq -nc --arg n "vk-$$-s" --arg vn "$VN" --arg id "$sid" '{
   metadata: {name: $n, annotations: {"rp.io/pod-id": $id}},
   spec: {nodeName: $vn, terminationGracePeriodSeconds: 1,
