@@ -10,8 +10,21 @@
 
 struct rp_kafka {
 	rd_kafka_t *rk;
+	rd_kafka_conf_t *conf; /* a copy of rk's, for a fresh handle */
 	int timeout_ms;
 };
+
+/* ListConsumerGroupOffsets' own timeout: far past any poll's deadline.
+ * librdkafka (2.0.2, and the code is unchanged through 2.14) frees an
+ * admin request's enq-once state twice when the request times out inside
+ * librdkafka while its coordinator lookup is still waiting, then uses it
+ * when the coordinator comes back: "rd_kafka_enq_once_del_source_return:
+ * Assertion `eonce->refcnt > 0' failed" and an abort (librdkafka #3663,
+ * #4605).  So our requests never time out in there: we stop waiting at
+ * the poll's deadline and, if any is still out, drop the whole handle
+ * (a destroyed handle fails its coordinator requests without the double
+ * free) and poll the next time with a fresh one. */
+#define ADMIN_TIMEOUT_MS (k->timeout_ms + 600000)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -50,26 +63,40 @@ struct rp_kafka *rp_kafka_open(const char *bootstrap, double timeout, char **err
 		if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK)
 			goto bad;
 	rd_kafka_conf_set_log_cb(conf, log_cb);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(conf), e, sizeof e);
 	if (!rk) {
 		*err = rp_xasprintf("kafka: %s", e);
-		return NULL;
+		goto bad_new;
 	}
 	struct rp_kafka *k = rp_xcalloc(1, sizeof *k);
 	k->rk = rk;
+	k->conf = conf;
 	k->timeout_ms = timeout > 0 ? (int)(timeout * 1000) : 5000;
 	return k;
 bad:
-	rd_kafka_conf_destroy(conf);
 	*err = rp_xasprintf("kafka: %s", e);
+bad_new:
+	rd_kafka_conf_destroy(conf);
 	return NULL;
+}
+
+/* Drop the handle and its requests still out; NULL until the next poll
+ * makes a fresh one (see ADMIN_TIMEOUT_MS). */
+static void drop_handle(struct rp_kafka *k)
+{
+	if (!k->rk)
+		return;
+	rp_debug("kafka: requests still out: a fresh handle for the next poll");
+	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	k->rk = NULL;
 }
 
 void rp_kafka_close(struct rp_kafka *k)
 {
 	if (!k)
 		return;
-	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	drop_handle(k);
+	rd_kafka_conf_destroy(k->conf);
 	free(k);
 }
 
@@ -327,15 +354,14 @@ struct gq {
 	char *err;
 };
 
-static void send_offsets(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g, int idx, double end)
+static void send_offsets(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g, int idx)
 {
 	char e[256];
 	rd_kafka_ListConsumerGroupOffsets_t *req =
 		rd_kafka_ListConsumerGroupOffsets_new(g->group, g->parts);
 	rd_kafka_AdminOptions_t *o =
 		rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-	int tmo = (int)(deadline_left(end) * 1000);
-	rd_kafka_AdminOptions_set_request_timeout(o, tmo > 10 ? tmo : 10, e, sizeof e);
+	rd_kafka_AdminOptions_set_request_timeout(o, ADMIN_TIMEOUT_MS, e, sizeof e);
 	rd_kafka_AdminOptions_set_opaque(o, (void *)(intptr_t)idx);
 	rd_kafka_ListConsumerGroupOffsets(k->rk, &req, 1, o, q);
 	rd_kafka_AdminOptions_destroy(o);
@@ -397,18 +423,19 @@ static int take_offsets(rd_kafka_event_t *ev, struct gq *gs, int *idx)
 	return retriable(e);
 }
 
-static void send_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng, double end)
+static void send_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng)
 {
 	for (size_t i = 0; i < ng; i++) {
 		gs[i].backoff = 0.1;
-		send_offsets(k, q, &gs[i], (int)i, end);
+		send_offsets(k, q, &gs[i], (int)i);
 	}
 }
 
 /* Collect the answers of send_committed(), resending on coordinator
- * errors. */
+ * errors, until end.  *out: how many requests are still out when it
+ * returns. */
 static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng, double end,
-			   char **err)
+			   size_t *out, char **err)
 {
 	size_t pending = ng, done = 0;
 	int rc = 0;
@@ -420,7 +447,7 @@ static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g
 				continue;
 			if (rp_mono() >= gs[i].retry_at) {
 				gs[i].retry_at = 0;
-				send_offsets(k, q, &gs[i], (int)i, end);
+				send_offsets(k, q, &gs[i], (int)i);
 				pending++;
 			} else if (gs[i].retry_at < next) {
 				next = gs[i].retry_at;
@@ -467,9 +494,13 @@ static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g
 		for (size_t i = 0; i < ng && !*err; i++)
 			if (!gs[i].done && gs[i].err)
 				*err = rp_xstrdup(gs[i].err);
-		if (!*err)
-			*err = rp_xstrdup("kafka committed offsets: timed out");
+		for (size_t i = 0; i < ng && !*err; i++)
+			if (!gs[i].done)
+				*err = rp_xasprintf("kafka group '%s': committed offsets: timed out "
+						    "(no answer from its coordinator)",
+						    gs[i].group);
 	}
+	*out = pending;
 	return rc;
 }
 
@@ -490,11 +521,19 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 	rd_kafka_topic_partition_list_t *his = NULL, *los = NULL;
 	rd_kafka_queue_t *q = NULL;
 	double t0 = rp_mono(), end = t0 + k->timeout_ms / 1000.0;
+	size_t still_out = 0; /* ListConsumerGroupOffsets not answered */
 	int rc;
+	char e[512];
 
 	*err = NULL;
 	*out = NULL;
 	*nout = 0;
+	if (!k->rk && !(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(k->conf), e, sizeof e))) {
+		free(topics);
+		free(gs);
+		*err = rp_xasprintf("kafka: %s", e);
+		return RP_EXIT_TEMP;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
 		for (j = 0; j < nt && strcmp(topics[j], w[i].topic); j++)
@@ -535,12 +574,13 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 	 * watermarks: the requests overlap.  Late answers are dropped with
 	 * the queue. */
 	q = rd_kafka_queue_new(k->rk);
-	send_committed(k, q, gs, ng, end);
+	send_committed(k, q, gs, ng);
+	still_out = ng;
 	rc = fetch_watermarks(k, all, end, &his, &los, err);
 	if (rc)
 		goto out;
 	rp_debug("kafka: watermarks", "ms", ms(t0));
-	rc = fetch_committed(k, q, gs, ng, end, err);
+	rc = fetch_committed(k, q, gs, ng, end, &still_out, err);
 	rp_debug("kafka: committed", "ms", ms(t0));
 	if (rc)
 		goto out;
@@ -599,5 +639,7 @@ out:
 		rd_kafka_topic_partition_list_destroy(los);
 	if (q)
 		rd_kafka_queue_destroy(q);
+	if (still_out)
+		drop_handle(k);
 	return rc;
 }

@@ -19,6 +19,12 @@
  *    timeouts and transport errors are retried with backoff (100 ms
  *    doubling, cap 1 s) until the configured timeout.  A poll that still
  *    fails is an error for the whole poll: lag is unknown, never 0.
+ *  - A ListConsumerGroupOffsets never times out inside librdkafka (whose
+ *    timeout path frees the request twice and aborts once the coordinator
+ *    is back: librdkafka #3663, #4605): the poll stops waiting at its own
+ *    deadline, and a poll that leaves any such request unanswered drops
+ *    the handle; the next poll opens a fresh one (a reconnect, only after
+ *    a failure).  One handle may serve any number of polls.
  *  - Return codes: 0 ok; RP_EXIT_USAGE for an unknown topic or a group with
  *    no committed offset at all on its topics (an unknown group looks like
  *    that through OffsetFetch); RP_EXIT_TEMP when Kafka does not answer

@@ -55,6 +55,18 @@ need_stack() {
 	RP_STATE_DIR="$T_TMP/state"; mkdir -p "$RP_STATE_DIR"; export RP_STATE_DIR
 }
 
+# kctl CMD...: one command to the stack's Kafka mock cluster (its control
+# FIFO; commands in tests/helpers/rp-kafka-mock.c), waiting for its answer
+# line; fails unless the answer is "ok".
+kctl_answered() { [ "$(wc -l <"$KAFKA_CTL_OUT")" -gt "$1" ]; }
+kctl() {
+	local n
+	n=$(wc -l <"$KAFKA_CTL_OUT")
+	echo "$*" >"$KAFKA_CTL"
+	eventually 10 kctl_answered "$n" || { diag "kafka ctl: no answer to: $*"; return 1; }
+	tail -n 1 "$KAFKA_CTL_OUT" | grep -q '^ok' || { diag "kafka ctl: $(tail -n 1 "$KAFKA_CTL_OUT")"; return 1; }
+}
+
 # ledger_pod ID NAME [NODE [SPOT]]: the ledger lines the tools write for a
 # pod a scene made by hand on the RunPod stand-in: rp-launch's `launched`
 # (cluster: NAME up to "-burst-"; SPOT true for a spot pod) and, with NODE,

@@ -17,6 +17,8 @@
  *      commit GROUP TOPIC PARTITION OFFSET  (real OffsetCommit to the group
  *                                            coordinator, group not joined)
  *      broker-down ID | broker-up ID | all-down | all-up
+ *      coordinator GROUP ID                 (that broker coordinates GROUP)
+ *      leader TOPIC PARTITION ID            (that broker leads the partition)
  *      errors APIKEY CODE COUNT             (next COUNT requests fail)
  *      errors APIKEY clear
  *      quit
@@ -265,6 +267,28 @@ static void cmd_broker(const char *cmd, const char *id, int up)
 		reply("ok %s", cmd);
 }
 
+/* coordinator GROUP ID, leader TOPIC PARTITION ID: pin a group's
+ * coordinator or a partition's leader on one broker, so a test can take
+ * down the one without the other. */
+static void cmd_pin(const char *cmd, const char *what, const char *a, const char *b, const char *c)
+{
+	int id = atoi(!strcmp(what, "coordinator") ? b : c);
+	rd_kafka_resp_err_t e;
+
+	if (id < 1 || id > nbrokers) {
+		reply("error %s: broker id must be 1..%d", cmd, nbrokers);
+		return;
+	}
+	if (!strcmp(what, "coordinator"))
+		e = rd_kafka_mock_coordinator_set(mc, "group", a, id);
+	else
+		e = rd_kafka_mock_partition_set_leader(mc, a, atoi(b), id);
+	if (e)
+		reply("error %s: %s", cmd, rd_kafka_err2str(e));
+	else
+		reply("ok %s", cmd);
+}
+
 /* errors APIKEY CODE COUNT: the next COUNT requests of that ApiKey (raw
  * number: OffsetFetch 9, ListOffsets 2, ...) fail with CODE;
  * errors APIKEY clear: forget the ones not yet used. */
@@ -318,6 +342,10 @@ static int run(char *line)
 		cmd_broker(cmd, NULL, 1);
 	else if (!strcmp(w[0], "errors"))
 		cmd_errors(cmd, w[1], w[2], w[3]);
+	else if (!strcmp(w[0], "coordinator") && w[1] && w[2])
+		cmd_pin(cmd, w[0], w[1], w[2], NULL);
+	else if (!strcmp(w[0], "leader") && w[1] && w[2] && w[3])
+		cmd_pin(cmd, w[0], w[1], w[2], w[3]);
 	else if (!strcmp(w[0], "quit")) {
 		reply("ok quit");
 		return 0;

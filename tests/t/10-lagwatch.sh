@@ -6,14 +6,6 @@
 need_stack
 
 run=$$
-answered() { [ "$(wc -l <"$KAFKA_CTL_OUT")" -gt "$1" ]; }
-kctl() { # send one command to the mock cluster, wait for its answer line
-	local n
-	n=$(wc -l <"$KAFKA_CTL_OUT")
-	echo "$*" >"$KAFKA_CTL"
-	eventually 10 answered "$n" || { diag "kafka ctl: no answer to: $*"; return 1; }
-	tail -n 1 "$KAFKA_CTL_OUT" | grep -q '^ok' || { diag "kafka ctl: $(tail -n 1 "$KAFKA_CTL_OUT")"; return 1; }
-}
 exporter() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$EXPORTER_URL/set" >/dev/null; }
 p95() { # the stack's query, straight from Prometheus
 	curl -sf --get --data-urlencode "query=$1" "$PROM_URL/api/v1/query" | jq -r '.data.result[0].value[1] // "none"'
@@ -298,7 +290,8 @@ like "with the error" "$(cat "$T_TMP/503")" '"error":".*kafka'
 unlike "no lag in it" "$(cat "$T_TMP/503")" '"lag"'
 kctl all-up
 eventually 20 curl -sf "http://$addr/scaler"
-ok "answers again once Kafka is back" curl -sf "http://$addr/scaler"
+ok "answers again once Kafka is back" curl -sf "http://$addr/scaler" ||
+	diag "the server's last words: $(tail -n 5 "$T_TMP/serve.err")"
 kill "$spid"
 wait "$spid"
 is "SIGTERM: exit 0" "$?" 0

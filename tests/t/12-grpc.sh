@@ -13,14 +13,6 @@ if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
 	exit 1
 fi
 run=$$
-answered() { [ "$(wc -l <"$KAFKA_CTL_OUT")" -gt "$1" ]; }
-kctl() {
-	local n
-	n=$(wc -l <"$KAFKA_CTL_OUT")
-	echo "$*" >"$KAFKA_CTL"
-	eventually 10 answered "$n" || { diag "kafka ctl: no answer to: $*"; return 1; }
-	tail -n 1 "$KAFKA_CTL_OUT" | grep -q '^ok' || { diag "kafka ctl: $(tail -n 1 "$KAFKA_CTL_OUT")"; return 1; }
-}
 at_exit "echo all-up >'$KAFKA_CTL'"
 dead="http://127.0.0.1:9"
 
