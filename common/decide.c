@@ -166,20 +166,18 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	goto note;
 floor:
 	/* the warm pool: a fleet below the floor goes up to it */
-	if (present + (out->action == RP_UP ? out->count : 0) < floor_n) {
-		long long cap = in->max_nodes - (present + lost), add = floor_n - present;
-		if (add > cap)
-			add = cap;
-		if (add > (out->action == RP_UP ? out->count : 0)) {
-			say(out, "%sfleet %lld below the warm pool floor %d at %02d UTC", *out->reason ? "; " : "",
-			    present, floor_n, hour);
-			out->action = RP_UP;
-			out->count = (int)add;
-			st->last_up = now;
-			st->last_up_count = (int)(present - serving + add); /* booting ones included */
-			st->last_up_burst = (int)serving;
-			st->last_up_lost = lost;
-		}
+	long long cap = in->max_nodes - (present + lost), add = floor_n - present;
+	if (add > cap)
+		add = cap;
+	if (add > (out->action == RP_UP ? out->count : 0)) {
+		say(out, "%sfleet %lld below the warm pool floor %d at %02d UTC", *out->reason ? "; " : "", present,
+		    floor_n, hour);
+		out->action = RP_UP;
+		out->count = (int)add;
+		st->last_up = now;
+		st->last_up_count = (int)(present - serving + add); /* booting ones included */
+		st->last_up_burst = (int)serving;
+		st->last_up_lost = lost;
 	}
 note:
 	if (lost)
