@@ -390,6 +390,20 @@ static void test_warm_pool(void)
 	T_INT(o.count, 1, "capped by max_nodes");
 	T_INT(run(in, &st, &o), RP_HOLD, "again within the cooldown: hold");
 
+	/* the floor rises while the last up's nodes still boot: they count,
+	 * and the next poll does not ask for them again */
+	memset(&st, 0, sizeof st);
+	in = pool(at(7, 58, 0), 0, 0, 0);
+	in.warm_pool[7] = 1;
+	T_INT(run(in, &st, &o), RP_UP, "07:58, floor 1: up");
+	T_INT(o.count, 1, "by 1");
+	in = pool(at(8, 0, 0), 0, 0, 0);
+	in.warm_pool[8] = 3;
+	T_INT(run(in, &st, &o), RP_UP, "08:00, floor 3, the one still booting: up");
+	T_INT(o.count, 2, "by the 2 beyond the booting one");
+	in.now = at(8, 0, 15);
+	T_INT(run(in, &st, &o), RP_HOLD, "08:00:15, all 3 booting: hold, no second launch");
+
 	/* the hour is UTC of the epoch time, whatever the day */
 	T_INT(rp_warm_pool_hour(at(23, 59, 59)), 23, "23:59:59 is hour 23");
 	T_INT(rp_warm_pool_hour(at(24, 0, 0)), 0, "midnight is hour 0 of the next day");
