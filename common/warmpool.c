@@ -65,7 +65,7 @@ char *rp_warm_pool_format(const int fl[RP_HOURS])
 		while (e < RP_HOURS && fl[e] == fl[h])
 			e++;
 		if (fl[h] > 0) {
-			char k[8];
+			char k[32];
 			snprintf(k, sizeof k, "%02d-%02d", h, e);
 			cJSON_AddNumberToObject(m, k, fl[h]);
 		}
