@@ -34,8 +34,8 @@ t=wp$run
 ok "mock: a topic" kctl topic "$t" 1
 kctl produce "$t" 0 20
 kctl commit "g0$run" "$t" 0 20 && kctl commit "g10$run" "$t" 0 10
-calm=(--group "g0$run" --topic "$t" --set prometheus.url=$dead)
-hot=(--group "g10$run" --topic "$t" --set prometheus.url=$dead)
+calm=(--group "g0$run" --topic "$t" --set "prometheus.url=$dead")
+hot=(--group "g10$run" --topic "$t" --set "prometheus.url=$dead")
 
 # ---- up to the floor, with --nodes ----
 fresh up
