@@ -7,6 +7,7 @@
 #include "runpod.h"
 #include "policy.h"
 #include "sim.h"
+#include "warmpool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -256,6 +257,14 @@ static int simulate_one(const struct rp_advise *a, const char *policy, struct rp
 	cJSON_AddNumberToObject(r, "wait_p50_s", rp_cost_r4(out->wait_p50));
 	add_stat(r, "wait_p95_s", &res.wait_p95, seeds);
 	cJSON_AddNumberToObject(r, "wait_max_s", rp_cost_r4(out->wait_max));
+	int any = 0;
+	for (int h = 0; h < RP_HOURS; h++)
+		any |= in->rule.warm_pool[h] > 0;
+	if (any) { /* the value of scale.warm_pool that keeps this floor */
+		char *wp = rp_warm_pool_format(in->rule.warm_pool);
+		cJSON_AddItemToObject(r, "warm_pool", cJSON_Parse(wp));
+		free(wp);
+	}
 	rp_out_rec(r);
 	cJSON_Delete(r);
 	rp_policy_free(in);

@@ -21,7 +21,9 @@
  *    configuration by rp_decide_rule(), the same settings rp-lagwatch
  *    reads, on the GPU type and market rp-launch would rent), over `seeds`
  *    seeds (mean, and _spread fields when more than one); with compare,
- *    one record per policy, seed and default included.
+ *    one record per policy, seed and default included.  A record whose
+ *    rule keeps a warm pool carries it as warm_pool: the scale.warm_pool
+ *    value (warmpool.h) that makes rp-lagwatch keep the same floor.
  *  - prices: the configured prices, and the live catalog beside them
  *    when one is given.
  *  - Each returns 0, or RP_EXIT_USAGE + *err (bad price, baseline, trace

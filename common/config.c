@@ -3,6 +3,7 @@
 #include "http.h"
 #include "log.h"
 #include "rp.h"
+#include "warmpool.h"
 #include "yamltree.h"
 
 #include <errno.h>
@@ -97,6 +98,7 @@ static const struct key schema[] = {
 	{ "scale.cooldown", D, "5m" },
 	{ "scale.step", S, "10%" },
 	{ "scale.notready_grace", D, "2m" }, /* a burst node NotReady this long is lost */
+	{ "scale.warm_pool", M, "{}" }, /* warmpool.h: {"HH-HH": nodes} (UTC); none by default */
 	{ "drain.timeout", D, "5m" },
 	{ "drain.checkpoint_command", S, NULL },
 	{ "drain.force", B, "false" },
@@ -539,6 +541,15 @@ int rp_config_check(const struct rp_config *c, char **err)
 					       : rp_xasprintf("key '%s' (%s): %s", cred_urls[i], w, why));
 		return -1;
 	}
+	int fl[RP_HOURS];
+	char *why = NULL;
+	if (rp_warm_pool_parse(rp_cfg_json(c, "scale.warm_pool"), rp_cfg_int(c, "runpod.max_nodes"), fl, &why) < 0) {
+		const char *w = rp_cfg_where(c, "scale.warm_pool");
+		*err = one_line(strchr(w, ':') ? rp_xasprintf("%s: key 'scale.warm_pool': %s", w, why)
+					       : rp_xasprintf("key 'scale.warm_pool' (%s): %s", w, why));
+		free(why);
+		return -1;
+	}
 	const char *fs = rp_cfg_str(c, "fleet.store");
 	if (fs && strcmp(fs, "local") && strcmp(fs, "kafka")) {
 		const char *w = rp_cfg_where(c, "fleet.store");
@@ -768,6 +779,7 @@ static const struct {
 	{ "scale.cooldown", "No scale-down within this time of a scale-up." },
 	{ "scale.step", "Disruption budget of one drain: N nodes or P% of burst nodes (at least 1)." },
 	{ "scale.notready_grace", "A burst node NotReady longer than this is lost: drained by force." },
+	{ "scale.warm_pool", "Floor of burst nodes by hour of day, UTC: {\"08-18\": 2, \"18-22\": 1} (start included, end not; 0 to runpod.max_nodes); {}: none." },
 	{ "drain.timeout", "Overall timeout of one drain." },
 	{ "drain.checkpoint_command", "Final checkpoint hook run by rp-drain before termination." },
 	{ "drain.force", "Evict pods with no controller (kubectl drain --force)." },

@@ -17,7 +17,8 @@
  *  - rp_config_check() refuses a URL that credentials travel to
  *    (runpod.api_url, runpod.graphql_url, s3.endpoint) unless it passes
  *    http.h's one rule (https://, or a loopback host); it refuses a
- *    cost.throughput that is not a number >= 0, and warns (stderr) when
+ *    cost.throughput that is not a number >= 0 and a scale.warm_pool that
+ *    rp_warm_pool_parse() refuses (warmpool.h), and warns (stderr) when
  *    runpod.gpu_types lists a type whose throughput is 0 (not when both
  *    keys hold their shipped defaults).
  */

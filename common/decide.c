@@ -35,6 +35,10 @@ void rp_decide_rule(const struct rp_config *c, struct rp_decide_in *in)
 	in->p95_threshold = rp_cfg_num(c, "prometheus.threshold");
 	in->max_nodes = rp_cfg_int(c, "runpod.max_nodes");
 	in->cooldown = rp_cfg_dur(c, "scale.cooldown");
+	char *why = NULL;
+	if (rp_warm_pool_parse(rp_cfg_json(c, "scale.warm_pool"), in->max_nodes, in->warm_pool, &why) < 0)
+		memset(in->warm_pool, 0, sizeof in->warm_pool);
+	free(why);
 }
 
 long long rp_decide_need(long long lag, long lag_threshold)
@@ -56,6 +60,14 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	int in_cool = st->last_up > 0 && now - st->last_up < in->cooldown;
 	int lost = in->lost_nodes > 0 ? (in->lost_nodes < in->burst_nodes ? in->lost_nodes : in->burst_nodes) : 0;
 	long long serving = in->burst_nodes - lost;
+	int hour = rp_warm_pool_hour(now), floor_n = in->warm_pool[hour];
+	/* present: serving, or within the cooldown what the last up asked
+	 * for (booting), less the nodes lost since */
+	long long present = serving;
+	int lost_since = lost > st->last_up_lost ? lost - st->last_up_lost : 0;
+	long long asked = (long long)st->last_up_burst + st->last_up_count - lost_since;
+	if (in_cool && asked > present)
+		present = asked;
 
 	memset(out, 0, sizeof *out);
 	out->action = RP_HOLD;
@@ -87,21 +99,16 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		if (!surge && st->hot_streak < 2) {
 			say(out, " on 1 poll: waiting for a second (hysteresis)");
 			out->first_hot = 1;
-			goto note;
+			goto floor;
 		}
 		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);
 
 		long long need = rp_decide_need(in->lag, thr);
-		long long present = serving;
-		int lost_since = lost > st->last_up_lost ? lost - st->last_up_lost : 0;
-		long long asked = (long long)st->last_up_burst + st->last_up_count - lost_since;
-		if (in_cool && asked > present)
-			present = asked;
 		long long want = need - present;
 		if (in_cool && want <= 0) {
 			say(out, "; %d node(s) asked %.0fs ago still count (cooldown %.0fs)", st->last_up_count,
 			    now - st->last_up, in->cooldown);
-			goto note;
+			goto floor;
 		}
 		if (want < 1)
 			want = 1;
@@ -109,7 +116,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		long long cap = in->max_nodes - (present + lost);
 		if (cap <= 0) {
 			say(out, "; at max_nodes %ld (%lld burst nodes)", in->max_nodes, present + lost);
-			goto note;
+			goto floor;
 		}
 		out->action = RP_UP;
 		out->count = (int)(want < cap ? want : cap);
@@ -119,30 +126,59 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		st->last_up_count = out->count;
 		st->last_up_burst = (int)serving;
 		st->last_up_lost = lost;
-		goto note;
+		goto floor;
 	}
 
 	if (in->lag > 0) {
 		say(out, "lag %lld <= %ld", in->lag, thr);
-		goto note;
+		goto floor;
 	}
 	if (in->p95_known && in->p95 >= in->p95_threshold) {
 		say(out, "lag 0 but p95 %.3gs not under %.3gs", in->p95, in->p95_threshold);
-		goto note;
+		goto floor;
 	}
 	if (in->idle_nodes <= 0) {
 		say(out, "lag 0, no burst node idle long enough (%d burst nodes)", in->burst_nodes);
-		goto note;
+		goto floor;
 	}
 	if (in_cool) {
 		say(out, "lag 0, %d idle node(s), but last up %.0fs ago is within cooldown %.0fs", in->idle_nodes,
 		    now - st->last_up, in->cooldown);
+		goto floor;
+	}
+	if (serving - floor_n < in->idle_nodes) { /* the warm pool keeps some */
+		if (serving - floor_n <= 0) {
+			say(out, "lag 0, %d idle node(s), all kept: warm pool floor %d at %02d UTC", in->idle_nodes,
+			    floor_n, hour);
+			goto floor;
+		}
+		out->action = RP_DOWN;
+		out->count = (int)(serving - floor_n);
+		say(out, "lag 0, %d burst node(s) idle, %d down: warm pool floor %d at %02d UTC", in->idle_nodes,
+		    out->count, floor_n, hour);
+		st->last_down = now;
 		goto note;
 	}
 	out->action = RP_DOWN;
 	out->count = in->idle_nodes;
 	say(out, "lag 0, %d burst node(s) idle", in->idle_nodes);
 	st->last_down = now;
+	goto note;
+floor:
+	/* the warm pool: a fleet below the floor goes up to it */
+	long long cap = in->max_nodes - (present + lost), add = floor_n - present;
+	if (add > cap)
+		add = cap;
+	if (add > (out->action == RP_UP ? out->count : 0)) {
+		say(out, "%sfleet %lld below the warm pool floor %d at %02d UTC", *out->reason ? "; " : "", present,
+		    floor_n, hour);
+		out->action = RP_UP;
+		out->count = (int)add;
+		st->last_up = now;
+		st->last_up_count = (int)(present - serving + add); /* booting ones included */
+		st->last_up_burst = (int)serving;
+		st->last_up_lost = lost;
+	}
 note:
 	if (lost)
 		say(out, "; %d lost node(s) (NotReady too long) not counted as capacity, to be drained", lost);

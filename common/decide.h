@@ -26,6 +26,14 @@
  *  - down when lag == 0, p95 not above its threshold (or no latency
  *    signal), some burst node idle >= idle_s, and the last up is at least
  *    the cooldown ago.  count = the number of idle nodes.
+ *  - the warm pool (scale.warm_pool, warm_pool[] below): the floor F is
+ *    warm_pool[hour of in->now, UTC].  The fleet is the serving nodes
+ *    plus, within the cooldown, the nodes the last up asked for (as
+ *    above).  A fleet below F goes up by F - fleet at once (no
+ *    hysteresis), capped by max_nodes as any up; an up the lag asked for
+ *    is raised to F; the reason names the warm pool.  A down takes only
+ *    the idle nodes above F (serving - F, at most the idle ones); none
+ *    above F: hold, naming the warm pool.  Default: no floor.
  *  - hold otherwise, with the reason.
  *  - lost nodes are named to be drained whatever the action (the caller
  *    does that); the reason counts them.
@@ -34,6 +42,7 @@
 #define RP_DECIDE_H
 #include <cjson/cJSON.h>
 #include "config.h"
+#include "warmpool.h"
 
 enum { RP_HOLD, RP_UP, RP_DOWN };
 
@@ -50,6 +59,7 @@ struct rp_decide_in {
 	int idle_nodes;       /* of those, idle >= scale.idle */
 	long max_nodes;
 	double cooldown;      /* seconds */
+	int warm_pool[RP_HOURS]; /* floor of burst nodes by hour of day (UTC); 0: none */
 };
 
 struct rp_decide_state {
@@ -75,7 +85,8 @@ const char *rp_decide_action(int action);
 
 /* The rule's settings from the configuration, the one place both callers
  * (rp-lagwatch and the simulator) read them: kafka.lag_threshold,
- * prometheus.threshold, runpod.max_nodes, scale.cooldown.  Other fields
+ * prometheus.threshold, runpod.max_nodes, scale.cooldown, scale.warm_pool
+ * (as rp_config_check() accepts it; refused: no floor).  Other fields
  * of *in are zeroed. */
 void rp_decide_rule(const struct rp_config *c, struct rp_decide_in *in);
 

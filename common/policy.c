@@ -64,36 +64,46 @@ static int little(const struct rp_sim_in *in, size_t hour, double slots)
 	return n > 0 ? (int)n : 0;
 }
 
-static void make_floor(struct rp_sim_in *in, int kind)
+/* prewarm: the mean of the same hour on the previous days (at most 7),
+ * launched a boot ahead (sim.h's forecast floor). */
+static void make_prewarm(struct rp_sim_in *in)
 {
 	struct floor_tab *f = rp_xcalloc(1, sizeof *f);
-	size_t hours = (in->minutes + 59) / 60, days = (hours + 23) / 24;
+	size_t hours = (in->minutes + 59) / 60;
 	f->n = hours;
 	f->v = rp_xcalloc(hours + 1, sizeof *f->v);
 	double slots = in->gpus_per_node > 0 ? in->gpus_per_node : 1;
 	for (size_t h = 0; h < hours; h++) {
-		if (kind == PREWARM) { /* mean of the same hour, previous days (at most 7) */
-			double sum = 0;
-			int k = 0;
-			for (size_t back = 1; back <= 7 && back * 24 <= h; back++, k++)
-				sum += little(in, h - back * 24, slots);
-			f->v[h] = k ? (int)floor(sum / k) : 0;
-		} else { /* warm pool: the least over every day at this hour */
-			int least = -1;
-			for (size_t d = 0; d < days; d++) {
-				size_t x = d * 24 + h % 24;
-				if (x >= hours)
-					continue;
-				int n = little(in, x, slots);
-				if (least < 0 || n < least)
-					least = n;
-			}
-			f->v[h] = least > 0 ? least : 0;
-		}
+		double sum = 0;
+		int k = 0;
+		for (size_t back = 1; back <= 7 && back * 24 <= h; back++, k++)
+			sum += little(in, h - back * 24, slots);
+		f->v[h] = k ? (int)floor(sum / k) : 0;
 	}
 	in->floor = floor_at;
 	in->floor_arg = f;
 	in->lead = in->boot;
+}
+
+/* warm pool: the least over every day at each hour of day, as
+ * scale.warm_pool in the rule itself (rp_decide keeps it, as for
+ * rp-lagwatch); at most max_nodes, as the key allows. */
+static void make_warm_pool(struct rp_sim_in *in)
+{
+	size_t hours = (in->minutes + 59) / 60, days = (hours + 23) / 24;
+	double slots = in->gpus_per_node > 0 ? in->gpus_per_node : 1;
+	for (int h = 0; h < RP_HOURS; h++) {
+		int least = -1;
+		for (size_t d = 0; d < days; d++) {
+			size_t x = d * 24 + (size_t)h;
+			if (x >= hours)
+				continue;
+			int n = little(in, x, slots);
+			if (least < 0 || n < least)
+				least = n;
+		}
+		in->rule.warm_pool[h] = least < 0 ? 0 : least > in->rule.max_nodes ? (int)in->rule.max_nodes : least;
+	}
 }
 
 const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err)
@@ -170,8 +180,10 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 	in->hours_per_month = b.hours;
 	in->floor = NULL;
 	in->floor_arg = NULL;
-	if (kind == PREWARM || kind == WARMPOOL || kind == SPOTPOOL)
-		make_floor(in, kind == PREWARM ? PREWARM : WARMPOOL);
+	if (kind == PREWARM)
+		make_prewarm(in);
+	if (kind == WARMPOOL || kind == SPOTPOOL)
+		make_warm_pool(in);
 	*gpu_out = gpu;
 	return 0;
 }

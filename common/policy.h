@@ -6,7 +6,8 @@
  *  - seed: the seed's thresholds (lag 5, p95 30 s, cooldown 5 m, idle
  *    60 s, max_nodes 50), on-demand pods of the first GPU type in
  *    runpod.gpu_types, whatever the options' gpu and spot say.
- *  - default: what ships: the configured rule (rp_decide_rule, scale.idle),
+ *  - default: what ships: the configured rule (rp_decide_rule, scale.idle,
+ *    scale.warm_pool included),
  *    the GPU type rp-launch tries first (runpod.order over
  *    runpod.gpu_types, priced from cost.prices and cost.throughput as
  *    launch.c ranks them; a type with throughput 0 is never rented) and
@@ -18,9 +19,12 @@
  *    the previous days, at most 7, times the mean job's GPU-seconds, less
  *    the baseline's slots, over the jobs a node runs at once, rounded
  *    down), launched one median boot ahead.  The first day has no floor.
- *  - warmpool: default plus a fixed floor by hour of day: the smallest of
- *    those Little's-law node counts over every day of the trace at that
- *    hour (an operator's schedule, known in advance).
+ *  - warmpool: default with its scale.warm_pool replaced by a floor by hour
+ *    of day: the smallest of those Little's-law node counts over every
+ *    day of the trace at that hour (at most max_nodes; the trace starts at
+ *    00:00 UTC), in in->rule.warm_pool, so that rp_decide keeps it exactly
+ *    as it keeps the key for rp-lagwatch: the default policy with
+ *    scale.warm_pool set to rp_warm_pool_format() of it decides the same.
  *  - spot: default's GPU type, spot first with on-demand fallback.
  *  - spot-warmpool: spot's pods with warmpool's floor.
  *  - Every policy uses the same hardware facts: a node runs

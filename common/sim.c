@@ -281,15 +281,16 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 	struct rp_decide_out d;
 	rp_sim_step(&in->rule, &ob, st, &d, &seen);
 	s->out->polls++;
-	int launched = 0, keep = in->floor ? in->floor(t, in->floor_arg) : 0, left = live;
+	int launched = 0, keep = in->floor ? in->floor(t, in->floor_arg) : 0, left = live, drained = 0;
 	for (int i = s->nb; i < s->nnodes; i++) {
 		struct node *n = &s->nodes[i];
 		if (n->alive && n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace)) {
 			release(s, i, t); /* lost: drained whatever the action */
 		} else if (d.action == RP_DOWN && serving(n, t) && !n->busy && t - n->idle_since >= in->idle &&
-			   left > keep) {
+			   left > keep && drained < d.count) {
 			release(s, i, t);
 			left--;
+			drained++;
 		}
 	}
 	live = left;

@@ -16,8 +16,9 @@
  *    not simulated (no latency signal: lag alone decides).
  *  - The decision is carried out as the pipeline would: an up launches
  *    count pods, capped by max_nodes less the live pods (rp-launch's cap;
- *    a preempted pod is not live); a down drains the idle nodes; lost
- *    nodes are drained whatever the action.
+ *    a preempted pod is not live); a down drains `count` idle nodes (all
+ *    of them unless rp_decide's warm pool keeps some); lost nodes are
+ *    drained whatever the action.
  *  - A pod is spot when in->spot: each spot launch finds capacity at our
  *    bid with probability spot_stock (1 when 0 or unset); one that does
  *    not falls back to an on-demand pod when spot_fallback, else that
@@ -33,7 +34,10 @@
  *  - Boot: a fixed `boot` seconds, or with boot_sigma > 0 lognormal with
  *    median `boot` clipped to [boot_min, boot_max].  Job size: the
  *    minute's GPU-seconds, or with job_sigma > 0 lognormal with that mean.
- *  - A policy floor (optional): floor(t) nodes wanted at time t.  At every
+ *  - The warm pool (rule.warm_pool) is rp_decide's, like the rest of the
+ *    rule: the simulator keeps no copy of it.
+ *  - A forecast floor (optional, the prewarm policy's, which no
+ *    configuration can ship): floor(t) nodes wanted at time t.  At every
  *    poll, after rp_decide's decision is carried out, the live pods are
  *    topped up to floor(t + lead) (launched `lead` ahead, the boot time),
  *    and a down never drains below floor(t).  The reactive rule is still

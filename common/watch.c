@@ -394,6 +394,13 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		rp_logw("cannot save the decision state", "dir", rp_state_dir(), "error", strerror(errno));
 	}
 
+	/* a down names as many idle nodes as it takes (the warm pool may keep some) */
+	cJSON *down = NULL;
+	if (d.action == RP_DOWN) {
+		down = cJSON_CreateArray();
+		for (int i = 0; i < d.count && i < cJSON_GetArraySize(o.idle); i++)
+			cJSON_AddItemToArray(down, cJSON_Duplicate(cJSON_GetArrayItem(o.idle, i), 0));
+	}
 	struct rp_decision dr = {
 		.action = rp_decide_action(d.action),
 		.count = d.count,
@@ -404,7 +411,7 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 		.nodes_known = !o.nodes_rc,
 		.burst_nodes = o.burst,
 		.lost_nodes = o.nlost,
-		.nodes = d.action == RP_DOWN ? o.idle : NULL,
+		.nodes = down,
 		.idle = o.idle,
 		.lost = o.lost,
 		.reason = d.reason,
@@ -412,6 +419,7 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 	cJSON *r = rp_decision_build(&dr);
 	rp_out_rec(r);
 	cJSON_Delete(r);
+	cJSON_Delete(down);
 	rp_info("decision", "action", rp_decide_action(d.action), "reason", d.reason);
 	obs_free(&o);
 	return rc;

@@ -15,8 +15,9 @@
  *    a down on missing data.  An unreachable Prometheus is "no latency
  *    signal": the decision is taken from the lag alone.
  *  - The decision names the idle burst nodes for a down (never an
- *    opted-out or lost one), and the lost nodes rp-drain may take whatever
- *    the action.
+ *    opted-out or lost one; the first `count` of them: the warm pool may
+ *    keep some), and the lost nodes rp-drain may take whatever the
+ *    action.
  *  - rp_watch_sample() is one lag poll (and, unless lag_only, the p95
  *    query) with no record, no decision and no state written; a failed
  *    lag poll is lag_known 0 with the error, never a 0.

@@ -55,6 +55,9 @@ while IFS= read -r ex; do
 	"rp-cost simulate week.csv --compare --seeds 3 | jq -c '{policy,cost_per_1000_jobs,wait_p95_s}'")
 		is "  one record per policy" "$(jq -r .policy <<<"$out" | tr '\n' ' ')" "seed default prewarm warmpool spot spot-warmpool "
 		is "  spot is cheaper than seed" "$(jq -s '(.[] | select(.policy=="spot") | .cost_per_1000_jobs) < (.[] | select(.policy=="seed") | .cost_per_1000_jobs)' <<<"$out")" true ;;
+	"rp-cost simulate week.csv --policy warmpool | jq -c .warm_pool")
+		like "  the floor as scale.warm_pool, by UTC hour ranges" "$out" '^\{"[0-9]{2}-[0-9]{2}":[1-9][0-9]*(,"[0-9]{2}-[0-9]{2}":[1-9][0-9]*)*\}$'
+		ok "  a value rp-cost takes back as the key" rp-cost simulate week.csv --set "scale.warm_pool=$out" ;;
 	"rp-cost trace --days 7 > mine.csv")
 		is "  the ledger's week: 7 days of minutes" "$(($(wc -l <mine.csv) - 1))" 10080
 		num_ge "  with the work the pods did" "$(awk -F, 'NR>1{s+=$2} END{printf "%d", s}' mine.csv)" 1 ;;
@@ -63,5 +66,5 @@ while IFS= read -r ex; do
 	*) fail "rp-cost(1) example not checked here: $ex" ;;
 	esac
 done < <(examples rp-cost.1)
-is "every example of rp-cost(1) ran" "$n" 10
+is "every example of rp-cost(1) ran" "$n" 11
 done_testing

@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "rp.h"
 #include "sim.h"
+#include "warmpool.h"
 #include "t.h"
 
 #include <math.h>
@@ -118,31 +119,45 @@ static void lagwatch_tick(const struct rp_config *c, const struct rp_decide_in *
 		T_OK(0, "decision state saved");
 }
 
-static void test_same_as_lagwatch(void)
+/* The simulator's decisions under policy on configuration yaml, replayed
+ * tick by tick through rp-lagwatch's rule read from yaml2 (yaml, or yaml
+ * with scale.warm_pool set to what the policy's floor prints as): the
+ * same decisions, every branch of the rule exercised. */
+static void same_as_lagwatch(const char *policy, const char *yaml, int warm)
 {
-	/* short cooldown and idle, a preemption now and then: every branch */
-	struct rp_config *c = cfg_of("runpod:\n  spot: true\n  spot_fallback: true\nscale:\n  cooldown: 2m\n  idle: 60s\n  notready_grace: 30s\n"
-				     "cost:\n  preempt_per_hour: 2\n");
+	struct rp_config *c = cfg_of(yaml), *c2 = NULL;
 	struct rp_policy_opts o = { .baseline_servers = -1, .boot = -1, .preempt_rate = -1 };
 	struct rp_sim_in in;
 	struct rp_sim_out out;
 	const char *gpu;
 	char *err = NULL;
 	trace(&in);
-	T_INT(rp_policy_setup(c, "default", &o, &in, &gpu, &err), 0, "set up");
+	T_OK(rp_policy_setup(c, policy, &o, &in, &gpu, &err) == 0, "%s: set up", policy);
+	if (warm) { /* rp-cost's warm_pool, pasted into the config */
+		char *wp = rp_warm_pool_format(in.rule.warm_pool);
+		char *y2 = rp_xasprintf("%s  warm_pool: %s\n", yaml, wp);
+		T_OK(strcmp(wp, "{}") != 0, "%s: the floor it prints: %s", policy, wp);
+		c2 = cfg_of(y2);
+		T_OK(c2 && rp_config_check(c2, &err) == 0, "%s: that value is a valid scale.warm_pool", policy);
+		free(wp);
+		free(y2);
+	}
+	char *f = rp_xasprintf("%s/lagwatch.json", getenv("RP_STATE_DIR"));
+	unlink(f); /* a fresh rp-lagwatch */
+	free(f);
 	in.seed = 5;
 	in.on_step = record;
 	in.arg = &S;
 	S.n = 0;
 	rp_simulate(&in, &out);
-	T_OK(S.n == out.polls && S.n > 1000, "every poll reported (%d)", S.n);
-	int same = 1, ups = 0, downs = 0, hyst = 0, lost = 0, cool = 0;
+	T_OK(S.n == out.polls && S.n > 1000, "%s: every poll reported (%d)", policy, S.n);
+	int same = 1, ups = 0, downs = 0, hyst = 0, lost = 0, cool = 0, pool_up = 0, pool_kept = 0;
 	for (int i = 0; i < S.n; i++) {
 		struct rp_decide_out d;
-		lagwatch_tick(c, &S.seen[i], &d);
+		lagwatch_tick(c2 ? c2 : c, &S.seen[i], &d);
 		if (same && (d.action != S.said[i].action || d.count != S.said[i].count ||
 			     strcmp(d.reason, S.said[i].reason))) {
-			T_OK(0, "tick %d at %.0fs: rp-lagwatch says %s %d (%s), the simulator %s %d (%s)", i,
+			T_OK(0, "%s: tick %d at %.0fs: rp-lagwatch says %s %d (%s), the simulator %s %d (%s)", policy, i,
 			     S.seen[i].now, rp_decide_action(d.action), d.count, d.reason,
 			     rp_decide_action(S.said[i].action), S.said[i].count, S.said[i].reason);
 			same = 0;
@@ -152,13 +167,68 @@ static void test_same_as_lagwatch(void)
 		hyst += strstr(d.reason, "hysteresis") != NULL;
 		cool += strstr(d.reason, "still count") != NULL;
 		lost += S.seen[i].lost_nodes > 0;
+		pool_up += d.action == RP_UP && strstr(d.reason, "below the warm pool floor") != NULL;
+		pool_kept += strstr(d.reason, "kept: warm pool") != NULL || strstr(d.reason, "down: warm pool") != NULL;
 	}
-	T_OK(same, "the simulator's %d decisions equal rp-lagwatch's, tick by tick", S.n);
+	T_OK(same, "%s: the simulator's %d decisions equal rp-lagwatch's, tick by tick", policy, S.n);
 	T_OK(ups && downs && hyst && cool && lost,
-	     "the sequence exercises up (%d), down (%d), hysteresis (%d), cooldown (%d), lost nodes (%d)", ups, downs,
-	     hyst, cool, lost);
+	     "%s: the sequence exercises up (%d), down (%d), hysteresis (%d), cooldown (%d), lost nodes (%d)", policy,
+	     ups, downs, hyst, cool, lost);
+	if (warm)
+		T_OK(pool_up && pool_kept, "%s: and the warm pool: up to the floor (%d), downs it limits (%d)", policy,
+		     pool_up, pool_kept);
 	rp_policy_free(&in);
 	rp_config_free(c);
+	rp_config_free(c2);
+}
+
+/* short cooldown and idle, a preemption now and then: every branch */
+static const char *const branchy = "runpod:\n  spot: true\n  spot_fallback: true\n"
+				   "cost:\n  preempt_per_hour: 2\n"
+				   "scale:\n  cooldown: 2m\n  idle: 60s\n  notready_grace: 30s\n";
+
+static void test_same_as_lagwatch(void)
+{
+	same_as_lagwatch("default", branchy, 0);
+	same_as_lagwatch("warmpool", branchy, 1);
+}
+
+/* One rule: the warmpool policy is the default one with the floor it
+ * prints set as scale.warm_pool, figure for figure. */
+static void test_warmpool_is_the_key(void)
+{
+	struct rp_config *c = cfg_of("cluster: t\n"), *c2;
+	struct rp_policy_opts o = { .baseline_servers = -1, .boot = -1, .preempt_rate = -1 };
+	struct rp_sim_in in, in2;
+	struct rp_policy_result r, r2;
+	const char *gpu;
+	char *err = NULL;
+	trace(&in);
+	T_INT(rp_policy_setup(c, "warmpool", &o, &in, &gpu, &err), 0, "warmpool: set up");
+	T_OK(!in.floor, "warmpool: no floor of the simulator's own (rp_decide keeps it)");
+	char *wp = rp_warm_pool_format(in.rule.warm_pool), *y = rp_xasprintf("scale:\n  warm_pool: %s\n", wp);
+	c2 = cfg_of(y);
+	trace(&in2);
+	T_OK(rp_policy_setup(c2, "default", &o, &in2, &gpu, &err) == 0, "default with scale.warm_pool %s: set up", wp);
+	T_OK(!memcmp(in.rule.warm_pool, in2.rule.warm_pool, sizeof in.rule.warm_pool), "the same 24 floors");
+	rp_policy_run(&in, 1, 3, &r);
+	rp_policy_run(&in2, 1, 3, &r2);
+	T_OK(r.cost_per_1000.mean == r2.cost_per_1000.mean && r.wait_p95.mean == r2.wait_p95.mean &&
+		     r.first.launches == r2.first.launches && r.first.downs == r2.first.downs,
+	     "the same figures: $%.4f / 1000 jobs, p95 %.1f s, %ld launches", r2.cost_per_1000.mean, r2.wait_p95.mean,
+	     r2.first.launches);
+	rp_policy_free(&in);
+	rp_policy_free(&in2);
+	trace(&in);
+	T_INT(rp_policy_setup(c, "default", &o, &in, &gpu, &err), 0, "default without the key: set up");
+	rp_policy_run(&in, 1, 3, &r);
+	T_OK(r.first.launches != r2.first.launches, "and the floor changes something (%ld launches, %ld with it)",
+	     r.first.launches, r2.first.launches);
+	rp_policy_free(&in);
+	free(wp);
+	free(y);
+	rp_config_free(c);
+	rp_config_free(c2);
 }
 
 static void test_preempt_rate(void)
@@ -194,6 +264,7 @@ int main(void)
 	setenv("RP_STATE_DIR", dir, 1);
 	test_default_is_shipped();
 	test_same_as_lagwatch();
+	test_warmpool_is_the_key();
 	test_preempt_rate();
 	char *f = rp_xasprintf("%s/lagwatch.json", dir);
 	unlink(f);

@@ -319,6 +319,97 @@ static void test_timelag(void)
 	cJSON_Delete(s);
 }
 
+/* The warm pool (scale.warm_pool): the floor of the hour of in->now, UTC.
+ * 08-18 keeps 2 nodes; the day starts at a UTC midnight. */
+#define DAY (20000.0 * 86400)
+static double at(int h, int m, int sec)
+{
+	return DAY + h * 3600 + m * 60 + sec;
+}
+
+static struct rp_decide_in pool(double now, long long lag, int burst, int idle)
+{
+	struct rp_decide_in in = base(now, lag);
+	for (int h = 8; h < 18; h++)
+		in.warm_pool[h] = 2;
+	in.burst_nodes = burst;
+	in.idle_nodes = idle;
+	return in;
+}
+
+static void test_warm_pool(void)
+{
+	struct rp_decide_state st = { 0 };
+	struct rp_decide_out o;
+	T_INT(run(pool(at(7, 59, 59), 0, 0, 0), &st, &o), RP_HOLD, "07:59:59, no floor that hour: hold");
+	T_INT(run(pool(at(8, 0, 0), 0, 0, 0), &st, &o), RP_UP, "08:00:00, the floor's first second: up");
+	T_INT(o.count, 2, "up to the floor: 2");
+	T_OK(strstr(o.reason, "warm pool floor 2 at 08 UTC") != NULL, "the reason names the warm pool: %s", o.reason);
+	T_INT(run(pool(at(8, 0, 15), 0, 0, 0), &st, &o), RP_HOLD,
+	      "15 s later, both still booting (within the cooldown they count): hold");
+	T_INT(run(pool(at(8, 2, 0), 0, 1, 0), &st, &o), RP_HOLD, "one joined, one booting: hold");
+	T_INT(run(pool(at(9, 0, 0), 0, 2, 2), &st, &o), RP_HOLD, "2 idle nodes at the floor of 2: no down");
+	T_OK(strstr(o.reason, "all kept: warm pool floor 2 at 09 UTC") != NULL, "the reason says why: %s", o.reason);
+	T_INT(run(pool(at(9, 0, 15), 0, 3, 3), &st, &o), RP_DOWN, "3 idle nodes, floor 2: down");
+	T_INT(o.count, 1, "only the idle node above the floor goes");
+	T_OK(strstr(o.reason, "1 down: warm pool floor 2") != NULL, "the reason names the floor: %s", o.reason);
+	T_INT(run(pool(at(9, 1, 0), 0, 4, 1), &st, &o), RP_DOWN, "4 nodes, 1 idle, floor 2: down");
+	T_INT(o.count, 1, "an idle node beyond the floor goes down whole");
+	T_INT(run(pool(at(17, 59, 59), 0, 2, 2), &st, &o), RP_HOLD, "17:59:59, still the floor: hold");
+	T_INT(run(pool(at(18, 0, 0), 0, 2, 2), &st, &o), RP_DOWN, "18:00:00, the end is not in the range: down");
+	T_INT(o.count, 2, "every idle node");
+	T_STR(o.reason, "lag 0, 2 burst node(s) idle", "no floor, the plain reason");
+
+	/* a lag up is raised to the floor; a hot first poll does not wait */
+	memset(&st, 0, sizeof st);
+	struct rp_decide_in in = pool(at(10, 0, 0), 10, 0, 0);
+	in.warm_pool[10] = 3;
+	T_INT(run(in, &st, &o), RP_UP, "surge under a floor of 3: up");
+	T_INT(o.count, 3, "the lag's 2 raised to the floor's 3");
+	T_OK(strstr(o.reason, "surge") && strstr(o.reason, "fleet 0 below the warm pool floor 3"),
+	     "both reasons: %s", o.reason);
+	memset(&st, 0, sizeof st);
+	T_INT(run(pool(at(10, 0, 0), 6, 1, 0), &st, &o), RP_UP, "lag 6 on one poll, 1 node, floor 2: up at once");
+	T_INT(o.count, 1, "by 1, to the floor");
+	T_OK(strstr(o.reason, "hysteresis") && strstr(o.reason, "warm pool"), "both reasons: %s", o.reason);
+	memset(&st, 0, sizeof st);
+	T_INT(run(pool(at(10, 0, 0), 20, 0, 0), &st, &o), RP_UP, "lag 20 needs 4, floor 2: up");
+	T_INT(o.count, 4, "the lag's count stands when above the floor");
+	T_OK(!strstr(o.reason, "warm pool"), "and the warm pool is not named: %s", o.reason);
+
+	/* lost nodes serve nothing: the floor replaces them; max_nodes caps */
+	memset(&st, 0, sizeof st);
+	in = pool(at(11, 0, 0), 0, 2, 0);
+	in.lost_nodes = 1;
+	T_INT(run(in, &st, &o), RP_UP, "2 nodes, 1 lost, floor 2: up");
+	T_INT(o.count, 1, "one to replace the lost one");
+	memset(&st, 0, sizeof st);
+	in = pool(at(11, 0, 0), 0, 0, 0);
+	in.max_nodes = 1;
+	T_INT(run(in, &st, &o), RP_UP, "floor 2, max_nodes 1: up");
+	T_INT(o.count, 1, "capped by max_nodes");
+	T_INT(run(in, &st, &o), RP_HOLD, "again within the cooldown: hold");
+
+	/* the floor rises while the last up's nodes still boot: they count,
+	 * and the next poll does not ask for them again */
+	memset(&st, 0, sizeof st);
+	in = pool(at(7, 58, 0), 0, 0, 0);
+	in.warm_pool[7] = 1;
+	T_INT(run(in, &st, &o), RP_UP, "07:58, floor 1: up");
+	T_INT(o.count, 1, "by 1");
+	in = pool(at(8, 0, 0), 0, 0, 0);
+	in.warm_pool[8] = 3;
+	T_INT(run(in, &st, &o), RP_UP, "08:00, floor 3, the one still booting: up");
+	T_INT(o.count, 2, "by the 2 beyond the booting one");
+	in.now = at(8, 0, 15);
+	T_INT(run(in, &st, &o), RP_HOLD, "08:00:15, all 3 booting: hold, no second launch");
+
+	/* the hour is UTC of the epoch time, whatever the day */
+	T_INT(rp_warm_pool_hour(at(23, 59, 59)), 23, "23:59:59 is hour 23");
+	T_INT(rp_warm_pool_hour(at(24, 0, 0)), 0, "midnight is hour 0 of the next day");
+	T_INT(rp_warm_pool_hour(-1), 23, "a second before the epoch is hour 23");
+}
+
 int main(void)
 {
 	test_thresholds();
@@ -330,5 +421,6 @@ int main(void)
 	test_part_lag();
 	test_prom();
 	test_timelag();
+	test_warm_pool();
 	return T_DONE();
 }

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { MAXSTEP = 20000 };
 struct steps {
@@ -322,12 +323,48 @@ static void test_floor(void)
 	T_OK(early > 0, "launched a boot (120 s) ahead of the floor");
 }
 
+/* rp_decide's warm pool, carried out: a floor of 2 from 01:00 UTC (the
+ * rush's nodes still up: its downs drain down to 2), 3 from 02:00 (an up
+ * to it); a down drains its count, no more, so the live pods never go
+ * below the floor. */
+static void test_warm_pool(void)
+{
+	static double jobs[180], work[180];
+	static struct steps s;
+	struct rp_sim_in in = { 0 };
+	struct rp_sim_out out;
+	trace(&in, jobs, work, 180);
+	in.idle = 600; /* the rush's nodes go idle together */
+	in.rule.warm_pool[1] = 2;
+	for (int h = 2; h < 24; h++)
+		in.rule.warm_pool[h] = 3;
+	in.on_step = record;
+	in.arg = &s;
+	s.n = 0;
+	rp_simulate(&in, &out);
+	int below = 0, downs = 0, exact = 1, pool = 0, kept = 0;
+	for (int i = 0; i < s.n; i++) {
+		below += s.live[i] < in.rule.warm_pool[rp_warm_pool_hour(s.seen[i].now)];
+		kept += s.said[i].action == RP_DOWN && strstr(s.said[i].reason, "warm pool") != NULL;
+		pool += s.said[i].action == RP_UP && strstr(s.said[i].reason, "warm pool") != NULL;
+		if (i && s.said[i].action == RP_DOWN) {
+			downs++;
+			exact &= s.live[i - 1] - s.live[i] + s.launched[i] == s.said[i].count;
+		}
+	}
+	T_OK(pool > 0, "rp_decide went up to the floor (%d)", pool);
+	T_INT(below, 0, "never fewer live pods than the hour's floor");
+	T_OK(downs > 0 && kept > 0 && exact, "each of the %d downs (%d limited by the floor) drained its count, no more",
+	     downs, kept);
+}
+
 int main(void)
 {
 	test_tiny_lindley();
 	test_preempt_rate_seeds();
 	test_spot_stock();
 	test_floor();
+	test_warm_pool();
 	test_step_fn();
 	test_same_decisions();
 	test_booting_invisible();
