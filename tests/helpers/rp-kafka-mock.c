@@ -36,6 +36,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "mock-nodelay.h"
+
 #define OP_TIMEOUT_MS 5000
 #define MSG_TIMEOUT_MS "10000" /* message.timeout.ms of our clients */
 
@@ -393,6 +395,8 @@ int main(int argc, char **argv)
 		die(err);
 	if (!(mc = rd_kafka_mock_cluster_new(mock_rk, nbrokers)))
 		die("cannot create the mock cluster");
+	if (mock_nodelay() < nbrokers)
+		die("cannot set TCP_NODELAY on the mock brokers' listeners");
 	bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
 	for (i = 0; i < ntopics; i++) {
 		char name[256];
