@@ -86,7 +86,6 @@ static void drop_handle(struct rp_kafka *k)
 {
 	if (!k->rk)
 		return;
-	rp_debug("kafka: requests still out: a fresh handle for the next poll");
 	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	k->rk = NULL;
 }
@@ -639,7 +638,9 @@ out:
 		rd_kafka_topic_partition_list_destroy(los);
 	if (q)
 		rd_kafka_queue_destroy(q);
-	if (still_out)
+	if (still_out) {
+		rp_debug("kafka: requests still out: a fresh handle for the next poll");
 		drop_handle(k);
+	}
 	return rc;
 }
