@@ -64,14 +64,43 @@ static void say(const char *what, const char *why)
 	rp_out_flush();
 }
 
-void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volatile sig_atomic_t *stop)
+/* The timer's tick (period): under the lock, whatever the poll says. */
+static void periodic(const char *cmd)
+{
+	int fd = rp_trigger_lock();
+	if (fd == RP_TRIGGER_BUSY) {
+		rp_debug("a tick is running: it stands for the period's");
+		return;
+	}
+	if (fd < 0) {
+		rp_loge("cannot take the tick's lock", "dir", rp_state_dir(), "error", strerror(errno));
+		return;
+	}
+	rp_debug("the period is up: a tick");
+	int rc = rp_trigger_run(fd, cmd);
+	char b[16];
+	snprintf(b, sizeof b, "%d", rc);
+	if (rc < 0)
+		rp_loge("cannot start a tick", "error", strerror(errno));
+	else
+		rp_log(rc == 0 || rc == RP_EXIT_PARTIAL || rc == RP_EXIT_TEMP ? RP_LOG_DEBUG : RP_LOG_WARN,
+		       "periodic tick ended", "status", b, (char *)0);
+}
+
+void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, double period,
+		     volatile sig_atomic_t *stop)
 {
 	char why[512], unknown[512] = "";
-	double quiet_until = 0;
+	double quiet_until = 0, last_tick = 0;
+	int ticked = 0; /* a tick started: last_tick says when */
 	while (!*stop && !ferror(stdout)) {
 		double t0 = rp_mono();
 		int fd;
-		if (!rp_watch_early_poll(w, why, sizeof why)) {
+		if (period > 0 && (!ticked || t0 - last_tick >= period)) {
+			periodic(cmd);
+			ticked = 1;
+			last_tick = t0;
+		} else if (!rp_watch_early_poll(w, why, sizeof why)) {
 			/* an input unknown: said once, and when it changes */
 			if (*why && strcmp(why, unknown))
 				rp_logw("no early tick: input unknown", "why", why);
@@ -94,6 +123,8 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volat
 				rp_decide_load(&before);
 				int rc = rp_trigger_run(fd, cmd);
 				fd = -1;
+				ticked = 1;
+				last_tick = t0;
 				rp_decide_load(&after);
 				char b[16], s[32];
 				snprintf(b, sizeof b, "%d", rc);

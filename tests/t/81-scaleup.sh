@@ -6,7 +6,8 @@
 # hands it the lock, starts no more ticks within the cooldown; and the
 # scale-up path's steps happen in order with the expected records
 # (trigger -> decision -> launching -> launched -> ready -> pod -> ssh ->
-# join -> Ready -> labels -> node record -> joined).
+# join -> Ready -> labels -> node record -> joined).  With --period it is
+# the timer too: a tick every period under the same lock.
 . "$(dirname "$0")/../lib.sh"
 need_stack
 exec </dev/null
@@ -39,6 +40,47 @@ recs() { grep -c "\"type\":\"trigger\".*\"what\":\"$1\"" "$T_TMP/w.out"; }
 rc "--trigger without --watch: usage" 2 rp-lagwatch --trigger true
 rc "--trigger with --serve: usage" 2 rp-lagwatch --serve 127.0.0.1:0 --watch 1s --trigger true
 rc "--trigger with --lag-only: usage" 2 rp-lagwatch --watch 1s --lag-only --trigger true
+rc "--period without --trigger: usage" 2 rp-lagwatch --watch 1s --period 15s
+rc "--period 0: usage" 2 rp-lagwatch --watch 1s --trigger true --period 0s
+
+# ---- --period: the loop is the timer too (deploy/'s loop container) ----
+# a tick every period whatever the lag (here lag 0), the first at once,
+# each under the tick's lock handed over on fd 9, as an early tick's
+cat >"$T_TMP/ptick" <<SH
+#!/bin/sh
+l=\$RP_STATE_DIR/autoscale.lock
+if [ /proc/\$\$/fd/9 -ef "\$l" ] && ! flock -n "\$l" true; then h=held; else h=free; fi
+echo "\$h \$(date +%s.%N)" >>"\$RP_STATE_DIR/pticks"
+exit "\${PTICK_RC:-0}"
+SH
+chmod +x "$T_TMP/ptick"
+S4=$T_TMP/s4
+mkdir -p "$S4"
+pticks() { [ "$(cat "$S4/pticks" 2>/dev/null | wc -l)" -ge "$1" ]; }
+p0=$(date +%s.%N)
+PTICK_RC=75 RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/ptick" >"$T_TMP/w4.out" 2>"$T_TMP/w4.err" & wpid=$!
+ok "--period 1s: three ticks come" eventually 20 pticks 3
+stop_watch
+num_le "the first at once" "$(awk -v a="$p0" 'NR==1{print $2-a}' "$S4/pticks")" 3
+num_ge "then one a period apart, not one a poll" \
+	"$(awk 'NR>1{d=$2-p; if(m==""||d<m)m=d} {p=$2} END{print m}' "$S4/pticks")" 0.9
+is "each with the tick's lock on fd 9, held" "$(grep -vc '^held ' "$S4/pticks")" 0
+is "lag 0: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w4.out")" 0
+unlike "exit 75 is a tick's normal end: no warning" "$(cat "$T_TMP/w4.err")" 'periodic tick ended'
+# a tick holds the lock: no periodic tick meanwhile, one as soon as it is free
+rm -f "$S4/pticks"
+# shellcheck disable=SC2016 # $1: the inner shell's
+flock "$S4/autoscale.lock" sh -c 'while [ -d "$1" ] && [ ! -e "$1/release4" ]; do sleep 0.1; done' _ "$T_TMP" & hpid=$!
+held4() { ! flock -n "$S4/autoscale.lock" true; }
+eventually 10 held4 || diag "the holder did not take the lock"
+PTICK_RC=1 RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/ptick" >"$T_TMP/w4.out" 2>"$T_TMP/w4.err" & wpid=$!
+sleep 2.5
+is "while another tick holds the lock: no periodic tick" "$(cat "$S4/pticks" 2>/dev/null | wc -l)" 0
+touch "$T_TMP/release4"
+wait "$hpid"; hpid=
+ok "the lock free: the periodic tick comes" eventually 10 pticks 1
+stop_watch
+like "a tick that failed (exit 1) is a warning" "$(cat "$T_TMP/w4.err")" 'level=warn .*msg="periodic tick ended" status=1'
 
 # ---- not hot: no tick, no count, nothing written ----
 rp-lagwatch --watch 0.3s --trigger "$AS -q" >"$T_TMP/w.out" 2>"$T_TMP/w.err" & wpid=$!
