@@ -91,15 +91,13 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, doubl
 		     volatile sig_atomic_t *stop)
 {
 	char why[512], unknown[512] = "";
-	double quiet_until = 0, last_tick = 0;
-	int ticked = 0; /* a tick started: last_tick says when */
+	double quiet_until = 0, next_tick = 0; /* the period's next tick (0: at once) */
 	while (!*stop && !ferror(stdout)) {
 		double t0 = rp_mono();
 		int fd;
-		if (period > 0 && (!ticked || t0 - last_tick >= period)) {
+		if (period > 0 && t0 >= next_tick) {
 			periodic(cmd);
-			ticked = 1;
-			last_tick = t0;
+			next_tick = t0 + period;
 		} else if (!rp_watch_early_poll(w, why, sizeof why)) {
 			/* an input unknown: said once, and when it changes */
 			if (*why && strcmp(why, unknown))
@@ -123,8 +121,7 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, doubl
 				rp_decide_load(&before);
 				int rc = rp_trigger_run(fd, cmd);
 				fd = -1;
-				ticked = 1;
-				last_tick = t0;
+				next_tick = t0 + period;
 				rp_decide_load(&after);
 				char b[16], s[32];
 				snprintf(b, sizeof b, "%d", rc);
