@@ -128,6 +128,7 @@ trig=$(jq -r '.command as $c | ($c | index("--trigger")) as $i | if $i then $c[$
 like "the trigger's command: rp-autoscale, taking the Lease" "$trig" '^rp-autoscale( .*)? --lock lease( |$)'
 like "  in the namespace of deploy/'s Lease Role" "$trig" ' --lease-namespace rp( |$)'
 is "  that Role is there" "$(awk '/^kind: Role$/{r=1} r && /name: rp-lease$/{n=1} n && /namespace:/{print $2; exit}' "$RP_TOP/deploy/10-rbac.yaml")" rp
+# shellcheck disable=SC2016 # the pod's shell expands it, not this one
 like "  as the pod, by name" "$trig" ' --identity "\$POD_NAME"( |$)'
 is "  POD_NAME from the downward API" "$(jq -r '.env[] | select(.name=="POD_NAME") | .valueFrom.fieldRef.fieldPath' <<<"$loop")" metadata.name
 # that very command, two replicas on the stand-in (a cluster name of its
@@ -136,6 +137,7 @@ is "  POD_NAME from the downward API" "$(jq -r '.env[] | select(.name=="POD_NAME
 sed -e "s/^cluster: .*/cluster: dpl$run/" -e "s/^  group: .*/  group: [\"gdp$run\"]/" \
 	-e "s/^  topic: .*/  topic: [\"dp$run\"]/" "$RP_CONFIG" >"$T_TMP/loop.yaml"
 lpids=()
+# shellcheck disable=SC2016 # expanded at exit
 at_exit 'for p in "${lpids[@]}"; do kill -TERM "$p" 2>/dev/null; done; kubectl -n rp delete lease rp-autoscale >/dev/null 2>&1'
 for r in a b; do
 	mkdir -p "$T_TMP/r$r"
