@@ -142,6 +142,10 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, doubl
 			}
 			rp_unlock(fd);
 		}
+		/* as a container's PID 1 (deploy/) the orphans of a tick are
+		 * ours: nothing else would wait for them */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		double left;
 		while (!*stop && (left = t0 + interval - rp_mono()) > 0)
 			rp_sleep(left < 0.2 ? left : 0.2);

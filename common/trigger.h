@@ -37,6 +37,9 @@
  *    status 0, 3 and 75 (a tick's normal ends) are logged at debug, any
  *    other at warn, and it never quiets the early ticks.  Period 0: no
  *    such tick (the timer is systemd's).
+ *  - After each round the loop reaps every child process that has ended:
+ *    as a container's PID 1 (deploy/) it inherits the orphans a tick
+ *    leaves, and no other process would wait for them.
  */
 #ifndef RP_TRIGGER_H
 #define RP_TRIGGER_H

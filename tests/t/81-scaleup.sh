@@ -85,6 +85,29 @@ PTICK_RC=1 RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 60s --trigger "$T_
 ok "--period 60s: the first tick at once" eventually 15 pticks 1
 stop_watch
 like "a tick that failed (exit 1) is a warning" "$(cat "$T_TMP/w4.err")" 'level=warn .*msg="periodic tick ended" status=1'
+# as a container's PID 1 (deploy/): the orphans its ticks leave are reaped
+if unshare -Urpf --mount-proc true 2>/dev/null; then
+	cat >"$T_TMP/orphan" <<'SH'
+#!/bin/sh
+sh -c 'sleep 0.1 &' # an orphan: its parent is gone at once
+z=0
+for s in /proc/[0-9]*/stat; do read -r l <"$s" 2>/dev/null; case $l in *") Z "*) z=$((z + 1)) ;; esac; done
+echo "$z" >>"$RP_STATE_DIR/zombies"
+SH
+	chmod +x "$T_TMP/orphan"
+	S5=$T_TMP/s5
+	mkdir -p "$S5"
+	# unshare killed: rp-lagwatch gets SIGTERM (--kill-child)
+	RP_STATE_DIR=$S5 unshare -Urpf --mount-proc --kill-child=SIGTERM \
+		rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/orphan" >/dev/null 2>"$T_TMP/w5.err" & upid=$!
+	zticks() { [ -f "$S5/zombies" ] && [ "$(wc -l <"$S5/zombies")" -ge 4 ]; }
+	ok "as PID 1 of a PID namespace: four periodic ticks" eventually 30 zticks
+	kill -KILL "$upid"
+	wait "$upid" 2>/dev/null
+	is "  no zombie from the orphans of the ticks before" "$(sort -n "$S5/zombies" | tail -n1)" 0
+else
+	diag "no unprivileged PID namespace here: the PID 1 reaping is not checked"
+fi
 
 # ---- not hot: no tick, no count, nothing written ----
 rp-lagwatch --watch 0.3s --trigger "$AS -q" >"$T_TMP/w.out" 2>"$T_TMP/w.err" & wpid=$!
