@@ -157,6 +157,22 @@ sleep 2.5
 stop_watch
 is "a tick that never polled: one early tick, not one a poll" "$(grep -c '"what":"tick"' "$T_TMP/w3.out")" 1
 like "and it says why" "$(cat "$T_TMP/w3.err")" 'the early tick did not poll'
+# --period counts from the last tick started, early or not: the first
+# periodic tick (t=0) lasts 2 s, the surge's early tick follows it, and
+# the next periodic tick comes a period after the early one, not after 0
+cat >"$T_TMP/slow1" <<'SH'
+#!/bin/sh
+[ -e "$RP_STATE_DIR/slow1" ] || sleep 2
+date +%s.%N >>"$RP_STATE_DIR/slow1"
+SH
+chmod +x "$T_TMP/slow1"
+mkdir -p "$T_TMP/s6"
+RP_STATE_DIR=$T_TMP/s6 rp-lagwatch --watch 0.3s --period 4s --trigger "$T_TMP/slow1" >"$T_TMP/w6.out" 2>"$T_TMP/w6.err" & wpid=$!
+slow3() { [ -f "$T_TMP/s6/slow1" ] && [ "$(wc -l <"$T_TMP/s6/slow1")" -ge 3 ]; }
+ok "--period and a surge: periodic, early, periodic" eventually 30 slow3
+stop_watch
+is "  the second was the early tick" "$(grep -c '"what":"tick"' "$T_TMP/w6.out")" 1
+num_ge "  the next periodic tick a period after it" "$(awk 'NR==2{a=$1} NR==3{print $1-a}' "$T_TMP/s6/slow1")" 3.5
 "$KAFKACTL" commit "$GROUP" "$TOPIC" 1 10 >/dev/null # back to lag 6
 
 # ---- two ticks never overlap: a timer tick during an early tick ----
