@@ -17,7 +17,7 @@
 #include <stdlib.h>
 
 static const char usage[] =
-	"usage: rp-lagwatch [--once [--if-idle] | --watch INTERVAL [--trigger CMD] |\n"
+	"usage: rp-lagwatch [--once [--if-idle] | --watch INTERVAL [--trigger CMD [--period PERIOD]] |\n"
 	"                    [--serve [ADDR]] [--serve-grpc ADDR] [--watch INTERVAL]]\n"
 	"                   [--lag-only]\n"
 	"                   [--group G]... [--topic [G:]T]... [--nodes N]\n"
@@ -27,7 +27,8 @@ static const char usage[] =
 	"                   [--watch-pid PID] [-c FILE] [-q|-v]\n";
 
 enum { O_ONCE = RP_OPT_TOOL, O_WATCH, O_SERVE, O_GRPC, O_GROUP, O_TOPIC, O_NODES, O_LAGONLY, O_HOLD, O_IDENT, O_LNS,
-       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_TRIGGER, O_IFIDLE };
+       O_LDUR, O_LDEAD, O_LRETRY, O_WPID, O_TRIGGER, O_IFIDLE,
+       O_PERIOD };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int s)
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
 					    { "watch-pid", required_argument, NULL, O_WPID },
 					    { "trigger", required_argument, NULL, O_TRIGGER },
 					    { "if-idle", no_argument, NULL, O_IFIDLE },
+					    { "period", required_argument, NULL, O_PERIOD },
 					    { 0, 0, 0, 0 } };
 	struct rp_cli cli;
 	struct rp_watch_opts opt = { .nodes = -1 };
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
 	const char *watch = NULL, *serve = NULL, *grpc = NULL, *trigger = NULL;
 	struct rp_lease_opts lo_ = { .ns = "default" };
 	long wpid = 0;
+	double period = 0;
 	int c, once = 0, rc = RP_EXIT_OK;
 	char *end, *err = NULL;
 
@@ -120,6 +123,7 @@ int main(int argc, char **argv)
 		case O_TOPIC: rp_cli_key(&cli, "kafka.topic", optarg, 1); break;
 		case O_GRPC: grpc = optarg; break;
 		case O_TRIGGER: trigger = optarg; break;
+		case O_PERIOD: period = seconds(&cli, "--period", optarg); break;
 		case O_LAGONLY: opt.lag_only = 1; break;
 		case O_IFIDLE: opt.if_idle = 1; break;
 		case O_HOLD: lo_.name = optarg; break;
@@ -149,6 +153,8 @@ int main(int argc, char **argv)
 				   "(a server takes --watch as its poll interval)");
 	if (trigger && (!watch || serving || opt.lag_only || !*trigger))
 		rp_cli_usage(&cli, "--trigger wants --watch INTERVAL and a command, without --serve or --lag-only");
+	if (period > 0 && !trigger)
+		rp_cli_usage(&cli, "--period goes with --trigger (a tick every PERIOD as well)");
 	if (opt.if_idle && (!once || opt.lag_only))
 		rp_cli_usage(&cli, "--if-idle goes with --once, without --lag-only");
 	double interval = serving ? 15 : 0;
@@ -197,7 +203,7 @@ int main(int argc, char **argv)
 		rp_extscaler_stop(x);
 		rp_scaler_stop(sc);
 	} else if (trigger) {
-		rp_trigger_loop(lw, trigger, interval, &stop);
+		rp_trigger_loop(lw, trigger, interval, period, &stop);
 	} else if (watch) {
 		while (!stop) {
 			double t0 = rp_mono();

@@ -19,10 +19,10 @@ static const char *pick_gpu(const struct rp_advise *a)
 	return a->gpu ? a->gpu : rp_cfg_str(a->cfg, "cost.baseline_gpu");
 }
 
-/* The baseline and the price of the GPU compared with it. */
-static int base_price(const struct rp_advise *a, struct rp_baseline *b, double *p, char **err)
+/* The baseline and the price of the GPU compared with it, in a market. */
+static int base_price(const struct rp_advise *a, int spot, struct rp_baseline *b, double *p, char **err)
 {
-	if (rp_cost_baseline(a->cfg, b, err) < 0 || rp_cost_price(a->cfg, pick_gpu(a), a->spot, p, err) < 0)
+	if (rp_cost_baseline(a->cfg, b, err) < 0 || rp_cost_price(a->cfg, pick_gpu(a), spot, p, err) < 0)
 		return -1;
 	return 0;
 }
@@ -86,7 +86,9 @@ int rp_advise_recommend(const struct rp_advise *a, char **err)
 {
 	struct rp_baseline b;
 	double p;
-	if (base_price(a, &b, &p, err) < 0)
+	/* the market rp-launch rents (the default policy's): spot first */
+	int fallback, spot = rp_policy_spot(a->cfg, a->spot, &fallback);
+	if (base_price(a, spot, &b, &p, err) < 0)
 		return RP_EXIT_USAGE;
 	double h, prof[24]; /* prof: burst GPUs busy at each hour of day, on average */
 	const char *source;
@@ -131,7 +133,7 @@ int rp_advise_recommend(const struct rp_advise *a, char **err)
 	}
 	static const char *names[] = { "RunPod only", "hybrid: burst + 1 baseline", "2+ baselines + burst for peaks" };
 	char *bgerr = NULL;
-	const char *burst_gpu = rp_policy_burst_gpu(a->cfg, a->spot, &bgerr);
+	const char *burst_gpu = rp_policy_burst_gpu(a->cfg, spot, &bgerr);
 	cJSON *r = rp_rec_new("recommendation");
 	cJSON_AddStringToObject(r, "recommendation", names[best > 2 ? 2 : best]);
 	cJSON_AddNumberToObject(r, "baseline_servers", best);
@@ -142,7 +144,9 @@ int rp_advise_recommend(const struct rp_advise *a, char **err)
 	cJSON_AddNumberToObject(r, "breakeven_gpu_hours", round(b.monthly / p * 10) / 10);
 	cJSON_AddNumberToObject(r, "server_capacity_gpu_hours", b.gpus * b.hours);
 	cJSON_AddStringToObject(r, "gpu", pick_gpu(a));
-	cJSON_AddStringToObject(r, "market", a->spot ? "spot" : "on_demand");
+	cJSON_AddStringToObject(r, "market", spot ? "spot" : "on_demand");
+	if (spot)
+		cJSON_AddBoolToObject(r, "spot_fallback", fallback);
 	if (burst_gpu)
 		cJSON_AddStringToObject(r, "burst_on", burst_gpu);
 	free(bgerr);
@@ -162,7 +166,7 @@ int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
 	struct rp_baseline b;
 	struct rp_trace t = { 0 };
 	double p;
-	if (base_price(a, &b, &p, err) < 0 || rp_trace_load(path, &t, err) < 0)
+	if (base_price(a, a->spot, &b, &p, err) < 0 || rp_trace_load(path, &t, err) < 0)
 		return RP_EXIT_USAGE;
 	double peak = 0;
 	for (size_t i = 0; i < t.n; i++)

@@ -13,7 +13,10 @@
  *    `days`); k servers give k x gpus x (1 - headroom) GPUs each hour;
  *    cost(k) = k B + the GPU-hours above that x p, for k = 0 .. past the
  *    peak; the cheapest names the answer and the GPU to burst on
- *    (rp_policy_burst_gpu).
+ *    (rp_policy_burst_gpu).  p is the GPU's price in the market rp-launch
+ *    rents, rp_policy_spot(): spot when --spot or runpod.spot (the
+ *    shipped default, with spot_fallback), else on-demand; the burst GPU
+ *    is ranked in that same market.
  *  - plan: cost(k) of an hourly trace for k = 0..max_servers (default: the
  *    peak's), exactly one best, saving_vs_next on it.
  *  - simulate: the trace replayed by rp_simulate() under a policy of

@@ -111,6 +111,12 @@ const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err)
 	return first_gpu(c, spot, err);
 }
 
+int rp_policy_spot(const struct rp_config *c, int force, int *fallback)
+{
+	*fallback = force || rp_cfg_bool(c, "runpod.spot_fallback");
+	return force || rp_cfg_bool(c, "runpod.spot");
+}
+
 int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp_policy_opts *o,
 		    struct rp_sim_in *in, const char **gpu_out, char **err)
 {
@@ -127,8 +133,7 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 	if (rp_cost_baseline(c, &b, err) < 0)
 		return -1;
 	/* the seed is the fixed point of comparison: no override moves it */
-	int spot = kind != SEED && (kind == SPOT || kind == SPOTPOOL || o->spot || rp_cfg_bool(c, "runpod.spot"));
-	int fallback = kind == SPOT || kind == SPOTPOOL || o->spot || rp_cfg_bool(c, "runpod.spot_fallback");
+	int fallback, spot = rp_policy_spot(c, kind == SPOT || kind == SPOTPOOL || o->spot, &fallback) && kind != SEED;
 	const char *gpu = kind == SEED ? NULL : o->gpu;
 	if (!gpu && kind == SEED) {
 		const cJSON *g0 = cJSON_GetArrayItem(rp_cfg_json(c, "runpod.gpu_types"), 0);

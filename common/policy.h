@@ -13,7 +13,9 @@
  *    launch.c ranks them; a type with throughput 0 is never rented) and
  *    its market (runpod.spot, runpod.spot_fallback), read as rp-lagwatch
  *    and rp-launch read them: with no configuration file, exactly the
- *    shipped defaults (spot with fallback, order value, lag 4).
+ *    shipped defaults (spot with fallback, order value, lag 4).  That
+ *    market is rp_policy_spot(), the one reading of it (rp-cost recommend
+ *    prices and names its burst GPU by it too).
  *  - prewarm: default plus a floor: for each hour, the burst nodes Little's
  *    law asks for (L = lambda W: arrivals per second at the same hour of
  *    the previous days, at most 7, times the mean job's GPU-seconds, less
@@ -64,6 +66,11 @@ void rp_policy_free(struct rp_sim_in *in);
 /* The GPU type rp-launch would rent first to encode (the default
  * policy's): NULL + *err when no listed type has throughput above 0. */
 const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err);
+
+/* The market the default policy rents, read as rp-launch reads it: 1 for
+ * spot when force (rp-cost --spot) or runpod.spot, else 0; *fallback: 1
+ * when force or runpod.spot_fallback (on-demand when no spot pod). */
+int rp_policy_spot(const struct rp_config *c, int force, int *fallback);
 
 struct rp_policy_stat {
 	double mean, spread;

@@ -64,14 +64,41 @@ static void say(const char *what, const char *why)
 	rp_out_flush();
 }
 
-void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volatile sig_atomic_t *stop)
+/* The timer's tick (period): under the lock, whatever the poll says. */
+static void periodic(const char *cmd)
+{
+	int fd = rp_trigger_lock();
+	if (fd == RP_TRIGGER_BUSY) {
+		rp_debug("a tick is running: it stands for the period's");
+		return;
+	}
+	if (fd < 0) {
+		rp_loge("cannot take the tick's lock", "dir", rp_state_dir(), "error", strerror(errno));
+		return;
+	}
+	rp_debug("the period is up: a tick");
+	int rc = rp_trigger_run(fd, cmd);
+	char b[16];
+	snprintf(b, sizeof b, "%d", rc);
+	if (rc < 0)
+		rp_loge("cannot start a tick", "error", strerror(errno));
+	else
+		rp_log(rc == 0 || rc == RP_EXIT_PARTIAL || rc == RP_EXIT_TEMP ? RP_LOG_DEBUG : RP_LOG_WARN,
+		       "periodic tick ended", "status", b, (char *)0);
+}
+
+void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, double period,
+		     volatile sig_atomic_t *stop)
 {
 	char why[512], unknown[512] = "";
-	double quiet_until = 0;
+	double quiet_until = 0, next_tick = 0; /* the period's next tick (0: at once) */
 	while (!*stop && !ferror(stdout)) {
 		double t0 = rp_mono();
 		int fd;
-		if (!rp_watch_early_poll(w, why, sizeof why)) {
+		if (period > 0 && t0 >= next_tick) {
+			periodic(cmd);
+			next_tick = t0 + period;
+		} else if (!rp_watch_early_poll(w, why, sizeof why)) {
 			/* an input unknown: said once, and when it changes */
 			if (*why && strcmp(why, unknown))
 				rp_logw("no early tick: input unknown", "why", why);
@@ -94,6 +121,7 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volat
 				rp_decide_load(&before);
 				int rc = rp_trigger_run(fd, cmd);
 				fd = -1;
+				next_tick = t0 + period;
 				rp_decide_load(&after);
 				char b[16], s[32];
 				snprintf(b, sizeof b, "%d", rc);
@@ -114,6 +142,10 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volat
 			}
 			rp_unlock(fd);
 		}
+		/* as a container's PID 1 (deploy/) the orphans of a tick are
+		 * ours: nothing else would wait for them */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		double left;
 		while (!*stop && (left = t0 + interval - rp_mono()) > 0)
 			rp_sleep(left < 0.2 ? left : 0.2);

@@ -1,6 +1,7 @@
 /* trigger.h — the early trigger: a tick of the loop (scripts/rp-autoscale)
  * started as soon as a poll says it would scale up, rather than at the
- * timer's next period; run by rp-lagwatch --watch INTERVAL --trigger CMD.
+ * timer's next period; run by rp-lagwatch --watch INTERVAL --trigger CMD
+ * [--period PERIOD] (with a period it is the timer too: deploy/).
  *
  * Promises:
  *  - rp_trigger_lock() takes $RP_STATE_DIR/autoscale.lock, the lock every
@@ -27,6 +28,18 @@
  *    for 15 s (the shipped timer's period): the timer retries.  When a tick ran past the
  *    interval, the next poll comes at once.  An input unknown (Kafka,
  *    Kubernetes) is logged once, and again when its reason changes.
+ *  - With a period (> 0) the loop is the timer as well: at its start, and
+ *    whenever period seconds have passed since the last tick it started
+ *    (early or not) began, it starts CMD as a tick whatever the poll says
+ *    (that iteration does no early poll: the tick polls), under the same
+ *    lock, taken the same way and handed over on fd 9; busy: the running
+ *    tick stands for it, the next one a period later.  No record; exit
+ *    status 0, 3 and 75 (a tick's normal ends) are logged at debug, any
+ *    other at warn, and it never quiets the early ticks.  Period 0: no
+ *    such tick (the timer is systemd's).
+ *  - After each round the loop reaps every child process that has ended:
+ *    as a container's PID 1 (deploy/) it inherits the orphans a tick
+ *    leaves, and no other process would wait for them.
  */
 #ifndef RP_TRIGGER_H
 #define RP_TRIGGER_H
@@ -39,7 +52,9 @@ int rp_trigger_lock(void);
 /* CMD's exit status (0-255, 128+N if killed by signal N), or -1 with
  * errno (fork failed).  fd is released in any case. */
 int rp_trigger_run(int fd, const char *cmd);
-/* The watcher's loop; returns when *stop is set or stdout fails. */
-void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, volatile sig_atomic_t *stop);
+/* The watcher's loop; returns when *stop is set or stdout fails.
+ * period: seconds between the ticks it starts itself, 0 none. */
+void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, double period,
+		     volatile sig_atomic_t *stop);
 
 #endif

@@ -5,7 +5,9 @@
 # before it in the same suite run while the stand-in's request log held
 # them) allowed by deploy/'s RBAC; the tools running with the in-cluster
 # config (RP_TEST_SA_DIR standing in for the service-account mount) and
-# with an exec credential plugin.
+# with an exec credential plugin; the loop container's own command (the
+# early trigger with --period, its ticks under the Lease) run as two
+# replicas: one acts.
 . "$(dirname "$0")/../lib.sh"
 need_stack
 PY=/usr/bin/python3
@@ -111,12 +113,63 @@ unlike "  its token never in the log" "$(cat "$T_TMP/.err")" "$KUBE_ADMIN_TOKEN"
 rc "rp-drain drains it" 0 rp-drain -q --node "$n" --force --timeout 60s --skip-checkpoint
 like "drained record" "$(cat "$T_TMP/.out")" '"type":"drained"'
 
+# ---- the loop container: the early trigger, every tick under the Lease ----
+# (as rp-autoscale-trigger.service and the timer on a systemd host: no
+# sleep loop waiting out a period before a hot queue is seen)
+rc "the Deployment as the server takes it" 0 kubectl apply --dry-run=server -o json -f "$RP_TOP/deploy/20-deployment.yaml"
+loop=$(jq -c '(.items // [.])[] | select(.kind=="Deployment" and .metadata.name=="rp")
+	| .spec.template.spec.containers[] | select(.name=="loop")' "$T_TMP/.out")
+mapfile -t lcmd < <(jq -r '.command[]' <<<"$loop")
+is "the loop container runs rp-lagwatch itself (no shell around it)" "${lcmd[0]}" rp-lagwatch
+unlike "  no sleep loop" "${lcmd[*]}" '(^|[ ;])(while|sleep|until)[ ;]'
+like "  the early trigger, a poll every second" "${lcmd[*]}" ' --watch 1s( | .* )--trigger '
+like "  and the timer: a tick every 15 s whatever the lag" "${lcmd[*]}" ' --period 15s( |$)'
+trig=$(jq -r '.command as $c | ($c | index("--trigger")) as $i | if $i then $c[$i + 1] else "" end' <<<"$loop")
+like "the trigger's command: rp-autoscale, taking the Lease" "$trig" '^rp-autoscale( .*)? --lock lease( |$)'
+like "  in the namespace of deploy/'s Lease Role" "$trig" ' --lease-namespace rp( |$)'
+is "  that Role is there" "$(awk '/^kind: Role$/{r=1} r && /name: rp-lease$/{n=1} n && /namespace:/{print $2; exit}' "$RP_TOP/deploy/10-rbac.yaml")" rp
+# shellcheck disable=SC2016 # the pod's shell expands it, not this one
+like "  as the pod, by name" "$trig" ' --identity "\$POD_NAME"( |$)'
+is "  POD_NAME from the downward API" "$(jq -r '.env[] | select(.name=="POD_NAME") | .valueFrom.fieldRef.fieldPath' <<<"$loop")" metadata.name
+# that very command, two replicas on the stand-in (a cluster name of its
+# own: the reap sees none of the other tests' pods): each ticks at once,
+# under its tick lock and the Lease; one holds it and acts, the other not
+sed -e "s/^cluster: .*/cluster: dpl$run/" -e "s/^  group: .*/  group: [\"gdp$run\"]/" \
+	-e "s/^  topic: .*/  topic: [\"dp$run\"]/" "$RP_CONFIG" >"$T_TMP/loop.yaml"
+lpids=()
+# shellcheck disable=SC2016 # expanded at exit
+at_exit 'for p in "${lpids[@]}"; do kill -TERM "$p" 2>/dev/null; done; kubectl -n rp delete lease rp-autoscale >/dev/null 2>&1'
+for r in a b; do
+	mkdir -p "$T_TMP/r$r"
+	env POD_NAME="rp-$r$run" RP_CONFIG="$T_TMP/loop.yaml" RP_STATE_DIR="$T_TMP/r$r" PATH="$RP_TOP/scripts:$PATH" \
+		"${lcmd[@]}" >"$T_TMP/r$r.out" 2>"$T_TMP/r$r.err" &
+	lpids+=($!)
+done
+lholder() { kubectl -n rp get lease rp-autoscale -o jsonpath='{.spec.holderIdentity}'; }
+acted() { grep -q '"type":"tick"' "$T_TMP/ra.out" "$T_TMP/rb.out"; }
+declined() { grep -q 'msg="lease held by another replica"' "$T_TMP/ra.err" "$T_TMP/rb.err"; }
+ok "replicas: a tick acted" eventually 60 acted
+ok "replicas: the other's tick found the Lease held" eventually 30 declined
+h=$(lholder)
+like "  the Lease rp/rp-autoscale is held by one of them" "$h" "^rp-[ab]$run\$"
+w=${h#rp-}; w=${w%"$run"}; o=a; [ "$w" = a ] && o=b
+num_ge "  the holder ticked and acted" "$(grep -c '"type":"tick"' "$T_TMP/r$w.out")" 1
+is "  the other never acted" "$(grep -c '"type":"tick"' "$T_TMP/r$o.out")" 0
+like "  it names the holder" "$(cat "$T_TMP/r$o.err")" "msg=\"lease held by another replica\" .*holder=$h"
+like "  its tick ran with --lock lease" "$(cat "$T_TMP/r$w.err")" 'msg="tick" id=[^ ]+ lock=lease'
+for p in "${lpids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+st=""
+for p in "${lpids[@]}"; do wait "$p"; st="$st$?"; done
+lpids=()
+is "  both stop on SIGTERM with status 0" "$st" 00
+
 # ---- every call of the tools allowed by deploy/'s RBAC ----
 ok "the stand-in's request log" kadmin -o "$T_TMP/requests.json" "$KUBE_URL/_admin/requests"
 rc "rbac-check: every call allowed" 0 "$PY" "$RP_TOP/tests/contract/rbac-check.py" "$RP_TOP/deploy" "$T_TMP/requests.json"
 sed 's/^/# /' "$T_TMP/.out"
 chk=$(cat "$T_TMP/.out")
-for u in "list nodes" "patch nodes" "delete nodes" "list pods" "create pods/eviction"; do
+for u in "list nodes" "patch nodes" "delete nodes" "list pods" "create pods/eviction" \
+	"get coordination.k8s.io/leases" "update coordination.k8s.io/leases"; do
 	like "  the calls include: $u" "$chk" "^used: $u\$"
 done
 # the check itself: a rule less, a call denied

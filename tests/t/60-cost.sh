@@ -95,14 +95,36 @@ is "1000 GPU-h/month: hybrid" "$(jq -r .recommendation "$T_TMP/.out")" "hybrid: 
 rc "recommend high" 0 rp-cost recommend --gpu-hours 3000
 is "3000 GPU-h/month: 2+ baselines" "$(jq -r .recommendation "$T_TMP/.out")" "2+ baselines + burst for peaks"
 # any number of servers, 20 % headroom: by hand, k servers give 2 x 730 x 0.8
-# = 1168 GPU-h; cost(k) = 719 k + max(0, h - 1168 k) x 1.89
+# = 1168 GPU-h; cost(k) = 719 k + max(0, h - 1168 k) x 1.89 (on demand:
+# runpod.spot=false; the shipped default, spot, is below)
 want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1168*k>0?h-1168*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
-rc "recommend 6000 GPU-h" 0 rp-cost recommend --gpu-hours 6000
+rc "recommend 6000 GPU-h" 0 rp-cost recommend --gpu-hours 6000 --set runpod.spot=false
 is "6000 GPU-h/month: $want servers (more than 3)" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
 is "... names the GPU to burst on (the first listed that encodes)" "$(jq -r .burst_on "$T_TMP/.out")" "NVIDIA RTX 6000 Ada Generation"
 want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1460*k>0?h-1460*k:0)*1.89; if(k==0||c<b){b=c;bk=k}} print bk}')
-rc "recommend 6000 GPU-h, no headroom" 0 rp-cost recommend --gpu-hours 6000 --headroom 0
+rc "recommend 6000 GPU-h, no headroom" 0 rp-cost recommend --gpu-hours 6000 --headroom 0 --set runpod.spot=false
 is "... no headroom: $want servers" "$(jq -r .baseline_servers "$T_TMP/.out")" "$want"
+# issue 20: priced and ranked in the market rp-launch rents; the shipped
+# default is spot with fallback (this file's config sets neither key)
+sp=(--set runpod.spot=true --set runpod.spot_fallback=true)
+rc "recommend, runpod.spot as shipped" 0 rp-cost recommend --gpu-hours 6000
+rec=$(cat "$T_TMP/.out")
+is "... market spot" "$(jq -r .market <<<"$rec")" spot
+is "... with on-demand fallback" "$(jq -r .spot_fallback <<<"$rec")" true
+is "... burst priced at A100 spot: RunPod only = 6000 x 0.95" "$(jq -r .monthly_cost_runpod_only <<<"$rec")" 5700
+is "... breakeven at the spot price" "$(jq -r .breakeven_gpu_hours <<<"$rec")" "$(awk 'BEGIN{printf "%.1f", 719/0.95}')"
+want=$(awk 'BEGIN{h=6000; for(k=0;k<=10;k++){c=719*k+(h-1168*k>0?h-1168*k:0)*0.95; if(k==0||c<b){b=c;bc=k}} printf "%d %.2f", bc, b}')
+is "... the cheapest k and its cost at the spot price" "$(jq -r '"\(.baseline_servers) \(.monthly_cost)"' <<<"$rec" | awk '{printf "%d %.2f", $1, $2}')" "$want"
+# the GPU to burst on, ranked in that market as rp-launch ranks it: by
+# price, the Ada is the cheaper on demand, the A6000 on spot
+pr=(--set runpod.order=price --set 'cost.prices={"NVIDIA RTX 6000 Ada Generation":{"on_demand":0.5,"spot":0.45},"NVIDIA RTX A6000":{"on_demand":0.6,"spot":0.3},"NVIDIA A100 80GB PCIe":{"on_demand":1.89,"spot":0.95}}')
+rc "recommend, spot: the burst GPU" 0 rp-cost recommend --gpu-hours 100 "${pr[@]}" "${sp[@]}"
+is "... the cheapest on spot: A6000" "$(jq -r .burst_on "$T_TMP/.out")" "NVIDIA RTX A6000"
+rc "recommend, on-demand: the burst GPU" 0 rp-cost recommend --gpu-hours 100 "${pr[@]}" --set runpod.spot=false
+is "... the cheapest on demand: Ada" "$(jq -r .burst_on "$T_TMP/.out")" "NVIDIA RTX 6000 Ada Generation"
+is "... market on_demand, no spot_fallback field" "$(jq -r '.market + " " + (.spot_fallback | tostring)' "$T_TMP/.out")" "on_demand null"
+rc "recommend --spot: spot whatever runpod.spot says" 0 rp-cost recommend --gpu-hours 100 "${pr[@]}" --set runpod.spot=false --spot
+is "... spot, the A6000" "$(jq -r '.market + " " + .burst_on' "$T_TMP/.out")" "spot NVIDIA RTX A6000"
 
 # plan: three synthetic 720-hour traces; the right k computed here in awk
 plan_best_awk() { # trace price -> k with the lowest cost

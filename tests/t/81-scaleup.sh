@@ -6,7 +6,8 @@
 # hands it the lock, starts no more ticks within the cooldown; and the
 # scale-up path's steps happen in order with the expected records
 # (trigger -> decision -> launching -> launched -> ready -> pod -> ssh ->
-# join -> Ready -> labels -> node record -> joined).
+# join -> Ready -> labels -> node record -> joined).  With --period it is
+# the timer too: a tick every period under the same lock.
 . "$(dirname "$0")/../lib.sh"
 need_stack
 exec </dev/null
@@ -39,6 +40,74 @@ recs() { grep -c "\"type\":\"trigger\".*\"what\":\"$1\"" "$T_TMP/w.out"; }
 rc "--trigger without --watch: usage" 2 rp-lagwatch --trigger true
 rc "--trigger with --serve: usage" 2 rp-lagwatch --serve 127.0.0.1:0 --watch 1s --trigger true
 rc "--trigger with --lag-only: usage" 2 rp-lagwatch --watch 1s --lag-only --trigger true
+rc "--period without --trigger: usage" 2 rp-lagwatch --watch 1s --period 15s
+rc "--period 0: usage" 2 rp-lagwatch --watch 1s --trigger true --period 0s
+
+# ---- --period: the loop is the timer too (deploy/'s loop container) ----
+# a tick every period whatever the lag (here lag 0), the first at once,
+# each under the tick's lock handed over on fd 9, as an early tick's
+cat >"$T_TMP/ptick" <<SH
+#!/bin/sh
+l=\$RP_STATE_DIR/autoscale.lock
+if [ /proc/\$\$/fd/9 -ef "\$l" ] && ! flock -n "\$l" true; then h=held; else h=free; fi
+echo "\$h \$(date +%s.%N)" >>"\$RP_STATE_DIR/pticks"
+exit "\${PTICK_RC:-0}"
+SH
+chmod +x "$T_TMP/ptick"
+S4=$T_TMP/s4
+mkdir -p "$S4"
+nticks() { if [ -f "$S4/pticks" ]; then wc -l <"$S4/pticks"; else echo 0; fi; }
+pticks() { [ "$(nticks)" -ge "$1" ]; }
+PTICK_RC=75 RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/ptick" >"$T_TMP/w4.out" 2>"$T_TMP/w4.err" & wpid=$!
+ok "--period 1s: three ticks come" eventually 20 pticks 3
+stop_watch
+num_ge "then one a period apart, not one a poll" \
+	"$(awk 'NR>1{d=$2-p; if(m==""||d<m)m=d} {p=$2} END{print m}' "$S4/pticks")" 0.9
+is "each with the tick's lock on fd 9, held" "$(grep -vc '^held ' "$S4/pticks")" 0
+is "lag 0: no trigger record" "$(grep -c '"type":"trigger"' "$T_TMP/w4.out")" 0
+unlike "exit 75 is a tick's normal end: no warning" "$(cat "$T_TMP/w4.err")" 'periodic tick ended'
+# a tick holds the lock: no periodic tick meanwhile, one as soon as it is free
+rm -f "$S4/pticks"
+# shellcheck disable=SC2016 # $1: the inner shell's
+flock "$S4/autoscale.lock" sh -c 'while [ -d "$1" ] && [ ! -e "$1/release4" ]; do sleep 0.1; done' _ "$T_TMP" & hpid=$!
+held4() { ! flock -n "$S4/autoscale.lock" true; }
+eventually 10 held4 || diag "the holder did not take the lock"
+RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/ptick" >"$T_TMP/w4.out" 2>"$T_TMP/w4.err" & wpid=$!
+sleep 2.5
+is "while another tick holds the lock: no periodic tick" "$(nticks)" 0
+touch "$T_TMP/release4"
+wait "$hpid"; hpid=
+ok "the lock free: the periodic tick comes" eventually 10 pticks 1
+stop_watch
+# a long period: the first tick comes at once all the same
+rm -f "$S4/pticks"
+PTICK_RC=1 RP_STATE_DIR=$S4 rp-lagwatch --watch 0.3s --period 60s --trigger "$T_TMP/ptick" >"$T_TMP/w4.out" 2>"$T_TMP/w4.err" & wpid=$!
+ok "--period 60s: the first tick at once" eventually 15 pticks 1
+stop_watch
+like "a tick that failed (exit 1) is a warning" "$(cat "$T_TMP/w4.err")" 'level=warn .*msg="periodic tick ended" status=1'
+# as a container's PID 1 (deploy/): the orphans its ticks leave are reaped
+if unshare -Urpf --mount-proc true 2>/dev/null; then
+	cat >"$T_TMP/orphan" <<'SH'
+#!/bin/sh
+sh -c 'sleep 0.1 &' # an orphan: its parent is gone at once
+z=0
+for s in /proc/[0-9]*/stat; do read -r l <"$s" 2>/dev/null; case $l in *") Z "*) z=$((z + 1)) ;; esac; done
+echo "$z" >>"$RP_STATE_DIR/zombies"
+SH
+	chmod +x "$T_TMP/orphan"
+	S5=$T_TMP/s5
+	mkdir -p "$S5"
+	# unshare killed: rp-lagwatch gets SIGTERM (--kill-child)
+	RP_STATE_DIR=$S5 unshare -Urpf --mount-proc --kill-child=SIGTERM \
+		rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/orphan" >/dev/null 2>"$T_TMP/w5.err" & upid=$!
+	zticks() { [ -f "$S5/zombies" ] && [ "$(wc -l <"$S5/zombies")" -ge 4 ]; }
+	ok "as PID 1 of a PID namespace: four periodic ticks" eventually 30 zticks
+	kill -KILL "$upid"
+	wait "$upid" 2>/dev/null
+	is "  no zombie from the orphans of the ticks before" "$(sort -n "$S5/zombies" | tail -n1)" 0
+else
+	diag "no unprivileged PID namespace here: the PID 1 reaping is not checked"
+fi
 
 # ---- not hot: no tick, no count, nothing written ----
 rp-lagwatch --watch 0.3s --trigger "$AS -q" >"$T_TMP/w.out" 2>"$T_TMP/w.err" & wpid=$!
@@ -88,6 +157,22 @@ sleep 2.5
 stop_watch
 is "a tick that never polled: one early tick, not one a poll" "$(grep -c '"what":"tick"' "$T_TMP/w3.out")" 1
 like "and it says why" "$(cat "$T_TMP/w3.err")" 'the early tick did not poll'
+# --period counts from the last tick started, early or not: the first
+# periodic tick (t=0) lasts 2 s, the surge's early tick follows it, and
+# the next periodic tick comes a period after the early one, not after 0
+cat >"$T_TMP/slow1" <<'SH'
+#!/bin/sh
+[ -e "$RP_STATE_DIR/slow1" ] || sleep 2
+date +%s.%N >>"$RP_STATE_DIR/slow1"
+SH
+chmod +x "$T_TMP/slow1"
+mkdir -p "$T_TMP/s6"
+RP_STATE_DIR=$T_TMP/s6 rp-lagwatch --watch 0.3s --period 4s --trigger "$T_TMP/slow1" >"$T_TMP/w6.out" 2>"$T_TMP/w6.err" & wpid=$!
+slow3() { [ -f "$T_TMP/s6/slow1" ] && [ "$(wc -l <"$T_TMP/s6/slow1")" -ge 3 ]; }
+ok "--period and a surge: periodic, early, periodic" eventually 30 slow3
+stop_watch
+is "  the second was the early tick" "$(grep -c '"what":"tick"' "$T_TMP/w6.out")" 1
+num_ge "  the next periodic tick a period after it" "$(awk 'NR==2{a=$1} NR==3{print $1-a}' "$T_TMP/s6/slow1")" 3.5
 "$KAFKACTL" commit "$GROUP" "$TOPIC" 1 10 >/dev/null # back to lag 6
 
 # ---- two ticks never overlap: a timer tick during an early tick ----
