@@ -22,7 +22,13 @@ export RP_CONFIG="$T_TMP/rp.yaml"
 sed -e "s|^  connect_timeout: .*|  connect_timeout: 2s\n  egress_counters: $F|" -e "s/^cluster: .*/cluster: $CL/" \
 	"$RP_STACK_DIR/rp.yaml" >"$RP_CONFIG"
 : >"$T_TMP/pods"
-at_exit 'while read -r id; do curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$id" >/dev/null 2>&1; done <"$T_TMP/pods"'
+cleanup() {
+	local id
+	while read -r id; do
+		curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$id" >/dev/null 2>&1
+	done <"$T_TMP/pods"
+}
+at_exit cleanup
 p0=$(port "${H[0]}") p1=$(port "${H[1]}") p2=$(port "${H[2]}")
 at_exit "rm -f '$S/hosts/$p0/$F' '$S/hosts/$p1/$F' '$S/hosts/$p2/$F'"
 
