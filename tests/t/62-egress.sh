@@ -239,4 +239,12 @@ rc "its bytes stay priced" 0 rp-cost report --set cost.egress_per_gb=1
 num_ge "report counts eg1's bytes still" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 49000000000
 rc "--egress with a pod: usage" 2 rp-join --egress --host 127.0.0.1 --id x
 
+# ---- 9. a reset is ledgered however little it adds ------------------------------
+n1=$(lines)
+counters "$p0" 300 # eg0 restarted: 300 bytes since
+rc "a reading after eg0 restarted: exit 0" 0 sample
+is "a reset of 300 bytes is ledgered" "$(jq -r 'select(.id=="eg0") | "\(.reset) \(.delta) \(.ledgered) \(.bytes)"' "$T_TMP/.out")" \
+	"true 300 true 1700001000"
+is "one line more" "$(lines)" $((n1 + 1))
+
 done_testing
