@@ -227,11 +227,12 @@ total_now=1700000700
 
 # ---- 8. a pod that is gone leaves the export ------------------------------------
 ledger eg1 terminated
+eg1_ts=$(jq -r '.pods.eg1.ts' "$RP_STATE_DIR/egress.json") # its last reading, not ledgered (no movement)
 rc "a reading after eg1 terminated: exit 0" 0 sample
 is "only eg0 read" "$(jq -r 'select(.type=="egress") | .id' "$T_TMP/.out")" eg0
 is "eg1 left the state file" "$(jq -r '.pods | keys | join(" ")' "$RP_STATE_DIR/egress.json")" eg0
 is "its last reading ledgered as it left (it was newer than its last line)" \
-	"$(jq -r 'select(.type=="egress" and .id=="eg1") | .bytes' "$LEDGER" | tail -n 1)" 49000000000
+	"$(jq -r 'select(.type=="egress" and .id=="eg1") | "\(.ts) \(.bytes)"' "$LEDGER" | tail -n 1)" "$eg1_ts 49000000000"
 n1=$(lines)
 rc "another reading: exit 0" 0 sample
 is "no line more: a reading leaves the ledger once" "$(lines)" "$n1"
