@@ -224,6 +224,12 @@ tlog=$(find "$RP_STATE_DIR/ticks" -name '*.jsonl' | head -n 1)
 is "the tick log has the reading" "$(jq -r 'select(.type=="egress") | "\(.id) \(.bytes)"' "$tlog")" "eg0 1700000700"
 mv "$S/hosts/$p1/$F.away" "$S/hosts/$p1/$F"
 total_now=1700000700
+# eg0's +100000000 is in egress.json only (less than 1 GB): the report has it
+rc "report after the tick" 0 rp-cost report --set cost.egress_per_gb=1
+is "the newest readings count, ledgered or not: 1700000700 + 49000000000" \
+	"$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 50700000700
+rc "report over a ledger file given" 0 rp-cost report --ledger "$LEDGER" --set cost.egress_per_gb=1
+is "its lines only: 1600000700 + 49000000000" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 50600000700
 
 # ---- 8. a pod that is gone leaves the export ------------------------------------
 ledger eg1 terminated
