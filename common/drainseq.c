@@ -1,5 +1,6 @@
 /* drainseq.c — the drain sequences (see drainseq.h). */
 #include "drainseq.h"
+#include "egress.h"
 #include "lease.h"
 #include "launch.h"
 #include "ledger.h"
@@ -81,12 +82,33 @@ static void ledger(const char *event, const struct rp_drain_target *t, cJSON *ex
 	cJSON_Delete(e);
 }
 
+/* The pod's last egress reading (egress.h), its workload stopped: the
+ * bytes sent since the last tick's reading.  Never for a pod whose machine
+ * is gone (preempted, lost); a reading not taken is a warning, never a
+ * reason to keep paying. */
+static void final_egress(struct rp_drain_run *x, const struct rp_drain_target *t)
+{
+	double total;
+	char *err = NULL;
+	if (t->preempted || t->lost)
+		return;
+	if (rp_egress_sample_pod(x->cfg, t->pod_id, t->host, t->port, &total, &err)) {
+		rp_logw("final egress reading not taken: going on", "pod", t->pod_id, "error", err);
+		free(err);
+	} else if (total >= 0) {
+		char b[32];
+		snprintf(b, sizeof b, "%.0f", total);
+		rp_info("final egress reading", "pod", t->pod_id, "bytes", b);
+	}
+}
+
 /* Terminate, stop the tunnel; 0 when the pod is confirmed not billing. */
 static int stop_paying(struct rp_drain_run *x, const struct rp_drain_target *t)
 {
 	char *err = NULL;
 	if (!t->pod_id)
 		return 0;
+	final_egress(x, t);
 	if (rp_lease_fence("terminate") < 0) /* the lease lapsed: the pod is left to the holder */
 		return RP_EXIT_TEMP;
 	int rc = rp_drain_terminate(x->rp, t->pod_id, x->term_budget, &err);

@@ -30,6 +30,12 @@
  *    --skip-checkpoint), ledger "drained", then terminate.  The SSH half
  *    is rp_drain_worker_stop(), which a virtual node's pod delete runs
  *    too (vnode.h).
+ *  - Just before the terminate (its workload stopped or checkpointed), a
+ *    pod's final egress reading (egress.h's rp_egress_sample_pod: only a
+ *    pod measured before, always ledgered), so the bytes it sent after the
+ *    last tick's reading are counted.  Not for a preempted or lost pod
+ *    (its machine is gone).  A reading not taken is one warning, bounded
+ *    by egress.h, never a reason not to terminate.
  *  - After a confirmed terminate the pod's tunnel is stopped.
  *  - The lease fence (lease.h) is checked before every terminate: a
  *    replica that lost its lease terminates nothing (the target ends 75,

@@ -76,6 +76,12 @@ unsigned long long rp_egress_delta(unsigned long long last, unsigned long long r
 	return raw < last ? raw : raw - last;
 }
 
+int rp_egress_ledger_due(double last_t, double last_bytes, double t, double total, int reset)
+{
+	return last_t < 0 || reset || total - last_bytes >= RP_EGRESS_LEDGER_BYTES ||
+	       t - last_t >= RP_EGRESS_LEDGER_EVERY;
+}
+
 /* ---- the ledger's view: pods that are up, and their last readings ---------- */
 
 /* id -> {"name","gpu","ssh_host","ssh_port","event","raw","bytes","t"} */
@@ -136,8 +142,11 @@ static int up(const cJSON *o)
 struct pod {
 	const cJSON *l; /* the ledger's view (above) */
 	const char *id;
+	const char *host; /* where its sshd listens */
+	int port;
 	unsigned long long raw;
 	double t;
+	double total; /* after the reading */
 	char *err;
 	int ok;
 };
@@ -146,16 +155,30 @@ struct run {
 	const struct rp_config *cfg;
 	struct rp_ssh_opts so;
 	char *cmd;
+	double timeout; /* of the cat */
 	struct pod *p;
 };
+
+/* The SSH options and command of a reading: host keys recorded at join only. */
+static void run_init(struct run *r, const struct rp_config *cfg, double timeout)
+{
+	r->cfg = cfg;
+	r->so = rp_ssh_opts_cfg(cfg, NULL, 0, NULL);
+	r->so.no_tofu = "egress sampling trusts only host keys recorded at join";
+	char *q = rp_ssh_quote(rp_cfg_str(cfg, "ssh.egress_counters"));
+	r->cmd = rp_xasprintf("cat -- %s", q);
+	free(q);
+	double ct = r->so.connect_timeout > 0 ? r->so.connect_timeout : 10;
+	r->timeout = timeout > 0 ? timeout : 3 * ct;
+}
 
 static int read_pod(void *arg, size_t i)
 {
 	struct run *r = arg;
 	struct pod *p = &r->p[i];
 	struct rp_ssh_opts o = r->so;
-	o.host = rp_rec_str(p->l, "ssh_host");
-	o.port = (int)rp_rec_num(p->l, "ssh_port", 22);
+	o.host = p->host;
+	o.port = p->port;
 	o.pod_id = p->id;
 	int code = 0;
 	char *err = NULL;
@@ -165,8 +188,7 @@ static int read_pod(void *arg, size_t i)
 		return 1;
 	}
 	struct rp_ssh_res res = { 0 };
-	double timeout = o.connect_timeout > 0 ? 3 * o.connect_timeout : 30;
-	if (rp_ssh_exec(s, r->cmd, NULL, 0, timeout, &res, &code, &err) < 0) {
+	if (rp_ssh_exec(s, r->cmd, NULL, 0, r->timeout, &res, &code, &err) < 0) {
 		p->err = err;
 	} else if (res.status != 0) {
 		p->err = rp_xasprintf("%s: %s exited %d: %s", rp_ssh_name(s), r->cmd, res.status,
@@ -213,8 +235,45 @@ static cJSON *state_load(const char *path)
 	return j;
 }
 
-/* Ledger line, state entry and record of one reading. */
-static int account(struct pod *p, cJSON *pods, char **err)
+/* One egress ledger line; 0, or -1 + *err (a line only queued for the
+ * fleet store is ledgered: it goes out later). */
+static int ledger_line(const char *id, const char *name, const char *gpu, const char *ts, double total, double raw,
+		       char **err)
+{
+	cJSON *e = rp_rec_new("egress");
+	cJSON_DeleteItemFromObjectCaseSensitive(e, "ts");
+	cJSON_AddStringToObject(e, "ts", ts);
+	cJSON_AddStringToObject(e, "id", id);
+	cJSON_AddStringToObject(e, "name", name ? name : "");
+	cJSON_AddStringToObject(e, "gpu", gpu ? gpu : "");
+	cJSON_AddNumberToObject(e, "bytes", total);
+	cJSON_AddNumberToObject(e, "raw", raw);
+	char *lerr = NULL;
+	int rc = 0;
+	if (rp_ledger_append(e, &lerr) < 0) {
+		if (errno != EAGAIN) {
+			*err = lerr;
+			rc = -1;
+		} else {
+			rp_logw("egress line not yet in the fleet store (queued)", "id", id, "error", lerr);
+			free(lerr);
+		}
+	}
+	cJSON_Delete(e);
+	return rc;
+}
+
+/* The time of a state entry's reading, or -1. */
+static double state_t(const cJSON *st)
+{
+	double t;
+	const char *s = rp_rec_str(st, "ts");
+	return s && rp_parse_rfc3339(s, &t) == 0 ? t : -1;
+}
+
+/* The counter, the ledger line when it is due (always with final), the
+ * state entry and (print) the record of one reading. */
+static int account(struct pod *p, cJSON *pods, int final, int print, char **err)
 {
 	const char *name = rp_rec_str(p->l, "name"), *gpu = rp_rec_str(p->l, "gpu");
 	double last, total;
@@ -224,27 +283,10 @@ static int account(struct pod *p, cJSON *pods, char **err)
 	total += (double)d;
 	char ts[40];
 	rp_rfc3339(p->t, ts, sizeof ts);
-	cJSON *e = rp_rec_new("egress");
-	cJSON_DeleteItemFromObjectCaseSensitive(e, "ts");
-	cJSON_AddStringToObject(e, "ts", ts);
-	cJSON_AddStringToObject(e, "id", p->id);
-	cJSON_AddStringToObject(e, "name", name ? name : "");
-	cJSON_AddStringToObject(e, "gpu", gpu ? gpu : "");
-	cJSON_AddNumberToObject(e, "bytes", total);
-	cJSON_AddNumberToObject(e, "raw", (double)p->raw);
-	cJSON *out = cJSON_Duplicate(e, 1);
-	char *lerr = NULL;
-	if (rp_ledger_append(e, &lerr) < 0) {
-		if (errno != EAGAIN) {
-			*err = lerr;
-			cJSON_Delete(e);
-			cJSON_Delete(out);
-			return -1;
-		}
-		rp_logw("egress line not yet in the fleet store (queued)", "id", p->id, "error", lerr);
-		free(lerr);
-	}
-	cJSON_Delete(e);
+	int due = final || rp_egress_ledger_due(rp_rec_num(p->l, "t", -1), rp_rec_num(p->l, "bytes", 0), p->t,
+						 total, reset);
+	if (due && ledger_line(p->id, name, gpu, ts, total, (double)p->raw, err) < 0)
+		return -1;
 	if (reset)
 		rp_info("pod counters began again (the pod restarted): its reading counts whole", "id", p->id);
 	cJSON *s = cJSON_CreateObject();
@@ -255,35 +297,70 @@ static int account(struct pod *p, cJSON *pods, char **err)
 	cJSON_AddStringToObject(s, "ts", ts);
 	cJSON_DeleteItemFromObjectCaseSensitive(pods, p->id);
 	cJSON_AddItemToObject(pods, p->id, s);
-	cJSON_AddNumberToObject(out, "delta", (double)d);
-	cJSON_AddBoolToObject(out, "reset", reset);
-	rp_out_rec(out);
-	cJSON_Delete(out);
+	p->total = total;
+	if (print) {
+		cJSON *out = rp_rec_new("egress");
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "ts");
+		cJSON_AddStringToObject(out, "ts", ts);
+		cJSON_AddStringToObject(out, "id", p->id);
+		cJSON_AddStringToObject(out, "name", name ? name : "");
+		cJSON_AddStringToObject(out, "gpu", gpu ? gpu : "");
+		cJSON_AddNumberToObject(out, "bytes", total);
+		cJSON_AddNumberToObject(out, "raw", (double)p->raw);
+		cJSON_AddNumberToObject(out, "delta", (double)d);
+		cJSON_AddBoolToObject(out, "reset", reset);
+		cJSON_AddBoolToObject(out, "ledgered", due);
+		rp_out_rec(out);
+		cJSON_Delete(out);
+	}
 	return 0;
+}
+
+/* egress.lock, waiting up to wait seconds (0: one try); -1 with *err, or
+ * -2 (busy: another sampler runs). */
+static int lock_egress(double wait, char **lockp, char **err)
+{
+	*lockp = rp_state_path(RP_STATE_EGRESS_LOCK, NULL);
+	if (rp_state_mkdir_for(RP_STATE_EGRESS_LOCK) < 0) {
+		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
+		return -1;
+	}
+	int fd = rp_lock(*lockp, RP_LOCK_EX, wait);
+	if (fd < 0 && errno == EWOULDBLOCK)
+		return -2;
+	if (fd < 0)
+		*err = rp_xasprintf("unable to lock %s: %s", *lockp, strerror(errno));
+	return fd;
+}
+
+static int state_save(const char *path, const cJSON *st, char **err)
+{
+	char *text = cJSON_PrintUnformatted(st);
+	size_t len = strlen(text);
+	text[len] = '\n'; /* the terminating NUL becomes the line's end */
+	int rc = rp_write_atomic(path, text, len + 1, rp_state_mode(RP_STATE_EGRESS));
+	if (rc < 0)
+		*err = rp_xasprintf("unable to write %s: %s", path, strerror(errno));
+	free(text);
+	return rc;
 }
 
 int rp_egress_sample(const struct rp_config *cfg, char **err)
 {
 	*err = NULL;
-	char *lockp = rp_state_path(RP_STATE_EGRESS_LOCK, NULL), *path = rp_state_path(RP_STATE_EGRESS, NULL);
-	int rc = RP_EXIT_FAIL, fd = -1;
+	char *lockp = NULL, *path = rp_state_path(RP_STATE_EGRESS, NULL);
+	int rc = RP_EXIT_FAIL, fd;
 	cJSON *view = cJSON_CreateObject(), *st = NULL;
-	struct run r = { .cfg = cfg };
+	struct run r = { 0 };
 	size_t n = 0, bad = 0;
-	if (rp_state_mkdir_for(RP_STATE_EGRESS_LOCK) < 0) {
-		*err = rp_xasprintf("unable to create state dir %s: %s", rp_state_dir(), strerror(errno));
-		goto out;
-	}
-	fd = rp_lock(lockp, RP_LOCK_EX, 0);
-	if (fd < 0 && errno == EWOULDBLOCK) {
+	fd = lock_egress(0, &lockp, err);
+	if (fd == -2) {
 		rp_info("another egress sampler runs: this one stops", "lock", lockp);
 		rc = RP_EXIT_TEMP;
 		goto out;
 	}
-	if (fd < 0) {
-		*err = rp_xasprintf("unable to lock %s: %s", lockp, strerror(errno));
+	if (fd < 0)
 		goto out;
-	}
 	long torn;
 	if (rp_ledger_read(NULL, scan_cb, view, &torn, err) < 0)
 		goto out;
@@ -294,14 +371,12 @@ int rp_egress_sample(const struct rp_config *cfg, char **err)
 	cJSON_ArrayForEach(o, view) {
 		if (up(o)) {
 			r.p[n].l = o;
+			r.p[n].host = rp_rec_str(o, "ssh_host");
+			r.p[n].port = (int)rp_rec_num(o, "ssh_port", 22);
 			r.p[n++].id = o->string;
 		}
 	}
-	r.so = rp_ssh_opts_cfg(cfg, NULL, 0, NULL);
-	r.so.no_tofu = "egress sampling trusts only host keys recorded at join";
-	char *q = rp_ssh_quote(rp_cfg_str(cfg, "ssh.egress_counters"));
-	r.cmd = rp_xasprintf("cat -- %s", q);
-	free(q);
+	run_init(&r, cfg, 0);
 	bad = n ? rp_pool_run(n, (int)rp_cfg_int(cfg, "ssh.concurrency"), read_pod, &r, NULL, NULL) : 0;
 	st = state_load(path);
 	cJSON *pods = cJSON_GetObjectItemCaseSensitive(st, "pods");
@@ -310,23 +385,24 @@ int rp_egress_sample(const struct rp_config *cfg, char **err)
 			rp_logw("egress not read: its next reading catches up", "id", r.p[i].id, "error", r.p[i].err);
 			continue;
 		}
-		if (account(&r.p[i], pods, err) < 0)
+		if (account(&r.p[i], pods, 0, 1, err) < 0)
 			goto out;
 	}
-	/* a pod that is no longer up leaves the state (its lines stay in the ledger) */
+	/* a pod that is no longer up leaves the state (its lines stay in the
+	 * ledger); its last reading is ledgered first if no line has it yet */
 	for (cJSON *e = pods->child, *next; e; e = next) {
 		next = e->next;
 		const cJSON *l = cJSON_GetObjectItemCaseSensitive(view, e->string);
-		if (!l || !up(l))
-			cJSON_DeleteItemFromObjectCaseSensitive(pods, e->string);
+		if (l && up(l))
+			continue;
+		double t = state_t(e);
+		if (t > rp_rec_num(l, "t", -1) && rp_rec_num(e, "bytes", -1) >= 0 && rp_rec_num(e, "raw", -1) >= 0 &&
+		    ledger_line(e->string, rp_rec_str(e, "name"), rp_rec_str(e, "gpu"), rp_rec_str(e, "ts"),
+				rp_rec_num(e, "bytes", 0), rp_rec_num(e, "raw", 0), err) < 0)
+			goto out;
+		cJSON_DeleteItemFromObjectCaseSensitive(pods, e->string);
 	}
-	char *text = cJSON_PrintUnformatted(st);
-	size_t len = strlen(text);
-	text[len] = '\n'; /* the terminating NUL becomes the line's end */
-	if (rp_write_atomic(path, text, len + 1, rp_state_mode(RP_STATE_EGRESS)) < 0)
-		*err = rp_xasprintf("unable to write %s: %s", path, strerror(errno));
-	free(text);
-	if (*err)
+	if (state_save(path, st, err) < 0)
 		goto out;
 	rc = !bad ? RP_EXIT_OK : bad < n ? RP_EXIT_PARTIAL : RP_EXIT_TEMP;
 	char a[24], b[24];
@@ -337,6 +413,68 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(r.p[i].err);
 	free(r.p);
+	free(r.cmd);
+	cJSON_Delete(st);
+	cJSON_Delete(view);
+	rp_unlock(fd);
+	free(lockp);
+	free(path);
+	return rc;
+}
+
+int rp_egress_sample_pod(const struct rp_config *cfg, const char *id, const char *host, int port, double *total,
+			 char **err)
+{
+	*err = NULL;
+	*total = -1;
+	char *lockp = NULL, *path = rp_state_path(RP_STATE_EGRESS, NULL);
+	int rc = RP_EXIT_FAIL;
+	cJSON *view = cJSON_CreateObject(), *st = NULL;
+	struct run r = { 0 };
+	struct pod p = { .id = id };
+	run_init(&r, cfg, 0);
+	double ct = r.so.connect_timeout > 0 ? r.so.connect_timeout : 10;
+	r.timeout = ct; /* a cat: the drain waits no longer than this */
+	r.p = &p;
+	int fd = lock_egress(ct, &lockp, err);
+	if (fd == -2) {
+		*err = rp_xasprintf("another egress sampler held %s for %gs: the bytes since its last reading are not counted",
+				    lockp, ct);
+		rc = RP_EXIT_TEMP;
+		goto out;
+	}
+	if (fd < 0)
+		goto out;
+	long torn;
+	if (rp_ledger_read(NULL, scan_cb, view, &torn, err) < 0)
+		goto out;
+	st = state_load(path);
+	cJSON *pods = cJSON_GetObjectItemCaseSensitive(st, "pods");
+	p.l = cJSON_GetObjectItemCaseSensitive(view, id);
+	if (!p.l || (rp_rec_num(p.l, "t", -1) < 0 && !cJSON_GetObjectItemCaseSensitive(pods, id))) {
+		rc = RP_EXIT_OK; /* never measured: egress is not metered here */
+		goto out;
+	}
+	p.host = host && *host ? host : rp_rec_str(p.l, "ssh_host");
+	p.port = host && *host ? (port > 0 ? port : (int)rp_cfg_int(cfg, "ssh.port"))
+			       : (int)rp_rec_num(p.l, "ssh_port", 22);
+	if (!p.host || p.port <= 0) {
+		*err = rp_xasprintf("pod %s: no SSH address in the ledger", id);
+		rc = RP_EXIT_TEMP;
+		goto out;
+	}
+	if (read_pod(&r, 0)) {
+		*err = p.err;
+		p.err = NULL;
+		rc = RP_EXIT_TEMP;
+		goto out;
+	}
+	if (account(&p, pods, 1, 0, err) < 0 || state_save(path, st, err) < 0)
+		goto out;
+	*total = p.total;
+	rc = RP_EXIT_OK;
+out:
+	free(p.err);
 	free(r.cmd);
 	cJSON_Delete(st);
 	cJSON_Delete(view);
@@ -386,15 +524,9 @@ struct window {
 	long lines;
 };
 
-static int window_cb(const cJSON *rec, long line, void *arg)
+/* A reading of pod id at t: its total v. */
+static void window_add(struct window *w, const char *id, double t, double v)
 {
-	struct window *w = arg;
-	const char *type = rp_rec_type(rec), *id = rp_rec_str(rec, "id"), *ts = rp_rec_str(rec, "ts");
-	double t, v = rp_rec_num(rec, "bytes", -1);
-	(void)line;
-	if (!type || strcmp(type, "egress") || !id || !ts || rp_parse_rfc3339(ts, &t) < 0 || v < 0)
-		return 0;
-	w->lines++;
 	cJSON *a = cJSON_GetObjectItemCaseSensitive(w->m, id);
 	if (!a) {
 		a = cJSON_AddArrayToObject(w->m, id);
@@ -406,6 +538,18 @@ static int window_cb(const cJSON *rec, long line, void *arg)
 	for (int i = 0; i < 2; i++)
 		if (t <= (i ? w->until : w->since) && v > cJSON_GetArrayItem(a, i)->valuedouble)
 			cJSON_ReplaceItemInArray(a, i, cJSON_CreateNumber(v));
+}
+
+static int window_cb(const cJSON *rec, long line, void *arg)
+{
+	struct window *w = arg;
+	const char *type = rp_rec_type(rec), *id = rp_rec_str(rec, "id"), *ts = rp_rec_str(rec, "ts");
+	double t, v = rp_rec_num(rec, "bytes", -1);
+	(void)line;
+	if (!type || strcmp(type, "egress") || !id || !ts || rp_parse_rfc3339(ts, &t) < 0 || v < 0)
+		return 0;
+	w->lines++;
+	window_add(w, id, t, v);
 	return 0;
 }
 
@@ -418,6 +562,21 @@ int rp_egress_window(const char *path, double since, double until, double *bytes
 	if (rp_ledger_read(path, window_cb, &w, &torn, err) < 0) {
 		cJSON_Delete(w.m);
 		return -1;
+	}
+	if (!path) { /* the newest readings, ledgered or not yet (egress.json) */
+		char *sp = rp_state_path(RP_STATE_EGRESS, NULL);
+		size_t n;
+		char *text = rp_read_file(sp, 16u << 20, &n);
+		cJSON *j = text ? cJSON_ParseWithLength(text, n) : NULL;
+		const cJSON *e;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "pods")) {
+			double t = state_t(e), v = rp_rec_num(e, "bytes", -1);
+			if (e->string && t >= 0 && v >= 0 && isfinite(v))
+				window_add(&w, e->string, t, v);
+		}
+		cJSON_Delete(j);
+		free(text);
+		free(sp);
 	}
 	const cJSON *a;
 	cJSON_ArrayForEach(a, w.m) {

@@ -6,6 +6,8 @@
 # pod's counters begin again, goes on from the ledger after our restart;
 # rp-lagwatch --serve exports it, the stack's Prometheus scrapes it,
 # promtool accepts it; rp-cost report prices it at cost.egress_per_gb.
+# A reading is ledgered only when it matters (a pod's first, a reset, 1 GB
+# moved, a last line 1 h old; egress.h): quiet ticks add no lines.
 . "$(dirname "$0")/../lib.sh"
 need_stack
 # shellcheck disable=SC2153 # RP_STACK_DIR, SSH_HOSTS, PROM_URL come from stack.env
@@ -63,7 +65,8 @@ is "the record names pod and gpu" "$(jq -r 'select(.id=="eg0") | "\(.name)|\(.gp
 reads() { local n; n=$(grep -c -- "$F" "$S/hosts/$1/commands.log" 2>/dev/null); echo "${n:-0}"; }
 is "the pod's counters were read over its SSH session" "$(reads "$p0")" 1
 is "a terminated pod is not read" "$(reads "$p2")" 0
-is "ledger: one egress line per reading" "$(grep -c '"type":"egress"' "$LEDGER")" 2
+lines() { grep -c '"type":"egress"' "$LEDGER"; }
+is "ledger: a pod's first reading is ledgered" "$(lines)" 2
 is "the state file" "$(jq -r '.pods.eg1.bytes' "$RP_STATE_DIR/egress.json")" 40000000000
 is "egress.json is 0600" "$(stat -c %a "$RP_STATE_DIR/egress.json")" 600
 t1=$(ts)
@@ -77,9 +80,14 @@ cp "$T_TMP/.out" "$T_TMP/s2"
 is "eg0 grew by what eth0 and wg0 sent" "$(total "$T_TMP/s2" eg0)" 1500000700
 is "eg1 restarted: the new reading counts whole, the total never goes down" "$(total "$T_TMP/s2" eg1)" 47000000000
 is "and the record says so" "$(jq -r 'select(.id=="eg1") | "\(.reset) \(.delta)"' "$T_TMP/s2")" "true 7000000000"
+is "ledgered: the reset, not eg0's 500000200 bytes (less than 1 GB)" \
+	"$(jq -r 'select(.type=="egress") | "\(.id) \(.ledgered)"' "$T_TMP/s2" | sort | tr '\n' ' ')" "eg0 false eg1 true "
+is "one line more" "$(lines)" 3
 counters "$p1" 9000000000 # +2000000000
 rc "third reading: exit 0" 0 sample
 is "eg1 goes on from its new counters" "$(total "$T_TMP/.out" eg1)" 49000000000
+is "2 GB moved: ledgered" "$(jq -r 'select(.id=="eg1") | .ledgered' "$T_TMP/.out")" true
+is "eg1's line, none of eg0" "$(lines)" 4
 t3=$(ts)
 sleep 0.05
 
@@ -94,6 +102,23 @@ jq -c '.pods.eg0.bytes = 5 | .pods.eg0.ts = "2026-01-01T00:00:00.000Z"' \
 	"$RP_STATE_DIR/egress.json" >"$T_TMP/stale" && cp "$T_TMP/stale" "$RP_STATE_DIR/egress.json"
 rc "a reading over a stale state file: exit 0" 0 sample
 is "the newer reading (the ledger's) wins" "$(total "$T_TMP/.out" eg0)" 1600000700
+is "eg0's last line is still its first (moved 600000200 since)" "$(jq -r 'select(.type=="egress" and .id=="eg0") | .bytes' "$LEDGER" | tail -n 1)" 1000000500
+
+# ---- 3b. quiet ticks add no ledger lines; an hour-old line, a reset, 1 GB do --
+n0=$(lines)
+for _ in 1 2 3 4 5; do sample >/dev/null 2>&1; done
+is "5 quiet readings: no ledger line" "$(lines)" "$n0"
+is "egress.json has the newest reading" "$(jq -r '.pods.eg0.bytes' "$RP_STATE_DIR/egress.json")" 1600000700
+# eg0's last ledgered line made 2 h old (its bytes and raw as its first line's)
+old=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000Z)
+printf '{"type":"egress","ts":"%s","id":"eg0","name":"demo-burst-eg0","gpu":"%s","bytes":1000000500,"raw":1000000500}\n' \
+	"$old" "$ADA" >>"$LEDGER"
+rc "a reading after an hour-old line: exit 0" 0 sample
+is "the quiet pod's reading is ledgered (one line an hour)" "$(jq -r 'select(.id=="eg0") | "\(.ledgered) \(.bytes)"' "$T_TMP/.out")" \
+	"true 1600000700"
+is "only eg0's" "$(lines)" $((n0 + 2))
+rc "and the next one: exit 0" 0 sample
+is "is not" "$(lines)" $((n0 + 2))
 
 # ---- 4. a pod not read: the others are, its total waits ----------------------
 mv "$S/hosts/$p1/$F" "$S/hosts/$p1/$F.away"
@@ -131,11 +156,20 @@ is "GB = 10^9 bytes" "$(jq -r .egress_gb <<<"$tot")" "$(awk 'BEGIN{printf "%.7f"
 is "priced at cost.egress_per_gb" "$(jq -r .egress_cost <<<"$tot")" "$(awk 'BEGIN{printf "%.2f", 50600000700/1e9*0.05}')"
 rc "report with the default price" 0 rp-cost report
 is "default cost.egress_per_gb 0: RunPod charges none" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_cost)" 0
-# a window: since the first reading (t1) to the third (t3): eg0 +500000200, eg1 +9000000000
+# a window: since the first reading (t1) to the third (t3): eg1 +9000000000
+# (ledgered: its reset, then 2 GB); eg0's +500000200 was read but not
+# ledgered (less than 1 GB): it counts where its next ledgered reading is
 rc "report --since --until" 0 rp-cost report --since "$t1" --until "$t3" --set cost.egress_per_gb=1
 tot=$(grep '"by":"total"' "$T_TMP/.out")
-is "the window's bytes: the total at until minus the total at since" "$(jq -r .egress_bytes <<<"$tot")" 9500000200
-is "priced" "$(jq -r .egress_cost <<<"$tot")" 9.5
+is "the window's bytes: the total at until minus the total at since" "$(jq -r .egress_bytes <<<"$tot")" 9000000000
+is "priced" "$(jq -r .egress_cost <<<"$tot")" 9
+# since t3 to now: eg0 1000000500 -> 1600000700 (its hour-old line and the
+# reading after it), eg1 none
+rc "report --since t3" 0 rp-cost report --since "$t3" --set cost.egress_per_gb=1
+is "after t3: what eg0 moved since its first line" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 600000200
+# the whole: 50600000700, the same as the two windows' sum
+rc "report --until t3" 0 rp-cost report --until "$t3" --set cost.egress_per_gb=1
+is "until t3 + since t3 = the whole" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" $((50600000700 - 600000200))
 rc "--egress-gb still wins over the measurement" 0 rp-cost report --egress-gb 100 --set cost.egress_per_gb=0.08
 tot=$(grep '"by":"total"' "$T_TMP/.out")
 is "the number given" "$(jq -r '"\(.egress_gb) \(.egress_cost) \(.egress_bytes)"' <<<"$tot")" "100 8 null"
@@ -190,14 +224,34 @@ tlog=$(find "$RP_STATE_DIR/ticks" -name '*.jsonl' | head -n 1)
 is "the tick log has the reading" "$(jq -r 'select(.type=="egress") | "\(.id) \(.bytes)"' "$tlog")" "eg0 1700000700"
 mv "$S/hosts/$p1/$F.away" "$S/hosts/$p1/$F"
 total_now=1700000700
+# eg0's +100000000 is in egress.json only (less than 1 GB): the report has it
+rc "report after the tick" 0 rp-cost report --set cost.egress_per_gb=1
+is "the newest readings count, ledgered or not: 1700000700 + 49000000000" \
+	"$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 50700000700
+rc "report over a ledger file given" 0 rp-cost report --ledger "$LEDGER" --set cost.egress_per_gb=1
+is "its lines only: 1600000700 + 49000000000" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 50600000700
 
 # ---- 8. a pod that is gone leaves the export ------------------------------------
 ledger eg1 terminated
+eg1_ts=$(jq -r '.pods.eg1.ts' "$RP_STATE_DIR/egress.json") # its last reading, not ledgered (no movement)
 rc "a reading after eg1 terminated: exit 0" 0 sample
 is "only eg0 read" "$(jq -r 'select(.type=="egress") | .id' "$T_TMP/.out")" eg0
 is "eg1 left the state file" "$(jq -r '.pods | keys | join(" ")' "$RP_STATE_DIR/egress.json")" eg0
+is "its last reading ledgered as it left (it was newer than its last line)" \
+	"$(jq -r 'select(.type=="egress" and .id=="eg1") | "\(.ts) \(.bytes)"' "$LEDGER" | tail -n 1)" "$eg1_ts 49000000000"
+n1=$(lines)
+rc "another reading: exit 0" 0 sample
+is "no line more: a reading leaves the ledger once" "$(lines)" "$n1"
 rc "its bytes stay priced" 0 rp-cost report --set cost.egress_per_gb=1
 num_ge "report counts eg1's bytes still" "$(grep '"by":"total"' "$T_TMP/.out" | jq -r .egress_bytes)" 49000000000
 rc "--egress with a pod: usage" 2 rp-join --egress --host 127.0.0.1 --id x
+
+# ---- 9. a reset is ledgered however little it adds ------------------------------
+n1=$(lines)
+counters "$p0" 300 # eg0 restarted: 300 bytes since
+rc "a reading after eg0 restarted: exit 0" 0 sample
+is "a reset of 300 bytes is ledgered" "$(jq -r 'select(.id=="eg0") | "\(.reset) \(.delta) \(.ledgered) \(.bytes)"' "$T_TMP/.out")" \
+	"true 300 true 1700001000"
+is "one line more" "$(lines)" $((n1 + 1))
 
 done_testing
