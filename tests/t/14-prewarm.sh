@@ -23,7 +23,8 @@ fresh() { RP_STATE_DIR="$T_TMP/state.$1"; mkdir -p "$RP_STATE_DIR"; export RP_ST
 warnings() { grep -c 'scale.prewarm' "$T_TMP/.err"; }
 dead="http://127.0.0.1:9" # no Prometheus: the lag alone decides
 
-while [ "$(date -u +%M)" -ge 58 ]; do sleep 5; done
+# not within 5 minutes of the hour's end: now + the lead (2m) stays in this hour
+while [ "$(date -u +%M)" -ge 55 ]; do sleep 5; done
 h=$((10#$(date -u +%H)))
 now=$(printf '%02d-%02d' "$h" $((h + 1)))
 hh=$(printf '%02d' "$h")
@@ -35,22 +36,32 @@ kctl produce "$t" 0 20
 kctl commit "g0$run" "$t" 0 20
 calm=(--group "g0$run" --topic "$t" --set "prometheus.url=$dead")
 
-# ---- rp-cost prewarm: a week of history, 7 pods busy the whole time ----
-ts() { date -u -d "$1" +%Y-%m-%dT%H:%M:%S.000Z; }
-for i in 1 2 3 4 5 6 7; do
-	printf '{"type":"ledger","event":"launched","ts":"%s","id":"pw%s","name":"t-burst-pw%s","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}\n' "$(ts '-8 days')" "$i" "$i"
+# ---- rp-cost prewarm: 9 pods busy this hour of day on each of the last 7 days ----
+ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000Z; }
+hour0=$(($(date -u +%s) / 3600 * 3600))
+for d in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8 9; do
+		printf '{"type":"ledger","event":"launched","ts":"%s","id":"pw%s-%s","name":"t-burst-pw%s-%s","gpu":"NVIDIA RTX A6000","gpu_count":1,"spot":false,"cost_per_hr":0.89}\n' "$(ts $((hour0 - d * 86400)))" "$d" "$i" "$d" "$i"
+		printf '{"type":"ledger","event":"terminated","ts":"%s","id":"pw%s-%s"}\n' "$(ts $((hour0 - d * 86400 + 3600)))" "$d" "$i"
+	done
 done >"$T_TMP/ledger.jsonl"
 fresh cost
 rc "rp-cost prewarm from the ledger" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m
 rec=$(jq -c 'select(.type=="prewarm")' "$T_TMP/.out")
 is "one record" "$(jq -r .type <<<"$rec")" prewarm
 is "the next 25 hours" "$(jq '.floors | length' <<<"$rec")" 25
-is "from the current hour's start" "$(jq -r .from <<<"$rec")" "$(date -u +%Y-%m-%dT%H):00:00.000Z"
+is "from the current hour's start" "$(jq -r .from <<<"$rec")" "$(date -u -d "@$hour0" +%Y-%m-%dT%H):00:00.000Z"
 fl=$(jq '.floors[0]' <<<"$rec")
-num_ge "a floor of at least one node (7 pods busy all week)" "$fl" 1
-is "the same every hour (a flat history)" "$(jq "[.floors[] | select(. != $fl)] | length" <<<"$rec")" 0
+diag "the floor this hour: $fl ($(jq -c . <<<"$rec"))"
+num_ge "this hour: a floor of at least 2 nodes (9 pods busy at this hour every day)" "$fl" 2
+is "Little's law: the 9 pods' slots (the baseline's come and go with them) over a node's" "$fl" $((9 / $(jq .jobs_per_node <<<"$rec")))
+is "the next 23 hours: none (no pod then)" "$(jq -c '[.floors[1:24][] | select(. != 0)]' <<<"$rec")" "[]"
+is "the 25th, this hour tomorrow: the same (the 6 days it has)" "$(jq '.floors[24]' <<<"$rec")" "$fl"
 is "written to the state directory" "$(jq -r .file <<<"$rec")" "$RP_STATE_DIR/prewarm.json"
 is "the file: the floors and the lead (--boot 2m)" "$(jq -c '[.lead, (.floors | length), .floors[0]]' "$RP_STATE_DIR/prewarm.json")" "[120,25,$fl]"
+rc "runpod.max_nodes 1" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m --set runpod.max_nodes=1
+is "caps the floor" "$(jq -c .floors[0] "$RP_STATE_DIR/prewarm.json")" 1
+rc "again as it was" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m
 file=$RP_STATE_DIR/prewarm.json
 
 # ---- rp-lagwatch: on, off, beside the warm pool ----
