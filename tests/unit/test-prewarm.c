@@ -33,6 +33,7 @@ static void test_rule(void)
 	hour(&in, 24 + 5, 2, 60);  /* day 1, 05h: busy 2 -> 0.5 -> 0 */
 	hour(&in, 48 + 5, 5, 60);  /* day 2, 05h: busy 5 -> 2 */
 	hour(&in, 24 + 6, 9, 0);   /* day 1, 06h: no size: 60 s, busy 9 -> 4 */
+	hour(&in, 48 + 7, 7, 60);  /* day 2, 07h: busy 7 -> 3 */
 	T_INT(rp_policy_prewarm_at(&in, 5), 0, "the first day has no history: no floor");
 	T_INT(rp_policy_prewarm_at(&in, 24 + 5), 2, "day 1, 05h: day 0's 2");
 	T_INT(rp_policy_prewarm_at(&in, 48 + 5), 1, "day 2, 05h: (2 + 0) / 2 = 1");
@@ -40,7 +41,9 @@ static void test_rule(void)
 	T_INT(rp_policy_prewarm_at(&in, 72 + 5), 1, "the next day, past the trace: (2 + 0 + 2) / 3 = 1.33 -> 1");
 	T_INT(rp_policy_prewarm_at(&in, 72 + 6), 1, "the next day, 06h: (0 + 4 + 0) / 3 = 1.33 -> 1");
 	T_INT(rp_policy_prewarm_at(&in, 96 + 5), 1, "two days past: the days with history only, (2 + 0 + 2) / 3");
-	T_INT(rp_policy_prewarm_at(&in, 72 + 7), 0, "an hour with no burst: 0");
+	T_INT(rp_policy_prewarm_at(&in, 96 + 7), 1,
+	      "two days past, 07h: (3 + 0 + 0) / 3 = 1 (not / 4: the day past the trace has no history)");
+	T_INT(rp_policy_prewarm_at(&in, 72 + 8), 0, "an hour with no burst: 0");
 	free(in.jobs);
 	free(in.work);
 
