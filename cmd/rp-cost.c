@@ -25,6 +25,8 @@ static const char usage[] =
 	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare]\n"
 	"       rp-cost [options] trace [--kind ledger|smooth|poisson|bursty] [--days N] [--seed N]\n"
 	"                         [--scale F] [--job-seconds S] [--since T] [--until T] [--decision FILE]\n"
+	"       rp-cost [options] prewarm [--decision FILE] [--boot DUR] [--baseline-servers K] [--gpu ID] [--spot]\n"
+	"                         [--job-seconds S]\n"
 	"       rp-cost [options] metrics [--output FILE] [--decision FILE]\n"
 	"       rp-cost [options] prices [--live]\n"
 	"       rp-cost [options] sync\n"
@@ -235,7 +237,8 @@ int main(int argc, char **argv)
 			       .days = o.days, .gpu_hours = o.gpu_hours, .max_servers = o.maxk,
 			       .gnuplot = o.format && !strcmp(o.format, "gnuplot"), .seed = o.seed, .boot = o.boot,
 			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers, .seeds = o.seeds,
-			       .compare = o.compare, .policy = o.policy, .headroom = o.headroom };
+			       .compare = o.compare, .policy = o.policy, .headroom = o.headroom,
+			       .decision = o.decision, .job_s = o.job_s };
 	if (o.compare && o.policy)
 		rp_cli_usage(&cli, "--policy and --compare do not go together");
 	char *err = NULL;
@@ -249,7 +252,7 @@ int main(int argc, char **argv)
 		return rp_finish(rc);
 	}
 	int reads = !strcmp(sub, "report") || !strcmp(sub, "breakeven") || !strcmp(sub, "recommend") ||
-		    !strcmp(sub, "metrics");
+		    !strcmp(sub, "metrics") || !strcmp(sub, "prewarm");
 	if (reads && !o.ledger && rp_fleetlog_sync(&err)) {
 		rp_logw("fleet store unavailable: this host's ledger only", "error", err);
 		free(err);
@@ -275,6 +278,8 @@ int main(int argc, char **argv)
 		rc = cmd_trace(&err);
 	else if (!strcmp(sub, "metrics"))
 		rc = cmd_metrics(&err);
+	else if (!strcmp(sub, "prewarm"))
+		rc = rp_advise_prewarm(&a, &err);
 	else if (!strcmp(sub, "prices"))
 		rc = cmd_prices(&a, &err);
 	else

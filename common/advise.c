@@ -2,13 +2,17 @@
 #include "advise.h"
 #include "cost.h"
 #include "decide.h"
+#include "prewarm.h"
 #include "record.h"
 #include "rp.h"
 #include "runpod.h"
 #include "policy.h"
 #include "sim.h"
+#include "state.h"
+#include "trace.h"
 #include "warmpool.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +294,60 @@ int rp_advise_simulate(const struct rp_advise *a, const char *path, char **err)
 	}
 	free(in.jobs);
 	free(in.work);
+	return rc;
+}
+
+int rp_advise_prewarm(const struct rp_advise *a, char **err)
+{
+	struct rp_baseline b;
+	if (rp_cost_baseline(a->cfg, &b, err) < 0)
+		return RP_EXIT_USAGE;
+	/* the last 7 whole days up to the current hour's start: trace hour
+	 * 7 x 24 + i is the i-th hour from now */
+	int k = a->baseline_servers >= 0 ? a->baseline_servers : 1;
+	double from = floor(a->now / 3600) * 3600;
+	struct rp_trace_src src = { .ledger = a->ledger, .decision = a->decision, .job_s = a->job_s,
+				    .since = from - 7 * 86400.0, .until = from, .baseline_slots = k * b.gpus };
+	struct rp_mtrace t;
+	if (rp_trace_estimate(a->cfg, &src, &t, err) < 0)
+		return RP_EXIT_USAGE;
+	struct rp_sim_in in = { .jobs = t.jobs, .work = t.work, .minutes = t.minutes };
+	struct rp_policy_opts po = { .baseline_servers = a->baseline_servers, .boot = a->boot, .preempt_rate = -1,
+				     .gpu = a->gpu, .spot = a->spot };
+	const char *gpu;
+	if (rp_policy_setup(a->cfg, "prewarm", &po, &in, &gpu, err) < 0) {
+		rp_trace_free(&t);
+		return RP_EXIT_USAGE;
+	}
+	/* 25 hours: the next 24 and the one a boot ahead of their end */
+	int fl[RP_HOURS + 1];
+	cJSON *r = rp_rec_new("prewarm"), *arr = cJSON_CreateArray();
+	for (int i = 0; i <= RP_HOURS; i++) {
+		fl[i] = rp_policy_prewarm_at(&in, (size_t)7 * 24 + (size_t)i);
+		if (fl[i] > in.rule.max_nodes)
+			fl[i] = (int)in.rule.max_nodes;
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(fl[i]));
+	}
+	char ts[40], *path = rp_state_path(RP_STATE_PREWARM, NULL);
+	int rc = RP_EXIT_OK;
+	if (rp_prewarm_save(from, in.boot, fl, RP_HOURS + 1) < 0) {
+		*err = rp_xasprintf("unable to write %s: %s", path, strerror(errno));
+		rc = RP_EXIT_FAIL;
+		cJSON_Delete(r);
+		cJSON_Delete(arr);
+	} else {
+		cJSON_AddStringToObject(r, "from", rp_rfc3339(from, ts, sizeof ts));
+		cJSON_AddNumberToObject(r, "lead_s", in.boot);
+		cJSON_AddStringToObject(r, "gpu", gpu);
+		cJSON_AddNumberToObject(r, "jobs_per_node", in.gpus_per_node);
+		cJSON_AddItemToObject(r, "floors", arr);
+		cJSON_AddStringToObject(r, "file", path);
+		rp_out_rec(r);
+		cJSON_Delete(r);
+	}
+	free(path);
+	rp_policy_free(&in);
+	rp_trace_free(&t);
 	return rc;
 }
 

@@ -27,6 +27,14 @@
  *    one record per policy, seed and default included.  A record whose
  *    rule keeps a warm pool carries it as warm_pool: the scale.warm_pool
  *    value (warmpool.h) that makes rp-lagwatch keep the same floor.
+ *  - prewarm: the history of the last 7 whole days up to the current
+ *    hour's start, as rp_trace_estimate() reads it (the ledger and the
+ *    decision records), through the prewarm policy's own rule
+ *    (rp_policy_prewarm_at(), the GPU and market of policy.h's prewarm)
+ *    for the next 25 hours (the 24 to come and the one a boot past
+ *    them), at most max_nodes, written to prewarm.h's file with the
+ *    policy's lead (one median boot, cost.boot or --boot); one record
+ *    with the floors.  A file that cannot be written: RP_EXIT_FAIL.
  *  - prices: the configured prices, and the live catalog beside them
  *    when one is given.
  *  - Each returns 0, or RP_EXIT_USAGE + *err (bad price, baseline, trace
@@ -52,6 +60,8 @@ struct rp_advise {
 	int seeds, compare;        /* simulate */
 	const char *policy;        /* simulate: NULL for "default" */
 	double headroom;           /* recommend: < 0 for 0.2 */
+	const char *decision;      /* prewarm: decision records (the lag history), or NULL */
+	double job_s;              /* prewarm: the trace's job size, GPU-seconds */
 };
 
 int rp_advise_breakeven(const struct rp_advise *a, char **err);
@@ -59,6 +69,7 @@ int rp_advise_recommend(const struct rp_advise *a, char **err);
 int rp_advise_plan(const struct rp_advise *a, const char *trace, char **err);
 int rp_advise_simulate(const struct rp_advise *a, const char *trace, char **err);
 /* catalog: RunPod's GPU catalog (rp_runpod_catalog), or NULL. */
+int rp_advise_prewarm(const struct rp_advise *a, char **err);
 int rp_advise_prices(const struct rp_advise *a, const cJSON *catalog, char **err);
 
 #endif

@@ -99,6 +99,7 @@ static const struct key schema[] = {
 	{ "scale.step", S, "10%" },
 	{ "scale.notready_grace", D, "2m" }, /* a burst node NotReady this long is lost */
 	{ "scale.warm_pool", M, "{}" }, /* warmpool.h: {"HH-HH": nodes} (UTC); none by default */
+	{ "scale.prewarm", B, "false" }, /* prewarm.h: rp-cost prewarm's floor joins the warm pool */
 	{ "drain.timeout", D, "5m" },
 	{ "drain.checkpoint_command", S, NULL },
 	{ "drain.force", B, "false" },
@@ -780,6 +781,7 @@ static const struct {
 	{ "scale.step", "Disruption budget of one drain: N nodes or P% of burst nodes (at least 1)." },
 	{ "scale.notready_grace", "A burst node NotReady longer than this is lost: drained by force." },
 	{ "scale.warm_pool", "Floor of burst nodes by hour of day, UTC: {\"08-18\": 2, \"18-22\": 1} (start included, end not; 0 to runpod.max_nodes); {}: none." },
+	{ "scale.prewarm", "Keep rp-cost prewarm's floor ($RP_STATE_DIR/prewarm.json) as well as the warm pool: the larger holds." },
 	{ "drain.timeout", "Overall timeout of one drain." },
 	{ "drain.checkpoint_command", "Final checkpoint hook run by rp-drain before termination." },
 	{ "drain.force", "Evict pods with no controller (kubectl drain --force)." },

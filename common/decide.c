@@ -61,6 +61,9 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	int lost = in->lost_nodes > 0 ? (in->lost_nodes < in->burst_nodes ? in->lost_nodes : in->burst_nodes) : 0;
 	long long serving = in->burst_nodes - lost;
 	int hour = rp_warm_pool_hour(now), floor_n = in->warm_pool[hour];
+	const char *fname = "warm pool";
+	if (in->prewarm > floor_n) /* the pre-warm floor joins the warm pool's: the larger */
+		floor_n = in->prewarm, fname = "pre-warm";
 	/* present: serving, or within the cooldown what the last up asked
 	 * for (booting), less the nodes lost since */
 	long long present = serving;
@@ -148,14 +151,14 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	}
 	if (serving - floor_n < in->idle_nodes) { /* the warm pool keeps some */
 		if (serving - floor_n <= 0) {
-			say(out, "lag 0, %d idle node(s), all kept: warm pool floor %d at %02d UTC", in->idle_nodes,
-			    floor_n, hour);
+			say(out, "lag 0, %d idle node(s), all kept: %s floor %d at %02d UTC", in->idle_nodes,
+			    fname, floor_n, hour);
 			goto floor;
 		}
 		out->action = RP_DOWN;
 		out->count = (int)(serving - floor_n);
-		say(out, "lag 0, %d burst node(s) idle, %d down: warm pool floor %d at %02d UTC", in->idle_nodes,
-		    out->count, floor_n, hour);
+		say(out, "lag 0, %d burst node(s) idle, %d down: %s floor %d at %02d UTC", in->idle_nodes,
+		    out->count, fname, floor_n, hour);
 		st->last_down = now;
 		goto note;
 	}
@@ -170,8 +173,8 @@ floor:
 	if (add > cap)
 		add = cap;
 	if (add > (out->action == RP_UP ? out->count : 0)) {
-		say(out, "%sfleet %lld below the warm pool floor %d at %02d UTC", *out->reason ? "; " : "", present,
-		    floor_n, hour);
+		say(out, "%sfleet %lld below the %s floor %d at %02d UTC", *out->reason ? "; " : "", present,
+		    fname, floor_n, hour);
 		out->action = RP_UP;
 		out->count = (int)add;
 		st->last_up = now;

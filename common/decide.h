@@ -34,6 +34,10 @@
  *    is raised to F; the reason names the warm pool.  A down takes only
  *    the idle nodes above F (serving - F, at most the idle ones); none
  *    above F: hold, naming the warm pool.  Default: no floor.
+ *  - the pre-warm floor (scale.prewarm: in->prewarm, which rp-lagwatch
+ *    reads from rp-cost prewarm's file, prewarm.h) joins the warm pool:
+ *    F is the larger of the two, kept by the rule above; the reason
+ *    names the pre-warm floor when it is the larger.  Default: none.
  *  - hold otherwise, with the reason.
  *  - lost nodes are named to be drained whatever the action (the caller
  *    does that); the reason counts them.
@@ -60,6 +64,7 @@ struct rp_decide_in {
 	long max_nodes;
 	double cooldown;      /* seconds */
 	int warm_pool[RP_HOURS]; /* floor of burst nodes by hour of day (UTC); 0: none */
+	int prewarm;          /* scale.prewarm's floor at now (prewarm.h); 0: none */
 };
 
 struct rp_decide_state {

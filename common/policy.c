@@ -64,22 +64,30 @@ static int little(const struct rp_sim_in *in, size_t hour, double slots)
 	return n > 0 ? (int)n : 0;
 }
 
-/* prewarm: the mean of the same hour on the previous days (at most 7),
- * launched a boot ahead (sim.h's forecast floor). */
+int rp_policy_prewarm_at(const struct rp_sim_in *in, size_t h)
+{
+	size_t hours = (in->minutes + 59) / 60;
+	double slots = in->gpus_per_node > 0 ? in->gpus_per_node : 1, sum = 0;
+	int k = 0;
+	for (size_t back = 1; back <= 7 && back * 24 <= h; back++) {
+		if (h - back * 24 >= hours)
+			continue; /* past the trace's end: no history for that day */
+		sum += little(in, h - back * 24, slots);
+		k++;
+	}
+	return k ? (int)floor(sum / k) : 0;
+}
+
+/* prewarm: rp_policy_prewarm_at() for every hour of the trace, launched a
+ * boot ahead (sim.h's forecast floor). */
 static void make_prewarm(struct rp_sim_in *in)
 {
 	struct floor_tab *f = rp_xcalloc(1, sizeof *f);
 	size_t hours = (in->minutes + 59) / 60;
 	f->n = hours;
 	f->v = rp_xcalloc(hours + 1, sizeof *f->v);
-	double slots = in->gpus_per_node > 0 ? in->gpus_per_node : 1;
-	for (size_t h = 0; h < hours; h++) {
-		double sum = 0;
-		int k = 0;
-		for (size_t back = 1; back <= 7 && back * 24 <= h; back++, k++)
-			sum += little(in, h - back * 24, slots);
-		f->v[h] = k ? (int)floor(sum / k) : 0;
-	}
+	for (size_t h = 0; h < hours; h++)
+		f->v[h] = rp_policy_prewarm_at(in, h);
 	in->floor = floor_at;
 	in->floor_arg = f;
 	in->lead = in->boot;

@@ -72,6 +72,16 @@ const char *rp_policy_burst_gpu(const struct rp_config *c, int spot, char **err)
  * when force or runpod.spot_fallback (on-demand when no spot pod). */
 int rp_policy_spot(const struct rp_config *c, int force, int *fallback);
 
+/* The prewarm policy's floor for hour h of in's trace (hour 0 starts at
+ * minute 0): the mean, rounded down, of the Little's-law burst nodes
+ * (in->jobs, in->work, in->baseline_gpus, in->gpus_per_node as
+ * rp_policy_setup() fills them) at hours h - 24, h - 48, ... (at most 7,
+ * none before the trace's start or past its end); 0 when there is none.
+ * h may lie past the trace's end: the next day's floors from the history.
+ * The one rule of pre-warm: the simulator's prewarm policy and rp-cost
+ * prewarm (rp-lagwatch's scale.prewarm) both call it. */
+int rp_policy_prewarm_at(const struct rp_sim_in *in, size_t h);
+
 struct rp_policy_stat {
 	double mean, spread;
 };

@@ -39,6 +39,7 @@ static const struct {
 	[RP_STATE_FLEET_LOCK] = { "fleet.lock", NULL, 0600 },
 	[RP_STATE_EGRESS] = { "egress.json", NULL, 0600 },
 	[RP_STATE_EGRESS_LOCK] = { "egress.lock", NULL, 0600 },
+	[RP_STATE_PREWARM] = { "prewarm.json", NULL, 0600 },
 };
 
 const char *rp_state_dir(void)

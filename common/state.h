@@ -60,6 +60,7 @@ enum rp_state_file {
 	RP_STATE_FLEET_LOCK,       /* fleet.lock */
 	RP_STATE_EGRESS,           /* egress.json: each pod's transmitted bytes, last sample (egress.h) */
 	RP_STATE_EGRESS_LOCK,      /* egress.lock */
+	RP_STATE_PREWARM,          /* prewarm.json: rp-cost prewarm's floors for scale.prewarm (prewarm.h) */
 	RP_STATE_NFILES
 };
 

@@ -7,6 +7,7 @@
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
+#include "prewarm.h"
 #include "prom.h"
 #include "record.h"
 #include "records.h"
@@ -292,6 +293,12 @@ static void decide_input(const struct rp_watch *lw, const struct obs *o, double 
 {
 	rp_decide_rule(lw->cfg, in);
 	in->now = now;
+	char *why = NULL;
+	if (rp_cfg_bool(lw->cfg, "scale.prewarm") && (in->prewarm = rp_prewarm_floor(now, &why)) < 0) {
+		rp_logw("scale.prewarm: no pre-warm floor this tick", "error", why);
+		in->prewarm = 0;
+	}
+	free(why);
 	in->lag_known = o->lag_rc == 0 && o->nodes_rc == 0;
 	in->lag = o->lag;
 	in->p95_known = o->p95_rc == RP_PROM_OK;

@@ -61,10 +61,13 @@ while IFS= read -r ex; do
 	"rp-cost trace --days 7 > mine.csv")
 		is "  the ledger's week: 7 days of minutes" "$(($(wc -l <mine.csv) - 1))" 10080
 		num_ge "  with the work the pods did" "$(awk -F, 'NR>1{s+=$2} END{printf "%d", s}' mine.csv)" 1 ;;
+	"rp-cost prewarm | jq -c .floors")
+		like "  the next 25 hours' floors" "$out" '^\[[0-9]+(,[0-9]+){24}\]$'
+		is "  written for rp-lagwatch's scale.prewarm" "$(jq '.floors | length' "$RP_STATE_DIR/prewarm.json")" 25 ;;
 	"rp-cost metrics --output $T_TMP/textfile/rp.prom")
 		like "  the textfile written" "$(cat "$T_TMP/textfile/rp.prom")" '^rp_burst_nodes 1$' ;;
 	*) fail "rp-cost(1) example not checked here: $ex" ;;
 	esac
 done < <(examples rp-cost.1)
-is "every example of rp-cost(1) ran" "$n" 11
+is "every example of rp-cost(1) ran" "$n" 12
 done_testing
