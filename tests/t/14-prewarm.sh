@@ -10,21 +10,13 @@
 need_stack
 
 run=$$
-answered() { [ "$(wc -l <"$KAFKA_CTL_OUT")" -gt "$1" ]; }
-kctl() { # send one command to the mock cluster, wait for its answer line
-	local n
-	n=$(wc -l <"$KAFKA_CTL_OUT")
-	echo "$*" >"$KAFKA_CTL"
-	eventually 10 answered "$n" || { diag "kafka ctl: no answer to: $*"; return 1; }
-	tail -n 1 "$KAFKA_CTL_OUT" | grep -q '^ok' || { diag "kafka ctl: $(tail -n 1 "$KAFKA_CTL_OUT")"; return 1; }
-}
 field() { jq -r "select(.type==\"decision\") | $1" "$T_TMP/.out"; }
 fresh() { RP_STATE_DIR="$T_TMP/state.$1"; mkdir -p "$RP_STATE_DIR"; export RP_STATE_DIR; }
 warnings() { grep -c 'scale.prewarm' "$T_TMP/.err"; }
 dead="http://127.0.0.1:9" # no Prometheus: the lag alone decides
 
-# not within 5 minutes of the hour's end: now + the lead (2m) stays in this hour
-while [ "$(date -u +%M)" -ge 55 ]; do sleep 5; done
+# not within 2 minutes of the hour's end: now + the lead (30 s) stays in this hour
+while [ "$(date -u +%M)" -ge 58 ]; do sleep 5; done
 h=$((10#$(date -u +%H)))
 now=$(printf '%02d-%02d' "$h" $((h + 1)))
 hh=$(printf '%02d' "$h")
@@ -46,7 +38,7 @@ for d in 1 2 3 4 5 6 7; do
 	done
 done >"$T_TMP/ledger.jsonl"
 fresh cost
-rc "rp-cost prewarm from the ledger" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m
+rc "rp-cost prewarm from the ledger" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 30s
 rec=$(jq -c 'select(.type=="prewarm")' "$T_TMP/.out")
 is "one record" "$(jq -r .type <<<"$rec")" prewarm
 is "the next 25 hours" "$(jq '.floors | length' <<<"$rec")" 25
@@ -58,10 +50,10 @@ is "Little's law: the 9 pods' slots (the baseline's come and go with them) over 
 is "the next 23 hours: none (no pod then)" "$(jq -c '[.floors[1:24][] | select(. != 0)]' <<<"$rec")" "[]"
 is "the 25th, this hour tomorrow: the same (the 6 days it has)" "$(jq '.floors[24]' <<<"$rec")" "$fl"
 is "written to the state directory" "$(jq -r .file <<<"$rec")" "$RP_STATE_DIR/prewarm.json"
-is "the file: the floors and the lead (--boot 2m)" "$(jq -c '[.lead, (.floors | length), .floors[0]]' "$RP_STATE_DIR/prewarm.json")" "[120,25,$fl]"
-rc "runpod.max_nodes 1" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m --set runpod.max_nodes=1
+is "the file: the floors and the lead (--boot 30s)" "$(jq -c '[.lead, (.floors | length), .floors[0]]' "$RP_STATE_DIR/prewarm.json")" "[30,25,$fl]"
+rc "runpod.max_nodes 1" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 30s --set runpod.max_nodes=1
 is "caps the floor" "$(jq -c .floors[0] "$RP_STATE_DIR/prewarm.json")" 1
-rc "again as it was" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 2m
+rc "again as it was" 0 rp-cost prewarm --ledger "$T_TMP/ledger.jsonl" --boot 30s
 file=$RP_STATE_DIR/prewarm.json
 
 # ---- rp-lagwatch: on, off, beside the warm pool ----
