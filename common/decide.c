@@ -102,7 +102,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		if (!surge && st->hot_streak < 2) {
 			say(out, " on 1 poll: waiting for a second (hysteresis)");
 			out->first_hot = 1;
-			goto floor;
+			goto keep_floor;
 		}
 		say(out, surge ? " (surge: >= 2x threshold)" : " on %d polls", st->hot_streak);
 
@@ -111,7 +111,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		if (in_cool && want <= 0) {
 			say(out, "; %d node(s) asked %.0fs ago still count (cooldown %.0fs)", st->last_up_count,
 			    now - st->last_up, in->cooldown);
-			goto floor;
+			goto keep_floor;
 		}
 		if (want < 1)
 			want = 1;
@@ -119,7 +119,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		long long cap = in->max_nodes - (present + lost);
 		if (cap <= 0) {
 			say(out, "; at max_nodes %ld (%lld burst nodes)", in->max_nodes, present + lost);
-			goto floor;
+			goto keep_floor;
 		}
 		out->action = RP_UP;
 		out->count = (int)(want < cap ? want : cap);
@@ -129,31 +129,31 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 		st->last_up_count = out->count;
 		st->last_up_burst = (int)serving;
 		st->last_up_lost = lost;
-		goto floor;
+		goto keep_floor;
 	}
 
 	if (in->lag > 0) {
 		say(out, "lag %lld <= %ld", in->lag, thr);
-		goto floor;
+		goto keep_floor;
 	}
 	if (in->p95_known && in->p95 >= in->p95_threshold) {
 		say(out, "lag 0 but p95 %.3gs not under %.3gs", in->p95, in->p95_threshold);
-		goto floor;
+		goto keep_floor;
 	}
 	if (in->idle_nodes <= 0) {
 		say(out, "lag 0, no burst node idle long enough (%d burst nodes)", in->burst_nodes);
-		goto floor;
+		goto keep_floor;
 	}
 	if (in_cool) {
 		say(out, "lag 0, %d idle node(s), but last up %.0fs ago is within cooldown %.0fs", in->idle_nodes,
 		    now - st->last_up, in->cooldown);
-		goto floor;
+		goto keep_floor;
 	}
 	if (serving - floor_n < in->idle_nodes) { /* the warm pool keeps some */
 		if (serving - floor_n <= 0) {
 			say(out, "lag 0, %d idle node(s), all kept: %s floor %d at %02d UTC", in->idle_nodes,
 			    fname, floor_n, hour);
-			goto floor;
+			goto keep_floor;
 		}
 		out->action = RP_DOWN;
 		out->count = (int)(serving - floor_n);
@@ -167,8 +167,7 @@ void rp_decide(const struct rp_decide_in *in, struct rp_decide_state *st, struct
 	say(out, "lag 0, %d burst node(s) idle", in->idle_nodes);
 	st->last_down = now;
 	goto note;
-floor:
-	/* the warm pool: a fleet below the floor goes up to it */
+keep_floor:; /* the warm pool: a fleet below the floor goes up to it */
 	long long cap = in->max_nodes - (present + lost), add = floor_n - present;
 	if (add > cap)
 		add = cap;

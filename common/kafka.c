@@ -24,7 +24,7 @@ struct rp_kafka {
  * the poll's deadline and, if any is still out, drop the whole handle
  * (a destroyed handle fails its coordinator requests without the double
  * free) and poll the next time with a fresh one. */
-#define ADMIN_TIMEOUT_MS (k->timeout_ms + 600000)
+enum { ADMIN_TIMEOUT_PAST_MS = 600000 }; /* past the poll's own timeout */
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -81,7 +81,7 @@ bad_new:
 }
 
 /* Drop the handle and its requests still out; NULL until the next poll
- * makes a fresh one (see ADMIN_TIMEOUT_MS). */
+ * makes a fresh one (see ADMIN_TIMEOUT_PAST_MS). */
 static void drop_handle(struct rp_kafka *k)
 {
 	if (!k->rk)
@@ -360,7 +360,7 @@ static void send_offsets(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g, 
 		rd_kafka_ListConsumerGroupOffsets_new(g->group, g->parts);
 	rd_kafka_AdminOptions_t *o =
 		rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-	rd_kafka_AdminOptions_set_request_timeout(o, ADMIN_TIMEOUT_MS, e, sizeof e);
+	rd_kafka_AdminOptions_set_request_timeout(o, k->timeout_ms + ADMIN_TIMEOUT_PAST_MS, e, sizeof e);
 	rd_kafka_AdminOptions_set_opaque(o, (void *)(intptr_t)idx);
 	rd_kafka_ListConsumerGroupOffsets(k->rk, &req, 1, o, q);
 	rd_kafka_AdminOptions_destroy(o);
