@@ -333,6 +333,18 @@ static int lock_egress(double wait, char **lockp, char **err)
 	return fd;
 }
 
+/* The lock (waiting up to wait seconds), then every pod's last readings
+ * from the ledger into view: 0; -2 when another sampler holds the lock;
+ * -1 and *err.  *fd is the lock's, for rp_unlock(), whatever the result. */
+static int lock_and_scan(double wait, char **lockp, int *fd, cJSON *view, char **err)
+{
+	long torn;
+	*fd = lock_egress(wait, lockp, err);
+	if (*fd < 0)
+		return *fd;
+	return rp_ledger_read(NULL, scan_cb, view, &torn, err) < 0 ? -1 : 0;
+}
+
 static int state_save(const char *path, const cJSON *st, char **err)
 {
 	char *text = cJSON_PrintUnformatted(st);
@@ -353,16 +365,13 @@ int rp_egress_sample(const struct rp_config *cfg, char **err)
 	cJSON *view = cJSON_CreateObject(), *st = NULL;
 	struct run r = { 0 };
 	size_t n = 0, bad = 0;
-	fd = lock_egress(0, &lockp, err);
-	if (fd == -2) {
+	int got = lock_and_scan(0, &lockp, &fd, view, err);
+	if (got == -2) {
 		rp_info("another egress sampler runs: this one stops", "lock", lockp);
 		rc = RP_EXIT_TEMP;
 		goto out;
 	}
-	if (fd < 0)
-		goto out;
-	long torn;
-	if (rp_ledger_read(NULL, scan_cb, view, &torn, err) < 0)
+	if (got < 0)
 		goto out;
 	const cJSON *o;
 	cJSON_ArrayForEach(o, view) n += up(o);
@@ -436,17 +445,14 @@ int rp_egress_sample_pod(const struct rp_config *cfg, const char *id, const char
 	double ct = r.so.connect_timeout > 0 ? r.so.connect_timeout : 10;
 	r.timeout = ct; /* a cat: the drain waits no longer than this */
 	r.p = &p;
-	int fd = lock_egress(ct, &lockp, err);
-	if (fd == -2) {
+	int fd, got = lock_and_scan(ct, &lockp, &fd, view, err);
+	if (got == -2) {
 		*err = rp_xasprintf("another egress sampler held %s for %gs: the bytes since its last reading are not counted",
 				    lockp, ct);
 		rc = RP_EXIT_TEMP;
 		goto out;
 	}
-	if (fd < 0)
-		goto out;
-	long torn;
-	if (rp_ledger_read(NULL, scan_cb, view, &torn, err) < 0)
+	if (got < 0)
 		goto out;
 	st = state_load(path);
 	cJSON *pods = cJSON_GetObjectItemCaseSensitive(st, "pods");
