@@ -67,6 +67,19 @@ kctl() {
 	tail -n 1 "$KAFKA_CTL_OUT" | grep -q '^ok' || { diag "kafka ctl: $(tail -n 1 "$KAFKA_CTL_OUT")"; return 1; }
 }
 
+# burst_node NAME: a bare Node with the stack's burst labels (gpu-type=runpod,
+# nvidia.com/gpu), created with the real kubectl and deleted at exit.
+burst_node() {
+	kubectl create --validate=false -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels: {gpu-type: runpod, nvidia.com/gpu: "true"}
+EOF
+	at_exit kubectl delete node "$1" --wait=false
+}
+
 # ledger_pod ID NAME [NODE [SPOT]]: the ledger lines the tools write for a
 # pod a scene made by hand on the RunPod stand-in: rp-launch's `launched`
 # (cluster: NAME up to "-burst-"; SPOT true for a spot pod) and, with NODE,

@@ -174,15 +174,8 @@ like "reason names the API" "$(field decision .reason)" 'kubernetes'
 
 # ---- scale down only after idle > scale.idle, and never within the cooldown ----
 node=demo-burst-lw$run
-kubectl create --validate=false -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: $node
-  labels: {gpu-type: runpod, nvidia.com/gpu: "true"}
-EOF
+burst_node "$node"
 ok "burst node created with kubectl" kubectl get node "$node"
-at_exit kubectl delete node "$node" --wait=false
 fresh idle
 mine() { jq -r "select(.type==\"decision\") | .$1 | index(\"$node\") != null" "$T_TMP/.out"; }
 rc "idle: first poll" 0 lw --once --group "gb$run" --topic "$ta" --set scale.idle=2s --set prometheus.url=$dead

@@ -74,14 +74,7 @@ is "create failed: idle again" "$(ran)" rp-lagwatch
 
 # ---- a burst node in Kubernetes: full -------------------------------------
 node=idlet-burst-n$$
-kubectl create --validate=false -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Node
-metadata:
-  name: $node
-  labels: {gpu-type: runpod, nvidia.com/gpu: "true"}
-EOF
-at_exit kubectl delete node "$node" --wait=false
+burst_node "$node"
 cp "$RP_STATE_DIR/lagwatch.json" "$T_TMP/state.before" 2>/dev/null
 rc "rp-lagwatch --if-idle with a burst node exits 0" 0 rp-lagwatch --once --if-idle -q
 is "and prints nothing" "$(cat "$T_TMP/.out")" ""
