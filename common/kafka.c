@@ -527,11 +527,14 @@ int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, 
 	*err = NULL;
 	*out = NULL;
 	*nout = 0;
-	if (!k->rk && !(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(k->conf), e, sizeof e))) {
-		free(topics);
-		free(gs);
-		*err = rp_xasprintf("kafka: %s", e);
-		return RP_EXIT_TEMP;
+	if (!k->rk) { /* the last poll dropped it (drop_handle) */
+		if (!(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(k->conf), e, sizeof e))) {
+			free(topics);
+			free(gs);
+			*err = rp_xasprintf("kafka: %s", e);
+			return RP_EXIT_TEMP;
+		}
+		rp_debug("kafka: a fresh handle (the last poll left requests out)");
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
@@ -639,7 +642,7 @@ out:
 	if (q)
 		rd_kafka_queue_destroy(q);
 	if (still_out) {
-		rp_debug("kafka: requests still out: a fresh handle for the next poll");
+		rp_debug("kafka: requests still out: the handle is dropped");
 		drop_handle(k);
 	}
 	return rc;

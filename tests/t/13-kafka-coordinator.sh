@@ -37,8 +37,8 @@ ok "the value goes stale: 503" eventually 20 code503
 like "it names the group" "$(cat "$T_TMP/503")" "\"error\":\".*$g"
 # several polls time out while the coordinator is away
 sleep 3
-like "a poll that gave up on its coordinator leaves the handle for a fresh one" \
-	"$(grep -c 'a fresh handle for the next poll' "$T_TMP/serve.err")" '^[1-9]'
+like "a poll that gave up on its coordinator: the next one opens a fresh handle" \
+	"$(grep -c 'kafka: a fresh handle' "$T_TMP/serve.err")" '^[1-9]'
 ok "mock: the coordinator is back" kctl broker-up 3
 ok "the server answers again" eventually 20 lag4
 sleep 2 # a poll or four after the coordinator came back
