@@ -22,8 +22,10 @@ pkgcheck = $(if $(shell command -v pkg-config),,$(error pkg-config not found (De
 PKGCF    = $(pkgcheck)$(eval PKGCF := $(shell pkg-config --cflags $(PKGS)))$(PKGCF)
 # libcurl is not linked: http.c loads it on first use (dlopen), so a run
 # that asks no HTTP question maps none of the thirty-odd libraries it
-# pulls in.  gRPC is loaded the same way (extscaler.c); --as-needed keeps
-# of the rest only what each binary's objects (from the archive) call.
+# pulls in.  gRPC (extscaler.c) and librdkafka (rdk.c) are loaded the same
+# way: the binaries link without -lrdkafka (the test helpers keep it: the
+# Kafka mock calls it directly); --as-needed keeps of the rest only what
+# each binary's objects (from the archive) call.
 PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS))) -lpthread -lm)$(PKGLIB)
 # -MMD -MP: each object depends on the headers it includes (build/**/*.d).
 ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN) -MMD -MP
@@ -62,7 +64,7 @@ $(BUILD)/cmd/%.o: cmd/%.c
 $(BIN)/%: $(BUILD)/cmd/%.o $(LIB)
 	@mkdir -p $(@D)
 	@echo '  LD      $@'
-	@$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIB)
+	@$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $< $(LIB) $(filter-out -lrdkafka,$(PKGLIB))
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -160,8 +162,8 @@ install: all $(BUILD)/config.yaml
 
 # A Debian package (dpkg-deb, no network): the install above with
 # PREFIX=/usr, Depends from the shared libraries the binaries link
-# (dpkg-shlibdeps) plus what the scripts run and libcurl (loaded, not
-# linked: packaging/deb/control names it); packaging/deb/ holds the rest.
+# (dpkg-shlibdeps) plus what the scripts run and the libraries loaded, not
+# linked (libcurl, librdkafka: packaging/deb/control names them); packaging/deb/ holds the rest.
 DEBARCH  = $(shell dpkg --print-architecture)
 DEBROOT  = $(BUILD)/deb/root
 DEB      = $(BUILD)/rp_$(VERSION)_$(DEBARCH).deb

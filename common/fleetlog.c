@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <librdkafka/rdkafka.h>
+#include "rdk.h" /* librdkafka, loaded on first use */
 
 static struct {
 	int on;
@@ -67,7 +67,8 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
 static rd_kafka_conf_t *conf_new(const char *const kv[][2], size_t n, char **err)
 {
 	char e[512];
-	setenv("SASL_PATH", "/nonexistent", 0); /* as kafka.c: no SASL plugins */
+	if (rp_rdk_load(err) < 0)
+		return NULL;
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	char to[24];
 	snprintf(to, sizeof to, "%d", F.timeout_ms);

@@ -3,7 +3,7 @@
 #include "rp.h"
 #include "log.h"
 
-#include <librdkafka/rdkafka.h>
+#include "rdk.h" /* librdkafka, loaded on first use */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +51,10 @@ struct rp_kafka *rp_kafka_open(const char *bootstrap, double timeout, char **err
 		{ "log.connection.close", "false" },
 	};
 	char e[512];
-	/* No Kafka SASL is configured: keep Cyrus SASL (which rd_kafka_new
-	 * initialises) from loading every plugin and its Berkeley DB, half
-	 * a MiB resident for nothing. */
-	setenv("SASL_PATH", "/nonexistent", 0);
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	*err = NULL;
+	if (rp_rdk_load(err) < 0)
+		return NULL;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) != RD_KAFKA_CONF_OK)
 		goto bad;
 	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)

@@ -108,4 +108,11 @@ LD_DEBUG=files rp-lagwatch --lag-only -q 2>"$T_TMP/lagonly.ld" >/dev/null
 is "rp-lagwatch --lag-only (no HTTP question) never loads libcurl" "$(grep -c 'file=libcurl' "$T_TMP/lagonly.ld")" 0
 LD_DEBUG=files rp-lagwatch --once -q 2>"$T_TMP/once.ld" >/dev/null
 num_ge "rp-lagwatch --once (Kubernetes, Prometheus) loads it" "$(grep -c 'file=libcurl' "$T_TMP/once.ld")" 1
+# librdkafka too (rdk.c): loaded by the runs that talk to Kafka, no other
+for b in rp-lagwatch rp-launch rp-join rp-drain rp-cost rp-checkpoint; do
+	is "$b does not link librdkafka (rdk.c loads it)" "$(readelf -d "$(command -v "$b")" | grep -c 'librdkafka')" 0
+done
+num_ge "rp-lagwatch --lag-only loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/lagonly.ld")" 1
+LD_DEBUG=files rp-cost report -q 2>"$T_TMP/cost.ld" >/dev/null
+is "rp-cost report (fleet store local) never loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/cost.ld")" 0
 done_testing
