@@ -170,7 +170,9 @@ int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
 	struct rp_baseline b;
 	struct rp_trace t = { 0 };
 	double p;
-	if (base_price(a, a->spot, &b, &p, err) < 0 || rp_trace_load(path, &t, err) < 0)
+	/* priced in the market rp-launch rents, as recommend */
+	int fallback, spot = rp_policy_spot(a->cfg, a->spot, &fallback);
+	if (base_price(a, spot, &b, &p, err) < 0 || rp_trace_load(path, &t, err) < 0)
 		return RP_EXIT_USAGE;
 	double peak = 0;
 	for (size_t i = 0; i < t.n; i++)
@@ -205,6 +207,7 @@ int rp_advise_plan(const struct rp_advise *a, const char *path, char **err)
 		if (k == best && isfinite(next))
 			cJSON_AddNumberToObject(r, "saving_vs_next", rp_cost_cents(next - cost[k]));
 		cJSON_AddNumberToObject(r, "trace_hours", (double)t.n);
+		cJSON_AddStringToObject(r, "market", spot ? "spot" : "on_demand");
 		rp_out_rec(r);
 		cJSON_Delete(r);
 	}

@@ -18,7 +18,8 @@
  *    shipped default, with spot_fallback), else on-demand; the burst GPU
  *    is ranked in that same market.
  *  - plan: cost(k) of an hourly trace for k = 0..max_servers (default: the
- *    peak's), exactly one best, saving_vs_next on it.
+ *    peak's), exactly one best, saving_vs_next on it; p in the market
+ *    recommend uses (rp_policy_spot()), named as market on each record.
  *  - simulate: the trace replayed by rp_simulate() under a policy of
  *    policy.h ("default" unless named: the rule read from the
  *    configuration by rp_decide_rule(), the same settings rp-lagwatch

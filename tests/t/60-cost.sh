@@ -134,10 +134,21 @@ awk 'BEGIN{print "hour,gpu_hours"; for(h=0;h<720;h++) print h",0.3"}' >"$T_TMP/l
 awk 'BEGIN{print "hour,gpu_hours"; for(h=0;h<720;h++) print h",5"}' >"$T_TMP/high.csv"
 awk 'BEGIN{print "hour,gpu_hours"; for(h=0;h<720;h++){x=h%24; v=(x>=9&&x<21)?3:0.5; if(x==19||x==20) v=8; print h","v}}' >"$T_TMP/diurnal.csv"
 for tr in low high diurnal; do
-	rc "plan $tr" 0 rp-cost plan "$T_TMP/$tr.csv"
+	rc "plan $tr" 0 rp-cost plan "$T_TMP/$tr.csv" --set runpod.spot=false
 	is "plan $tr picks the cheapest k" "$(jq -r 'select(.best) | .baseline_servers' "$T_TMP/.out")" "$(plan_best_awk "$T_TMP/$tr.csv" 1.89)"
 	is "plan $tr: exactly one best" "$(jq -r 'select(.best) | .baseline_servers' "$T_TMP/.out" | wc -l)" 1
 done
+is "plan, runpod.spot false: every record on_demand" "$(jq -r .market "$T_TMP/.out" | sort -u)" on_demand
+# priced in the market rp-launch rents, as recommend (issue 20): spot as
+# shipped, whatever the trace; --spot forces it.  On the diurnal trace the
+# spot price (0.95) and the on-demand one (1.89) pick different k.
+[ "$(plan_best_awk "$T_TMP/diurnal.csv" 0.95)" != "$(plan_best_awk "$T_TMP/diurnal.csv" 1.89)" ] ||
+	fail "the diurnal trace no longer tells the two prices apart"
+rc "plan diurnal, runpod.spot as shipped" 0 rp-cost plan "$T_TMP/diurnal.csv"
+is "... priced at the A100's spot price" "$(jq -r 'select(.best) | .baseline_servers' "$T_TMP/.out")" "$(plan_best_awk "$T_TMP/diurnal.csv" 0.95)"
+is "... every record says spot" "$(jq -r .market "$T_TMP/.out" | sort -u)" spot
+rc "plan --spot, runpod.spot false" 0 rp-cost plan "$T_TMP/diurnal.csv" --set runpod.spot=false --spot
+is "... spot all the same" "$(jq -r 'select(.best) | "\(.baseline_servers) \(.market)"' "$T_TMP/.out")" "$(plan_best_awk "$T_TMP/diurnal.csv" 0.95) spot"
 diag "plan picks: low=$(plan_best_awk "$T_TMP/low.csv" 1.89) high=$(plan_best_awk "$T_TMP/high.csv" 1.89) diurnal=$(plan_best_awk "$T_TMP/diurnal.csv" 1.89)"
 rc "plan gnuplot format" 0 rp-cost plan "$T_TMP/diurnal.csv" --format gnuplot
 like "gnuplot columns" "$(sed -n 2p "$T_TMP/.out")" "^0 [0-9.]+ [0-9.]+ [01]$"
