@@ -92,6 +92,10 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, doubl
 {
 	char why[512], unknown[512] = "";
 	double quiet_until = 0, next_tick = 0; /* the period's next tick (0: at once) */
+	/* who retries after an early tick that failed: this loop's own
+	 * period, else the shipped timer's */
+	double retry = period > 0 ? period : RETRY_S;
+	int said_no_poll = 0; /* warned; quiet until an early tick polls */
 	while (!*stop && !ferror(stdout)) {
 		double t0 = rp_mono();
 		int fd;
@@ -132,13 +136,22 @@ void rp_trigger_loop(struct rp_watch *w, const char *cmd, double interval, doubl
 					rp_log(rc ? RP_LOG_WARN : RP_LOG_INFO, "early tick ended", "status", b, "seconds", s,
 					       (char *)0);
 				if (rc == 0 && after.last_poll == before.last_poll) {
-					/* it never decided: no lock (CMD did not keep fd 9),
-					 * or the fleet store away: not again at once */
-					rp_logw("the early tick did not poll: no early tick for 15 s", "cmd", cmd);
+					/* it never decided: a standby replica (another
+					 * holds the Lease), no lock (CMD did not keep fd
+					 * 9), or the fleet store away: not again at once,
+					 * and said once until an early tick polls */
+					char q[32];
+					snprintf(q, sizeof q, "%gs", retry);
+					rp_log(said_no_poll ? RP_LOG_DEBUG : RP_LOG_WARN,
+					       "the early tick did not poll (standing by, or CMD did not keep fd 9): no early tick for a while",
+					       "cmd", cmd, "retry_in", q, (char *)0);
+					said_no_poll = 1;
 					rc = 1;
+				} else if (rc == 0) {
+					said_no_poll = 0;
 				}
 				if (rc)
-					quiet_until = rp_mono() + RETRY_S;
+					quiet_until = rp_mono() + retry;
 			}
 			rp_unlock(fd);
 		}

@@ -24,8 +24,12 @@
  *    trigger only chooses when a poll happens.  A cool poll is not
  *    counted (the timer's ticks are).  After an early tick that exited
  *    non-zero, did not start, or did not poll (the decision state's
- *    last_poll did not move: CMD did not keep fd 9, say), no early tick
- *    for 15 s (the shipped timer's period): the timer retries.  When a tick ran past the
+ *    last_poll did not move: a standby replica whose tick found the Lease
+ *    held elsewhere, or CMD did not keep fd 9), no early tick for one
+ *    period (with a period), else 15 s (the shipped timer's period): the
+ *    timer retries.  A tick that did not poll is warned about once, then
+ *    logged at debug until an early tick polls again (a standby replica
+ *    stands by for as long as the queue is hot).  When a tick ran past the
  *    interval, the next poll comes at once.  An input unknown (Kafka,
  *    Kubernetes) is logged once, and again when its reason changes.
  *  - With a period (> 0) the loop is the timer as well: at its start, and

@@ -157,6 +157,19 @@ sleep 2.5
 stop_watch
 is "a tick that never polled: one early tick, not one a poll" "$(grep -c '"what":"tick"' "$T_TMP/w3.out")" 1
 like "and it says why" "$(cat "$T_TMP/w3.err")" 'the early tick did not poll'
+# A standby replica's tick finds the Lease held elsewhere and exits 0
+# without polling, for as long as the queue is hot: with --period the
+# loop's own period is the pause (not 15 s), and the warning is said once
+mkdir -p "$T_TMP/s7"
+printf '#!/bin/sh
+exit 0 # standing by: another replica holds the Lease
+' >"$T_TMP/standby"
+chmod +x "$T_TMP/standby"
+RP_STATE_DIR=$T_TMP/s7 rp-lagwatch --watch 0.3s --period 1s --trigger "$T_TMP/standby" >"$T_TMP/w7.out" 2>"$T_TMP/w7.err" & wpid=$!
+three_early() { [ "$(grep -c '"what":"tick"' "$T_TMP/w7.out")" -ge 3 ]; }
+ok "standing by, --period 1s: an early tick again each period" eventually 15 three_early
+stop_watch
+is "  the warning said once, not once a period" "$(grep -c 'the early tick did not poll' "$T_TMP/w7.err")" 1
 # --period counts from the last tick started, early or not: the first
 # periodic tick (t=0) lasts 2 s, the surge's early tick follows it, and
 # the next periodic tick comes a period after the early one, not after 0
