@@ -158,8 +158,8 @@ install: all $(BUILD)/config.yaml
 
 # A Debian package (dpkg-deb, no network): the install above with
 # PREFIX=/usr, Depends from the shared libraries the binaries link
-# (dpkg-shlibdeps) plus what the scripts run and libcurl (loaded, not
-# linked: packaging/deb/control names it); packaging/deb/ holds the rest.
+# (dpkg-shlibdeps) plus what the scripts run (packaging/deb/control);
+# packaging/deb/ holds the rest.
 DEBARCH  = $(shell dpkg --print-architecture)
 DEBROOT  = $(BUILD)/deb/root
 DEB      = $(BUILD)/rp_$(VERSION)_$(DEBARCH).deb
