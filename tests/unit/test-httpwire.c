@@ -42,12 +42,13 @@ static void url_tests(void)
 	T_OK(strstr(err, "bad port") != NULL, "says bad port (%s)", err);
 	T_INT(rp_url_parse("http://h:65536/", &u, err, sizeof err), -1, "port 65536 refused");
 	T_INT(rp_url_parse("http://h:0/", &u, err, sizeof err), -1, "port 0 refused");
-	T_INT(rp_url_parse("http://[::1]x:80/", &u, err, sizeof err), -1, "junk after ] refused");
+	T_INT(rp_url_parse("http://[::1]x80/", &u, err, sizeof err), -1, "junk after ] refused");
 	T_INT(rp_url_parse("http://[::1/", &u, err, sizeof err), -1, "IPv6 without ] refused");
 	T_INT(rp_url_parse("http://[nothex]/", &u, err, sizeof err), -1, "a bracketed non-address refused");
 	T_INT(rp_url_parse("http:///path", &u, err, sizeof err), -1, "no host refused");
 	T_INT(rp_url_parse("ftp://h/", &u, err, sizeof err), -1, "ftp:// refused");
 	T_INT(rp_url_parse("http://u:p@h/", &u, err, sizeof err), -1, "user:password@ refused");
+	T_OK(strstr(err, "user:password") != NULL, "says so (%s)", err);
 	T_INT(rp_url_parse("http://h/a b", &u, err, sizeof err), -1, "a space refused");
 	T_INT(rp_url_parse("http://h/a\r\nX-Evil: 1", &u, err, sizeof err), -1, "CR LF refused");
 	T_INT(rp_url_parse("http://h%0a/", &u, err, sizeof err), -1, "a bad host character refused");
@@ -59,6 +60,7 @@ static void status_tests(void)
 	T_INT(rp_wire_status_line("HTTP/1.0 404\r\n", 14), 404, "HTTP/1.0 404 without a reason");
 	T_INT(rp_wire_status_line("HTTP/1.1 100 Continue\r\n", 23), 100, "interim 100");
 	T_INT(rp_wire_status_line("HTTP/2 200 OK\r\n", 15), -1, "HTTP/2 refused");
+	T_INT(rp_wire_status_line("HTTP/2.0 200 OK\r\n", 17), -1, "HTTP/2.0 refused");
 	T_INT(rp_wire_status_line("HTTP/1.1 20 OK\r\n", 16), -1, "two digits refused");
 	T_INT(rp_wire_status_line("HTTP/1.1 2000 OK\r\n", 18), -1, "four digits refused");
 	T_INT(rp_wire_status_line("HTTP/1.1 2x0 OK\r\n", 17), -1, "a letter in the code refused");
@@ -135,7 +137,9 @@ static void chunk_tests(void)
 	T_INT(feed3("3\nabc\n0\n\n", 2, 6), 9, "bare LF line ends accepted");
 	T_INT(feed3("zz\r\nab\r\n0\r\n\r\n", 1, 2), -1, "a chunk size that is not hex refused");
 	T_INT(feed3("\r\n0\r\n\r\n", 1, 2), -1, "an empty chunk size refused");
+	T_INT(feed3("\n0\n\n", 1, 2), -1, "an empty chunk size (bare LF) refused");
 	T_INT(feed3("3\r\nabcX\r\n0\r\n\r\n", 2, 5), -1, "no CRLF after the data refused");
+	T_INT(feed3("3\r\nabcX0\r\n\r\n", 2, 5), -1, "a byte between the data and its CRLF refused");
 	T_INT(feed3("3\r\nabc\rX0\r\n\r\n", 2, 5), -1, "CR without LF after the data refused");
 	T_INT(feed3("fffffffffffffffff\r\n", 3, 9), -1, "a chunk size beyond reason refused");
 	T_INT(feed3("5\r\nhel", 1, 3), -3, "a cut body is not done");
