@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -250,8 +251,6 @@ static void attempt(struct xfer *x, struct rp_wire_res *wres)
 		.bufsize = r->bufsize > 0 ? (size_t)r->bufsize : 0,
 		.on_head = on_head, .on_body = on_body, .progress = r->progress ? on_progress : NULL,
 	};
-	if (!r->cainfo && !r->ca_pem && getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
-		w.cainfo = getenv("SSL_CERT_FILE");
 	/* The body, as libcurl had it: an upload (FILE or fd) is streamed
 	 * with its length; GET and HEAD send none; DELETE only one given;
 	 * any other method a memory body, empty if none (Content-Length: 0). */

@@ -260,6 +260,7 @@ long rp_chunk_feed(struct rp_chunk *c, const char *p, size_t n,
 struct conn {
 	int fd;
 	SSL_CTX *ctx;
+	int own_ctx;       /* not from the cache: freed with the connection */
 	SSL *ssl;
 	double start, deadline, timeout;
 	struct rp_wire_res *res;
@@ -416,32 +417,88 @@ static int load_client(struct conn *c, const char *cert_pem, const char *key_pem
 	return 0;
 }
 
-static int tls_start(struct conn *c, const struct rp_url *u, const struct rp_wire_req *w)
+/* A TLS context for w's CA and client certificate; NULL and err. */
+static SSL_CTX *make_ctx(struct conn *c, const struct rp_wire_req *w)
 {
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (!c->ctx) {
 		tls_err(c, "cannot make a context");
-		return -1;
+		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	const char *env = getenv("SSL_CERT_FILE");
+	int ok = 1;
 	if (w->cainfo && SSL_CTX_load_verify_locations(c->ctx, w->cainfo, NULL) != 1) {
 		tls_err(c, "cannot read the CA file");
-		return -1;
+		ok = 0;
 	}
-	if (w->ca_pem && load_pem_cas(c, w->ca_pem) < 0)
-		return -1;
-	if (!w->cainfo && !w->ca_pem) {
-		int ok = env && *env ? SSL_CTX_load_verify_locations(c->ctx, env, NULL)
-				     : SSL_CTX_set_default_verify_paths(c->ctx);
-		if (ok != 1) {
-			tls_err(c, env && *env ? "cannot read $SSL_CERT_FILE" : "cannot load the system CAs");
-			return -1;
+	if (ok && w->ca_pem && load_pem_cas(c, w->ca_pem) < 0)
+		ok = 0;
+	if (ok && !w->cainfo && !w->ca_pem &&
+	    (env && *env ? SSL_CTX_load_verify_locations(c->ctx, env, NULL)
+			 : SSL_CTX_set_default_verify_paths(c->ctx)) != 1) {
+		tls_err(c, env && *env ? "cannot read $SSL_CERT_FILE" : "cannot load the system CAs");
+		ok = 0;
+	}
+	if (ok && load_client(c, w->cert_pem, w->key_pem) < 0)
+		ok = 0;
+	SSL_CTX *x = c->ctx;
+	c->ctx = NULL;
+	if (!ok)
+		SSL_CTX_free(x);
+	return ok ? x : NULL;
+}
+
+/* Contexts are kept for the run, one per CA and client certificate (a
+ * SHA-256 of them is the key, no copy of a key): a CA bundle is parsed
+ * once, not once per request, and requests on many threads share it
+ * (OpenSSL makes SSL objects from one context on any thread). */
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char id[65];
+	SSL_CTX *ctx;
+} ctxs[8];
+static size_t nctx;
+
+static int get_ctx(struct conn *c, const struct rp_wire_req *w)
+{
+	const char *env = getenv("SSL_CERT_FILE");
+	struct rp_buf k = { 0 };
+	const char *parts[] = { w->cainfo, w->ca_pem, w->cert_pem, w->key_pem,
+				!w->cainfo && !w->ca_pem ? env : NULL };
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		rp_buf_addf(&k, "%zu:", parts[i] ? strlen(parts[i]) : (size_t)-1);
+		if (parts[i])
+			rp_buf_adds(&k, parts[i]);
+	}
+	char id[65];
+	rp_sha256_hex(k.data, k.len, id);
+	OPENSSL_cleanse(k.data, k.len);
+	rp_buf_free(&k);
+	pthread_mutex_lock(&ctx_mu);
+	for (size_t i = 0; i < nctx; i++)
+		if (!strcmp(ctxs[i].id, id)) {
+			c->ctx = ctxs[i].ctx;
+			pthread_mutex_unlock(&ctx_mu);
+			return 0;
 		}
+	SSL_CTX *x = make_ctx(c, w);
+	if (x && nctx < sizeof ctxs / sizeof ctxs[0]) {
+		memcpy(ctxs[nctx].id, id, sizeof id);
+		ctxs[nctx++].ctx = x;
+	} else if (x) {
+		c->own_ctx = 1;
 	}
-	if (load_client(c, w->cert_pem, w->key_pem) < 0)
+	pthread_mutex_unlock(&ctx_mu);
+	c->ctx = x;
+	return x ? 0 : -1;
+}
+
+static int tls_start(struct conn *c, const struct rp_url *u, const struct rp_wire_req *w)
+{
+	if (get_ctx(c, w) < 0)
 		return -1;
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
@@ -488,6 +545,7 @@ static int conn_write(struct conn *c, const char *p, size_t n)
 		short ev = POLLOUT;
 		if (c->ssl) {
 			ERR_clear_error();
+			errno = 0;
 			int k = SSL_write(c->ssl, p, n > (1u << 30) ? (1 << 30) : (int)n);
 			if (k > 0) {
 				r = k;
@@ -528,6 +586,7 @@ static ssize_t conn_read(struct conn *c, char *p, size_t n)
 		short ev = POLLIN;
 		if (c->ssl) {
 			ERR_clear_error();
+			errno = 0;
 			int k = SSL_read(c->ssl, p, n > (1u << 30) ? (1 << 30) : (int)n);
 			if (k > 0)
 				return k;
@@ -563,7 +622,7 @@ static void conn_close(struct conn *c)
 {
 	if (c->ssl)
 		SSL_free(c->ssl); /* no close_notify: the connection is ours alone */
-	if (c->ctx)
+	if (c->ctx && c->own_ctx)
 		SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
