@@ -263,6 +263,7 @@ struct conn {
 	int own_ctx;       /* not from the cache: freed with the connection */
 	SSL *ssl;
 	double start, deadline, timeout;
+	double cdl, ctimeout; /* the connect (TCP and TLS handshake) deadline */
 	struct rp_wire_res *res;
 };
 
@@ -304,6 +305,8 @@ static int tcp_connect(struct conn *c, const struct rp_url *u, double connect_ti
 	double cdl = rp_mono() + connect_timeout;
 	if (cdl > c->deadline)
 		cdl = c->deadline;
+	c->cdl = cdl;
+	c->ctimeout = connect_timeout;
 	char port[8];
 	snprintf(port, sizeof port, "%d", u->port);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *ai = NULL;
@@ -520,8 +523,10 @@ static int tls_start(struct conn *c, const struct rp_url *u, const struct rp_wir
 			return 0;
 		int e = SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (!wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->deadline)) {
-				timed_out(c);
+			if (!wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->cdl)) {
+				c->res->timed_out = 1;
+				fail(c, "TLS handshake with %s port %d: timed out after %g s", u->host, u->port,
+				     c->cdl < c->deadline ? c->ctimeout : c->timeout);
 				return -1;
 			}
 			continue;

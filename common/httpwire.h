@@ -10,7 +10,8 @@
  *    query (a fragment is dropped).  user:password@, spaces and control
  *    characters are refused before any connection is made.
  *  - The whole exchange (resolve, connect, TLS, request, answer) ends by
- *    `timeout`; the connect by `connect_timeout` as well.  A timeout sets
+ *    `timeout`; the connect (TCP and the TLS handshake, as in curl) by
+ *    `connect_timeout` as well.  A timeout sets
  *    timed_out and says "timed out after N s".
  *  - TLS: 1.2 at least; the peer is always verified (chain and name: the
  *    host name, or the IP address for an address URL; SNI for names).  CA:

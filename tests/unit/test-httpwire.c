@@ -316,6 +316,18 @@ static void exchange_tests(void)
 	T_OK(res.timed_out && rp_mono() - t0 < 2, "timed out by the total timeout (%s)", res.err);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	/* A listener that never answers the TLS handshake: the connect
+	 * timeout covers the handshake, as in curl. */
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/", lport);
+	pid = serve("HANG");
+	w.timeout = 5;
+	w.connect_timeout = 0.3;
+	t0 = rp_mono();
+	T_INT(rp_wire_do(&w, &res), -1, "a TLS handshake that never ends: no answer");
+	T_OK(res.timed_out && rp_mono() - t0 < 2 && strstr(res.err, "TLS handshake"),
+	     "ended by the connect timeout (%s)", res.err);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 	close(lfd);
 	w.url = "http://127.0.0.1:1/";
 	w.timeout = 5;
