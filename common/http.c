@@ -8,23 +8,15 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <openssl/hmac.h>
-#include <openssl/ssl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-static void init_once(void)
-{
-	OPENSSL_init_ssl(0, NULL);
-}
-
 void rp_http_global_init(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, init_once);
+	rp_wire_init();
 }
 
 struct xfer {

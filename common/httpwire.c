@@ -1,4 +1,8 @@
 /* httpwire.c — one HTTP/1.1 exchange over TCP or OpenSSL TLS. */
+/* The per-library ERR_load_*_strings() are deprecated in OpenSSL 3 but
+ * are the one way to load error texts after OPENSSL_init_ssl() was told
+ * not to (see rp_wire_init). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "httpwire.h"
 #include "rp.h"
 
@@ -255,6 +259,37 @@ long rp_chunk_feed(struct rp_chunk *c, const char *p, size_t n,
 	return (long)i;
 }
 
+/* ---- OpenSSL ------------------------------------------------------------------ */
+
+/* OpenSSL's error texts (about 0.5 MiB resident once loaded) are loaded
+ * only when an error is to be written: a run whose requests succeed
+ * never pays for them (issue 21: every binary <= 10 MiB max RSS). */
+static void init_once(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+}
+
+void rp_wire_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, init_once);
+}
+
+static void strings_once(void)
+{
+	ERR_load_ERR_strings();
+	ERR_load_CRYPTO_strings();
+	ERR_load_SSL_strings();
+	ERR_load_X509_strings();
+	ERR_load_X509V3_strings();
+	ERR_load_PEM_strings();
+	ERR_load_ASN1_strings();
+	ERR_load_BIO_strings();
+	ERR_load_EVP_strings();
+	ERR_load_EC_strings();
+	ERR_load_RSA_strings();
+}
+
 /* ---- the connection --------------------------------------------------------- */
 
 struct conn {
@@ -361,10 +396,13 @@ static int tcp_connect(struct conn *c, const struct rp_url *u, double connect_ti
 
 static void tls_err(struct conn *c, const char *what)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	unsigned long e = ERR_get_error();
 	char buf[160] = "";
-	if (e)
+	if (e) {
+		pthread_once(&once, strings_once);
 		ERR_error_string_n(e, buf, sizeof buf);
+	}
 	ERR_clear_error();
 	fail(c, "TLS: %s%s%s", what, *buf ? ": " : "", buf);
 }
@@ -837,6 +875,7 @@ out:
 int rp_wire_do(const struct rp_wire_req *w, struct rp_wire_res *res)
 {
 	memset(res, 0, sizeof *res);
+	rp_wire_init();
 	struct rp_url u;
 	if (rp_url_parse(w->url, &u, res->err, sizeof res->err) < 0)
 		return -1;

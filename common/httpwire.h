@@ -90,6 +90,9 @@ struct rp_wire_res {
 	char err[256];
 };
 
+/* OpenSSL set up, once (rp_wire_do calls it; call it before threads). */
+void rp_wire_init(void);
+
 /* 0: a complete answer; -1: none (res->err says why). */
 int rp_wire_do(const struct rp_wire_req *w, struct rp_wire_res *res);
 

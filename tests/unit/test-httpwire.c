@@ -162,7 +162,10 @@ static pid_t serve(const char *answer)
 		return pid;
 	int c = accept(lfd, NULL, NULL);
 	size_t n = 0;
-	for (;;) {
+	int noread = !strncmp(answer, "NOREAD", 6);
+	if (noread)
+		answer += 6;
+	for (; !noread;) {
 		ssize_t r = read(c, reqbuf + n, sizeof reqbuf - 1 - n);
 		if (r <= 0)
 			break;
@@ -316,6 +319,18 @@ static void exchange_tests(void)
 	T_OK(res.timed_out && rp_mono() - t0 < 2, "timed out by the total timeout (%s)", res.err);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	/* TLS to a plain HTTP server: the handshake fails, and OpenSSL's
+	 * error text (loaded only now) says why. */
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/", lport);
+	pid = serve("NOREADHTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+	w.url = url;
+	w.timeout = 5;
+	T_INT(rp_wire_do(&w, &res), -1, "https to a plain HTTP server: no answer");
+	T_OK(strstr(res.err, "TLS: handshake failed: ") && strstr(res.err, "SSL routines") &&
+		     strstr(res.err, "wrong version number"),
+	     "OpenSSL's words for it: %s", res.err);
+	waitpid(pid, NULL, 0);
+
 	/* A listener that never answers the TLS handshake: the connect
 	 * timeout covers the handshake, as in curl. */
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/", lport);
