@@ -6,7 +6,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 # pkg-config module:Debian package that provides its .pc file.
-PKGMAP  := libcurl:libcurl4-openssl-dev libcjson:libcjson-dev libssh2:libssh2-1-dev \
+PKGMAP  := libcjson:libcjson-dev libssh2:libssh2-1-dev \
            yaml-0.1:libyaml-dev rdkafka:librdkafka-dev libzstd:libzstd-dev \
            libcrypto:libssl-dev libssl:libssl-dev expat:libexpat1-dev grpc:libgrpc-dev
 PKGS    := $(foreach m,$(PKGMAP),$(firstword $(subst :, ,$(m))))
@@ -20,13 +20,11 @@ WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=deprecated-de
 pkgmiss  = $(error pkg-config: module '$(1)' not found (Debian package $(2)); run scripts/install-deps)
 pkgcheck = $(if $(shell command -v pkg-config),,$(error pkg-config not found (Debian package pkg-config); run scripts/install-deps))$(foreach m,$(PKGMAP),$(if $(shell pkg-config --exists $(firstword $(subst :, ,$(m))) && echo y),,$(call pkgmiss,$(firstword $(subst :, ,$(m))),$(lastword $(subst :, ,$(m))))))
 PKGCF    = $(pkgcheck)$(eval PKGCF := $(shell pkg-config --cflags $(PKGS)))$(PKGCF)
-# libcurl is not linked: http.c loads it on first use (dlopen), so a run
-# that asks no HTTP question maps none of the thirty-odd libraries it
-# pulls in.  gRPC (extscaler.c) and librdkafka (rdk.c) are loaded the same
-# way: the binaries link without -lrdkafka (the test helpers keep it: the
-# Kafka mock calls it directly); --as-needed keeps of the rest only what
-# each binary's objects (from the archive) call.
-PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS))) -lpthread -lm)$(PKGLIB)
+# gRPC (extscaler.c) and librdkafka (rdk.c) are loaded on first use, not
+# linked: the binaries link without -lrdkafka (the test helpers keep it:
+# the Kafka mock calls it directly); --as-needed keeps of the rest only
+# what each binary's objects (from the archive) call.
+PKGLIB   = $(pkgcheck)$(eval PKGLIB := $(shell pkg-config --libs $(PKGS)) -lpthread -lm)$(PKGLIB)
 # -MMD -MP: each object depends on the headers it includes (build/**/*.d).
 ALLCF   = $(WARN) $(PKGCF) -DRP_VERSION='"$(VERSION)"' -Icommon $(CFLAGS) $(SAN) -MMD -MP
 LDFLAGS ?= -Wl,--as-needed
@@ -162,8 +160,8 @@ install: all $(BUILD)/config.yaml
 
 # A Debian package (dpkg-deb, no network): the install above with
 # PREFIX=/usr, Depends from the shared libraries the binaries link
-# (dpkg-shlibdeps) plus what the scripts run and the libraries loaded, not
-# linked (libcurl, librdkafka: packaging/deb/control names them); packaging/deb/ holds the rest.
+# (dpkg-shlibdeps) plus what the scripts run and librdkafka (loaded, not
+# linked: packaging/deb/control names it); packaging/deb/ holds the rest.
 DEBARCH  = $(shell dpkg --print-architecture)
 DEBROOT  = $(BUILD)/deb/root
 DEB      = $(BUILD)/rp_$(VERSION)_$(DEBARCH).deb

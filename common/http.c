@@ -1,145 +1,81 @@
-/* http.c — libcurl easy + multi with one retry policy. */
+/* http.c — requests, the one retry policy, SigV4, many at once. */
 #include "http.h"
+#include "httpwire.h"
 #include "log.h"
+#include "pool.h"
 #include "rp.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#define CURL_DISABLE_TYPECHECK /* the calls go through the pointers below */
-#include <curl/curl.h>
-#include <dlfcn.h>
-#include <pthread.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
-
-/* libcurl is loaded on first use, not linked: a run that asks no HTTP
- * question (rp-lagwatch --lag-only, rp-cost on the ledger, --help) maps
- * none of the thirty-odd libraries it pulls in (about 15 ms of page
- * faults and 4 MiB resident each time here). */
-#define RP_CURL_FNS                                                         \
-	X(curl_global_init) X(curl_easy_init) X(curl_easy_setopt)           \
-	X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_perform)     \
-	X(curl_easy_cleanup) X(curl_slist_append) X(curl_slist_free_all)    \
-	X(curl_multi_init) X(curl_multi_add_handle)                         \
-	X(curl_multi_remove_handle) X(curl_multi_perform)                   \
-	X(curl_multi_poll) X(curl_multi_info_read) X(curl_multi_cleanup)
-#define X(f) static __typeof__(f) *p_##f;
-RP_CURL_FNS
-#undef X
-
-static void load_curl(void)
-{
-	static const char *const names[] = { "libcurl.so.4", "libcurl.so" };
-	void *h = NULL;
-	for (size_t i = 0; !h && i < sizeof names / sizeof names[0]; i++)
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		rp_fatal(RP_EXIT_FAIL, "cannot load libcurl (Debian package libcurl4): %s", dlerror());
-#define X(f)                                                                                  \
-	if (!(*(void **)&p_##f = dlsym(h, #f)))                                               \
-		rp_fatal(RP_EXIT_FAIL, "libcurl has no %s: not the version rp was built for", #f);
-	RP_CURL_FNS
-#undef X
-	p_curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void rp_http_global_init(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, load_curl);
+	rp_wire_init();
 }
-
-#define curl_easy_init p_curl_easy_init
-#undef curl_easy_setopt /* curl.h's own function-like macros */
-#undef curl_easy_getinfo
-#define curl_easy_setopt p_curl_easy_setopt
-#define curl_easy_getinfo p_curl_easy_getinfo
-#define curl_easy_strerror p_curl_easy_strerror
-#define curl_easy_perform p_curl_easy_perform
-#define curl_easy_cleanup p_curl_easy_cleanup
-#define curl_slist_append p_curl_slist_append
-#define curl_slist_free_all p_curl_slist_free_all
-#define curl_multi_init p_curl_multi_init
-#define curl_multi_add_handle p_curl_multi_add_handle
-#define curl_multi_remove_handle p_curl_multi_remove_handle
-#define curl_multi_perform p_curl_multi_perform
-#define curl_multi_poll p_curl_multi_poll
-#define curl_multi_info_read p_curl_multi_info_read
-#define curl_multi_cleanup p_curl_multi_cleanup
 
 struct xfer {
 	const struct rp_http_req *req;
 	struct rp_http_resp *resp;
-	CURL *h;
-	struct curl_slist *hdrs;
 	struct rp_buf body, head;
 	int too_big;
-	char errbuf[CURL_ERROR_SIZE];
-	double not_before; /* monotonic time of next attempt */
-	int done;
 	long long upos;    /* bytes of an fd upload sent in this attempt */
 };
 
-static size_t on_body(char *p, size_t sz, size_t nm, void *arg)
+static int on_body(void *arg, long code, const void *p, size_t n)
 {
 	struct xfer *x = arg;
-	size_t n = sz * nm;
-	long code = 0;
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
 	if (x->req->sink && code >= 200 && code < 300)
-		return x->req->sink(x->req->sink_arg, p, n);
+		return x->req->sink(x->req->sink_arg, p, n) != n;
 	if (x->req->download && code >= 200 && code < 300)
-		return fwrite(p, 1, n, x->req->download);
+		return fwrite(p, 1, n, x->req->download) != n;
 	size_t cap = x->req->max_body ? x->req->max_body : (16u << 20);
 	if (x->body.len + n > cap) {
 		x->too_big = 1;
-		return 0;
+		return -1;
 	}
 	rp_buf_add(&x->body, p, n);
-	return n;
+	return 0;
 }
 
-static size_t on_head(char *p, size_t sz, size_t nm, void *arg)
+static void on_head(void *arg, const char *p, size_t n)
 {
 	struct xfer *x = arg;
-	size_t n = sz * nm;
-	/* A new status line (redirect, 100-continue) starts a new block. */
+	/* A new status line (100-continue) starts a new block. */
 	if (n > 5 && !strncmp(p, "HTTP/", 5))
 		x->head.len = 0;
 	if (x->head.len < (256u << 10))
 		rp_buf_add(&x->head, p, n);
-	return n;
 }
 
-static size_t on_read(char *p, size_t sz, size_t nm, void *arg)
+static long on_read(void *arg, char *p, size_t n)
 {
 	struct xfer *x = arg;
 	if (x->req->has_upload_fd) {
 		long long left = (long long)x->req->body_len - x->upos;
-		size_t want = sz * nm;
 		if (left <= 0)
 			return 0;
-		if ((long long)want > left)
-			want = (size_t)left;
-		ssize_t got = pread(x->req->upload_fd, p, want, (off_t)(x->req->upload_off + x->upos));
+		if ((long long)n > left)
+			n = (size_t)left;
+		ssize_t got = pread(x->req->upload_fd, p, n, (off_t)(x->req->upload_off + x->upos));
 		if (got <= 0)
-			return CURL_READFUNC_ABORT; /* the file shrank or failed */
+			return -1; /* the file shrank or failed */
 		x->upos += got;
-		return (size_t)got;
+		return (long)got;
 	}
-	return fread(p, 1, sz * nm, x->req->upload);
+	size_t got = fread(p, 1, n, x->req->upload);
+	return got ? (long)got : -1;
 }
 
-static int on_progress(void *arg, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+static void on_progress(void *arg, double now, double total)
 {
 	struct xfer *x = arg;
-	if (ult > 0)
-		x->req->progress(x->req->progress_arg, (double)uln, (double)ult);
-	else if (dlt > 0)
-		x->req->progress(x->req->progress_arg, (double)dln, (double)dlt);
-	return 0;
+	x->req->progress(x->req->progress_arg, now, total);
 }
 
 static int is_idempotent(const struct rp_http_req *r)
@@ -151,101 +87,220 @@ static int is_idempotent(const struct rp_http_req *r)
 	       !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
 }
 
-static void setup(struct xfer *x)
+/* A header line for SigV4: the name lowercased, the value trimmed and
+ * inner runs of blanks made one space — as libcurl 7.88 does. */
+static char *sig_line(const char *h)
 {
-	rp_http_global_init(); /* libcurl loaded, once */
+	size_t nl = strcspn(h, ":");
+	struct rp_buf b = { 0 };
+	for (size_t i = 0; i < nl; i++) {
+		char c = (char)tolower((unsigned char)h[i]);
+		rp_buf_add(&b, &c, 1);
+	}
+	if (h[nl]) {
+		rp_buf_add(&b, ":", 1);
+		const char *v = h + nl + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		while (*v) {
+			size_t sp = strspn(v, " \t");
+			if (sp) {
+				v += sp;
+				if (*v)
+					rp_buf_add(&b, " ", 1);
+			} else {
+				rp_buf_add(&b, v++, 1);
+			}
+		}
+	}
+	rp_buf_add(&b, "", 0);
+	return b.data;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void hmac(const void *key, size_t kl, const char *msg, unsigned char out[32])
+{
+	unsigned int len = 32;
+	HMAC(EVP_sha256(), key, (int)kl, (const unsigned char *)msg, strlen(msg), out, &len);
+}
+
+/* AWS Signature Version 4 as libcurl 7.88 signs (CURLOPT_AWS_SIGV4,
+ * provider "p0:p1:region:service"): the signed headers are host and
+ * every header of the caller's, x-<p1>-date added; the payload hash is
+ * the caller's x-<p1>-content-sha256 or the SHA-256 of the memory body;
+ * path and query are signed as written (s3.c writes them canonical).
+ * Two lines are appended to out: Authorization and the date header.
+ * -1 and err for a provider string without region and service. */
+static int sigv4(const struct rp_http_req *r, const char *method, const struct rp_url *u,
+		 const char *const *hdrs, size_t nh, const char *body, size_t blen, char **out,
+		 char *err, size_t errlen)
+{
+	char p0[65] = "", p1[65] = "", region[65] = "", service[65] = "";
+	(void)sscanf(r->aws_sigv4, "%64[^:]:%64[^:]:%64[^:]:%64s", p0, p1, region, service);
+	if (!p0[0] || !region[0] || !service[0]) {
+		snprintf(err, errlen, "aws_sigv4: the provider string needs provider:provider:region:service");
+		return -1;
+	}
+	if (!p1[0])
+		snprintf(p1, sizeof p1, "%s", p0);
+	for (char *q = p1; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	for (char *q = p0; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	char ts[17], date[9];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+	memcpy(date, ts, 8);
+	date[8] = 0;
+
+	char **l = rp_xcalloc(nh + 2, sizeof *l);
+	size_t n = 0;
+	char datekey[80], shakey[96];
+	snprintf(datekey, sizeof datekey, "x-%s-date", p1);
+	snprintf(shakey, sizeof shakey, "x-%s-content-sha256", p1);
+	l[n++] = rp_xasprintf("host:%s", u->hostport);
+	char payload[65] = "";
+	for (size_t i = 0; i < nh; i++) {
+		l[n] = sig_line(hdrs[i]);
+		if (!strncmp(l[n], shakey, strlen(shakey)) && l[n][strlen(shakey)] == ':')
+			snprintf(payload, sizeof payload, "%s", l[n] + strlen(shakey) + 1);
+		n++;
+	}
+	l[n++] = rp_xasprintf("%s:%s", datekey, ts);
+	qsort(l, n, sizeof *l, cmp_str);
+	struct rp_buf canon = { 0 }, signed_h = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		rp_buf_addf(&canon, "%s\n", l[i]);
+		rp_buf_addf(&signed_h, "%s%.*s", i ? ";" : "", (int)strcspn(l[i], ":"), l[i]);
+		free(l[i]);
+	}
+	free(l);
+	if (!payload[0])
+		rp_sha256_hex(body ? body : "", body ? blen : 0, payload);
+	const char *q = strchr(u->target, '?');
+	char *creq = rp_xasprintf("%s\n%.*s\n%s\n%s\n%s\n%s", method,
+				  (int)(q ? (size_t)(q - u->target) : strlen(u->target)), u->target,
+				  q ? q + 1 : "", canon.data, signed_h.data, payload);
+	char chash[65];
+	rp_sha256_hex(creq, strlen(creq), chash);
+	free(creq);
+	char *scope = rp_xasprintf("%s/%s/%s/%s4_request", date, region, service, p0);
+	for (char *c = p0; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	char *sts = rp_xasprintf("%s4-HMAC-SHA256\n%s\n%s\n%s", p0, ts, scope, chash);
+	const char *pw = strchr(r->userpwd ? r->userpwd : "", ':');
+	size_t ul = pw ? (size_t)(pw - r->userpwd) : strlen(r->userpwd ? r->userpwd : "");
+	char *secret = rp_xasprintf("%s4%s", p0, pw ? pw + 1 : "");
+	char req_type[80];
+	snprintf(req_type, sizeof req_type, "%s4_request", p0);
+	for (char *c = req_type; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	unsigned char k0[32], k1[32];
+	hmac(secret, strlen(secret), date, k0);
+	hmac(k0, 32, region, k1);
+	hmac(k1, 32, service, k0);
+	hmac(k0, 32, req_type, k1);
+	hmac(k1, 32, sts, k0);
+	char sig[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(sig + 2 * i, 3, "%02x", k0[i]);
+	char dk[80];
+	snprintf(dk, sizeof dk, "X-%c%s-Date", toupper((unsigned char)p1[0]), p1 + 1);
+	out[0] = rp_xasprintf("Authorization: %s4-HMAC-SHA256 Credential=%.*s/%s, SignedHeaders=%s, Signature=%s",
+			      p0, (int)ul, r->userpwd ? r->userpwd : "", scope, signed_h.data, sig);
+	out[1] = rp_xasprintf("%s: %s", dk, ts);
+	memset(secret, 0, strlen(secret));
+	free(secret);
+	OPENSSL_cleanse(k0, sizeof k0);
+	OPENSSL_cleanse(k1, sizeof k1);
+	free(sts);
+	free(scope);
+	rp_buf_free(&canon);
+	rp_buf_free(&signed_h);
+	return 0;
+}
+
+/* One attempt on the wire; the answer is left in x and wres. */
+static void attempt(struct xfer *x, struct rp_wire_res *wres)
+{
+	rp_http_global_init();
 	const struct rp_http_req *r = x->req;
 	const char *m = r->method ? r->method : "GET";
-	CURL *h = x->h = curl_easy_init();
-	if (!h)
-		rp_fatal(RP_EXIT_FAIL, "out of memory");
 	x->body.len = 0;
 	x->head.len = 0;
 	x->too_big = 0;
 	x->upos = 0;
-	x->errbuf[0] = 0;
-	curl_easy_setopt(h, CURLOPT_URL, r->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_head);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((r->timeout > 0 ? r->timeout : 30) * 1000));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)((r->connect_timeout > 0 ? r->connect_timeout : 10) * 1000));
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "rp/" RP_VERSION);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (r->cainfo)
-		curl_easy_setopt(h, CURLOPT_CAINFO, r->cainfo);
-	else if (!r->ca_pem && getenv("SSL_CERT_FILE") && *getenv("SSL_CERT_FILE"))
-		curl_easy_setopt(h, CURLOPT_CAINFO, getenv("SSL_CERT_FILE"));
-	if (r->ca_pem) {
-		struct curl_blob b = { (void *)r->ca_pem, strlen(r->ca_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-	}
-	if (r->cert_pem) {
-		struct curl_blob b = { (void *)r->cert_pem, strlen(r->cert_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-	}
-	if (r->key_pem) {
-		struct curl_blob b = { (void *)r->key_pem, strlen(r->key_pem), CURL_BLOB_COPY };
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	if (r->aws_sigv4) {
-		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, r->aws_sigv4);
-		if (r->userpwd)
-			curl_easy_setopt(h, CURLOPT_USERPWD, r->userpwd);
-	}
-	struct curl_slist *hl = NULL;
-	for (const char *const *p = r->headers; p && *p; p++)
-		hl = curl_slist_append(hl, *p);
-	if (r->bearer) {
-		char *a = rp_xasprintf("Authorization: Bearer %s", r->bearer);
-		hl = curl_slist_append(hl, a);
-		free(a);
-	}
-	if (r->content_type) {
-		char *a = rp_xasprintf("Content-Type: %s", r->content_type);
-		hl = curl_slist_append(hl, a);
-		free(a);
-	}
-	if ((r->upload || r->body || r->has_upload_fd) && !r->aws_sigv4)
-		hl = curl_slist_append(hl, "Expect:");
-	else if (r->aws_sigv4)
-		curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
-	x->hdrs = hl;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	struct rp_wire_req w = {
+		.method = m, .url = r->url, .arg = x, .timeout = r->timeout,
+		.connect_timeout = r->connect_timeout, .cainfo = r->cainfo, .ca_pem = r->ca_pem,
+		.cert_pem = r->cert_pem, .key_pem = r->key_pem,
+		.bufsize = r->bufsize > 0 ? (size_t)r->bufsize : 0,
+		.on_head = on_head, .on_body = on_body, .progress = r->progress ? on_progress : NULL,
+	};
+	/* The body, as libcurl had it: an upload (FILE or fd) is streamed
+	 * with its length; GET and HEAD send none; DELETE only one given;
+	 * any other method a memory body, empty if none (Content-Length: 0). */
+	int form = 0;
 	if (r->upload || r->has_upload_fd) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, x);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
-		if (strcmp(m, "PUT"))
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-	} else if (!strcmp(m, "GET")) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		w.read = on_read;
+		w.send_length = 1;
+		w.body_len = (long long)r->body_len;
 	} else if (!strcmp(m, "HEAD")) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		w.head = 1;
+	} else if (strcmp(m, "GET") && (r->body || strcmp(m, "DELETE"))) {
+		w.send_length = 1;
+		w.body = r->body ? r->body : "";
+		w.body_len = r->body ? (long long)r->body_len : 0;
+		form = 1;
+	}
+	size_t nh = 0;
+	for (const char *const *p = r->headers; p && *p; p++)
+		nh++;
+	char **hl = rp_xcalloc(nh + 6, sizeof *hl);
+	size_t k = 0;
+	for (size_t i = 0; i < nh; i++)
+		hl[k++] = rp_xstrdup(r->headers[i]);
+	if (r->bearer)
+		hl[k++] = rp_xasprintf("Authorization: Bearer %s", r->bearer);
+	if (r->content_type)
+		hl[k++] = rp_xasprintf("Content-Type: %s", r->content_type);
+	int has_ct = 0;
+	for (size_t i = 0; i < k; i++)
+		has_ct |= !strncasecmp(hl[i], "Content-Type:", 13);
+	size_t ncaller = k; /* what libcurl signed: the caller's list */
+	int ok = 1;
+	if (r->aws_sigv4) {
+		struct rp_url u;
+		int has_auth = 0;
+		for (size_t i = 0; i < k; i++)
+			has_auth |= !strncasecmp(hl[i], "Authorization:", 14);
+		if (rp_url_parse(r->url, &u, wres->err, sizeof wres->err) < 0)
+			ok = 0;
+		else if (!has_auth && sigv4(r, m, &u, (const char *const *)hl, ncaller, w.body,
+					    (size_t)w.body_len, hl + k, wres->err, sizeof wres->err) < 0)
+			ok = 0;
+		else if (!has_auth)
+			k += 2;
+	}
+	if (form && !has_ct)
+		hl[k++] = rp_xstrdup("Content-Type: application/x-www-form-urlencoded");
+	w.headers = (const char *const *)hl;
+	if (ok) {
+		rp_wire_do(&w, wres);
 	} else {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-		if (r->body || strcmp(m, "DELETE")) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
-		}
+		wres->status = 0;
 	}
-	if (r->bufsize > 0) {
-		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, r->bufsize);
-		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, r->bufsize);
+	for (size_t i = 0; i < k; i++) {
+		memset(hl[i], 0, strlen(hl[i])); /* tokens, signatures */
+		free(hl[i]);
 	}
-	if (r->progress) {
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	}
+	free(hl);
 }
 
 static double parse_retry_after(const char *v)
@@ -297,12 +352,11 @@ char *rp_http_header(const struct rp_http_resp *resp, const char *name)
 
 /* After one attempt: fill resp; return the delay before a retry, or -1
  * when this answer is final. */
-static double finish_attempt(struct xfer *x, CURLcode cc)
+static double finish_attempt(struct xfer *x, const struct rp_wire_res *wr)
 {
 	const struct rp_http_req *r = x->req;
 	struct rp_http_resp *resp = x->resp;
-	long code = 0;
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
+	long code = wr->status;
 	resp->attempts++;
 	free(resp->body);
 	resp->body = NULL;
@@ -313,13 +367,12 @@ static double finish_attempt(struct xfer *x, CURLcode cc)
 	resp->timed_out = 0;
 	resp->err[0] = 0;
 	resp->retry_after = -1;
-	if (cc != CURLE_OK || code == 0) {
-		resp->timed_out = (cc == CURLE_OPERATION_TIMEDOUT);
+	if (code == 0) {
+		resp->timed_out = wr->timed_out;
 		if (x->too_big)
 			snprintf(resp->err, sizeof resp->err, "response too large");
 		else
-			snprintf(resp->err, sizeof resp->err, "%s",
-				 x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+			snprintf(resp->err, sizeof resp->err, "%s", wr->err[0] ? wr->err : "no answer");
 	} else {
 		resp->status = code;
 		char *ra = header_in(x->head.data, "Retry-After");
@@ -340,10 +393,6 @@ static double finish_attempt(struct xfer *x, CURLcode cc)
 	}
 	if (r->want_headers && x->head.data)
 		resp->headers = rp_xstrdup(x->head.data);
-	curl_slist_free_all(x->hdrs);
-	x->hdrs = NULL;
-	curl_easy_cleanup(x->h);
-	x->h = NULL;
 
 	if (resp->attempts > r->retries)
 		return -1;
@@ -438,9 +487,9 @@ int rp_http_do(const struct rp_http_req *req, struct rp_http_resp *resp)
 		return -1;
 	struct xfer x = { .req = req, .resp = resp };
 	for (;;) {
-		setup(&x);
-		CURLcode cc = curl_easy_perform(x.h);
-		double d = finish_attempt(&x, cc);
+		struct rp_wire_res wr;
+		attempt(&x, &wr);
+		double d = finish_attempt(&x, &wr);
 		if (d < 0)
 			break;
 		rp_sleep(d);
@@ -450,67 +499,28 @@ int rp_http_do(const struct rp_http_req *req, struct rp_http_resp *resp)
 	return resp->status ? 0 : -1;
 }
 
+struct multi {
+	const struct rp_http_req *reqs;
+	struct rp_http_resp *resps;
+};
+
+static int one_of_many(void *arg, size_t i)
+{
+	struct multi *mu = arg;
+	return rp_http_do(&mu->reqs[i], &mu->resps[i]);
+}
+
 int rp_http_multi(const struct rp_http_req *reqs, struct rp_http_resp *resps, size_t n, int parallel)
 {
 	rp_http_global_init();
-	if (parallel < 1)
-		parallel = 1;
-	struct xfer *xs = rp_xcalloc(n, sizeof *xs);
-	CURLM *m = curl_multi_init();
-	size_t done = 0;
-	int running = 0;
-	for (size_t i = 0; i < n; i++) {
+	struct multi mu = { reqs, resps };
+	for (size_t i = 0; i < n; i++)
 		memset(&resps[i], 0, sizeof resps[i]);
-		xs[i].req = &reqs[i];
-		xs[i].resp = &resps[i];
-		if (refuse_cleartext(&reqs[i], &resps[i])) {
-			xs[i].done = 1;
-			done++;
-		}
-	}
-	while (done < n) {
-		double now = rp_mono();
-		/* Start what may start. */
-		for (size_t i = 0; i < n && running < parallel; i++) {
-			if (xs[i].done || xs[i].h || xs[i].not_before > now)
-				continue;
-			setup(&xs[i]);
-			curl_easy_setopt(xs[i].h, CURLOPT_PRIVATE, &xs[i]);
-			curl_multi_add_handle(m, xs[i].h);
-			running++;
-		}
-		int still;
-		curl_multi_perform(m, &still);
-		CURLMsg *msg;
-		int left;
-		while ((msg = curl_multi_info_read(m, &left))) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			struct xfer *x;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			CURLcode cc = msg->data.result;
-			curl_multi_remove_handle(m, x->h);
-			running--;
-			double d = finish_attempt(x, cc);
-			if (d < 0) {
-				x->done = 1;
-				done++;
-			} else {
-				x->not_before = rp_mono() + d;
-			}
-		}
-		if (done < n)
-			curl_multi_poll(m, NULL, 0, 50, NULL);
-	}
+	rp_pool_run(n, parallel < 1 ? 1 : parallel, one_of_many, &mu, NULL, NULL);
 	int fails = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (!resps[i].status)
 			fails++;
-		rp_buf_free(&xs[i].body);
-		rp_buf_free(&xs[i].head);
-	}
-	curl_multi_cleanup(m);
-	free(xs);
 	return fails;
 }
 

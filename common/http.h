@@ -1,4 +1,5 @@
-/* http.h — the one HTTP client (libcurl) of the toolkit.
+/* http.h — the one HTTP client of the toolkit: HTTP/1.1 of our own over
+ * OpenSSL (httpwire.c speaks it on the wire; libcurl is not used).
  *
  * Promises:
  *  - Timeouts always (connect 10 s, total 30 s unless set); TLS verified
@@ -12,18 +13,28 @@
  *  - The response body is capped at max_body (default 16 MiB): a larger
  *    body fails with "response too large".
  *  - The bearer token goes in a header, never in a URL or a log line.
- *  - rp_http_multi() runs many requests at once over curl_multi, each with
- *    the same retry rules.
+ *  - rp_http_multi() runs many requests at once on threads (pool.h), each
+ *    with the same retry rules.
  *  - Credentials travel only over TLS: rp_http_cleartext() is the one rule
  *    (https://, or any URL whose host is loopback: 127.0.0.0/8, ::1,
  *    localhost), and a request carrying credentials (bearer, userpwd,
  *    client key, an Authorization header) to any other URL is refused
  *    before a connection is made (status 0, err says why).
  *  - Without a CA of the caller's, $SSL_CERT_FILE (when set) replaces the
- *    system bundle, as in curl and OpenSSL; verification stays on.
- *  - With aws_sigv4 no header-removal entry ("Expect:") is added, since
- *    libcurl 7.88 would sign it although it is not sent; the 100-continue
- *    wait is cut short instead.
+ *    system bundle, as in curl and OpenSSL; verification stays on.  The
+ *    system bundle is read only for a request without a CA of its own.
+ *  - aws_sigv4 + userpwd: the request is signed (AWS SigV4) exactly as
+ *    libcurl 7.88 signed it: host and every header of the caller's are
+ *    signed, x-amz-date added, the payload hash taken from the caller's
+ *    x-amz-content-sha256 (else the SHA-256 of the memory body), path and
+ *    query signed as written.  No "Expect: 100-continue" is ever sent.
+ *  - One connection per request ("Connection: close"), HTTP/1.1 only.
+ *    No redirect is followed; http_proxy/https_proxy/no_proxy are NOT
+ *    read (libcurl honoured them): every request goes straight to its host.
+ *  - A header given as "Name:" alone is not sent (as in libcurl); a
+ *    method other than GET/HEAD/DELETE without a body sends
+ *    Content-Length: 0, and a memory body without a Content-Type goes as
+ *    application/x-www-form-urlencoded, as libcurl's POSTFIELDS did.
  */
 #ifndef RP_HTTP_H
 #define RP_HTTP_H
@@ -50,7 +61,8 @@ struct rp_http_req {
 	const char *ca_pem;          /* CA in memory (PEM) */
 	const char *cert_pem;        /* client certificate (PEM, in memory) */
 	const char *key_pem;         /* client key (PEM, in memory) */
-	const char *aws_sigv4;       /* CURLOPT_AWS_SIGV4 provider string */
+	const char *aws_sigv4;       /* provider string as libcurl's CURLOPT_AWS_SIGV4:
+	                                "aws:amz:REGION:SERVICE" */
 	const char *userpwd;         /* with aws_sigv4: "access:secret" */
 	int want_headers;            /* keep response headers */
 	void (*progress)(void *arg, double now, double total); /* optional */
@@ -66,8 +78,8 @@ struct rp_http_req {
 	 * after the answer began is not retried here. */
 	size_t (*sink)(void *arg, const void *p, size_t n);
 	void *sink_arg;
-	/* Added for s3: receive and send buffer size for bulk transfers
-	 * (CURLOPT_BUFFERSIZE / CURLOPT_UPLOAD_BUFFERSIZE); 0: libcurl's. */
+	/* Added for s3: receive and send buffer size for bulk transfers;
+	 * 0: 16 KiB. */
 	long bufsize;
 };
 
@@ -97,7 +109,7 @@ char *rp_http_header(const struct rp_http_resp *resp, const char *name);
 const char *rp_http_errstr(const struct rp_http_resp *resp);
 /* NULL when credentials may be sent to url (https://, or a loopback
  * host); else why not (a static one-line reason).  A URL without a
- * scheme counts as http://, as libcurl treats it. */
+ * scheme counts as http://, as the client treats it. */
 const char *rp_http_cleartext(const char *url);
 /* URL-escape a component (malloc'd). */
 char *rp_http_escape(const char *s);

@@ -35,7 +35,7 @@
  * target in a forked child (forkpool.c) that sent its record back over a
  * pipe.  Its jobs are safe on threads: they share only read-only state
  * (the config, the kube and RunPod handles, which hold credentials and
- * open a curl handle per request), the per-call text buffers they use are
+ * open a connection per request), the per-call text buffers they use are
  * _Thread_local (kube, http, ssh, the ledger path), SSH sessions are one
  * per job (ssh.h), the ledger is appended under flock on a descriptor of
  * its own per call, the checkpoint hook's child is made ready before its

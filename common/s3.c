@@ -1,4 +1,4 @@
-/* s3.c — S3 requests signed by libcurl 7.88's SigV4, XML read by expat. */
+/* s3.c — S3 requests signed with SigV4 (http.c), XML read by expat. */
 #include "s3.h"
 #include "http.h"
 #include "log.h"

@@ -2,9 +2,9 @@
  *
  * Promises:
  *  - Path-style URLs (ENDPOINT/BUCKET/KEY).  Keys are restricted to
- *    [A-Za-z0-9._~/-] (rp_s3_key_ok): libcurl 7.88 signs the path as it
+ *    [A-Za-z0-9._~/-] (rp_s3_key_ok): http.c signs the path as it
  *    is written, so nothing in a key may need percent-encoding.
- *  - Every request is signed by libcurl with "aws:amz:<region>:s3" and
+ *  - Every request is signed by http.c with "aws:amz:<region>:s3" and
  *    carries x-amz-content-sha256 (the body's SHA-256 when it is known,
  *    else UNSIGNED-PAYLOAD); query strings are written canonical (sorted,
  *    percent-encoded, valueless parameters as "name=").  No X-Amz-Date,

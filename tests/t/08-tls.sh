@@ -160,6 +160,29 @@ reset tls
 env SSL_CERT_FILE="$P/caA.crt" rp-checkpoint ping >/dev/null 2>&1
 num_ge "S3, right CA: the request arrives with its Authorization (control)" "$(auth_reqs tls)" 1
 
+# ---- the right CA, the wrong name: refused at the handshake, nothing sent ------
+# A certificate from CA A for other.example only: neither 127.0.0.1 nor
+# localhost may accept it (the name check, IP and DNS, not just the chain).
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/other.key" -out "$P/other.csr" \
+	-subj "/CN=other.example" 2>/dev/null
+printf 'subjectAltName=DNS:other.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$P/oext"
+openssl x509 -req -in "$P/other.csr" -CA "$P/caA.crt" -CAkey "$P/caA.key" -CAcreateserial -out "$P/other.crt" \
+	-days 2 -extfile "$P/oext" 2>/dev/null
+start_srv other tls 127.0.0.1 "$P/other.crt" "$P/other.key"
+OP=$(cat "$T_TMP/other.port")
+for h in 127.0.0.1 localhost; do
+	reset other
+	ko "S3, right CA, a certificate for another name: https://$h fails" \
+		env SSL_CERT_FILE="$P/caA.crt" rp-checkpoint ping --set "s3.endpoint=https://$h:$OP"
+	like "... and says the certificate did not verify" "$(cat "$T_TMP/.err")" 'certificate verify failed'
+	num_ge "... the client did connect (handshake refused)" "$(refused other)" 1
+	is "... no request reached the server" "$(reqs other)" 0
+done
+reset tls
+env SSL_CERT_FILE="$P/caA.crt" rp-checkpoint ping --set "s3.endpoint=https://localhost:$TP" >/dev/null 2>&1
+num_ge "S3, right CA, https://localhost (a DNS name of the certificate's): the request arrives (control)" \
+	"$(auth_reqs tls)" 1
+
 # ---- plain http:// to a host that is not loopback: exit 2, nothing sent -----
 # The plain listener is on every address; H names this machine without
 # being a loopback literal (its hostname, else its first address).

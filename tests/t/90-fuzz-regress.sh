@@ -10,7 +10,7 @@ cd "$RP_TOP" || exit 1
 lib=$RP_BUILD/librp.a
 [ -r "$lib" ] || { fail "no library at $lib (make units first)"; done_testing; exit 1; }
 cc=${CC:-cc}
-pkgs="libcurl libcjson libssh2 yaml-0.1 rdkafka libzstd libcrypto expat"
+pkgs="libssl libcjson libssh2 yaml-0.1 rdkafka libzstd libcrypto expat"
 # shellcheck disable=SC2086
 read -r -a pkgcf <<<"$(pkg-config --cflags $pkgs)"
 # shellcheck disable=SC2086
