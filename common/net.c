@@ -3,7 +3,6 @@
 #include "rp.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -218,43 +217,4 @@ int rp_net_ssh_banner(const char *host, int port, double timeout, char *banner, 
 		snprintf(banner, n, "%s", p.banner);
 	}
 	return 0;
-}
-
-int rp_net_connect(const char *host, int port, double timeout, char **err)
-{
-	char e[160] = "";
-	*err = NULL;
-	int fd = start_connect(host, port, e, sizeof e);
-	if (fd < 0) {
-		*err = rp_xstrdup(e);
-		return -1;
-	}
-	double deadline = rp_mono() + timeout;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		double left = deadline - rp_mono();
-		if (left <= 0) {
-			*err = rp_xasprintf("connect %s:%d: timed out", host, port);
-			close(fd);
-			return -1;
-		}
-		int r = poll(&p, 1, (int)(left * 1000) + 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-		if (soerr) {
-			*err = rp_xasprintf("connect %s:%d: %s", host, port, strerror(soerr));
-			close(fd);
-			return -1;
-		}
-		break;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	return fd;
 }

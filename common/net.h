@@ -1,5 +1,5 @@
-/* net.h — plain TCP for readiness checks: connect with a deadline, and
- * read an SSH server's identification line ("SSH-2.0-…", RFC 4253 4.2).
+/* net.h — plain TCP for readiness checks: read an SSH server's
+ * identification line ("SSH-2.0-…", RFC 4253 4.2).
  *
  * Promises:
  *  - Every call ends by its deadline (monotonic); no signal handlers, no
@@ -13,9 +13,6 @@
 #ifndef RP_NET_H
 #define RP_NET_H
 #include <stddef.h>
-
-/* Connected blocking socket, or -1 with *err (malloc'd, one line). */
-int rp_net_connect(const char *host, int port, double timeout, char **err);
 
 struct rp_net_probe {
 	const char *host;   /* in: name or address */
