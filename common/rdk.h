@@ -4,8 +4,8 @@
  * rp-launch, rp-drain, rp-join, rp-checkpoint with fleet.store local,
  * every --help and --version) maps none of its libraries (librdkafka,
  * libssl, libsasl2, libz, liblz4, libzstd: about 90 page faults, 1 MiB
- * resident and a few ms of start-up on every run here).  http.c loads
- * libcurl and extscaler.c gRPC's C core the same way.
+ * resident and a few ms of start-up on every run here).  extscaler.c
+ * loads gRPC's C core the same way.
  *
  * Promises:
  *  - rp_rdk_load() loads librdkafka.so.1 once per process (thread-safe)
