@@ -67,8 +67,7 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
 static rd_kafka_conf_t *conf_new(const char *const kv[][2], size_t n, char **err)
 {
 	char e[512];
-	if (rp_rdk_load(err) < 0)
-		return NULL;
+	rp_rdk_load();
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	char to[24];
 	snprintf(to, sizeof to, "%d", F.timeout_ms);

@@ -52,8 +52,7 @@ struct rp_kafka *rp_kafka_open(const char *bootstrap, double timeout, char **err
 	};
 	char e[512];
 	*err = NULL;
-	if (rp_rdk_load(err) < 0)
-		return NULL;
+	rp_rdk_load();
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) != RD_KAFKA_CONF_OK)
 		goto bad;

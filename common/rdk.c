@@ -15,36 +15,26 @@
 RP_RDK_FNS
 #undef X
 
-static char *load_err;
-
 static void load(void)
 {
-	static const char *const names[] = { "librdkafka.so.1", "librdkafka.so" };
-	void *h = NULL;
 	/* No Kafka SASL is configured: keep Cyrus SASL (which rd_kafka_new
 	 * initialises) from loading every plugin and its Berkeley DB, half
 	 * a MiB resident for nothing. */
 	setenv("SASL_PATH", "/nonexistent", 0);
-	for (size_t i = 0; !h && i < sizeof names / sizeof names[0]; i++)
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		load_err = rp_xasprintf("cannot load librdkafka (Debian package librdkafka1): %s", dlerror());
-		return;
-	}
+	/* The soname built against, only: the unversioned librdkafka.so (a
+	 * -dev symlink) may be another ABI. */
+	void *h = dlopen("librdkafka.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		rp_fatal(RP_EXIT_FAIL, "cannot load librdkafka (Debian package librdkafka1): %s", dlerror());
 #define X(f)                                                                                     \
-	if (!load_err && !(*(void **)&rp_rdk_##f = dlsym(h, #f)))                                \
-		load_err = rp_xasprintf("librdkafka has no %s: not the version rp was built for", #f);
+	if (!(*(void **)&rp_rdk_##f = dlsym(h, #f)))                                             \
+		rp_fatal(RP_EXIT_FAIL, "librdkafka has no %s: not the version rp was built for", #f);
 	RP_RDK_FNS
 #undef X
 }
 
-int rp_rdk_load(char **err)
+void rp_rdk_load(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, load);
-	if (load_err) {
-		*err = rp_xstrdup(load_err);
-		return -1;
-	}
-	return 0;
 }

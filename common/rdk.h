@@ -9,10 +9,10 @@
  *
  * Promises:
  *  - rp_rdk_load() loads librdkafka.so.1 once per process (thread-safe)
- *    and resolves every function below: 0; or -1 and *err (malloc'd, one
- *    line naming the Debian package) when the library or one of its
- *    functions is missing — then none of them may be called.
- *  - After it returned 0, the rd_kafka_* calls below (function-like macros,
+ *    and resolves every function below.  A library or a function missing
+ *    is a broken installation, not bad input: one fatal line naming the
+ *    Debian package and exit 1 (RP_EXIT_FAIL), as a missing libcurl was.
+ *  - After it returned, the rd_kafka_* calls below (function-like macros,
  *    so struct rd_kafka_metadata keeps its name; in any file
  *    that includes this header after rdkafka.h) call the loaded library.
  *    kafka.c and fleetlog.c are the only users; each calls rp_rdk_load()
@@ -22,7 +22,7 @@
 #define RP_RDK_H
 #include <librdkafka/rdkafka.h>
 
-int rp_rdk_load(char **err);
+void rp_rdk_load(void);
 
 #define RP_RDK_FNS \
 	X(rd_kafka_AdminOptions_destroy) \

@@ -115,4 +115,11 @@ done
 num_ge "rp-lagwatch --lag-only loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/lagonly.ld")" 1
 LD_DEBUG=files rp-cost report -q 2>"$T_TMP/cost.ld" >/dev/null
 is "rp-cost report (fleet store local) never loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/cost.ld")" 0
+# a broken installation (dlopen searches LD_LIBRARY_PATH first): exit 1
+# and one line naming the package, not a usage error
+mkdir -p "$T_TMP/badlib"
+printf 'not a library\n' >"$T_TMP/badlib/librdkafka.so.1"
+rc "librdkafka that does not load: exit 1" 1 env LD_LIBRARY_PATH="$T_TMP/badlib" rp-lagwatch --lag-only -q
+like "... one line naming the Debian package" "$(cat "$T_TMP/.err")" '^rp-lagwatch: fatal: cannot load librdkafka \(Debian package librdkafka1\)'
+is "... and only that line" "$(wc -l <"$T_TMP/.err")" 1
 done_testing
