@@ -139,20 +139,25 @@ char *rp_ckmf_text(cJSON *m, long seq)
 }
 
 /* Claim the next sequence number.  0 and *seq, or -1 and e. */
-int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long *seq, char **keyout,
+int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, long *seq, char **keyout,
 		  struct rp_ckpt_err *e)
 {
 	struct rp_s3_err se;
 	long next = 0;
 	for (int tries = 0; tries < 25; tries++) {
-		long *seqs;
-		size_t n;
-		if (rp_ck_list_seqs(c, job, &seqs, &n, &se) < 0) {
-			rp_ckpt_s3_err(e, &se);
-			return -1;
+		long s;
+		if (tries == 0 && guess > 0) {
+			s = guess; /* listed while the data went up */
+		} else {
+			long *seqs;
+			size_t n;
+			if (rp_ck_list_seqs(c, job, &seqs, &n, &se) < 0) {
+				rp_ckpt_s3_err(e, &se);
+				return -1;
+			}
+			s = n ? seqs[0] + 1 : 1;
+			free(seqs);
 		}
-		long s = n ? seqs[0] + 1 : 1;
-		free(seqs);
 		if (s < next)
 			s = next;
 		char *key = rp_ck_manifest_key(job, s);
@@ -184,22 +189,23 @@ int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long *seq,
 			return -1;
 		}
 		if (r == 0) {
-			/* s3rver and old MinIO ignore If-None-Match: read back. */
-			for (int k = 0; k < 2 && r == 0; k++) {
-				char *back = NULL;
-				size_t bl = 0;
-				if (k)
-					rp_sleep(0.1);
-				if (rp_s3_get_mem(c->s3, key, RP_CK_MF_CAP, &back, &bl, &se) < 0) {
-					free(key);
-					free(text);
-					rp_ckpt_s3_err(e, &se);
-					return -1;
-				}
-				if (bl != tl || memcmp(back, text, tl))
-					r = 3;
-				free(back);
+			/* s3rver and old MinIO ignore If-None-Match: a writer whose
+			 * HEAD came before our PUT may still overwrite it.  Read it
+			 * back once such a PUT would have landed.  (Overwrites are
+			 * last-writer-wins and another writer's text is never ours,
+			 * so one read after the pause sees any overwrite before it.) */
+			char *back = NULL;
+			size_t bl = 0;
+			rp_sleep(0.1);
+			if (rp_s3_get_mem(c->s3, key, RP_CK_MF_CAP, &back, &bl, &se) < 0) {
+				free(key);
+				free(text);
+				rp_ckpt_s3_err(e, &se);
+				return -1;
 			}
+			if (bl != tl || memcmp(back, text, tl))
+				r = 3;
+			free(back);
 		}
 		free(text);
 		if (r == 0) {

@@ -28,11 +28,12 @@
  *    the data listing) every object it names is listed with the recorded
  *    size (zstd objects: listed; their content is checked when read).
  *  - rp_ckmf_claim writes the manifest under the next free sequence number
- *    with If-None-Match: * after a HEAD; because some servers (s3rver)
- *    ignore that header, it reads the manifest back twice, 100 ms apart,
- *    and moves to the next number if another writer's is there (at most 25
- *    tries, then a temporary failure).  It never overwrites a manifest it
- *    has seen.
+ *    (its first try: guess when > 0, a listing taken earlier; then the
+ *    listing's newest + 1) with If-None-Match: * after a HEAD; because
+ *    some servers (s3rver) ignore that header, it reads the manifest back
+ *    100 ms after its PUT was answered, and moves to the next number if
+ *    another writer's is there (at most 25 tries, then a temporary
+ *    failure).  It never overwrites a manifest it has seen.
  */
 #ifndef RP_CKMANIFEST_H
 #define RP_CKMANIFEST_H
@@ -74,7 +75,7 @@ void rp_ckmf_free(struct rp_ckmf *m);
 int rp_ckmf_load(const struct rp_ckpt *c, const char *job, long seq, const struct rp_ckhave *have,
 		 struct rp_ckmf *m, char *why, size_t whyn, struct rp_s3_err *se, int *s3fail);
 /* Write m under the next free seq: 0, *seq and *keyout (caller frees), or -1 and e. */
-int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long *seq, char **keyout,
+int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, long *seq, char **keyout,
 		  struct rp_ckpt_err *e);
 
 /* The "checkpoint" record of a manifest read back (restore, verify, list). */

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,14 +200,66 @@ static void cache_free(struct cache *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* The two listings a save needs, taken on their own thread while the
+ * files are opened and hashed: <job>/data/ (what is there already), then
+ * <job>/manifests/ (the claim's first try). */
+struct lister {
+	const struct rp_ckpt *c;
+	const char *job;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;               /* 0 under way, 1 listed, -1 failed (se) */
+	struct rp_ckhave have;
+	struct rp_s3_err se;
+	long next;              /* newest manifest + 1; 0 when unknown */
+};
+
+static void *lister_run(void *arg)
+{
+	struct lister *ls = arg;
+	struct rp_s3_err se;
+	int ok = rp_ckhave_load(ls->c, ls->job, &ls->have, &se) == 0;
+	pthread_mutex_lock(&ls->mu);
+	ls->done = ok ? 1 : -1;
+	if (!ok)
+		ls->se = se;
+	pthread_cond_broadcast(&ls->cv);
+	pthread_mutex_unlock(&ls->mu);
+	long *seqs;
+	size_t n;
+	if (ok && rp_ck_list_seqs(ls->c, ls->job, &seqs, &n, &se) == 0) {
+		ls->next = n ? seqs[0] + 1 : 1;
+		free(seqs);
+	}
+	return NULL;
+}
+
+/* The data listing, once it is there: NULL when it failed. */
+static const struct rp_ckhave *have_wait(struct lister *ls)
+{
+	pthread_mutex_lock(&ls->mu);
+	while (!ls->done)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	int done = ls->done;
+	pthread_mutex_unlock(&ls->mu);
+	return done > 0 ? &ls->have : NULL;
+}
+
 struct sctx {
 	const struct rp_ckpt *c;
 	const char *job, *dir;
 	struct rp_ckfile *f;
-	struct rp_ckhave *have;
+	struct lister *ls;
 	struct cache *cache;
 	struct stat *st;        /* per file, as hashed */
 };
+
+/* A file's verdict when the data listing failed: rp_ckpt_save reports
+ * the listing's own error instead. */
+static int no_listing(struct rp_ckfile *f)
+{
+	return rp_ckfile_fail(f, RP_EXIT_TEMP, "%s: no listing of the data", f->path);
+}
 
 static void cache_save(const struct sctx *x, size_t n)
 {
@@ -297,7 +350,13 @@ static int save_key(struct sctx *x, struct rp_ckfile *f, int fd)
 	f->enc = RP_CK_AES;
 	rp_ckpt_name_key(x->c->key, p, (size_t)f->size, f->sha);
 	snprintf(f->obj, sizeof f->obj, "%s.enc", f->sha);
-	const struct rp_s3_obj *o = rp_ckhave_find(x->have, x->job, f->obj);
+	const struct rp_ckhave *have = have_wait(x->ls);
+	if (!have) {
+		OPENSSL_cleanse(p, (size_t)f->size);
+		free(p);
+		return no_listing(f);
+	}
+	const struct rp_s3_obj *o = rp_ckhave_find(have, x->job, f->obj);
 	int rc = 0;
 	if (o && o->size == f->size + 32) {
 		f->stored = o->size;
@@ -352,7 +411,12 @@ static int save_one(void *arg, size_t i)
 	    ce->size == st0.st_size && ce->mt == ns(st0.st_mtim) && ce->ct == ns(st0.st_ctim)) {
 		char name[72];
 		snprintf(name, sizeof name, "%s%s", ce->sha, ce->enc == RP_CK_ZSTD ? ".zst" : "");
-		const struct rp_s3_obj *o = rp_ckhave_find(x->have, x->job, name);
+		const struct rp_ckhave *have = have_wait(x->ls);
+		if (!have) {
+			rc = no_listing(f);
+			goto done;
+		}
+		const struct rp_s3_obj *o = rp_ckhave_find(have, x->job, name);
 		if (o && o->size == ce->stored) {
 			memcpy(f->sha, ce->sha, 65);
 			snprintf(f->obj, sizeof f->obj, "%s", name);
@@ -396,8 +460,13 @@ static int save_one(void *arg, size_t i)
 	/* An object already there under the content address is referenced as
 	 * it is, whoever put it (an earlier save, aws s3 cp) -- once its size
 	 * shows it whole (servers like s3rver expose half-written objects). */
-	const struct rp_s3_obj *oraw = rp_ckhave_find(x->have, x->job, f->sha);
-	const struct rp_s3_obj *ozst = rp_ckhave_find(x->have, x->job, zname);
+	const struct rp_ckhave *have = have_wait(x->ls);
+	if (!have) {
+		rc = no_listing(f);
+		goto done;
+	}
+	const struct rp_s3_obj *oraw = rp_ckhave_find(have, x->job, f->sha);
+	const struct rp_s3_obj *ozst = rp_ckhave_find(have, x->job, zname);
 	if (oraw && oraw->size == f->size && (!pays || !ozst)) {
 		f->enc = RP_CK_RAW;
 		snprintf(f->obj, sizeof f->obj, "%s", f->sha);
@@ -470,19 +539,31 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 			return e->code;
 		}
 
-	struct rp_ckhave have;
-	struct rp_s3_err se;
-	if (rp_ckhave_load(c, job, &have, &se) < 0) {
-		rp_ckfile_free(w.f, w.n);
-		rp_ckpt_s3_err(e, &se);
-		return e->code;
-	}
+	/* The listings go on while the files are opened and hashed. */
+	struct lister ls = { .c = c, .job = job };
+	pthread_mutex_init(&ls.mu, NULL);
+	pthread_cond_init(&ls.cv, NULL);
+	pthread_t lt;
+	int threaded = pthread_create(&lt, NULL, lister_run, &ls) == 0;
+	if (!threaded)
+		lister_run(&ls);
 	struct cache cache;
 	cache_load(&cache, job, dir);
-	struct sctx x = { c, job, dir, w.f, &have, &cache, rp_xcalloc(w.n + 1, sizeof(struct stat)) };
+	struct sctx x = { c, job, dir, w.f, &ls, &cache, rp_xcalloc(w.n + 1, sizeof(struct stat)) };
 	double t0 = rp_mono();
 	rp_ckpt_pool(c, w.f, w.n, save_one, &x, RP_POOL_STOP, "save");
-	rp_s3_list_free(&have.l);
+	if (threaded)
+		pthread_join(lt, NULL);
+	pthread_cond_destroy(&ls.cv);
+	pthread_mutex_destroy(&ls.mu);
+	if (ls.done < 0) {
+		cache_free(&cache);
+		free(x.st);
+		rp_ckfile_free(w.f, w.n);
+		rp_ckpt_s3_err(e, &ls.se);
+		return e->code;
+	}
+	rp_s3_list_free(&ls.have.l);
 	if (rp_ckpt_first_failure(w.f, w.n, e, 1)) {
 		cache_free(&cache);
 		free(x.st);
@@ -505,7 +586,7 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 	}
 	long seq;
 	char *key;
-	if (rp_ckmf_claim(c, job, m, &seq, &key, e) < 0) {
+	if (rp_ckmf_claim(c, job, m, ls.next, &seq, &key, e) < 0) {
 		cJSON_Delete(m);
 		rp_ckfile_free(w.f, w.n);
 		return e->code;

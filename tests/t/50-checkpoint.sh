@@ -187,6 +187,11 @@ rc "prune --keep 1 (grace 1h)" 0 ck prune "$J-prune" --keep 1
 is "young unreferenced objects are spared" \
 	"$(field "$T_TMP/.out" deleted_manifests) $(field "$T_TMP/.out" deleted_objects)" "1 0"
 
+# The data listing runs beside the hashing; when it fails, that is the error.
+rc "save into a bucket that does not exist: exit 1" 1 env RP_STATE_DIR="$T_TMP/nobucket" \
+	rp-checkpoint -q --set s3.encryption_key_file="$ek" --bucket no-such-bucket save "$J-nb" "$A"
+like "... the listing's own error, named" "$(cat "$T_TMP/.err")" "$J-nb/data/: HTTP 404 NoSuchBucket"
+
 # ---- concurrent saves of one job --------------------------------------------------
 for i in 1 2 3 4 5; do
 	mkdir -p "$T_TMP/c$i"
@@ -371,6 +376,14 @@ class H(BaseHTTPRequestHandler):
                 state["raced"] = True
                 store[key] = b'{"another":"writer"}'
                 return err("PreconditionFailed", 412)
+            if rec["inm"] == "*" and mode == "late" and "/manifests/" in key and not state["raced"]:
+                # a server that ignores If-None-Match (s3rver), and another
+                # writer whose HEAD came before our PUT: its PUT lands 30 ms
+                # after ours
+                state["raced"] = True
+                store[key] = body
+                threading.Timer(0.03, store.__setitem__, (key, b'{"another":"late writer"}')).start()
+                return 200, {"ETag": '"%s"' % hashlib.md5(body).hexdigest()}, b""
             if rec["inm"] == "*" and key in store:
                 return err("PreconditionFailed", 412)
             store[key] = body
@@ -426,6 +439,12 @@ rc "stub race: save while another writer takes the sequence number" 0 stub_ck sa
 is "stub race: the 412 was seen" "$(cnt '.status==412')" 1
 is "stub race: the save moved on to seq 2" "$(field "$T_TMP/.out" seq)" 2
 rc "stub race: restore ignores the other writer's non-manifest and takes seq 2" 0 stub_ck restore "$J" "$T_TMP/st2"
+kill "$spid"
+
+stub late
+rc "stub late: save on a server that ignores If-None-Match" 0 stub_ck save "$J" "$A"
+is "stub late: another writer's PUT 30 ms after ours was seen: the save moved on to seq 2" "$(field "$T_TMP/.out" seq)" 2
+is "stub late: ... and seq 1 is the other writer's" "$(curl -s "http://127.0.0.1:$sport/stub/$J/manifests/0000000001.json")" '{"another":"late writer"}'
 kill "$spid"
 
 stub flaky
