@@ -15,6 +15,7 @@
 #include "tunnel.h"
 #include "vnode.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
 	const char *host = NULL, *id = NULL, *name = NULL, *tunnel_id = NULL, *virt = NULL;
 	int port = 0, check = 0, once = 0, egress = 0, c;
 	rp_init(argv[0]);
+	/* ssh.concurrency join threads would each get a malloc arena (up to
+	 * 8 per core), each keeping its own high-water mark: two are plenty. */
+	mallopt(M_ARENA_MAX, 2);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {
 		if (rp_cli_opt(&cli, c, optarg))

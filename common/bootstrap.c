@@ -40,6 +40,11 @@ void rp_boot_token_new(struct rp_boot_token *t)
 	rp_log_secret(t->secret);
 }
 
+/* At most RP_BOOT_API_AT_ONCE calls in flight (see bootstrap.h). */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_n;
+
 int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
 		const cJSON *body, long *status, cJSON **out, char **err)
 {
@@ -47,7 +52,17 @@ int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const c
 	 * so join threads call it without a lock; this only words errors. */
 	cJSON *o = NULL;
 	*status = 0;
-	if (rp_kube_call(k, method, path, ctype, body, status, &o, err) < 0)
+	pthread_mutex_lock(&gate_mu);
+	while (gate_n >= RP_BOOT_API_AT_ONCE)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	gate_n++;
+	pthread_mutex_unlock(&gate_mu);
+	int r = rp_kube_call(k, method, path, ctype, body, status, &o, err);
+	pthread_mutex_lock(&gate_mu);
+	gate_n--;
+	pthread_cond_signal(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+	if (r < 0)
 		return -1;
 	if (*status < 200 || *status > 299)
 		*err = rp_xasprintf("%s %s: %s", method, path, rp_kube_errmsg(*status, o));

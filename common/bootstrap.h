@@ -32,6 +32,11 @@
  *    signatures share one GET of it per poll interval instead of one
  *    each.  A Node is looked for by itself (a list with
  *    fieldSelector=metadata.name=NAME), never by listing every node.
+ *  - Every call to the API server here goes through rp_boot_api(), and at
+ *    most RP_BOOT_API_AT_ONCE of them are in flight at once in a process
+ *    (the others wait their turn): the API server answers one at a time
+ *    anyway, and each request in flight holds a TLS connection and its
+ *    buffers (~70 KiB) -- 20 join threads polling together held 20.
  */
 #ifndef RP_BOOTSTRAP_H
 #define RP_BOOTSTRAP_H
@@ -89,7 +94,10 @@ char *rp_boot_join_yaml(const struct rp_boot_join *j);
 char *rp_boot_bootstrap_kubeconfig(const char *server, const char *tls_server_name, const char *ca_pem,
 				   const char *token);
 
-/* One API call (thread-safe); *status and *out as rp_kube_call.  On an
+#define RP_BOOT_API_AT_ONCE 4
+
+/* One API call (thread-safe; it waits while RP_BOOT_API_AT_ONCE are in
+ * flight); *status and *out as rp_kube_call.  On an
  * HTTP answer outside 2xx, *err gets "METHOD PATH: HTTP n: message". */
 int rp_boot_api(struct rp_kube *k, const char *method, const char *path, const char *ctype,
 		const cJSON *body, long *status, cJSON **out, char **err);

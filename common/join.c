@@ -625,6 +625,10 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 	j->error = NULL;
 	j->t_join = rp_now();
 	rp_debug("kubeadm join done", "id", j->id, "node", j->node);
+	/* Nothing more runs on the pod: its session (libssh2's ~55 KiB) is
+	 * not held through the Ready wait. */
+	rp_ssh_close(s);
+	s = NULL;
 	if (rp_boot_wait_ready(x->k, j->node, x->join_timeout, &n, &err) < 0) {
 		fail_job(j, rp_xasprintf("%s (joined; startup taint kept)", err));
 		free(err);

@@ -232,6 +232,42 @@ ok "... and the token cleaner deletes it" eventually 3 sh -c \
 # --- the stub kubeadm -----------------------------------------------------------
 HASH=sha256:$(openssl x509 -pubkey -noout -in "$D/ca.crt" | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
 export KUBE_URL=$URL KUBE_ADMIN_TOKEN=$TOKEN KUBE_CA=$D/ca.crt RP_POD_DIR=$T_TMP/pod
+# The stub computes the CA pin in Python (walking the certificate's DER, no
+# openssl process per join): it must equal openssl's for the stand-in's CA,
+# an EC and an RSA certificate (v3), a v1 one (no version field), the first
+# of a bundle; and text without a certificate pins the empty input, as
+# openssl's empty output did.
+pin_openssl() { echo "sha256:$(openssl x509 -pubkey -noout -in "$1" 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)"; }
+pin_stub() { # FILE...: the stub's pin of each, one a line
+	$PY -I -S - "$RP_TOP/tests/fakes" "$@" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import kubeadm_stub
+for f in sys.argv[2:]:
+    with open(f) as fh:
+        print(kubeadm_stub.spki_pin(fh.read()))
+PYEOF
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_TMP/ec.key" -out "$T_TMP/ec.crt" -subj /CN=pin-ec -days 1 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T_TMP/rsa.key" -out "$T_TMP/rsa.crt" -subj /CN=pin-rsa -days 1 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$T_TMP/v1.key" -subj /CN=pin-v1 2>/dev/null |
+	openssl x509 -req -signkey "$T_TMP/v1.key" -days 1 -out "$T_TMP/v1.crt" 2>/dev/null
+cat "$T_TMP/rsa.crt" "$T_TMP/ec.crt" >"$T_TMP/bundle.crt"
+echo "no certificate here" >"$T_TMP/none.crt"
+cp "$D/ca.crt" "$T_TMP/stand-in-CA.crt"
+for c in stand-in-CA ec rsa v1 bundle none; do
+	is "CA pin in Python = openssl's: $c" "$(pin_stub "$T_TMP/$c.crt")" "$(pin_openssl "$T_TMP/$c.crt")"
+done
+isnt "... and the stand-in's CA pins to a key, not to the empty input" "$HASH" "sha256:$(printf '' | sha256sum | cut -d' ' -f1)"
+# kubeadm.log quotes each argument as shlex.quote does (the stub has its own, without re)
+is "the stub's quoting = shlex.quote" "$($PY -I -S - "$RP_TOP/tests/fakes" <<'PYEOF'
+import shlex, sys
+sys.path.insert(0, sys.argv[1])
+import kubeadm_stub
+words = ["", "plain", "a b", "it's", "--config=x.yaml", "é", "$HOME", "a_b@c%d+e=f:g,h.i/j-k", "tab\tx", "*"]
+print(sum(kubeadm_stub._quote(w) != shlex.quote(w) for w in words))
+PYEOF
+)" 0
 mkdir -p "$T_TMP/bin"   # the pod's GPUs, as the stub kubeadm asks nvidia-smi
 printf '#!/bin/sh\necho "GPU 0: NVIDIA A100 (UUID: GPU-0)"\necho "GPU 1: NVIDIA A100 (UUID: GPU-1)"\n' >"$T_TMP/bin/nvidia-smi"
 chmod +x "$T_TMP/bin/nvidia-smi"

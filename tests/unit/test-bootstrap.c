@@ -7,9 +7,14 @@
 #include "t.h"
 #include "tunnel.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static char *sh(const char *cmd)
 {
@@ -59,12 +64,122 @@ static void ca_case(const char *dir, const char *name, const char *keyopt)
 	free(pem);
 }
 
+/* ---- rp_boot_api's gate: a loopback HTTP server that holds each request
+ * 100 ms and counts how many are in flight at once ---- */
+static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
+static int srv_now, srv_max;
+
+static void *srv_conn(void *arg)
+{
+	int fd = (int)(long)arg;
+	char req[4096];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof req - 1 && (n = read(fd, req + got, sizeof req - 1 - got)) > 0) {
+		got += (size_t)n;
+		req[got] = 0;
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	pthread_mutex_lock(&srv_mu);
+	if (++srv_now > srv_max)
+		srv_max = srv_now;
+	pthread_mutex_unlock(&srv_mu);
+	usleep(100000);
+	pthread_mutex_lock(&srv_mu);
+	srv_now--;
+	pthread_mutex_unlock(&srv_mu);
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+				  "Connection: close\r\n\r\n{}";
+	if (write(fd, ans, sizeof ans - 1) < 0)
+		perror("write");
+	close(fd);
+	return NULL;
+}
+
+static void *srv_main(void *arg)
+{
+	int ls = *(int *)arg, fd;
+	while ((fd = accept(ls, NULL, NULL)) >= 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, srv_conn, (void *)(long)fd) == 0)
+			pthread_detach(t);
+		else
+			close(fd);
+	}
+	return NULL;
+}
+
+struct gate_call {
+	struct rp_kube *k;
+	long status;
+};
+
+static void *gate_call(void *arg)
+{
+	struct gate_call *c = arg;
+	char *err = NULL;
+	if (rp_boot_api(c->k, "GET", "/api/v1/namespaces", NULL, NULL, &c->status, NULL, &err) < 0)
+		c->status = -1;
+	free(err);
+	return NULL;
+}
+
+/* 12 threads at once: at most RP_BOOT_API_AT_ONCE requests in flight,
+ * and every one answered. */
+static void gate_case(const char *dir)
+{
+	static int ls;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 64) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &al) < 0) {
+		T_OK(0, "gate: a loopback listener");
+		return;
+	}
+	pthread_t srv;
+	pthread_create(&srv, NULL, srv_main, &ls);
+	pthread_detach(srv);
+	char *kc = rp_xasprintf("%s/kubeconfig", dir);
+	FILE *f = fopen(kc, "w");
+	fprintf(f, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:%d\n"
+		   "users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+		   "current-context: x\n", ntohs(a.sin_port));
+	fclose(f);
+	char *err = NULL;
+	struct rp_kube *k = rp_kube_open(kc, &err);
+	T_OK(k != NULL, "gate: a kube handle on the loopback server (%s)", err ? err : "ok");
+	if (k) {
+		enum { N = 12 };
+		pthread_t t[N];
+		struct gate_call c[N];
+		for (int i = 0; i < N; i++) {
+			c[i] = (struct gate_call){ k, 0 };
+			pthread_create(&t[i], NULL, gate_call, &c[i]);
+		}
+		int answered = 0;
+		for (int i = 0; i < N; i++) {
+			pthread_join(t[i], NULL);
+			answered += c[i].status == 200;
+		}
+		T_INT(answered, N, "gate: 12 calls at once, every one answered");
+		T_OK(srv_max >= 2 && srv_max <= RP_BOOT_API_AT_ONCE,
+		     "gate: at most RP_BOOT_API_AT_ONCE (%d) in flight at once, and more than one (saw %d)",
+		     RP_BOOT_API_AT_ONCE, srv_max);
+		rp_kube_free(k);
+	}
+	free(err);
+	free(kc);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/rp-unit-boot.XXXXXX";
 	char *dir = mkdtemp(tmpl);
 	T_OK(dir != NULL, "temp dir");
 	if (dir) {
+		gate_case(dir);
 		ca_case(dir, "rsa", "rsa:2048");
 		ca_case(dir, "ec", "ec -pkeyopt ec_paramgen_curve:P-256");
 		char cmd[512];
