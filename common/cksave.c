@@ -252,6 +252,9 @@ struct sctx {
 	struct lister *ls;
 	struct cache *cache;
 	struct stat *st;        /* per file, as hashed */
+	char *hit;              /* per file: taken from the stat cache, its object
+				 * still to be found in the listing */
+	int pass;               /* 2: only the hits the listing did not confirm */
 };
 
 /* A file's verdict when the data listing failed: rp_ckpt_save reports
@@ -385,6 +388,8 @@ static int save_one(void *arg, size_t i)
 {
 	struct sctx *x = arg;
 	struct rp_ckfile *f = &x->f[i];
+	if (x->pass == 2 && !x->hit[i])
+		return 0;
 	char *path = rp_xasprintf("%s/%s", x->dir, f->path);
 	/* The walk's lstat saw a regular file: opened without following a
 	 * link, and still a regular file (not swapped for a link or a FIFO). */
@@ -405,25 +410,18 @@ static int save_one(void *arg, size_t i)
 		rc = save_key(x, f, fd);
 		goto done;
 	}
-	/* Unchanged since the last save and its object is there: no read. */
-	const struct centry *ce = cache_find(x->cache, f->path);
+	/* Unchanged since the last save: no read.  Its object must still be
+	 * there; that is checked against the listing after this pass (the
+	 * hits do not wait for it), and a miss comes back in a second pass. */
+	const struct centry *ce = x->pass == 1 ? cache_find(x->cache, f->path) : NULL;
 	if (ce && ce->dev == (unsigned long long)st0.st_dev && ce->ino == (unsigned long long)st0.st_ino &&
 	    ce->size == st0.st_size && ce->mt == ns(st0.st_mtim) && ce->ct == ns(st0.st_ctim)) {
-		char name[72];
-		snprintf(name, sizeof name, "%s%s", ce->sha, ce->enc == RP_CK_ZSTD ? ".zst" : "");
-		const struct rp_ckhave *have = have_wait(x->ls);
-		if (!have) {
-			rc = no_listing(f);
-			goto done;
-		}
-		const struct rp_s3_obj *o = rp_ckhave_find(have, x->job, name);
-		if (o && o->size == ce->stored) {
-			memcpy(f->sha, ce->sha, 65);
-			snprintf(f->obj, sizeof f->obj, "%s", name);
-			f->enc = ce->enc;
-			f->stored = ce->stored;
-			goto done;
-		}
+		memcpy(f->sha, ce->sha, 65);
+		snprintf(f->obj, sizeof f->obj, "%s%s", ce->sha, ce->enc == RP_CK_ZSTD ? ".zst" : "");
+		f->enc = ce->enc;
+		f->stored = ce->stored;
+		x->hit[i] = 1;
+		goto done;
 	}
 	EVP_MD_CTX *h = EVP_MD_CTX_new();
 	unsigned char *buf = rp_xmalloc(RP_CK_IOBUF);
@@ -510,6 +508,14 @@ done:
 	return rc;
 }
 
+static int any_failed(const struct rp_ckfile *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i].code)
+			return 1;
+	return 0;
+}
+
 int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, const cJSON *progress,
 		 cJSON **rec, struct rp_ckpt_err *e)
 {
@@ -549,13 +555,30 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 		lister_run(&ls);
 	struct cache cache;
 	cache_load(&cache, job, dir);
-	struct sctx x = { c, job, dir, w.f, &ls, &cache, rp_xcalloc(w.n + 1, sizeof(struct stat)) };
+	struct sctx x = { c, job, dir, w.f, &ls, &cache, rp_xcalloc(w.n + 1, sizeof(struct stat)),
+			  rp_xcalloc(w.n + 1, 1), 1 };
 	double t0 = rp_mono();
 	rp_ckpt_pool(c, w.f, w.n, save_one, &x, RP_POOL_STOP, "save");
+	/* The stat cache's hits, against the listing: an object gone (or of
+	 * another size) sends its file through a second pass, read in full. */
+	size_t redo = 0;
+	const struct rp_ckhave *have = have_wait(&ls);
+	for (size_t i = 0; have && i < w.n; i++) {
+		if (!x.hit[i] || w.f[i].code)
+			continue;
+		const struct rp_s3_obj *o = rp_ckhave_find(have, job, w.f[i].obj);
+		x.hit[i] = !(o && o->size == w.f[i].stored);
+		redo += x.hit[i];
+	}
+	if (have && redo && !any_failed(w.f, w.n)) {
+		x.pass = 2;
+		rp_ckpt_pool(c, w.f, w.n, save_one, &x, RP_POOL_STOP, "save");
+	}
 	if (threaded)
 		pthread_join(lt, NULL);
 	pthread_cond_destroy(&ls.cv);
 	pthread_mutex_destroy(&ls.mu);
+	free(x.hit);
 	if (ls.done < 0) {
 		cache_free(&cache);
 		free(x.st);
