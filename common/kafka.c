@@ -325,7 +325,7 @@ static void enc_metadata(void *arg, struct kw_buf *b, int ver)
 	kw_i8(b, 0); /* allow_auto_topic_creation: false */
 }
 
-static const struct poll *sort_P; /* for qsort */
+static _Thread_local const struct poll *sort_P; /* for qsort */
 static int part_sort(const void *a, const void *b)
 {
 	const struct part *x = a, *y = b;
@@ -880,7 +880,7 @@ static char *timeout_err(const struct poll *P)
 
 static const char *ms(double t0)
 {
-	static char b[32];
+	static _Thread_local char b[32];
 	snprintf(b, sizeof b, "%.1f", (rp_mono() - t0) * 1000);
 	return b;
 }

@@ -143,7 +143,7 @@ const char *kw_errstr(int code)
 		{ 78, "Broker: Offset not available" },
 		{ 88, "Broker: Unstable offset commit" },
 	};
-	static char other[40];
+	static _Thread_local char other[40];
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (t[i].code == code)
 			return t[i].text;
