@@ -30,11 +30,14 @@
  *    address tried in turn); kw_poll() never waits past its deadline.  A
  *    connection that fails (refused, reset, closed, malformed) fails every
  *    request on it with KW_ETRANSPORT and is closed; the next kw_send()
- *    on it reconnects.  kw_abandon() drops every callback still pending
- *    (answers still on the wire are read and discarded), so a client can
- *    outlive a poll that gave up.
- *  - Every callback is called exactly once per kw_send() (unless
- *    abandoned), from kw_poll() or kw_abandon()... never from kw_send().
+ *    on it reconnects.  kw_abandon() drops every request still pending
+ *    without a callback and closes each connection that still owes an
+ *    answer (or is still connecting), so a client outlives a poll that
+ *    gave up and never takes an old answer for a new request.
+ *  - Every callback runs exactly once per kw_send() (unless abandoned),
+ *    from kw_poll() only.
+ *  - Resolution is getaddrinfo's (blocking; bootstrap and advertised
+ *    listeners are addresses or local names in practice).
  *  - Errors are one line: "kafka broker HOST:PORT: WHY".
  */
 #ifndef RP_KWIRE_H
