@@ -408,7 +408,7 @@ static int take_metadata(struct poll *P, struct kw_rd *r, int ver, char **why)
 		}
 	free(seen);
 	int rc = 0;
-	if (r->bad) {
+	if (!kw_rend(r)) {
 		*why = rp_xstrdup("kafka metadata: malformed response");
 		rc = 1;
 	} else if (topic_err) {
@@ -537,7 +537,7 @@ static void dec_findcoord(void *arg, int how, const char *err, struct kw_rd *r, 
 	kw_r32(r); /* node_id */
 	kw_rstr(r, &s, &n);
 	int32_t port = kw_r32(r);
-	if (r->bad) {
+	if (!kw_rend(r)) {
 		grp_retry(G, 1, rp_xasprintf("kafka group '%s': malformed FindCoordinator response", G->group));
 		return;
 	}
@@ -643,7 +643,7 @@ static void dec_offsetfetch(void *arg, int how, const char *err, struct kw_rd *r
 			seterr(&why, rp_xasprintf("kafka group '%s': %s", G->group, kw_errstr(e)));
 		}
 	}
-	if (r->bad) {
+	if (!kw_rend(r)) {
 		free(why);
 		grp_retry(G, 1, rp_xasprintf("kafka group '%s': malformed OffsetFetch response", G->group));
 		return;
@@ -708,6 +708,10 @@ static void dec_listoffsets(void *arg, int how, const char *err, struct kw_rd *r
 		wm_fail(P, rp_xasprintf("kafka watermarks: %s", tail(err)), 1);
 		return;
 	}
+	/* Offsets are taken only from an answer read whole. */
+	long *at = rp_xmalloc((L->np ? L->np : 1) * sizeof *at);
+	int64_t *val = rp_xmalloc((L->np ? L->np : 1) * sizeof *val);
+	size_t nv = 0;
 	if (ver >= 2)
 		kw_r32(r); /* throttle_time_ms */
 	int32_t nt = kw_rarr(r);
@@ -724,8 +728,8 @@ static void dec_listoffsets(void *arg, int how, const char *err, struct kw_rd *r
 			int64_t off = kw_r64(r);
 			if (ver >= 4)
 				kw_r32(r); /* leader_epoch */
-			long at = t >= 0 && !r->bad ? find_part(P, (size_t)t, idx) : -1;
-			if (at < 0)
+			long a = t >= 0 && !r->bad ? find_part(P, (size_t)t, idx) : -1;
+			if (a < 0)
 				continue;
 			if (e) {
 				char *why = rp_xasprintf("kafka watermarks of %s: %s", P->topics[t], kw_errstr(e));
@@ -736,15 +740,25 @@ static void dec_listoffsets(void *arg, int how, const char *err, struct kw_rd *r
 					fatal(P, RP_EXIT_TEMP, why);
 				continue;
 			}
-			struct part *p = &P->parts[at];
-			if (L->ts == -1)
-				p->hi = off, p->has_hi = 1;
-			else
-				p->lo = off, p->has_lo = 1;
+			if (nv < L->np) {
+				at[nv] = a;
+				val[nv++] = off;
+			}
 		}
 	}
-	if (r->bad)
+	if (!kw_rend(r)) {
 		wm_fail(P, rp_xstrdup("kafka watermarks: malformed ListOffsets response"), 0);
+		nv = 0;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		struct part *p = &P->parts[at[i]];
+		if (L->ts == -1)
+			p->hi = val[i], p->has_hi = 1;
+		else
+			p->lo = val[i], p->has_lo = 1;
+	}
+	free(at);
+	free(val);
 }
 
 /* Send the ListOffsets still needed: per leader, one for the latest offsets

@@ -108,6 +108,13 @@ int32_t kw_rarr(struct kw_rd *r)
 	return n;
 }
 
+int kw_rend(struct kw_rd *r)
+{
+	if (r->off != r->len)
+		r->bad = 1;
+	return !r->bad;
+}
+
 int kw_streq(const char *s, size_t n, const char *want)
 {
 	return strlen(want) == n && !memcmp(s, want, n);
@@ -438,7 +445,7 @@ static int apiversions(struct kw_conn *k, struct kw_rd *r)
 		if (api >= 0 && api < KW_NAPI && lo >= 0 && hi >= lo)
 			k->vmin[api] = lo, k->vmax[api] = hi;
 	}
-	if (r->bad) {
+	if (!kw_rend(r)) {
 		conn_fail(k, KW_ETRANSPORT, "malformed ApiVersions response");
 		return -1;
 	}

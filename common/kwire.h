@@ -13,9 +13,11 @@
  *    per connection, which a long-lived client keeps): each API goes out
  *    at the highest version both sides support within KW_VERSIONS below.
  *    Those ranges hold versions both a Kafka 4.x broker (KIP-896 removed
- *    ListOffsets and OffsetFetch v0) and librdkafka 2.0.2's mock cluster
- *    (Metadata <= 2, FindCoordinator <= 2, OffsetFetch and ListOffsets <= 5)
- *    accept.  A broker with no version in range fails that request with
+ *    Metadata v0-v3, FindCoordinator, OffsetFetch and ListOffsets v0) and
+ *    librdkafka 2.0.2's mock cluster (Metadata <= 2, FindCoordinator <= 2,
+ *    OffsetFetch <= 5) accept; ListOffsets stops at v3 because that mock
+ *    answers v4+ with an 8-byte LeaderEpoch where the spec has int32
+ *    (rdkafka_mock_handlers.c), and we have no epoch to fence with.  A broker with no version in range fails that request with
  *    KW_EVERSION and a one-line error naming the API and the broker.
  *  - Per connection, requests are written in order and pipelined; Kafka
  *    answers in order, so the head of the in-flight queue must carry the
@@ -25,7 +27,8 @@
  *    sets bad and yields 0 / an empty string from then on, and an array
  *    count larger than the bytes left is bad at once (so loops over
  *    counts are bounded by the response size).  A decoder that sees bad
- *    reports a malformed response: an error, never a crash.
+ *    reports a malformed response: an error, never a crash; so does one
+ *    with bytes left after its last field (kw_rend).
  *  - Connections are non-blocking (resolution with getaddrinfo, every
  *    address tried in turn); kw_poll() never waits past its deadline.  A
  *    connection that fails (refused, reset, closed, malformed) fails every
@@ -56,7 +59,7 @@ enum {
 
 /* Our [min, max] per API key: see the promise above. */
 #define KW_VERSIONS                                                                       \
-	X(KW_LISTOFFSETS, "ListOffsets", 1, 5) X(KW_METADATA, "Metadata", 1, 4)             \
+	X(KW_LISTOFFSETS, "ListOffsets", 1, 3) X(KW_METADATA, "Metadata", 1, 4)             \
 	X(KW_OFFSETFETCH, "OffsetFetch", 1, 5) X(KW_FINDCOORDINATOR, "FindCoordinator", 1, 2) \
 	X(KW_APIVERSIONS, "ApiVersions", 0, 0)
 
@@ -90,6 +93,9 @@ int kw_rstr(struct kw_rd *r, const char **s, size_t *n);
 /* An array count: -1 (null) and 0.. as read; a count larger than the bytes
  * left (each element takes one at least) sets bad and gives 0. */
 int32_t kw_rarr(struct kw_rd *r);
+/* The end of a body: bytes left after the last field make it bad (a
+ * broker and we disagree on the layout).  Returns !bad. */
+int kw_rend(struct kw_rd *r);
 /* A string equal to the NUL-terminated want. */
 int kw_streq(const char *s, size_t n, const char *want);
 
