@@ -27,7 +27,7 @@ static size_t cut_at;     /* ... to this many body bytes, once */
 static int cut_all;       /* ... every time */
 static int pad_api = -1;  /* answer of this api with 4 bytes too many, once */
 static int swap_next;     /* answer the next two requests in reverse order, once */
-static int naccepts;
+static int naccepts, ncloses;
 static FILE *rec;         /* frames for kwire-contract.py */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -239,6 +239,9 @@ static void *broker(void *arg)
 		}
 		free(held.p);
 		close(fd);
+		pthread_mutex_lock(&mu);
+		ncloses++;
+		pthread_mutex_unlock(&mu);
 	}
 }
 
@@ -254,6 +257,20 @@ static void offer(int lo, int md, int of, int fc)
 }
 
 static char boot[64];
+
+/* Wait until the broker has answered what the last handle left on its
+ * connection (and seen it closed): the next mode applies to the next poll. */
+static void quiesce(void)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&mu);
+		int done = naccepts == ncloses;
+		pthread_mutex_unlock(&mu);
+		if (done)
+			return;
+		usleep(1000);
+	}
+}
 
 /* One poll on a fresh handle: rc, lag in *lag, error in err (or ""). */
 static int poll1(double timeout, int64_t *lag, char *err, size_t en)
@@ -434,6 +451,7 @@ int main(void)
 		 * malformed answer ends the poll at once, with its error. */
 		int bad = 0;
 		for (size_t at = 0; at < body.len; at++) {
+			quiesce();
 			pthread_mutex_lock(&mu);
 			cut_api = apis[i];
 			cut_at = at;
@@ -450,6 +468,7 @@ int main(void)
 		/* With time to retry: the next answer is whole, the lag exact. */
 		size_t cuts[] = { 0, body.len / 2, body.len - 1 };
 		for (size_t c = 0; c < 3; c++) {
+			quiesce();
 			pthread_mutex_lock(&mu);
 			cut_api = apis[i];
 			cut_at = cuts[c];
@@ -460,6 +479,7 @@ int main(void)
 		}
 		free(body.p);
 	}
+	quiesce();
 	pthread_mutex_lock(&mu);
 	cut_api = KW_OFFSETFETCH;
 	cut_at = 7;
@@ -477,6 +497,7 @@ int main(void)
 	 * to ListOffsets v4+): malformed, never a lag read off by 4 bytes. */
 	static const int papis[] = { KW_APIVERSIONS, KW_METADATA, KW_FINDCOORDINATOR, KW_OFFSETFETCH, KW_LISTOFFSETS };
 	for (size_t i = 0; i < sizeof papis / sizeof papis[0]; i++) {
+		quiesce();
 		pthread_mutex_lock(&mu);
 		pad_api = papis[i];
 		pthread_mutex_unlock(&mu);
@@ -490,8 +511,9 @@ int main(void)
 
 	/* Answers out of order: the connection is broken (a second one is
 	 * opened), never an answer taken for another request's. */
+	quiesce();
 	pthread_mutex_lock(&mu);
-	naccepts = 0;
+	naccepts = ncloses = 0;
 	swap_next = 1;
 	pthread_mutex_unlock(&mu);
 	int rc = poll1(5, &lag, err, sizeof err);
