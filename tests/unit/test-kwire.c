@@ -226,15 +226,17 @@ static void *broker(void *arg)
 				held = out;
 				continue;
 			}
-			if (write(fd, out.p, out.len) < 0)
-				break;
+			ssize_t wr = write(fd, out.p, out.len);
 			free(out.p);
+			if (wr < 0)
+				break;
 			if (held.len) {
 				swap_next = 0;
-				if (write(fd, held.p, held.len) < 0)
-					break;
+				wr = write(fd, held.p, held.len);
 				free(held.p);
 				held = (struct kw_buf){ 0 };
+				if (wr < 0)
+					break;
 			}
 		}
 		free(held.p);
