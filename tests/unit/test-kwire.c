@@ -28,6 +28,8 @@ static int cut_all;       /* ... every time */
 static int pad_api = -1;  /* answer of this api with 4 bytes too many, once */
 static int swap_next;     /* answer the next two requests in reverse order, once */
 static int naccepts, ncloses;
+static int err_api = -1, err_code; /* answer this api with this error, once */
+static int nreqs[KW_NAPI];         /* requests seen per api */
 static FILE *rec;         /* frames for kwire-contract.py */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -109,7 +111,10 @@ static void answer(int api, int ver, struct kw_rd *q, struct kw_buf *b)
 		kw_str(b, "127.0.0.1");
 		kw_i32(b, lport);
 		break;
-	case KW_OFFSETFETCH:
+	case KW_OFFSETFETCH: {
+		int e = err_api == api ? err_code : 0;
+		if (e)
+			err_api = -1;
 		if (ver >= 3)
 			kw_i32(b, 0);
 		kw_i32(b, 1);
@@ -121,17 +126,21 @@ static void answer(int api, int ver, struct kw_rd *q, struct kw_buf *b)
 			if (ver >= 5)
 				kw_i32(b, -1);
 			kw_str(b, p ? NULL : "");
-			kw_i16(b, 0);
+			kw_i16(b, (int16_t)e);
 		}
 		if (ver >= 2)
-			kw_i16(b, 0);
+			kw_i16(b, (int16_t)e);
 		break;
+	}
 	case KW_LISTOFFSETS: {
 		/* Read the request: which timestamp, which partitions. */
 		kw_r32(q);
 		if (ver >= 2)
 			kw_r8(q);
 		int32_t nt = kw_rarr(q);
+		int e = err_api == api ? err_code : 0;
+		if (e)
+			err_api = -1;
 		if (ver >= 2)
 			kw_i32(b, 0);
 		kw_i32(b, nt);
@@ -148,7 +157,7 @@ static void answer(int api, int ver, struct kw_rd *q, struct kw_buf *b)
 					kw_r32(q);
 				int64_t ts = kw_r64(q);
 				kw_i32(b, p);
-				kw_i16(b, 0);
+				kw_i16(b, (int16_t)e);
 				kw_i64(b, -1);
 				kw_i64(b, ts == -1 ? (p ? 3 : 10) : (p ? 0 : 2)); /* hi 10/3, lo 2/0 */
 				if (ver >= 4)
@@ -191,6 +200,8 @@ static void *broker(void *arg)
 			size_t cn;
 			kw_rstr(&q, &cid, &cn);
 			pthread_mutex_lock(&mu);
+			if (api >= 0 && api < KW_NAPI)
+				nreqs[api]++;
 			if (rec) {
 				fprintf(rec, "req ");
 				hex(rec, req, size + 4);
@@ -494,6 +505,41 @@ int main(void)
 	cut_api = -1;
 	cut_all = 0;
 	pthread_mutex_unlock(&mu);
+
+	/* Errors that move things: NOT_COORDINATOR on OffsetFetch looks the
+	 * coordinator up again; NOT_LEADER on ListOffsets asks Metadata again;
+	 * COORDINATOR_LOAD_IN_PROGRESS only asks again. */
+	static const struct {
+		int api, code, again_api;
+		const char *what;
+	} moves[] = {
+		{ KW_OFFSETFETCH, 16, KW_FINDCOORDINATOR, "NOT_COORDINATOR: FindCoordinator again" },
+		{ KW_OFFSETFETCH, 15, KW_FINDCOORDINATOR, "COORDINATOR_NOT_AVAILABLE: FindCoordinator again" },
+		{ KW_OFFSETFETCH, 14, KW_OFFSETFETCH, "COORDINATOR_LOAD_IN_PROGRESS: OffsetFetch again" },
+		{ KW_LISTOFFSETS, 6, KW_METADATA, "NOT_LEADER_OR_FOLLOWER: Metadata again" },
+		{ KW_LISTOFFSETS, 5, KW_METADATA, "LEADER_NOT_AVAILABLE: Metadata again" },
+	};
+	for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+		quiesce();
+		pthread_mutex_lock(&mu);
+		err_api = moves[i].api;
+		err_code = moves[i].code;
+		memset(nreqs, 0, sizeof nreqs);
+		pthread_mutex_unlock(&mu);
+		int mrc = poll1(5, &lag, err, sizeof err);
+		T_OK(mrc == 0 && lag == 6, "%s once: retried, lag exact (rc %d %s)", moves[i].what, mrc, err);
+		T_INT(nreqs[moves[i].again_api], 2, moves[i].what);
+		if (moves[i].again_api == KW_OFFSETFETCH)
+			T_INT(nreqs[KW_FINDCOORDINATOR], 1, "... and the coordinator is not looked up again");
+	}
+	quiesce();
+	pthread_mutex_lock(&mu);
+	err_api = KW_LISTOFFSETS;
+	err_code = 29; /* TOPIC_AUTHORIZATION_FAILED: no retry mends it */
+	pthread_mutex_unlock(&mu);
+	int arc = poll1(5, &lag, err, sizeof err);
+	T_OK(arc == RP_EXIT_TEMP && strstr(err, "kafka watermarks of t: Broker: Topic authorization failed"),
+	     "an error no retry mends: at once, one line (rc %d %s)", arc, err);
 
 	/* Bytes left after the last field (what librdkafka 2.0.2's mock does
 	 * to ListOffsets v4+): malformed, never a lag read off by 4 bytes. */
