@@ -106,8 +106,9 @@ int main(int argc, char **argv)
 	char *end, *err = NULL;
 
 	rp_init(argv[0]);
-	/* librdkafka's threads would each get a malloc arena: two are plenty
-	 * (fewer page faults, less resident memory). */
+	/* librdkafka's threads (fleet.store kafka) and the lag poll's would
+	 * each get a malloc arena: two are plenty (fewer page faults, less
+	 * resident memory). */
 	mallopt(M_ARENA_MAX, 2);
 	rp_cli_init(&cli, usage);
 	while ((c = getopt_long(argc, argv, RP_CLI_SHORT, lo, NULL)) != -1) {

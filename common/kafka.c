@@ -1,98 +1,127 @@
-/* kafka.c — consumer-group lag with librdkafka (see kafka.h). */
+/* kafka.c — consumer-group lag over our own Kafka wire client (see kafka.h). */
 #include "kafka.h"
+#include "kwire.h"
 #include "rp.h"
 #include "log.h"
 
-#include "rdk.h" /* librdkafka, loaded on first use */
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct rp_kafka {
-	rd_kafka_t *rk;
-	rd_kafka_conf_t *conf; /* a copy of rk's, for a fresh handle */
-	int timeout_ms;
+struct broker {
+	int32_t id;
+	char *host;
+	int port;
 };
 
-/* ListConsumerGroupOffsets' own timeout: far past any poll's deadline.
- * librdkafka (2.0.2, and the code is unchanged through 2.14) frees an
- * admin request's enq-once state twice when the request times out inside
- * librdkafka while its coordinator lookup is still waiting, then uses it
- * when the coordinator comes back: "rd_kafka_enq_once_del_source_return:
- * Assertion `eonce->refcnt > 0' failed" and an abort (librdkafka #3663,
- * #4605).  So our requests never time out in there: we stop waiting at
- * the poll's deadline and, if any is still out, drop the whole handle
- * (a destroyed handle fails its coordinator requests without the double
- * free) and poll the next time with a fresh one. */
-enum { ADMIN_TIMEOUT_PAST_MS = 600000 }; /* past the poll's own timeout */
+struct rp_kafka {
+	struct kw_client *c;
+	char **boot_host;
+	int *boot_port;
+	size_t nboot, boot_i;
+	struct broker *b; /* from the last metadata */
+	size_t nb;
+	double timeout;
+};
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* "host:port", "host" (port 9092), "[v6]:port" or "[v6]". */
+static int parse_server(const char *s, size_t n, char **host, int *port)
 {
-	(void)rk;
-	(void)level;
-	if (rp_log_level <= RP_LOG_DEBUG)
-		rp_debug("librdkafka", "fac", fac, "text", buf);
+	const char *h = s, *colon = NULL;
+	size_t hn = n;
+	if (n && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+		if (!rb)
+			return -1;
+		h = s + 1;
+		hn = (size_t)(rb - s - 1);
+		if (rb + 1 < s + n) {
+			if (rb[1] != ':')
+				return -1;
+			colon = rb + 1;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == ':')
+				colon = s + i;
+		if (colon)
+			hn = (size_t)(colon - s);
+	}
+	*port = 9092;
+	if (colon) {
+		char *end;
+		size_t pn = (size_t)(s + n - colon - 1);
+		char pb[8];
+		if (!pn || pn >= sizeof pb)
+			return -1;
+		memcpy(pb, colon + 1, pn);
+		pb[pn] = 0;
+		long p = strtol(pb, &end, 10);
+		if (*end || p < 1 || p > 65535)
+			return -1;
+		*port = (int)p;
+	}
+	if (!hn || hn > 255)
+		return -1;
+	*host = rp_xasprintf("%.*s", (int)hn, h);
+	return 0;
 }
 
 struct rp_kafka *rp_kafka_open(const char *bootstrap, double timeout, char **err)
 {
-	static const char *const kv[][2] = {
-		{ "client.id", "rp-lagwatch" },
-		/* A consumer with a group, never subscribed: the only safe
-		 * home for ListConsumerGroupOffsets in 2.0.2. */
-		{ "group.id", "rp-lagwatch" },
-		{ "enable.auto.commit", "false" },
-		{ "enable.auto.offset.store", "false" },
-		{ "allow.auto.create.topics", "false" },
-		{ "isolation.level", "read_uncommitted" },
-		{ "topic.metadata.refresh.interval.ms", "-1" },
-		{ "reconnect.backoff.ms", "50" },
-		{ "reconnect.backoff.max.ms", "1000" },
-		{ "log.connection.close", "false" },
-	};
-	char e[512];
-	*err = NULL;
-	rp_rdk_load();
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) != RD_KAFKA_CONF_OK)
-		goto bad;
-	for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-		if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK)
-			goto bad;
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(conf), e, sizeof e);
-	if (!rk) {
-		*err = rp_xasprintf("kafka: %s", e);
-		goto bad_new;
-	}
 	struct rp_kafka *k = rp_xcalloc(1, sizeof *k);
-	k->rk = rk;
-	k->conf = conf;
-	k->timeout_ms = timeout > 0 ? (int)(timeout * 1000) : 5000;
+	*err = NULL;
+	k->timeout = timeout > 0 ? timeout : 5;
+	for (const char *s = bootstrap ? bootstrap : ""; *s;) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		while (n && (*s == ' ' || *s == '\t'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n) {
+			char *h;
+			int p;
+			if (parse_server(s, n, &h, &p) < 0) {
+				*err = rp_xasprintf("kafka: bad bootstrap server '%.*s'", (int)n, s);
+				rp_kafka_close(k);
+				return NULL;
+			}
+			k->boot_host = rp_xrealloc(k->boot_host, (k->nboot + 1) * sizeof *k->boot_host);
+			k->boot_port = rp_xrealloc(k->boot_port, (k->nboot + 1) * sizeof *k->boot_port);
+			k->boot_host[k->nboot] = h;
+			k->boot_port[k->nboot++] = p;
+		}
+		s = e ? e + 1 : s + strlen(s);
+	}
+	if (!k->nboot) {
+		*err = rp_xstrdup("kafka: no bootstrap server (kafka.bootstrap_servers)");
+		rp_kafka_close(k);
+		return NULL;
+	}
+	k->c = kw_client_new();
 	return k;
-bad:
-	*err = rp_xasprintf("kafka: %s", e);
-bad_new:
-	rd_kafka_conf_destroy(conf);
-	return NULL;
 }
 
-/* Drop the handle and its requests still out; NULL until the next poll
- * makes a fresh one (see ADMIN_TIMEOUT_PAST_MS). */
-static void drop_handle(struct rp_kafka *k)
+static void brokers_free(struct rp_kafka *k)
 {
-	if (!k->rk)
-		return;
-	rd_kafka_destroy_flags(k->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-	k->rk = NULL;
+	for (size_t i = 0; i < k->nb; i++)
+		free(k->b[i].host);
+	free(k->b);
+	k->b = NULL;
+	k->nb = 0;
 }
 
 void rp_kafka_close(struct rp_kafka *k)
 {
 	if (!k)
 		return;
-	drop_handle(k);
-	rd_kafka_conf_destroy(k->conf);
+	kw_client_free(k->c);
+	for (size_t i = 0; i < k->nboot; i++)
+		free(k->boot_host[i]);
+	free(k->boot_host);
+	free(k->boot_port);
+	brokers_free(k);
 	free(k);
 }
 
@@ -127,382 +156,745 @@ void rp_kafka_lags_free(struct rp_kafka_lag *l, size_t n)
 	free(l);
 }
 
-static double deadline_left(double end)
-{
-	double l = end - rp_mono();
-	return l > 0 ? l : 0;
-}
-
-static int retriable(rd_kafka_resp_err_t e)
+/* Errors a later try may not see: retried with backoff. */
+static int retriable(int e)
 {
 	switch (e) {
-	case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
-	case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
-	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
-	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT:
-	case RD_KAFKA_RESP_ERR__TRANSPORT:
-	case RD_KAFKA_RESP_ERR__TIMED_OUT:
-	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-	case RD_KAFKA_RESP_ERR__WAIT_COORD:
+	case 5:  /* LEADER_NOT_AVAILABLE */
+	case 6:  /* NOT_LEADER_OR_FOLLOWER */
+	case 7:  /* REQUEST_TIMED_OUT */
+	case 14: /* COORDINATOR_LOAD_IN_PROGRESS */
+	case 15: /* COORDINATOR_NOT_AVAILABLE */
+	case 16: /* NOT_COORDINATOR */
+	case 88: /* UNSTABLE_OFFSET_COMMIT */
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-/* Metadata for the distinct topics; fills parts (topic, partition) for all. */
-static int fetch_metadata(struct rp_kafka *k, const char **topics, size_t nt, double end,
-			  rd_kafka_topic_partition_list_t *all, char **err)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	int rc = 0;
-	double backoff = 0.1;
-	for (;;) {
-		rd_kafka_resp_err_t e;
-		int tmo = (int)(deadline_left(end) * 1000);
-		/* All topics: 2.0.2 can only name topics by creating local topic
-		 * objects, and then it builds consumer state for each of their
-		 * partitions (tens of ms for 1000).  Nor can it auto-create. */
-		e = rd_kafka_metadata(k->rk, 1, NULL, &md, tmo > 0 ? tmo : 1);
-		if (e) {
-			if (retriable(e) && deadline_left(end) > backoff) {
-				rp_sleep(backoff);
-				backoff = backoff * 2 > 1 ? 1 : backoff * 2;
-				continue;
-			}
-			*err = rp_xasprintf("kafka metadata: %s", rd_kafka_err2str(e));
-			rc = RP_EXIT_TEMP;
-			goto out;
-		}
-		int again = 0;
-		for (size_t i = 0; i < nt && !rc; i++) {
-			const struct rd_kafka_metadata_topic *t = NULL;
-			for (int j = 0; j < md->topic_cnt; j++)
-				if (!strcmp(md->topics[j].topic, topics[i]))
-					t = &md->topics[j];
-			if (!t || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-				*err = rp_xasprintf("kafka topic '%s' does not exist", topics[i]);
-				rc = RP_EXIT_USAGE;
-			} else if (t->err || t->partition_cnt == 0) {
-				if (retriable(t->err) || t->partition_cnt == 0) {
-					again = 1;
-				} else {
-					*err = rp_xasprintf("kafka topic '%s': %s", topics[i],
-							    rd_kafka_err2str(t->err));
-					rc = RP_EXIT_TEMP;
-				}
-			}
-		}
-		if (!rc && again) {
-			if (deadline_left(end) > backoff) {
-				rd_kafka_metadata_destroy(md);
-				md = NULL;
-				rp_sleep(backoff);
-				backoff = backoff * 2 > 1 ? 1 : backoff * 2;
-				continue;
-			}
-			*err = rp_xstrdup("kafka metadata: topics without a leader");
-			rc = RP_EXIT_TEMP;
-		}
-		break;
-	}
-	if (!rc)
-		for (size_t i = 0; i < nt; i++)
-			for (int j = 0; j < md->topic_cnt; j++)
-				if (!strcmp(md->topics[j].topic, topics[i]))
-					for (int p = 0; p < md->topics[j].partition_cnt; p++)
-						rd_kafka_topic_partition_list_add(
-							all, topics[i], md->topics[j].partitions[p].id);
-out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	return rc;
-}
-
-/* One batched ListOffsets round (END or BEGINNING) over every partition,
- * retried within the deadline. */
-struct wround {
-	struct rp_kafka *k;
-	rd_kafka_topic_partition_list_t *l;
-	int64_t which;
-	double end;
-	rd_kafka_resp_err_t e;
-	const char *what;
+/* ---- one poll ---- */
+struct part {
+	size_t t; /* index into topics */
+	int32_t p, leader;
+	int64_t hi, lo;
+	int has_hi, has_lo;
 };
 
-static void *wround_run(void *arg)
-{
-	struct wround *w = arg;
-	double backoff = 0.1;
-	for (;;) {
-		for (int i = 0; i < w->l->cnt; i++) {
-			w->l->elems[i].offset = w->which;
-			w->l->elems[i].err = 0;
-		}
-		int tmo = (int)(deadline_left(w->end) * 1000);
-		w->e = rd_kafka_offsets_for_times(w->k->rk, w->l, tmo > 0 ? tmo : 1);
-		w->what = NULL;
-		for (int i = 0; !w->e && i < w->l->cnt; i++)
-			if (w->l->elems[i].err) {
-				w->e = w->l->elems[i].err;
-				w->what = w->l->elems[i].topic;
-			}
-		if (!w->e || !retriable(w->e) || deadline_left(w->end) <= backoff)
-			return NULL;
-		rp_sleep(backoff);
-		backoff = backoff * 2 > 1 ? 1 : backoff * 2;
-	}
-}
+enum { G_FIND, G_FINDING, G_FETCH, G_FETCHING, G_DONE };
 
-/* Watermarks of every partition in all.  librdkafka 2.0.2 matches each
- * answer to its request by a linear search, so one call over 1000
- * partitions costs a million string compares: the list is cut into chunks
- * of WCHUNK (250), and the END and BEGINNING rounds of every chunk run on a few
- * threads at once. */
-enum { WCHUNK = 250, WTHREADS = 4 };
-
-struct wpool {
-	struct wround *jobs;
-	int njobs, next;
-	pthread_mutex_t mu;
-};
-
-static void *wpool_run(void *arg)
-{
-	struct wpool *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		int j = p->next++;
-		pthread_mutex_unlock(&p->mu);
-		if (j >= p->njobs)
-			return NULL;
-		wround_run(&p->jobs[j]);
-	}
-}
-
-static int fetch_watermarks(struct rp_kafka *k, const rd_kafka_topic_partition_list_t *all,
-			    double end, rd_kafka_topic_partition_list_t **his,
-			    rd_kafka_topic_partition_list_t **los, char **err)
-{
-	int nchunk = (all->cnt + WCHUNK - 1) / WCHUNK, rc = 0;
-	struct wpool p = { .njobs = 2 * nchunk };
-	pthread_t th[WTHREADS];
-	int nth = 0;
-	rd_kafka_topic_partition_list_t *out[2] = { rd_kafka_topic_partition_list_copy(all),
-						    rd_kafka_topic_partition_list_copy(all) };
-
-	p.jobs = rp_xcalloc((size_t)p.njobs + 1, sizeof *p.jobs);
-	pthread_mutex_init(&p.mu, NULL);
-	for (int j = 0; j < p.njobs; j++) {
-		int c = j / 2, lo = c * WCHUNK, hi = lo + WCHUNK < all->cnt ? lo + WCHUNK : all->cnt;
-		struct wround *w = &p.jobs[j];
-		w->k = k;
-		w->end = end;
-		w->which = j % 2 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-		w->l = rd_kafka_topic_partition_list_new(hi - lo);
-		for (int i = lo; i < hi; i++)
-			rd_kafka_topic_partition_list_add(w->l, all->elems[i].topic, all->elems[i].partition);
-	}
-	/* This thread works too; the others only when there is enough. */
-	while (nth < WTHREADS - 1 && nth + 1 < p.njobs && pthread_create(&th[nth], NULL, wpool_run, &p) == 0)
-		nth++;
-	wpool_run(&p);
-	for (int i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&p.mu);
-
-	for (int j = 0; j < p.njobs; j++) {
-		struct wround *w = &p.jobs[j];
-		if (w->e && !rc) {
-			*err = rp_xasprintf("kafka watermarks%s%s: %s", w->what ? " of " : "",
-					    w->what ? w->what : "", rd_kafka_err2str(w->e));
-			rc = RP_EXIT_TEMP;
-		}
-		for (int i = 0; !rc && i < w->l->cnt; i++)
-			out[j % 2]->elems[(j / 2) * WCHUNK + i].offset = w->l->elems[i].offset;
-		rd_kafka_topic_partition_list_destroy(w->l);
-	}
-	free(p.jobs);
-	if (rc) {
-		rd_kafka_topic_partition_list_destroy(out[0]);
-		rd_kafka_topic_partition_list_destroy(out[1]);
-		return rc;
-	}
-	*his = out[0];
-	*los = out[1];
-	return 0;
-}
-
-static int tpcmp(const rd_kafka_topic_partition_t *a, const rd_kafka_topic_partition_t *b)
-{
-	int c = strcmp(a->topic, b->topic);
-	return c ? c : (a->partition > b->partition) - (a->partition < b->partition);
-}
-
-struct gq {
+struct poll;
+struct grp {
+	struct poll *P;
 	const char *group;
-	rd_kafka_topic_partition_list_t *parts; /* request; then the answer */
-	int done;
+	size_t *pi, np; /* indices into parts, ascending */
+	int64_t *committed;
+	int state;
 	double retry_at, backoff;
+	char *err, *chost;
+	int cport;
+};
+
+struct loreq { /* one ListOffsets: one leader, one timestamp */
+	struct poll *P;
+	int64_t ts;
+	size_t *pi, np;
+};
+
+struct poll {
+	struct rp_kafka *k;
+	const char **topics;
+	size_t nt;
+	struct part *parts;
+	size_t nparts;
+	struct grp *gs;
+	size_t ng;
+	const struct rp_kafka_watch *w;
+	size_t nw;
+	double end;
+	/* metadata: 0 wanted, 1 out, 2 fresh */
+	int meta, have_parts;
+	double meta_at, meta_backoff;
+	char *meta_err;
+	/* watermarks */
+	int wm_out, wm_stale;
+	double wm_at, wm_backoff;
+	char *wm_err, *wm_last;
+	struct loreq **lr;
+	size_t nlr;
+	/* an error that ends the poll */
+	int rc;
 	char *err;
 };
 
-static void send_offsets(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *g, int idx)
+static void fatal(struct poll *P, int rc, char *err)
 {
-	char e[256];
-	rd_kafka_ListConsumerGroupOffsets_t *req =
-		rd_kafka_ListConsumerGroupOffsets_new(g->group, g->parts);
-	rd_kafka_AdminOptions_t *o =
-		rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-	rd_kafka_AdminOptions_set_request_timeout(o, k->timeout_ms + ADMIN_TIMEOUT_PAST_MS, e, sizeof e);
-	rd_kafka_AdminOptions_set_opaque(o, (void *)(intptr_t)idx);
-	rd_kafka_ListConsumerGroupOffsets(k->rk, &req, 1, o, q);
-	rd_kafka_AdminOptions_destroy(o);
-	rd_kafka_ListConsumerGroupOffsets_destroy(req);
-}
-
-/* Handle one result event; returns 1 if that group needs a retry. */
-static int take_offsets(rd_kafka_event_t *ev, struct gq *gs, int *idx)
-{
-	*idx = (int)(intptr_t)rd_kafka_event_opaque(ev);
-	struct gq *g = &gs[*idx];
-	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-	free(g->err);
-	g->err = NULL;
-	if (!e) {
-		const rd_kafka_ListConsumerGroupOffsets_result_t *res =
-			rd_kafka_event_ListConsumerGroupOffsets_result(ev);
-		size_t n = 0;
-		const rd_kafka_group_result_t **grs =
-			res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : NULL;
-		if (n != 1) {
-			g->err = rp_xasprintf("kafka group '%s': no answer", g->group);
-			return 0;
-		}
-		const rd_kafka_error_t *ge = rd_kafka_group_result_error(grs[0]);
-		if (ge) {
-			e = rd_kafka_error_code(ge);
-			g->err = rp_xasprintf("kafka group '%s': %s", g->group, rd_kafka_error_string(ge));
-		} else {
-			const rd_kafka_topic_partition_list_t *p = rd_kafka_group_result_partitions(grs[0]);
-			for (int i = 0; p && i < p->cnt && !e; i++)
-				if (p->elems[i].err) {
-					e = p->elems[i].err;
-					g->err = rp_xasprintf("kafka group '%s' %s[%d]: %s", g->group,
-							      p->elems[i].topic, (int)p->elems[i].partition,
-							      rd_kafka_err2str(e));
-				}
-			if (!e) {
-				/* Both sorted: one merge pass, not a search per
-				 * partition (1000 partitions make that visible). */
-				rd_kafka_topic_partition_list_t *ans = rd_kafka_topic_partition_list_copy(p);
-				rd_kafka_topic_partition_list_sort(ans, NULL, NULL);
-				int j = 0;
-				for (int i = 0; i < g->parts->cnt; i++) {
-					rd_kafka_topic_partition_t *r = &g->parts->elems[i];
-					int c = 1;
-					while (j < ans->cnt && (c = tpcmp(&ans->elems[j], r)) < 0)
-						j++;
-					r->offset = j < ans->cnt && c == 0 ? ans->elems[j].offset : RD_KAFKA_OFFSET_INVALID;
-				}
-				rd_kafka_topic_partition_list_destroy(ans);
-				g->done = 1;
-				return 0;
-			}
-		}
+	if (!P->rc) {
+		P->rc = rc;
+		P->err = err;
 	} else {
-		g->err = rp_xasprintf("kafka group '%s': %s", g->group, rd_kafka_event_error_string(ev));
-	}
-	return retriable(e);
-}
-
-static void send_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng)
-{
-	for (size_t i = 0; i < ng; i++) {
-		gs[i].backoff = 0.1;
-		send_offsets(k, q, &gs[i], (int)i);
+		free(err);
 	}
 }
 
-/* Collect the answers of send_committed(), resending on coordinator
- * errors, until end.  *out: how many requests are still out when it
- * returns. */
-static int fetch_committed(struct rp_kafka *k, rd_kafka_queue_t *q, struct gq *gs, size_t ng, double end,
-			   size_t *out, char **err)
+static void seterr(char **slot, char *e)
 {
-	size_t pending = ng, done = 0;
-	int rc = 0;
-	while (done < ng) {
-		/* Resend the groups whose backoff has passed. */
-		double next = end;
-		for (size_t i = 0; i < ng; i++) {
-			if (gs[i].done || gs[i].retry_at <= 0)
+	free(*slot);
+	*slot = e;
+}
+
+/* Retry at now + *backoff when that is before the deadline (and double
+ * the backoff, cap 1 s); else the poll ends with err. */
+static int backoff(struct poll *P, double *at, double *b, const char *err)
+{
+	double now = rp_mono();
+	if (*b <= 0)
+		*b = 0.1;
+	if (now + *b >= P->end) {
+		fatal(P, RP_EXIT_TEMP, rp_xstrdup(err));
+		return -1;
+	}
+	*at = now + *b;
+	*b = *b * 2 > 1 ? 1 : *b * 2;
+	return 0;
+}
+
+static struct kw_conn *any_conn(struct rp_kafka *k)
+{
+	return kw_conn(k->c, k->boot_host[k->boot_i % k->nboot], k->boot_port[k->boot_i % k->nboot]);
+}
+
+static const struct broker *broker(const struct rp_kafka *k, int32_t id)
+{
+	for (size_t i = 0; i < k->nb; i++)
+		if (k->b[i].id == id)
+			return &k->b[i];
+	return NULL;
+}
+
+/* "kafka broker H:P: why" → "broker H:P: why" after a prefix of ours. */
+static const char *tail(const char *e)
+{
+	return strncmp(e, "kafka ", 6) ? e : e + 6;
+}
+
+static int partcmp(const struct poll *P, size_t t, int32_t p, const struct part *b)
+{
+	int c = strcmp(P->topics[t], P->topics[b->t]);
+	return c ? c : (p > b->p) - (p < b->p);
+}
+
+/* The index of (topic t, partition p) in parts, or -1. */
+static long find_part(const struct poll *P, size_t t, int32_t p)
+{
+	size_t lo = 0, hi = P->nparts;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		int c = partcmp(P, t, p, &P->parts[m]);
+		if (!c)
+			return (long)m;
+		if (c < 0)
+			hi = m;
+		else
+			lo = m + 1;
+	}
+	return -1;
+}
+
+static long find_topic(const struct poll *P, const char *s, size_t n)
+{
+	for (size_t t = 0; t < P->nt; t++)
+		if (kw_streq(s, n, P->topics[t]))
+			return (long)t;
+	return -1;
+}
+
+/* ---- Metadata ---- */
+static void enc_metadata(void *arg, struct kw_buf *b, int ver)
+{
+	struct poll *P = arg;
+	if (ver < 4) {
+		/* Before v4 a broker may create a topic we name (librdkafka's
+		 * mock cluster does): ask for all topics (null) instead. */
+		kw_i32(b, -1);
+		return;
+	}
+	kw_i32(b, (int32_t)P->nt);
+	for (size_t t = 0; t < P->nt; t++)
+		kw_str(b, P->topics[t]);
+	kw_i8(b, 0); /* allow_auto_topic_creation: false */
+}
+
+static _Thread_local const struct poll *sort_P; /* for qsort */
+static int part_sort(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+	return partcmp(sort_P, x->t, x->p, y);
+}
+
+/* Decode a Metadata answer into the brokers, and into the parts (built on
+ * the first, leaders updated after); 0, 1 to try again, -1 ended. */
+static int take_metadata(struct poll *P, struct kw_rd *r, int ver, char **why)
+{
+	struct rp_kafka *k = P->k;
+	struct broker *bs = NULL;
+	size_t nbs = 0;
+	struct part *np = NULL;
+	size_t nnp = 0;
+	int again = 0;
+	char *topic_err = NULL;
+	int topic_rc = 0;
+	const char *s;
+	size_t n;
+
+	if (ver >= 3)
+		kw_r32(r); /* throttle_time_ms */
+	int32_t nb = kw_rarr(r);
+	bs = rp_xcalloc((size_t)(nb > 0 ? nb : 1), sizeof *bs);
+	for (int32_t i = 0; i < nb && !r->bad; i++) {
+		bs[nbs].id = kw_r32(r);
+		kw_rstr(r, &s, &n);
+		bs[nbs].host = rp_xasprintf("%.*s", (int)n, s);
+		bs[nbs].port = kw_r32(r);
+		nbs++;
+		if (ver >= 1)
+			kw_rstr(r, &s, &n); /* rack */
+	}
+	if (ver >= 2)
+		kw_rstr(r, &s, &n); /* cluster_id */
+	if (ver >= 1)
+		kw_r32(r); /* controller_id */
+	int32_t ntop = kw_rarr(r);
+	int *seen = rp_xcalloc(P->nt ? P->nt : 1, sizeof *seen);
+	for (int32_t i = 0; i < ntop && !r->bad; i++) {
+		int16_t e = kw_r16(r);
+		kw_rstr(r, &s, &n);
+		long t = find_topic(P, s, n);
+		if (ver >= 1)
+			kw_r8(r); /* is_internal */
+		int32_t npart = kw_rarr(r);
+		if (t >= 0) {
+			seen[t] = 1;
+			if (e == 3 && !topic_err) {
+				topic_err = rp_xasprintf("kafka topic '%s' does not exist", P->topics[t]);
+				topic_rc = RP_EXIT_USAGE;
+			} else if (e && !retriable(e) && !topic_err) {
+				topic_err = rp_xasprintf("kafka topic '%s': %s", P->topics[t], kw_errstr(e));
+				topic_rc = RP_EXIT_TEMP;
+			} else if (e || npart == 0) {
+				again = 1;
+			}
+		}
+		for (int32_t j = 0; j < npart && !r->bad; j++) {
+			int16_t pe = kw_r16(r);
+			int32_t idx = kw_r32(r), leader = kw_r32(r);
+			for (int a = 0; a < 2; a++) { /* replicas, isr */
+				int32_t m = kw_rarr(r);
+				for (int32_t x = 0; x < m && !r->bad; x++)
+					kw_r32(r);
+			}
+			if (t < 0 || e)
 				continue;
-			if (rp_mono() >= gs[i].retry_at) {
-				gs[i].retry_at = 0;
-				send_offsets(k, q, &gs[i], (int)i);
-				pending++;
-			} else if (gs[i].retry_at < next) {
-				next = gs[i].retry_at;
-			}
+			if (pe == 5 || pe == 6 || leader < 0)
+				again = 1;
+			np = rp_xrealloc(np, (nnp + 1) * sizeof *np);
+			np[nnp++] = (struct part){ .t = (size_t)t, .p = idx, .leader = leader };
 		}
-		if (deadline_left(end) <= 0 && !pending) {
-			rc = RP_EXIT_TEMP;
-			break;
+	}
+	for (size_t t = 0; t < P->nt && !r->bad && !topic_err; t++)
+		if (!seen[t]) {
+			topic_err = rp_xasprintf("kafka topic '%s' does not exist", P->topics[t]);
+			topic_rc = RP_EXIT_USAGE;
 		}
-		if (!pending) {
-			rp_sleep(next - rp_mono() > 0 ? next - rp_mono() : 0);
-			continue;
-		}
-		double wait = (next < end ? next : end) - rp_mono();
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait > 0 ? (int)(wait * 1000) + 1 : 1);
-		if (!ev) {
-			if (deadline_left(end) <= 0) {
-				rc = RP_EXIT_TEMP;
-				break;
-			}
-			continue;
-		}
-		if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT) {
-			rd_kafka_event_destroy(ev);
-			continue;
-		}
-		int idx;
-		pending--;
-		int again = take_offsets(ev, gs, &idx);
-		rd_kafka_event_destroy(ev);
-		struct gq *g = &gs[idx];
-		if (g->done) {
-			done++;
-		} else if (again && deadline_left(end) > g->backoff) {
-			rp_debug("kafka: retrying", "group", g->group, "error", g->err);
-			g->retry_at = rp_mono() + g->backoff;
-			g->backoff = g->backoff * 2 > 1 ? 1 : g->backoff * 2;
-		} else {
-			rc = again ? RP_EXIT_TEMP : RP_EXIT_FAIL;
-			break;
+	free(seen);
+	int rc = 0;
+	if (!kw_rend(r)) {
+		*why = rp_xstrdup("kafka metadata: malformed response");
+		rc = 1;
+	} else if (topic_err) {
+		fatal(P, topic_rc, topic_err);
+		topic_err = NULL;
+		rc = -1;
+	} else {
+		for (size_t i = 0; i < nnp && !again; i++)
+			for (size_t j = 0; j < nbs && np[i].leader >= 0; j++)
+				if (bs[j].id == np[i].leader)
+					break;
+				else if (j + 1 == nbs)
+					again = 1;
+		if (again) {
+			*why = rp_xstrdup("kafka metadata: topics without a leader");
+			rc = 1;
 		}
 	}
 	if (rc) {
-		for (size_t i = 0; i < ng && !*err; i++)
-			if (!gs[i].done && gs[i].err)
-				*err = rp_xstrdup(gs[i].err);
-		for (size_t i = 0; i < ng && !*err; i++)
-			if (!gs[i].done)
-				*err = rp_xasprintf("kafka group '%s': committed offsets: timed out "
-						    "(no answer from its coordinator)",
-						    gs[i].group);
+		for (size_t i = 0; i < nbs; i++)
+			free(bs[i].host);
+		free(bs);
+		free(np);
+		free(topic_err);
+		return rc;
 	}
-	*out = pending;
-	return rc;
+	brokers_free(k);
+	k->b = bs;
+	k->nb = nbs;
+	sort_P = P;
+	qsort(np, nnp, sizeof *np, part_sort);
+	if (!P->have_parts) {
+		for (size_t i = 0; i < nnp; i++)
+			np[i].hi = np[i].lo = -1;
+		P->parts = np;
+		P->nparts = nnp;
+		P->have_parts = 1;
+		for (size_t g = 0; g < P->ng; g++) {
+			struct grp *G = &P->gs[g];
+			char *mine = rp_xcalloc(P->nt ? P->nt : 1, 1);
+			for (size_t i = 0; i < P->nw; i++)
+				if (!strcmp(P->w[i].group, G->group))
+					mine[find_topic(P, P->w[i].topic, strlen(P->w[i].topic))] = 1;
+			G->pi = rp_xcalloc(nnp ? nnp : 1, sizeof *G->pi);
+			for (size_t i = 0; i < nnp; i++)
+				if (mine[np[i].t])
+					G->pi[G->np++] = i;
+			G->committed = rp_xcalloc(G->np ? G->np : 1, sizeof *G->committed);
+			free(mine);
+		}
+	} else { /* a refresh: new leaders for the partitions we know */
+		for (size_t i = 0; i < nnp; i++) {
+			long at = find_part(P, np[i].t, np[i].p);
+			if (at >= 0)
+				P->parts[at].leader = np[i].leader;
+		}
+		free(np);
+	}
+	return 0;
+}
+
+static void dec_metadata(void *arg, int how, const char *err, struct kw_rd *r, int ver)
+{
+	struct poll *P = arg;
+	char *why = NULL;
+	P->meta = 0;
+	if (how == KW_EVERSION) {
+		fatal(P, RP_EXIT_TEMP, rp_xstrdup(err));
+		return;
+	}
+	if (how == KW_OK) {
+		int rc = take_metadata(P, r, ver, &why);
+		if (rc < 0)
+			return;
+		if (rc == 0) {
+			P->meta = 2;
+			P->wm_stale = 0;
+			return;
+		}
+	} else {
+		why = rp_xasprintf("kafka metadata: %s", tail(err));
+		P->k->boot_i++; /* the next try asks another server */
+	}
+	rp_debug("kafka: retrying", "what", "metadata", "error", why);
+	seterr(&P->meta_err, why);
+	backoff(P, &P->meta_at, &P->meta_backoff, P->meta_err);
+}
+
+/* ---- FindCoordinator and OffsetFetch ---- */
+static void enc_findcoord(void *arg, struct kw_buf *b, int ver)
+{
+	struct grp *G = arg;
+	kw_str(b, G->group);
+	if (ver >= 1)
+		kw_i8(b, 0); /* key_type: group */
+}
+
+/* A group's try failed: find its coordinator again (refind) or fetch
+ * again, after its backoff, or end the poll. */
+static void grp_retry(struct grp *G, int refind, char *why)
+{
+	seterr(&G->err, why);
+	rp_debug("kafka: retrying", "group", G->group, "error", G->err);
+	G->state = refind ? G_FIND : G_FETCH;
+	backoff(G->P, &G->retry_at, &G->backoff, G->err);
+}
+
+static void dec_findcoord(void *arg, int how, const char *err, struct kw_rd *r, int ver)
+{
+	struct grp *G = arg;
+	(void)ver;
+	if (how == KW_EVERSION) {
+		fatal(G->P, RP_EXIT_TEMP, rp_xstrdup(err));
+		return;
+	}
+	if (how != KW_OK) {
+		G->P->k->boot_i++;
+		grp_retry(G, 1, rp_xasprintf("kafka group '%s': %s", G->group, tail(err)));
+		return;
+	}
+	const char *s, *m;
+	size_t n, mn;
+	kw_r32(r); /* throttle_time_ms */
+	int16_t e = kw_r16(r);
+	kw_rstr(r, &m, &mn);
+	kw_r32(r); /* node_id */
+	kw_rstr(r, &s, &n);
+	int32_t port = kw_r32(r);
+	if (!kw_rend(r)) {
+		grp_retry(G, 1, rp_xasprintf("kafka group '%s': malformed FindCoordinator response", G->group));
+		return;
+	}
+	if (e) {
+		char *why = rp_xasprintf("kafka group '%s': %s%s%.*s", G->group, kw_errstr(e), mn ? ": " : "",
+					 (int)mn, m);
+		if (retriable(e))
+			grp_retry(G, 1, why);
+		else
+			fatal(G->P, RP_EXIT_FAIL, why);
+		return;
+	}
+	free(G->chost);
+	G->chost = rp_xasprintf("%.*s", (int)n, s);
+	G->cport = port;
+	G->state = G_FETCH;
+	G->backoff = G->backoff > 0 ? G->backoff : 0.1;
+}
+
+static void enc_offsetfetch(void *arg, struct kw_buf *b, int ver)
+{
+	struct grp *G = arg;
+	const struct poll *P = G->P;
+	(void)ver;
+	kw_str(b, G->group);
+	size_t nt = 0;
+	for (size_t i = 0; i < G->np; i++)
+		if (!i || P->parts[G->pi[i]].t != P->parts[G->pi[i - 1]].t)
+			nt++;
+	kw_i32(b, (int32_t)nt);
+	for (size_t i = 0; i < G->np;) {
+		size_t j = i, t = P->parts[G->pi[i]].t;
+		while (j < G->np && P->parts[G->pi[j]].t == t)
+			j++;
+		kw_str(b, P->topics[t]);
+		kw_i32(b, (int32_t)(j - i));
+		for (; i < j; i++)
+			kw_i32(b, P->parts[G->pi[i]].p);
+	}
+}
+
+static void dec_offsetfetch(void *arg, int how, const char *err, struct kw_rd *r, int ver)
+{
+	struct grp *G = arg;
+	const struct poll *P = G->P;
+	if (how == KW_EVERSION) {
+		fatal(G->P, RP_EXIT_TEMP, rp_xstrdup(err));
+		return;
+	}
+	if (how != KW_OK) {
+		grp_retry(G, 1, rp_xasprintf("kafka group '%s': %s", G->group, tail(err)));
+		return;
+	}
+	for (size_t i = 0; i < G->np; i++)
+		G->committed[i] = RP_KAFKA_NO_OFFSET;
+	int first = 0;
+	char *why = NULL;
+	if (ver >= 3)
+		kw_r32(r); /* throttle_time_ms */
+	int32_t nt = kw_rarr(r);
+	for (int32_t i = 0; i < nt && !r->bad; i++) {
+		const char *s;
+		size_t n;
+		kw_rstr(r, &s, &n);
+		long t = find_topic(P, s, n);
+		int32_t np = kw_rarr(r);
+		for (int32_t j = 0; j < np && !r->bad; j++) {
+			int32_t idx = kw_r32(r);
+			int64_t off = kw_r64(r);
+			if (ver >= 5)
+				kw_r32(r); /* committed_leader_epoch */
+			const char *md;
+			size_t mdn;
+			kw_rstr(r, &md, &mdn);
+			int16_t e = kw_r16(r);
+			if (r->bad || t < 0)
+				continue;
+			if (e && !first) {
+				first = e;
+				why = rp_xasprintf("kafka group '%s' %s[%d]: %s", G->group, P->topics[t], (int)idx,
+						   kw_errstr(e));
+			}
+			long at = find_part(P, (size_t)t, idx);
+			/* its place among the group's (both ascending) */
+			size_t lo = 0, hi = G->np;
+			while (at >= 0 && lo < hi) {
+				size_t m = (lo + hi) / 2;
+				if (G->pi[m] == (size_t)at) {
+					G->committed[m] = off >= 0 ? off : RP_KAFKA_NO_OFFSET;
+					break;
+				}
+				if (G->pi[m] < (size_t)at)
+					lo = m + 1;
+				else
+					hi = m;
+			}
+		}
+	}
+	if (ver >= 2) {
+		int16_t e = kw_r16(r);
+		if (e && !r->bad) {
+			first = e;
+			seterr(&why, rp_xasprintf("kafka group '%s': %s", G->group, kw_errstr(e)));
+		}
+	}
+	if (!kw_rend(r)) {
+		free(why);
+		grp_retry(G, 1, rp_xasprintf("kafka group '%s': malformed OffsetFetch response", G->group));
+		return;
+	}
+	if (first) {
+		if (retriable(first))
+			grp_retry(G, first == 15 || first == 16, why);
+		else
+			fatal(G->P, RP_EXIT_FAIL, why);
+		return;
+	}
+	G->state = G_DONE;
+}
+
+/* ---- ListOffsets ---- */
+static void enc_listoffsets(void *arg, struct kw_buf *b, int ver)
+{
+	struct loreq *L = arg;
+	const struct poll *P = L->P;
+	kw_i32(b, -1); /* replica_id: a consumer */
+	if (ver >= 2)
+		kw_i8(b, 0); /* isolation_level: read_uncommitted (the high watermark) */
+	size_t nt = 0;
+	for (size_t i = 0; i < L->np; i++)
+		if (!i || P->parts[L->pi[i]].t != P->parts[L->pi[i - 1]].t)
+			nt++;
+	kw_i32(b, (int32_t)nt);
+	for (size_t i = 0; i < L->np;) {
+		size_t j = i, t = P->parts[L->pi[i]].t;
+		while (j < L->np && P->parts[L->pi[j]].t == t)
+			j++;
+		kw_str(b, P->topics[t]);
+		kw_i32(b, (int32_t)(j - i));
+		for (; i < j; i++) {
+			kw_i32(b, P->parts[L->pi[i]].p);
+			if (ver >= 4)
+				kw_i32(b, -1); /* current_leader_epoch: unknown */
+			kw_i64(b, L->ts);
+		}
+	}
+}
+
+static void wm_fail(struct poll *P, char *why, int stale)
+{
+	if (!P->wm_err)
+		P->wm_err = why;
+	else
+		free(why);
+	P->wm_stale |= stale;
+}
+
+static void dec_listoffsets(void *arg, int how, const char *err, struct kw_rd *r, int ver)
+{
+	struct loreq *L = arg;
+	struct poll *P = L->P;
+	P->wm_out--;
+	if (how == KW_EVERSION) {
+		fatal(P, RP_EXIT_TEMP, rp_xstrdup(err));
+		return;
+	}
+	if (how != KW_OK) {
+		wm_fail(P, rp_xasprintf("kafka watermarks: %s", tail(err)), 1);
+		return;
+	}
+	/* Offsets are taken only from an answer read whole. */
+	long *at = rp_xmalloc((L->np ? L->np : 1) * sizeof *at);
+	int64_t *val = rp_xmalloc((L->np ? L->np : 1) * sizeof *val);
+	size_t nv = 0;
+	if (ver >= 2)
+		kw_r32(r); /* throttle_time_ms */
+	int32_t nt = kw_rarr(r);
+	for (int32_t i = 0; i < nt && !r->bad; i++) {
+		const char *s;
+		size_t n;
+		kw_rstr(r, &s, &n);
+		long t = find_topic(P, s, n);
+		int32_t np = kw_rarr(r);
+		for (int32_t j = 0; j < np && !r->bad; j++) {
+			int32_t idx = kw_r32(r);
+			int16_t e = kw_r16(r);
+			kw_r64(r); /* timestamp */
+			int64_t off = kw_r64(r);
+			if (ver >= 4)
+				kw_r32(r); /* leader_epoch */
+			long a = t >= 0 && !r->bad ? find_part(P, (size_t)t, idx) : -1;
+			if (a < 0)
+				continue;
+			if (e) {
+				char *why = rp_xasprintf("kafka watermarks of %s: %s", P->topics[t], kw_errstr(e));
+				int stale = e == 3 || e == 5 || e == 6 || e == 74 || e == 75;
+				if (retriable(e) || stale)
+					wm_fail(P, why, stale);
+				else
+					fatal(P, RP_EXIT_TEMP, why);
+				continue;
+			}
+			if (nv < L->np) {
+				at[nv] = a;
+				val[nv++] = off;
+			}
+		}
+	}
+	if (!kw_rend(r)) {
+		wm_fail(P, rp_xstrdup("kafka watermarks: malformed ListOffsets response"), 0);
+		nv = 0;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		struct part *p = &P->parts[at[i]];
+		if (L->ts == -1)
+			p->hi = val[i], p->has_hi = 1;
+		else
+			p->lo = val[i], p->has_lo = 1;
+	}
+	free(at);
+	free(val);
+}
+
+/* Send the ListOffsets still needed: per leader, one for the latest offsets
+ * (-1) and one for the earliest (-2), each with all its partitions. */
+static void wm_send(struct poll *P)
+{
+	size_t *idx = rp_xcalloc(P->nparts ? P->nparts : 1, sizeof *idx);
+	char *done = rp_xcalloc(P->nparts ? P->nparts : 1, 1);
+	for (int which = 0; which < 2; which++) {
+		int64_t ts = which ? -2 : -1;
+		memset(done, 0, P->nparts);
+		for (size_t i = 0; i < P->nparts; i++) {
+			if (done[i] || (which ? P->parts[i].has_lo : P->parts[i].has_hi))
+				continue;
+			int32_t leader = P->parts[i].leader;
+			size_t n = 0;
+			for (size_t j = i; j < P->nparts; j++)
+				if (!done[j] && P->parts[j].leader == leader &&
+				    !(which ? P->parts[j].has_lo : P->parts[j].has_hi)) {
+					done[j] = 1;
+					idx[n++] = j;
+				}
+			const struct broker *b = broker(P->k, leader);
+			struct kw_conn *c = b ? kw_conn(P->k->c, b->host, b->port) : NULL;
+			if (!c) {
+				wm_fail(P, rp_xasprintf("kafka watermarks of %s: leader %d unknown",
+							P->topics[P->parts[i].t], (int)leader),
+					1);
+				continue;
+			}
+			struct loreq *L = rp_xcalloc(1, sizeof *L);
+			L->P = P;
+			L->ts = ts;
+			L->np = n;
+			L->pi = rp_xmalloc(n * sizeof *L->pi);
+			memcpy(L->pi, idx, n * sizeof *idx);
+			P->lr = rp_xrealloc(P->lr, (P->nlr + 1) * sizeof *P->lr);
+			P->lr[P->nlr++] = L;
+			kw_send(c, KW_LISTOFFSETS, enc_listoffsets, dec_listoffsets, L);
+			P->wm_out++;
+		}
+	}
+	free(done);
+	free(idx);
+}
+
+static int wm_missing(const struct poll *P)
+{
+	for (size_t i = 0; i < P->nparts; i++)
+		if (!P->parts[i].has_hi || !P->parts[i].has_lo)
+			return 1;
+	return 0;
+}
+
+/* ---- the poll ---- */
+static void poll_step(struct poll *P, double *next)
+{
+	struct rp_kafka *k = P->k;
+	double now = rp_mono();
+	if (!P->meta && now >= P->meta_at) {
+		P->meta = 1;
+		kw_send(any_conn(k), KW_METADATA, enc_metadata, dec_metadata, P);
+	} else if (!P->meta && P->meta_at < *next) {
+		*next = P->meta_at;
+	}
+	for (size_t g = 0; g < P->ng; g++) {
+		struct grp *G = &P->gs[g];
+		if ((G->state == G_FIND || G->state == G_FETCH) && now < G->retry_at) {
+			if (G->retry_at < *next)
+				*next = G->retry_at;
+			continue;
+		}
+		if (G->state == G_FIND) {
+			G->state = G_FINDING;
+			kw_send(any_conn(k), KW_FINDCOORDINATOR, enc_findcoord, dec_findcoord, G);
+		} else if (G->state == G_FETCH && P->have_parts) {
+			struct kw_conn *c = kw_conn(k->c, G->chost, G->cport);
+			if (!c) {
+				grp_retry(G, 1, rp_xasprintf("kafka group '%s': coordinator port %d", G->group,
+							     G->cport));
+				continue;
+			}
+			G->state = G_FETCHING;
+			kw_send(c, KW_OFFSETFETCH, enc_offsetfetch, dec_offsetfetch, G);
+		}
+	}
+	/* Watermarks: once leaders are known; after a round with errors, its
+	 * backoff (and fresh leaders when they moved). */
+	if (P->have_parts && !P->wm_out && wm_missing(P)) {
+		if (P->wm_err) { /* the last round failed */
+			seterr(&P->wm_last, P->wm_err);
+			P->wm_err = NULL;
+			rp_debug("kafka: retrying", "what", "watermarks", "error", P->wm_last);
+			if (backoff(P, &P->wm_at, &P->wm_backoff, P->wm_last) < 0)
+				return;
+			if (P->wm_stale && P->meta == 2) {
+				P->meta = 0;
+				P->meta_at = P->wm_at;
+			}
+		}
+		if (P->meta == 2 && now >= P->wm_at)
+			wm_send(P);
+		else if (P->wm_at < *next && P->wm_at > now)
+			*next = P->wm_at;
+	}
+}
+
+static int poll_done(const struct poll *P)
+{
+	if (!P->have_parts || P->wm_out || wm_missing(P))
+		return 0;
+	for (size_t g = 0; g < P->ng; g++)
+		if (P->gs[g].state != G_DONE)
+			return 0;
+	return 1;
+}
+
+static char *timeout_err(const struct poll *P)
+{
+	if (!P->have_parts)
+		return P->meta_err ? rp_xstrdup(P->meta_err) : rp_xstrdup("kafka metadata: timed out");
+	if (P->wm_out || wm_missing(P))
+		return P->wm_err ? rp_xstrdup(P->wm_err)
+				 : P->wm_last ? rp_xstrdup(P->wm_last) : rp_xstrdup("kafka watermarks: timed out");
+	for (size_t g = 0; g < P->ng; g++)
+		if (P->gs[g].state != G_DONE)
+			return P->gs[g].err ? rp_xstrdup(P->gs[g].err)
+					    : rp_xasprintf("kafka group '%s': committed offsets: timed out "
+							   "(no answer from its coordinator)",
+							   P->gs[g].group);
+	return rp_xstrdup("kafka: timed out");
 }
 
 static const char *ms(double t0)
 {
-	static char b[32];
+	static _Thread_local char b[32];
 	snprintf(b, sizeof b, "%.1f", (rp_mono() - t0) * 1000);
 	return b;
 }
@@ -510,137 +902,101 @@ static const char *ms(double t0)
 int rp_kafka_poll(struct rp_kafka *k, const struct rp_kafka_watch *w, size_t n, int policy,
 		  struct rp_kafka_lag **out, size_t *nout, char **err)
 {
-	const char **topics = rp_xcalloc(n ? n : 1, sizeof *topics);
-	struct gq *gs = rp_xcalloc(n ? n : 1, sizeof *gs);
-	size_t nt = 0, ng = 0;
-	rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_new((int)n * 8 + 1);
-	rd_kafka_topic_partition_list_t *his = NULL, *los = NULL;
-	rd_kafka_queue_t *q = NULL;
-	double t0 = rp_mono(), end = t0 + k->timeout_ms / 1000.0;
-	size_t still_out = 0; /* ListConsumerGroupOffsets not answered */
-	int rc;
-	char e[512];
-
+	double t0 = rp_mono();
+	struct poll P = { .k = k, .w = w, .nw = n, .end = t0 + k->timeout };
+	P.topics = rp_xcalloc(n ? n : 1, sizeof *P.topics);
+	P.gs = rp_xcalloc(n ? n : 1, sizeof *P.gs);
 	*err = NULL;
 	*out = NULL;
 	*nout = 0;
-	if (!k->rk) { /* the last poll dropped it (drop_handle) */
-		if (!(k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rd_kafka_conf_dup(k->conf), e, sizeof e))) {
-			free(topics);
-			free(gs);
-			*err = rp_xasprintf("kafka: %s", e);
-			return RP_EXIT_TEMP;
-		}
-		rp_debug("kafka: a fresh handle (the last poll left requests out)");
-	}
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
-		for (j = 0; j < nt && strcmp(topics[j], w[i].topic); j++)
+		for (j = 0; j < P.nt && strcmp(P.topics[j], w[i].topic); j++)
 			;
-		if (j == nt)
-			topics[nt++] = w[i].topic;
-		for (j = 0; j < ng && strcmp(gs[j].group, w[i].group); j++)
+		if (j == P.nt)
+			P.topics[P.nt++] = w[i].topic;
+		for (j = 0; j < P.ng && strcmp(P.gs[j].group, w[i].group); j++)
 			;
-		if (j == ng) {
-			gs[ng].group = w[i].group;
-			gs[ng++].parts = rd_kafka_topic_partition_list_new(16);
+		if (j == P.ng) {
+			P.gs[P.ng].P = &P;
+			P.gs[P.ng++].group = w[i].group;
 		}
 	}
-	rc = fetch_metadata(k, topics, nt, end, all, err);
-	if (rc)
-		goto out;
-	/* Each group's partitions carry their index in all (and so in the
-	 * watermark lists, which are copies of it), and are sorted. */
-	rd_kafka_topic_partition_list_sort(all, NULL, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct gq *g = gs;
-		size_t j;
-		for (j = 0; j < i && (strcmp(w[j].group, w[i].group) || strcmp(w[j].topic, w[i].topic)); j++)
-			;
-		if (j < i)
-			continue; /* the same pair twice */
-		while (strcmp(g->group, w[i].group))
-			g++;
-		for (int p = 0; p < all->cnt; p++)
-			if (!strcmp(all->elems[p].topic, w[i].topic))
-				rd_kafka_topic_partition_list_add(g->parts, w[i].topic, all->elems[p].partition)
-					->opaque = (void *)(intptr_t)p;
+	/* Metadata and every FindCoordinator go out at once; OffsetFetch
+	 * and ListOffsets as soon as what they need is in. */
+	for (;;) {
+		double next = P.end;
+		if (!P.rc)
+			poll_step(&P, &next);
+		if (P.rc || poll_done(&P))
+			break;
+		if (rp_mono() >= P.end) {
+			P.rc = RP_EXIT_TEMP;
+			P.err = timeout_err(&P);
+			break;
+		}
+		kw_poll(k->c, next);
 	}
-	for (size_t i = 0; i < ng; i++)
-		rd_kafka_topic_partition_list_sort(gs[i].parts, NULL, NULL);
-	rp_debug("kafka: metadata", "ms", ms(t0));
-	/* Committed offsets are asked first and collected after the
-	 * watermarks: the requests overlap.  Late answers are dropped with
-	 * the queue. */
-	q = rd_kafka_queue_new(k->rk);
-	send_committed(k, q, gs, ng);
-	still_out = ng;
-	rc = fetch_watermarks(k, all, end, &his, &los, err);
-	if (rc)
-		goto out;
-	rp_debug("kafka: watermarks", "ms", ms(t0));
-	rc = fetch_committed(k, q, gs, ng, end, &still_out, err);
-	rp_debug("kafka: committed", "ms", ms(t0));
-	if (rc)
-		goto out;
-
-	struct rp_kafka_lag *res = rp_xcalloc(ng, sizeof *res);
-	for (size_t i = 0; i < ng; i++) {
-		struct rp_kafka_lag *l = &res[i];
-		/* Borrow the caller's strings, not librdkafka's copies. */
-		for (size_t j = 0; j < n; j++)
-			if (!strcmp(w[j].group, gs[i].group)) {
-				l->group = w[j].group;
-				break;
+	rp_debug("kafka: polled", "ms", ms(t0));
+	if (kw_pending(k->c)) {
+		rp_debug("kafka: requests still out: dropped");
+		kw_abandon(k->c);
+	}
+	int rc = P.rc;
+	if (!rc) {
+		struct rp_kafka_lag *res = rp_xcalloc(P.ng ? P.ng : 1, sizeof *res);
+		for (size_t i = 0; i < P.ng; i++) {
+			struct rp_kafka_lag *l = &res[i];
+			const struct grp *G = &P.gs[i];
+			l->group = G->group;
+			l->nparts = G->np;
+			l->parts = rp_xcalloc(l->nparts ? l->nparts : 1, sizeof *l->parts);
+			for (size_t j = 0; j < G->np; j++) {
+				const struct part *p = &P.parts[G->pi[j]];
+				struct rp_kafka_part *o = &l->parts[j];
+				o->topic = P.topics[p->t];
+				o->partition = p->p;
+				o->committed = G->committed[j];
+				o->hi = p->hi;
+				o->lo = p->lo;
+				o->lag = rp_kafka_part_lag(o->committed, o->lo, o->hi, policy);
+				l->lag += o->lag;
+				if (o->committed >= 0)
+					l->ncommitted++;
 			}
-		l->nparts = (size_t)gs[i].parts->cnt;
-		l->parts = rp_xcalloc(l->nparts ? l->nparts : 1, sizeof *l->parts);
-		for (size_t p = 0; p < l->nparts; p++) {
-			const rd_kafka_topic_partition_t *e = &gs[i].parts->elems[p];
-			struct rp_kafka_part *o = &l->parts[p];
-			for (size_t t = 0; t < nt; t++)
-				if (!strcmp(topics[t], e->topic))
-					o->topic = topics[t];
-			o->partition = e->partition;
-			o->committed = e->offset >= 0 ? e->offset : RP_KAFKA_NO_OFFSET;
-			intptr_t x = (intptr_t)e->opaque;
-			o->hi = his->elems[x].offset;
-			o->lo = los->elems[x].offset;
-			o->lag = rp_kafka_part_lag(o->committed, o->lo, o->hi, policy);
-			l->lag += o->lag;
-			if (o->committed >= 0)
-				l->ncommitted++;
+			if (l->nparts && !l->ncommitted && !rc) {
+				P.err = rp_xasprintf("kafka group '%s' has no committed offset on its topics "
+						     "(unknown group?)",
+						     l->group);
+				rc = RP_EXIT_USAGE;
+			}
 		}
-		if (l->nparts && !l->ncommitted && !*err) {
-			*err = rp_xasprintf("kafka group '%s' has no committed offset on its topics "
-					    "(unknown group?)",
-					    l->group);
-			rc = RP_EXIT_USAGE;
+		if (rc) {
+			rp_kafka_lags_free(res, P.ng);
+		} else {
+			*out = res;
+			*nout = P.ng;
 		}
 	}
-	if (rc) {
-		rp_kafka_lags_free(res, ng);
-		goto out;
+	*err = rc ? P.err : NULL;
+	if (!rc)
+		free(P.err);
+	for (size_t g = 0; g < P.ng; g++) {
+		free(P.gs[g].pi);
+		free(P.gs[g].committed);
+		free(P.gs[g].err);
+		free(P.gs[g].chost);
 	}
-	*out = res;
-	*nout = ng;
-out:
-	for (size_t i = 0; i < ng; i++) {
-		rd_kafka_topic_partition_list_destroy(gs[i].parts);
-		free(gs[i].err);
+	for (size_t i = 0; i < P.nlr; i++) {
+		free(P.lr[i]->pi);
+		free(P.lr[i]);
 	}
-	free(gs);
-	free(topics);
-	rd_kafka_topic_partition_list_destroy(all);
-	if (his)
-		rd_kafka_topic_partition_list_destroy(his);
-	if (los)
-		rd_kafka_topic_partition_list_destroy(los);
-	if (q)
-		rd_kafka_queue_destroy(q);
-	if (still_out) {
-		rp_debug("kafka: requests still out: the handle is dropped");
-		drop_handle(k);
-	}
+	free(P.lr);
+	free(P.gs);
+	free(P.topics);
+	free(P.parts);
+	free(P.meta_err);
+	free(P.wm_err);
+	free(P.wm_last);
 	return rc;
 }

@@ -1,34 +1,41 @@
-/* kafka.h — consumer-group lag with librdkafka, without joining the group.
+/* kafka.h — consumer-group lag without joining the group, over our own
+ * Kafka wire client (kwire.c): no librdkafka on this path.
  *
  * Promises:
- *  - One RD_KAFKA_CONSUMER handle (group.id "rp-lagwatch", never
- *    subscribed, isolation.level read_uncommitted so "hi" is the high
- *    watermark as kafka-consumer-groups.sh and KEDA see it).  Committed
- *    offsets come from ListConsumerGroupOffsets on that consumer handle,
- *    always with explicit partitions (librdkafka 2.0.2 crashes on a
- *    producer handle on coordinator errors, and a NULL list gives nothing).
- *  - Partitions come from one all-topics metadata request (2.0.2 cannot
- *    name topics without building consumer state for every partition);
- *    watermarks from batched ListOffsets (END and BEGINNING, chunks of 250
- *    partitions, a few threads), not two requests per partition; the
- *    OffsetFetch requests (one per group, all at once) overlap them.
+ *  - Bootstrap: "host:port,host:port" ("host" alone is port 9092,
+ *    "[::1]:9092" an IPv6 address); a bad entry is refused at open.
+ *  - One poll: Metadata for the watched topics only (named, with
+ *    allow_auto_topic_creation false, from v4; a broker with Metadata v0-v3
+ *    only, such as librdkafka's mock cluster, is asked for all topics, as
+ *    naming one there may create it) and FindCoordinator per group, at
+ *    once; then OffsetFetch per group to its coordinator with explicit
+ *    partitions, and per partition leader one ListOffsets for the latest
+ *    offsets (-1) and one for the earliest (-2), all its partitions in
+ *    each, isolation_level read_uncommitted so "hi" is the high watermark
+ *    as kafka-consumer-groups.sh and KEDA see it.  Whatever does not wait
+ *    on an answer goes out at once, pipelined.
  *  - Lag of a partition: max(0, hi - max(committed, lo)); with no committed
  *    offset, policy "latest" counts 1 when the partition holds messages
  *    (0 when empty), "earliest" counts hi - lo (the whole retained log).
- *  - Coordinator errors (load in progress, not available, not coordinator),
- *    timeouts and transport errors are retried with backoff (100 ms
- *    doubling, cap 1 s) until the configured timeout.  A poll that still
- *    fails is an error for the whole poll: lag is unknown, never 0.
- *  - A ListConsumerGroupOffsets never times out inside librdkafka (whose
- *    timeout path frees the request twice and aborts once the coordinator
- *    is back: librdkafka #3663, #4605): the poll stops waiting at its own
- *    deadline, and a poll that leaves any such request unanswered drops
- *    the handle; the next poll opens a fresh one (a reconnect, only after
- *    a failure).  One handle may serve any number of polls.
- *  - Return codes: 0 ok; RP_EXIT_USAGE for an unknown topic or a group with
- *    no committed offset at all on its topics (an unknown group looks like
- *    that through OffsetFetch); RP_EXIT_TEMP when Kafka does not answer
- *    well enough.  *err is one line.
+ *  - Retriable errors (coordinator load in progress, not available, not
+ *    coordinator; not leader, leader not available; request timed out;
+ *    unstable offset commit; transport errors, malformed answers) are
+ *    retried with backoff (100 ms doubling, cap 1 s) until the configured
+ *    timeout; NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and a lost
+ *    coordinator look the coordinator up again, a leader error or a lost
+ *    leader asks Metadata again.  A poll that still fails is an error for
+ *    the whole poll: lag is unknown, never 0.
+ *  - One handle may serve any number of polls (--serve, --watch,
+ *    --trigger): its broker connections stay open between polls; one that
+ *    failed, or still owed answers when a poll gave up, is closed and
+ *    reopened at its next use.
+ *  - Return codes: 0 ok; RP_EXIT_USAGE for an unknown topic ("kafka topic
+ *    'x' does not exist") or a group with no committed offset at all on
+ *    its topics (an unknown group looks like that through OffsetFetch);
+ *    RP_EXIT_FAIL for a group error that no retry mends (authorization);
+ *    RP_EXIT_TEMP when Kafka does not answer well enough, or a broker has
+ *    no protocol version of ours.  *err is one line; error codes read as
+ *    librdkafka wrote them ("Broker: Not coordinator").
  */
 #ifndef RP_KAFKA_H
 #define RP_KAFKA_H

@@ -343,7 +343,7 @@ int rp_watch_tick(struct rp_watch *lw, char **err)
 	if (lw->if_idle && !fleet_empty())
 		return RP_WATCH_NOT_IDLE;
 	/* Kafka answers while Prometheus and Kubernetes are asked: the lag
-	 * poll runs on a thread of its own (it mostly waits on librdkafka's). */
+	 * poll runs on a thread of its own (it mostly waits on the brokers). */
 	struct lag_job job = { lw, &o };
 	pthread_t lag_th;
 	int threaded = 0, unopened = lw->lag_only ? 0 : open_lag(lw, &o);

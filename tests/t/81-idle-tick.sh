@@ -108,18 +108,23 @@ LD_DEBUG=files rp-lagwatch --lag-only -q 2>"$T_TMP/lagonly.ld" >/dev/null
 is "rp-lagwatch --lag-only (no HTTP question) never loads libcurl" "$(grep -c 'file=libcurl' "$T_TMP/lagonly.ld")" 0
 LD_DEBUG=files rp-lagwatch --once -q 2>"$T_TMP/once.ld" >/dev/null
 is "rp-lagwatch --once (Kubernetes, Prometheus) never loads libcurl either" "$(grep -c 'file=libcurl' "$T_TMP/once.ld")" 0
-# librdkafka too (rdk.c): loaded by the runs that talk to Kafka, no other
+# librdkafka too (rdk.c): loaded only by the fleet store on Kafka
+# (fleetlog.c, a producer); the lag poll speaks Kafka itself (kwire.c)
 for b in rp-lagwatch rp-launch rp-join rp-drain rp-cost rp-checkpoint; do
 	is "$b does not link librdkafka (rdk.c loads it)" "$(readelf -d "$(command -v "$b")" | grep -c 'librdkafka')" 0
 done
-num_ge "rp-lagwatch --lag-only loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/lagonly.ld")" 1
+is "rp-lagwatch --lag-only (the lag poll) never loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/lagonly.ld")" 0
+is "rp-lagwatch --once never loads librdkafka either" "$(grep -c 'file=librdkafka' "$T_TMP/once.ld")" 0
+LD_DEBUG=files rp-cost --set fleet.store=kafka sync -q 2>"$T_TMP/fleet.ld" >/dev/null
+num_ge "rp-cost sync with fleet.store kafka loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/fleet.ld")" 1
 LD_DEBUG=files rp-cost report -q 2>"$T_TMP/cost.ld" >/dev/null
 is "rp-cost report (fleet store local) never loads librdkafka" "$(grep -c 'file=librdkafka' "$T_TMP/cost.ld")" 0
 # a broken installation (dlopen searches LD_LIBRARY_PATH first): exit 1
 # and one line naming the package, not a usage error
 mkdir -p "$T_TMP/badlib"
 printf 'not a library\n' >"$T_TMP/badlib/librdkafka.so.1"
-rc "librdkafka that does not load: exit 1" 1 env LD_LIBRARY_PATH="$T_TMP/badlib" rp-lagwatch --lag-only -q
-like "... one line naming the Debian package" "$(cat "$T_TMP/.err")" '^rp-lagwatch: fatal: cannot load librdkafka \(Debian package librdkafka1\)'
+rc "librdkafka that does not load: exit 1" 1 env LD_LIBRARY_PATH="$T_TMP/badlib" rp-cost --set fleet.store=kafka sync -q
+like "... one line naming the Debian package" "$(cat "$T_TMP/.err")" '^rp-cost: fatal: cannot load librdkafka \(Debian package librdkafka1\)'
 is "... and only that line" "$(wc -l <"$T_TMP/.err")" 1
+rc "and the lag poll does not care: exit 0" 0 env LD_LIBRARY_PATH="$T_TMP/badlib" rp-lagwatch --lag-only -q
 done_testing
