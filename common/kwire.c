@@ -509,7 +509,13 @@ static void conn_read(struct kw_conn *k)
 		}
 		ssize_t n = read(k->fd, k->in.p + k->in.len, k->in.cap - k->in.len);
 		if (n > 0) {
+			/* Frames are taken as they complete: a broker that keeps
+			 * sending never makes us hold more than one frame (at
+			 * most KW_MAX_FRAME) and one read. */
 			k->in.len += (size_t)n;
+			conn_frames(k);
+			if (k->fd < 0)
+				return;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
