@@ -139,8 +139,23 @@ char *rp_ckmf_text(cJSON *m, long seq)
 }
 
 /* Claim the next sequence number.  0 and *seq, or -1 and e. */
-int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, long *seq, char **keyout,
-		  struct rp_ckpt_err *e)
+int rp_ckmf_probe(const struct rp_ckpt *c, const char *job)
+{
+	/* The first PUT makes the key exist (or meets it); a store that
+	 * honours the header refuses the second, one that ignores it takes it. */
+	char *key = rp_ck_probe_key(job);
+	struct rp_s3_err se;
+	int r = 0;
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = rp_s3_put_mem(c->s3, key, "probe\n", 6, 1, &se);
+	rp_debug("conditional PUT probe", "key", key,
+		 "store", r == 1 ? "honours If-None-Match" : r == 0 ? "ignores If-None-Match" : se.msg);
+	free(key);
+	return r == 1;
+}
+
+int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, int cond, long *seq,
+		  char **keyout, struct rp_ckpt_err *e)
 {
 	struct rp_s3_err se;
 	long next = 0;
@@ -177,7 +192,7 @@ int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess
 		}
 		size_t tl = strlen(text);
 		long long sz;
-		int r = rp_s3_head(c->s3, key, &sz, &se);
+		int r = cond ? 0 : rp_s3_head(c->s3, key, &sz, &se);
 		if (r == 0)
 			r = rp_s3_put_mem(c->s3, key, text, tl, 1, &se);
 		else if (r == 1)
@@ -188,7 +203,7 @@ int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess
 			rp_ckpt_s3_err(e, &se);
 			return -1;
 		}
-		if (r == 0) {
+		if (r == 0 && !cond) {
 			/* s3rver and old MinIO ignore If-None-Match: a writer whose
 			 * HEAD came before our PUT may still overwrite it.  Read it
 			 * back once such a PUT would have landed.  (Overwrites are

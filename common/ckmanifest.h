@@ -29,11 +29,19 @@
  *    size (zstd objects: listed; their content is checked when read).
  *  - rp_ckmf_claim writes the manifest under the next free sequence number
  *    (its first try: guess when > 0, a listing taken earlier; then the
- *    listing's newest + 1) with If-None-Match: * after a HEAD; because
- *    some servers (s3rver) ignore that header, it reads the manifest back
- *    100 ms after its PUT was answered, and moves to the next number if
- *    another writer's is there (at most 25 tries, then a temporary
- *    failure).  It never overwrites a manifest it has seen.
+ *    listing's newest + 1) with If-None-Match: *, and moves to the next
+ *    number when the store says the key exists (at most 25 tries, then a
+ *    temporary failure).  It never overwrites a manifest it has seen.
+ *    On a store shown to honour If-None-Match (cond, from rp_ckmf_probe)
+ *    that one PUT is the claim.  Otherwise (s3rver and old MinIO ignore
+ *    the header, and an unknown store is treated so) a HEAD goes before
+ *    the PUT, and the manifest is read back 100 ms after the PUT was
+ *    answered: another writer's text there means the next number.
+ *  - rp_ckmf_probe is 1 only when a create-only PUT of the job's probe key
+ *    (ckstore.h) was refused because the key exists (412 or 409): it
+ *    writes the key create-only at most twice, and an error, a store that
+ *    accepts both PUTs, or one that overwrote is 0 (the safe path).  The
+ *    result is never stored: every save asks (off its critical path).
  */
 #ifndef RP_CKMANIFEST_H
 #define RP_CKMANIFEST_H
@@ -74,9 +82,12 @@ void rp_ckmf_free(struct rp_ckmf *m);
  * listed.  0, or -1 with why (and *s3fail for a transport error). */
 int rp_ckmf_load(const struct rp_ckpt *c, const char *job, long seq, const struct rp_ckhave *have,
 		 struct rp_ckmf *m, char *why, size_t whyn, struct rp_s3_err *se, int *s3fail);
-/* Write m under the next free seq: 0, *seq and *keyout (caller frees), or -1 and e. */
-int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, long *seq, char **keyout,
-		  struct rp_ckpt_err *e);
+/* Write m under the next free seq: 0, *seq and *keyout (caller frees), or
+ * -1 and e.  cond: rp_ckmf_probe said the store honours If-None-Match. */
+int rp_ckmf_claim(const struct rp_ckpt *c, const char *job, cJSON *m, long guess, int cond, long *seq,
+		  char **keyout, struct rp_ckpt_err *e);
+/* 1: the store refuses a create-only PUT of an existing key; else 0. */
+int rp_ckmf_probe(const struct rp_ckpt *c, const char *job);
 
 /* The "checkpoint" record of a manifest read back (restore, verify, list). */
 cJSON *rp_ckmf_record(const char *action, const char *job, const struct rp_ckmf *m);

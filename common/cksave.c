@@ -202,7 +202,8 @@ static void cache_free(struct cache *c)
 
 /* The two listings a save needs, taken on their own thread while the
  * files are opened and hashed: <job>/data/ (what is there already), then
- * <job>/manifests/ (the claim's first try). */
+ * <job>/manifests/ (the claim's first try); then the conditional-PUT
+ * probe (how the claim goes). */
 struct lister {
 	const struct rp_ckpt *c;
 	const char *job;
@@ -212,6 +213,7 @@ struct lister {
 	struct rp_ckhave have;
 	struct rp_s3_err se;
 	long next;              /* newest manifest + 1; 0 when unknown */
+	int cond;               /* the store honours If-None-Match (rp_ckmf_probe) */
 };
 
 static void *lister_run(void *arg)
@@ -231,6 +233,8 @@ static void *lister_run(void *arg)
 		ls->next = n ? seqs[0] + 1 : 1;
 		free(seqs);
 	}
+	if (ok)
+		ls->cond = rp_ckmf_probe(ls->c, ls->job);
 	return NULL;
 }
 
@@ -609,7 +613,7 @@ int rp_ckpt_save(const struct rp_ckpt *c, const char *job, const char *dir, cons
 	}
 	long seq;
 	char *key;
-	if (rp_ckmf_claim(c, job, m, ls.next, &seq, &key, e) < 0) {
+	if (rp_ckmf_claim(c, job, m, ls.next, ls.cond, &seq, &key, e) < 0) {
 		cJSON_Delete(m);
 		rp_ckfile_free(w.f, w.n);
 		return e->code;

@@ -24,9 +24,10 @@
  *    gone or of another size is read and sent in a second pass).  Keys
  *    are never cached.  It is written after the uploads succeed; failing
  *    to write it is a warning.
- *  - The listings (data/, then manifests/ for the claim's first try) run
- *    on their own thread while the files are opened and hashed; a failed
- *    data listing fails the save with its own error, and nothing is sent.
+ *  - The listings (data/, then manifests/ for the claim's first try) and
+ *    the If-None-Match probe (ckmanifest.h) run on their own thread while
+ *    the files are opened and hashed; a failed data listing fails the save
+ *    with its own error, and nothing is sent.
  *  - Memory stays bounded: files are streamed; compressed output is
  *    spooled to an unlinked temporary file under $TMPDIR; s3.parallel
  *    transfers, and the first failure stops new ones.

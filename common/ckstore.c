@@ -158,6 +158,11 @@ char *rp_ck_latest_key(const char *job)
 	return rp_xasprintf("%s/LATEST", job);
 }
 
+char *rp_ck_probe_key(const char *job)
+{
+	return rp_xasprintf("%s/probe-if-none-match", job);
+}
+
 int rp_ckpt_first_failure(struct rp_ckfile *f, size_t n, struct rp_ckpt_err *e, int queue)
 {
 	/* A temporary failure wins: the whole run is worth retrying. */

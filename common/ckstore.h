@@ -10,6 +10,9 @@
  *   <job>/manifests/<seq>.json   seq zero-padded to 10 digits (ckmanifest.h)
  *   <job>/LATEST                 the newest seq written, a hint only: readers
  *                                never trust it, they list manifests/
+ *   <job>/probe-if-none-match    six bytes a save writes create-only to learn
+ *                                whether the store honours If-None-Match
+ *                                (ckmanifest.h); nothing reads it
  *
  * Promises:
  *  - Every key of a job is built here (rp_ck_data_key, rp_ck_manifest_key)
@@ -87,6 +90,7 @@ int rp_ckpt_check_job(const char *job, struct rp_ckpt_err *e);
 char *rp_ck_data_key(const char *job, const char *obj);
 char *rp_ck_manifest_key(const char *job, long seq);
 char *rp_ck_latest_key(const char *job);
+char *rp_ck_probe_key(const char *job);
 
 /* The data objects of a job, one listing, sorted. */
 struct rp_ckhave {
