@@ -291,8 +291,22 @@ static void attempt(struct xfer *x, struct rp_wire_res *wres)
 	if (form && !has_ct)
 		hl[k++] = rp_xstrdup("Content-Type: application/x-www-form-urlencoded");
 	w.headers = (const char *const *)hl;
+	/* keepalive: a connection may be left for the next request; one is
+	 * taken only for a request that may be sent twice (idempotent, its
+	 * body in memory or read with pread), since a kept connection the
+	 * server closed meanwhile is sent again, at once, on a new one. */
+	w.keepalive = r->keepalive;
+	w.reuse = r->keepalive && is_idempotent(r) && !r->upload;
 	if (ok) {
 		rp_wire_do(&w, wres);
+		if (wres->stale) {
+			x->body.len = 0;
+			x->head.len = 0;
+			x->too_big = 0;
+			x->upos = 0;
+			w.reuse = 0;
+			rp_wire_do(&w, wres);
+		}
 	} else {
 		wres->status = 0;
 	}

@@ -28,8 +28,13 @@
  *    signed, x-amz-date added, the payload hash taken from the caller's
  *    x-amz-content-sha256 (else the SHA-256 of the memory body), path and
  *    query signed as written.  No "Expect: 100-continue" is ever sent.
- *  - One connection per request ("Connection: close"), HTTP/1.1 only.
- *    No redirect is followed; http_proxy/https_proxy/no_proxy are NOT
+ *  - One connection per request ("Connection: close"), HTTP/1.1 only,
+ *    unless req->keepalive: then the connection is left open when the
+ *    answer allows it, and the thread's next request to the same origin
+ *    that may be sent twice (an idempotent method, a body in memory or an
+ *    fd) goes over it (httpwire.h says when); one that the server closed
+ *    meanwhile is sent again at once on a new connection, not counted as
+ *    a retry.  No redirect is followed; http_proxy/https_proxy/no_proxy are NOT
  *    read (libcurl honoured them): every request goes straight to its host.
  *  - A header given as "Name:" alone is not sent (as in libcurl); a
  *    method other than GET/HEAD/DELETE without a body sends
@@ -81,6 +86,7 @@ struct rp_http_req {
 	/* Added for s3: receive and send buffer size for bulk transfers;
 	 * 0: 16 KiB. */
 	long bufsize;
+	int keepalive;               /* reuse connections (see the promises) */
 };
 
 struct rp_http_resp {

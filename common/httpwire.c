@@ -172,6 +172,11 @@ int rp_wire_header_line(const char *line, size_t n, struct rp_wire_meta *m)
 	} else if (nl == 17 && !strncasecmp(line, "Transfer-Encoding", 17)) {
 		size_t vl = (size_t)(e - v);
 		m->chunked = vl >= 7 && !strncasecmp(e - 7, "chunked", 7);
+	} else if (nl == 10 && !strncasecmp(line, "Connection", 10)) {
+		for (const char *t = v; t + 5 <= e; t++) /* a token list: "close" among them */
+			if (!strncasecmp(t, "close", 5) && (t == v || t[-1] == ' ' || t[-1] == ',') &&
+			    (t + 5 == e || t[5] == ' ' || t[5] == ','))
+				m->close = 1;
 	}
 	return 0;
 }
@@ -300,6 +305,8 @@ struct conn {
 	double start, deadline, timeout;
 	double cdl, ctimeout; /* the connect (TCP and TLS handshake) deadline */
 	struct rp_wire_res *res;
+	int keep;          /* the answer leaves the connection fit for another */
+	int heard;         /* a byte of an answer came */
 };
 
 static void fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -706,7 +713,7 @@ static int send_request(struct conn *c, const struct rp_url *u, const struct rp_
 	}
 	if (w->send_length)
 		rp_buf_addf(&h, "Content-Length: %lld\r\n", w->body_len);
-	rp_buf_adds(&h, "Connection: close\r\n\r\n");
+	rp_buf_adds(&h, w->keepalive ? "\r\n" : "Connection: close\r\n\r\n");
 	int r = conn_write(c, h.data, h.len);
 	memset(h.data, 0, h.len); /* it may hold a token */
 	rp_buf_free(&h);
@@ -768,12 +775,14 @@ static int read_answer(struct conn *c, const struct rp_wire_req *w, char *buf, s
 	struct rp_wire_meta m = { .clen = -1 };
 	struct rp_buf line = { 0 };
 	struct rp_chunk ch = { 0 };
-	int in_head = 1, first = 1, ret = -1;
+	int in_head = 1, first = 1, ret = -1, http11 = 0;
+	size_t extra = 0; /* bytes after the answer's end: the connection is not kept */
 	size_t headbytes = 0;
 	for (;;) {
 		ssize_t n = conn_read(c, buf, bufsize);
 		if (n < 0)
 			break;
+		c->heard |= n > 0;
 		if (n == 0) { /* the peer closed */
 			if (in_head)
 				fail(c, first && !headbytes ? "empty reply from server"
@@ -807,6 +816,7 @@ static int read_answer(struct conn *c, const struct rp_wire_req *w, char *buf, s
 					fail(c, "not an HTTP/1.x answer");
 					goto out;
 				}
+				http11 = !strncmp(l, "HTTP/1.1 ", 9);
 				first = 0;
 			} else if (ll == 1 || (ll == 2 && l[0] == '\r')) {
 				if (w->on_head)
@@ -822,6 +832,7 @@ static int read_answer(struct conn *c, const struct rp_wire_req *w, char *buf, s
 				x.clen = m.clen;
 				c->res->status = x.status;
 				if (w->head || x.status == 204 || x.status == 304 || (!m.chunked && m.clen == 0)) {
+					extra = (size_t)n - i;
 					ret = 0;
 					goto out;
 				}
@@ -850,12 +861,15 @@ static int read_answer(struct conn *c, const struct rp_wire_req *w, char *buf, s
 				break;
 			}
 			if (rp_chunk_done(&ch)) {
+				extra = k - (size_t)r;
 				ret = 0;
 				break;
 			}
 		} else {
-			if (m.clen >= 0 && (long long)k > m.clen - x.got)
+			if (m.clen >= 0 && (long long)k > m.clen - x.got) {
+				extra = k - (size_t)(m.clen - x.got);
 				k = (size_t)(m.clen - x.got); /* more than announced: ignored */
+			}
 			if (deliver(&x, p, k)) {
 				c->res->aborted = 1;
 				fail(c, "the receiver stopped the transfer");
@@ -868,8 +882,109 @@ static int read_answer(struct conn *c, const struct rp_wire_req *w, char *buf, s
 		}
 	}
 out:
+	/* Fit for another exchange only when the answer ended by its own
+	 * length, not by the peer's close, and nothing followed it. */
+	c->keep = ret == 0 && http11 && !m.close && !extra && (w->head || m.chunked || m.clen >= 0 ||
+								x.status == 204 || x.status == 304);
+	if (in_head)
+		c->keep = 0;
 	rp_buf_free(&line);
 	return ret;
+}
+
+/* ---- the idle connection, one per thread ---------------------------------- */
+
+struct idle {
+	int fd;
+	SSL *ssl;
+	SSL_CTX *ctx;
+	int own_ctx;
+	double since;
+	int tls, port;
+	char host[256];
+	const char *cainfo, *ca_pem, *cert_pem, *key_pem;
+};
+static __thread struct idle idle = { .fd = -1 };
+static pthread_key_t idle_key;
+static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+
+static void idle_drop(struct idle *d)
+{
+	struct conn c = { .fd = d->fd, .ssl = d->ssl, .ctx = d->ctx, .own_ctx = d->own_ctx };
+	conn_close(&c);
+	d->fd = -1;
+	d->ssl = NULL;
+	d->ctx = NULL;
+}
+
+static void idle_at_exit(void *p)
+{
+	if (p)
+		idle_drop(p);
+}
+
+static void idle_key_once(void)
+{
+	pthread_key_create(&idle_key, idle_at_exit);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* This thread's idle connection into c, when it fits: 1, else 0 (and any
+ * idle connection that does not fit is closed). */
+static int idle_take(struct conn *c, const struct rp_url *u, const struct rp_wire_req *w)
+{
+	struct idle *d = &idle;
+	if (d->fd < 0)
+		return 0;
+	int fits = d->tls == u->tls && d->port == u->port && !strcmp(d->host, u->host) &&
+		   str_eq(d->cainfo, w->cainfo) && d->ca_pem == w->ca_pem && d->cert_pem == w->cert_pem &&
+		   d->key_pem == w->key_pem && rp_mono() - d->since < RP_WIRE_IDLE_S;
+	/* Anything to read on an idle connection is the peer's close (or
+	 * junk): either way it is done. */
+	struct pollfd pf = { .fd = d->fd, .events = POLLIN };
+	if (fits && (poll(&pf, 1, 0) != 0 || (d->ssl && SSL_pending(d->ssl) > 0)))
+		fits = 0;
+	if (!fits) {
+		idle_drop(d);
+		return 0;
+	}
+	c->fd = d->fd;
+	c->ssl = d->ssl;
+	c->ctx = d->ctx;
+	c->own_ctx = d->own_ctx;
+	d->fd = -1;
+	d->ssl = NULL;
+	d->ctx = NULL;
+	return 1;
+}
+
+/* Keep c as this thread's idle connection (the one before is closed). */
+static void idle_put(struct conn *c, const struct rp_url *u, const struct rp_wire_req *w)
+{
+	pthread_once(&idle_once, idle_key_once);
+	struct idle *d = &idle;
+	if (d->fd >= 0)
+		idle_drop(d);
+	d->fd = c->fd;
+	d->ssl = c->ssl;
+	d->ctx = c->ctx;
+	d->own_ctx = c->own_ctx;
+	d->since = rp_mono();
+	d->tls = u->tls;
+	d->port = u->port;
+	snprintf(d->host, sizeof d->host, "%s", u->host);
+	d->cainfo = w->cainfo;
+	d->ca_pem = w->ca_pem;
+	d->cert_pem = w->cert_pem;
+	d->key_pem = w->key_pem;
+	pthread_setspecific(idle_key, d);
+	c->fd = -1;
+	c->ssl = NULL;
+	c->ctx = NULL;
 }
 
 int rp_wire_do(const struct rp_wire_req *w, struct rp_wire_res *res)
@@ -893,10 +1008,11 @@ int rp_wire_do(const struct rp_wire_req *w, struct rp_wire_res *res)
 	pthread_sigmask(SIG_BLOCK, &pipe, &old);
 	size_t bs = w->bufsize ? w->bufsize : 16384;
 	char *buf = rp_xmalloc(bs);
-	int ok = -1;
-	if (tcp_connect(&c, &u, w->connect_timeout > 0 ? w->connect_timeout : 10) == 0 &&
-	    (!u.tls || tls_start(&c, &u, w) == 0)) {
-		int sent = send_request(&c, &u, w, buf, bs);
+	int ok = -1, sent = -1;
+	res->reused = w->reuse && idle_take(&c, &u, w);
+	if (res->reused || (tcp_connect(&c, &u, w->connect_timeout > 0 ? w->connect_timeout : 10) == 0 &&
+			    (!u.tls || tls_start(&c, &u, w) == 0))) {
+		sent = send_request(&c, &u, w, buf, bs);
 		if (sent == 0 || (sent == -1 && !res->timed_out)) {
 			/* A server may answer (413, 403) before it took the whole
 			 * body; its answer is the one to report. */
@@ -910,7 +1026,11 @@ int rp_wire_do(const struct rp_wire_req *w, struct rp_wire_res *res)
 				ok = -1;
 		}
 	}
-	conn_close(&c);
+	res->stale = res->reused && ok < 0 && !c.heard && !res->timed_out && !res->aborted;
+	if (ok == 0 && sent == 0 && c.keep && w->keepalive)
+		idle_put(&c, &u, w);
+	else
+		conn_close(&c);
 	free(buf);
 	sigpending(&pend);
 	if (!was_pending && sigismember(&pend, SIGPIPE)) {

@@ -3,8 +3,19 @@
  * parsing the answer.  http.c builds requests on it and owns retries.
  *
  * Promises:
- *  - One connection per exchange, "Connection: close"; no redirects, no
- *    proxies (http_proxy/https_proxy are not read), HTTP/1.1 only.
+ *  - One connection per exchange, "Connection: close", unless the caller
+ *    asks for keepalive: then no "Connection: close" is sent, and a
+ *    connection whose answer ended by its length (Content-Length, the last
+ *    chunk, or no body), from an HTTP/1.1 server that did not say
+ *    "Connection: close", with nothing after the answer, is kept idle, one
+ *    per thread (closed when the thread ends).  A later exchange with
+ *    `reuse` set takes it when it goes to the same origin (scheme, host,
+ *    port, the same CA and client key), was idle under RP_WIRE_IDLE_S and
+ *    has nothing to read (the peer has not closed it); else it is closed
+ *    and a new one made.  A reused connection that ends before any byte of
+ *    an answer sets res->stale: the caller may send again at once.
+ *  - No redirects, no proxies (http_proxy/https_proxy are not read),
+ *    HTTP/1.1 only.
  *  - URLs: http:// or https:// (no scheme is http://), a host name, an
  *    IPv4 address or a [IPv6] address, an optional port 1-65535, path and
  *    query (a fragment is dropped).  user:password@, spaces and control
@@ -47,6 +58,7 @@ long rp_wire_status_line(const char *line, size_t n);
 struct rp_wire_meta {
 	long long clen;      /* -1: no Content-Length */
 	int chunked;
+	int close;           /* Connection: close */
 };
 /* One header line (CRLF or LF may end it): 0, or -1 when it is malformed
  * (no colon, a bad or conflicting Content-Length). */
@@ -81,12 +93,20 @@ struct rp_wire_req {
 	void (*on_head)(void *arg, const char *line, size_t n); /* each line, status lines too */
 	int (*on_body)(void *arg, long status, const void *p, size_t n); /* 0 to go on */
 	void (*progress)(void *arg, double now, double total);
+	int keepalive;               /* leave the connection idle for the next */
+	int reuse;                   /* take this thread's idle connection */
 };
+
+/* Seconds an idle connection is kept for reuse: under the idle timeouts
+ * of the servers we talk to (Node 5 s, nginx 75 s, S3 about 20 s). */
+#define RP_WIRE_IDLE_S 2.0
 
 struct rp_wire_res {
 	long status;                 /* 0: no complete answer */
 	int timed_out;
 	int aborted;                 /* on_body said stop */
+	int reused;                  /* went over a kept connection */
+	int stale;                   /* reused, and it ended before an answer */
 	char err[256];
 };
 

@@ -389,6 +389,7 @@ static void prep(const struct rp_s3 *s, struct rp_http_req *r, const char *metho
 	r->connect_timeout = 10;
 	r->retries = s->retries;
 	r->max_body = 4u << 20;
+	r->keepalive = 1; /* a save or restore is many requests to one origin */
 	snprintf(shahdr, 100, "x-amz-content-sha256: %s", sha ? sha : "UNSIGNED-PAYLOAD");
 	hdr[0] = shahdr;
 	hdr[1] = NULL;

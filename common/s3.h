@@ -9,6 +9,9 @@
  *    else UNSIGNED-PAYLOAD); query strings are written canonical (sorted,
  *    percent-encoded, valueless parameters as "name=").  No X-Amz-Date,
  *    Host or header-removal entry is ever set by hand.
+ *  - Connections are kept between requests (http.h keepalive): each
+ *    transfer thread reuses its own, so a save or restore of many objects
+ *    pays one TCP and TLS handshake per thread, not one per object.
  *  - Retries with backoff on 5xx, 429, timeouts and transport errors
  *    (s3.retries extra attempts), for every request that can be replayed:
  *    memory bodies, fd uploads, downloads (the sink is reset first).
