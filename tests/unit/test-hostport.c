@@ -12,104 +12,111 @@
 enum { PO = RP_HP_PORT_OPTIONAL, PE = RP_HP_PORT_EMPTY, PZ = RP_HP_PORT_ZERO, HE = RP_HP_HOST_EMPTY,
        HO = RP_HP_HOST_ONLY };
 
-/* in, flags, default port -> code, host, port, bracketed */
-struct c {
+/* The order of the checks: an input that breaks two rules gets the
+ * first one's code (in, code, what; no flags). */
+static const struct {
 	const char *in;
-	unsigned flags;
-	int def;
 	int code;
-	const char *host; /* NULL: hp.host must be NULL */
-	int port, br;
 	const char *what;
+} order[] = {
+	{ "[::1 :80", RP_HP_ECHAR, "a space before a missing ']'" },
+	{ "[]x", RP_HP_EJUNK, "junk after ']' before an empty host" },
+	{ "[[]:80", RP_HP_ESTRAY, "a stray '[' before a bad port" },
+	{ ":]:80", RP_HP_ENOHOST, "an empty host before a stray ']' after it" },
+	{ ":1:2", RP_HP_ENOHOST, "an empty host before more than one ':'" },
+	{ "h::x", RP_HP_EV6, "more than one ':' before a bad port" },
 };
 
-static const struct c cases[] = {
-	/* acceptance */
-	{ "example.com:9092", 0, 0, RP_HP_OK, "example.com", 9092, 0, "NAME:PORT" },
-	{ "10.0.0.1:80", 0, 0, RP_HP_OK, "10.0.0.1", 80, 0, "IPv4:PORT" },
-	{ "[::1]:8443", 0, 0, RP_HP_OK, "::1", 8443, 1, "[IPv6]:PORT" },
-	{ "[fe80::1%eth0]:1", 0, 0, RP_HP_OK, "fe80::1%eth0", 1, 1, "[IPv6%zone]:PORT: not checked to be an address" },
-	{ "h:1", 0, 0, RP_HP_OK, "h", 1, 0, "port 1, the lowest" },
-	{ "h:65535", 0, 0, RP_HP_OK, "h", 65535, 0, "port 65535, the highest" },
-	{ "h:080", 0, 0, RP_HP_OK, "h", 80, 0, "leading zeros: decimal" },
-	{ "h", PO, 9092, RP_HP_OK, "h", 9092, 0, "no port: the default, with PORT_OPTIONAL" },
-	{ "[::1]", PO, 443, RP_HP_OK, "::1", 443, 1, "[IPv6] alone: the default, with PORT_OPTIONAL" },
-	{ "h:", PE, 80, RP_HP_OK, "h", 80, 0, "an empty port: the default, with PORT_EMPTY" },
-	{ "[::1]:", PE, 80, RP_HP_OK, "::1", 80, 1, "[IPv6]: with an empty port: the default, with PORT_EMPTY" },
-	{ "h:0", PZ, 0, RP_HP_OK, "h", 0, 0, "port 0 with PORT_ZERO" },
-	{ ":8080", HE, 0, RP_HP_OK, "", 8080, 0, ":PORT with HOST_EMPTY" },
-	{ "[]:8080", HE, 0, RP_HP_OK, "", 8080, 1, "[]:PORT with HOST_EMPTY" },
-	{ "127.0.0.1:junk", HO, 7, RP_HP_OK, "127.0.0.1", 7, 0, "HOST_ONLY: the port is not read" },
-	{ "[::1]x80", HO, 0, RP_HP_OK, "::1", 0, 1, "HOST_ONLY: nor junk after ']'" },
-	{ "h:1 2", HO, 0, RP_HP_OK, "h", 0, 0, "HOST_ONLY: nor a space after the host" },
-	{ "::1", HO, 0, RP_HP_ENOHOST, "", 0, 0, "HOST_ONLY: a bare IPv6 address has an empty host" },
-	/* refusal: a NUL, space or control byte */
-	{ "h :80", 0, 0, RP_HP_ECHAR, NULL, 0, 0, "a space in the host" },
-	{ "h: 80", 0, 0, RP_HP_ECHAR, NULL, 0, 0, "a space before the port" },
-	{ "h:80\t", 0, 0, RP_HP_ECHAR, NULL, 0, 0, "a tab after the port" },
-	{ "h\x7f:80", 0, 0, RP_HP_ECHAR, NULL, 0, 0, "DEL" },
-	{ "a b", HO, 0, RP_HP_ECHAR, NULL, 0, 0, "HOST_ONLY: a space in the host" },
-	/* refusal: brackets */
-	{ "[::1:80", PO, 0, RP_HP_EBRACKET, NULL, 0, 0, "'[' without ']'" },
-	{ "[::1", HO, 0, RP_HP_EBRACKET, NULL, 0, 0, "HOST_ONLY: '[' without ']'" },
-	{ "[::1]80", 0, 0, RP_HP_EJUNK, NULL, 0, 0, "junk after ']'" },
-	{ "[::1]]:80", 0, 0, RP_HP_EJUNK, NULL, 0, 0, "a second ']'" },
-	{ "h]:80", 0, 0, RP_HP_ESTRAY, "h]", 0, 0, "a ']' in a bare host" },
-	{ "a[b:80", 0, 0, RP_HP_ESTRAY, "a[b", 0, 0, "a '[' in a bare host" },
-	{ "[[::1]:80", 0, 0, RP_HP_ESTRAY, "[::1", 0, 1, "a '[' inside the brackets" },
-	/* refusal: the host */
-	{ ":80", 0, 0, RP_HP_ENOHOST, "", 0, 0, "an empty host" },
-	{ "[]:80", 0, 0, RP_HP_ENOHOST, "", 0, 1, "an empty bracketed host" },
-	{ "", PO, 9, RP_HP_ENOHOST, "", 9, 0, "nothing at all" },
-	{ "::1:80", 0, 0, RP_HP_ENOHOST, "", 0, 0, "a bare IPv6 address: no host before the first ':'" },
-	{ "fe80::1:80", 0, 0, RP_HP_EV6, "fe80", 0, 0, "a bare IPv6 address: more than one ':'" },
-	{ "h:1:2", PO | PE | PZ | HE, 0, RP_HP_EV6, "h", 0, 0, "two ports: more than one ':', whatever the flags" },
-	/* refusal: the port */
-	{ "h", 0, 9, RP_HP_ENOPORT, "h", 9, 0, "no port without PORT_OPTIONAL" },
-	{ "[::1]", 0, 0, RP_HP_ENOPORT, "::1", 0, 1, "[IPv6] alone without PORT_OPTIONAL" },
-	{ "h:", PO, 9092, RP_HP_ENOPORT, "h", 9092, 0, "an empty port without PORT_EMPTY" },
-	{ "[::1]:", PO, 0, RP_HP_ENOPORT, "::1", 0, 1, "[IPv6]: without PORT_EMPTY" },
-	{ "h:0", 0, 0, RP_HP_EPORT, "h", 0, 0, "port 0 without PORT_ZERO" },
-	{ "h:00", PO | PE, 0, RP_HP_EPORT, "h", 0, 0, "port 00 is 0" },
-	{ "h:65536", PZ, 0, RP_HP_EPORT, "h", 0, 0, "port 65536" },
-	{ "h:99999999999999999999", 0, 0, RP_HP_EPORT, "h", 0, 0, "a port that would overflow" },
-	{ "h:+80", 0, 0, RP_HP_EPORT, "h", 0, 0, "a signed port" },
-	{ "h:-1", 0, 0, RP_HP_EPORT, "h", 0, 0, "a negative port" },
-	{ "h:8O", 0, 0, RP_HP_EPORT, "h", 0, 0, "a letter in the port" },
-	{ "h:0x50", 0, 0, RP_HP_EPORT, "h", 0, 0, "a hex port" },
-	{ "[::1]:x", 0, 0, RP_HP_EPORT, "::1", 0, 1, "a bad port after [IPv6]" },
-	/* the order of the checks */
-	{ "[::1 :80", 0, 0, RP_HP_ECHAR, NULL, 0, 0, "a space before a missing ']'" },
-	{ "[]x", 0, 0, RP_HP_EJUNK, NULL, 0, 0, "junk after ']' before an empty host" },
-	{ "[[]:80", 0, 0, RP_HP_ESTRAY, "[", 0, 1, "a stray '[' before a bad port" },
-	{ ":]:80", 0, 0, RP_HP_ENOHOST, "", 0, 0, "an empty host before a stray ']' after it" },
-	{ ":1:2", 0, 0, RP_HP_ENOHOST, "", 0, 0, "an empty host before more than one ':'" },
-	{ "h::x", 0, 0, RP_HP_EV6, "h", 0, 0, "more than one ':' before a bad port" },
-};
-
-static void one(const struct c *c)
+/* An input the flags accept: its host, port (the default when absent)
+ * and whether the host was bracketed; the host points into the input. */
+static void acc(const char *in, unsigned flags, int def, const char *host, int port, int br, const char *what)
 {
 	struct rp_hostport hp;
-	int r = rp_hostport(c->in, strlen(c->in), c->flags, c->def, &hp);
-	T_OK(r == c->code, "%s: '%s' -> %d (%s), want %d", c->what, c->in, r, rp_hostport_strerror(r), c->code);
-	if (!c->host) {
-		T_OK(!hp.host && !hp.hostlen, "%s: no host reported", c->what);
-		return;
-	}
-	T_OK(hp.host && hp.hostlen == strlen(c->host) && !memcmp(hp.host, c->host, hp.hostlen),
-	     "%s: host '%.*s', want '%s'", c->what, (int)hp.hostlen, hp.host ? hp.host : "", c->host);
-	T_OK(!hp.hostlen || (hp.host >= c->in && hp.host + hp.hostlen <= c->in + strlen(c->in)),
-	     "%s: the host points into the input", c->what);
-	if (r == RP_HP_OK || r == RP_HP_ENOPORT)
-		T_INT(hp.port, c->port, "port");
-	T_INT(hp.bracketed, c->br, "bracketed");
+	int r = rp_hostport(in, strlen(in), flags, def, &hp);
+	T_OK(r == RP_HP_OK, "%s: '%s' accepted (%d %s)", what, in, r, rp_hostport_strerror(r));
+	T_OK(hp.host && hp.hostlen == strlen(host) && !memcmp(hp.host, host, hp.hostlen) && hp.host >= in &&
+		     hp.host + hp.hostlen <= in + strlen(in),
+	     "%s: host '%.*s' inside the input, want '%s'", what, (int)hp.hostlen, hp.host ? hp.host : "", host);
+	T_OK(hp.port == port && hp.bracketed == br, "%s: port %d bracketed %d, want %d %d", what, hp.port,
+	     hp.bracketed, port, br);
+}
+
+/* An input the flags refuse: its code, and the host as split (NULL:
+ * none is reported). */
+static void ref(const char *in, unsigned flags, int code, const char *host, const char *what)
+{
+	struct rp_hostport hp;
+	int r = rp_hostport(in, strlen(in), flags, 0, &hp);
+	T_OK(r == code, "%s: '%s' -> %d (%s), want %d", what, in, r, rp_hostport_strerror(r), code);
+	if (!host)
+		T_OK(!hp.host && !hp.hostlen, "%s: no host reported", what);
+	else
+		T_OK(hp.host && hp.hostlen == strlen(host) && !memcmp(hp.host, host, hp.hostlen),
+		     "%s: host '%.*s', want '%s'", what, (int)hp.hostlen, hp.host ? hp.host : "", host);
 }
 
 int main(void)
 {
 	rp_init("test-hostport");
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		one(&cases[i]);
+	/* acceptance */
+	acc("example.com:9092", 0, 0, "example.com", 9092, 0, "NAME:PORT");
+	acc("10.0.0.1:80", 0, 0, "10.0.0.1", 80, 0, "IPv4:PORT");
+	acc("[::1]:8443", 0, 0, "::1", 8443, 1, "[IPv6]:PORT");
+	acc("[fe80::1%eth0]:1", 0, 0, "fe80::1%eth0", 1, 1, "[IPv6%zone]:PORT: not checked to be an address");
+	acc("h:1", 0, 0, "h", 1, 0, "port 1, the lowest");
+	acc("h:65535", 0, 0, "h", 65535, 0, "port 65535, the highest");
+	acc("h:080", 0, 0, "h", 80, 0, "leading zeros: decimal");
+	acc("h", PO, 9092, "h", 9092, 0, "no port: the default, with PORT_OPTIONAL");
+	acc("[::1]", PO, 443, "::1", 443, 1, "[IPv6] alone: the default, with PORT_OPTIONAL");
+	acc("h:", PE, 80, "h", 80, 0, "an empty port: the default, with PORT_EMPTY");
+	acc("[::1]:", PE, 80, "::1", 80, 1, "[IPv6]: with an empty port: the default, with PORT_EMPTY");
+	acc("h:0", PZ, 0, "h", 0, 0, "port 0 with PORT_ZERO");
+	acc(":8080", HE, 0, "", 8080, 0, ":PORT with HOST_EMPTY");
+	acc("[]:8080", HE, 0, "", 8080, 1, "[]:PORT with HOST_EMPTY");
+	acc("127.0.0.1:junk", HO, 7, "127.0.0.1", 7, 0, "HOST_ONLY: the port is not read");
+	acc("[::1]x80", HO, 0, "::1", 0, 1, "HOST_ONLY: nor junk after ']'");
+	acc("h:1 2", HO, 0, "h", 0, 0, "HOST_ONLY: nor a space after the host");
+	ref("::1", HO, RP_HP_ENOHOST, "", "HOST_ONLY: a bare IPv6 address has an empty host");
+	/* refusal: a NUL, space or control byte */
+	ref("h :80", 0, RP_HP_ECHAR, NULL, "a space in the host");
+	ref("h: 80", 0, RP_HP_ECHAR, NULL, "a space before the port");
+	ref("h:80\t", 0, RP_HP_ECHAR, NULL, "a tab after the port");
+	ref("h\x7f:80", 0, RP_HP_ECHAR, NULL, "DEL");
+	ref("a b", HO, RP_HP_ECHAR, NULL, "HOST_ONLY: a space in the host");
+	/* refusal: brackets */
+	ref("[::1:80", PO, RP_HP_EBRACKET, NULL, "'[' without ']'");
+	ref("[::1", HO, RP_HP_EBRACKET, NULL, "HOST_ONLY: '[' without ']'");
+	ref("[::1]80", 0, RP_HP_EJUNK, NULL, "junk after ']'");
+	ref("[::1]]:80", 0, RP_HP_EJUNK, NULL, "a second ']'");
+	ref("h]:80", 0, RP_HP_ESTRAY, "h]", "a ']' in a bare host");
+	ref("a[b:80", 0, RP_HP_ESTRAY, "a[b", "a '[' in a bare host");
+	ref("[[::1]:80", 0, RP_HP_ESTRAY, "[::1", "a '[' inside the brackets");
+	/* refusal: the host */
+	ref(":80", 0, RP_HP_ENOHOST, "", "an empty host");
+	ref("[]:80", 0, RP_HP_ENOHOST, "", "an empty bracketed host");
+	ref("", PO, RP_HP_ENOHOST, "", "nothing at all");
+	ref("::1:80", 0, RP_HP_ENOHOST, "", "a bare IPv6 address: no host before the first ':'");
+	ref("fe80::1:80", 0, RP_HP_EV6, "fe80", "a bare IPv6 address: more than one ':'");
+	ref("h:1:2", PO | PE | PZ | HE, RP_HP_EV6, "h", "two ports: more than one ':', whatever the flags");
+	/* refusal: the port */
+	ref("h", 0, RP_HP_ENOPORT, "h", "no port without PORT_OPTIONAL");
+	ref("[::1]", 0, RP_HP_ENOPORT, "::1", "[IPv6] alone without PORT_OPTIONAL");
+	ref("h:", PO, RP_HP_ENOPORT, "h", "an empty port without PORT_EMPTY");
+	ref("[::1]:", PO, RP_HP_ENOPORT, "::1", "[IPv6]: without PORT_EMPTY");
+	ref("h:0", 0, RP_HP_EPORT, "h", "port 0 without PORT_ZERO");
+	ref("h:00", PO | PE, RP_HP_EPORT, "h", "port 00 is 0");
+	ref("h:65536", PZ, RP_HP_EPORT, "h", "port 65536");
+	ref("h:99999999999999999999", 0, RP_HP_EPORT, "h", "a port that would overflow");
+	ref("h:+80", 0, RP_HP_EPORT, "h", "a signed port");
+	ref("h:-1", 0, RP_HP_EPORT, "h", "a negative port");
+	ref("h:8O", 0, RP_HP_EPORT, "h", "a letter in the port");
+	ref("h:0x50", 0, RP_HP_EPORT, "h", "a hex port");
+	ref("[::1]:x", 0, RP_HP_EPORT, "::1", "a bad port after [IPv6]");
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		struct rp_hostport o;
+		int r = rp_hostport(order[i].in, strlen(order[i].in), 0, 0, &o);
+		T_OK(r == order[i].code, "order: %s: '%s' -> %d, want %d", order[i].what, order[i].in, r, order[i].code);
+	}
 
 	/* exactly n bytes: no NUL needed, and one inside is refused */
 	struct rp_hostport hp;
