@@ -2,6 +2,7 @@
 #include "hostport.h"
 #include "rp.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int bad_char(const char *s, size_t n)
@@ -89,6 +90,14 @@ int rp_hostport_host(const struct rp_hostport *hp, char *buf, size_t size)
 		memcpy(buf, hp->host, hp->hostlen);
 	buf[hp->hostlen] = 0;
 	return 0;
+}
+
+int rp_hostport_fmt(char *buf, size_t size, const char *host, int port)
+{
+	const char *o = strchr(host, ':') ? "[" : "", *c = *o ? "]" : "";
+	if (port < 0)
+		return snprintf(buf, size, "%s%s%s", o, host, c);
+	return snprintf(buf, size, "%s%s%s:%d", o, host, c, port);
 }
 
 int rp_hostport_listen(const char *addr, struct rp_hostport *hp, char **err)

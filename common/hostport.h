@@ -37,6 +37,9 @@
  *    hp->host points into the input.  rp_hostport_host() copies the host
  *    into the caller's buffer; rp_hostport_listen() is the one call that
  *    allocates, and only its error text (the caller frees it).
+ *  - rp_hostport_fmt() writes the other way: "[HOST]:PORT" when the host
+ *    has a ':' (an IPv6 address), "HOST:PORT" otherwise; what it writes
+ *    of an accepted host and port reads back as the same host and port.
  */
 #ifndef RP_HOSTPORT_H
 #define RP_HOSTPORT_H
@@ -75,6 +78,9 @@ int rp_hostport(const char *s, size_t n, unsigned flags, int defport, struct rp_
 const char *rp_hostport_strerror(int code);
 /* Copy the host, NUL-terminated, into buf: 0, or -1 when it does not fit. */
 int rp_hostport_host(const struct rp_hostport *hp, char *buf, size_t size);
+/* Write host and port (port < 0: the host alone, bracketed alike) into
+ * buf like snprintf: the length it needed, cut short to fit size. */
+int rp_hostport_fmt(char *buf, size_t size, const char *host, int port);
 /* A listen address: "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces),
  * port 0..65535.  0, or -1 and *err = "listen address 'ADDR': why"
  * (malloc'd: the caller frees it). */

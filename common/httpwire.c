@@ -89,12 +89,7 @@ int rp_url_parse(const char *url, struct rp_url *u, char *err, size_t errlen)
 		return -1;
 	}
 	u->port = hp.port;
-	snprintf(u->hostport, sizeof u->hostport, "%s%s%s", hp.bracketed ? "[" : "", u->host,
-		 hp.bracketed ? "]" : "");
-	if (u->port != defport) {
-		size_t l = strlen(u->hostport);
-		snprintf(u->hostport + l, sizeof u->hostport - l, ":%d", u->port);
-	}
+	rp_hostport_fmt(u->hostport, sizeof u->hostport, u->host, u->port != defport ? u->port : -1);
 	size_t tl = strcspn(end, "#");
 	if (tl + 2 > sizeof u->target) {
 		snprintf(err, errlen, "bad URL: path too long");

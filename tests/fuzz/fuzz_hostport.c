@@ -5,7 +5,8 @@
  * inside the input; an accepted host has no control byte and no bracket,
  * a bare one no ':'; an accepted port is in range (0 only when allowed,
  * the default only when absent or not read); what is accepted, written
- * back as HOST:PORT or [HOST]:PORT, reads back the same; more lenient
+ * back as HOST:PORT or [HOST]:PORT (by hand and by rp_hostport_fmt),
+ * reads back the same; more lenient
  * flags never refuse what stricter ones accept; with HOST_ONLY the same
  * host comes back; the listen-address wrapper agrees with the engine. */
 #include "fuzz.h"
@@ -73,6 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(h2.hostlen == hp.hostlen && !memcmp(h2.host, hp.host, hp.hostlen));
 		FZ_CHECK(h2.port == hp.port && h2.bracketed == hp.bracketed);
 		free(w);
+		/* and rp_hostport_fmt's writing too (brackets only for a ':') */
+		char *host = rp_xasprintf("%.*s", (int)hp.hostlen, hp.host), fw[1100];
+		size_t fl = (size_t)rp_hostport_fmt(fw, sizeof fw, host, hp.port);
+		FZ_CHECK(fl < sizeof fw && fl == strlen(fw));
+		if (!memchr(hp.host, 0, hp.hostlen)) {
+			FZ_CHECK(rp_hostport(fw, fl, flags, DEF + 1, &h2) == RP_HP_OK);
+			FZ_CHECK(h2.hostlen == hp.hostlen && !memcmp(h2.host, hp.host, hp.hostlen) && h2.port == hp.port);
+		}
+		free(host);
 	}
 
 	/* the listen wrapper: the engine's answer with HOST_EMPTY | PORT_ZERO */

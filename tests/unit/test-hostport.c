@@ -149,6 +149,22 @@ int main(void)
 	T_INT(rp_hostport_host(&hp, b, sizeof b), 0, "an empty host is copied");
 	T_STR(b, "", "... as an empty string");
 
+	/* writing back */
+	char w[32];
+	T_INT(rp_hostport_fmt(w, sizeof w, "example.com", 9092), 16, "fmt: the length written");
+	T_STR(w, "example.com:9092", "fmt: NAME:PORT");
+	rp_hostport_fmt(w, sizeof w, "::1", 8443);
+	T_STR(w, "[::1]:8443", "fmt: an IPv6 address in brackets");
+	rp_hostport_fmt(w, sizeof w, "fe80::1", -1);
+	T_STR(w, "[fe80::1]", "fmt: no port, still in brackets");
+	rp_hostport_fmt(w, sizeof w, "10.0.0.1", -1);
+	T_STR(w, "10.0.0.1", "fmt: no port, no brackets");
+	T_INT(rp_hostport_fmt(w, 4, "example.com", 1), 13, "fmt: cut short, says what it needed");
+	T_STR(w, "exa", "fmt: ... NUL-terminated");
+	rp_hostport_fmt(w, sizeof w, "::1", 0);
+	T_OK(rp_hostport(w, strlen(w), RP_HP_PORT_ZERO, 9, &hp) == RP_HP_OK && hp.port == 0 && hp.hostlen == 3,
+	     "fmt: reads back (%s)", w);
+
 	/* listen addresses: rp-lagwatch --serve and --serve-grpc */
 	char *err = NULL;
 	T_INT(rp_hostport_listen("127.0.0.1:0", &hp, &err), 0, "listen: port 0");
