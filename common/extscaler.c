@@ -4,6 +4,7 @@
  * here by hand (varints, length-delimited fields, one double) rather than
  * through generated code: no code generator in the build. */
 #include "extscaler.h"
+#include "hostport.h"
 #include "log.h"
 #include "rp.h"
 
@@ -506,14 +507,12 @@ static void *loop(void *arg)
 struct rp_extscaler *rp_extscaler_start(const char *addr, struct rp_scaler *sc, char **err)
 {
 	*err = NULL;
-	const char *colon = strrchr(addr, ':');
-	if (!colon || !colon[1] || colon[1 + strspn(colon + 1, "0123456789")]) {
-		*err = rp_xasprintf("listen address '%s': want HOST:PORT", addr);
+	struct rp_hostport hp;
+	if (rp_hostport_listen(addr, &hp, err) < 0)
 		return NULL;
-	}
 	if (load_grpc(err) < 0)
 		return NULL;
-	char *bind = colon == addr ? rp_xasprintf("[::]%s", addr) : rp_xstrdup(addr);
+	char *bind = hp.hostlen ? rp_xstrdup(addr) : rp_xasprintf("[::]:%d", hp.port);
 	G(gpr_set_log_verbosity)(GPR_LOG_SEVERITY_ERROR);
 	G(grpc_init)();
 	struct rp_extscaler *x = rp_xcalloc(1, sizeof *x);

@@ -26,7 +26,7 @@
 struct rp_extscaler;
 
 /* Listen on addr ("HOST:PORT", "[V6]:PORT", ":PORT" all; port 0 picks
- * one) and serve.  NULL + *err if it cannot listen. */
+ * one; read by rp_hostport_listen(), hostport.h) and serve.  NULL + *err if it cannot listen. */
 struct rp_extscaler *rp_extscaler_start(const char *addr, struct rp_scaler *sc, char **err);
 const char *rp_extscaler_addr(const struct rp_extscaler *x); /* with the real port */
 /* Cancels the calls in flight, stops and joins. */

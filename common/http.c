@@ -1,5 +1,6 @@
 /* http.c — requests, the one retry policy, SigV4, many at once. */
 #include "http.h"
+#include "hostport.h"
 #include "httpwire.h"
 #include "log.h"
 #include "pool.h"
@@ -451,23 +452,10 @@ const char *rp_http_cleartext(const char *url)
 	for (const char *q = auth; q < end; q++)
 		if (*q == '@')
 			h = q + 1; /* user:password@ */
-	const char *he;
-	if (*h == '[') {
-		he = memchr(h, ']', (size_t)(end - h));
-		if (!he)
-			return why;
-		h++;
-	} else {
-		he = memchr(h, ':', (size_t)(end - h));
-		if (!he)
-			he = end;
-	}
+	struct rp_hostport hp;
 	char host[64];
-	size_t hl = (size_t)(he - h);
-	if (!hl || hl >= sizeof host)
+	if (rp_hostport(h, (size_t)(end - h), RP_HP_HOST_ONLY, 0, &hp) || rp_hostport_host(&hp, host, sizeof host) < 0)
 		return why;
-	memcpy(host, h, hl);
-	host[hl] = 0;
 	struct in_addr a4;
 	struct in6_addr a6;
 	if (!strcasecmp(host, "localhost") ||

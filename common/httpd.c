@@ -1,5 +1,6 @@
 /* httpd.c — a tiny HTTP responder, a thread per connection (see httpd.h). */
 #include "httpd.h"
+#include "hostport.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -27,28 +28,19 @@ struct conn {
 
 struct rp_httpd *rp_httpd_open(const char *addr, char **err)
 {
-	const char *colon = strrchr(addr, ':');
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
-	char host[80];
-	*err = NULL;
-	if (!colon || !colon[1]) {
-		*err = rp_xasprintf("listen address '%s': want HOST:PORT", addr);
+	struct rp_hostport hp;
+	char host[80], port[8];
+	if (rp_hostport_listen(addr, &hp, err) < 0)
 		return NULL;
-	}
-	size_t hl = (size_t)(colon - addr);
-	if (hl && addr[0] == '[' && addr[hl - 1] == ']') {
-		addr++;
-		hl -= 2;
-	}
-	if (hl >= sizeof host) {
+	if (rp_hostport_host(&hp, host, sizeof host) < 0) {
 		*err = rp_xasprintf("listen address '%s': host too long", addr);
 		return NULL;
 	}
-	memcpy(host, addr, hl);
-	host[hl] = 0;
-	int r = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &ai);
+	snprintf(port, sizeof port, "%d", hp.port);
+	int r = getaddrinfo(hp.hostlen ? host : NULL, port, &hints, &ai);
 	if (r) {
 		*err = rp_xasprintf("listen address '%s': %s", addr, gai_strerror(r));
 		return NULL;

@@ -4,7 +4,8 @@
  *
  * Promises:
  *  - Listens on "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces);
- *    port 0 picks a free one (rp_httpd_addr() tells which).
+ *    port 0 picks a free one (rp_httpd_addr() tells which).  The address
+ *    is read by rp_hostport_listen() (hostport.h), as --serve-grpc's is.
  *  - Connections are answered concurrently: each on its own thread, at
  *    most RP_HTTPD_MAX at once (one more gets 503 at once), so a slow or
  *    silent client never delays another.  The handler must therefore be

@@ -4,6 +4,7 @@
  * not to (see rp_wire_init). */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "httpwire.h"
+#include "hostport.h"
 #include "rp.h"
 
 #include <arpa/inet.h>
@@ -56,37 +57,20 @@ int rp_url_parse(const char *url, struct rp_url *u, char *err, size_t errlen)
 		snprintf(err, errlen, "bad URL: user:password@ in a URL is not supported");
 		return -1;
 	}
-	const char *h = p, *he, *port = NULL;
-	if (*h == '[') {
-		he = memchr(h, ']', (size_t)(end - h));
-		if (!he) {
-			snprintf(err, errlen, "bad URL: an IPv6 address without ']'");
-			return -1;
-		}
-		h++;
-		if (he + 1 < end) {
-			if (he[1] != ':') {
-				snprintf(err, errlen, "bad URL: junk after the IPv6 address");
-				return -1;
-			}
-			port = he + 2;
-		}
-	} else {
-		he = memchr(h, ':', (size_t)(end - h));
-		if (he)
-			port = he + 1;
-		else
-			he = end;
+	int defport = u->tls ? 443 : 80;
+	struct rp_hostport hp;
+	int r = rp_hostport(p, (size_t)(end - p), RP_HP_PORT_OPTIONAL | RP_HP_PORT_EMPTY, defport, &hp);
+	if (r == RP_HP_EBRACKET || r == RP_HP_EJUNK) {
+		snprintf(err, errlen, "bad URL: %s", rp_hostport_strerror(r));
+		return -1;
 	}
-	size_t hl = (size_t)(he - h);
-	if (!hl || hl >= sizeof u->host) {
+	/* the host is checked before the port, so a bad one is named first */
+	if (!hp.hostlen || rp_hostport_host(&hp, u->host, sizeof u->host) < 0) {
 		snprintf(err, errlen, "bad URL: no host");
 		return -1;
 	}
-	memcpy(u->host, h, hl);
-	u->host[hl] = 0;
 	unsigned char a[16];
-	if (p[0] == '[') {
+	if (hp.bracketed) {
 		if (inet_pton(AF_INET6, u->host, a) != 1) {
 			snprintf(err, errlen, "bad URL: '%s' is not an IPv6 address", u->host);
 			return -1;
@@ -100,28 +84,12 @@ int rp_url_parse(const char *url, struct rp_url *u, char *err, size_t errlen)
 				return -1;
 			}
 	}
-	int defport = u->tls ? 443 : 80;
-	u->port = defport;
-	if (port && port < end) {
-		long v = 0;
-		for (const char *q = port; q < end; q++) {
-			if (!isdigit((unsigned char)*q) || (v = v * 10 + (*q - '0')) > 65535) {
-				snprintf(err, errlen, "bad URL: bad port");
-				return -1;
-			}
-		}
-		if (v < 1) {
-			snprintf(err, errlen, "bad URL: bad port");
-			return -1;
-		}
-		u->port = (int)v;
+	if (r) {
+		snprintf(err, errlen, "bad URL: bad port");
+		return -1;
 	}
-	snprintf(u->hostport, sizeof u->hostport, "%s%s%s", p[0] == '[' ? "[" : "", u->host,
-		 p[0] == '[' ? "]" : "");
-	if (u->port != defport) {
-		size_t l = strlen(u->hostport);
-		snprintf(u->hostport + l, sizeof u->hostport - l, ":%d", u->port);
-	}
+	u->port = hp.port;
+	rp_hostport_fmt(u->hostport, sizeof u->hostport, u->host, u->port != defport ? u->port : -1);
 	size_t tl = strcspn(end, "#");
 	if (tl + 2 > sizeof u->target) {
 		snprintf(err, errlen, "bad URL: path too long");

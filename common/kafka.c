@@ -1,5 +1,6 @@
 /* kafka.c — consumer-group lag over our own Kafka wire client (see kafka.h). */
 #include "kafka.h"
+#include "hostport.h"
 #include "kwire.h"
 #include "rp.h"
 #include "log.h"
@@ -24,46 +25,15 @@ struct rp_kafka {
 	double timeout;
 };
 
-/* "host:port", "host" (port 9092), "[v6]:port" or "[v6]". */
+/* "host:port", "host" (port 9092), "[v6]:port" or "[v6]"; a host of
+ * at most 255 bytes (what kw_conn takes). */
 static int parse_server(const char *s, size_t n, char **host, int *port)
 {
-	const char *h = s, *colon = NULL;
-	size_t hn = n;
-	if (n && s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-		if (!rb)
-			return -1;
-		h = s + 1;
-		hn = (size_t)(rb - s - 1);
-		if (rb + 1 < s + n) {
-			if (rb[1] != ':')
-				return -1;
-			colon = rb + 1;
-		}
-	} else {
-		for (size_t i = 0; i < n; i++)
-			if (s[i] == ':')
-				colon = s + i;
-		if (colon)
-			hn = (size_t)(colon - s);
-	}
-	*port = 9092;
-	if (colon) {
-		char *end;
-		size_t pn = (size_t)(s + n - colon - 1);
-		char pb[8];
-		if (!pn || pn >= sizeof pb)
-			return -1;
-		memcpy(pb, colon + 1, pn);
-		pb[pn] = 0;
-		long p = strtol(pb, &end, 10);
-		if (*end || p < 1 || p > 65535)
-			return -1;
-		*port = (int)p;
-	}
-	if (!hn || hn > 255)
+	struct rp_hostport hp;
+	if (rp_hostport(s, n, RP_HP_PORT_OPTIONAL, 9092, &hp) || hp.hostlen > 255)
 		return -1;
-	*host = rp_xasprintf("%.*s", (int)hn, h);
+	*host = rp_xasprintf("%.*s", (int)hp.hostlen, hp.host);
+	*port = hp.port;
 	return 0;
 }
 

@@ -3,7 +3,9 @@
  *
  * Promises:
  *  - Bootstrap: "host:port,host:port" ("host" alone is port 9092,
- *    "[::1]:9092" an IPv6 address); a bad entry is refused at open.
+ *    "[::1]:9092" an IPv6 address; each entry read by rp_hostport,
+ *    hostport.h: a bare IPv6 address or a port outside 1-65535 is bad);
+ *    a bad entry is refused at open.
  *  - One poll: Metadata for the watched topics only (named, with
  *    allow_auto_topic_creation false, from v4; a broker with Metadata v0-v3
  *    only, such as librdkafka's mock cluster, is asked for all topics, as

@@ -1,5 +1,6 @@
 /* kwire.c — a small Kafka wire-protocol client (see kwire.h). */
 #include "kwire.h"
+#include "hostport.h"
 #include "rp.h"
 #include "log.h"
 
@@ -254,7 +255,7 @@ struct kw_conn *kw_conn(struct kw_client *c, const char *host, int port)
 	k->host = rp_xstrdup(host);
 	k->port = port;
 	k->fd = -1;
-	snprintf(k->name, sizeof k->name, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	rp_hostport_fmt(k->name, sizeof k->name, host, port);
 	c->v = rp_xrealloc(c->v, (c->n + 1) * sizeof *c->v);
 	c->v[c->n++] = k;
 	return k;

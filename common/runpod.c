@@ -1,6 +1,7 @@
 /* runpod.c — REST v2 for on-demand pods, GraphQL for the spot path.
  * See runpod.h for what it promises. */
 #include "runpod.h"
+#include "hostport.h"
 #include "log.h"
 #include "record.h"
 #include "rp.h"
@@ -960,17 +961,10 @@ int rp_runpod_api_loopback(const struct rp_runpod *rp)
 	const char *at = strchr(h, '@'), *sl = strchr(h, '/');
 	if (at && (!sl || at < sl))
 		h = at + 1;
+	struct rp_hostport hp;
 	char host[64];
-	size_t n;
-	if (*h == '[') {
-		n = strcspn(++h, "]");
-	} else {
-		n = strcspn(h, ":/");
-	}
-	if (n == 0 || n >= sizeof host)
+	if (rp_hostport(h, strcspn(h, "/"), RP_HP_HOST_ONLY, 0, &hp) || rp_hostport_host(&hp, host, sizeof host) < 0)
 		return 0;
-	memcpy(host, h, n);
-	host[n] = 0;
 	const char *why;
 	if (!strcasecmp(host, "localhost"))
 		return 1;
