@@ -53,7 +53,8 @@ lag() {
 # replay POLICY [--set KEY=VALUE...]: the simulator's polls, one by one,
 # through rp-lagwatch; prints "same" or the first step that differs
 replay() {
-	local policy=$1 g="g$policy$run" i=0 last=-1 n=0 s tt lg burst want got ts
+	local policy=$1
+	local g="g$policy$run" i=0 last=-1 n=0 tt lg burst want got ts st try
 	shift
 	export RP_STATE_DIR="$T_TMP/state.$policy"
 	mkdir -p "$RP_STATE_DIR"
@@ -64,10 +65,17 @@ replay() {
 			last=$lg
 		fi
 		ts=$(date -u -d "@$((day0 + tt))" '+%Y-%m-%d %H:%M:%S')
-		got=$(faketime -f "@$ts" rp-lagwatch --once -o json --group "$g" --topic "$t" --nodes "$burst" "${rule[@]}" "$@" 2>/dev/null |
-			jq -r 'select(.type=="decision") | "\(.action) \(.count) \(.reason | sub("; no latency signal \\(.*$"; ""))"')
+		# a tick whose lag poll found no answer (75, a loaded machine) saves
+		# no state: that poll again, at the same time
+		for try in 1 2 3; do
+			faketime -f "@$ts" rp-lagwatch --once -o json --group "$g" --topic "$t" --nodes "$burst" \
+				"${rule[@]}" "$@" >"$T_TMP/tick.out" 2>"$T_TMP/tick.err"
+			st=$?
+			[ "$st" = 75 ] || break
+		done
+		got=$(jq -r 'select(.type=="decision") | "\(.action) \(.count) \(.reason | sub("; no latency signal \\(.*$"; ""))"' "$T_TMP/tick.out")
 		if [ "$got" != "$want" ]; then
-			echo "step $i at ${tt}s (lag $lg, $burst burst nodes): rp-lagwatch '$got', the simulator '$want'"
+			echo "step $i at ${tt}s (lag $lg, $burst burst nodes): rp-lagwatch '$got' (exit $st, try $try: $(tail -n 1 "$T_TMP/tick.err")), the simulator '$want'"
 			return
 		fi
 		n=$((n + 1))
