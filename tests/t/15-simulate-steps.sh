@@ -22,6 +22,8 @@
 need_stack
 command -v faketime >/dev/null || { fail "faketime is not installed (scripts/install-deps)"; done_testing; exit 1; }
 export FAKETIME_DONT_FAKE_MONOTONIC=1 TZ=UTC
+# (a sanitizer build runs under the preload only with the link order check off)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 run=$$
 day0=$(date -u -d 'today 00:00' +%s)
