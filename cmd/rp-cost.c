@@ -22,7 +22,7 @@ static const char usage[] =
 	"       rp-cost [options] recommend [--days N | --gpu-hours N] [--gpu ID] [--spot] [--headroom F]\n"
 	"       rp-cost [options] plan TRACE.csv [--gpu ID] [--spot] [--max-servers K] [--format records|gnuplot]\n"
 	"       rp-cost [options] simulate TRACE.csv [--seed N] [--seeds N] [--boot DUR] [--preempt-rate R]\n"
-	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare]\n"
+	"                         [--baseline-servers K] [--gpu ID] [--spot] [--policy NAME | --compare] [--steps]\n"
 	"       rp-cost [options] trace [--kind ledger|smooth|poisson|bursty] [--days N] [--seed N]\n"
 	"                         [--scale F] [--job-seconds S] [--since T] [--until T] [--decision FILE]\n"
 	"       rp-cost [options] prewarm [--decision FILE] [--boot DUR] [--baseline-servers K] [--gpu ID] [--spot]\n"
@@ -34,13 +34,13 @@ static const char usage[] =
 
 enum { O_SINCE = RP_OPT_TOOL, O_UNTIL, O_BY, O_EGRESS, O_DAYS, O_GH, O_GPU, O_SPOT, O_MAXK, O_FORMAT,
        O_SEED, O_BOOT, O_PREEMPT, O_BASE, O_OUTPUT, O_DECISION, O_LIVE, O_LEDGER, O_NOW, O_SEEDS, O_POLICY,
-       O_COMPARE, O_HEADROOM, O_KIND, O_SCALE, O_JOBS, O_RECONCILE };
+       O_COMPARE, O_HEADROOM, O_KIND, O_SCALE, O_JOBS, O_RECONCILE, O_STEPS };
 
 static struct {
 	const char *since, *until, *by, *gpu, *format, *output, *decision, *ledger, *now, *policy;
 	double egress_gb, days, gpu_hours, boot, preempt, headroom, scale, job_s;
 	const char *kind;
-	int spot, maxk, live, baseline_servers, seeds, compare, reconcile;
+	int spot, maxk, live, baseline_servers, seeds, compare, reconcile, steps;
 	unsigned long long seed;
 } o = { .by = NULL, .egress_gb = -1, .days = 30, .gpu_hours = -1, .boot = -1, .preempt = -1, .headroom = -1, .scale = 1, .job_s = 120, .maxk = -1,
 	.seed = 1, .baseline_servers = -1, .seeds = 1 };
@@ -167,6 +167,7 @@ int main(int argc, char **argv)
 		{ "seeds", required_argument, NULL, O_SEEDS },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "compare", no_argument, NULL, O_COMPARE },
+		{ "steps", no_argument, NULL, O_STEPS },
 		{ "headroom", required_argument, NULL, O_HEADROOM },
 		{ "kind", required_argument, NULL, O_KIND },
 		{ "scale", required_argument, NULL, O_SCALE },
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
 			break;
 		case O_POLICY: o.policy = optarg; break;
 		case O_COMPARE: o.compare = 1; break;
+		case O_STEPS: o.steps = 1; break;
 		case O_KIND: o.kind = optarg; break;
 		case O_SCALE: o.scale = num_arg(optarg, "--scale"); break;
 		case O_JOBS: o.job_s = num_arg(optarg, "--job-seconds"); break;
@@ -238,9 +240,11 @@ int main(int argc, char **argv)
 			       .gnuplot = o.format && !strcmp(o.format, "gnuplot"), .seed = o.seed, .boot = o.boot,
 			       .preempt_rate = o.preempt, .baseline_servers = o.baseline_servers, .seeds = o.seeds,
 			       .compare = o.compare, .policy = o.policy, .headroom = o.headroom,
-			       .decision = o.decision, .job_s = o.job_s };
+			       .decision = o.decision, .job_s = o.job_s, .steps = o.steps };
 	if (o.compare && o.policy)
 		rp_cli_usage(&cli, "--policy and --compare do not go together");
+	if (o.steps && o.seeds > 1)
+		rp_cli_usage(&cli, "--steps and --seeds do not go together (one seed's polls)");
 	char *err = NULL;
 	int rc;
 	/* The fleet's ledger (fleetlog.h), not this host's alone: brought up

@@ -227,6 +227,27 @@ static void add_stat(cJSON *r, const char *k, const struct rp_policy_stat *st, i
 	}
 }
 
+/* --steps: each poll of the first seed as a record, what rp_decide saw
+ * and said (the input rp-lagwatch would have) and what the poll did. */
+static void print_step(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
+		       void *arg)
+{
+	cJSON *r = rp_rec_new("step");
+	cJSON_AddStringToObject(r, "policy", arg);
+	cJSON_AddNumberToObject(r, "t", seen->now);
+	cJSON_AddNumberToObject(r, "lag", (double)seen->lag);
+	cJSON_AddNumberToObject(r, "burst_nodes", seen->burst_nodes);
+	cJSON_AddNumberToObject(r, "lost_nodes", seen->lost_nodes);
+	cJSON_AddNumberToObject(r, "idle_nodes", seen->idle_nodes);
+	cJSON_AddStringToObject(r, "action", rp_decide_action(said->action));
+	cJSON_AddNumberToObject(r, "count", said->count);
+	cJSON_AddStringToObject(r, "reason", said->reason);
+	cJSON_AddNumberToObject(r, "launched", launched);
+	cJSON_AddNumberToObject(r, "live", live);
+	rp_out_rec(r);
+	cJSON_Delete(r);
+}
+
 /* One policy over the trace: its record. */
 static int simulate_one(const struct rp_advise *a, const char *policy, struct rp_sim_in *in, char **err)
 {
@@ -237,7 +258,13 @@ static int simulate_one(const struct rp_advise *a, const char *policy, struct rp
 	if (rp_policy_setup(a->cfg, policy, &po, in, &gpu, err) < 0)
 		return -1;
 	int seeds = a->seeds > 0 ? a->seeds : 1;
+	if (a->steps) { /* one seed (rp-cost refuses --steps with --seeds) */
+		in->on_step = print_step;
+		in->arg = (void *)policy;
+	}
 	rp_policy_run(in, a->seed, seeds, &res);
+	in->on_step = NULL;
+	in->arg = NULL;
 	const struct rp_sim_out *out = &res.first;
 	cJSON *r = rp_rec_new("simulation");
 	cJSON_AddStringToObject(r, "policy", policy);

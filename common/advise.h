@@ -60,6 +60,7 @@ struct rp_advise {
 	int baseline_servers;      /* simulate: < 0 for 1 */
 	int seeds, compare;        /* simulate */
 	const char *policy;        /* simulate: NULL for "default" */
+	int steps;                 /* simulate: a "step" record per poll (one seed) */
 	double headroom;           /* recommend: < 0 for 0.2 */
 	const char *decision;      /* prewarm: decision records (the lag history), or NULL */
 	double job_s;              /* prewarm: the trace's job size, GPU-seconds */

@@ -29,6 +29,9 @@ ko() { local d=$1; shift; if "$@" >"$T_TMP/.out" 2>"$T_TMP/.err"; then fail "$d 
 # rc DESC WANT CMD... : CMD exits with WANT; stdout in $T_TMP/.out, stderr in $T_TMP/.err
 rc() { local d=$1 want=$2 got; shift 2; "$@" >"$T_TMP/.out" 2>"$T_TMP/.err"; got=$?
 	if [ "$got" = "$want" ]; then pass "$d"; else fail "$d (exit $got, want $want)"; sed 's/^/#   /' "$T_TMP/.err" | head -20; fi; }
+# out, err: the last ok/ko/rc command's stdout and stderr
+out() { cat "$T_TMP/.out"; }
+err() { cat "$T_TMP/.err"; }
 # is DESC GOT WANT
 is() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
 # isnt DESC GOT NOTWANT
@@ -82,6 +85,10 @@ EOF
 
 # shellcheck source=tests/ledger.sh
 . "$RP_TOP/tests/ledger.sh"
+# shellcheck source=tests/runpod.sh
+. "$RP_TOP/tests/runpod.sh"
+# shellcheck source=tests/scene.sh
+. "$RP_TOP/tests/scene.sh"
 
 # new_pod NODE [worker]: a RunPod pod of ours (CLUSTER-burst-NODE, CLUSTER
 # from $RP_CONFIG) in the stand-in, with the ledger lines rp-launch and

@@ -13,13 +13,7 @@ LEDGER=$RP_STATE_DIR/ledger.jsonl
 read -r -a HOSTS <<<"$SSH_HOSTS"
 H0=${HOSTS[0]}
 
-admin() { curl -sf -o /dev/null -X POST "$A/$1" -H 'Content-Type: application/json' --data "${2:-{\}}"; }
-state() { curl -sf "$A/state"; }
-npods() { state | jq "[.pods[] | select(${1:-true})] | length"; }
-posts() { curl -sf "$A/requests" | jq -r "[.[] | select(.method==\"POST\" and .path==\"/v2/pods\")] | ${1:-length}"; }
-launch() { rp-launch -o json --set runpod.poll_interval=0.2s "$@"; }
-out() { cat "$T_TMP/.out"; }
-err() { cat "$T_TMP/.err"; }
+# admin, state, npods, posts, launch (tests/runpod.sh); out, err (tests/lib.sh)
 
 # Every pod the stand-in ever had (terminated ones too) has a ledger line.
 NOT_OURS=" " # ids of pods a scene made as another team's: no ledger line is their due
@@ -34,9 +28,7 @@ ledger_covers() {
 fresh() { # NAME: check the previous scenario's ledger, then reset the stand-in
 	[ -n "${SCEN:-}" ] && ledger_covers "$SCEN"
 	SCEN=$1
-	diag "scenario $1 at +${SECONDS}s"
-	admin reset
-	admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3}'
+	runpod_scene "$1"
 }
 
 # --- bad input: nothing is sent ------------------------------------------------

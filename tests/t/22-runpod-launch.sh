@@ -10,18 +10,8 @@ need_stack
 A=$RUNPOD_URL/_admin
 ADA="NVIDIA RTX 6000 Ada Generation" A6K="NVIDIA RTX A6000"
 LEDGER=$RP_STATE_DIR/ledger.jsonl
-admin() { curl -sf -o /dev/null -X POST "$A/$1" -H 'Content-Type: application/json' --data "${2:-{\}}"; }
-state() { curl -sf "$A/state"; }
-npods() { state | jq "[.pods[] | select(${1:-true})] | length"; }
-posts() { curl -sf "$A/requests" | jq -r "[.[] | select(.method==\"POST\" and .path==\"/v2/pods\")] | ${1:-length}"; }
-launch() { rp-launch -o json --set runpod.poll_interval=0.2s "$@"; }
-out() { cat "$T_TMP/.out"; }
-err() { cat "$T_TMP/.err"; }
-fresh() {
-	diag "scenario $1 at +${SECONDS}s"
-	admin reset
-	admin config '{"provision_delay":0.1,"start_delay":0.1,"boot_delay":0.3}'
-}
+# admin, state, npods, posts, launch (tests/runpod.sh); out, err (tests/lib.sh)
+fresh() { runpod_scene "$1"; }
 
 # --- item 7: "no capacity" as a 500 is the 400's news, not an unknown create ---------
 fresh capacity-500

@@ -17,16 +17,7 @@ S=$$ # node names unique to this run
 kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 kreq() { kadmin "$KUBE_URL/_admin/requests" >"$T_TMP/kreq.json"; }
 preq() { curl -sf "$RUNPOD_URL/_admin/requests" >"$T_TMP/preq.json"; }
-# RunPod pod status: the API answers 404 for a TERMINATED pod
-pstatus() {
-	local out
-	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$1")
-	case ${out##*$'\n'} in
-	404) echo TERMINATED ;;
-	200) jq -r .status <<<"${out%$'\n'*}" ;;
-	*) echo "unknown (${out##*$'\n'})" ;;
-	esac
-}
+# pstatus ID (tests/scene.sh): RunPod pod status; the API answers 404 for a TERMINATED pod
 # the same from the stand-in's own state (TERMINATED pods are kept there)
 pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }
 # new_pod NODE [worker] (tests/lib.sh): a ledgered pod of ours
@@ -38,16 +29,7 @@ team_pod() {
 }
 # everything a scene makes carries the label rp-test=$S, and goes at exit
 # (ReplicaSets first, so their pending replacement pods go for good)
-cleanup() {
-	kubectl delete rs,pdb -A -l "rp-test=$S" --wait=false >/dev/null 2>&1
-	kubectl delete pods -A -l "rp-test=$S" --grace-period=0 --force --wait=false >/dev/null 2>&1
-	kubectl delete nodes -l "rp-test=$S" --wait=false >/dev/null 2>&1
-	local id
-	while read -r id; do
-		curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$id" >/dev/null 2>&1
-	done <"$T_TMP/pods"
-}
-at_exit cleanup
+at_exit "scene_cleanup $S" # (tests/scene.sh)
 
 kapi() { # METHOD PATH [JSON]: the Kubernetes API, without kubectl's start-up cost
 	curl -s --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -X "$1" \

@@ -19,26 +19,9 @@ kapi() { # METHOD PATH [JSON]
 	curl -s --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -X "$1" \
 		-H 'Content-Type: application/json' "$KUBE_URL$2" ${3:+-d "$3"}
 }
-pstatus() {
-	local out
-	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$1")
-	case ${out##*$'\n'} in
-	404) echo TERMINATED ;;
-	200) jq -r .status <<<"${out%$'\n'*}" ;;
-	*) echo "unknown (${out##*$'\n'})" ;;
-	esac
-}
+# pstatus ID (tests/scene.sh): RunPod pod status
 # new_pod NODE (tests/lib.sh): a ledgered pod of ours
-cleanup() {
-	kubectl delete rs,pdb -A -l "rp-test=$S" --wait=false >/dev/null 2>&1
-	kubectl delete pods -A -l "rp-test=$S" --grace-period=0 --force --wait=false >/dev/null 2>&1
-	kubectl delete nodes -l "rp-test=$S" --wait=false >/dev/null 2>&1
-	local id
-	while read -r id; do
-		curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$id" >/dev/null 2>&1
-	done <"$T_TMP/pods"
-}
-at_exit cleanup
+at_exit "scene_cleanup $S" # (tests/scene.sh)
 node_yaml() { # NAME POD_ID
 	cat <<-Y
 	---

@@ -57,15 +57,7 @@ worker() {
 		"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$id" "${2%:*}" "${2##*:}" >>"$LEDGER"
 	echo "$id"
 }
-pstatus() {
-	local out
-	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$1")
-	case ${out##*$'\n'} in
-	404) echo TERMINATED ;;
-	200) jq -r .status <<<"${out%$'\n'*}" ;;
-	*) echo "unknown (${out##*$'\n'})" ;;
-	esac
-}
+# pstatus ID (tests/scene.sh): a RunPod pod's status
 lines() { jq -r --arg id "$1" 'select(.type=="egress" and .id==$id) | .bytes' "$LEDGER"; }
 sample() { rp-join --egress -o json; }
 drain() { rp-drain --worker --id "$1" --skip-checkpoint --set drain.worker_stop_command=true -o json; }

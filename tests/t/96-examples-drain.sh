@@ -12,16 +12,7 @@ command -v jq >/dev/null || { fail "jq is missing"; done_testing; exit 1; }
 KCA="$(dirname "$KUBECONFIG")/ca.crt"
 S=$$
 : >"$T_TMP/pods"
-cleanup() {
-	kubectl delete rs -A -l "rp-test=ex$S" --wait=false >/dev/null 2>&1
-	kubectl delete pods -A -l "rp-test=ex$S" --grace-period=0 --force --wait=false >/dev/null 2>&1
-	kubectl delete nodes -l "rp-test=ex$S" --wait=false >/dev/null 2>&1
-	local id
-	while read -r id; do
-		curl -sf -X DELETE -H "Authorization: Bearer $RUNPOD_API_KEY" "$RUNPOD_URL/v2/pods/$id" >/dev/null 2>&1
-	done <"$T_TMP/pods"
-}
-at_exit cleanup
+at_exit "scene_cleanup ex$S" # (tests/scene.sh)
 kadmin() { curl -sf --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 kapi() { curl -s --cacert "$KCA" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$KUBE_URL$1"; }
 pstate() { curl -sf "$RUNPOD_URL/_admin/state" | jq -r --arg id "$1" '.pods[] | select(.id == $id) | .status'; }

@@ -29,6 +29,10 @@ static int pad_api = -1;  /* answer of this api with 4 bytes too many, once */
 static int swap_next;     /* answer the next two requests in reverse order, once */
 static int naccepts, ncloses;
 static int err_api = -1, err_code; /* answer this api with this error, once */
+static int huge_api = -1, huge_all; /* answer this api with a frame of huge_size bytes, once (or always) */
+static uint32_t huge_size;          /* ... announced in its size field, its body streamed ... */
+static size_t huge_sent;            /* ... bytes written before the client stopped reading */
+static int huge_cut;                /* ... and the write failed: the client closed */
 static int nreqs[KW_NAPI];         /* requests seen per api */
 static FILE *rec;         /* frames for kwire-contract.py */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -230,7 +234,37 @@ static void *broker(void *arg)
 				fprintf(rec, "\n");
 			}
 			int swap = swap_next && api != KW_APIVERSIONS;
+			int huge = api == huge_api;
+			uint32_t hsize = huge_size;
+			if (huge && !huge_all)
+				huge_api = -1;
 			pthread_mutex_unlock(&mu);
+			if (huge) { /* the size field says hsize; the body follows for as long as the client reads */
+				unsigned char chunk[65536] = { 0 };
+				size_t sent = 0, left = (size_t)hsize + 4;
+				ssize_t w2 = 0;
+				chunk[0] = (unsigned char)(hsize >> 24), chunk[1] = (unsigned char)(hsize >> 16);
+				chunk[2] = (unsigned char)(hsize >> 8), chunk[3] = (unsigned char)hsize;
+				memcpy(chunk + 4, out.p + 4, 4); /* the right correlation id */
+				while (left > 0) {
+					w2 = write(fd, chunk, left < sizeof chunk ? left : sizeof chunk);
+					if (w2 <= 0)
+						break;
+					sent += (size_t)w2;
+					left -= (size_t)w2;
+					memset(chunk, 0, 8);
+				}
+				pthread_mutex_lock(&mu);
+				huge_sent = sent;
+				huge_cut = w2 < 0;
+				pthread_mutex_unlock(&mu);
+				free(req);
+				free(body.p);
+				free(out.p);
+				if (w2 < 0)
+					break;
+				continue;
+			}
 			free(req);
 			free(body.p);
 			if (swap && !held.len) {
@@ -568,6 +602,44 @@ int main(void)
 	T_OK(rc == 0, "answers out of order: poll ok after a reconnect (rc %d %s)", rc, err);
 	T_INT(lag, 6, "lag exact");
 	T_INT(naccepts, 2, "the connection that answered out of order was closed and reopened");
+
+	/* An answer longer than a frame may be (64 MiB): refused from its
+	 * size field, the connection closed at once, never buffered; the
+	 * broker could have streamed all of it. */
+	static const uint32_t huge_sizes[] = { (64u << 20) + 1, 0x7fffffffu };
+	for (size_t i = 0; i < sizeof huge_sizes / sizeof huge_sizes[0]; i++) {
+		quiesce();
+		pthread_mutex_lock(&mu);
+		naccepts = ncloses = 0;
+		huge_api = KW_METADATA;
+		huge_size = huge_sizes[i];
+		huge_sent = 0;
+		huge_cut = 0;
+		pthread_mutex_unlock(&mu);
+		rc = poll1(5, &lag, err, sizeof err);
+		quiesce();
+		T_OK(rc == 0 && lag == 6, "Metadata answer of %u bytes once: poll ok after a reconnect (rc %d %s)",
+		     huge_sizes[i], rc, err);
+		T_INT(naccepts, 2, "... its connection closed and reopened");
+		T_INT(huge_cut, 1, "... the client closed while the broker was still sending");
+		T_OK(huge_sent < (16u << 20), "... after %zu of its %u bytes (< 16 MiB: no more than socket buffers)",
+		     huge_sent, huge_sizes[i]);
+	}
+	quiesce();
+	pthread_mutex_lock(&mu);
+	huge_api = KW_METADATA;
+	huge_all = 1;
+	huge_size = (64u << 20) + 1;
+	pthread_mutex_unlock(&mu);
+	rc = poll1(0.5, &lag, err, sizeof err);
+	T_INT(rc, RP_EXIT_TEMP, "Metadata answers always over 64 MiB: 75 (lag unknown)");
+	T_OK(strstr(err, "bad response size 67108865") && !strchr(err, '\n'), "... one line naming the size (%s)", err);
+	T_INT(lag, -1, "... no lag");
+	quiesce();
+	pthread_mutex_lock(&mu);
+	huge_api = -1;
+	huge_all = 0;
+	pthread_mutex_unlock(&mu);
 
 	/* Bootstrap lists. */
 	char *e = NULL;
