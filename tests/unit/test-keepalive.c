@@ -9,6 +9,7 @@
 #include "t.h"
 
 #include <fcntl.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -118,6 +119,44 @@ static void serve(int lfd)
 				i--;
 			}
 		}
+	}
+}
+
+/* A TLS server (TLS 1.3, session tickets as OpenSSL sends them), one
+ * connection at a time: every request answered "ok" with its length, the
+ * connection kept until the client closes it. */
+static void serve_tls(int lfd, const char *crt, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (SSL_CTX_use_certificate_file(ctx, crt, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		_exit(1);
+	for (int id = 1;; id++) {
+		int fd = accept(lfd, NULL, NULL);
+		SSL *ssl = SSL_new(ctx);
+		SSL_set_fd(ssl, fd);
+		if (SSL_accept(ssl) == 1) {
+			logf_("open %d%s\n", id, "");
+			char buf[4096];
+			size_t n = 0;
+			for (;;) {
+				int r = SSL_read(ssl, buf + n, (int)(sizeof buf - 1 - n));
+				if (r <= 0) {
+					logf_("eof %d%s\n", id, "");
+					break;
+				}
+				n += (size_t)r;
+				buf[n] = 0;
+				if (!strstr(buf, "\r\n\r\n"))
+					continue;
+				logf_("req %d%s\n", id, strcasestr(buf, "\r\nConnection: close") ? " close=1" : " close=0");
+				n = 0;
+				const char *a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+				SSL_write(ssl, a, (int)strlen(a));
+			}
+		}
+		SSL_free(ssl);
+		close(fd);
 	}
 }
 
@@ -294,6 +333,47 @@ int main(void)
 	T_OK(tr == 0 && count("open") == 1 && count("eof") == 1,
 	     "a thread's kept connection is closed as the thread ends (%d open, %d closed)", count("open"),
 	     count("eof"));
+
+	/* Over TLS: one handshake for three requests, the CA checked once. */
+	char dir[] = "/tmp/rp-keepalive-tls.XXXXXX", cmd[1024], crt[96], key[96];
+	if (mkdtemp(dir)) {
+		snprintf(crt, sizeof crt, "%s/srv.crt", dir);
+		snprintf(key, sizeof key, "%s/srv.key", dir);
+		snprintf(cmd, sizeof cmd,
+			 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s "
+			 "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null", key, crt);
+		int made = system(cmd) == 0;
+		T_OK(made, "openssl made a test certificate");
+		int tfd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof sa;
+		pid_t ts = -1;
+		if (made && !bind(tfd, (struct sockaddr *)&sa, sizeof sa) && !listen(tfd, 4) &&
+		    !getsockname(tfd, (struct sockaddr *)&sa, &sl) && !(ts = fork()))
+			serve_tls(tfd, crt, key);
+		fresh();
+		char turl[96];
+		snprintf(turl, sizeof turl, "https://127.0.0.1:%d/x", ntohs(sa.sin_port));
+		int tok = 0, treused = 0;
+		for (int i = 0; i < 3; i++) {
+			struct rp_wire_req w = { .method = "GET", .url = turl, .timeout = 5, .cainfo = crt,
+						 .keepalive = 1, .reuse = 1 };
+			tok += rp_wire_do(&w, &res) == 0 && res.status == 200;
+			treused += res.reused;
+		}
+		settle();
+		T_INT(tok, 3, "TLS: three answers");
+		T_OK(count("open") == 1 && count("req 1 close=0") == 3 && treused == 2,
+		     "TLS: one handshake for the three (%d connections, %d reused)", count("open"), treused);
+		if (ts > 0) {
+			kill(ts, SIGKILL);
+			waitpid(ts, NULL, 0);
+		}
+		close(tfd);
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			T_OK(0, "removed %s", dir);
+	}
 
 	for (int k = 0; k < 2; k++) {
 		kill(srv[k], SIGKILL);
