@@ -112,6 +112,11 @@ if eventually 30 registered && eventually 3 no_session && not_ready && kill -0 "
 else
 	fail "an SSH session on the pod while rp-join waits for Ready ($(pgrep -P "$sp" | wc -l) sshd children)"
 fi
+# ... and it joins with glibc's per-thread malloc cache off (ssh.concurrency
+# threads each kept ~25 KiB of freed memory there): it executed itself
+# again with the tunable set.
+like "... rp-join runs with glibc's tcache off (GLIBC_TUNABLES)" \
+	"$(tr '\0' '\n' <"/proc/$jp/environ" 2>/dev/null)" '^GLIBC_TUNABLES=(.*:)?glibc\.malloc\.tcache_count=0$'
 wait "$jp"
 is "... and the join ends well: exit 0" "$?" 0
 kcfg 1
