@@ -18,6 +18,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: rp-join [-c FILE] [--set KEY=VALUE] [-o json|table] [-q|-v]\n"
@@ -47,10 +48,17 @@ static void no_tcache(char **argv)
 	const char *t = getenv("GLIBC_TUNABLES");
 	if (t && strstr(t, "glibc.malloc.tcache_count="))
 		return; /* done (or set by the user) */
+	/* The binary's own path, not /proc/self/exe: the process would be
+	 * named "exe" (ps, pgrep, top). */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return;
+	self[n] = 0;
 	char *v = t && *t ? rp_xasprintf("%s:%s", t, NO_TCACHE) : rp_xstrdup(NO_TCACHE);
 	if (setenv("GLIBC_TUNABLES", v, 1) == 0) {
 		fflush(NULL);
-		execv("/proc/self/exe", argv);
+		execv(self, argv);
 	}
 	/* not re-executed: as before */
 	if (t)
