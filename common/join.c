@@ -206,11 +206,14 @@ char *rp_join_upload_script(const char *path)
 
 char *rp_join_kubeadm_script(const char *path, const char *also, int reset_first)
 {
-	/* One session: the configuration arrives on stdin (never on a command
-	 * line), is written 0600, used, and removed whatever kubeadm says --
-	 * and with it `also` (the bootstrap kubeconfig uploaded before). */
+	/* One session: kubeadm's version first (its first line of output:
+	 * the configuration depends on it), then the configuration arrives on
+	 * stdin (never on a command line), is written 0600, used, and removed
+	 * whatever kubeadm says -- and with it `also` (the bootstrap
+	 * kubeconfig uploaded before). */
 	char *rm = rp_xasprintf("rm -f %s%s%s", path, also ? " " : "", also ? also : "");
 	char *s = rp_xasprintf(
+		"v=$(kubeadm version -o short 2>/dev/null) || v=; printf '%%s\\n' \"$v\"; "
 		"umask 077 && mkdir -p .rp-join && rm -f %s && cat > %s && chmod 600 %s || "
 		"{ echo 'cannot write %s' >&2; %s; exit 120; }; "
 		"command -v kubeadm >/dev/null 2>&1 || { echo 'kubeadm: command not found' >&2; %s; exit 127; }; "
@@ -431,26 +434,6 @@ static long join_step_timeout(const struct rp_join *x)
 	return t < 10 ? 10 : t > 300 ? 300 : (long)t;
 }
 
-/* Which JoinConfiguration version the pod's kubeadm reads: v1beta3 only
- * when `kubeadm version -o short` says below 1.31; v1beta4 when it says
- * nothing readable (a missing kubeadm is reported by the join itself). */
-static int kubeadm_api(struct rp_join *x, struct rp_ssh *s, struct job *j)
-{
-	struct rp_ssh_res r;
-	int code = 0;
-	char *err = NULL;
-	if (rp_ssh_exec(s, "kubeadm version -o short", NULL, 0, x->cmd_timeout, &r, &code, &err) < 0) {
-		rp_debug("kubeadm version unknown", "id", j->id, "error", err);
-		free(err);
-		return code == RP_SSH_EDROP || code == RP_SSH_ETIMEOUT ? -1 : 0;
-	}
-	j->v1beta3 = r.status == 0 && rp_boot_kubeadm_v1beta3(r.out);
-	rp_debug("kubeadm version", "id", j->id, "version", r.status == 0 ? rp_ssh_firstline(r.out) : "?",
-		 "config", j->v1beta3 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4");
-	rp_ssh_res_free(&r);
-	return 0;
-}
-
 static char *join_yaml(struct rp_join *x, struct job *j, const char *kubeconfig)
 {
 	struct rp_boot_join bj = {
@@ -484,6 +467,27 @@ static int upload_kubeconfig(struct rp_join *x, struct rp_ssh *s, struct job *j,
 	return rc;
 }
 
+/* The JoinConfiguration for what the pod's `kubeadm version -o short`
+ * said (the join script's first line): v1beta3 only when it says below
+ * 1.31; v1beta4 when it says nothing readable (a missing kubeadm is
+ * reported by the join itself). */
+struct config_for {
+	struct rp_join *x;
+	struct job *j;
+	const char *kubeconfig;
+};
+
+static char *config_for_version(void *arg, const char *version, size_t *len)
+{
+	struct config_for *c = arg;
+	c->j->v1beta3 = rp_boot_kubeadm_v1beta3(version);
+	rp_debug("kubeadm version", "id", c->j->id, "version", *version ? rp_ssh_firstline(version) : "?",
+		 "config", c->j->v1beta3 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4");
+	char *yaml = join_yaml(c->x, c->j, c->kubeconfig);
+	*len = strlen(yaml);
+	return yaml;
+}
+
 /* Upload the JoinConfiguration (0600, by stdin) -- through a tunnel,
  * after its bootstrap kubeconfig -- and run kubeadm join.
  * 0 joined; 1 kubeadm said no (j->error); -1 lost/timeout (j->error, *code). */
@@ -495,14 +499,17 @@ static int kubeadm_join(struct rp_join *x, struct rp_ssh *s, struct job *j, int 
 	int rc = x->tun_port ? upload_kubeconfig(x, s, j, kc, code) : 0;
 	if (rc)
 		return rc;
-	char *yaml = join_yaml(x, j, x->tun_port ? kc : NULL);
 	char *cmd = rp_join_kubeadm_script(path, x->tun_port ? kc : NULL, reset_first);
 	struct rp_ssh_res r;
-	rc = run(x, s, j, cmd, yaml, x->cmd_timeout, &r, code);
+	struct config_for cf = { x, j, x->tun_port ? kc : NULL };
+	char *err = NULL;
+	rc = rp_ssh_exec_answer(s, cmd, x->cmd_timeout, config_for_version, &cf, &r, code, &err);
 	free(cmd);
-	free(yaml);
-	if (rc < 0)
+	if (rc < 0) {
+		rp_ssh_res_free(&r);
+		fail_job(j, err);
 		return -1;
+	}
 	if (r.status == 120) {
 		fail_job(j, rp_xasprintf("upload of the join configuration failed: %s", rp_ssh_firstline(r.err)));
 		rp_ssh_res_free(&r);
@@ -585,10 +592,6 @@ static void do_kubeadm(struct rp_join *x, struct job *j)
 		goto out;
 	}
 	rp_debug("cluster-info signed", "id", j->id, "token_id", j->tok.id);
-	if (kubeadm_api(x, s, j) < 0) {
-		fail_job(j, rp_xasprintf("connection lost asking for the kubeadm version"));
-		goto out;
-	}
 	int code = 0, rc = kubeadm_join(x, s, j, 0, &code);
 	/* A lost connection: reconnect and look before acting again. */
 	for (int retry = 0; rc < 0 && code == RP_SSH_EDROP && retry < 2; retry++) {

@@ -16,11 +16,12 @@
  *  - kubeadm, in this order: a node already Ready with our pod-id
  *    annotation is only finished (no token, no kubeadm); otherwise a
  *    one-shot bootstrap token is created, its cluster-info signature
- *    awaited, the pod's `kubeadm version -o short` asked, the
+ *    awaited, then in one exec channel: the pod's `kubeadm version -o
+ *    short` asked (the channel's first line of output), the
  *    JoinConfiguration (v1beta3 for a kubeadm that says it is
- *    older than 1.31, else v1beta4) uploaded over stdin (never argv) into
- *    a file of mode 0600 that is removed whatever kubeadm says, kubeadm
- *    join run; a dropped session reconnects and looks for the Node before
+ *    older than 1.31, else v1beta4) uploaded over its stdin (never argv)
+ *    into a file of mode 0600 that is removed whatever kubeadm says,
+ *    kubeadm join run; a dropped session reconnects and looks for the Node before
  *    joining again (after `kubeadm reset`); then the Node is awaited
  *    Ready (asked for by fieldSelector=metadata.name, never by listing
  *    every node), and only then labelled, annotated rp.io/pod-id and its
@@ -113,8 +114,9 @@ char *rp_join_config_yaml(const struct rp_boot_join *base, const char *startup_t
 /* The remote script that writes stdin to path, mode 0600 (exit 120 and
  * nothing left when it cannot). */
 char *rp_join_upload_script(const char *path);
-/* The remote script of one kubeadm join over the config at path (read
- * from stdin); reset_first runs `kubeadm reset -f` before; path and also
+/* The remote script of one kubeadm join: it prints what `kubeadm version
+ * -o short` says (empty when it fails) as its first line, then reads the
+ * config at path from stdin; reset_first runs `kubeadm reset -f` before; path and also
  * (a file uploaded before, or NULL) are removed whatever happens. */
 char *rp_join_kubeadm_script(const char *path, const char *also, int reset_first);
 /* kubeadm's verdict: the last non-empty line of its output that is not

@@ -608,10 +608,13 @@ static void keep(struct rp_buf *b, const char *p, size_t n)
 }
 
 /* rp_ssh_exec's loop; with a sink, stdout goes to it as it arrives and
- * stdin stays open until the sink says stop. */
+ * stdin stays open until the sink says stop; with an answer, the input is
+ * what it makes of stdout's first line, written once that line is in. */
 static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout, rp_ssh_sink sink,
-	       void *arg, struct rp_ssh_res *r, int *code, char **err)
+	       void *arg, rp_ssh_answer answer, struct rp_ssh_res *r, int *code, char **err)
 {
+	char *owned = NULL; /* the answer's input */
+	int asking = answer != NULL;
 	int dummy;
 	if (!code)
 		code = &dummy;
@@ -642,7 +645,7 @@ static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len,
 	}
 	for (;;) {
 		int progress = 0;
-		if (!eof_sent && off < in_len) {
+		if (!asking && !eof_sent && off < in_len) {
 			ssize_t w = libssh2_channel_write(ch, (const char *)in + off, in_len - off);
 			if (w > 0) {
 				off += (size_t)w;
@@ -652,7 +655,7 @@ static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len,
 				goto bad;
 			}
 		}
-		if (!eof_sent && off >= in_len && (!sink || stopped)) {
+		if (!asking && !eof_sent && off >= in_len && (!sink || stopped)) {
 			rc = libssh2_channel_send_eof(ch);
 			if (rc == 0) {
 				eof_sent = 1;
@@ -661,7 +664,7 @@ static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len,
 				goto bad;
 			}
 		}
-		char buf[16384];
+		char buf[4096]; /* 16 KiB here put one more page of each join thread's stack in RSS */
 		for (int stream = 0; stream < 2; stream++) {
 			ssize_t n;
 			while ((n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf)) > 0) {
@@ -675,6 +678,18 @@ static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len,
 				rc = (int)n;
 				goto bad;
 			}
+		}
+		char *nl = asking && ob.len ? memchr(ob.data, '\n', ob.len) : NULL;
+		if (nl) {
+			*nl = 0;
+			owned = answer(arg, ob.data, &in_len);
+			in = owned;
+			if (!in)
+				in_len = 0;
+			ob.len -= (size_t)(nl + 1 - ob.data);
+			memmove(ob.data, nl + 1, ob.len + 1);
+			asking = 0;
+			progress = 1;
 		}
 		if (libssh2_channel_eof(ch))
 			break;
@@ -706,6 +721,7 @@ static int run(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len,
 		libssh2_free(s->sess, sig);
 	}
 	libssh2_channel_free(ch);
+	free(owned);
 	r->out = ob.data ? ob.data : rp_xstrdup("");
 	r->out_len = ob.len;
 	r->err = eb.data ? eb.data : rp_xstrdup("");
@@ -726,6 +742,7 @@ bad:
 	*code = c;
 	if (ch)
 		libssh2_channel_free(ch);
+	free(owned);
 	r->out = ob.data ? ob.data : rp_xstrdup("");
 	r->out_len = ob.len;
 	r->err = eb.data ? eb.data : rp_xstrdup("");
@@ -736,13 +753,19 @@ bad:
 int rp_ssh_exec(struct rp_ssh *s, const char *cmd, const void *in, size_t in_len, double timeout,
 		struct rp_ssh_res *r, int *code, char **err)
 {
-	return run(s, cmd, in, in_len, timeout, NULL, NULL, r, code, err);
+	return run(s, cmd, in, in_len, timeout, NULL, NULL, NULL, r, code, err);
+}
+
+int rp_ssh_exec_answer(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_answer answer, void *arg,
+		       struct rp_ssh_res *r, int *code, char **err)
+{
+	return run(s, cmd, NULL, 0, timeout, NULL, arg, answer, r, code, err);
 }
 
 int rp_ssh_exec_stream(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_sink sink, void *arg,
 		       struct rp_ssh_res *r, int *code, char **err)
 {
-	return run(s, cmd, NULL, 0, timeout, sink, arg, r, code, err);
+	return run(s, cmd, NULL, 0, timeout, sink, arg, NULL, r, code, err);
 }
 
 char *rp_ssh_quote(const char *s)

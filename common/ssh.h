@@ -92,6 +92,16 @@ void rp_ssh_res_free(struct rp_ssh_res *r);
 typedef int (*rp_ssh_sink)(void *arg, const char *data, size_t n);
 int rp_ssh_exec_stream(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_sink sink, void *arg,
 		       struct rp_ssh_res *r, int *code, char **err);
+/* rp_ssh_exec whose input depends on what the command says first: once
+ * its first line of stdout has arrived (without the newline; not kept in
+ * r->out), answer(arg, line, &len) gives the input (malloc'd, len bytes;
+ * NULL: none), which is then written and followed by EOF.  A command
+ * that ends before saying a line gets no input.  One channel where a
+ * question and a command that needs its answer took two (one round trip
+ * and one remote shell less).  Return and errors as rp_ssh_exec. */
+typedef char *(*rp_ssh_answer)(void *arg, const char *line, size_t *len);
+int rp_ssh_exec_answer(struct rp_ssh *s, const char *cmd, double timeout, rp_ssh_answer answer, void *arg,
+		       struct rp_ssh_res *r, int *code, char **err);
 /* First non-empty line of a capture, redacted, at most 300 bytes
  * (static per-thread buffer). */
 const char *rp_ssh_firstline(const char *text);

@@ -15,7 +15,8 @@ KUBE_CA (the stand-in's CA file), RP_POD_DIR (this pod's directory).
 
 The version it reports (`kubeadm version`) is the first line of
 $RP_POD_DIR/kubeadm-version when that file exists, else $KUBEADM_VERSION,
-else v1.32.4, and it reads configuration files as that kubeadm would:
+else v1.32.4 (the launcher resolves it; it also answers `kubeadm version
+-o short` itself, without Python), and it reads configuration files as that kubeadm would:
 kubeadm.k8s.io/v1beta4 from 1.31 on, v1beta3 up to 1.35 (1.36 removed it,
 kubernetes PR #136016: the "old API spec" refusal); decoding is strict (an
 unknown field, or a field of the other version, is refused); the bootstrap
@@ -57,24 +58,16 @@ is 1.
 import os
 import sys
 
-# Only os and sys here: `kubeadm version -o short` (every join asks it)
-# imports nothing else.  re and json are imported by the functions that
+# Only os and sys here: `kubeadm version` imports nothing else.  re and json are imported by the functions that
 # use them.
 
 DEFAULT_VERSION = "v1.32.4"
 
 
 def version():
-    pod = os.environ.get("RP_POD_DIR")
-    if pod:
-        try:
-            with open(os.path.join(pod, "kubeadm-version")) as f:
-                v = f.readline().strip()
-                if v:
-                    return v
-        except OSError:
-            pass
-    return os.environ.get("KUBEADM_VERSION") or DEFAULT_VERSION
+    """The version this kubeadm says it is: the launcher (tests/fakes/kubeadm)
+    resolves it (the one place of that rule) into KUBEADM_STUB_VERSION."""
+    return os.environ.get("KUBEADM_STUB_VERSION") or DEFAULT_VERSION
 
 
 def minor_of(v):
@@ -567,10 +560,17 @@ _network = None
 
 
 def network():
-    """The stand-in's /_admin/network (asked once per run: it does not change)."""
+    """The stand-in's /_admin/network: the stack's copy of it in
+    $KUBE_NODE_NET (tests/stack/up: it does not change while the stand-in
+    runs), else asked (once per run)."""
     global _network
     if _network is None:
-        _network = _admin("/_admin/network")
+        known = os.environ.get("KUBE_NODE_NET")
+        if known:
+            import json
+            _network = json.loads(known)
+        else:
+            _network = _admin("/_admin/network")
     return _network
 
 

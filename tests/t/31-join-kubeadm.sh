@@ -92,6 +92,36 @@ kubectl cordon "$rn" >/dev/null 2>&1
 rc "a re-run on the joined node: exit 0" 0 rp-join -o json <"$T_TMP/in"
 is "it stays cordoned" "$(kubectl get node "$rn" -o jsonpath='{.spec.unschedulable}')" true
 
+# ---- issue 21: the pod's SSH session ends with kubeadm join ----------------
+# Nothing more runs on the pod after kubeadm join: rp-join closes its
+# session then, and does not hold it (libssh2's ~55 KiB, and the pod's sshd
+# process) through the wait for Ready.  The stand-in makes the Node Ready 6 s
+# after it registered; meanwhile the pod's sshd has no connection left.
+sp=$(cat "$S/pids/sshd-$p.pid")
+kcfg() { kadmin -o /dev/null -H 'Content-Type: application/json' -X POST "$KUBE_URL/_admin/config" -d "{\"ready_delay\": $1}"; }
+kcfg 6
+at_exit "kadmin -o /dev/null -H 'Content-Type: application/json' -X POST '$KUBE_URL/_admin/config' -d '{\"ready_delay\": 1}'"
+podrec k31f "k31-wait-$N" >"$T_TMP/in"
+rp-join -o json <"$T_TMP/in" >"$T_TMP/wait.out" 2>"$T_TMP/wait.err" &
+jp=$!
+registered() { kubectl get node "k31-wait-$N" >/dev/null 2>&1; }
+no_session() { [ "$(pgrep -P "$sp" | wc -l)" = 0 ]; }
+not_ready() { [ "$(kubectl get node "k31-wait-$N" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" != True ]; }
+if eventually 30 registered && eventually 3 no_session && not_ready && kill -0 "$jp" 2>/dev/null; then
+	pass "the Node registered, not Ready yet, rp-join waiting: no SSH session left on the pod"
+else
+	fail "an SSH session on the pod while rp-join waits for Ready ($(pgrep -P "$sp" | wc -l) sshd children)"
+fi
+# ... and it joins with glibc's per-thread malloc cache off (ssh.concurrency
+# threads each kept ~25 KiB of freed memory there): it executed itself
+# again with the tunable set.
+like "... rp-join runs with glibc's tcache off (GLIBC_TUNABLES)" \
+	"$(tr '\0' '\n' <"/proc/$jp/environ" 2>/dev/null)" '^GLIBC_TUNABLES=(.*:)?glibc\.malloc\.tcache_count=0$'
+wait "$jp"
+is "... and the join ends well: exit 0" "$?" 0
+kcfg 1
+label "k31-wait-$N"
+
 # ---- the stub reads a configuration as kubeadm does --------------------------
 export KUBE_URL KUBE_ADMIN_TOKEN KUBE_CA RP_POD_DIR=$T_TMP/pod
 mkdir -p "$RP_POD_DIR"

@@ -208,6 +208,9 @@ static void kubeadm(void)
 	T_OK(rm != NULL, "removed after kubeadm whatever it says");
 	T_OK(strstr(s, "exit 120") != NULL, "an upload failure is exit 120");
 	T_OK(!strstr(s, "kubeadm reset"), "no reset on a first try");
+	const char *ver = strstr(s, "kubeadm version -o short");
+	T_OK(ver && um && ver < um && !strncmp(s, "v=$(kubeadm version -o short 2>/dev/null) || v=; printf '%s\\n' \"$v\"; ", 63),
+	     "the same session says kubeadm's version first (its first line), before the configuration is read");
 	free(s);
 	s = rp_join_kubeadm_script(".rp-join/join-abc.yaml", NULL, 1);
 	const char *reset = strstr(s, "kubeadm reset -f");
