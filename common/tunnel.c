@@ -1,6 +1,7 @@
 /* tunnel.c — L (direct-tcpip) and R (tcpip-forward) forwards over one
  * libssh2 session, one thread, non-blocking, reconnected with backoff. */
 #include "tunnel.h"
+#include "hostport.h"
 #include "state.h"
 #include "ledger.h"
 #include "log.h"
@@ -24,18 +25,21 @@
 int rp_fwd_parse(const char *spec, struct rp_fwd *f, char **err)
 {
 	memset(f, 0, sizeof *f);
-	char kind = 0;
-	int a = 0, b = 0, used = 0;
-	char host[256];
-	if (sscanf(spec, "%c:%d:%255[^:]:%d%n", &kind, &a, host, &b, &used) != 4 || spec[used] ||
-	    (kind != 'L' && kind != 'R') || a < 1 || a > 65535 || b < 1 || b > 65535) {
-		*err = rp_xasprintf("kube.forwards: '%s': want L:LPORT:HOST:PORT or R:RPORT:HOST:PORT", spec);
+	/* K then :LISTEN (an empty host) and HOST:PORT, both as rp_hostport
+	 * reads them: [IPv6]:PORT for an IPv6 target. */
+	struct rp_hostport lp, hp;
+	const char *rest = (spec[0] == 'L' || spec[0] == 'R') && spec[1] == ':' ? strchr(spec + 2, ':') : NULL;
+	if (!rest || rp_hostport(spec + 1, (size_t)(rest - spec - 1), RP_HP_HOST_EMPTY, 0, &lp) != RP_HP_OK ||
+	    rp_hostport(rest + 1, strlen(rest + 1), 0, 0, &hp) != RP_HP_OK ||
+	    rp_hostport_host(&hp, f->host, sizeof f->host) < 0) {
+		memset(f, 0, sizeof *f);
+		*err = rp_xasprintf("kube.forwards: '%s': want L:LPORT:HOST:PORT or R:RPORT:HOST:PORT "
+				    "([IPv6]:PORT for an IPv6 address)", spec);
 		return -1;
 	}
-	f->kind = kind;
-	f->listen = a;
-	snprintf(f->host, sizeof f->host, "%s", host);
-	f->port = b;
+	f->kind = spec[0];
+	f->listen = lp.port;
+	f->port = hp.port;
 	return 0;
 }
 

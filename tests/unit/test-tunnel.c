@@ -112,6 +112,20 @@ int main(void)
 	free(err);
 	err = NULL;
 	cJSON_Delete(l);
+	/* The HOST:PORT part is rp_hostport's: an IPv6 target in brackets. */
+	struct rp_fwd one;
+	T_INT(rp_fwd_parse("L:8443:[fd00::10]:6443", &one, &err), 0, "an IPv6 target in brackets");
+	T_OK(one.kind == 'L' && one.listen == 8443 && !strcmp(one.host, "fd00::10") && one.port == 6443,
+	     "L 8443 -> fd00::10 port 6443 (%c %d %s %d)", one.kind, one.listen, one.host, one.port);
+	T_INT(rp_fwd_parse("R:6443:kube.local:6443", &one, &err), 0, "a name");
+	T_STR(one.host, "kube.local", "its host");
+	const char *bad[] = { "L:8443:fd00::10:6443", "L:0:h:1", "L:65536:h:1", "L:1:h:0", "L:1:h:70000", "L:1:h",
+			      "L:x:h:1", "L:1::1", "L:1:h:1x", "L:+1:h:1", "L:h:1:2", "R", "L:", "L:1:[::1:2", "X:1:h:1" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		T_INT(rp_fwd_parse(bad[i], &one, &err), -1, bad[i]);
+		free(err);
+		err = NULL;
+	}
 	T_INT(rp_fwd_parse_list(NULL, &f, &err), 0, "no forwards");
 	free(f);
 
