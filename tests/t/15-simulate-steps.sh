@@ -138,7 +138,7 @@ for m in $(seq 0 1499); do
 	[ "$m" = 1441 ] && j=150 w=60
 	echo "$m,$j,$w"
 done >"$T_TMP/trace-prewarm.csv"
-pre=(--set scale.idle=48h --set kafka.lag_threshold=$thr)
+pre=(--set scale.idle=48h --set "kafka.lag_threshold=$thr")
 rc "simulate --policy prewarm --steps" 0 rp-cost simulate "$T_TMP/trace-prewarm.csv" --policy prewarm --steps --preempt-rate 0 "${rule[@]}" "${pre[@]}"
 cp "$T_TMP/.out" "$T_TMP/$policy.jsonl"
 sim=$(jq -c 'select(.type=="simulation")' "$T_TMP/$policy.jsonl")
