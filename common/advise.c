@@ -239,6 +239,7 @@ static void print_step(const struct rp_decide_in *seen, const struct rp_decide_o
 	cJSON_AddNumberToObject(r, "burst_nodes", seen->burst_nodes);
 	cJSON_AddNumberToObject(r, "lost_nodes", seen->lost_nodes);
 	cJSON_AddNumberToObject(r, "idle_nodes", seen->idle_nodes);
+	cJSON_AddNumberToObject(r, "prewarm", seen->prewarm);
 	cJSON_AddStringToObject(r, "action", rp_decide_action(said->action));
 	cJSON_AddNumberToObject(r, "count", said->count);
 	cJSON_AddStringToObject(r, "reason", said->reason);
@@ -303,6 +304,12 @@ static int simulate_one(const struct rp_advise *a, const char *policy, struct rp
 		cJSON_AddItemToObject(r, "warm_pool", cJSON_Parse(wp));
 		free(wp);
 	}
+	if (in->prewarm) { /* prewarm.json's floors and lead, from the trace's start */
+		cJSON *fl = cJSON_AddArrayToObject(r, "prewarm_floors");
+		for (size_t h = 0; h < in->prewarm_hours; h++)
+			cJSON_AddItemToArray(fl, cJSON_CreateNumber(in->prewarm[h]));
+		cJSON_AddNumberToObject(r, "prewarm_lead_s", in->lead);
+	}
 	rp_out_rec(r);
 	cJSON_Delete(r);
 	rp_policy_free(in);
@@ -353,9 +360,7 @@ int rp_advise_prewarm(const struct rp_advise *a, char **err)
 	int fl[RP_HOURS + 1];
 	cJSON *r = rp_rec_new("prewarm"), *arr = cJSON_CreateArray();
 	for (int i = 0; i <= RP_HOURS; i++) {
-		fl[i] = rp_policy_prewarm_at(&in, (size_t)7 * 24 + (size_t)i);
-		if (fl[i] > in.rule.max_nodes)
-			fl[i] = (int)in.rule.max_nodes;
+		fl[i] = rp_policy_prewarm_at(&in, (size_t)7 * 24 + (size_t)i); /* at most max_nodes */
 		cJSON_AddItemToArray(arr, cJSON_CreateNumber(fl[i]));
 	}
 	char ts[40], *path = rp_state_path(RP_STATE_PREWARM, NULL);

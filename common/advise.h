@@ -27,7 +27,12 @@
  *    seeds (mean, and _spread fields when more than one); with compare,
  *    one record per policy, seed and default included.  A record whose
  *    rule keeps a warm pool carries it as warm_pool: the scale.warm_pool
- *    value (warmpool.h) that makes rp-lagwatch keep the same floor.
+ *    value (warmpool.h) that makes rp-lagwatch keep the same floor; one
+ *    whose rule keeps a pre-warm floor carries it as prewarm_floors (by
+ *    hour from the trace's start) and prewarm_lead_s: prewarm.json's
+ *    floors and lead (prewarm.h) that make rp-lagwatch keep the same.
+ *    With steps, one step record per poll of the first seed, the floor
+ *    rp_decide was handed (prewarm) included.
  *  - prewarm: the history of the last 7 whole days up to the current
  *    hour's start, as rp_trace_estimate() reads it (the ledger and the
  *    decision records), through the prewarm policy's own rule

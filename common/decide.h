@@ -35,7 +35,9 @@
  *    the idle nodes above F (serving - F, at most the idle ones); none
  *    above F: hold, naming the warm pool.  Default: no floor.
  *  - the pre-warm floor (scale.prewarm: in->prewarm, which rp-lagwatch
- *    reads from rp-cost prewarm's file, prewarm.h) joins the warm pool:
+ *    reads from rp-cost prewarm's file and the simulator's prewarm
+ *    policy from its table, both at now + lead by rp_prewarm_at(),
+ *    prewarm.h) joins the warm pool:
  *    F is the larger of the two, kept by the rule above; the reason
  *    names the pre-warm floor when it is the larger.  Default: none.
  *  - hold otherwise, with the reason.

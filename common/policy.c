@@ -12,18 +12,6 @@ const char *const rp_policies[] = { "seed", "default", "prewarm", "warmpool", "s
 
 enum { SEED, DEFAULT, PREWARM, WARMPOOL, SPOT, SPOTPOOL };
 
-struct floor_tab {
-	int *v;  /* nodes wanted in each hour of the trace */
-	size_t n;
-};
-
-static int floor_at(double t, void *arg)
-{
-	const struct floor_tab *f = arg;
-	size_t h = t < 0 ? 0 : (size_t)(t / 3600);
-	return h < f->n ? f->v[h] : 0;
-}
-
 /* The GPU type rp-launch would try first: launch.c's order over
  * runpod.gpu_types, with cost.prices standing in for the catalog. */
 static const char *first_gpu(const struct rp_config *c, int spot, char **err)
@@ -75,21 +63,20 @@ int rp_policy_prewarm_at(const struct rp_sim_in *in, size_t h)
 		sum += little(in, h - back * 24, slots);
 		k++;
 	}
-	return k ? (int)floor(sum / k) : 0;
+	int n = k ? (int)floor(sum / k) : 0;
+	return in->rule.max_nodes > 0 && n > in->rule.max_nodes ? (int)in->rule.max_nodes : n;
 }
 
-/* prewarm: rp_policy_prewarm_at() for every hour of the trace, launched a
- * boot ahead (sim.h's forecast floor). */
+/* prewarm: rp_policy_prewarm_at() for every hour of the trace, handed
+ * to rp_decide as scale.prewarm's floor, a boot ahead (sim.h). */
 static void make_prewarm(struct rp_sim_in *in)
 {
-	struct floor_tab *f = rp_xcalloc(1, sizeof *f);
 	size_t hours = (in->minutes + 59) / 60;
-	f->n = hours;
-	f->v = rp_xcalloc(hours + 1, sizeof *f->v);
+	int *v = rp_xcalloc(hours + 1, sizeof *v);
 	for (size_t h = 0; h < hours; h++)
-		f->v[h] = rp_policy_prewarm_at(in, h);
-	in->floor = floor_at;
-	in->floor_arg = f;
+		v[h] = rp_policy_prewarm_at(in, h);
+	in->prewarm = v;
+	in->prewarm_hours = hours;
 	in->lead = in->boot;
 }
 
@@ -191,8 +178,9 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 	in->spot_price_per_node_hour = sp * (double)gpn;
 	in->baseline_monthly = k * b.monthly;
 	in->hours_per_month = b.hours;
-	in->floor = NULL;
-	in->floor_arg = NULL;
+	in->prewarm = NULL;
+	in->prewarm_hours = 0;
+	in->lead = 0;
 	if (kind == PREWARM)
 		make_prewarm(in);
 	if (kind == WARMPOOL || kind == SPOTPOOL)
@@ -203,13 +191,9 @@ int rp_policy_setup(const struct rp_config *c, const char *name, const struct rp
 
 void rp_policy_free(struct rp_sim_in *in)
 {
-	struct floor_tab *f = in->floor_arg;
-	if (f && in->floor == floor_at) {
-		free(f->v);
-		free(f);
-	}
-	in->floor = NULL;
-	in->floor_arg = NULL;
+	free((void *)in->prewarm); /* only make_prewarm() sets it */
+	in->prewarm = NULL;
+	in->prewarm_hours = 0;
 }
 
 static void stat_add(struct rp_policy_stat *s, double x, double *sq)

@@ -20,7 +20,11 @@
  *    law asks for (L = lambda W: arrivals per second at the same hour of
  *    the previous days, at most 7, times the mean job's GPU-seconds, less
  *    the baseline's slots, over the jobs a node runs at once, rounded
- *    down), launched one median boot ahead.  The first day has no floor.
+ *    down; rp_policy_prewarm_at()), in in->prewarm with a lead of one
+ *    median boot, so that rp_decide keeps it exactly as it keeps
+ *    scale.prewarm for rp-lagwatch (in->prewarm at now + lead, sim.h):
+ *    rp-lagwatch with a prewarm.json of those floors (from the trace's
+ *    start, that lead) decides the same.  The first day has no floor.
  *  - warmpool: default with its scale.warm_pool replaced by a floor by hour
  *    of day: the smallest of those Little's-law node counts over every
  *    day of the trace at that hour (at most max_nodes; the trace starts at
@@ -76,7 +80,8 @@ int rp_policy_spot(const struct rp_config *c, int force, int *fallback);
  * minute 0): the mean, rounded down, of the Little's-law burst nodes
  * (in->jobs, in->work, in->baseline_gpus, in->gpus_per_node as
  * rp_policy_setup() fills them) at hours h - 24, h - 48, ... (at most 7,
- * none before the trace's start or past its end); 0 when there is none.
+ * none before the trace's start or past its end); 0 when there is none;
+ * at most in->rule.max_nodes (when above 0).
  * h may lie past the trace's end: the next day's floors from the history.
  * The one rule of pre-warm: the simulator's prewarm policy and rp-cost
  * prewarm (rp-lagwatch's scale.prewarm) both call it. */

@@ -53,8 +53,13 @@ int rp_prewarm_floor(double now, char **why)
 		*why = rp_xasprintf("%s: not rp-cost prewarm's {\"from\", \"lead\", \"floors\"}", path);
 		goto out;
 	}
-	double i = floor((now + lead->valuedouble - from->valuedouble) / 3600);
-	const cJSON *n = i >= 0 && i < cJSON_GetArraySize(fl) ? cJSON_GetArrayItem(fl, (int)i) : NULL;
+	/* which floor: rp_prewarm_at()'s, over the indexes of the array */
+	int size = cJSON_GetArraySize(fl), *idx = rp_xcalloc(size > 0 ? (size_t)size : 1, sizeof *idx);
+	for (int k = 0; k < size; k++)
+		idx[k] = k;
+	int i = rp_prewarm_at(idx, (size_t)size, from->valuedouble, lead->valuedouble, now);
+	free(idx);
+	const cJSON *n = i >= 0 ? cJSON_GetArrayItem(fl, i) : NULL;
 	if (!n) {
 		*why = rp_xasprintf("%s: stale, no floor for %.0fs from now (run rp-cost prewarm daily)", path,
 				    lead->valuedouble);
@@ -62,7 +67,7 @@ int rp_prewarm_floor(double now, char **why)
 	}
 	if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 1e6 ||
 	    n->valuedouble != floor(n->valuedouble)) {
-		*why = rp_xasprintf("%s: floor %.0f is not a whole number of nodes", path, i);
+		*why = rp_xasprintf("%s: floor %d is not a whole number of nodes", path, i);
 		goto out;
 	}
 	r = (int)n->valuedouble;
@@ -71,4 +76,10 @@ out:
 	free(text);
 	free(path);
 	return r;
+}
+
+int rp_prewarm_at(const int *floors, size_t n, double from, double lead, double now)
+{
+	double i = floor((now + lead - from) / 3600);
+	return i >= 0 && i < (double)n ? floors[(size_t)i] : -1;
 }

@@ -1,6 +1,7 @@
 /* sim.c — the shipped scale rule replayed over a jobs trace (see sim.h). */
 #include "sim.h"
 #include "fleet.h"
+#include "prewarm.h"
 #include "rp.h"
 
 #include <math.h>
@@ -19,6 +20,7 @@ void rp_sim_step(const struct rp_decide_in *rule, const struct rp_sim_obs *ob, s
 	in.burst_nodes = ob->burst;
 	in.lost_nodes = ob->lost;
 	in.idle_nodes = ob->idle;
+	in.prewarm = ob->prewarm;
 	rp_decide(&in, st, out);
 	if (seen)
 		*seen = in;
@@ -277,17 +279,22 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 		else if (serving(n, t) && !n->busy && t - n->idle_since >= in->idle)
 			ob.idle++;
 	}
+	if (in->prewarm) { /* scale.prewarm, as rp-lagwatch reads it */
+		ob.prewarm = rp_prewarm_at(in->prewarm, in->prewarm_hours, 0, in->lead, t);
+		if (ob.prewarm < 0)
+			ob.prewarm = 0;
+	}
 	struct rp_decide_in seen;
 	struct rp_decide_out d;
 	rp_sim_step(&in->rule, &ob, st, &d, &seen);
 	s->out->polls++;
-	int launched = 0, keep = in->floor ? in->floor(t, in->floor_arg) : 0, left = live, drained = 0;
+	int launched = 0, left = live, drained = 0;
 	for (int i = s->nb; i < s->nnodes; i++) {
 		struct node *n = &s->nodes[i];
 		if (n->alive && n->preempted_at && rp_fleet_lost_after(t - n->preempted_at, in->notready_grace)) {
 			release(s, i, t); /* lost: drained whatever the action */
 		} else if (d.action == RP_DOWN && serving(n, t) && !n->busy && t - n->idle_since >= in->idle &&
-			   left > keep && drained < d.count) {
+			   drained < d.count) {
 			release(s, i, t);
 			left--;
 			drained++;
@@ -301,11 +308,6 @@ static void poll(struct sim *s, struct rp_decide_state *st, double t)
 			launched += launch(s, t);
 	} else if (d.action == RP_DOWN) {
 		s->out->downs++;
-	}
-	if (in->floor) { /* the policy's floor, a boot ahead */
-		int want = in->floor(t + in->lead, in->floor_arg);
-		for (int tried = 0; live + launched < want && launched < cap && tried < want; tried++)
-			launched += launch(s, t);
 	}
 	if (in->on_step)
 		in->on_step(&seen, &d, launched, live + launched, in->arg);

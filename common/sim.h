@@ -36,12 +36,13 @@
  *    minute's GPU-seconds, or with job_sigma > 0 lognormal with that mean.
  *  - The warm pool (rule.warm_pool) is rp_decide's, like the rest of the
  *    rule: the simulator keeps no copy of it.
- *  - A forecast floor (optional, the prewarm policy's, which no
- *    configuration can ship): floor(t) nodes wanted at time t.  At every
- *    poll, after rp_decide's decision is carried out, the live pods are
- *    topped up to floor(t + lead) (launched `lead` ahead, the boot time),
- *    and a down never drains below floor(t).  The reactive rule is still
- *    rp_decide's alone.
+ *  - The pre-warm floor (optional, the prewarm policy's) is rp_decide's
+ *    too, as rp-lagwatch's scale.prewarm: at every poll the floor at
+ *    t + lead, read from in->prewarm (hour i of the trace from minute 0)
+ *    by prewarm.h's rp_prewarm_at() as rp-lagwatch reads prewarm.json
+ *    (0 past the table, as for a stale file), is handed to rp_decide as
+ *    in->prewarm.  The simulator keeps no floor of its own: what it
+ *    launches and drains is what rp_decide said.
  *  - Arrivals: random times within their minute, or with even_arrivals
  *    the k jobs of a minute at (i + 0.5) / k of it (exact, for tests).
  *  - Pure: the same inputs and seed give the same outputs.
@@ -69,9 +70,9 @@ struct rp_sim_in {
 	double boot_sigma, boot_min, boot_max; /* lognormal boot; sigma 0: fixed */
 	double job_sigma;             /* lognormal job size; 0: the minute's */
 	int even_arrivals;
-	int (*floor)(double t, void *arg); /* policy floor, or NULL */
-	void *floor_arg;
-	double lead;                  /* floor's look-ahead, seconds */
+	const int *prewarm;           /* pre-warm floors by hour of the trace, or NULL */
+	size_t prewarm_hours;         /* how many */
+	double lead;                  /* their look-ahead (prewarm.json's lead), seconds */
 	/* optional: called after every poll with what rp_decide saw and said,
 	 * how many pods that poll launched, and the live pods after it */
 	void (*on_step)(const struct rp_decide_in *seen, const struct rp_decide_out *said, int launched, int live,
@@ -90,6 +91,7 @@ struct rp_sim_obs {
 	double now;
 	long long lag;
 	int burst, lost, idle;
+	int prewarm; /* the pre-warm floor read at now (prewarm.h); 0: none */
 };
 
 /* One poll of the shipped rule: rule's thresholds and caps with ob's

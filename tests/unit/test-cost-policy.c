@@ -78,7 +78,7 @@ static void test_default_is_shipped(void)
 	T_STR(gpu, "NVIDIA RTX 6000 Ada Generation", "default: the GPU rp-launch ranks first by value");
 	T_INT(in.rule.lag_threshold, 4, "default: the shipped kafka.lag_threshold");
 	T_OK(in.rule.max_nodes == rp_cfg_int(c, "runpod.max_nodes") && in.rule.cooldown == rp_cfg_dur(c, "scale.cooldown")
-		     && in.idle == rp_cfg_dur(c, "scale.idle") && !in.floor,
+		     && in.idle == rp_cfg_dur(c, "scale.idle") && !in.prewarm,
 	     "default: the shipped max_nodes, cooldown, idle; no floor");
 	T_OK(rp_gpu_throughput(c, gpu) > 0 && in.gpus_per_node == (int)rp_gpu_throughput(c, gpu),
 	     "default: a node runs the GPU's throughput (%d)", in.gpus_per_node);
@@ -205,7 +205,7 @@ static void test_warmpool_is_the_key(void)
 	char *err = NULL;
 	trace(&in);
 	T_INT(rp_policy_setup(c, "warmpool", &o, &in, &gpu, &err), 0, "warmpool: set up");
-	T_OK(!in.floor, "warmpool: no floor of the simulator's own (rp_decide keeps it)");
+	T_OK(!in.prewarm, "warmpool: no pre-warm floor (rp_decide keeps its warm pool)");
 	char *wp = rp_warm_pool_format(in.rule.warm_pool), *y = rp_xasprintf("scale:\n  warm_pool: %s\n", wp);
 	c2 = cfg_of(y);
 	trace(&in2);

@@ -2,7 +2,7 @@
  * observations its decisions are rp_decide's, step by step; it carries
  * them out as the pipeline would (booting pods invisible, rp-launch's
  * cap, idle drain, lost nodes drained); spot preemption fires at its
- * rate; spot stock and fallback; a policy floor; a tiny trace checked
+ * rate; spot stock and fallback; the pre-warm floor handed to rp_decide; a tiny trace checked
  * against Lindley's recursion written here. */
 #include "decide.h"
 #include "sim.h"
@@ -295,32 +295,63 @@ static void test_spot_stock(void)
 	     "no fallback: %ld refused, all %ld launched are spot", out.refused, out.launches);
 }
 
-/* A policy floor: never fewer live pods than it asks for (a boot ahead). */
-static int floor2(double t, void *arg)
+/* The pre-warm floor is rp_decide's, as rp-lagwatch's scale.prewarm: a
+ * table of 0, 0, 2 nodes by hour with a lead of 120 s.  At every poll
+ * rp_decide is handed the floor at t + 120 (computed here, not by
+ * prewarm.c), so it asks for the 2 nodes at the first poll 120 s before
+ * 02:00 (the rush's nodes long drained: idle 60 s), and lets them go at
+ * the first poll 120 s before 03:00 (past the table: no floor), a down
+ * it carries out.  That up starts the cooldown as any up: no other up
+ * within it.  The simulator keeps no floor of its own: every poll's
+ * launches (less rp-launch's cap) and drains are what rp_decide said. */
+static int expect_floor(const int *tab, int n, double lead, double t)
 {
-	(void)arg;
-	return t >= 600 ? 2 : 0;
+	int h = (int)floor((t + lead) / 3600);
+	return h >= 0 && h < n ? tab[h] : 0;
 }
-static void test_floor(void)
+static void test_prewarm(void)
 {
 	static double jobs[180], work[180];
 	static struct steps s;
+	static const int tab[3] = { 0, 0, 2 };
 	struct rp_sim_in in = { 0 };
 	struct rp_sim_out out;
 	trace(&in, jobs, work, 180);
-	in.floor = floor2;
+	in.prewarm = tab;
+	in.prewarm_hours = 3;
 	in.lead = 120;
 	in.on_step = record;
 	in.arg = &s;
 	s.n = 0;
 	rp_simulate(&in, &out);
-	int below = 0, early = 0;
+	int wrong = 0, own = 0, first_up = -1, release = -1, below = 0, cool_up = 0;
+	double t_up = 2 * 3600 - 120, t_release = 3 * 3600 - 120; /* both multiples of the 15 s tick */
 	for (int i = 0; i < s.n; i++) {
-		below += s.seen[i].now >= 600 && s.live[i] < 2;
-		early += s.seen[i].now >= 480 && s.seen[i].now < 600 && s.live[i] >= 2;
+		double t = s.seen[i].now;
+		wrong += s.seen[i].prewarm != expect_floor(tab, 3, 120, t);
+		int before = i ? s.live[i - 1] : 0, drained = before + s.launched[i] - s.live[i];
+		int room = (int)in.rule.max_nodes - before; /* rp-launch's cap (no node lost here) */
+		int asked = s.said[i].action == RP_UP ? (s.said[i].count < room ? s.said[i].count : room) : 0;
+		own += s.launched[i] != asked || drained != (s.said[i].action == RP_DOWN ? s.said[i].count : 0);
+		if (first_up < 0 && strstr(s.said[i].reason, "pre-warm"))
+			first_up = i;
+		if (release < 0 && t >= t_up && s.live[i] < 2)
+			release = i;
+		below += t >= t_up + 15 && t < t_release && s.live[i] < 2;
+		cool_up += t > t_up && t < t_up + in.rule.cooldown && s.said[i].action == RP_UP;
 	}
-	T_INT(below, 0, "from 600 s on, at least 2 live pods at every poll");
-	T_OK(early > 0, "launched a boot (120 s) ahead of the floor");
+	T_OK(wrong == 0 && s.n > 0, "every poll handed rp_decide the floor at t + lead (%d of %d wrong)", wrong, s.n);
+	T_INT(own, 0, "every poll launched (up to max_nodes) and drained what rp_decide said, nothing of its own");
+	T_OK(first_up >= 0 && s.seen[first_up].now == t_up && s.said[first_up].action == RP_UP &&
+		     s.said[first_up].count == 2 && strstr(s.said[first_up].reason, "fleet 0 below the pre-warm floor 2"),
+	     "up 2 at %.0f s, a lead before 02:00: %s at %.0f s", t_up, first_up >= 0 ? s.said[first_up].reason : "none",
+	     first_up >= 0 ? s.seen[first_up].now : -1);
+	T_INT(cool_up, 0, "that up starts the cooldown: no other up within it");
+	T_INT(below, 0, "2 live pods kept from then to a lead before 03:00");
+	T_OK(release >= 0 && s.seen[release].now == t_release && s.said[release].action == RP_DOWN &&
+		     s.said[release].count == 2,
+	     "let go at %.0f s, a lead before 03:00, by a down of 2: %s at %.0f s", t_release,
+	     release >= 0 ? s.said[release].reason : "none", release >= 0 ? s.seen[release].now : -1);
 }
 
 /* rp_decide's warm pool, carried out: a floor of 2 from 01:00 UTC (the
@@ -363,7 +394,7 @@ int main(void)
 	test_tiny_lindley();
 	test_preempt_rate_seeds();
 	test_spot_stock();
-	test_floor();
+	test_prewarm();
 	test_warm_pool();
 	test_step_fn();
 	test_same_decisions();
