@@ -3,6 +3,7 @@
 #include "join.h"
 #include "drain.h"
 #include "fleet.h"
+#include "hostport.h"
 #include "kube.h"
 #include "ledger.h"
 #include "log.h"
@@ -132,13 +133,13 @@ char *rp_join_endpoint(const char *configured, const char *server)
 	const char *p = strstr(server, "://");
 	p = p ? p + 3 : server;
 	size_t n = strcspn(p, "/");
-	char *hp = rp_xmalloc(n + 8);
-	memcpy(hp, p, n);
-	hp[n] = 0;
-	const char *close = strrchr(hp, ']'), *colon = strrchr(hp, ':');
-	if (!colon || (close && colon < close))
-		strcat(hp, ":443");
-	return hp;
+	struct rp_hostport hp;
+	char host[256], out[300];
+	if (rp_hostport(p, n, RP_HP_PORT_OPTIONAL, 443, &hp) != RP_HP_OK ||
+	    rp_hostport_host(&hp, host, sizeof host) < 0)
+		return rp_xasprintf("%.*s", (int)n, p); /* as written: kubeadm's refusal names it */
+	rp_hostport_fmt(out, sizeof out, host, hp.port);
+	return rp_xstrdup(out);
 }
 
 void rp_join_env_line(struct rp_buf *b, const char *k, const char *v)

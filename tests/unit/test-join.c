@@ -111,6 +111,8 @@ static void endpoints(void)
 	endpoint_case(NULL, "https://[fd00::1]", "[fd00::1]:443", "IPv6 without port: 443 after the bracket");
 	endpoint_case(NULL, "https://[fd00::1]:6443/x", "[fd00::1]:6443", "IPv6 with port kept");
 	endpoint_case(NULL, "10.0.0.2:8443", "10.0.0.2:8443", "no scheme");
+	endpoint_case(NULL, "https://api.example:0443/", "api.example:443", "the port read as a number (rp_hostport)");
+	endpoint_case(NULL, "https://fd00::1:6443", "fd00::1:6443", "a bare IPv6 address: kept as written, not split");
 }
 
 static void worker_env(void)
