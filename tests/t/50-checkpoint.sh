@@ -311,7 +311,7 @@ class H(BaseHTTPRequestHandler):
         bucket, _, key = path.lstrip("/").partition("/")
         sha = self.headers.get("x-amz-content-sha256", "")
         rec = {"m": self.command, "key": key, "q": query, "inm": self.headers.get("If-None-Match"),
-               "sha": sha, "len": n, "sig_ok": sig_ok(self.headers, self.command, self.path),
+               "sha": sha, "len": n, "port": self.client_address[1], "sig_ok": sig_ok(self.headers, self.command, self.path),
                "payload_ok": sha == "UNSIGNED-PAYLOAD" or sha == hashlib.sha256(body).hexdigest()}
         if mode == "slow" and self.command == "PUT" and "/data/" in key:
             time.sleep(0.1)  # outside the lock: a slow server, not a serial one
@@ -421,6 +421,8 @@ is "stub: every request carries x-amz-content-sha256" "$(cnt '.sha == ""')" 0
 is "stub: every payload hash matches" "$(cnt '.payload_ok | not')" 0
 is "stub: manifest PUT sent If-None-Match: *" "$(cnt '.m=="PUT" and (.key|test("/manifests/")) and .inm=="*"')" 1
 is "stub: data PUTs of a fresh job" "$(cnt '.m=="PUT" and (.key|test("/data/"))')" 13
+reqs=$(jq -s 'length' <"$slog") conns=$(jq -s 'map(.port) | unique | length' <"$slog")
+ok "stub: connections kept: $conns for $reqs requests (one per request without keep-alive)" test "$conns" -lt "$reqs"
 is "stub: the probe: two create-only PUTs of the probe key" "$(cnt '.m=="PUT" and (.key|test("/probe-if-none-match$")) and .inm=="*"')" 2
 is "stub: ... the second refused (412): the store honours If-None-Match" "$(cnt '(.key|test("/probe-if-none-match$")) and .status==412')" 1
 is "stub: so the claim is that one PUT: no HEAD, no read-back of the manifest" "$(cnt '(.key|test("/manifests/")) and (.m=="HEAD" or .m=="GET")')" 0
